@@ -1,0 +1,30 @@
+// Package graph is shears' model IR: a graph of named nodes over named values
+// and parameters, with op semantics aligned to ONNX so that import and export
+// map 1:1, and with enough structure for pruning to read and rewrite it.
+//
+// # Structure
+//
+// A Graph has inputs (ValueInfo with a dynamic batch dimension −1), a list
+// of Nodes and a list of Params (ONNX initializers). A Node names its op
+// type ("Conv", "Gemm", "BatchNormalization", ... exactly as in ONNX), its
+// input and output value names and its attributes. Every Param carries an
+// axis role per dimension (AxisOut, AxisIn, AxisSpatial), derived from how
+// the param is used (LabelAxes): this is what pruning asks when it needs to
+// know which slice of a tensor belongs to which channel.
+//
+// # Execution
+//
+// Compile validates a graph (unknown ops, dangling inputs, cycles, shape
+// errors all come back as errors naming the node) and returns a Program: ops
+// instantiated from the registry in topological order, with buffers reused
+// across calls. Program.Forward runs in inference or training mode;
+// Program.Backward accumulates parameter gradients for the last training
+// forward. Shapes are re-inferred whenever the batch size changes, and a
+// rewritten graph (pruned widths) is simply compiled again.
+//
+// # Ops
+//
+// Each op lives in its own file (op_conv.go, op_pool.go, ...) with Forward
+// and Backward, and registers itself with Register. A finite-difference test
+// checks every op's gradients.
+package graph

@@ -1,0 +1,112 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"github.com/shearsml/shears/tensor"
+)
+
+// Op is a node instantiated for execution. One Op value belongs to one
+// Program, so it may keep state between Forward and Backward (BatchNorm's
+// batch statistics, MaxPool's argmax, Dropout's mask).
+type Op interface {
+	// Infer returns the output shapes for the given input shapes. consts[i]
+	// holds the value of input i when it is a param (needed by ops such as
+	// Reshape whose output shape depends on an input's value), else nil.
+	Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error)
+	// Forward computes the outputs, which are preallocated with the
+	// inferred shapes and must be fully overwritten.
+	Forward(ctx *Ctx, in, out []*tensor.Tensor) error
+	// Backward adds the gradient of the loss with respect to each input to
+	// gin[i] (gin[i] is nil when input i needs no gradient), given the
+	// inputs and outputs of the last training Forward and the output
+	// gradients gout.
+	Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
+}
+
+// Ctx is what ops see of the running program.
+type Ctx struct {
+	// Train selects training behaviour (BatchNorm batch statistics,
+	// Dropout active).
+	Train bool
+	// Threads is the worker count ops may use (>= 1).
+	Threads int
+	// Rand is the op's random source for this call (Dropout); it is seeded
+	// from the program's seed, the step and the node index, so runs repeat.
+	Rand *rand.Rand
+}
+
+// Builder makes an Op from a node's attributes.
+type Builder func(n *Node) (Op, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Builder{}
+)
+
+// Register makes an op type available to Compile. Ops register themselves
+// in init functions.
+func Register(opType string, b Builder) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	registry[opType] = b
+}
+
+// Supported reports whether an op type has an implementation.
+func Supported(opType string) bool {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	_, ok := registry[opType]
+	return ok
+}
+
+// SupportedOps lists the registered op types, sorted.
+func SupportedOps() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	var s []string
+	for k := range registry {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// NewOp instantiates a node's op.
+func NewOp(n *Node) (Op, error) {
+	registryMu.RLock()
+	b, ok := registry[n.Op]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("node %q: unsupported op type %s", n.Name, n.Op)
+	}
+	op, err := b(n)
+	if err != nil {
+		return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
+	}
+	return op, nil
+}
+
+// shapeErr formats a shape mismatch consistently.
+func shapeErr(format string, args ...any) error {
+	for i, a := range args {
+		if s, ok := a.([]int); ok {
+			args[i] = tensor.ShapeString(s)
+		}
+	}
+	return fmt.Errorf(format, args...)
+}
+
+// wantInputs checks the number of (non-empty) inputs an op receives.
+func wantInputs(in [][]int, min, max int) error {
+	if len(in) < min || len(in) > max {
+		if min == max {
+			return fmt.Errorf("want %d inputs, have %d", min, len(in))
+		}
+		return fmt.Errorf("want %d to %d inputs, have %d", min, max, len(in))
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/tensor"
+)
+
+// batchNormOp is ONNX BatchNormalization over N×C×… inputs.
+//
+// In training mode it normalises with the batch statistics and updates the
+// running statistics in place as running = momentum·running +
+// (1−momentum)·batch, with the unbiased batch variance for running_var as
+// PyTorch does (so recipes and accuracies match PyTorch's). In inference
+// mode it uses the running statistics.
+type batchNormOp struct {
+	eps, momentum float32
+	n, c, inner   int
+	// saved by a training Forward for Backward
+	trained bool
+	mean    []float32
+	invStd  []float32
+}
+
+func init() {
+	Register("BatchNormalization", func(n *Node) (Op, error) {
+		r := attrReader{a: n.Attrs}
+		op := &batchNormOp{eps: r.float("epsilon", 1e-5), momentum: r.float("momentum", 0.9)}
+		return op, r.err
+	})
+}
+
+func (b *batchNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 5, 5); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	if len(x) < 2 {
+		return nil, shapeErr("input must be N×C×…, have %v", x)
+	}
+	c := x[1]
+	for i, name := range []string{"scale", "bias", "mean", "var"} {
+		s := in[i+1]
+		if len(s) != 1 || s[0] != c {
+			return nil, shapeErr("%s must have %d elements (the input's channels), have %v", name, c, s)
+		}
+	}
+	b.n, b.c = x[0], c
+	b.inner = 1
+	for _, d := range x[2:] {
+		b.inner *= d
+	}
+	outs := [][]int{append([]int(nil), x...), {c}, {c}}
+	return outs, nil
+}
+
+func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+	x, y := in[0].Data, out[0].Data
+	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
+	n, c, inner := b.n, b.c, b.inner
+	b.trained = ctx.Train
+	if len(b.mean) != c {
+		b.mean, b.invStd = make([]float32, c), make([]float32, c)
+	}
+	count := n * inner
+	if ctx.Train && count <= 1 {
+		return fmt.Errorf("training needs more than one value per channel, have input %s", tensor.ShapeString(in[0].Shape))
+	}
+	parallel.For(c, ctx.Threads, func(lo, hi, _ int) {
+		for ch := lo; ch < hi; ch++ {
+			var mean, invStd float32
+			if ctx.Train {
+				// Two passes in float64 for a stable variance.
+				var s float64
+				for i := 0; i < n; i++ {
+					for _, v := range x[(i*c+ch)*inner : (i*c+ch+1)*inner] {
+						s += float64(v)
+					}
+				}
+				m := s / float64(count)
+				var ss float64
+				for i := 0; i < n; i++ {
+					for _, v := range x[(i*c+ch)*inner : (i*c+ch+1)*inner] {
+						d := float64(v) - m
+						ss += d * d
+					}
+				}
+				v := ss / float64(count)
+				mean = float32(m)
+				invStd = float32(1 / math.Sqrt(v+float64(b.eps)))
+				mom := b.momentum
+				rmean[ch] = mom*rmean[ch] + (1-mom)*mean
+				rvar[ch] = mom*rvar[ch] + (1-mom)*float32(ss/float64(count-1))
+			} else {
+				mean = rmean[ch]
+				invStd = float32(1 / math.Sqrt(float64(rvar[ch])+float64(b.eps)))
+			}
+			b.mean[ch], b.invStd[ch] = mean, invStd
+			a := scale[ch] * invStd
+			sh := bias[ch] - mean*a
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * inner
+				xs, ys := x[off:off+inner], y[off:off+inner]
+				for j, v := range xs {
+					ys[j] = v*a + sh
+				}
+			}
+		}
+	})
+	if len(out) > 1 && out[1] != nil {
+		copy(out[1].Data, rmean)
+	}
+	if len(out) > 2 && out[2] != nil {
+		copy(out[2].Data, rvar)
+	}
+	return nil
+}
+
+func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+	if gout[0] == nil {
+		return nil
+	}
+	x, dy := in[0].Data, gout[0].Data
+	scale := in[1].Data
+	var dx, dscale, dbias []float32
+	if gin[0] != nil {
+		dx = gin[0].Data
+	}
+	if gin[1] != nil {
+		dscale = gin[1].Data
+	}
+	if gin[2] != nil {
+		dbias = gin[2].Data
+	}
+	n, c, inner := b.n, b.c, b.inner
+	count := float32(n * inner)
+	parallel.For(c, ctx.Threads, func(lo, hi, _ int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invStd := b.mean[ch], b.invStd[ch]
+			// Σdy and Σdy·x̂ over the channel.
+			var sdy, sdyx float64
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * inner
+				xs, ds := x[off:off+inner], dy[off:off+inner]
+				var a, bb float32
+				for j, d := range ds {
+					a += d
+					bb += d * (xs[j] - mean)
+				}
+				sdy += float64(a)
+				sdyx += float64(bb)
+			}
+			sdyx *= float64(invStd)
+			if dscale != nil {
+				dscale[ch] += float32(sdyx)
+			}
+			if dbias != nil {
+				dbias[ch] += float32(sdy)
+			}
+			if dx == nil {
+				continue
+			}
+			g := scale[ch] * invStd
+			if !b.trained {
+				for i := 0; i < n; i++ {
+					off := (i*c + ch) * inner
+					for j, d := range dy[off : off+inner] {
+						dx[off+j] += g * d
+					}
+				}
+				continue
+			}
+			// dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂))
+			mdy := float32(sdy) / count
+			mdyx := float32(sdyx) / count
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * inner
+				xs, ds, dxs := x[off:off+inner], dy[off:off+inner], dx[off:off+inner]
+				for j, d := range ds {
+					xh := (xs[j] - mean) * invStd
+					dxs[j] += g * (d - mdy - xh*mdyx)
+				}
+			}
+		}
+	})
+	return nil
+}

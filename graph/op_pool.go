@@ -1,0 +1,268 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/tensor"
+)
+
+// poolOp is ONNX MaxPool and AveragePool (1-D and 2-D, pads, strides,
+// dilations, ceil_mode, count_include_pad). MaxPool remembers the argmax of
+// each window for Backward.
+type poolOp struct {
+	max             bool
+	win             window
+	countIncludePad bool
+	n, c, h, w      int
+	oh, ow          int
+	argmax          []int32
+}
+
+func init() {
+	for _, name := range []string{"MaxPool", "AveragePool"} {
+		isMax := name == "MaxPool"
+		Register(name, func(n *Node) (Op, error) {
+			w, err := parseWindow(n, true)
+			if err != nil {
+				return nil, err
+			}
+			r := attrReader{a: n.Attrs}
+			op := &poolOp{max: isMax, win: w, countIncludePad: r.int("count_include_pad", 0) != 0}
+			if isMax && r.int("storage_order", 0) != 0 {
+				return nil, fmt.Errorf("storage_order=1 is not supported")
+			}
+			if isMax && len(n.Outputs) > 1 && n.Outputs[1] != "" {
+				return nil, fmt.Errorf("the Indices output is not supported")
+			}
+			return op, r.err
+		})
+	}
+	Register("GlobalAveragePool", func(n *Node) (Op, error) { return &globalPoolOp{}, nil })
+	Register("GlobalMaxPool", func(n *Node) (Op, error) { return &globalPoolOp{max: true}, nil })
+}
+
+func (p *poolOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 1, 1); err != nil {
+		return nil, err
+	}
+	n, c, h, w, err := p.win.spatial(in[0])
+	if err != nil {
+		return nil, err
+	}
+	oh, ow, err := p.win.resolve(h, w)
+	if err != nil {
+		return nil, err
+	}
+	p.n, p.c, p.h, p.w, p.oh, p.ow = n, c, h, w, oh, ow
+	return [][]int{p.win.outShape(n, c, oh, ow)}, nil
+}
+
+func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+	x, y := in[0].Data, out[0].Data
+	planes := p.n * p.c
+	hw, ohw := p.h*p.w, p.oh*p.ow
+	if p.max && len(p.argmax) != len(y) {
+		p.argmax = make([]int32, len(y))
+	}
+	wn := &p.win
+	parallel.For(planes, ctx.Threads, func(lo, hi, _ int) {
+		for pl := lo; pl < hi; pl++ {
+			xp := x[pl*hw : (pl+1)*hw]
+			yp := y[pl*ohw : (pl+1)*ohw]
+			for oh := 0; oh < p.oh; oh++ {
+				h0 := oh*wn.sh - wn.pt
+				for ow := 0; ow < p.ow; ow++ {
+					w0 := ow*wn.sw - wn.pl
+					if p.max {
+						best := float32(math.Inf(-1))
+						arg := int32(-1)
+						for ki := 0; ki < wn.kh; ki++ {
+							ih := h0 + ki*wn.dh
+							if ih < 0 || ih >= p.h {
+								continue
+							}
+							for kj := 0; kj < wn.kw; kj++ {
+								iw := w0 + kj*wn.dw
+								if iw < 0 || iw >= p.w {
+									continue
+								}
+								if v := xp[ih*p.w+iw]; v > best || arg < 0 {
+									best, arg = v, int32(ih*p.w+iw)
+								}
+							}
+						}
+						yp[oh*p.ow+ow] = best
+						p.argmax[pl*ohw+oh*p.ow+ow] = arg
+						continue
+					}
+					var s float32
+					cnt := 0
+					for ki := 0; ki < wn.kh; ki++ {
+						ih := h0 + ki*wn.dh
+						if ih < 0 || ih >= p.h {
+							continue
+						}
+						for kj := 0; kj < wn.kw; kj++ {
+							iw := w0 + kj*wn.dw
+							if iw < 0 || iw >= p.w {
+								continue
+							}
+							s += xp[ih*p.w+iw]
+							cnt++
+						}
+					}
+					yp[oh*p.ow+ow] = s / float32(p.divisor(oh, ow, cnt))
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// divisor is the element count an average divides by: the in-image count,
+// or with count_include_pad the window clipped to the padded input (as
+// ONNX Runtime and PyTorch do, windows hanging past the padding in
+// ceil_mode are clipped).
+func (p *poolOp) divisor(oh, ow, cnt int) int {
+	if !p.countIncludePad {
+		return max(cnt, 1)
+	}
+	wn := &p.win
+	h0, w0 := oh*wn.sh-wn.pt, ow*wn.sw-wn.pl
+	h1 := min(h0+(wn.kh-1)*wn.dh+1, p.h+wn.pb)
+	w1 := min(w0+(wn.kw-1)*wn.dw+1, p.w+wn.pr)
+	rows := (h1 - h0 + wn.dh - 1) / wn.dh
+	cols := (w1 - w0 + wn.dw - 1) / wn.dw
+	return max(rows*cols, 1)
+}
+
+func (p *poolOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+	if gout[0] == nil || gin[0] == nil {
+		return nil
+	}
+	dy, dx := gout[0].Data, gin[0].Data
+	planes := p.n * p.c
+	hw, ohw := p.h*p.w, p.oh*p.ow
+	wn := &p.win
+	parallel.For(planes, ctx.Threads, func(lo, hi, _ int) {
+		for pl := lo; pl < hi; pl++ {
+			dxp := dx[pl*hw : (pl+1)*hw]
+			dyp := dy[pl*ohw : (pl+1)*ohw]
+			if p.max {
+				for i, a := range p.argmax[pl*ohw : (pl+1)*ohw] {
+					if a >= 0 {
+						dxp[a] += dyp[i]
+					}
+				}
+				continue
+			}
+			for oh := 0; oh < p.oh; oh++ {
+				h0 := oh*wn.sh - wn.pt
+				for ow := 0; ow < p.ow; ow++ {
+					w0 := ow*wn.sw - wn.pl
+					cnt := 0
+					for ki := 0; ki < wn.kh; ki++ {
+						ih := h0 + ki*wn.dh
+						if ih < 0 || ih >= p.h {
+							continue
+						}
+						for kj := 0; kj < wn.kw; kj++ {
+							if iw := w0 + kj*wn.dw; iw >= 0 && iw < p.w {
+								cnt++
+							}
+						}
+					}
+					g := dyp[oh*p.ow+ow] / float32(p.divisor(oh, ow, cnt))
+					for ki := 0; ki < wn.kh; ki++ {
+						ih := h0 + ki*wn.dh
+						if ih < 0 || ih >= p.h {
+							continue
+						}
+						for kj := 0; kj < wn.kw; kj++ {
+							if iw := w0 + kj*wn.dw; iw >= 0 && iw < p.w {
+								dxp[ih*p.w+iw] += g
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// globalPoolOp is ONNX GlobalAveragePool / GlobalMaxPool over all spatial
+// dims: N×C×… → N×C×1×….
+type globalPoolOp struct {
+	max    bool
+	inner  int
+	planes int
+	argmax []int32
+}
+
+func (g *globalPoolOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 1, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	if len(x) < 3 {
+		return nil, shapeErr("input must be N×C×spatial…, have %v", x)
+	}
+	g.planes = x[0] * x[1]
+	g.inner = 1
+	out := []int{x[0], x[1]}
+	for _, d := range x[2:] {
+		g.inner *= d
+		out = append(out, 1)
+	}
+	if g.inner == 0 {
+		return nil, shapeErr("input %v has no spatial elements", x)
+	}
+	return [][]int{out}, nil
+}
+
+func (g *globalPoolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+	x, y := in[0].Data, out[0].Data
+	if g.max && len(g.argmax) != g.planes {
+		g.argmax = make([]int32, g.planes)
+	}
+	for p := 0; p < g.planes; p++ {
+		xs := x[p*g.inner : (p+1)*g.inner]
+		if g.max {
+			best, arg := xs[0], 0
+			for i, v := range xs {
+				if v > best {
+					best, arg = v, i
+				}
+			}
+			y[p], g.argmax[p] = best, int32(arg)
+			continue
+		}
+		var s float32
+		for _, v := range xs {
+			s += v
+		}
+		y[p] = s / float32(g.inner)
+	}
+	return nil
+}
+
+func (g *globalPoolOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+	if gout[0] == nil || gin[0] == nil {
+		return nil
+	}
+	dy, dx := gout[0].Data, gin[0].Data
+	for p := 0; p < g.planes; p++ {
+		if g.max {
+			dx[p*g.inner+int(g.argmax[p])] += dy[p]
+			continue
+		}
+		v := dy[p] / float32(g.inner)
+		for i := range dx[p*g.inner : (p+1)*g.inner] {
+			dx[p*g.inner+i] += v
+		}
+	}
+	return nil
+}

@@ -1,0 +1,414 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/tensor"
+)
+
+// Program is a compiled graph ready to run. It is not safe for concurrent
+// use; compile one Program per goroutine.
+type Program struct {
+	Graph *Graph
+	// Threads bounds the workers ops use; 0 means parallel.Threads().
+	Threads int
+	// Seed seeds the per-step randomness of stochastic ops (Dropout).
+	Seed uint64
+
+	nodes  []compiledNode
+	slots  []*slot
+	byName map[string]int
+	inputs []int
+	outs   []int
+	batch  int
+	step   uint64
+	// forwarded is true once Forward ran, so Backward has the values it
+	// needs. Backward after an inference-mode Forward differentiates the
+	// inference function (BatchNorm with running statistics), which
+	// gradient-based pruning criteria use.
+	forwarded bool
+}
+
+type compiledNode struct {
+	node *Node
+	op   Op
+	in   []int // slot index, -1 for an omitted optional input
+	out  []int
+}
+
+type slot struct {
+	name     string
+	shape    []int
+	value    *tensor.Tensor
+	grad     *tensor.Tensor
+	param    *Param
+	input    bool
+	needGrad bool
+}
+
+// Compile checks a graph and prepares it for execution. Errors name the
+// node and the shapes involved.
+func Compile(g *Graph) (*Program, error) {
+	if err := g.Sort(); err != nil {
+		return nil, err
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Program{Graph: g, byName: map[string]int{}}
+	addSlot := func(s *slot) int {
+		p.byName[s.name] = len(p.slots)
+		p.slots = append(p.slots, s)
+		return len(p.slots) - 1
+	}
+	for _, in := range g.Inputs {
+		p.inputs = append(p.inputs, addSlot(&slot{name: in.Name, input: true}))
+	}
+	for _, prm := range g.Params {
+		addSlot(&slot{name: prm.Name, param: prm, value: prm.Value, shape: prm.Value.Shape})
+	}
+	var errs []error
+	for _, n := range g.Nodes {
+		op, err := NewOp(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cn := compiledNode{node: n, op: op}
+		for _, in := range n.Inputs {
+			if in == "" {
+				cn.in = append(cn.in, -1)
+				continue
+			}
+			cn.in = append(cn.in, p.byName[in])
+		}
+		for _, o := range n.Outputs {
+			if o == "" {
+				cn.out = append(cn.out, -1)
+				continue
+			}
+			cn.out = append(cn.out, addSlot(&slot{name: o}))
+		}
+		p.nodes = append(p.nodes, cn)
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	if len(errs) > 1 {
+		return nil, fmt.Errorf("%d unsupported nodes: %w", len(errs), joinErrs(errs))
+	}
+	for _, o := range g.Outputs {
+		p.outs = append(p.outs, p.byName[o.Name])
+	}
+	p.markNeedGrad()
+	// Check shapes once with batch 1 so that a bad graph fails here.
+	if err := p.setBatch(1, false); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type multiErr []error
+
+func (m multiErr) Error() string {
+	s := ""
+	for i, e := range m {
+		if i > 0 {
+			s += "; "
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+func joinErrs(errs []error) error { return multiErr(errs) }
+
+// markNeedGrad marks the slots on a path from a trainable param to an
+// output: only those need gradient buffers.
+func (p *Program) markNeedGrad() {
+	for _, s := range p.slots {
+		s.needGrad = s.param != nil && s.param.Trainable
+	}
+	for _, cn := range p.nodes {
+		any := false
+		for _, i := range cn.in {
+			if i >= 0 && p.slots[i].needGrad {
+				any = true
+			}
+		}
+		for _, o := range cn.out {
+			if o >= 0 {
+				p.slots[o].needGrad = any
+			}
+		}
+	}
+}
+
+// InferShapes returns the shape of every value and param for a batch size.
+func (p *Program) InferShapes(batch int) (map[string][]int, error) {
+	if err := p.setBatch(batch, false); err != nil {
+		return nil, err
+	}
+	m := make(map[string][]int, len(p.slots))
+	for _, s := range p.slots {
+		m[s.name] = s.shape
+	}
+	return m, nil
+}
+
+// setBatch infers all shapes for a batch size and (when alloc) allocates
+// value buffers.
+func (p *Program) setBatch(batch int, alloc bool) error {
+	if batch == p.batch && (!alloc || p.allocated()) {
+		return nil
+	}
+	for k, i := range p.inputs {
+		vi := p.Graph.Inputs[k]
+		shape := make([]int, len(vi.Shape))
+		for d, v := range vi.Shape {
+			if v < 0 {
+				v = batch
+			}
+			shape[d] = v
+		}
+		p.slots[i].shape = shape
+	}
+	for _, cn := range p.nodes {
+		ins := make([][]int, len(cn.in))
+		consts := make([]*tensor.Tensor, len(cn.in))
+		for k, i := range cn.in {
+			if i < 0 {
+				continue
+			}
+			ins[k] = p.slots[i].shape
+			if p.slots[i].param != nil {
+				consts[k] = p.slots[i].value
+			}
+		}
+		outs, err := cn.op.Infer(ins, consts)
+		if err != nil {
+			return fmt.Errorf("node %q (%s): %w", cn.node.Name, cn.node.Op, err)
+		}
+		if len(outs) < len(cn.out) {
+			return fmt.Errorf("node %q (%s): op makes %d outputs, node names %d", cn.node.Name, cn.node.Op, len(outs), len(cn.out))
+		}
+		for k, o := range cn.out {
+			if o < 0 {
+				continue
+			}
+			if _, err := tensor.NumElems(outs[k]); err != nil {
+				return fmt.Errorf("node %q (%s): output %q: %w", cn.node.Name, cn.node.Op, cn.node.Outputs[k], err)
+			}
+			p.slots[o].shape = outs[k]
+			if p.slots[o].value != nil && !tensor.SameShape(p.slots[o].value.Shape, outs[k]) {
+				p.slots[o].value = nil
+				p.slots[o].grad = nil
+			}
+		}
+	}
+	p.batch = batch
+	if alloc {
+		for _, s := range p.slots {
+			if s.param == nil && !s.input && s.value == nil {
+				s.value = tensor.New(s.shape...)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Program) allocated() bool {
+	for _, s := range p.slots {
+		if s.param == nil && !s.input && s.value == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Forward runs the graph on inputs (in Graph.Inputs order) and returns the
+// outputs (in Graph.Outputs order). The returned tensors are owned by the
+// program and overwritten by the next call. In training mode the values
+// needed by Backward are kept.
+func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(inputs) != len(p.inputs) {
+		return nil, fmt.Errorf("graph %q takes %d inputs, got %d", p.Graph.Name, len(p.inputs), len(inputs))
+	}
+	batch := 1
+	for k, x := range inputs {
+		vi := p.Graph.Inputs[k]
+		if len(x.Shape) != len(vi.Shape) {
+			return nil, fmt.Errorf("input %q: want shape %s, have %s", vi.Name, tensor.ShapeString(vi.Shape), tensor.ShapeString(x.Shape))
+		}
+		for d, v := range vi.Shape {
+			if v < 0 {
+				batch = x.Shape[d]
+			} else if x.Shape[d] != v {
+				return nil, fmt.Errorf("input %q: want shape %s, have %s", vi.Name, tensor.ShapeString(vi.Shape), tensor.ShapeString(x.Shape))
+			}
+		}
+	}
+	if err := p.setBatch(batch, true); err != nil {
+		return nil, err
+	}
+	for k, i := range p.inputs {
+		if !tensor.SameShape(inputs[k].Shape, p.slots[i].shape) {
+			return nil, fmt.Errorf("input %q: have shape %s but batch is %d", p.Graph.Inputs[k].Name, tensor.ShapeString(inputs[k].Shape), batch)
+		}
+		p.slots[i].value = inputs[k]
+	}
+	p.step++
+	ctx := &Ctx{Train: train, Threads: parallel.Resolve(p.Threads)}
+	in := make([]*tensor.Tensor, 0, 8)
+	out := make([]*tensor.Tensor, 0, 4)
+	for ni, cn := range p.nodes {
+		in, out = p.gather(cn, in[:0], out[:0])
+		ctx.Rand = rand.New(rand.NewPCG(p.Seed^p.step, uint64(ni)))
+		if err := cn.op.Forward(ctx, in, out); err != nil {
+			return nil, fmt.Errorf("node %q (%s): %w", cn.node.Name, cn.node.Op, err)
+		}
+	}
+	p.forwarded = true
+	res := make([]*tensor.Tensor, len(p.outs))
+	for k, o := range p.outs {
+		res[k] = p.slots[o].value
+	}
+	return res, nil
+}
+
+func (p *Program) gather(cn compiledNode, in, out []*tensor.Tensor) ([]*tensor.Tensor, []*tensor.Tensor) {
+	for _, i := range cn.in {
+		if i < 0 {
+			in = append(in, nil)
+		} else {
+			in = append(in, p.slots[i].value)
+		}
+	}
+	for _, o := range cn.out {
+		if o < 0 {
+			out = append(out, nil)
+		} else {
+			out = append(out, p.slots[o].value)
+		}
+	}
+	return in, out
+}
+
+// Backward back-propagates output gradients (in Graph.Outputs order)
+// through the last training Forward. Parameter gradients are overwritten
+// (not accumulated across calls) and read with Grad.
+func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
+	if !p.forwarded {
+		return fmt.Errorf("graph: Backward needs a preceding Forward")
+	}
+	if len(gradOutputs) != len(p.outs) {
+		return fmt.Errorf("graph: Backward takes %d output gradients, got %d", len(p.outs), len(gradOutputs))
+	}
+	for _, s := range p.slots {
+		if !s.needGrad {
+			continue
+		}
+		if s.grad == nil || !tensor.SameShape(s.grad.Shape, s.shape) {
+			s.grad = tensor.New(s.shape...)
+		} else {
+			s.grad.Zero()
+		}
+	}
+	for k, o := range p.outs {
+		s := p.slots[o]
+		if !s.needGrad {
+			continue
+		}
+		if !tensor.SameShape(gradOutputs[k].Shape, s.shape) {
+			return fmt.Errorf("graph: gradient for output %q has shape %s, output is %s", s.name, tensor.ShapeString(gradOutputs[k].Shape), tensor.ShapeString(s.shape))
+		}
+		for i, v := range gradOutputs[k].Data {
+			s.grad.Data[i] += v
+		}
+	}
+	ctx := &Ctx{Train: true, Threads: parallel.Resolve(p.Threads)}
+	in := make([]*tensor.Tensor, 0, 8)
+	out := make([]*tensor.Tensor, 0, 4)
+	gout := make([]*tensor.Tensor, 0, 4)
+	gin := make([]*tensor.Tensor, 0, 8)
+	for ni := len(p.nodes) - 1; ni >= 0; ni-- {
+		cn := p.nodes[ni]
+		needed := false
+		gin = gin[:0]
+		for _, i := range cn.in {
+			if i >= 0 && p.slots[i].needGrad {
+				gin = append(gin, p.slots[i].grad)
+				needed = true
+			} else {
+				gin = append(gin, nil)
+			}
+		}
+		if !needed {
+			continue
+		}
+		gout = gout[:0]
+		for _, o := range cn.out {
+			if o >= 0 && p.slots[o].grad != nil && p.slots[o].needGrad {
+				gout = append(gout, p.slots[o].grad)
+			} else {
+				gout = append(gout, nil)
+			}
+		}
+		in, out = p.gather(cn, in[:0], out[:0])
+		if err := cn.op.Backward(ctx, in, out, gout, gin); err != nil {
+			return fmt.Errorf("node %q (%s) backward: %w", cn.node.Name, cn.node.Op, err)
+		}
+	}
+	return nil
+}
+
+// Grad returns the gradient of the named param from the last Backward, or
+// nil when the param is not trainable or unknown.
+func (p *Program) Grad(param string) *tensor.Tensor {
+	i, ok := p.byName[param]
+	if !ok || p.slots[i].param == nil || !p.slots[i].needGrad {
+		return nil
+	}
+	return p.slots[i].grad
+}
+
+// Value returns the current value of any named value or param (after a
+// Forward), or nil. Criteria read activations through it.
+func (p *Program) Value(name string) *tensor.Tensor {
+	i, ok := p.byName[name]
+	if !ok {
+		return nil
+	}
+	return p.slots[i].value
+}
+
+// ValueGrad returns the gradient of a named activation from the last
+// Backward, or nil (Taylor criteria read it).
+func (p *Program) ValueGrad(name string) *tensor.Tensor {
+	i, ok := p.byName[name]
+	if !ok || !p.slots[i].needGrad {
+		return nil
+	}
+	return p.slots[i].grad
+}
+
+// SetInputGrad asks Backward to also compute gradients for the graph
+// inputs (off by default: nothing trains the input).
+func (p *Program) SetInputGrad(on bool) {
+	for _, i := range p.inputs {
+		p.slots[i].needGrad = on
+	}
+	if on {
+		for _, cn := range p.nodes {
+			for _, o := range cn.out {
+				if o >= 0 {
+					p.slots[o].needGrad = true
+				}
+			}
+		}
+	} else {
+		p.markNeedGrad()
+	}
+}

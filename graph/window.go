@@ -1,0 +1,165 @@
+package graph
+
+import "fmt"
+
+// window is the 2-D geometry shared by Conv and the pooling ops: kernel,
+// strides, dilations and begin/end pads, resolved against an input size.
+// 1-D ops are run as 2-D with a height of 1.
+type window struct {
+	kh, kw     int
+	sh, sw     int
+	dh, dw     int
+	pt, pl     int // top, left (begin) pads
+	pb, pr     int // bottom, right (end) pads
+	ceil       bool
+	autoPad    string
+	spatialDim int  // 1 or 2: the op's number of spatial dims
+	ndGiven    bool // an attribute fixed spatialDim (else Conv takes it from W)
+}
+
+// parseWindow reads kernel_shape (when kernelFromAttr), strides,
+// dilations, pads, auto_pad and ceil_mode.
+func parseWindow(n *Node, kernelFromAttr bool) (window, error) {
+	r := attrReader{a: n.Attrs}
+	w := window{autoPad: r.str("auto_pad", "NOTSET"), ceil: r.int("ceil_mode", 0) != 0}
+	ks := r.ints("kernel_shape", nil)
+	strides := r.ints("strides", nil)
+	dil := r.ints("dilations", nil)
+	pads := r.ints("pads", nil)
+	if r.err != nil {
+		return w, r.err
+	}
+	if kernelFromAttr && ks == nil {
+		return w, fmt.Errorf("kernel_shape is required")
+	}
+	nd := len(ks)
+	for _, v := range [][]int{strides, dil} {
+		if nd == 0 && v != nil {
+			nd = len(v)
+		}
+	}
+	if nd == 0 && pads != nil {
+		nd = len(pads) / 2
+	}
+	w.ndGiven = nd != 0
+	if nd == 0 {
+		nd = 2
+	}
+	if nd > 2 {
+		return w, fmt.Errorf("only 1-D and 2-D windows are supported, have %d spatial dims", nd)
+	}
+	w.spatialDim = nd
+	get := func(v []int, i, def int) (int, error) {
+		if v == nil {
+			return def, nil
+		}
+		if len(v) != nd && len(v) != 2*nd {
+			return 0, fmt.Errorf("attribute length %d does not match %d spatial dims", len(v), nd)
+		}
+		return v[i], nil
+	}
+	var err error
+	set := func(dst *int, v []int, i, def int) {
+		if err == nil {
+			*dst, err = get(v, i, def)
+		}
+	}
+	if nd == 1 {
+		w.kh, w.sh, w.dh = 1, 1, 1
+		set(&w.kw, ks, 0, 0)
+		set(&w.sw, strides, 0, 1)
+		set(&w.dw, dil, 0, 1)
+		set(&w.pl, pads, 0, 0)
+		set(&w.pr, pads, 1, 0)
+	} else {
+		set(&w.kh, ks, 0, 0)
+		set(&w.kw, ks, 1, 0)
+		set(&w.sh, strides, 0, 1)
+		set(&w.sw, strides, 1, 1)
+		set(&w.dh, dil, 0, 1)
+		set(&w.dw, dil, 1, 1)
+		set(&w.pt, pads, 0, 0)
+		set(&w.pl, pads, 1, 0)
+		set(&w.pb, pads, 2, 0)
+		set(&w.pr, pads, 3, 0)
+	}
+	if err != nil {
+		return w, err
+	}
+	if w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1 {
+		return w, fmt.Errorf("strides and dilations must be ≥ 1")
+	}
+	if w.pt < 0 || w.pl < 0 || w.pb < 0 || w.pr < 0 {
+		return w, fmt.Errorf("pads must be ≥ 0")
+	}
+	switch w.autoPad {
+	case "NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER", "":
+	default:
+		return w, fmt.Errorf("unknown auto_pad %q", w.autoPad)
+	}
+	return w, nil
+}
+
+// resolve fixes pads for auto_pad and returns the output size for an
+// input of h×w.
+func (w *window) resolve(h, wd int) (oh, ow int, err error) {
+	if w.kh < 1 || w.kw < 1 {
+		return 0, 0, fmt.Errorf("kernel must be ≥ 1, have %d×%d", w.kh, w.kw)
+	}
+	switch w.autoPad {
+	case "VALID":
+		w.pt, w.pl, w.pb, w.pr = 0, 0, 0, 0
+	case "SAME_UPPER", "SAME_LOWER":
+		same := func(in, k, s, d int) (int, int) {
+			out := (in + s - 1) / s
+			total := max(0, (out-1)*s+(k-1)*d+1-in)
+			small, big := total/2, total-total/2
+			if w.autoPad == "SAME_UPPER" {
+				return small, big
+			}
+			return big, small
+		}
+		w.pt, w.pb = same(h, w.kh, w.sh, w.dh)
+		w.pl, w.pr = same(wd, w.kw, w.sw, w.dw)
+	}
+	size := func(in, k, s, d, p0, p1 int) int {
+		span := in + p0 + p1 - ((k-1)*d + 1)
+		if span < 0 {
+			return 0
+		}
+		if !w.ceil {
+			return span/s + 1
+		}
+		out := (span+s-1)/s + 1
+		// The last window must start inside the input or left padding.
+		if (out-1)*s >= in+p0 {
+			out--
+		}
+		return out
+	}
+	oh = size(h, w.kh, w.sh, w.dh, w.pt, w.pb)
+	ow = size(wd, w.kw, w.sw, w.dw, w.pl, w.pr)
+	if oh <= 0 || ow <= 0 {
+		return 0, 0, fmt.Errorf("window %d×%d (dilation %d×%d, pads %d,%d,%d,%d) does not fit input %d×%d", w.kh, w.kw, w.dh, w.dw, w.pt, w.pl, w.pb, w.pr, h, wd)
+	}
+	return oh, ow, nil
+}
+
+// spatial splits an NC… shape into n, c, h, w for 1-D or 2-D ops.
+func (w *window) spatial(shape []int) (n, c, h, wd int, err error) {
+	if len(shape) != 2+w.spatialDim {
+		return 0, 0, 0, 0, shapeErr("input must have %d dims (N×C×spatial), have %v", 2+w.spatialDim, shape)
+	}
+	if w.spatialDim == 1 {
+		return shape[0], shape[1], 1, shape[2], nil
+	}
+	return shape[0], shape[1], shape[2], shape[3], nil
+}
+
+// outShape builds the output shape with the op's spatial rank.
+func (w *window) outShape(n, c, oh, ow int) []int {
+	if w.spatialDim == 1 {
+		return []int{n, c, ow}
+	}
+	return []int{n, c, oh, ow}
+}

@@ -1,0 +1,189 @@
+// Package kernels holds the convolution and pooling loops that sit next to
+// GEMM (internal/gemm): im2col/col2im and direct depthwise convolution.
+// They take plain slices and geometry so the graph ops stay short, and they
+// are checked against naive references in this package's tests.
+package kernels
+
+// Geom is a 2-D convolution window over one image's channels.
+type Geom struct {
+	C, H, W int // input channels (of one group), height, width
+	KH, KW  int
+	SH, SW  int
+	DH, DW  int
+	PT, PL  int
+	OH, OW  int
+}
+
+// K is the im2col row count C·KH·KW.
+func (g *Geom) K() int { return g.C * g.KH * g.KW }
+
+// Im2col writes col (K × OH·OW, row-major) from x (C × H × W).
+func Im2col(g *Geom, x, col []float32) {
+	ohw := g.OH * g.OW
+	row := 0
+	for c := 0; c < g.C; c++ {
+		xc := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ki := 0; ki < g.KH; ki++ {
+			for kj := 0; kj < g.KW; kj++ {
+				dst := col[row*ohw : (row+1)*ohw]
+				row++
+				// Output columns whose input column is inside the image:
+				// iw = ow*SW - PL + kj*DW ∈ [0, W).
+				off := kj*g.DW - g.PL
+				owLo, owHi := validRange(off, g.SW, g.W, g.OW)
+				for oh := 0; oh < g.OH; oh++ {
+					ih := oh*g.SH - g.PT + ki*g.DH
+					d := dst[oh*g.OW : (oh+1)*g.OW]
+					if ih < 0 || ih >= g.H {
+						clear(d)
+						continue
+					}
+					src := xc[ih*g.W:]
+					clear(d[:owLo])
+					if g.SW == 1 {
+						copy(d[owLo:owHi], src[owLo+off:owHi+off])
+					} else {
+						for ow := owLo; ow < owHi; ow++ {
+							d[ow] = src[ow*g.SW+off]
+						}
+					}
+					clear(d[owHi:])
+				}
+			}
+		}
+	}
+}
+
+// Col2im adds col (K × OH·OW) back into x (C × H × W): the adjoint of
+// Im2col, used for input gradients.
+func Col2im(g *Geom, col, x []float32) {
+	ohw := g.OH * g.OW
+	row := 0
+	for c := 0; c < g.C; c++ {
+		xc := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ki := 0; ki < g.KH; ki++ {
+			for kj := 0; kj < g.KW; kj++ {
+				src := col[row*ohw : (row+1)*ohw]
+				row++
+				off := kj*g.DW - g.PL
+				owLo, owHi := validRange(off, g.SW, g.W, g.OW)
+				if owLo >= owHi {
+					continue
+				}
+				for oh := 0; oh < g.OH; oh++ {
+					ih := oh*g.SH - g.PT + ki*g.DH
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					s := src[oh*g.OW : (oh+1)*g.OW]
+					dst := xc[ih*g.W:]
+					if g.SW == 1 {
+						d := dst[owLo+off : owHi+off]
+						for i, v := range s[owLo:owHi] {
+							d[i] += v
+						}
+					} else {
+						for ow := owLo; ow < owHi; ow++ {
+							dst[ow*g.SW+off] += s[ow]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// validRange returns [lo, hi) of output columns ow with 0 ≤ ow*s+off < w.
+func validRange(off, s, w, ow int) (lo, hi int) {
+	lo = 0
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	hi = 0
+	if w-off > 0 {
+		hi = (w - off + s - 1) / s
+	}
+	hi = min(hi, ow)
+	lo = min(lo, hi)
+	return lo, hi
+}
+
+// DepthwiseForward computes one channel of a depthwise convolution:
+// y (OH×OW) = x (H×W) ⋆ k (KH×KW), plus bias. C in g is ignored.
+func DepthwiseForward(g *Geom, x, k []float32, bias float32, y []float32) {
+	for oh := 0; oh < g.OH; oh++ {
+		yr := y[oh*g.OW : (oh+1)*g.OW]
+		for i := range yr {
+			yr[i] = bias
+		}
+		for ki := 0; ki < g.KH; ki++ {
+			ih := oh*g.SH - g.PT + ki*g.DH
+			if ih < 0 || ih >= g.H {
+				continue
+			}
+			xr := x[ih*g.W : (ih+1)*g.W]
+			for kj := 0; kj < g.KW; kj++ {
+				kv := k[ki*g.KW+kj]
+				off := kj*g.DW - g.PL
+				lo, hi := validRange(off, g.SW, g.W, g.OW)
+				if g.SW == 1 {
+					xs := xr[lo+off : hi+off]
+					ys := yr[lo:hi]
+					for i, v := range xs {
+						ys[i] += kv * v
+					}
+				} else {
+					for ow := lo; ow < hi; ow++ {
+						yr[ow] += kv * xr[ow*g.SW+off]
+					}
+				}
+			}
+		}
+	}
+}
+
+// DepthwiseBackward accumulates the kernel gradient dk and (when dx is not
+// nil) the input gradient dx of one depthwise channel.
+func DepthwiseBackward(g *Geom, x, k, dy, dx, dk []float32) {
+	for oh := 0; oh < g.OH; oh++ {
+		dyr := dy[oh*g.OW : (oh+1)*g.OW]
+		for ki := 0; ki < g.KH; ki++ {
+			ih := oh*g.SH - g.PT + ki*g.DH
+			if ih < 0 || ih >= g.H {
+				continue
+			}
+			xr := x[ih*g.W : (ih+1)*g.W]
+			var dxr []float32
+			if dx != nil {
+				dxr = dx[ih*g.W : (ih+1)*g.W]
+			}
+			for kj := 0; kj < g.KW; kj++ {
+				kv := k[ki*g.KW+kj]
+				off := kj*g.DW - g.PL
+				lo, hi := validRange(off, g.SW, g.W, g.OW)
+				var acc float32
+				if g.SW == 1 {
+					xs := xr[lo+off : hi+off]
+					ds := dyr[lo:hi]
+					for i, v := range ds {
+						acc += v * xs[i]
+					}
+					if dxr != nil {
+						dxs := dxr[lo+off : hi+off]
+						for i, v := range ds {
+							dxs[i] += kv * v
+						}
+					}
+				} else {
+					for ow := lo; ow < hi; ow++ {
+						acc += dyr[ow] * xr[ow*g.SW+off]
+						if dxr != nil {
+							dxr[ow*g.SW+off] += kv * dyr[ow]
+						}
+					}
+				}
+				dk[ki*g.KW+kj] += acc
+			}
+		}
+	}
+}
