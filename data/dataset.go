@@ -1,0 +1,300 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// Split selects the training or the test part of a data set.
+type Split int
+
+const (
+	Train Split = iota
+	Test
+)
+
+func (s Split) String() string {
+	switch s {
+	case Train:
+		return "train"
+	case Test:
+		return "test"
+	}
+	return fmt.Sprintf("Split(%d)", int(s))
+}
+
+// Dataset is a labelled image set held in memory, ready for a model: pixels
+// are float32, already normalised as (x/255 − Mean)/Std, laid out N×C×H×W.
+type Dataset struct {
+	Name    string    // canonical name: "mnist" or "fashion-mnist" (or the caller's, for FromBytes)
+	Split   Split     // which split the images come from
+	Images  []float32 // N×C×H×W, normalised
+	Labels  []uint8   // N labels, each < Classes
+	N       int       // number of images
+	C, H, W int       // channels, height, width of one image
+	Classes int       // number of classes (10 for the MNIST family)
+
+	// Mean and Std are the normalisation constants applied to x/255. The
+	// loader needs them to pad augmented images with black: a raw 0 pixel
+	// becomes (0 − Mean)/Std.
+	Mean, Std float32
+
+	// ClassNames names the classes, index = label; nil when unknown.
+	ClassNames []string
+}
+
+// ImageSize is the number of float32 values in one image (C·H·W).
+func (d *Dataset) ImageSize() int { return d.C * d.H * d.W }
+
+// Image returns image i (not a copy).
+func (d *Dataset) Image(i int) []float32 {
+	sz := d.ImageSize()
+	return d.Images[i*sz : (i+1)*sz : (i+1)*sz]
+}
+
+// Limit returns the first n images as a data set that shares d's memory, for
+// quick runs (--limit). n ≤ 0 or n ≥ d.N returns d itself.
+func (d *Dataset) Limit(n int) *Dataset {
+	if n <= 0 || n >= d.N {
+		return d
+	}
+	c := *d
+	c.N = n
+	c.Images = d.Images[: n*d.ImageSize() : n*d.ImageSize()]
+	c.Labels = d.Labels[:n:n]
+	return &c
+}
+
+// BlackValue is the normalised value of a raw 0 pixel, (0 − Mean)/Std: the
+// value padding must have to match PyTorch's RandomCrop(padding=…) applied
+// before Normalize.
+func (d *Dataset) BlackValue() float32 { return (0 - d.Mean) / d.Std }
+
+// FromBytes builds a data set from raw pixels (N×C×H×W bytes, 0–255) and
+// labels, normalising them with mean and std. It is how Load builds its data
+// sets, and lets tests make tiny synthetic ones.
+func FromBytes(name string, split Split, raw []byte, labels []uint8, n, c, h, w, classes int, mean, std float32) (*Dataset, error) {
+	if n < 0 || c <= 0 || h <= 0 || w <= 0 {
+		return nil, fmt.Errorf("%s: bad shape %d×%d×%d×%d", name, n, c, h, w)
+	}
+	if classes <= 0 || classes > 256 {
+		return nil, fmt.Errorf("%s: bad class count %d", name, classes)
+	}
+	if std <= 0 {
+		return nil, fmt.Errorf("%s: std must be positive, got %g", name, std)
+	}
+	if len(raw) != n*c*h*w {
+		return nil, fmt.Errorf("%s: %d images of %d×%d×%d need %d bytes, have %d", name, n, c, h, w, n*c*h*w, len(raw))
+	}
+	if len(labels) != n {
+		return nil, fmt.Errorf("%s: %d images but %d labels", name, n, len(labels))
+	}
+	for i, l := range labels {
+		if int(l) >= classes {
+			return nil, fmt.Errorf("%s: label %d of image %d is out of range (want < %d)", name, l, i, classes)
+		}
+	}
+	// A 256-entry table: the same float32 arithmetic as PyTorch's ToTensor
+	// then Normalize, and far cheaper than converting each pixel.
+	var lut [256]float32
+	for i := range lut {
+		lut[i] = (float32(i)/255 - mean) / std
+	}
+	img := make([]float32, len(raw))
+	for i, b := range raw {
+		img[i] = lut[b]
+	}
+	return &Dataset{
+		Name: name, Split: split, Images: img, Labels: append([]uint8(nil), labels...),
+		N: n, C: c, H: h, W: w, Classes: classes, Mean: mean, Std: std,
+	}, nil
+}
+
+// spec describes one of the data sets Load knows.
+type spec struct {
+	name       string
+	mean, std  float32
+	defaultDir func() string // "" means the embedded copy
+	classNames []string
+}
+
+// fashionDefaultDir is where the Debian package dataset-fashion-mnist puts
+// the four .gz files. A variable so tests can point it at an empty place.
+var fashionDefaultDir = "/usr/share/datasets/fashion-mnist"
+
+var specs = []spec{
+	{
+		name: "mnist", mean: 0.1307, std: 0.3081,
+		defaultDir: func() string { return "" },
+		classNames: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
+	},
+	{
+		name: "fashion-mnist", mean: 0.2860, std: 0.3530,
+		defaultDir: func() string { return fashionDefaultDir },
+		classNames: []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+			"Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"},
+	},
+}
+
+// aliases maps accepted alternative names to canonical ones.
+var aliases = map[string]string{"fashion": "fashion-mnist", "fashion_mnist": "fashion-mnist", "fmnist": "fashion-mnist"}
+
+// Names lists the canonical names Load accepts.
+func Names() []string {
+	n := make([]string, len(specs))
+	for i, s := range specs {
+		n[i] = s.name
+	}
+	return n
+}
+
+// Canonical returns the canonical name of a data set name or alias
+// ("fashion" → "fashion-mnist"), or an error listing the valid names.
+func Canonical(name string) (string, error) {
+	s, err := lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return s.name, nil
+}
+
+func lookup(name string) (*spec, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if a, ok := aliases[n]; ok {
+		n = a
+	}
+	for i := range specs {
+		if specs[i].name == n {
+			return &specs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("data: unknown dataset %q: valid names are %s (or fashion for fashion-mnist)", name, strings.Join(Names(), ", "))
+}
+
+// DefaultDir is where Load looks for a data set when dir is "": "" for
+// MNIST, which is embedded in the binary, and the Debian package's folder for
+// Fashion-MNIST.
+func DefaultDir(name string) (string, error) {
+	s, err := lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return s.defaultDir(), nil
+}
+
+// fileNames lists the accepted names of a split's files, in order of
+// preference: the raw file (faster to read) before the gzipped one, and the
+// dotted variant some mirrors use after the standard one.
+func fileNames(split Split) (images, labels []string) {
+	prefix := "train"
+	if split == Test {
+		prefix = "t10k"
+	}
+	for _, kind := range []struct {
+		dst  *[]string
+		base string
+	}{{&images, "images-idx3-ubyte"}, {&labels, "labels-idx1-ubyte"}} {
+		for _, sep := range []string{"-", "."} {
+			b := prefix + "-" + strings.Replace(kind.base, "-", sep, 1)
+			*kind.dst = append(*kind.dst, b, b+".gz")
+		}
+	}
+	return images, labels
+}
+
+// Load reads one split of a data set. name is "mnist" or "fashion-mnist"
+// (alias "fashion"). dir holds the four standard IDX files
+// (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+// t10k-labels-idx1-ubyte, each raw or .gz); "" means the default place: the
+// copy of MNIST embedded in the binary, or /usr/share/datasets/fashion-mnist.
+func Load(name, dir string, split Split) (*Dataset, error) {
+	s, err := lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if split != Train && split != Test {
+		return nil, fmt.Errorf("%s: unknown split %v", s.name, split)
+	}
+	explicit := dir != ""
+	if !explicit {
+		dir = s.defaultDir()
+	}
+	var img, lab *IDX
+	var imgName, labName string
+	if dir == "" {
+		img, lab, imgName, labName, err = readEmbedded(split)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	} else {
+		imgNames, labNames := fileNames(split)
+		imgName, labName = findFile(dir, imgNames...), findFile(dir, labNames...)
+		if imgName == "" && labName == "" {
+			return nil, missingError(s, dir, explicit)
+		}
+		if imgName == "" {
+			return nil, fmt.Errorf("%s: %s has %s but no %s[.gz]", s.name, dir, labName, imgNames[0])
+		}
+		if labName == "" {
+			return nil, fmt.Errorf("%s: %s has %s but no %s[.gz]", s.name, dir, imgName, labNames[0])
+		}
+		if img, err = ReadIDX(imgName); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if lab, err = ReadIDX(labName); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return fromIDX(s, split, img, lab, imgName, labName)
+}
+
+// missingError explains how to get a data set that is not where Load looked.
+func missingError(s *spec, dir string, explicit bool) error {
+	if _, err := os.Stat(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: no data in %s: %v", s.name, dir, err)
+	}
+	imgs, labs := fileNames(Train)
+	want := fmt.Sprintf("want %s[.gz], %s[.gz] and the t10k- pair", imgs[0], labs[0])
+	if s.name == "fashion-mnist" {
+		if !explicit {
+			return fmt.Errorf("fashion-mnist: no data in %s: install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data-dir", dir)
+		}
+		return fmt.Errorf("fashion-mnist: no data in %s: %s (the Debian package dataset-fashion-mnist installs them in %s)", dir, want, fashionDefaultDir)
+	}
+	return fmt.Errorf("%s: no data in %s: %s (or leave --data-dir empty to use the copy built into shears)", s.name, dir, want)
+}
+
+// fromIDX checks that an images file and a labels file belong together and
+// turns them into a normalised Dataset.
+func fromIDX(s *spec, split Split, img, lab *IDX, imgName, labName string) (*Dataset, error) {
+	if len(img.Dims) != 3 {
+		return nil, fmt.Errorf("%s: idx file %s: wrong rank %d for images (want 3: N×H×W)", s.name, imgName, len(img.Dims))
+	}
+	if len(lab.Dims) != 1 {
+		return nil, fmt.Errorf("%s: idx file %s: wrong rank %d for labels (want 1: N)", s.name, labName, len(lab.Dims))
+	}
+	n, h, w := img.Dims[0], img.Dims[1], img.Dims[2]
+	// Every model in the zoo is built for 28×28 inputs; a file of another
+	// size is a wrong file, better refused here than as a shape error deep
+	// inside training.
+	if h != 28 || w != 28 {
+		return nil, fmt.Errorf("%s: idx file %s: images are %d×%d, want 28×28", s.name, imgName, h, w)
+	}
+	if lab.Dims[0] != n {
+		return nil, fmt.Errorf("%s: %s has %d images but %s has %d labels", s.name, imgName, n, labName, lab.Dims[0])
+	}
+	for i, l := range lab.Data {
+		if l >= 10 {
+			return nil, fmt.Errorf("%s: idx file %s: label %d of item %d is out of range (want 0–9)", s.name, labName, l, i)
+		}
+	}
+	ds, err := FromBytes(s.name, split, img.Data, lab.Data, n, 1, h, w, 10, s.mean, s.std)
+	if err != nil {
+		return nil, err
+	}
+	ds.ClassNames = s.classNames
+	return ds, nil
+}

