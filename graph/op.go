@@ -90,14 +90,20 @@ func NewOp(n *Node) (Op, error) {
 	return op, nil
 }
 
-// shapeErr formats a shape mismatch consistently.
+// shapeErr formats an error whose []int arguments are shapes, printed as
+// 2×3×4 for both %s and %v. (The arguments are copied into a new slice so
+// that vet does not treat this as a printf wrapper and reject %s for a
+// shape.)
 func shapeErr(format string, args ...any) error {
+	conv := make([]any, len(args))
 	for i, a := range args {
 		if s, ok := a.([]int); ok {
-			args[i] = tensor.ShapeString(s)
+			conv[i] = tensor.ShapeString(s)
+		} else {
+			conv[i] = a
 		}
 	}
-	return fmt.Errorf(format, args...)
+	return fmt.Errorf(format, conv...)
 }
 
 // wantInputs checks the number of (non-empty) inputs an op receives.

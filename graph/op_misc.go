@@ -1,0 +1,344 @@
+package graph
+
+// ReduceMean, Constant, Shape and Cast.
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/shearsml/shears/tensor"
+)
+
+func init() {
+	Register("ReduceMean", newReduceMean)
+	Register("Constant", newConstant)
+	Register("Shape", newShape)
+	Register("Cast", newCast)
+}
+
+// reduceMeanOp averages over axes from the axes attribute (opset ≤ 17) or
+// input 1 (opset 18). No axes means all axes, unless noop_with_empty_axes
+// is 1, when the op is the identity. keepdims (default 1) keeps reduced
+// axes with size 1.
+type reduceMeanOp struct {
+	axes      []int
+	fromInput bool
+	keepdims  bool
+	noop      bool
+	// cache for one input shape
+	shape, keep, out []int
+	scale            float32 // 1 / number of elements averaged
+	identity         bool
+	plan             *stridePlan
+	scratch          []float32
+}
+
+func newReduceMean(n *Node) (Op, error) {
+	r := attrReader{a: n.Attrs}
+	op := &reduceMeanOp{
+		axes:      r.ints("axes", nil),
+		fromInput: hasInput(n, 1),
+		keepdims:  r.int("keepdims", 1) != 0,
+		noop:      r.int("noop_with_empty_axes", 0) != 0,
+	}
+	return op, r.err
+}
+
+func (op *reduceMeanOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 1, 2); err != nil {
+		return nil, err
+	}
+	if op.fromInput {
+		axes, err := constIntsInput(consts, 1, "axes")
+		if err != nil {
+			return nil, err
+		}
+		op.axes, op.shape = axes, nil
+	}
+	if err := op.prepare(in[0]); err != nil {
+		return nil, err
+	}
+	return [][]int{cloneShape(op.out)}, nil
+}
+
+func (op *reduceMeanOp) prepare(shape []int) error {
+	if op.shape != nil && slices.Equal(shape, op.shape) {
+		return nil
+	}
+	r := len(shape)
+	reduce := make([]bool, r)
+	op.identity = len(op.axes) == 0 && op.noop
+	if len(op.axes) == 0 {
+		for i := range reduce {
+			reduce[i] = !op.noop
+		}
+	} else {
+		ax, err := resolveAxes(op.axes, r)
+		if err != nil {
+			return err
+		}
+		for _, a := range ax {
+			reduce[a] = true
+		}
+	}
+	keep, out := make([]int, r), []int{}
+	count := 1
+	for d, dim := range shape {
+		keep[d] = dim
+		if reduce[d] {
+			keep[d] = 1
+			count *= dim
+			if op.keepdims {
+				out = append(out, 1)
+			}
+			continue
+		}
+		out = append(out, dim)
+	}
+	op.shape, op.keep, op.out = cloneShape(shape), keep, out
+	op.scale = 1 / float32(count) // +Inf for an empty reduction: the mean is NaN
+	op.plan = newBroadcastPlan(shape, keep)
+	return nil
+}
+
+func (op *reduceMeanOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+	if err := op.prepare(in[0].Shape); err != nil {
+		return err
+	}
+	x, y := in[0].Data, out[0].Data
+	if len(y) != shapeProd(op.out) {
+		return shapeErr("output has shape %s, reducing %s gives %s", out[0].Shape, in[0].Shape, op.out)
+	}
+	if op.identity {
+		copy(y, x)
+		return nil
+	}
+	clear(y)
+	p := op.plan
+	sd := p.inner(0)
+	p.reduceRun(ctx.Threads, 0, y, &op.scratch, func(d []float32, o, n int, off []int) {
+		accumRow(d[off[0]:], sd, x[o:o+n], nil, 0, 1)
+	})
+	scale := op.scale
+	for i := range y {
+		y[i] *= scale
+	}
+	return nil
+}
+
+func (op *reduceMeanOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+	if gin[0] == nil || gout[0] == nil {
+		return nil
+	}
+	if err := op.prepare(in[0].Shape); err != nil {
+		return err
+	}
+	gx, g := gin[0].Data, gout[0].Data
+	if op.identity {
+		return addInto(ctx.Threads, gx, g)
+	}
+	scale := op.scale
+	p := op.plan
+	s := p.inner(0)
+	p.run(ctx.Threads, func(o, n int, off []int) {
+		gx := gx[o : o+n]
+		if s == 0 {
+			v := g[off[0]] * scale
+			for j := range gx {
+				gx[j] += v
+			}
+			return
+		}
+		g := g[off[0] : off[0]+n]
+		for j, v := range g {
+			gx[j] += v * scale
+		}
+	})
+	return nil
+}
+
+// constantOp is Constant: its value from the value (tensor), value_float,
+// value_floats, value_int or value_ints attribute.
+type constantOp struct{ value *tensor.Tensor }
+
+func newConstant(n *Node) (Op, error) {
+	var vals []*tensor.Tensor
+	for name, v := range n.Attrs {
+		var t *tensor.Tensor
+		switch name {
+		case "value":
+			tv, ok := v.(*tensor.Tensor)
+			if !ok {
+				return nil, fmt.Errorf("attribute value: want tensor, have %T", v)
+			}
+			t = tv.Clone()
+		case "value_float", "value_int":
+			f, err := n.Attrs.Float(name, 0)
+			if err != nil {
+				return nil, err
+			}
+			t = &tensor.Tensor{Shape: []int{}, Data: []float32{f}}
+		case "value_floats":
+			f, err := n.Attrs.Floats(name, nil)
+			if err != nil {
+				return nil, err
+			}
+			t = &tensor.Tensor{Shape: []int{len(f)}, Data: slices.Clone(f)}
+		case "value_ints":
+			is, err := n.Attrs.Ints(name, nil)
+			if err != nil {
+				return nil, err
+			}
+			t = tensor.New(len(is))
+			for i, x := range is {
+				t.Data[i] = float32(x)
+			}
+		case "sparse_value", "value_string", "value_strings":
+			return nil, fmt.Errorf("attribute %s is not supported", name)
+		default:
+			continue
+		}
+		vals = append(vals, t)
+	}
+	if len(vals) != 1 {
+		return nil, fmt.Errorf("want exactly one value attribute, have %d", len(vals))
+	}
+	if len(vals[0].Data) != shapeProd(vals[0].Shape) {
+		return nil, fmt.Errorf("value tensor has shape %s but %d elements", tensor.ShapeString(vals[0].Shape), len(vals[0].Data))
+	}
+	return &constantOp{value: vals[0]}, nil
+}
+
+func (op *constantOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 0, 0); err != nil {
+		return nil, err
+	}
+	return [][]int{cloneShape(op.value.Shape)}, nil
+}
+
+func (op *constantOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+	return copyData(out[0], op.value)
+}
+
+func (op *constantOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+	return nil
+}
+
+// shapeOp is Shape: the input's shape as a 1-D float32 tensor, optionally
+// the dimensions [start, end) (opset 15; negative counts from the back,
+// clamped to [0, rank]).
+type shapeOp struct {
+	start, end int
+	hasEnd     bool
+}
+
+func newShape(n *Node) (Op, error) {
+	r := attrReader{a: n.Attrs}
+	_, hasEnd := n.Attrs["end"]
+	op := &shapeOp{start: r.int("start", 0), end: r.int("end", 0), hasEnd: hasEnd}
+	return op, r.err
+}
+
+func (op *shapeOp) span(rank int) (int, int) {
+	clamp := func(v int) int {
+		if v < 0 {
+			v += rank
+		}
+		return max(0, min(v, rank))
+	}
+	s, e := clamp(op.start), rank
+	if op.hasEnd {
+		e = clamp(op.end)
+	}
+	return s, max(s, e)
+}
+
+func (op *shapeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 1, 1); err != nil {
+		return nil, err
+	}
+	s, e := op.span(len(in[0]))
+	return [][]int{{e - s}}, nil
+}
+
+func (op *shapeOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+	s, e := op.span(len(in[0].Shape))
+	y := out[0].Data
+	if len(y) != e-s {
+		return fmt.Errorf("output has %d elements, want %d", len(y), e-s)
+	}
+	for i, d := range in[0].Shape[s:e] {
+		y[i] = float32(d)
+	}
+	return nil
+}
+
+func (op *shapeOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+	return nil
+}
+
+// ONNX TensorProto data types that Cast accepts.
+const (
+	onnxFloat  = 1
+	onnxUint8  = 2
+	onnxInt8   = 3
+	onnxUint16 = 4
+	onnxInt16  = 5
+	onnxInt32  = 6
+	onnxInt64  = 7
+	onnxUint32 = 12
+	onnxUint64 = 13
+)
+
+// castOp is Cast. The IR is float32-only: a cast to FLOAT is the identity,
+// and a cast to an integer type rounds toward zero (the result stays a
+// float32 holding an integer, which is how the IR represents ints: exact
+// for |v| < 2^24; no wrap-around or saturation to the integer type's
+// range). Other targets (double, float16, bool, string, …) are rejected
+// when the op is built. Integer casts have zero gradient.
+type castOp struct{ toInt bool }
+
+func newCast(n *Node) (Op, error) {
+	if _, ok := n.Attrs["to"]; !ok {
+		return nil, fmt.Errorf("attribute to is required")
+	}
+	to, err := n.Attrs.Int("to", 0)
+	if err != nil {
+		return nil, err
+	}
+	switch to {
+	case onnxFloat:
+		return &castOp{}, nil
+	case onnxUint8, onnxInt8, onnxUint16, onnxInt16, onnxInt32, onnxInt64, onnxUint32, onnxUint64:
+		return &castOp{toInt: true}, nil
+	}
+	return nil, fmt.Errorf("cast to ONNX data type %d is not supported: the IR holds float32 (and integers as float32)", to)
+}
+
+func (op *castOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 1, 1); err != nil {
+		return nil, err
+	}
+	return [][]int{cloneShape(in[0])}, nil
+}
+
+func (op *castOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+	if err := copyData(out[0], in[0]); err != nil {
+		return err
+	}
+	if op.toInt {
+		y := out[0].Data
+		for i, v := range y {
+			y[i] = float32(math.Trunc(float64(v)))
+		}
+	}
+	return nil
+}
+
+func (op *castOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+	if op.toInt || gin[0] == nil || gout[0] == nil {
+		return nil
+	}
+	return addInto(ctx.Threads, gin[0].Data, gout[0].Data)
+}

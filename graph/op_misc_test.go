@@ -1,0 +1,228 @@
+package graph
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shearsml/shears/tensor"
+)
+
+func TestReduceMean(t *testing.T) {
+	x := opsIota(2, 3, 4)
+	cases := []struct {
+		name  string
+		attrs Attrs
+		ins   []gcIn
+		shape []int
+		want  []float32
+	}{
+		{"axis 1", Attrs{"axes": []int{1}}, []gcIn{in(x)}, []int{2, 1, 4}, opsF(4, 5, 6, 7, 16, 17, 18, 19)},
+		{"axis -1 no keepdims", Attrs{"axes": []int{-1}, "keepdims": 0}, []gcIn{in(x)}, []int{2, 3}, opsF(1.5, 5.5, 9.5, 13.5, 17.5, 21.5)},
+		{"all", nil, []gcIn{in(x)}, []int{1, 1, 1}, opsF(11.5)},
+		{"all no keepdims", Attrs{"keepdims": 0}, []gcIn{in(x)}, []int{}, opsF(11.5)},
+		{"axes 0, 2", Attrs{"axes": []int{0, 2}}, []gcIn{in(x)}, []int{1, 3, 1}, opsF(7.5, 11.5, 15.5)},
+		{"axes input (opset 18)", nil, []gcIn{in(x), konst(vec(1))}, []int{2, 1, 4}, opsF(4, 5, 6, 7, 16, 17, 18, 19)},
+		{"noop_with_empty_axes", Attrs{"noop_with_empty_axes": 1}, []gcIn{in(x)}, []int{2, 3, 4}, x.Data},
+	}
+	for _, c := range cases {
+		got := opsRun(t, "ReduceMean", c.attrs, c.ins, 1, 1, false)[0]
+		opsExpect(t, "ReduceMean "+c.name, got, c.shape, c.want, 1e-6)
+	}
+
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, attrs := range []Attrs{{"axes": []int{1}}, {"axes": []int{0, 2}, "keepdims": 0}, nil, {"axes": []int{-1}}} {
+		checkGrad(t, "ReduceMean", attrs, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
+	}
+	checkGrad(t, "ReduceMean", nil, []gcIn{param(randT(r, 2, 3, 4)), konst(vec(2))}, 1, false)
+
+	// Large: global-average-pool style and over the batch (a broadcast
+	// target reduced per worker), against a float64 reference.
+	big := randT(r, 4, 16, 32, 32)
+	for _, axes := range [][]int{{2, 3}, {0}, {0, 2}} {
+		keep := cloneShape(big.Shape)
+		for _, a := range axes {
+			keep[a] = 1
+		}
+		ref := make([]float64, shapeProd(keep))
+		for i, v := range big.Data {
+			ref[opsBcastIndex(opsUnravel(i, big.Shape), keep)] += float64(v)
+		}
+		cnt := float64(len(big.Data) / len(ref))
+		for _, threads := range []int{1, 2} {
+			got := opsRun(t, "ReduceMean", Attrs{"axes": axes}, []gcIn{in(big)}, 1, threads, false)[0]
+			for i, v := range ref {
+				if math.Abs(float64(got.Data[i])-v/cnt) > 1e-5 {
+					t.Fatalf("ReduceMean axes %v threads %d: [%d] = %g, want %g", axes, threads, i, got.Data[i], v/cnt)
+				}
+			}
+		}
+	}
+	opsWantErr(t, "ReduceMean axis", opsErr("ReduceMean", Attrs{"axes": []int{3}}, []gcIn{in(x)}, 1), "axis 3 out of range")
+	opsWantErr(t, "ReduceMean runtime axes", opsErr("ReduceMean", nil, []gcIn{in(x), in(vec(1))}, 1), "axes", "must be a constant")
+}
+
+func TestConstant(t *testing.T) {
+	v := opsT([]int{2, 2}, 1, 2, 3, 4)
+	cases := []struct {
+		attrs Attrs
+		shape []int
+		want  []float32
+	}{
+		{Attrs{"value": v}, []int{2, 2}, opsF(1, 2, 3, 4)},
+		{Attrs{"value_float": float32(2.5)}, []int{}, opsF(2.5)},
+		{Attrs{"value_floats": []float32{1, -1}}, []int{2}, opsF(1, -1)},
+		{Attrs{"value_int": 7}, []int{}, opsF(7)},
+		{Attrs{"value_ints": []int{3, -4, 5}}, []int{3}, opsF(3, -4, 5)},
+	}
+	for _, c := range cases {
+		got := opsRun(t, "Constant", c.attrs, nil, 1, 1, false)[0]
+		opsExpect(t, "Constant", got, c.shape, c.want, 0)
+	}
+	opsWantErr(t, "Constant none", opsErr("Constant", nil, nil, 1), "exactly one")
+	opsWantErr(t, "Constant two", opsErr("Constant", Attrs{"value_int": 1, "value_float": float32(1)}, nil, 1), "exactly one")
+	opsWantErr(t, "Constant string", opsErr("Constant", Attrs{"value_string": "a"}, nil, 1), "value_string")
+
+	// A Constant feeding an op: the graph runs forward and backward.
+	g := &Graph{Name: "c", Inputs: []ValueInfo{{Name: "x", Shape: []int{-1, 2}}}, Outputs: []ValueInfo{{Name: "y"}},
+		Nodes: []*Node{
+			{Name: "k", Op: "Constant", Outputs: []string{"k"}, Attrs: Attrs{"value_floats": []float32{10, 20}}},
+			{Name: "add", Op: "Add", Inputs: []string{"x", "k"}, Outputs: []string{"y"}},
+		}}
+	p, err := Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetInputGrad(true)
+	outs, err := p.Forward(true, opsT([]int{2, 2}, 1, 2, 3, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsExpect(t, "x + Constant", outs[0], []int{2, 2}, opsF(11, 22, 13, 24), 0)
+	if err := p.Backward(opsT([]int{2, 2}, 1, 1, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	opsExpect(t, "x + Constant grad", p.ValueGrad("x"), []int{2, 2}, opsF(1, 1, 1, 1), 0)
+}
+
+func TestShapeOp(t *testing.T) {
+	x := opsT([]int{2, 3, 4})
+	cases := []struct {
+		attrs Attrs
+		want  []float32
+	}{
+		{nil, opsF(2, 3, 4)},
+		{Attrs{"start": 1}, opsF(3, 4)},
+		{Attrs{"end": -1}, opsF(2, 3)},
+		{Attrs{"start": -2, "end": 100}, opsF(3, 4)},
+		{Attrs{"start": 2, "end": 1}, nil},
+		{Attrs{"start": -10}, opsF(2, 3, 4)},
+	}
+	for _, c := range cases {
+		got := opsRun(t, "Shape", c.attrs, []gcIn{in(x)}, 1, 1, false)[0]
+		opsExpect(t, "Shape", got, []int{len(c.want)}, c.want, 0)
+	}
+	// The batch dimension follows the input.
+	g := singleNodeGraph("Shape", nil, []gcIn{in(x)}, 1)
+	g.Inputs[0].Shape = []int{-1, 3, 4}
+	p, err := Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := p.Forward(false, opsT([]int{5, 3, 4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsExpect(t, "Shape batch 5", outs[0], []int{3}, opsF(5, 3, 4), 0)
+	checkGrad(t, "Shape", nil, []gcIn{in(randT(rand.New(rand.NewPCG(1, 1)), 2, 3))}, 1, false)
+}
+
+func TestCast(t *testing.T) {
+	x := opsT([]int{5}, -1.7, -0.2, 0.5, 2.9, 3)
+	got := opsRun(t, "Cast", Attrs{"to": 1}, []gcIn{in(x)}, 1, 1, false)[0]
+	opsExpect(t, "Cast float", got, []int{5}, x.Data, 0)
+	for _, to := range []int{onnxInt64, onnxInt32, onnxUint8} {
+		got = opsRun(t, "Cast", Attrs{"to": to}, []gcIn{in(x)}, 1, 1, false)[0]
+		opsExpect(t, "Cast int", got, []int{5}, opsF(-1, 0, 0, 2, 3), 0)
+	}
+	r := rand.New(rand.NewPCG(43, 44))
+	checkGrad(t, "Cast", Attrs{"to": 1}, []gcIn{in(randT(r, 2, 3))}, 1, false)
+	// Integer casts are piecewise constant: zero gradient (values away
+	// from integers so finite differences agree).
+	checkGrad(t, "Cast", Attrs{"to": onnxInt64}, []gcIn{in(opsRand(r, -3, 3, []float32{-2, -1, 0, 1, 2}, 0.05, 2, 3))}, 1, false)
+
+	opsWantErr(t, "Cast double", opsErr("Cast", Attrs{"to": 11}, []gcIn{in(x)}, 1), "data type 11", "not supported")
+	opsWantErr(t, "Cast no to", opsErr("Cast", nil, []gcIn{in(x)}, 1), "to is required")
+}
+
+// TestOpsRegistered checks every op of this group is registered under its
+// ONNX name.
+func TestOpsRegistered(t *testing.T) {
+	for _, op := range []string{
+		"Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softmax", "Dropout", "Identity",
+		"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal",
+		"Flatten", "Reshape", "Transpose", "Concat", "Split", "Slice", "Squeeze", "Unsqueeze", "Gather", "Pad",
+		"ReduceMean", "Constant", "Shape", "Cast", "Expand",
+	} {
+		if !Supported(op) {
+			t.Errorf("%s is not registered", op)
+		}
+	}
+}
+
+// TestOpsBatchChange runs a chain of these ops with a dynamic batch at
+// several batch sizes: shapes are re-inferred and cached plans rebuilt, and
+// each sample's result matches running it alone.
+func TestOpsBatchChange(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	g := &Graph{Name: "chain", Inputs: []ValueInfo{{Name: "x", Shape: []int{-1, 4, 3, 3}}}, Outputs: []ValueInfo{{Name: "y"}}}
+	g.AddParam("pads", vec(0, 0, 1, 1, 0, 0, 1, 1), false)
+	g.AddParam("starts", vec(1, 1), false)
+	g.AddParam("ends", vec(-1, -1), false)
+	g.AddParam("axes", vec(2, 3), false)
+	g.AddParam("shape", vec(0, -1), false)
+	g.AddParam("scale", randT(r, 1, 4, 1, 1), true)
+	g.Nodes = []*Node{
+		{Name: "pad", Op: "Pad", Inputs: []string{"x", "pads"}, Outputs: []string{"p"}, Attrs: Attrs{"mode": "edge"}},
+		{Name: "mul", Op: "Mul", Inputs: []string{"p", "scale"}, Outputs: []string{"m"}},
+		{Name: "slice", Op: "Slice", Inputs: []string{"m", "starts", "ends", "axes"}, Outputs: []string{"s"}},
+		{Name: "tr", Op: "Transpose", Inputs: []string{"s"}, Outputs: []string{"t"}, Attrs: Attrs{"perm": []int{0, 2, 3, 1}}},
+		{Name: "rs", Op: "Reshape", Inputs: []string{"t", "shape"}, Outputs: []string{"f"}},
+		{Name: "mean", Op: "ReduceMean", Inputs: []string{"f"}, Outputs: []string{"y"}, Attrs: Attrs{"axes": []int{1}, "keepdims": 0}},
+	}
+	p, err := Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := func(x *tensor.Tensor) float32 {
+		outs, err := p.Forward(false, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outs[0].Data[0]
+	}
+	for _, batch := range []int{2, 3, 1, 2} {
+		x := randT(r, batch, 4, 3, 3)
+		outs, err := p.Forward(false, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := outs[0].Clone()
+		if !tensor.SameShape(y.Shape, []int{batch}) {
+			t.Fatalf("batch %d: output shape %v", batch, y.Shape)
+		}
+		for b := range batch {
+			xb := &tensor.Tensor{Shape: []int{1, 4, 3, 3}, Data: x.Data[b*36 : (b+1)*36]}
+			var want float64
+			for c := range 4 {
+				for i := range 9 {
+					want += float64(xb.Data[c*9+i] * g.Param("scale").Value.Data[c])
+				}
+			}
+			want /= 36
+			if got := single(xb); math.Abs(float64(got-y.Data[b])) > 1e-6 || math.Abs(float64(got)-want) > 1e-5 {
+				t.Errorf("batch %d sample %d: %g in batch, %g alone, want %g", batch, b, y.Data[b], got, want)
+			}
+		}
+	}
+}
