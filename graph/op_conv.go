@@ -20,12 +20,10 @@ type convOp struct {
 	win   window
 	group int
 	geom  kernels.Geom
-	n, m  int // batch, output channels
-	cin   int // input channels (all groups)
-	// scratch buffers, one per worker
-	cols [][]float32
-	dws  [][]float32
-	mu   sync.Mutex
+	n, m  int       // batch, output channels
+	cin   int       // input channels (all groups)
+	bufs  []convBuf // scratch, one per worker
+	mu    sync.Mutex
 }
 
 func init() {
@@ -102,28 +100,66 @@ func (c *convOp) pointwise() bool {
 	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 && g.OH == g.H && g.OW == g.W
 }
 
-// split decides how to use threads: over images (outer) or inside GEMM.
-func (c *convOp) split(threads int) (outer, inner int) {
-	if c.n >= threads {
-		return threads, 1
+// convChunkCols is the GEMM width (images × output pixels) that a chunk
+// of images aims for: small feature maps (7×7) are batched so that GEMMs
+// are wide enough to run near peak, large ones (28×28) go one image at a
+// time without extra copies.
+var convChunkCols = 512
+
+// plan decides how to use threads (over images, or inside GEMM when the
+// batch is smaller than the thread count) and how many images share one
+// GEMM.
+func (c *convOp) plan(threads int) (outer, inner, chunk int) {
+	outer, inner = threads, 1
+	if c.n < threads {
+		outer, inner = 1, threads
 	}
-	return 1, threads
+	ohw := c.geom.OH * c.geom.OW
+	perWorker := (c.n + outer - 1) / outer
+	chunk = max(1, min((convChunkCols+ohw-1)/ohw, perWorker))
+	return outer, inner, chunk
 }
 
-func (c *convOp) scratch(workers, colLen, dwLen int) {
+// convBuf is one worker's scratch space.
+type convBuf struct {
+	col []float32 // K × chunk·OHW
+	mat []float32 // M/group × chunk·OHW: output or output gradient
+	dw  []float32 // the worker's weight gradient
+}
+
+func (c *convOp) buffers(workers, colLen, matLen, dwLen int) []convBuf {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.cols) < workers {
-		c.cols = append(c.cols, nil)
-		c.dws = append(c.dws, nil)
+	for len(c.bufs) < workers {
+		c.bufs = append(c.bufs, convBuf{})
+	}
+	grow := func(b []float32, n int) []float32 {
+		if len(b) < n {
+			return make([]float32, n)
+		}
+		return b
 	}
 	for w := 0; w < workers; w++ {
-		if len(c.cols[w]) < colLen {
-			c.cols[w] = make([]float32, colLen)
+		b := &c.bufs[w]
+		b.col, b.mat, b.dw = grow(b.col, colLen), grow(b.mat, matLen), grow(b.dw, dwLen)
+	}
+	return c.bufs
+}
+
+// gatherCols builds the im2col matrix of group gi for images [i0, i0+cnt)
+// side by side (row stride ld). Pointwise convs copy the input rows.
+func (c *convOp) gatherCols(x, col []float32, i0, cnt, gi, ld int) {
+	g := &c.geom
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	for j := 0; j < cnt; j++ {
+		xg := x[((i0+j)*c.cin+gi*g.C)*hw:]
+		if c.pointwise() {
+			for r := 0; r < g.C; r++ {
+				copy(col[r*ld+j*ohw:r*ld+(j+1)*ohw], xg[r*hw:(r+1)*hw])
+			}
+			continue
 		}
-		if len(c.dws[w]) < dwLen {
-			c.dws[w] = make([]float32, dwLen)
-		}
+		kernels.Im2col(g, xg[:g.C*hw], col[j*ohw:], ld)
 	}
 }
 
@@ -135,20 +171,23 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	}
 	g := &c.geom
 	hw, ohw := g.H*g.W, g.OH*g.OW
-	cg, mg := g.C, c.m/c.group
-	k := g.K()
-	outer, inner := c.split(ctx.Threads)
-	colLen := k * ohw
-	if c.pointwise() || c.depthwise() {
+	mg, k := c.m/c.group, g.K()
+	outer, inner, chunk := c.plan(ctx.Threads)
+	workers := parallel.Workers(c.n, outer)
+	direct := chunk == 1
+	colLen, matLen := k*chunk*ohw, mg*chunk*ohw
+	if c.depthwise() || direct && c.pointwise() {
 		colLen = 0
 	}
-	c.scratch(parallel.Workers(c.n, outer), colLen, 0)
+	if direct || c.depthwise() {
+		matLen = 0
+	}
+	bufs := c.buffers(workers, colLen, matLen, 0)
 	parallel.For(c.n, outer, func(lo, hi, worker int) {
-		col := c.cols[worker]
-		for i := lo; i < hi; i++ {
-			xi := x[i*c.cin*hw : (i+1)*c.cin*hw]
-			yi := y[i*c.m*ohw : (i+1)*c.m*ohw]
-			if c.depthwise() {
+		buf := bufs[worker]
+		if c.depthwise() {
+			for i := lo; i < hi; i++ {
+				xi, yi := x[i*c.cin*hw:(i+1)*c.cin*hw], y[i*c.m*ohw:(i+1)*c.m*ohw]
 				for ch := 0; ch < c.m; ch++ {
 					var bias float32
 					if b != nil {
@@ -156,24 +195,38 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 					}
 					kernels.DepthwiseForward(g, xi[ch*hw:(ch+1)*hw], w[ch*k:(ch+1)*k], bias, yi[ch*ohw:(ch+1)*ohw])
 				}
-				continue
 			}
+			return
+		}
+		for i0 := lo; i0 < hi; i0 += chunk {
+			cnt := min(chunk, hi-i0)
+			ld := cnt * ohw
 			for gi := 0; gi < c.group; gi++ {
-				xg := xi[gi*cg*hw : (gi+1)*cg*hw]
-				src := xg
-				if !c.pointwise() {
-					kernels.Im2col(g, xg, col)
-					src = col
+				if direct {
+					src := x[(i0*c.cin+gi*g.C)*hw:]
+					if !c.pointwise() {
+						kernels.Im2col(g, src[:g.C*hw], buf.col, ohw)
+						src = buf.col
+					}
+					gemm.Sgemm(false, false, mg, ohw, k, 1, w[gi*mg*k:], k, src, ohw, 0, y[(i0*c.m+gi*mg)*ohw:], ohw, inner)
+					continue
 				}
-				yg := yi[gi*mg*ohw : (gi+1)*mg*ohw]
-				gemm.Sgemm(false, false, mg, ohw, k, 1, w[gi*mg*k:], k, src, ohw, 0, yg, ohw, inner)
+				c.gatherCols(x, buf.col, i0, cnt, gi, ld)
+				gemm.Sgemm(false, false, mg, ld, k, 1, w[gi*mg*k:], k, buf.col, ld, 0, buf.mat, ld, inner)
+				for j := 0; j < cnt; j++ {
+					for r := 0; r < mg; r++ {
+						copy(y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw], buf.mat[r*ld+j*ohw:])
+					}
+				}
 			}
 			if b != nil {
-				for ch := 0; ch < c.m; ch++ {
-					row := yi[ch*ohw : (ch+1)*ohw]
-					bv := b[ch]
-					for j := range row {
-						row[j] += bv
+				for i := i0; i < i0+cnt; i++ {
+					for ch := 0; ch < c.m; ch++ {
+						row := y[(i*c.m+ch)*ohw : (i*c.m+ch+1)*ohw]
+						bv := b[ch]
+						for j := range row {
+							row[j] += bv
+						}
 					}
 				}
 			}
@@ -214,65 +267,98 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 			}
 		}
 	}
-	outer, inner := c.split(ctx.Threads)
+	if dw == nil && dx == nil {
+		return nil
+	}
+	outer, inner, chunk := c.plan(ctx.Threads)
 	workers := parallel.Workers(c.n, outer)
-	colLen := k * ohw
+	direct := chunk == 1
+	colLen, matLen := k*chunk*ohw, mg*chunk*ohw
 	if c.depthwise() {
 		colLen = 0
 	}
+	if direct || c.depthwise() {
+		matLen = 0
+	}
 	wlen := len(w)
-	c.scratch(workers, colLen, wlen)
+	bufs := c.buffers(workers, colLen, matLen, wlen)
 	// Each worker accumulates its own weight gradient; they are summed in
 	// worker order afterwards so results do not depend on scheduling.
 	parallel.For(c.n, outer, func(lo, hi, worker int) {
-		col, dwp := c.cols[worker], c.dws[worker][:wlen]
+		buf := bufs[worker]
+		dwp := buf.dw[:wlen]
 		clear(dwp)
-		for i := lo; i < hi; i++ {
-			xi := x[i*c.cin*hw : (i+1)*c.cin*hw]
-			dyi := dyd[i*c.m*ohw : (i+1)*c.m*ohw]
-			var dxi []float32
-			if dx != nil {
-				dxi = dx[i*c.cin*hw : (i+1)*c.cin*hw]
-			}
-			if c.depthwise() {
+		if c.depthwise() {
+			for i := lo; i < hi; i++ {
+				xi, dyi := x[i*c.cin*hw:(i+1)*c.cin*hw], dyd[i*c.m*ohw:(i+1)*c.m*ohw]
 				for ch := 0; ch < c.m; ch++ {
 					var dxc []float32
-					if dxi != nil {
-						dxc = dxi[ch*hw : (ch+1)*hw]
+					if dx != nil {
+						dxc = dx[(i*c.cin+ch)*hw : (i*c.cin+ch+1)*hw]
 					}
 					kernels.DepthwiseBackward(g, xi[ch*hw:(ch+1)*hw], w[ch*k:(ch+1)*k], dyi[ch*ohw:(ch+1)*ohw], dxc, dwp[ch*k:(ch+1)*k])
 				}
-				continue
 			}
+			return
+		}
+		for i0 := lo; i0 < hi; i0 += chunk {
+			cnt := min(chunk, hi-i0)
+			ld := cnt * ohw
 			for gi := 0; gi < c.group; gi++ {
-				xg := xi[gi*cg*hw : (gi+1)*cg*hw]
-				dyg := dyi[gi*mg*ohw : (gi+1)*mg*ohw]
 				wg := w[gi*mg*k:]
-				if dw != nil {
-					src := xg
-					if !c.pointwise() {
-						kernels.Im2col(g, xg, col)
-						src = col
+				// dYc: the output gradient of the group, images side by side.
+				dyc, ldy := dyd[(i0*c.m+gi*mg)*ohw:], ohw
+				if !direct {
+					for j := 0; j < cnt; j++ {
+						for r := 0; r < mg; r++ {
+							copy(buf.mat[r*ld+j*ohw:r*ld+(j+1)*ohw], dyd[((i0+j)*c.m+gi*mg+r)*ohw:])
+						}
 					}
-					// dW_g (mg×k) += dY_g (mg×ohw) · colᵀ (ohw×k)
-					gemm.Sgemm(false, true, mg, k, ohw, 1, dyg, ohw, src, ohw, 1, dwp[gi*mg*k:], k, inner)
+					dyc, ldy = buf.mat, ld
 				}
-				if dxi != nil {
-					dxg := dxi[gi*cg*hw : (gi+1)*cg*hw]
+				if dw != nil {
+					var src []float32
+					switch {
+					case direct && c.pointwise():
+						src = x[(i0*c.cin+gi*cg)*hw:]
+					case direct:
+						kernels.Im2col(g, x[(i0*c.cin+gi*cg)*hw:][:cg*hw], buf.col, ohw)
+						src = buf.col
+					default:
+						c.gatherCols(x, buf.col, i0, cnt, gi, ld)
+						src = buf.col
+					}
+					// dW_g (mg×k) += dYc (mg×ld) · colᵀ (ld×k)
+					gemm.Sgemm(false, true, mg, k, ld, 1, dyc, ldy, src, ld, 1, dwp[gi*mg*k:], k, inner)
+				}
+				if dx == nil {
+					continue
+				}
+				if direct && c.pointwise() {
+					// dX_g (k×ohw) += W_gᵀ · dY_g, straight into dx.
+					gemm.Sgemm(true, false, k, ohw, mg, 1, wg, k, dyc, ldy, 1, dx[(i0*c.cin+gi*cg)*hw:], hw, inner)
+					continue
+				}
+				gemm.Sgemm(true, false, k, ld, mg, 1, wg, k, dyc, ldy, 0, buf.col, ld, inner)
+				for j := 0; j < cnt; j++ {
+					dxg := dx[((i0+j)*c.cin+gi*cg)*hw:][:cg*hw]
 					if c.pointwise() {
-						// dX_g (k×ohw) += W_gᵀ · dY_g
-						gemm.Sgemm(true, false, k, ohw, mg, 1, wg, k, dyg, ohw, 1, dxg, ohw, inner)
+						for r := 0; r < cg; r++ {
+							row := dxg[r*hw : (r+1)*hw]
+							for t, v := range buf.col[r*ld+j*ohw : r*ld+(j+1)*ohw] {
+								row[t] += v
+							}
+						}
 						continue
 					}
-					gemm.Sgemm(true, false, k, ohw, mg, 1, wg, k, dyg, ohw, 0, col, ohw, inner)
-					kernels.Col2im(g, col, dxg)
+					kernels.Col2im(g, buf.col[j*ohw:], dxg, ld)
 				}
 			}
 		}
 	})
 	if dw != nil {
 		for wk := 0; wk < workers; wk++ {
-			for j, v := range c.dws[wk][:wlen] {
+			for j, v := range bufs[wk].dw[:wlen] {
 				dw[j] += v
 			}
 		}

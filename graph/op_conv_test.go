@@ -68,8 +68,10 @@ func convNodeAttrs(cc convCase) Attrs {
 
 func TestConvMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	defer func(v int) { convChunkCols = v }(convChunkCols)
 	for _, cc := range convCases {
 		for _, threads := range []int{1, 2, 3} {
+			convChunkCols = []int{1, 512, 4096}[threads-1]
 			x := randT(r, cc.n, cc.c, cc.h, cc.w)
 			w := randT(r, cc.m, cc.c/cc.group, cc.k, cc.k)
 			var b *tensor.Tensor
@@ -99,7 +101,10 @@ func TestConvMatchesNaive(t *testing.T) {
 
 func TestConvGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, cc := range convCases {
+	defer func(v int) { convChunkCols = v }(convChunkCols)
+	for i, cc := range convCases {
+		// Alternate between one image per GEMM and batched images.
+		convChunkCols = []int{1, 4096}[i%2]
 		x := randT(r, cc.n, cc.c, cc.h, cc.w)
 		w := randT(r, cc.m, cc.c/cc.group, cc.k, cc.k)
 		ins := []gcIn{in(x), param(w)}

@@ -71,6 +71,10 @@ func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 		for pl := lo; pl < hi; pl++ {
 			xp := x[pl*hw : (pl+1)*hw]
 			yp := y[pl*ohw : (pl+1)*ohw]
+			if p.max && p.interior() {
+				p.maxInterior(xp, yp, p.argmax[pl*ohw:(pl+1)*ohw])
+				continue
+			}
 			for oh := 0; oh < p.oh; oh++ {
 				h0 := oh*wn.sh - wn.pt
 				for ow := 0; ow < p.ow; ow++ {
@@ -119,6 +123,57 @@ func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 		}
 	})
 	return nil
+}
+
+// interior reports whether every window lies inside the input (no
+// padding, no dilation, no ceil overhang), the common case that
+// maxInterior runs without bounds tests.
+func (p *poolOp) interior() bool {
+	wn := &p.win
+	return wn.pt == 0 && wn.pl == 0 && wn.dh == 1 && wn.dw == 1 &&
+		(p.oh-1)*wn.sh+wn.kh <= p.h && (p.ow-1)*wn.sw+wn.kw <= p.w
+}
+
+func (p *poolOp) maxInterior(xp, yp []float32, arg []int32) {
+	wn := &p.win
+	if wn.kh == 2 && wn.kw == 2 {
+		for oh := 0; oh < p.oh; oh++ {
+			r0 := oh * wn.sh * p.w
+			row0, row1 := xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w]
+			for ow := 0; ow < p.ow; ow++ {
+				c := ow * wn.sw
+				best, a := row0[c], r0+c
+				if v := row0[c+1]; v > best {
+					best, a = v, r0+c+1
+				}
+				if v := row1[c]; v > best {
+					best, a = v, r0+p.w+c
+				}
+				if v := row1[c+1]; v > best {
+					best, a = v, r0+p.w+c+1
+				}
+				yp[oh*p.ow+ow] = best
+				arg[oh*p.ow+ow] = int32(a)
+			}
+		}
+		return
+	}
+	for oh := 0; oh < p.oh; oh++ {
+		for ow := 0; ow < p.ow; ow++ {
+			base := oh*wn.sh*p.w + ow*wn.sw
+			best, a := xp[base], base
+			for ki := 0; ki < wn.kh; ki++ {
+				row := xp[base+ki*p.w : base+ki*p.w+wn.kw]
+				for kj, v := range row {
+					if v > best {
+						best, a = v, base+ki*p.w+kj
+					}
+				}
+			}
+			yp[oh*p.ow+ow] = best
+			arg[oh*p.ow+ow] = int32(a)
+		}
+	}
 }
 
 // divisor is the element count an average divides by: the in-image count,

@@ -17,15 +17,17 @@ type Geom struct {
 // K is the im2col row count C·KH·KW.
 func (g *Geom) K() int { return g.C * g.KH * g.KW }
 
-// Im2col writes col (K × OH·OW, row-major) from x (C × H × W).
-func Im2col(g *Geom, x, col []float32) {
+// Im2col writes col (K × OH·OW, row-major with row stride ld ≥ OH·OW)
+// from x (C × H × W). A stride larger than OH·OW lets several images'
+// columns sit side by side in one matrix, so one GEMM covers them all.
+func Im2col(g *Geom, x, col []float32, ld int) {
 	ohw := g.OH * g.OW
 	row := 0
 	for c := 0; c < g.C; c++ {
 		xc := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for ki := 0; ki < g.KH; ki++ {
 			for kj := 0; kj < g.KW; kj++ {
-				dst := col[row*ohw : (row+1)*ohw]
+				dst := col[row*ld : row*ld+ohw]
 				row++
 				// Output columns whose input column is inside the image:
 				// iw = ow*SW - PL + kj*DW ∈ [0, W).
@@ -54,16 +56,16 @@ func Im2col(g *Geom, x, col []float32) {
 	}
 }
 
-// Col2im adds col (K × OH·OW) back into x (C × H × W): the adjoint of
-// Im2col, used for input gradients.
-func Col2im(g *Geom, col, x []float32) {
+// Col2im adds col (K × OH·OW, row stride ld) back into x (C × H × W):
+// the adjoint of Im2col, used for input gradients.
+func Col2im(g *Geom, col, x []float32, ld int) {
 	ohw := g.OH * g.OW
 	row := 0
 	for c := 0; c < g.C; c++ {
 		xc := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for ki := 0; ki < g.KH; ki++ {
 			for kj := 0; kj < g.KW; kj++ {
-				src := col[row*ohw : (row+1)*ohw]
+				src := col[row*ld : row*ld+ohw]
 				row++
 				off := kj*g.DW - g.PL
 				owLo, owHi := validRange(off, g.SW, g.W, g.OW)

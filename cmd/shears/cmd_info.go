@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/tensor"
+)
+
+func cmdInfo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one model (zoo name or file), have %d arguments", len(pos))
+	}
+	g, _, err := loadModel(pos[0], 1)
+	if err != nil {
+		return err
+	}
+	rows, total, err := graph.Stats(g)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("model %s: %d nodes, inputs", g.Name, len(g.Nodes))
+	for _, in := range g.Inputs {
+		fmt.Printf(" %s %s", in.Name, tensor.ShapeString(in.Shape))
+	}
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\top\toutput (per image)\tparams\tnonzero\tMACs\t")
+	type jl struct {
+		Name   string `json:"name"`
+		Op     string `json:"op"`
+		Output []int  `json:"output"`
+		Params int    `json:"params"`
+		MACs   int    `json:"macs"`
+	}
+	var layers []jl
+	for _, r := range rows {
+		out := r.Output
+		if len(out) > 0 {
+			out = out[1:]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t\n", r.Name, r.Op, tensor.ShapeString(out), r.Params, r.Nonzero, r.MACs)
+		layers = append(layers, jl{r.Name, r.Op, r.Output, r.Params, r.MACs})
+	}
+	fmt.Fprintf(tw, "total\t\t\t%d\t%d\t%d\t\n", total.Params, total.Nonzero, total.MACs)
+	tw.Flush()
+	if *jsonOut {
+		return printJSON(map[string]any{"command": "info", "model": g.Name, "params": total.Params, "nonzero_params": total.Nonzero,
+			"macs": total.MACs, "layers": layers})
+	}
+	return nil
+}
