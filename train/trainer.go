@@ -215,7 +215,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		res.ImagesPerSecond = float64(trainImages) / trainTime.Seconds()
 	}
 	if t.Test != nil {
-		acc, err := Evaluate(ctx, t.Graph, prog, t.Test, 1000, t.OnProgress)
+		acc, err := Evaluate(ctx, t.Graph, prog, t.Test, cfg.Batch, t.OnProgress)
 		if err != nil {
 			return nil, err
 		}
