@@ -49,12 +49,21 @@ func parseWindow(n *Node, kernelFromAttr bool) (window, error) {
 		return w, fmt.Errorf("only 1-D and 2-D windows are supported, have %d spatial dims", nd)
 	}
 	w.spatialDim = nd
+	for _, a := range []struct {
+		name string
+		v    []int
+		want int
+	}{{"kernel_shape", ks, nd}, {"strides", strides, nd}, {"dilations", dil, nd}, {"pads", pads, 2 * nd}} {
+		if a.v != nil && len(a.v) != a.want {
+			return w, fmt.Errorf("%s has %d values, want %d for %d spatial dims", a.name, len(a.v), a.want, nd)
+		}
+	}
 	get := func(v []int, i, def int) (int, error) {
 		if v == nil {
 			return def, nil
 		}
-		if len(v) != nd && len(v) != 2*nd {
-			return 0, fmt.Errorf("attribute length %d does not match %d spatial dims", len(v), nd)
+		if i >= len(v) {
+			return 0, fmt.Errorf("attribute has %d values, %d spatial dims need more", len(v), nd)
 		}
 		return v[i], nil
 	}

@@ -1,0 +1,116 @@
+// Package onnx reads and writes ONNX model files, mapping them 1:1 to and
+// from shears' graph IR (package graph).
+//
+// shears' model files are ONNX files: one file holds the architecture and
+// the weights, so a model whose layer widths changed by pruning reloads as
+// it is, and a pruned model runs in any ONNX runtime.
+//
+// # Import
+//
+// Decode and Load turn an ONNX ModelProto (IR version 3 to 8, default-domain
+// opset 7 to 17) into a *graph.Graph:
+//
+//   - every node becomes a graph.Node with the same op type, inputs and
+//     outputs; nodes without a name, or with a name already used, are named
+//     OpType_k;
+//   - attributes become Go values: INT→int, FLOAT→float32, STRING→string,
+//     INTS→[]int, FLOATS→[]float32, TENSOR→*tensor.Tensor;
+//   - initializers become params, converted to float32 from any numeric data
+//     type (float, double, float16, bfloat16, signed and unsigned integers,
+//     bool); Constant nodes become params too, and graph inputs that are
+//     initializers are not graph inputs;
+//   - input and output shapes come from the graph's inputs and outputs,
+//     with −1 for a symbolic (dim_param) or missing dimension;
+//   - opset differences are normalised to the opset-13 form the IR uses:
+//     the axes/split/k/pads/starts… attributes of older Squeeze, Unsqueeze,
+//     ReduceSum, Split, TopK, Pad, Slice and Clip become constant inputs;
+//     pre-13 Softmax/LogSoftmax/Hardmax get an explicit axis (an error when
+//     their old flatten-to-2-D meaning differs from the opset-13 one for the
+//     node's input shape); BatchNormalization's legacy spatial=1 is dropped;
+//     Dropout keeps (or gets back from a constant input) its ratio
+//     attribute, the IR's form for Dropout;
+//   - metadata_props become Graph.Meta, and graph.LabelAxes labels params.
+//
+// A model using op types that the graph package does not implement (see
+// graph.SupportedOps), or ops of another domain, is refused with one error
+// listing them all, e.g.
+//
+//	onnx: model.onnx: 3 unsupported nodes: LSTM (lstm_1), GRU (gru_0, gru_3)
+//
+// The reader treats its input as hostile: malformed, truncated or foreign
+// files, absurd shapes, inconsistent tensor data, cycles and dangling
+// references are errors, never panics; the wire bytes are checked against
+// the limits (MaxNodes, MaxItems, MaxRepeatedInts, MaxDepth, MaxRank) before
+// they are unmarshalled, and tensor data lengths against dims before any
+// tensor is allocated.
+//
+// # Export
+//
+// Encode and Save write IR version 8, opset 13 (default domain; raised to
+// at most 17 only when the graph uses an op or attribute newer than 13,
+// such as HardSwish or Reshape's allowzero), producer "shears"
+// (ProducerVersion), and metadata_props from Graph.Meta plus
+// "shears.format" = FormatVersion, so that later readers can tell which
+// conventions a file follows (files without it, foreign ONNX, load too).
+//
+// The IR holds every tensor as float32; ONNX types some inputs as integers
+// or booleans. Params are written as FLOAT initializers in raw_data, except
+// those read by such inputs, which are written with the type ONNX wants:
+//
+//	op               input (index)                       written as
+//	Reshape          shape (1)                           INT64
+//	Slice            starts, ends, axes, steps (1-4)     INT64
+//	Squeeze          axes (1)                            INT64
+//	Unsqueeze        axes (1)                            INT64
+//	Pad              pads (1), axes (3)                  INT64
+//	Split            split (1)                           INT64
+//	Gather           indices (1); also GatherElements,   INT64
+//	                 GatherND, ScatterElements, ScatterND
+//	ReduceSum        axes (1); also the other Reduce*    INT64
+//	                 ops' opset-18 axes input
+//	Tile             repeats (1)                         INT64
+//	Expand           shape (1)                           INT64
+//	TopK             k (1)                               INT64
+//	ConstantOfShape  input (0)                           INT64
+//	Resize           sizes (3)                           INT64
+//	CumSum           axis (1)                            INT64
+//	Trilu            k (1)                               INT64
+//	OneHot           depth (1)                           INT64
+//	Dropout          training_mode (2)                   BOOL
+//	Where            condition (0)                       BOOL
+//
+// Beyond this table, element types follow the data through the graph the
+// way ONNX does (Shape and ArgMax give INT64, Equal BOOL, Cast its "to",
+// most ops the type of their data input), and a param feeding an op whose
+// data is, say, INT64 is written as INT64. Integer values must be integers
+// (INT64_MAX, which float32 cannot hold, saturates and comes back). A param
+// read with two types is written twice, the copy named <name>_int64 (or
+// _bool, ...). Graph inputs are FLOAT unless only read as one of the typed
+// inputs above.
+//
+// Legacy attribute forms that the IR's ops accept but opset 13 does not
+// (Squeeze/Unsqueeze axes, Split split or num_outputs, Slice starts/ends/
+// axes, Pad pads/value, Clip min/max, Dropout ratio) are written as
+// constant inputs; an opset-18 axes input of ReduceMean and the like is
+// written as the attribute.
+//
+// Output shapes come from shape inference (graph.Compile, InferShapes at
+// batch 1 and 2): a dimension that follows the batch is written as
+// dim_param "N", as are the −1 dimensions of inputs. Save replaces a file
+// atomically.
+//
+// # Round trip
+//
+// Decode(Encode(g)) equals g — nodes, attributes, params bit for bit,
+// inputs, outputs, metadata — for a topologically sorted graph whose params
+// are labelled by graph.LabelAxes, whose output shapes are the inferred
+// ones, which has a name (an empty one is written as "graph", since ONNX
+// requires one) and which uses the opset-13 forms (the legacy attribute
+// forms above come back as inputs, except Dropout's ratio).
+//
+// # Errors
+//
+// Errors are lower-case, prefixed "onnx: <file>: " and name the node they
+// concern, as in `onnx: model.onnx: node "conv1" (Conv): attribute "pads":
+// ...`.
+package onnx
