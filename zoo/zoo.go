@@ -17,18 +17,19 @@ import (
 type Model struct {
 	Name    string
 	Build   func(seed uint64) *graph.Graph
-	Recipe  string // default training recipe (see Recipes)
-	Dataset string // default dataset
-	Params  int    // expected parameter count (ZOO.md)
-	MACs    int    // expected multiply-accumulates per image (ZOO.md)
+	Recipe  string  // default training recipe (see Recipes)
+	Dataset string  // default dataset
+	Params  int     // expected parameter count (ZOO.md)
+	MACs    int     // expected multiply-accumulates per image (ZOO.md)
+	LR      float32 // the recipe's base learning rate for this model
 }
 
 var models = map[string]Model{
-	"lenet300":      {"lenet300", LeNet300, "dense-mnist", "mnist", 266610, 266200},
-	"lenet5":        {"lenet5", LeNet5, "dense-mnist", "mnist", 431080, 2293000},
-	"vgg-s":         {"vgg-s", VGGS, "dense-fashion", "fashion-mnist", 584618, 29424640},
-	"resnet20":      {"resnet20", ResNet20, "dense-fashion", "fashion-mnist", 272186, 31021952},
-	"mobilenetv2-s": {"mobilenetv2-s", MobileNetV2S, "dense-fashion", "fashion-mnist", 149098, 10571664},
+	"lenet300":      {"lenet300", LeNet300, "dense-mnist", "mnist", 266610, 266200, 0.1},
+	"lenet5":        {"lenet5", LeNet5, "dense-mnist", "mnist", 431080, 2293000, 0.01},
+	"vgg-s":         {"vgg-s", VGGS, "dense-fashion", "fashion-mnist", 584618, 29424640, 0.1},
+	"resnet20":      {"resnet20", ResNet20, "dense-fashion", "fashion-mnist", 272186, 31021952, 0.1},
+	"mobilenetv2-s": {"mobilenetv2-s", MobileNetV2S, "dense-fashion", "fashion-mnist", 149098, 10571664, 0.1},
 }
 
 // Names lists the zoo models, sorted.
