@@ -60,6 +60,19 @@ func (op *unaryOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 	return nil
 }
 
+// reluBackward adds g where x > 0. It is branchless: ReLU inputs are
+// positive about half the time at random, so a branch mispredicts
+// constantly and dominated the backward pass.
+func reluBackward(gx, x, _, g []float32) {
+	x, gx = x[:len(g)], gx[:len(g)]
+	for i, v := range g {
+		b := int32(math.Float32bits(x[i]))
+		// all ones when b > 0 (x positive; ±0 and negatives give zero)
+		mask := uint32((-b)>>31) &^ uint32(b>>31)
+		gx[i] += math.Float32frombits(math.Float32bits(v) & mask)
+	}
+}
+
 func sigmoid32(x float32) float32 {
 	if x >= 0 {
 		return float32(1 / (1 + math.Exp(-float64(x))))
@@ -86,13 +99,7 @@ func init() {
 					y[i] = max(v, 0)
 				}
 			},
-			bwd: func(gx, x, _, g []float32) {
-				for i, v := range g {
-					if x[i] > 0 {
-						gx[i] += v
-					}
-				}
-			},
+			bwd: reluBackward,
 		}, nil
 	})
 	registerUnary("LeakyRelu", func(n *Node) (unaryFn, error) {

@@ -72,27 +72,22 @@ func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 		for ch := lo; ch < hi; ch++ {
 			var mean, invStd float32
 			if ctx.Train {
-				// Two passes in float64 for a stable variance.
-				var s float64
+				// One pass for Σx and Σx², float32 within a row (short)
+				// and float64 across rows, so the variance stays accurate
+				// without a second pass over memory.
+				var s, ss float64
 				for i := 0; i < n; i++ {
-					for _, v := range x[(i*c+ch)*inner : (i*c+ch+1)*inner] {
-						s += float64(v)
-					}
+					a, b := sumAndSquares(x[(i*c+ch)*inner : (i*c+ch+1)*inner])
+					s += a
+					ss += b
 				}
 				m := s / float64(count)
-				var ss float64
-				for i := 0; i < n; i++ {
-					for _, v := range x[(i*c+ch)*inner : (i*c+ch+1)*inner] {
-						d := float64(v) - m
-						ss += d * d
-					}
-				}
-				v := ss / float64(count)
+				v := max(ss/float64(count)-m*m, 0)
 				mean = float32(m)
 				invStd = float32(1 / math.Sqrt(v+float64(b.eps)))
 				mom := b.momentum
 				rmean[ch] = mom*rmean[ch] + (1-mom)*mean
-				rvar[ch] = mom*rvar[ch] + (1-mom)*float32(ss/float64(count-1))
+				rvar[ch] = mom*rvar[ch] + (1-mom)*float32(v*float64(count)/float64(count-1))
 			} else {
 				mean = rmean[ch]
 				invStd = float32(1 / math.Sqrt(float64(rvar[ch])+float64(b.eps)))
@@ -143,14 +138,9 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * inner
-				xs, ds := x[off:off+inner], dy[off:off+inner]
-				var a, bb float32
-				for j, d := range ds {
-					a += d
-					bb += d * (xs[j] - mean)
-				}
-				sdy += float64(a)
-				sdyx += float64(bb)
+				a, bb := sumAndDot(dy[off:off+inner], x[off:off+inner], mean)
+				sdy += a
+				sdyx += bb
 			}
 			sdyx *= float64(invStd)
 			if dscale != nil {
@@ -173,17 +163,58 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 				continue
 			}
 			// dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂))
+			// expanded to dx += A·dy + B·x + C
 			mdy := float32(sdy) / count
 			mdyx := float32(sdyx) / count
+			A := g
+			B := -g * invStd * mdyx
+			C := -g*mdy - B*mean
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * inner
-				xs, ds, dxs := x[off:off+inner], dy[off:off+inner], dx[off:off+inner]
+				ds := dy[off : off+inner]
+				xs, dxs := x[off:off+inner][:len(ds)], dx[off:off+inner][:len(ds)]
 				for j, d := range ds {
-					xh := (xs[j] - mean) * invStd
-					dxs[j] += g * (d - mdy - xh*mdyx)
+					dxs[j] += A*d + B*xs[j] + C
 				}
 			}
 		}
 	})
 	return nil
+}
+
+// sumAndSquares returns Σx and Σx² of a short row, with four float32
+// accumulators each for speed.
+func sumAndSquares(x []float32) (float64, float64) {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b, c, d := x[i], x[i+1], x[i+2], x[i+3]
+		s0, s1, s2, s3 = s0+a, s1+b, s2+c, s3+d
+		q0, q1, q2, q3 = q0+a*a, q1+b*b, q2+c*c, q3+d*d
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+		q0 += x[i] * x[i]
+	}
+	return float64(s0+s1) + float64(s2+s3), float64(q0+q1) + float64(q2+q3)
+}
+
+// sumAndDot returns Σd and Σd·(x−mean) of a short row.
+func sumAndDot(d, x []float32, mean float32) (float64, float64) {
+	x = x[:len(d)]
+	var s0, s1, s2, s3, p0, p1, p2, p3 float32
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		a, b, c, e := d[i], d[i+1], d[i+2], d[i+3]
+		s0, s1, s2, s3 = s0+a, s1+b, s2+c, s3+e
+		p0 += a * (x[i] - mean)
+		p1 += b * (x[i+1] - mean)
+		p2 += c * (x[i+2] - mean)
+		p3 += e * (x[i+3] - mean)
+	}
+	for ; i < len(d); i++ {
+		s0 += d[i]
+		p0 += d[i] * (x[i] - mean)
+	}
+	return float64(s0+s1) + float64(s2+s3), float64(p0+p1) + float64(p2+p3)
 }

@@ -23,6 +23,7 @@ type convOp struct {
 	n, m  int       // batch, output channels
 	cin   int       // input channels (all groups)
 	bufs  []convBuf // scratch, one per worker
+	wt    []float32 // flipped, transposed kernel for input gradients
 	mu    sync.Mutex
 }
 
@@ -106,6 +107,10 @@ func (c *convOp) pointwise() bool {
 // time without extra copies.
 var convChunkCols = 512
 
+// useRows enables the padded-rows path for stride-1 convolutions (tests
+// turn it off to check the im2col path against it).
+var useRows = true
+
 // plan decides how to use threads (over images, or inside GEMM when the
 // batch is smaller than the thread count) and how many images share one
 // GEMM.
@@ -125,9 +130,10 @@ type convBuf struct {
 	col []float32 // K × chunk·OHW
 	mat []float32 // M/group × chunk·OHW: output or output gradient
 	dw  []float32 // the worker's weight gradient
+	pad []float32 // one padded image (stride-1 convolutions)
 }
 
-func (c *convOp) buffers(workers, colLen, matLen, dwLen int) []convBuf {
+func (c *convOp) buffers(workers, colLen, matLen, dwLen, padLen int) []convBuf {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for len(c.bufs) < workers {
@@ -141,7 +147,7 @@ func (c *convOp) buffers(workers, colLen, matLen, dwLen int) []convBuf {
 	}
 	for w := 0; w < workers; w++ {
 		b := &c.bufs[w]
-		b.col, b.mat, b.dw = grow(b.col, colLen), grow(b.mat, matLen), grow(b.dw, dwLen)
+		b.col, b.mat, b.dw, b.pad = grow(b.col, colLen), grow(b.mat, matLen), grow(b.dw, dwLen), grow(b.pad, padLen)
 	}
 	return c.bufs
 }
@@ -169,6 +175,10 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if len(in) > 2 && in[2] != nil {
 		b = in[2].Data
 	}
+	if fwd, _, ok := c.rowsGeoms(); ok && useRows && !c.depthwise() && !c.pointwise() {
+		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, false)
+		return nil
+	}
 	g := &c.geom
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	mg, k := c.m/c.group, g.K()
@@ -182,7 +192,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if direct || c.depthwise() {
 		matLen = 0
 	}
-	bufs := c.buffers(workers, colLen, matLen, 0)
+	bufs := c.buffers(workers, colLen, matLen, 0, 0)
 	parallel.For(c.n, outer, func(lo, hi, worker int) {
 		buf := bufs[worker]
 		if c.depthwise() {
@@ -270,6 +280,19 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if dw == nil && dx == nil {
 		return nil
 	}
+	if fwd, bwd, ok := c.rowsGeoms(); ok && useRows && !c.depthwise() && !c.pointwise() {
+		if dw != nil {
+			c.rowsWeightGrad(ctx.Threads, c.n, &fwd, x, dyd, dw)
+		}
+		if dx != nil {
+			if len(c.wt) != len(w) {
+				c.wt = make([]float32, len(w))
+			}
+			flipTransposed(w, c.wt, c.group, c.m/c.group, g.C, g.KH, g.KW)
+			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, true)
+		}
+		return nil
+	}
 	outer, inner, chunk := c.plan(ctx.Threads)
 	workers := parallel.Workers(c.n, outer)
 	direct := chunk == 1
@@ -281,7 +304,7 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 		matLen = 0
 	}
 	wlen := len(w)
-	bufs := c.buffers(workers, colLen, matLen, wlen)
+	bufs := c.buffers(workers, colLen, matLen, wlen, 0)
 	// Each worker accumulates its own weight gradient; they are summed in
 	// worker order afterwards so results do not depend on scheduling.
 	parallel.For(c.n, outer, func(lo, hi, worker int) {

@@ -68,10 +68,12 @@ func convNodeAttrs(cc convCase) Attrs {
 
 func TestConvMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	defer func(v int) { convChunkCols = v }(convChunkCols)
+	defer func(v int, rows bool) { convChunkCols, useRows = v, rows }(convChunkCols, useRows)
 	for _, cc := range convCases {
-		for _, threads := range []int{1, 2, 3} {
-			convChunkCols = []int{1, 512, 4096}[threads-1]
+		for _, threads := range []int{1, 2, 3, 4} {
+			// 4 threads: the im2col path for stride-1 convs too.
+			useRows = threads != 4
+			convChunkCols = []int{1, 512, 4096, 512}[threads-1]
 			x := randT(r, cc.n, cc.c, cc.h, cc.w)
 			w := randT(r, cc.m, cc.c/cc.group, cc.k, cc.k)
 			var b *tensor.Tensor
@@ -101,10 +103,12 @@ func TestConvMatchesNaive(t *testing.T) {
 
 func TestConvGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	defer func(v int) { convChunkCols = v }(convChunkCols)
+	defer func(v int, rows bool) { convChunkCols, useRows = v, rows }(convChunkCols, useRows)
 	for i, cc := range convCases {
-		// Alternate between one image per GEMM and batched images.
+		// Alternate between one image per GEMM and batched images, and
+		// between the padded-rows and im2col paths.
 		convChunkCols = []int{1, 4096}[i%2]
+		useRows = i%4 < 2
 		x := randT(r, cc.n, cc.c, cc.h, cc.w)
 		w := randT(r, cc.m, cc.c/cc.group, cc.k, cc.k)
 		ins := []gcIn{in(x), param(w)}
