@@ -16,7 +16,6 @@ type progressBar struct {
 	w     io.Writer
 	tty   bool
 	quiet bool
-	last  int
 	start time.Time
 }
 
