@@ -306,6 +306,7 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 	if len(gradOutputs) != len(p.outs) {
 		return fmt.Errorf("graph: Backward takes %d output gradients, got %d", len(p.outs), len(gradOutputs))
 	}
+	var zero [][]float32
 	for _, s := range p.slots {
 		if !s.needGrad {
 			continue
@@ -313,9 +314,16 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 		if s.grad == nil || !tensor.SameShape(s.grad.Shape, s.shape) {
 			s.grad = tensor.New(s.shape...)
 		} else {
-			s.grad.Zero()
+			zero = append(zero, s.grad.Data)
 		}
 	}
+	// Gradient buffers hold as much as all activations together: clear
+	// them on every core.
+	parallel.For(len(zero), parallel.Resolve(p.Threads), func(lo, hi, _ int) {
+		for _, z := range zero[lo:hi] {
+			clear(z)
+		}
+	})
 	for k, o := range p.outs {
 		s := p.slots[o]
 		if !s.needGrad {
