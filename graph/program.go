@@ -189,6 +189,7 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 		}
 		outs, err := cn.op.Infer(ins, consts)
 		if err != nil {
+			p.batch = 0 // shapes are half-updated: infer again next time
 			return fmt.Errorf("node %q (%s): %w", cn.node.Name, cn.node.Op, err)
 		}
 		if len(outs) < len(cn.out) {

@@ -1,0 +1,113 @@
+// Package prune is shears' pruning core: which weights belong together
+// (the dependency graph), how they are removed (surgery) or zeroed (masks),
+// and what changed (Summary).
+//
+// # Channels and groups
+//
+// Removing one filter of a conv is never local: the BatchNorm after it
+// loses that channel's γ, β and statistics, the next conv loses the input
+// weights that read it, and when the channel runs through a residual Add
+// every conv writing into that Add loses the same filter. DepGraph (Fang et
+// al., "DepGraph: Towards Any Structural Pruning", CVPR 2023) calls such a
+// set a group and finds groups by walking the graph; Analyze does the same
+// over shears' IR (package graph), whose ops follow ONNX.
+//
+// The model is channel-level. A value's channel axis is axis 1 (C of
+// N×C×H×W, F of N×F). Every channel of every value is an element of a
+// union-find; a rule per op says which elements are the same channel:
+//
+//   - Conv, Gemm and MatMul with a 2-D param make new channels on their
+//     output (W axis 0 and the bias; a Gemm's out axis follows transB) and
+//     read their input's channels through W's in axis;
+//   - BatchNormalization, elementwise activations (Relu, Clip, Sigmoid,
+//     HardSwish, Dropout, Cast, …), pools, Pad that leaves axes 0 and 1
+//     alone, Transpose and Gather that leave them in place, and ReduceMean
+//     over spatial axes pass channels through, with their per-channel
+//     params attached;
+//   - Add, Sub, Mul, Div and Pow couple all operands whose axis aligned
+//     with the output's axis 1 has the full width (a residual add, a
+//     squeeze-excitation Mul by N×C×1×1); a param operand such as a C×1×1
+//     constant contributes its slice; scalars and size-1 axes broadcast and
+//     couple nothing;
+//   - Concat on axis 1 lays its inputs' channels side by side, so each
+//     consumer prunes every producer's slice at its offset (DenseNet);
+//     Split and step-1 Slice on axis 1 take sub-ranges;
+//   - Flatten, Reshape, Squeeze and Unsqueeze keep each channel's flat
+//     range of the sample: N×C×H×W → N×(C·H·W) gives each channel H·W
+//     consecutive features of the next linear layer (Span in a Slice);
+//   - a grouped Conv with one input channel per group (depthwise, with or
+//     without a channel multiplier) couples input channel k with the
+//     output channels of group k, and pruning removes whole groups (the
+//     group attribute shrinks); other grouped convs keep their group
+//     count and couple channel p of every group with channel p of the
+//     others, on the input and on the output side.
+//
+// The channels that one conv or linear layer creates, and every channel
+// coupled with them, form a Group; its Owner is the first such layer in
+// graph order. Group.String lists every coupled param slice, as
+// Torch-Pruning's group.details() does:
+//
+//	conv2: 50 channels: conv2.weight[out 0:50] → conv2.bias[0:50] → fc1.weight[in 0:800, 16 per channel]
+//
+// # What cannot be pruned
+//
+// Graph inputs and outputs keep their width (the classifier's classes are
+// fixed). An op that mixes channels or moves the channel axis — Transpose
+// off axes 0 and 1, a channel shuffle (Reshape to N×g×C/g×H×W), Softmax
+// across channels, Gather, strided Slice or Pad on the channel axis,
+// ReduceMean over channels, Shape, Constant, any op without a rule — makes
+// the channels it reads and writes unprunable. Every group touched by such
+// an op is left out of DepGraph.Groups and reported by
+// DepGraph.Unprunable with the reason; nothing is skipped silently.
+//
+// # Masked and slimmed
+//
+// Two outputs, clearly named:
+//
+//   - MaskGroups zeros, in place, every trainable slice of the removed
+//     channels — filters, biases, BatchNorm γ and β, the next layers'
+//     input weights — and returns the Masks. Shapes do not change. A
+//     removed channel is exactly zero after its BatchNorm (β − γ·μ/σ would
+//     otherwise leave a constant), and whatever it holds, its consumers'
+//     input weights for it are zero.
+//   - Prune and PruneGroups remove the same slices, adjust what depends on
+//     widths (a depthwise conv's group, Split sizes, Slice bounds, an
+//     explicit Reshape width; a shape param shared with other nodes is
+//     copied, not edited) and check the result with graph.Compile; the
+//     graph changes only if it compiles. The slimmed graph computes what
+//     the masked one computes (the tests check every zoo model at random
+//     30% per group) and saves and reloads with package onnx.
+//
+// One caveat: a masked model computes the slimmed one's outputs as long as
+// removed channels stay finite; an op that turns a zeroed channel into
+// NaN or Inf (Div by it, Log of it) poisons the masked model only, since
+// 0·Inf is NaN.
+//
+// A DepGraph describes the graph as analysed; after Prune, analyse again
+// (stale groups are refused). Keep lists hold channel indices of the group,
+// at least one; a pruning that would leave a value with no channels (one
+// output of a Split) is refused.
+//
+// # Masks in training
+//
+// Masks.Attach makes a train.Trainer keep masked weights at zero: it masks
+// gradients before each optimiser step (Masks.MaskGrads fits
+// Trainer.GradHook) and zeros the weights after it (AfterStep), since
+// momentum and weight decay accumulated before the masks were made still
+// move them. Masks.Sparsity reports pruned counts per param and for the
+// whole model.
+//
+// # Example
+//
+//	d, err := prune.Analyze(g)
+//	for _, grp := range d.Groups() {
+//		fmt.Println(grp) // every coupled slice
+//	}
+//	for _, r := range d.Unprunable() {
+//		fmt.Println(r) // and why the rest cannot go
+//	}
+//	err = prune.Prune(g, d.Groups()[1], keep)
+//	for _, line := range prune.Summary(before, g) {
+//		fmt.Println(line) // conv2: 50 → 25 channels
+//	}
+package prune

@@ -1,0 +1,264 @@
+package prune
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/tensor"
+)
+
+// randomizeBN gives every BatchNormalization non-trivial statistics, scale
+// and shift, so that a channel whose conv output is zero still leaves BN
+// non-zero unless γ and β are masked too.
+func randomizeBN(g *graph.Graph, r *rand.Rand) {
+	params := g.ParamMap()
+	for _, n := range g.Nodes {
+		if n.Op != "BatchNormalization" {
+			continue
+		}
+		for i, t := range n.Inputs[1:5] {
+			d := params[t].Value.Data
+			for k := range d {
+				switch i {
+				case 0: // scale
+					d[k] = float32(0.5 + r.Float64())
+				case 1, 2: // bias, mean
+					d[k] = float32(r.NormFloat64() * 0.5)
+				case 3: // var
+					d[k] = float32(0.5 + 1.5*r.Float64())
+				}
+			}
+		}
+	}
+}
+
+// randomKeep keeps a random 70% of every prunable group's channels (at
+// least one is always removed from groups of 4 or more).
+func randomKeep(d *DepGraph, r *rand.Rand) map[*Group][]int {
+	keep := map[*Group][]int{}
+	for _, grp := range d.Groups() {
+		n := grp.Channels
+		drop := int(0.3 * float64(n))
+		perm := r.Perm(n)
+		k := perm[drop:]
+		slices.Sort(k)
+		keep[grp] = k
+	}
+	return keep
+}
+
+func randInput(g *graph.Graph, batch int, r *rand.Rand) []*tensor.Tensor {
+	var xs []*tensor.Tensor
+	for _, in := range g.Inputs {
+		shape := slices.Clone(in.Shape)
+		for i, d := range shape {
+			if d < 0 {
+				shape[i] = batch
+			}
+		}
+		x := tensor.New(shape...)
+		for i := range x.Data {
+			x.Data[i] = float32(r.NormFloat64())
+		}
+		xs = append(xs, x)
+	}
+	return xs
+}
+
+// run returns copies of g's outputs in inference mode.
+func run(t *testing.T, g *graph.Graph, xs []*tensor.Tensor) []*tensor.Tensor {
+	t.Helper()
+	p, err := graph.Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Threads = 1
+	ys, err := p.Forward(false, xs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*tensor.Tensor
+	for _, y := range ys {
+		out = append(out, y.Clone())
+	}
+	return out
+}
+
+// relErr is max|a−b| / max|a|.
+func relErr(a, b *tensor.Tensor) float64 {
+	if !slices.Equal(a.Shape, b.Shape) {
+		return math.Inf(1)
+	}
+	var num, den float64
+	for i := range a.Data {
+		num = max(num, math.Abs(float64(a.Data[i]-b.Data[i])))
+		den = max(den, math.Abs(float64(a.Data[i])))
+	}
+	if den == 0 {
+		return num
+	}
+	return num / den
+}
+
+// sameOutputs fails unless every output of a and b agrees within tol.
+func sameOutputs(t *testing.T, what string, a, b []*tensor.Tensor, tol float64) {
+	t.Helper()
+	for i := range a {
+		if e := relErr(a[i], b[i]); !(e <= tol) {
+			t.Errorf("%s: output %d differs: relative error %.3g > %g", what, i, e, tol)
+		}
+	}
+}
+
+func groupOf(t *testing.T, d *DepGraph, owner string) *Group {
+	t.Helper()
+	for _, g := range d.Groups() {
+		if g.Owner == owner {
+			return g
+		}
+	}
+	var names []string
+	for _, g := range d.Groups() {
+		names = append(names, g.Owner)
+	}
+	t.Fatalf("no prunable group owned by %s (groups: %s)", owner, strings.Join(names, ", "))
+	return nil
+}
+
+func unprunable(d *DepGraph, substr string) bool {
+	for _, r := range d.Unprunable() {
+		if strings.Contains(r.String(), substr) {
+			return true
+		}
+	}
+	return false
+}
+
+// gb builds small graphs by hand for the synthetic tests.
+type gb struct {
+	g *graph.Graph
+	r *rand.Rand
+}
+
+func newGB(name string, in ...int) *gb {
+	return &gb{g: &graph.Graph{Name: name, Inputs: []graph.ValueInfo{{Name: "x", Shape: append([]int{-1}, in...)}}, Meta: map[string]string{}},
+		r: rand.New(rand.NewPCG(11, 13))}
+}
+
+func (b *gb) rand(scale float64, shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	for i := range t.Data {
+		t.Data[i] = float32(b.r.NormFloat64() * scale)
+	}
+	return t
+}
+
+func (b *gb) param(name string, t *tensor.Tensor) string {
+	b.g.AddParam(name, t, true)
+	return name
+}
+
+func (b *gb) op(name, op string, attrs graph.Attrs, inputs ...string) string {
+	b.g.Nodes = append(b.g.Nodes, &graph.Node{Name: name, Op: op, Inputs: inputs, Outputs: []string{name}, Attrs: attrs})
+	return name
+}
+
+func (b *gb) conv(name, x string, in, out, k, group int) string {
+	w := b.param(name+".weight", b.rand(1/math.Sqrt(float64(in/group*k*k)), out, in/group, k, k))
+	bias := b.param(name+".bias", b.rand(0.3, out))
+	p := k / 2
+	return b.op(name, "Conv", graph.Attrs{"kernel_shape": []int{k, k}, "pads": []int{p, p, p, p}, "group": group}, x, w, bias)
+}
+
+func (b *gb) bn(name, x string, c int) string {
+	in := []string{x}
+	for _, s := range []string{"weight", "bias", "running_mean", "running_var"} {
+		t := b.rand(0.5, c)
+		if s == "weight" || s == "running_var" {
+			for i := range t.Data {
+				t.Data[i] = 0.5 + float32(b.r.Float64())
+			}
+		}
+		in = append(in, b.param(name+"."+s, t))
+	}
+	return b.op(name, "BatchNormalization", nil, in...)
+}
+
+// cbr is conv → BN → ReLU.
+func (b *gb) cbr(name, x string, in, out, k int) string {
+	return b.op(name+".relu", "Relu", nil, b.bn(name+".bn", b.conv(name, x, in, out, k, 1), out))
+}
+
+func (b *gb) linear(name, x string, in, out int) string {
+	w := b.param(name+".weight", b.rand(1/math.Sqrt(float64(in)), out, in))
+	bias := b.param(name+".bias", b.rand(0.3, out))
+	return b.op(name, "Gemm", graph.Attrs{"transB": 1}, x, w, bias)
+}
+
+// head is global average pool → flatten → linear to 3 outputs.
+func (b *gb) head(x string, c int) *graph.Graph {
+	y := b.linear("fc", b.op("flatten", "Flatten", graph.Attrs{"axis": 1}, b.op("gap", "GlobalAveragePool", nil, x)), c, 3)
+	return b.done(y)
+}
+
+func (b *gb) done(outputs ...string) *graph.Graph {
+	for _, o := range outputs {
+		b.g.Outputs = append(b.g.Outputs, graph.ValueInfo{Name: o})
+	}
+	graph.LabelAxes(b.g)
+	return b.g
+}
+
+func ints2t(v ...int) *tensor.Tensor {
+	t := tensor.New(len(v))
+	for i, x := range v {
+		t.Data[i] = float32(x)
+	}
+	return t
+}
+
+// pruneBothWays prunes 30% of every group of g (random channels) masked and
+// slimmed, checks that both compute the same, that the slimmed graph saves
+// and reloads as it is, and returns the slimmed graph.
+func pruneBothWays(t *testing.T, g *graph.Graph, seed uint64) *graph.Graph {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 99))
+	xs := randInput(g, 3, r)
+	masked, slim := g.Clone(), g.Clone()
+	dm, err := Analyze(masked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Analyze(slim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepM := randomKeep(dm, rand.New(rand.NewPCG(seed, 1)))
+	keepS := randomKeep(ds, rand.New(rand.NewPCG(seed, 1)))
+	if _, err := MaskGroups(masked, keepM); err != nil {
+		t.Fatal(err)
+	}
+	if err := PruneGroups(slim, keepS); err != nil {
+		t.Fatal(err)
+	}
+	ym, ys := run(t, masked, xs), run(t, slim, xs)
+	sameOutputs(t, "slimmed vs masked", ym, ys, 1e-4)
+	if relErr(run(t, g, xs)[0], ym[0]) < 1e-3 {
+		t.Errorf("masking barely changed the output: the test cannot tell")
+	}
+	b, err := onnx.Encode(slim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := onnx.Decode(b, g.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameOutputs(t, "reloaded vs slimmed", ys, run(t, back, xs), 0)
+	return slim
+}

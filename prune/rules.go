@@ -1,0 +1,606 @@
+package prune
+
+// The channel rule of each op: which channels of its inputs and outputs
+// are the same, which param slices they own, and what is opaque.
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/tensor"
+)
+
+// elementwise are the ops that act on each channel separately (pools
+// included): their output has their input's channels.
+var elementwise = map[string]bool{
+	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true,
+	"Tanh": true, "Identity": true, "Neg": true, "Sqrt": true, "Exp": true, "Log": true,
+	"Abs": true, "Reciprocal": true, "Clip": true, "Cast": true, "Dropout": true,
+	"MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "GlobalMaxPool": true,
+}
+
+func (a *analyzer) node(n *graph.Node) {
+	a.rule(n)
+	// Every output with a channel axis must have a layout covering it; a
+	// rule that left one out would otherwise drop channels silently.
+	for _, o := range n.Outputs {
+		if s := a.shapes[o]; o != "" && len(s) >= 2 && a.lays[o].size() != s[1] {
+			l := a.freshValue(o)
+			a.sources = append(a.sources, source{n.Name, o, l})
+			a.block(l, fmt.Sprintf("%s %s: its output channels were not traced (a bug in package prune)", n.Op, n.Name))
+		}
+	}
+}
+
+func (a *analyzer) rule(n *graph.Node) {
+	switch {
+	case elementwise[n.Op]:
+		a.pass(n)
+	default:
+		switch n.Op {
+		case "Conv":
+			a.conv(n)
+		case "Gemm":
+			a.gemm(n)
+		case "MatMul":
+			a.matmul(n)
+		case "BatchNormalization":
+			a.batchNorm(n)
+		case "Add", "Sub", "Mul", "Div", "Pow":
+			a.binary(n)
+		case "Concat":
+			a.concat(n)
+		case "Split":
+			a.split(n)
+		case "Slice":
+			a.slice(n)
+		case "Flatten", "Reshape", "Squeeze", "Unsqueeze":
+			a.view(n)
+		case "Transpose":
+			a.transpose(n)
+		case "ReduceMean":
+			a.reduceMean(n)
+		case "Softmax":
+			a.softmax(n)
+		case "Pad":
+			a.pad(n)
+		case "Gather":
+			a.gather(n)
+		case "Expand":
+			a.expand(n)
+		case "Shape":
+			a.opaque(n, "Shape %s reads the channel count", n.Name)
+		case "Constant":
+			a.opaque(n, "Constant %s holds its tensor in an attribute (make it a param to prune it)", n.Name)
+		default:
+			a.opaque(n, "%s %s: no channel rule for op %s", n.Op, n.Name, n.Op)
+		}
+	}
+}
+
+// conv: a new channel axis on the output (W axis 0 and the bias); the
+// input's channels are read through W axis 1. Grouped convolutions with one
+// input channel per group (depthwise, possibly with a channel multiplier)
+// are pruned a group at a time: input channel k and output channels of
+// group k go together, and the group count shrinks. Other grouped
+// convolutions keep their group count: channel p of every group is coupled
+// with channel p of the others, on the input side and on the output side.
+func (a *analyzer) conv(n *graph.Node) {
+	x := n.Inputs[0]
+	w := a.paramOf(n, 1)
+	if w == nil || (hasInput(n, 2) && a.paramOf(n, 2) == nil) {
+		a.opaque(n, "Conv %s: weight or bias is not a param", n.Name)
+		return
+	}
+	xl := a.layoutOf(x)
+	if xl == nil {
+		a.opaque(n, "Conv %s: input %s has no channel axis", n.Name, x)
+		return
+	}
+	group, _ := n.Attrs.Int("group", 1)
+	m, cg := w.Value.Shape[0], w.Value.Shape[1]
+	c := a.shapes[x][1]
+	var out layout
+	switch {
+	case group == 1:
+		a.bind(w.Name, 1, xl)
+		out = a.fresh(m)
+		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out})
+	case len(xl) != c:
+		a.opaque(n, "grouped conv %s: input channels span several positions", n.Name)
+		return
+	case cg == 1:
+		mult := m / group
+		out = a.fresh(m)
+		for k := range group {
+			for j := range mult {
+				a.union(out[k*mult+j].e, xl[k].e)
+			}
+		}
+		a.fixups = append(a.fixups, convGroupFixup{node: n.Name, weight: w.Name, perGroup: mult})
+	default:
+		for k := 1; k < group; k++ {
+			for p := range cg {
+				a.union(xl[k*cg+p].e, xl[p].e)
+			}
+		}
+		a.bind(w.Name, 1, xl[:cg])
+		out = a.fresh(m)
+		mg := m / group
+		for k := 1; k < group; k++ {
+			for p := range mg {
+				a.union(out[k*mg+p].e, out[p].e)
+			}
+		}
+		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out})
+	}
+	a.bind(w.Name, 0, out)
+	if b := a.paramOf(n, 2); b != nil {
+		a.bind(b.Name, 0, out)
+	}
+	a.setLayout(n.Outputs[0], out)
+}
+
+// linear is Gemm and 2-D MatMul: new features on the output, the input's
+// features read through the weight's in axis.
+func (a *analyzer) linear(n *graph.Node, w *graph.Param, inAxis int) {
+	al := a.layoutOf(n.Inputs[0])
+	if al == nil {
+		a.opaque(n, "%s %s: input has no feature axis", n.Op, n.Name)
+		return
+	}
+	a.bind(w.Name, inAxis, al)
+	o := n.Outputs[0]
+	out := a.fresh(a.shapes[o][1])
+	a.bind(w.Name, 1-inAxis, out)
+	a.sources = append(a.sources, source{n.Name, o, out})
+	a.setLayout(o, out)
+}
+
+func (a *analyzer) gemm(n *graph.Node) {
+	ta, _ := n.Attrs.Int("transA", 0)
+	tb, _ := n.Attrs.Int("transB", 0)
+	w := a.paramOf(n, 1)
+	switch {
+	case ta != 0:
+		a.opaque(n, "Gemm %s: transA=1 puts the batch on axis 1", n.Name)
+		return
+	case w == nil:
+		a.opaque(n, "Gemm %s: B is not a param", n.Name)
+		return
+	case a.params[n.Inputs[0]] != nil:
+		a.opaque(n, "Gemm %s: A is a param", n.Name)
+		return
+	}
+	inAxis := 0
+	if tb != 0 {
+		inAxis = 1
+	}
+	a.linear(n, w, inAxis)
+	out := a.lays[n.Outputs[0]]
+	if out == nil || !hasInput(n, 2) {
+		return
+	}
+	cName := n.Inputs[2]
+	cs := a.shapes[cName]
+	switch {
+	case a.params[cName] != nil && len(cs) == 1 && cs[0] == len(out):
+		a.bind(cName, 0, out)
+	case a.params[cName] != nil && len(cs) == 2 && cs[1] == len(out):
+		a.bind(cName, 1, out)
+	case a.params[cName] == nil && len(cs) == 2 && cs[1] == len(out):
+		if cl := a.layoutOf(cName); cl != nil {
+			a.unite(out, cl, fmt.Sprintf("Gemm %s: C's features differ in structure from the output's", n.Name))
+		}
+	}
+}
+
+func (a *analyzer) matmul(n *graph.Node) {
+	b := a.paramOf(n, 1)
+	sa := a.shapes[n.Inputs[0]]
+	switch {
+	case b == nil || b.Value.Rank() != 2 || a.params[n.Inputs[0]] != nil:
+		a.opaque(n, "MatMul %s: only activation × 2-D param is understood", n.Name)
+	case len(sa) == 2:
+		a.linear(n, b, 0)
+	default:
+		// x[N,C,…,K]·B[K,M] acts on the last axis: channels pass.
+		a.pass(n)
+	}
+}
+
+func (a *analyzer) batchNorm(n *graph.Node) {
+	for i := 1; i <= 4; i++ {
+		if a.paramOf(n, i) == nil {
+			a.opaque(n, "BatchNormalization %s: input %d is not a param", n.Name, i)
+			return
+		}
+	}
+	for _, o := range n.Outputs[1:] {
+		if o != "" && len(a.readers[o]) > 0 {
+			a.opaque(n, "BatchNormalization %s: its statistics outputs are used", n.Name)
+			return
+		}
+	}
+	xl := a.layoutOf(n.Inputs[0])
+	if xl == nil {
+		a.opaque(n, "BatchNormalization %s: input has no channel axis", n.Name)
+		return
+	}
+	for i := 1; i <= 4; i++ {
+		a.bind(n.Inputs[i], 0, xl)
+	}
+	a.setLayout(n.Outputs[0], xl)
+}
+
+// binary: numpy broadcasting aligns trailing axes; an operand whose axis
+// aligned with the output's axis 1 has the full channel count shares the
+// channels (residual Add, squeeze-excitation Mul with N×C×1×1), a param
+// operand contributes the slice of that axis, and operands of size 1 there
+// (scalars, N×1×H×W maps) are broadcast and not coupled.
+func (a *analyzer) binary(n *graph.Node) {
+	o := n.Outputs[0]
+	so := a.shapes[o]
+	r := len(so)
+	if r < 2 {
+		return
+	}
+	var out layout
+	type pv struct {
+		name string
+		axis int
+	}
+	var params []pv
+	for _, in := range n.Inputs {
+		s := a.shapes[in]
+		k := 1 - (r - len(s))
+		if a.params[in] == nil && len(s) >= 2 && k != 1 && s[1] != 1 {
+			a.opaque(n, "%s %s: operand %s (%s) broadcasts its channel axis onto axis %d", n.Op, n.Name, in, tensor.ShapeString(s), 1+r-len(s))
+			return
+		}
+		if k < 0 || s[k] == 1 {
+			continue
+		}
+		if a.params[in] != nil {
+			params = append(params, pv{in, k})
+			continue
+		}
+		if k != 1 {
+			a.opaque(n, "%s %s: operand %s (%s) broadcasts its axis %d onto the channel axis", n.Op, n.Name, in, tensor.ShapeString(s), k)
+			return
+		}
+		l := a.layoutOf(in)
+		if out == nil {
+			out = l
+		} else {
+			a.unite(out, l, fmt.Sprintf("%s %s: operands' channels differ in structure", n.Op, n.Name))
+		}
+	}
+	if out == nil {
+		out = a.freshValue(o)
+		a.sources = append(a.sources, source{n.Name, o, out})
+	}
+	for _, p := range params {
+		a.bind(p.name, p.axis, out)
+	}
+	a.setLayout(o, out)
+}
+
+func (a *analyzer) concat(n *graph.Node) {
+	o := n.Outputs[0]
+	so := a.shapes[o]
+	if len(so) < 2 {
+		return
+	}
+	axis, _ := n.Attrs.Int("axis", 0)
+	ax, _ := resolveAxis(axis, len(so))
+	var out layout
+	if ax == 1 {
+		base := 0
+		for _, in := range n.Inputs {
+			for _, u := range a.layoutOf(in) {
+				out = append(out, unit{u.e, u.off + base, u.span})
+			}
+			base += a.shapes[in][1]
+		}
+	} else {
+		for _, in := range n.Inputs {
+			l := a.layoutOf(in)
+			if out == nil {
+				out = l
+			} else {
+				a.unite(out, l, fmt.Sprintf("Concat %s: inputs' channels differ in structure", n.Name))
+			}
+		}
+	}
+	a.setLayout(o, out)
+}
+
+// sub returns the units of l covering positions [lo, hi), shifted to start
+// at 0; ok is false when a unit straddles lo or hi.
+func (l layout) sub(lo, hi int) (layout, bool) {
+	var s layout
+	for _, u := range l {
+		end := u.off + u.span
+		switch {
+		case end <= lo || u.off >= hi:
+		case u.off >= lo && end <= hi:
+			s = append(s, unit{u.e, u.off - lo, u.span})
+		default:
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+func (a *analyzer) split(n *graph.Node) {
+	x := n.Inputs[0]
+	si := a.shapes[x]
+	axis, _ := n.Attrs.Int("axis", 0)
+	ax, _ := resolveAxis(axis, len(si))
+	if len(si) < 2 || ax != 1 {
+		a.pass(n)
+		return
+	}
+	if slices.Contains(n.Outputs, "") || (hasInput(n, 1) && a.paramOf(n, 1) == nil) {
+		a.opaque(n, "Split %s: an output is omitted or the sizes are not a param", n.Name)
+		return
+	}
+	xl := a.layoutOf(x)
+	pos := 0
+	outs := make([]layout, len(n.Outputs))
+	for i, o := range n.Outputs {
+		sz := a.shapes[o][1]
+		l, ok := xl.sub(pos, pos+sz)
+		if !ok {
+			a.opaque(n, "Split %s cuts through a channel's features", n.Name)
+			return
+		}
+		outs[i] = l
+		pos += sz
+	}
+	for i, o := range n.Outputs {
+		a.setLayout(o, outs[i])
+	}
+	a.fixups = append(a.fixups, splitFixup{node: n.Name})
+}
+
+func (a *analyzer) slice(n *graph.Node) {
+	x := n.Inputs[0]
+	si := a.shapes[x]
+	if len(si) < 2 {
+		a.pass(n)
+		return
+	}
+	sl, err := readSlice(n, a.params)
+	if err != nil {
+		a.opaque(n, "Slice %s: %v", n.Name, err)
+		return
+	}
+	entry := -1
+	for i, ax := range sl.axes {
+		if r, ok := resolveAxis(ax, len(si)); ok && r == 1 {
+			entry = i
+		}
+	}
+	if entry < 0 {
+		a.pass(n)
+		return
+	}
+	step := 1
+	if sl.steps != nil {
+		step = sl.steps[entry]
+	}
+	if step != 1 {
+		a.opaque(n, "Slice %s takes every %d-th channel", n.Name, step)
+		return
+	}
+	dim := si[1]
+	b, e := sl.starts[entry], sl.ends[entry]
+	if b < 0 {
+		b += dim
+	}
+	if e < 0 {
+		e += dim
+	}
+	b, e = max(0, min(b, dim)), max(0, min(e, dim))
+	e = max(e, b)
+	l, ok := a.layoutOf(x).sub(b, e)
+	if !ok {
+		a.opaque(n, "Slice %s cuts through a channel's features", n.Name)
+		return
+	}
+	a.setLayout(n.Outputs[0], l)
+	a.fixups = append(a.fixups, sliceFixup{node: n.Name, entry: entry, input: x, lo: b, hi: e})
+}
+
+// view is Flatten, Reshape, Squeeze and Unsqueeze: the data is unchanged
+// and a channel occupies the same flat range of each sample; it must fill
+// whole positions of the new axis 1 (N×C×H×W → N×(C·H·W) gives each
+// channel H·W consecutive features).
+func (a *analyzer) view(n *graph.Node) {
+	x, o := n.Inputs[0], n.Outputs[0]
+	si, so := a.shapes[x], a.shapes[o]
+	xl := a.layoutOf(x)
+	if xl == nil {
+		if len(so) >= 2 {
+			a.opaque(n, "%s %s makes a channel axis from %s", n.Op, n.Name, tensor.ShapeString(si))
+		}
+		return
+	}
+	if len(so) < 2 || so[0] != si[0] {
+		a.opaque(n, "%s %s mixes the channel axis with the batch (%s → %s)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
+		return
+	}
+	inner := func(s []int) int {
+		p := 1
+		for _, d := range s[2:] {
+			p *= d
+		}
+		return p
+	}
+	ii, io := inner(si), inner(so)
+	if ii == 0 || io == 0 {
+		a.opaque(n, "%s %s: empty tensor", n.Op, n.Name)
+		return
+	}
+	out := make(layout, len(xl))
+	for i, u := range xl {
+		lo, hi := u.off*ii, (u.off+u.span)*ii
+		if lo%io != 0 || hi%io != 0 {
+			a.opaque(n, "%s %s splits the channel axis (%s → %s; a channel shuffle?)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
+			return
+		}
+		out[i] = unit{u.e, lo / io, (hi - lo) / io}
+	}
+	a.setLayout(o, out)
+	if n.Op == "Reshape" {
+		a.fixups = append(a.fixups, reshapeFixup{node: n.Name})
+	}
+}
+
+func (a *analyzer) transpose(n *graph.Node) {
+	r := len(a.shapes[n.Inputs[0]])
+	perm, _ := n.Attrs.Ints("perm", nil)
+	if perm == nil {
+		for i := r - 1; i >= 0; i-- {
+			perm = append(perm, i)
+		}
+	}
+	if r >= 2 && (perm[0] != 0 || perm[1] != 1) {
+		a.opaque(n, "Transpose %s moves the channel axis (perm %v)", n.Name, perm)
+		return
+	}
+	a.pass(n)
+}
+
+func (a *analyzer) reduceMean(n *graph.Node) {
+	r := len(a.shapes[n.Inputs[0]])
+	axes, _ := n.Attrs.Ints("axes", nil)
+	if p := a.paramOf(n, 1); p != nil {
+		axes = ints(p)
+	} else if hasInput(n, 1) {
+		a.opaque(n, "ReduceMean %s: axes are not a param", n.Name)
+		return
+	}
+	noop, _ := n.Attrs.Int("noop_with_empty_axes", 0)
+	if len(axes) == 0 && noop != 0 {
+		a.pass(n)
+		return
+	}
+	reduced := len(axes) == 0
+	for _, ax := range axes {
+		if x, ok := resolveAxis(ax, r); ok && x <= 1 {
+			reduced = true
+		}
+	}
+	if reduced {
+		a.opaque(n, "ReduceMean %s averages over the batch or channel axis", n.Name)
+		return
+	}
+	a.pass(n)
+}
+
+func (a *analyzer) softmax(n *graph.Node) {
+	axis, _ := n.Attrs.Int("axis", -1)
+	if ax, _ := resolveAxis(axis, len(a.shapes[n.Inputs[0]])); ax == 1 {
+		a.opaque(n, "Softmax %s normalises across channels", n.Name)
+		return
+	}
+	a.pass(n)
+}
+
+func (a *analyzer) pad(n *graph.Node) {
+	r := len(a.shapes[n.Inputs[0]])
+	pads, _ := n.Attrs.Ints("pads", nil)
+	if pads == nil {
+		pads, _ = n.Attrs.Ints("paddings", nil)
+	}
+	var axes []int
+	if hasInput(n, 1) {
+		p := a.paramOf(n, 1)
+		if p == nil {
+			a.opaque(n, "Pad %s: pads are not a param", n.Name)
+			return
+		}
+		pads = ints(p)
+		if hasInput(n, 3) {
+			q := a.paramOf(n, 3)
+			if q == nil {
+				a.opaque(n, "Pad %s: axes are not a param", n.Name)
+				return
+			}
+			axes = ints(q)
+		}
+	}
+	if axes == nil {
+		for i := range r {
+			axes = append(axes, i)
+		}
+	}
+	if len(pads) != 2*len(axes) {
+		a.opaque(n, "Pad %s: %d pads for %d axes", n.Name, len(pads), len(axes))
+		return
+	}
+	for i, ax := range axes {
+		if x, _ := resolveAxis(ax, r); x <= 1 && (pads[i] != 0 || pads[i+len(axes)] != 0) {
+			a.opaque(n, "Pad %s pads the batch or channel axis", n.Name)
+			return
+		}
+	}
+	a.pass(n)
+}
+
+func (a *analyzer) gather(n *graph.Node) {
+	axis, _ := n.Attrs.Int("axis", 0)
+	if ax, _ := resolveAxis(axis, len(a.shapes[n.Inputs[0]])); ax <= 1 {
+		a.opaque(n, "Gather %s picks along the batch or channel axis", n.Name)
+		return
+	}
+	a.pass(n)
+}
+
+func (a *analyzer) expand(n *graph.Node) {
+	si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]
+	if len(si) != len(so) {
+		a.opaque(n, "Expand %s changes the rank", n.Name)
+		return
+	}
+	a.pass(n)
+}
+
+// sliceArgs are a Slice node's starts, ends, axes and steps.
+type sliceArgs struct{ starts, ends, axes, steps []int }
+
+func readSlice(n *graph.Node, params map[string]*graph.Param) (sliceArgs, error) {
+	var s sliceArgs
+	if !hasInput(n, 1) {
+		s.starts, _ = n.Attrs.Ints("starts", nil)
+		s.ends, _ = n.Attrs.Ints("ends", nil)
+		s.axes, _ = n.Attrs.Ints("axes", nil)
+	} else {
+		for i, dst := range []*[]int{&s.starts, &s.ends, &s.axes, &s.steps} {
+			if !hasInput(n, i+1) {
+				continue
+			}
+			p := params[n.Inputs[i+1]]
+			if p == nil {
+				return s, fmt.Errorf("input %d is not a param", i+1)
+			}
+			*dst = ints(p)
+		}
+	}
+	if len(s.starts) != len(s.ends) {
+		return s, fmt.Errorf("starts and ends differ in length")
+	}
+	if s.axes == nil {
+		for i := range s.starts {
+			s.axes = append(s.axes, i)
+		}
+	}
+	if len(s.axes) != len(s.starts) || (s.steps != nil && len(s.steps) != len(s.starts)) {
+		return s, fmt.Errorf("axes or steps differ in length from starts")
+	}
+	return s, nil
+}
