@@ -164,6 +164,7 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 	if batch == p.batch && (!alloc || p.allocated()) {
 		return nil
 	}
+	p.batch = 0 // until inference succeeds, shapes may be half-updated
 	for k, i := range p.inputs {
 		vi := p.Graph.Inputs[k]
 		shape := make([]int, len(vi.Shape))
@@ -189,7 +190,6 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 		}
 		outs, err := cn.op.Infer(ins, consts)
 		if err != nil {
-			p.batch = 0 // shapes are half-updated: infer again next time
 			return fmt.Errorf("node %q (%s): %w", cn.node.Name, cn.node.Op, err)
 		}
 		if len(outs) < len(cn.out) {
