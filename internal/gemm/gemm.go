@@ -1,0 +1,377 @@
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shearsml/shears/internal/parallel"
+)
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.
+//
+// op(A) is m×k (A is m×k with leading dim lda, or k×m when transA), op(B) is
+// k×n (B is k×n with ldb, or n×k when transB), C is m×n with ldc. beta==0
+// means C is overwritten (NaNs in C ignored). threads<=0 means
+// parallel.Threads(); threads==1 runs entirely on the calling goroutine and
+// does not allocate in steady state. Sgemm is safe for concurrent use.
+//
+// Inconsistent arguments (negative sizes, a leading dimension smaller than
+// the row width, a slice too short for its view) are programming errors and
+// panic.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	if transA {
+		checkMatrix("A", "lda", a, k, m, lda)
+	} else {
+		checkMatrix("A", "lda", a, m, k, lda)
+	}
+	if transB {
+		checkMatrix("B", "ldb", b, n, k, ldb)
+	} else {
+		checkMatrix("B", "ldb", b, k, n, ldb)
+	}
+	checkMatrix("C", "ldc", c, m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(c, m, n, ldc, beta)
+		return
+	}
+	jb := job{
+		kn: active.Load(), transA: transA, transB: transB,
+		m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+	}
+	jb.do(parallel.Resolve(threads))
+}
+
+// checkMatrix panics unless buf can hold a rows×cols row-major view with
+// leading dimension ld.
+func checkMatrix(name, ldName string, buf []float32, rows, cols, ld int) {
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("gemm: %s = %d, must be >= max(1, %d) (the row width of %s)", ldName, ld, cols, name))
+	}
+	if rows > 0 && cols > 0 {
+		if need := (rows-1)*ld + cols; len(buf) < need {
+			panic(fmt.Sprintf("gemm: len(%s) = %d, need >= %d for a %d×%d view with %s = %d", name, len(buf), need, rows, cols, ldName, ld))
+		}
+	}
+}
+
+// scaleC does C = beta*C, writing zeros (not beta*NaN) when beta == 0.
+func scaleC(c []float32, m, n, ldc int, beta float32) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// Tunables; variables so tests can shrink them to reach every code path
+// with small matrices.
+var (
+	// minParallelWork is the m*n*k below which extra goroutines cost more
+	// than they save (starting one costs about a microsecond; 64³ on one
+	// core takes a few).
+	minParallelWork = 1 << 18
+	// maxAPack bounds, in floats, the op(A) block packed up front (16 MiB);
+	// taller A is processed in row blocks.
+	maxAPack = 1 << 22
+	// directANPanels: if op(B) is at most this many NR panels wide, each A
+	// element is used so few times that packing A would cost about as much
+	// as the multiply, so A is read in place (the kernels take arbitrary
+	// row and k strides for A, so this works with and without transA).
+	directANPanels = 4
+	// directBMPanels: likewise, B is read in place when op(A) is at most
+	// this many MR panels tall (the convolution forward shape: few output
+	// channels, many pixels).
+	directBMPanels = 4
+	// unitsPerWorker is how many pieces per worker a parallel call is cut
+	// into for dynamic balancing.
+	unitsPerWorker = 4
+	// kcOverride etc. replace the kernel's blocking when > 0 (tests only).
+	kcOverride, ncOverride int
+)
+
+// maxTile is the largest mr*nr of any kernel (avx512: 8×32).
+const maxTile = 8 * 32
+
+// job is one Sgemm call after argument checking.
+type job struct {
+	kn             *kernel
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	kc, nc           int
+	directA, directB bool
+	// apack holds op(A) rows [mb0, mb0+mPad) packed for every k: block pc
+	// (k offset) starts at pc*mPad, and within it the panel of row ir starts
+	// at (ir-mb0)*kc.
+	apack []float32
+	mb0   int
+	mPad  int
+}
+
+// workspace holds the packing buffers of one worker: the packed op(A) of
+// the whole call (only the caller's workspace uses it) and a packed B block.
+type workspace struct{ a, b []float32 }
+
+// pool recycles workspaces between calls (and between concurrent callers),
+// which is what keeps steady-state calls allocation-free. One Get per
+// single-threaded call keeps small multiplies cheap.
+var pool = sync.Pool{New: func() any { return new(workspace) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func (jb *job) do(threads int) {
+	kn := jb.kn
+	MR, NR := kn.mr, kn.nr
+	jb.kc, jb.nc = kn.kc, kn.nc
+	if kcOverride > 0 {
+		jb.kc = kcOverride
+	}
+	if ncOverride > 0 {
+		jb.nc = ncOverride / NR * NR
+	}
+	// Split k into equal blocks (rounded up to a multiple of 8 for the
+	// transposing packers) rather than full blocks plus a thin remainder,
+	// which would pay the C read/write of a whole pass for little work.
+	nkb := (jb.k + jb.kc - 1) / jb.kc
+	jb.kc = ((jb.k+nkb-1)/nkb + 7) / 8 * 8
+	mPanels := (jb.m + MR - 1) / MR
+	nPanels := (jb.n + NR - 1) / NR
+	jb.directA = nPanels <= directANPanels
+	jb.directB = !jb.transB && mPanels <= directBMPanels
+	if jb.m*jb.n*jb.k < minParallelWork {
+		threads = 1
+	}
+
+	// Rows per block of A packed up front (all of A unless it is huge).
+	mb := jb.m
+	if !jb.directA {
+		if lim := max(MR, maxAPack/jb.k/MR*MR); mb > lim {
+			mb = lim
+		}
+	}
+	ws := pool.Get().(*workspace)
+	if !jb.directA {
+		ws.a = grow(ws.a, (mb+MR-1)/MR*MR*jb.k)
+	}
+	for mb0 := 0; mb0 < jb.m; mb0 += mb {
+		rows := min(mb, jb.m-mb0)
+		jb.mb0 = mb0
+		jb.mPad = (rows + MR - 1) / MR * MR
+		if !jb.directA {
+			jb.apack = ws.a[:jb.mPad*jb.k]
+		}
+		if threads == 1 {
+			if !jb.directA {
+				jb.packA(0, jb.mPad/MR)
+			}
+			ws.b = grow(ws.b, jb.wsSize())
+			jb.run(mb0, mb0+rows, 0, jb.n, ws.b)
+			continue
+		}
+		runParallel(jb, threads, rows)
+	}
+	jb.apack = nil
+	pool.Put(ws)
+}
+
+// runParallel computes rows [orig.mb0, orig.mb0+rows) with several
+// workers. It is separate from do so that only this path pays for the
+// closure's heap allocation.
+//
+// Work is handed out dynamically: C is cut into units of whole NR-column
+// panels (or MR-row panels when C is tall and thin) that workers claim from
+// an atomic counter. Waking an idle core can take far longer than a small
+// multiply (about 100µs on some VMs), and other processes may hold a core,
+// so a static split would leave the caller's goroutine idle at the end.
+// Each C tile is still computed by exactly the same operations whichever
+// worker claims it, so results do not depend on the thread count.
+func runParallel(orig *job, threads, rows int) {
+	// The closure below escapes; copying keeps the caller's job (and so
+	// every threads==1 call) on the stack.
+	local := *orig
+	jb := &local
+	MR, NR := jb.kn.mr, jb.kn.nr
+	mPanels := jb.mPad / MR
+	nPanels := (jb.n + NR - 1) / NR
+	// Split the columns when there are enough of them: each unit then packs
+	// only its own part of B and reads the shared packed A from L3.
+	// Otherwise (tall, thin C) split the rows: each unit packs just the A
+	// panels it uses, and B, which is narrow, is cheap to pack per unit.
+	splitN := nPanels >= 2*threads || nPanels >= mPanels
+	// About four units per worker balance well; more would re-stream A (or
+	// re-pack B) more often.
+	var unit, units int
+	if splitN {
+		unit = min(max(nPanels/(unitsPerWorker*threads), 1), jb.nc/NR)
+		units = (nPanels + unit - 1) / unit
+	} else {
+		unit = max(mPanels/(unitsPerWorker*threads), 8)
+		units = (mPanels + unit - 1) / unit
+	}
+	sharedA := splitN && !jb.directA
+	packGroup := max(mPanels/(unitsPerWorker*threads), 1)
+	packUnits := (mPanels + packGroup - 1) / packGroup
+	var nextPack, donePack, nextUnit atomic.Int64
+	work := func(_, _, _ int) {
+		if sharedA {
+			// Pack A panels until none are left unclaimed, then wait for
+			// the ones other workers are still packing.
+			for {
+				u := int(nextPack.Add(1) - 1)
+				if u >= packUnits {
+					break
+				}
+				jb.packA(u*packGroup, min((u+1)*packGroup, mPanels))
+				donePack.Add(1)
+			}
+			for donePack.Load() < int64(packUnits) {
+				runtime.Gosched()
+			}
+		}
+		ws := pool.Get().(*workspace)
+		ws.b = grow(ws.b, jb.wsSize())
+		for {
+			u := int(nextUnit.Add(1) - 1)
+			if u >= units {
+				break
+			}
+			lo, hi := u*unit, (u+1)*unit
+			if splitN {
+				jb.run(jb.mb0, jb.mb0+rows, lo*NR, min(hi*NR, jb.n), ws.b)
+				continue
+			}
+			hi = min(hi, mPanels)
+			if !jb.directA {
+				jb.packA(lo, hi)
+			}
+			jb.run(jb.mb0+lo*MR, jb.mb0+min(hi*MR, rows), 0, jb.n, ws.b)
+		}
+		pool.Put(ws)
+	}
+	parallel.For(min(threads, units), threads, work)
+}
+
+// packA packs A micro-panels [lo, hi) of the current row block for all k.
+func (jb *job) packA(lo, hi int) {
+	MR := jb.kn.mr
+	end := jb.mb0 + jb.mPad
+	end = min(end, jb.m)
+	for pc := 0; pc < jb.k; pc += jb.kc {
+		kc := min(jb.kc, jb.k-pc)
+		blk := jb.apack[pc*jb.mPad:]
+		for q := lo; q < hi; q++ {
+			i0 := jb.mb0 + q*MR
+			packAPanel(blk[q*MR*kc:], jb.a, jb.lda, jb.transA, i0, min(MR, end-i0), pc, kc, MR)
+		}
+	}
+}
+
+// wsSize is the per-worker scratch: a packed kc×nc B block plus one A edge
+// panel.
+func (jb *job) wsSize() int { return jb.kc*jb.nc + jb.kc*jb.kn.mr }
+
+// run computes C[i0:i1, j0:j1] over all of k. i0 is a multiple of MR from
+// mb0 and j0 a multiple of NR.
+func (jb *job) run(i0, i1, j0, j1 int, ws []float32) {
+	kn := jb.kn
+	MR, KC, NC := kn.mr, jb.kc, jb.nc
+	bbuf := ws[:KC*NC]
+	aedge := ws[KC*NC : KC*NC+KC*MR]
+	var tile [maxTile]float32
+	a, b, c := jb.a, jb.b, jb.c
+	lda, ldb, ldc := jb.lda, jb.ldb, jb.ldc
+	alpha := jb.alpha
+	for jc := j0; jc < j1; jc += NC {
+		nc := min(NC, j1-jc)
+		for pc := 0; pc < jb.k; pc += KC {
+			kc := min(KC, jb.k-pc)
+			// Only the first k block applies the caller's beta; later ones
+			// accumulate onto what the first wrote.
+			beta, loadC := jb.beta, jb.beta != 0
+			if pc > 0 {
+				beta, loadC = 1, true
+			}
+			// Pack the B block: panel jr (width w) starts at bbuf[jr*kc].
+			// In-place B still needs its ragged last panel zero-padded.
+			for jr := 0; jr < nc; {
+				w, _ := kn.panel(nc - jr)
+				if nr := min(w, nc-jr); !jb.directB || nr < w {
+					packBPanel(bbuf[jr*kc:], b, ldb, jb.transB, pc, kc, jc+jr, nr, w)
+				}
+				jr += w
+			}
+			for ir := i0; ir < i1; ir += MR {
+				mr := min(MR, i1-ir)
+				var ap []float32
+				rsa, csa := 1, MR
+				switch {
+				case !jb.directA:
+					ap = jb.apack[pc*jb.mPad+(ir-jb.mb0)*kc:]
+				case mr < MR:
+					packAPanel(aedge, a, lda, jb.transA, ir, mr, pc, kc, MR)
+					ap = aedge
+				case jb.transA:
+					ap, rsa, csa = a[pc*lda+ir:], 1, lda
+				default:
+					ap, rsa, csa = a[ir*lda+pc:], lda, 1
+				}
+				for jr := 0; jr < nc; {
+					w, id := kn.panel(nc - jr)
+					nr := min(w, nc-jr)
+					bp, ldbp := bbuf[jr*kc:], w
+					if jb.directB && nr == w {
+						bp, ldbp = b[pc*ldb+jc+jr:], ldb
+					}
+					cOff := ir*ldc + jc + jr
+					jr += w
+					if mr == MR && nr == w {
+						micro(id, kc, ap, rsa, csa, bp, ldbp, c[cOff:], ldc, alpha, beta, loadC)
+						continue
+					}
+					// Edge tile: compute the full tile into scratch, then
+					// write back only the part inside C.
+					micro(id, kc, ap, rsa, csa, bp, ldbp, tile[:], w, alpha, 0, false)
+					for r := 0; r < mr; r++ {
+						dst := c[cOff+r*ldc : cOff+r*ldc+nr]
+						src := tile[r*w : r*w+nr]
+						if loadC {
+							for j, v := range src {
+								dst[j] = v + beta*dst[j]
+							}
+						} else {
+							copy(dst, src)
+						}
+					}
+				}
+			}
+		}
+	}
+}

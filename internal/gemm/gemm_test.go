@@ -1,0 +1,199 @@
+package gemm_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/shearsml/shears/internal/gemm"
+	"github.com/shearsml/shears/internal/gemm/gemmtest"
+)
+
+// forEachKernel runs fn once per micro-kernel this CPU supports, so the
+// generic and AVX2 paths are tested even where AVX-512 is the default.
+func forEachKernel(t *testing.T, fn func(t *testing.T)) {
+	for _, name := range gemm.Kernels() {
+		t.Run(name, func(t *testing.T) {
+			restore, err := gemm.UseKernel(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restore()
+			fn(t)
+		})
+	}
+}
+
+func TestKernels(t *testing.T) {
+	ks := gemm.Kernels()
+	if ks[len(ks)-1] != "generic" || ks[0] != gemm.Kernel() {
+		t.Fatalf("Kernels() = %v, Kernel() = %q: want best first, generic last", ks, gemm.Kernel())
+	}
+	t.Logf("kernels: %v", ks)
+	if err := gemm.SetKernel("no-such-kernel"); err == nil {
+		t.Fatal("SetKernel accepted an unknown kernel")
+	}
+}
+
+func TestConformance(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) { gemmtest.Run(t, gemm.Sgemm) })
+}
+
+// TestConformanceTinyBlocking reruns the suite with blocking so small that
+// the test sizes exercise multiple k blocks, B blocks, A row blocks and
+// thread splits of tiny problems.
+func TestConformanceTinyBlocking(t *testing.T) {
+	defer gemm.SetTinyBlocking()()
+	forEachKernel(t, func(t *testing.T) { gemmtest.Run(t, gemm.Sgemm) })
+}
+
+func TestDeterministic(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		for _, th := range []int{1, 2, 3} {
+			gemmtest.Deterministic(t, gemm.Sgemm, th)
+		}
+	})
+}
+
+// TestThreadCountInvariant checks the stronger promise of doc.go: work is
+// split along whole register tiles and never along k, so the thread count
+// does not change a single bit.
+func TestThreadCountInvariant(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	forEachKernel(t, func(t *testing.T) {
+		for _, s := range [][3]int{{300, 257, 600}, {1000, 40, 300}, {64, 784, 576}} {
+			m, n, k := s[0], s[1], s[2]
+			a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+			var ref []float32
+			for _, th := range []int{1, 2, 3, 4} {
+				c := make([]float32, m*n)
+				gemm.Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n, th)
+				if th == 1 {
+					ref = c
+					continue
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("%v threads=%d: C[%d] = %v, threads=1 gave %v", s, th, i, c[i], ref[i])
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestConcurrentCallers mimics callers that parallelise over images: many
+// goroutines calling Sgemm with threads=1 at once, sharing the buffer pool.
+func TestConcurrentCallers(t *testing.T) {
+	const m, n, k = 32, 196, 288
+	rng := rand.New(rand.NewPCG(5, 6))
+	a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+	want := make([]float32, m*n)
+	gemm.Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n, 1)
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := make([]float32, m*n)
+			for rep := 0; rep < 20; rep++ {
+				gemm.Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n, 1)
+				for i := range c {
+					if c[i] != want[i] {
+						errs <- fmt.Sprintf("goroutine result differs at %d", i)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func TestNoAllocSingleThread(t *testing.T) {
+	shapes := []struct {
+		tA, tB  bool
+		m, n, k int
+	}{
+		{false, false, 64, 784, 576}, // conv forward
+		{false, false, 16, 49, 9},    // tiny, in-place A and B
+		{true, false, 576, 196, 64},  // input gradient
+		{false, true, 64, 576, 196},  // weight gradient
+	}
+	for _, s := range shapes {
+		ra, ca := s.m, s.k
+		if s.tA {
+			ra, ca = ca, ra
+		}
+		rb, cb := s.k, s.n
+		if s.tB {
+			rb, cb = cb, rb
+		}
+		a, b, c := make([]float32, ra*ca), make([]float32, rb*cb), make([]float32, s.m*s.n)
+		gemm.Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ca, b, cb, 0, c, s.n, 1) // warm the pool
+		allocs := testing.AllocsPerRun(20, func() {
+			gemm.Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ca, b, cb, 1, c, s.n, 1)
+		})
+		if allocs != 0 {
+			t.Errorf("%+v: %v allocations per call, want 0", s, allocs)
+		}
+	}
+}
+
+func TestPanicsOnBadArguments(t *testing.T) {
+	buf := func(n int) []float32 { return make([]float32, n) }
+	cases := []struct {
+		name string
+		call func()
+		want string
+	}{
+		{"negative m", func() { gemm.Sgemm(false, false, -1, 2, 2, 1, buf(4), 2, buf(4), 2, 0, buf(4), 2, 1) }, "negative"},
+		{"lda < k", func() { gemm.Sgemm(false, false, 2, 2, 3, 1, buf(6), 2, buf(6), 2, 0, buf(4), 2, 1) }, "lda"},
+		{"lda < m transA", func() { gemm.Sgemm(true, false, 3, 2, 2, 1, buf(6), 2, buf(4), 2, 0, buf(6), 2, 1) }, "lda"},
+		{"ldb < n", func() { gemm.Sgemm(false, false, 2, 3, 2, 1, buf(4), 2, buf(6), 2, 0, buf(6), 3, 1) }, "ldb"},
+		{"ldb < k transB", func() { gemm.Sgemm(false, true, 2, 2, 3, 1, buf(6), 3, buf(6), 2, 0, buf(4), 2, 1) }, "ldb"},
+		{"ldc < n", func() { gemm.Sgemm(false, false, 2, 3, 2, 1, buf(4), 2, buf(6), 3, 0, buf(6), 2, 1) }, "ldc"},
+		{"short A", func() { gemm.Sgemm(false, false, 2, 2, 2, 1, buf(3), 2, buf(4), 2, 0, buf(4), 2, 1) }, "len(A)"},
+		{"short B", func() { gemm.Sgemm(false, false, 2, 2, 2, 1, buf(4), 2, buf(3), 2, 0, buf(4), 2, 1) }, "len(B)"},
+		{"short C strided", func() { gemm.Sgemm(false, false, 2, 2, 2, 1, buf(4), 2, buf(4), 2, 0, buf(4), 3, 1) }, "len(C)"},
+		{"ld 0 on empty", func() { gemm.Sgemm(false, false, 0, 0, 0, 1, nil, 0, nil, 1, 0, nil, 1, 1) }, "lda"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Fatal("no panic")
+				}
+				if msg := fmt.Sprint(r); !strings.Contains(msg, tc.want) || !strings.HasPrefix(msg, "gemm: ") {
+					t.Fatalf("panic %q, want a gemm: message mentioning %q", msg, tc.want)
+				}
+			}()
+			tc.call()
+		})
+	}
+	// Empty problems with consistent arguments are fine, and so is k == 0
+	// (C = beta*C).
+	gemm.Sgemm(false, false, 0, 3, 2, 1, nil, 2, buf(6), 3, 0, nil, 3, 1)
+	c := []float32{float32(math.NaN()), 2}
+	gemm.Sgemm(false, false, 1, 2, 0, 1, nil, 1, nil, 2, 0, c, 2, 1)
+	if c[0] != 0 || c[1] != 0 {
+		t.Fatalf("k=0, beta=0: C = %v, want zeros", c)
+	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.Float64()*2 - 1)
+	}
+	return s
+}
