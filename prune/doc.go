@@ -97,6 +97,49 @@
 // move them. Masks.Sparsity reports pruned counts per param and for the
 // whole model.
 //
+// # Methods: granularity, criterion, allocation, schedule, recovery
+//
+// The survey's axes are small types, one file per method family:
+//
+//   - Granularity (granularity.go) says what one decision removes:
+//     Channels ("filter": scored by the coupled filters, Li et al.;
+//     "channel": by every coupled weight slice and BatchNorm scale, as
+//     Torch-Pruning) slims the model; Blocks (single weights, SSL's
+//     kernel shapes, 1×4 blocks) and NM (2:4) only mask. Layers lists
+//     the units: one Layer per group or per conv/linear weight.
+//   - Criterion (criterion.go, crit_*.go) scores units, higher is more
+//     important, and says what it Needs: nothing (random, l1, l2, bn,
+//     fpgm, lamp), calibration images (apoz, mean-act, read at
+//     DepGraph.ActivationValue) or labels (taylor, snip). A channel's
+//     score from weight scores sums each coupled slice and combines the
+//     slices with Context.Reduction (sum, mean, max); Score then
+//     normalises each layer (none, mean, max, sum, gaussian) so that
+//     layers compare in a global ranking.
+//   - Allocation (allocate.go) turns scores into a Plan: the same ratio
+//     per layer, or a global ranking with a per-layer cap (a layer always
+//     keeps one unit; caps that bind are warnings, unreachable targets
+//     errors), ratios by regular expression over layer names, kept
+//     channels rounded to a multiple. Sensitivity (sensitivity.go, with a
+//     CSV and a PNG plot) prunes one layer at a time and RatiosForBudget
+//     derives per-layer ratios that meet a MAC or parameter budget.
+//     Plan.Apply masks, Plan.Slim slims.
+//   - Schedules (schedule.go): a Pruner steps to growing ratios keeping
+//     what it removed before — one-shot, iterative (IterativeTargets,
+//     Han et al.), AGP (Zhu & Gupta, through the trainer's AfterStep) —
+//     and Run adds the lottery ticket with rewinding and its random
+//     re-initialisation control.
+//   - Recovery: fine-tuning with masks held (Masks.Attach), training the
+//     pruned architecture from scratch (Reinit), and regularisers that
+//     prepare a model for pruning during training (regularize.go: L1,
+//     SSL's group lasso, Network Slimming's L1 on BatchNorm scales).
+//
+// Measure reports ShrinkBench's metrics (params and non-zero params,
+// compression, MACs and effective MACs, theoretical speedup) with
+// per-layer rows, and Latency times forward passes. A Recipe (recipe.go)
+// holds a whole run — model, data, method, target, schedule, recovery,
+// outputs — parsed strictly from YAML; Run executes it, and `shears
+// prune` is a thin layer over Run.
+//
 // # Example
 //
 //	d, err := prune.Analyze(g)

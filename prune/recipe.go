@@ -1,0 +1,425 @@
+package prune
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Recipe is a whole pruning run: the model, the data, the method, the
+// target, the schedule, the recovery and the outputs. `shears prune
+// --recipe R.yaml` reads it from YAML (ParseRecipe, strict: an unknown
+// key is an error naming its line); the command's flags fill the same
+// fields. Zero values mean the defaults of DefaultRecipe where one says
+// so. The recipes/ folder has one example per ZOO.md protocol:
+//
+//	model: lenet5
+//	data: {name: mnist}
+//	method: {criterion: l1, granularity: filter}
+//	target: {ratio: 0.5}
+//	finetune: {epochs: 10}
+//	output: {out: lenet5-l1-50.onnx}
+type Recipe struct {
+	Model       string           `yaml:"model"` // zoo name or model file
+	Seed        uint64           `yaml:"seed"`
+	Threads     int              `yaml:"threads"`
+	Data        DataSpec         `yaml:"data"`
+	Method      MethodSpec       `yaml:"method"`
+	Target      TargetSpec       `yaml:"target"`
+	Schedule    ScheduleSpec     `yaml:"schedule"`
+	Regularize  *RegularizeSpec  `yaml:"regularize"`
+	Sensitivity *SensitivitySpec `yaml:"sensitivity"`
+	Finetune    FinetuneSpec     `yaml:"finetune"`
+	Output      OutputSpec       `yaml:"output"`
+}
+
+// DataSpec names the data set. Nothing is loaded when no step needs data
+// and no name is given.
+type DataSpec struct {
+	Name  string `yaml:"name"`  // mnist or fashion-mnist
+	Dir   string `yaml:"dir"`   // IDX files (default: the data set's)
+	Limit int    `yaml:"limit"` // first N training and test images (0: all)
+	Calib int    `yaml:"calib"` // calibration images, the first of the training split (default 256)
+}
+
+// MethodSpec is the criterion and the granularity.
+type MethodSpec struct {
+	Criterion   string `yaml:"criterion"`   // see Criteria
+	Granularity string `yaml:"granularity"` // see ParseGranularity
+	Reduction   string `yaml:"reduction"`   // sum (default), mean, max
+	Normalize   string `yaml:"normalize"`   // none, mean, max, sum, gaussian (default: mean for a global channel ranking, none otherwise)
+}
+
+// TargetSpec is the allocation (see Allocation).
+type TargetSpec struct {
+	Ratio         float64   `yaml:"ratio"`
+	Ratios        []float64 `yaml:"ratios"` // a sweep: one run per ratio; output paths hold {ratio}
+	Global        bool      `yaml:"global"`
+	MaxLayerRatio float64   `yaml:"max_layer_ratio"`
+	RoundTo       int       `yaml:"round_to"`
+	LayerRatios   []string  `yaml:"layer_ratios"` // "REGEX=R", first match wins
+}
+
+// ScheduleSpec says when pruning happens.
+type ScheduleSpec struct {
+	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery
+	Rounds int    `yaml:"rounds"` // iterative and lottery rounds; AGP's number of pruning steps n (default 3, AGP 10)
+	// AGP: sparsity at the start, first pruning step and steps between
+	// pruning steps (default: n steps spread over the first 3/4 of
+	// training).
+	Initial float64 `yaml:"initial"`
+	Start   int     `yaml:"start"`
+	Every   int     `yaml:"every"`
+	// Lottery ticket: rewind to the weights after this many optimiser
+	// steps (0: to initialisation), and train the random
+	// re-initialisation control.
+	RewindSteps int  `yaml:"rewind_steps"`
+	Reinit      bool `yaml:"reinit_control"`
+}
+
+// RegularizeSpec trains with a sparsity regulariser before pruning.
+type RegularizeSpec struct {
+	Kind   string  `yaml:"kind"` // see ParseRegularizer
+	Lambda float64 `yaml:"lambda"`
+	Epochs int     `yaml:"epochs"`
+}
+
+// SensitivitySpec runs a sensitivity analysis and derives per-layer
+// ratios that meet a budget, replacing the target's ratio.
+type SensitivitySpec struct {
+	Ratios  []float64 `yaml:"ratios"`  // grid (default 0.1 … 0.9)
+	Holdout int       `yaml:"holdout"` // images to measure accuracy on (default 1000)
+	Split   string    `yaml:"split"`   // test (first Holdout test images, default) or train (the last Holdout training images, then left out of fine-tuning)
+	Budget  string    `yaml:"budget"`  // macs (default) or params
+	Keep    float64   `yaml:"keep"`    // fraction of the budget to keep, in (0, 1]
+	CSV     string    `yaml:"csv"`     // write the curves here
+	Plot    string    `yaml:"plot"`    // and plot them here (PNG)
+}
+
+// FinetuneSpec is the recovery: fine-tuning with masks held, or training
+// the pruned architecture from scratch.
+type FinetuneSpec struct {
+	Epochs      int     `yaml:"epochs"` // per round for iterative and lottery schedules
+	Recipe      string  `yaml:"recipe"` // training recipe (default finetune)
+	LR          float64 `yaml:"lr"`     // 0: the recipe's
+	Batch       int     `yaml:"batch"`  // 0: the recipe's
+	FromScratch bool    `yaml:"from_scratch"`
+}
+
+// OutputSpec names the outputs.
+type OutputSpec struct {
+	Out         string `yaml:"out"`          // the slimmed model (structured), or the masked one
+	MaskedOut   string `yaml:"masked_out"`   // the masked model (structured granularities)
+	LayersCSV   string `yaml:"layers_csv"`   // per-layer metrics
+	JSON        bool   `yaml:"json"`         // print the report as JSON
+	LatencyRuns int    `yaml:"latency_runs"` // forward passes timed per model and batch size (default 5, −1: none)
+}
+
+// DefaultRecipe is the recipe every parse starts from.
+func DefaultRecipe() Recipe {
+	return Recipe{Seed: 1, Data: DataSpec{Calib: 256}, Method: MethodSpec{Criterion: "l1", Granularity: "filter"},
+		Schedule: ScheduleSpec{Kind: "oneshot"}, Finetune: FinetuneSpec{Epochs: 10, Recipe: "finetune"},
+		Output: OutputSpec{LatencyRuns: 5}}
+}
+
+// FieldError is a recipe error about one field, named by its YAML path
+// (method.criterion).
+type FieldError struct {
+	Path string
+	Line int // 0 when not known
+	Err  error
+}
+
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %v", e.Line, e.Path, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(path string, format string, args ...any) error {
+	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
+}
+
+// ParseRecipe reads a YAML recipe strictly: unknown keys, values of the
+// wrong type and invalid settings are errors that name the line. name
+// prefixes messages (the file name).
+func ParseRecipe(b []byte, name string) (Recipe, error) {
+	r := DefaultRecipe()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		if errors.Is(err, io.EOF) {
+			return r, fmt.Errorf("recipe %s: empty", name)
+		}
+		return r, fmt.Errorf("recipe %s: %s", name, yamlMessage(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return r, fmt.Errorf("recipe %s: line %d: one YAML document per recipe", name, extra.Line)
+	}
+	if err := r.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			var root yaml.Node
+			if yaml.Unmarshal(b, &root) == nil {
+				fe.Line = lineOf(&root, fe.Path)
+			}
+		}
+		return r, fmt.Errorf("recipe %s: %w", name, err)
+	}
+	return r, nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+	typeNames    = strings.NewReplacer("prune.", "", "Spec", "")
+)
+
+// yamlMessage turns yaml's multi-line errors into one line, with unknown
+// keys said plainly.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	var parts []string
+	for _, e := range te.Errors {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			e = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
+		}
+		parts = append(parts, typeNames.Replace(e))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// lineOf finds the line of a dotted key path (ratios.2 indexes a list).
+func lineOf(n *yaml.Node, path string) int {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, key := range strings.Split(path, ".") {
+		found := false
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if k, err := strconv.Atoi(key); err == nil && k < len(n.Content) {
+				n, found = n.Content[k], true
+				line = n.Line
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return line
+}
+
+// Validate checks every setting that does not need the model.
+func (r *Recipe) Validate() error {
+	if r.Model == "" {
+		return fieldErr("model", "missing: a zoo model name or a model file")
+	}
+	if r.Threads < 0 {
+		return fieldErr("threads", "must be ≥ 0")
+	}
+	if r.Data.Limit < 0 {
+		return fieldErr("data.limit", "must be ≥ 0, have %d", r.Data.Limit)
+	}
+	if r.Data.Calib < 1 {
+		return fieldErr("data.calib", "must be ≥ 1, have %d", r.Data.Calib)
+	}
+	crit, err := ParseCriterion(r.Method.Criterion)
+	if err != nil {
+		return &FieldError{Path: "method.criterion", Err: err}
+	}
+	gran, err := ParseGranularity(r.Method.Granularity)
+	if err != nil {
+		return &FieldError{Path: "method.granularity", Err: err}
+	}
+	if err := fitCheck(crit, gran); err != nil {
+		return &FieldError{Path: "method.criterion", Err: err}
+	}
+	switch r.Method.Reduction {
+	case "", "sum", "mean", "max":
+	default:
+		return fieldErr("method.reduction", "unknown reduction %q (sum, mean, max)", r.Method.Reduction)
+	}
+	if err := Normalize([]float64{1}, r.Method.Normalize); err != nil {
+		return &FieldError{Path: "method.normalize", Err: err}
+	}
+	if _, err := r.Allocation(); err != nil {
+		return err
+	}
+	for i, x := range r.Target.Ratios {
+		if err := checkRatio("ratio", x); err != nil {
+			return &FieldError{Path: fmt.Sprintf("target.ratios.%d", i), Err: err}
+		}
+	}
+	if len(r.Target.Ratios) > 1 && !strings.Contains(r.Output.Out, "{ratio}") {
+		return fieldErr("output.out", "a sweep over %d ratios needs {ratio} in the output path", len(r.Target.Ratios))
+	}
+	if err := r.validateSchedule(gran); err != nil {
+		return err
+	}
+	if g := r.Regularize; g != nil {
+		if _, err := ParseRegularizer(g.Kind, g.Lambda); err != nil {
+			return &FieldError{Path: "regularize", Err: err}
+		}
+		if g.Epochs < 1 {
+			return fieldErr("regularize.epochs", "must be ≥ 1, have %d", g.Epochs)
+		}
+	}
+	if s := r.Sensitivity; s != nil {
+		for i, x := range s.Ratios {
+			if err := checkRatio("ratio", x); err != nil {
+				return &FieldError{Path: fmt.Sprintf("sensitivity.ratios.%d", i), Err: err}
+			}
+		}
+		switch s.Split {
+		case "", "test", "train":
+		default:
+			return fieldErr("sensitivity.split", "want test or train, have %q", s.Split)
+		}
+		switch s.Budget {
+		case "", "macs", "params":
+		default:
+			return fieldErr("sensitivity.budget", "want macs or params, have %q", s.Budget)
+		}
+		if !(s.Keep > 0 && s.Keep <= 1) {
+			return fieldErr("sensitivity.keep", "the fraction of the budget to keep must be in (0, 1], have %g", s.Keep)
+		}
+		if s.Holdout < 0 {
+			return fieldErr("sensitivity.holdout", "must be ≥ 0")
+		}
+		if r.Schedule.Kind != "oneshot" {
+			return fieldErr("sensitivity", "goes with the oneshot schedule only")
+		}
+	}
+	f := r.Finetune
+	if f.Epochs < 0 {
+		return fieldErr("finetune.epochs", "must be ≥ 0, have %d", f.Epochs)
+	}
+	if f.LR < 0 || f.Batch < 0 {
+		return fieldErr("finetune", "lr and batch must be ≥ 0")
+	}
+	if r.Output.Out == "" {
+		return fieldErr("output.out", "missing: where to write the pruned model")
+	}
+	if r.Output.MaskedOut != "" && f.FromScratch && Structured(gran) {
+		return fieldErr("output.masked_out", "trained from scratch, only the slimmed model is an output")
+	}
+	if r.Output.MaskedOut != "" && !Structured(gran) {
+		return fieldErr("output.masked_out", "granularity %s only masks: output.out is the masked model", gran.Name())
+	}
+	return nil
+}
+
+func (r *Recipe) validateSchedule(gran Granularity) error {
+	s := r.Schedule
+	switch s.Kind {
+	case "oneshot":
+	case "iterative", "agp", "lottery":
+		if s.Rounds < 0 {
+			return fieldErr("schedule.rounds", "must be ≥ 1, have %d", s.Rounds)
+		}
+		if r.Finetune.Epochs < 1 {
+			return fieldErr("finetune.epochs", "schedule %s trains: want ≥ 1 epoch", s.Kind)
+		}
+		if r.Finetune.FromScratch {
+			return fieldErr("finetune.from_scratch", "goes with the oneshot schedule only")
+		}
+	default:
+		return fieldErr("schedule.kind", "unknown schedule %q (oneshot, iterative, agp, lottery)", s.Kind)
+	}
+	if s.Kind == "agp" {
+		a := AGP{Initial: s.Initial, Final: r.Target.Ratio, Start: s.Start, N: max(s.Rounds, 1), Every: max(s.Every, 1)}
+		if err := a.Validate(); err != nil {
+			return &FieldError{Path: "schedule", Err: err}
+		}
+	}
+	if s.RewindSteps < 0 {
+		return fieldErr("schedule.rewind_steps", "must be ≥ 0")
+	}
+	if (s.RewindSteps > 0 || s.Reinit) && s.Kind != "lottery" {
+		return fieldErr("schedule", "rewind_steps and reinit_control go with the lottery schedule")
+	}
+	if _, ok := gran.(NM); ok && s.Kind != "oneshot" {
+		return fieldErr("schedule.kind", "an N:M pattern is fixed: use oneshot")
+	}
+	return nil
+}
+
+// fitCheck rejects criteria that cannot score a granularity.
+func fitCheck(c Criterion, g Granularity) error {
+	switch c.(type) {
+	case BNScale, APoZ, MeanActivation, FPGM:
+		if !Structured(g) {
+			return fmt.Errorf("criterion %s scores channels: use granularity filter or channel", c.Name())
+		}
+	case LAMP:
+		if Structured(g) {
+			return fmt.Errorf("criterion lamp scores weights: use granularity weight, shape, N:M or blockAxB")
+		}
+	}
+	return nil
+}
+
+// Allocation builds the recipe's allocation.
+func (r *Recipe) Allocation() (Allocation, error) {
+	t := r.Target
+	a := Allocation{Ratio: t.Ratio, Global: t.Global, MaxLayerRatio: t.MaxLayerRatio, RoundTo: t.RoundTo}
+	if err := checkRatio("ratio", t.Ratio); err != nil {
+		return a, &FieldError{Path: "target.ratio", Err: err}
+	}
+	if t.MaxLayerRatio != 0 {
+		if err := checkRatio("max layer ratio", t.MaxLayerRatio); err != nil {
+			return a, &FieldError{Path: "target.max_layer_ratio", Err: err}
+		}
+	}
+	if t.RoundTo < 0 {
+		return a, fieldErr("target.round_to", "must be ≥ 1, have %d", t.RoundTo)
+	}
+	for i, s := range t.LayerRatios {
+		lr, err := ParseLayerRatio(s)
+		if err != nil {
+			return a, &FieldError{Path: fmt.Sprintf("target.layer_ratios.%d", i), Err: err}
+		}
+		a.LayerRatios = append(a.LayerRatios, lr)
+	}
+	return a, nil
+}
+
+// Sweep expands a recipe with several target ratios into one recipe per
+// ratio, with {ratio} in output paths replaced by the ratio.
+func (r Recipe) Sweep() []Recipe {
+	if len(r.Target.Ratios) == 0 {
+		return []Recipe{r}
+	}
+	var out []Recipe
+	for _, x := range r.Target.Ratios {
+		c := r
+		c.Target.Ratio, c.Target.Ratios = x, nil
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		for _, p := range []*string{&c.Output.Out, &c.Output.MaskedOut, &c.Output.LayersCSV} {
+			*p = strings.ReplaceAll(*p, "{ratio}", s)
+		}
+		out = append(out, c)
+	}
+	return out
+}
