@@ -292,7 +292,7 @@ func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
 		if err := prune.WriteCurves(&b, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
-		if err := writeAtomic(s.CSV, b.Bytes()); err != nil {
+		if err := train.WriteFileAtomic(s.CSV, b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -302,7 +302,7 @@ func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
 		if err := prune.PlotCurves(&b, title, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
-		if err := writeAtomic(s.Plot, b.Bytes()); err != nil {
+		if err := train.WriteFileAtomic(s.Plot, b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -321,7 +321,7 @@ func writeLayersCSV(path string, m *prune.Metrics) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return writeAtomic(path, b.Bytes())
+	return train.WriteFileAtomic(path, b.Bytes())
 }
 
 func printLayers(m *prune.Metrics) {
