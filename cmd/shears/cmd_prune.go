@@ -17,6 +17,7 @@ import (
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train"
 )
 
 // flagOf names the flag that sets a recipe field, for errors in flags.
