@@ -59,15 +59,23 @@ func (c *convOp) rowsGeoms() (fwd, bwd rowsGeom, ok bool) {
 }
 
 // pad copies one image's group channels (C×H×W at x) into the padded plane.
+// Only the border is cleared: the interior is overwritten.
 func (r *rowsGeom) pad(x, p []float32) {
 	p = p[:r.padLen()]
-	clear(p)
 	plane := r.plane()
+	right := r.wp - r.pl - r.w
 	for c := 0; c < r.c; c++ {
+		pc := p[c*plane : (c+1)*plane]
+		clear(pc[:r.pt*r.wp+r.pl])
 		for ih := 0; ih < r.h; ih++ {
-			copy(p[c*plane+(ih+r.pt)*r.wp+r.pl:][:r.w], x[(c*r.h+ih)*r.w:][:r.w])
+			row := (ih+r.pt)*r.wp + r.pl
+			copy(pc[row:row+r.w], x[(c*r.h+ih)*r.w:][:r.w])
+			// right border of this row and left border of the next
+			clear(pc[row+r.w : min(row+r.w+right+r.pl, plane)])
 		}
+		clear(pc[min((r.h+r.pt)*r.wp, plane):])
 	}
+	clear(p[r.c*plane:])
 }
 
 // cols writes the K rows of one padded image into col at column offset

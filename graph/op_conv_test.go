@@ -289,3 +289,35 @@ func TestPoolValues(t *testing.T) {
 	check("avg pad incl", run("AveragePool", Attrs{"kernel_shape": []int{2, 2}, "pads": []int{1, 1, 0, 0}, "strides": []int{2, 2}, "count_include_pad": 1}), []float32{0.25, 1.25, 2.75, 7})
 	check("gap", run("GlobalAveragePool", nil), []float32{5})
 }
+
+// TestConvAsymmetricPads covers stride-1 convolutions with pads on one
+// side only (the padded-rows path must clear exactly the border).
+func TestConvAsymmetricPads(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, pads := range [][]int{{0, 2, 0, 0}, {2, 0, 0, 2}, {0, 0, 2, 2}, {1, 2, 0, 1}} {
+		x := randT(r, 2, 3, 6, 12)
+		w := randT(r, 4, 3, 3, 3)
+		a := Attrs{"pads": pads}
+		p, err := Compile(singleNodeGraph("Conv", a, []gcIn{in(x), param(w)}, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := p.Forward(false, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// naiveConv takes symmetric pads: pad x by hand instead.
+		h, wd := 6+pads[0]+pads[2], 12+pads[1]+pads[3]
+		xp := tensor.New(2, 3, h, wd)
+		for i := 0; i < 2*3; i++ {
+			for ih := 0; ih < 6; ih++ {
+				copy(xp.Data[(i*h+ih+pads[0])*wd+pads[1]:][:12], x.Data[(i*6+ih)*12:][:12])
+			}
+		}
+		want := naiveConv(xp, w, nil, 1, 1, 1, 1, 1, 0, 0, h-2, wd-2)
+		if d, err := tensor.MaxAbsDiff(y[0], want); err != nil || d > 1e-4 {
+			t.Errorf("pads %v: max diff %g (%v)", pads, d, err)
+		}
+		checkGrad(t, "Conv", a, []gcIn{in(x), param(w)}, 1, true)
+	}
+}
