@@ -23,9 +23,8 @@
 //     of a block;
 //   - op(B) is packed kc×nc at a time (nc = 512 columns, 512 KiB) into
 //     nr-wide panels that stay in the core's private L2;
-//   - op(A) is packed once per call (up to 16 MiB; taller A is done in row
-//     blocks) into mr-row panels in k order, shared by all workers through
-//     L3.
+//   - op(A) is packed once per call and worker (up to 16 MiB; taller A is
+//     done in row blocks) into mr-row panels in k order, read from L3.
 //
 // Packing makes the kernel's loads unit-stride whatever the transposes and
 // zero-pads ragged edges, so the kernel has no edge cases: partial tiles are
@@ -37,7 +36,10 @@
 // only a few panels tall, the usual shape of a convolution's forward pass
 // (few output channels, many pixels). Transposed operands are packed with an
 // 8×8 AVX transpose. The ragged right edge of C uses narrower tiles (16 and
-// 8 columns), so that n=49 costs 56 columns of work rather than 64.
+// 8 columns), so that n=49 costs 56 columns of work rather than 64. One
+// assembly call computes all full-width tiles of a row panel, so Go-side
+// overhead per tile does not swamp small-k products (k = 9 for a 3×3
+// convolution of one input channel).
 //
 // # Kernels
 //
@@ -57,20 +59,24 @@
 //
 // # Threads
 //
-// threads <= 0 means parallel.Threads(). With more than one thread the
-// columns of C are split over workers in whole nr-wide panels (or the rows
-// in whole mr-row panels, when C is tall and thin); workers pack a share of
-// A each, wait for one another, and then each packs and multiplies its own
-// part of B. Problems below about 64³ run on one thread. threads == 1 runs
-// on the calling goroutine and, with packing buffers recycled through a
-// sync.Pool, does not allocate in steady state, so callers can parallelise
-// over images by calling Sgemm from many goroutines at once.
+// threads <= 0 means parallel.Threads(). With more than one thread C is
+// cut into units of whole nr-column panels (or whole mr-row panels when C is
+// tall and thin), about four per worker, which workers claim from an atomic
+// counter: waking an idle core can take longer than a small multiply (about
+// 100µs on the development VM) and other processes may hold a core, so a
+// static split would leave the calling goroutine waiting. With a column
+// split each worker packs its own copy of A (sharing one would need a
+// barrier, and a worker descheduled mid-pack by another process would stall
+// the others for a scheduler slice) and then packs B unit by unit. Problems below about 64³ run on one thread. threads == 1 runs on the
+// calling goroutine and, with packing buffers recycled through a sync.Pool,
+// does not allocate in steady state, so callers can parallelise over images
+// by calling Sgemm from many goroutines at once.
 //
 // # Determinism
 //
-// Work is never split along k, and tiles are the same whatever the thread
-// count, so for a given kernel the result is bit-identical from run to run
-// and across thread counts.
+// Work is never split along k, and every C tile is computed by the same
+// sequence of operations whichever worker claims it, so for a given kernel
+// the result is bit-identical from run to run and across thread counts.
 //
 // The subpackage gemmtest is the conformance suite every implementation is
 // held to; openblas wraps OpenBLAS (build tag openblas, cgo) for comparison.

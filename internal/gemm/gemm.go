@@ -2,7 +2,6 @@ package gemm
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -82,9 +81,10 @@ func scaleC(c []float32, m, n, ldc int, beta float32) {
 // Tunables; variables so tests can shrink them to reach every code path
 // with small matrices.
 var (
-	// minParallelWork is the m*n*k below which extra goroutines cost more
-	// than they save (starting one costs about a microsecond; 64³ on one
-	// core takes a few).
+	// minParallelWork is the m*n*k below which a second worker cannot
+	// help: 64³ takes a few microseconds on one core, about what spawning
+	// and joining a goroutine costs (and waking an idle core can take far
+	// longer, see runParallel).
 	minParallelWork = 1 << 18
 	// maxAPack bounds, in floats, the op(A) block packed up front (16 MiB);
 	// taller A is processed in row blocks.
@@ -101,7 +101,8 @@ var (
 	// unitsPerWorker is how many pieces per worker a parallel call is cut
 	// into for dynamic balancing.
 	unitsPerWorker = 4
-	// kcOverride etc. replace the kernel's blocking when > 0 (tests only).
+	// kcOverride and ncOverride replace the kernel's blocking when > 0
+	// (tests only).
 	kcOverride, ncOverride int
 )
 
@@ -178,25 +179,21 @@ func (jb *job) do(threads int) {
 		}
 	}
 	ws := pool.Get().(*workspace)
-	if !jb.directA {
-		ws.a = grow(ws.a, (mb+MR-1)/MR*MR*jb.k)
-	}
 	for mb0 := 0; mb0 < jb.m; mb0 += mb {
 		rows := min(mb, jb.m-mb0)
 		jb.mb0 = mb0
 		jb.mPad = (rows + MR - 1) / MR * MR
-		if !jb.directA {
-			jb.apack = ws.a[:jb.mPad*jb.k]
-		}
-		if threads == 1 {
-			if !jb.directA {
-				jb.packA(0, jb.mPad/MR)
-			}
-			ws.b = grow(ws.b, jb.wsSize())
-			jb.run(mb0, mb0+rows, 0, jb.n, ws.b)
+		if threads > 1 {
+			runParallel(jb, threads, rows, ws)
 			continue
 		}
-		runParallel(jb, threads, rows)
+		if !jb.directA {
+			ws.a = grow(ws.a, jb.mPad*jb.k)
+			jb.apack = ws.a
+			jb.packA(0, jb.mPad/MR)
+		}
+		ws.b = grow(ws.b, jb.wsSize())
+		jb.run(mb0, mb0+rows, 0, jb.n, ws.b)
 	}
 	jb.apack = nil
 	pool.Put(ws)
@@ -213,7 +210,7 @@ func (jb *job) do(threads int) {
 // so a static split would leave the caller's goroutine idle at the end.
 // Each C tile is still computed by exactly the same operations whichever
 // worker claims it, so results do not depend on the thread count.
-func runParallel(orig *job, threads, rows int) {
+func runParallel(orig *job, threads, rows int, ws *workspace) {
 	// The closure below escapes; copying keeps the caller's job (and so
 	// every threads==1 call) on the stack.
 	local := *orig
@@ -222,10 +219,14 @@ func runParallel(orig *job, threads, rows int) {
 	mPanels := jb.mPad / MR
 	nPanels := (jb.n + NR - 1) / NR
 	// Split the columns when there are enough of them: each unit then packs
-	// only its own part of B and reads the shared packed A from L3.
-	// Otherwise (tall, thin C) split the rows: each unit packs just the A
-	// panels it uses, and B, which is narrow, is cheap to pack per unit.
+	// only its own part of B. Otherwise (tall, thin C) split the rows: each
+	// unit packs just the A panels it uses into the shared buffer, and B,
+	// which is narrow, is cheap to pack per unit.
 	splitN := nPanels >= 2*threads || nPanels >= mPanels
+	if !splitN && !jb.directA {
+		ws.a = grow(ws.a, jb.mPad*jb.k)
+		jb.apack = ws.a
+	}
 	// About four units per worker balance well; more would re-stream A (or
 	// re-pack B) more often.
 	var unit, units int
@@ -236,36 +237,32 @@ func runParallel(orig *job, threads, rows int) {
 		unit = max(mPanels/(unitsPerWorker*threads), 8)
 		units = (mPanels + unit - 1) / unit
 	}
-	sharedA := splitN && !jb.directA
-	packGroup := max(mPanels/(unitsPerWorker*threads), 1)
-	packUnits := (mPanels + packGroup - 1) / packGroup
-	var nextPack, donePack, nextUnit atomic.Int64
+	// With a column split every unit needs all of A. Each worker packs its
+	// own copy rather than sharing one: a shared copy needs a barrier, and
+	// on a busy machine a worker descheduled mid-pack stalls everyone at it
+	// for a whole scheduler slice. Packing is a few percent of the multiply
+	// on two cores, the machine this is tuned for.
+	privateA := splitN && !jb.directA
+	var nextUnit atomic.Int64
 	work := func(_, _, _ int) {
-		if sharedA {
-			// Pack A panels until none are left unclaimed, then wait for
-			// the ones other workers are still packing.
-			for {
-				u := int(nextPack.Add(1) - 1)
-				if u >= packUnits {
-					break
-				}
-				jb.packA(u*packGroup, min((u+1)*packGroup, mPanels))
-				donePack.Add(1)
-			}
-			for donePack.Load() < int64(packUnits) {
-				runtime.Gosched()
-			}
-		}
 		ws := pool.Get().(*workspace)
 		ws.b = grow(ws.b, jb.wsSize())
+		own := *jb // this worker's view, with its private packed A
 		for {
 			u := int(nextUnit.Add(1) - 1)
 			if u >= units {
 				break
 			}
+			if privateA && own.apack == nil {
+				// Only once the worker has claimed a unit: one that wakes
+				// up after all are taken should not pack for nothing.
+				ws.a = grow(ws.a, jb.mPad*jb.k)
+				own.apack = ws.a
+				own.packA(0, mPanels)
+			}
 			lo, hi := u*unit, (u+1)*unit
 			if splitN {
-				jb.run(jb.mb0, jb.mb0+rows, lo*NR, min(hi*NR, jb.n), ws.b)
+				own.run(jb.mb0, jb.mb0+rows, lo*NR, min(hi*NR, jb.n), ws.b)
 				continue
 			}
 			hi = min(hi, mPanels)
@@ -343,7 +340,17 @@ func (jb *job) run(i0, i1, j0, j1 int, ws []float32) {
 				default:
 					ap, rsa, csa = a[ir*lda+pc:], lda, 1
 				}
-				for jr := 0; jr < nc; {
+				jr := 0
+				if nFull := nc / kn.nr; mr == MR && nFull > 0 {
+					// All full-width tiles of this row panel in one call.
+					bp, ldbp, bstep := bbuf, kn.nr, kc*kn.nr
+					if jb.directB {
+						bp, ldbp, bstep = b[pc*ldb+jc:], ldb, kn.nr
+					}
+					micro(kn.panels[0].id, kc, ap, rsa, csa, bp, ldbp, c[ir*ldc+jc:], ldc, alpha, beta, loadC, nFull, bstep)
+					jr = nFull * kn.nr
+				}
+				for jr < nc {
 					w, id := kn.panel(nc - jr)
 					nr := min(w, nc-jr)
 					bp, ldbp := bbuf[jr*kc:], w
@@ -353,12 +360,12 @@ func (jb *job) run(i0, i1, j0, j1 int, ws []float32) {
 					cOff := ir*ldc + jc + jr
 					jr += w
 					if mr == MR && nr == w {
-						micro(id, kc, ap, rsa, csa, bp, ldbp, c[cOff:], ldc, alpha, beta, loadC)
+						micro(id, kc, ap, rsa, csa, bp, ldbp, c[cOff:], ldc, alpha, beta, loadC, 1, 0)
 						continue
 					}
 					// Edge tile: compute the full tile into scratch, then
 					// write back only the part inside C.
-					micro(id, kc, ap, rsa, csa, bp, ldbp, tile[:], w, alpha, 0, false)
+					micro(id, kc, ap, rsa, csa, bp, ldbp, tile[:], w, alpha, 0, false, 1, 0)
 					for r := 0; r < mr; r++ {
 						dst := c[cOff+r*ldc : cOff+r*ldc+nr]
 						src := tile[r*w : r*w+nr]

@@ -114,25 +114,28 @@ func SetKernel(name string) error {
 	return fmt.Errorf("gemm: kernel %q not available on this CPU (have %v)", name, Kernels())
 }
 
-// micro runs micro-kernel id on one full tile. See kernel_amd64.s for the
+// micro runs micro-kernel id on panels full tiles side by side: B panel p
+// starts at b[p*bstep] and C tile p at c[p*nr]. See kernel_amd64.s for the
 // operand addressing; strides are in floats.
-func micro(id kernelID, k int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, loadC bool) {
+func micro(id kernelID, k int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, loadC bool, panels, bstep int) {
 	lc := 0
 	if loadC {
 		lc = 1
 	}
 	switch id {
 	case idAVX512x32:
-		kernelAVX512x32(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc)
+		kernelAVX512x32(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc, panels, bstep)
 	case idAVX512x16:
-		kernelAVX512x16(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc)
+		kernelAVX512x16(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc, panels, bstep)
 	case idAVX512x8:
-		kernelAVX512x8(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc)
+		kernelAVX512x8(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc, panels, bstep)
 	case idAVX2x16:
-		kernelAVX2x16(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc)
+		kernelAVX2x16(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc, panels, bstep)
 	case idAVX2x8:
-		kernelAVX2x8(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc)
+		kernelAVX2x8(k, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, lc, panels, bstep)
 	default:
-		kernelGeneric(k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, loadC)
+		for p := 0; p < panels; p++ {
+			kernelGeneric(k, a, rsa, csa, b[p*bstep:], ldb, c[p*4:], ldc, alpha, beta, loadC)
+		}
 	}
 }

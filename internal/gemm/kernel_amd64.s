@@ -17,12 +17,18 @@
 // already in C never propagate (BLAS beta == 0 semantics). alpha == 1 skips
 // the scaling multiply.
 //
+// Each call computes panels tiles side by side (panels >= 1): the same A
+// micro-panel against B panels bstep floats apart, writing consecutive
+// tiles of C. Looping here rather than in Go saves a call per tile, which
+// matters when k is small (a 3×3 convolution over one input channel has
+// k = 9).
+//
 // Registers: SI = A base for rows 0..split-1, R13 = A base for the rest,
 // R11 = rsa bytes, R12 = 3*rsa bytes, R14 = csa bytes, DX = B, R8 = ldb
-// bytes, DI = C, R9 = ldc bytes, BX/CX = k counters.
+// bytes, DI = C, R9 = ldc bytes, BX/CX = k counters, AX = panels left.
 //
 // All kernels share the signature
-// func(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)
+// func(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
 
 // 8×32: 16 zmm accumulators, the main AVX-512 tile.
 #define STEP_kernelAVX512x32 \
@@ -56,22 +62,26 @@
 	VFMADD231PS Z16, Z25, Z14; \
 	VFMADD231PS Z17, Z25, Z15
 
-// func kernelAVX512x32(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)
-TEXT ·kernelAVX512x32(SB), NOSPLIT, $0-80
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+// func kernelAVX512x32(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+TEXT ·kernelAVX512x32(SB), NOSPLIT, $8-96
 	MOVQ rsa+16(FP), R11
 	SHLQ $2, R11
 	LEAQ (R11)(R11*2), R12
-	LEAQ (SI)(R11*4), R13
 	MOVQ csa+24(FP), R14
 	SHLQ $2, R14
-	MOVQ b+32(FP), DX
 	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ c+48(FP), DI
+	MOVQ panels+80(FP), AX
+
+panel_kernelAVX512x32:
+	MOVQ DX, bpanel-8(SP)
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	LEAQ (SI)(R11*4), R13
 
 	// Warm the C tile while the k loop runs.
 	MOVQ DI, R10
@@ -138,8 +148,8 @@ loop1_kernelAVX512x32:
 	JNZ  loop1_kernelAVX512x32
 
 done_kernelAVX512x32:
-	MOVL alpha+64(FP), AX
-	CMPL AX, $0x3f800000
+	MOVL alpha+64(FP), BX
+	CMPL BX, $0x3f800000
 	JEQ  scaled_kernelAVX512x32
 	VBROADCASTSS alpha+64(FP), Z30
 	VMULPS Z30, Z0, Z0
@@ -161,8 +171,8 @@ done_kernelAVX512x32:
 
 scaled_kernelAVX512x32:
 	MOVQ DI, R10
-	MOVQ loadC+72(FP), AX
-	TESTQ AX, AX
+	MOVQ loadC+72(FP), BX
+	TESTQ BX, BX
 	JZ   store_kernelAVX512x32
 	VBROADCASTSS beta+68(FP), Z31
 	VFMADD231PS (R10), Z31, Z0
@@ -204,8 +214,7 @@ scaled_kernelAVX512x32:
 	VMOVUPS Z14, (R10)
 	VFMADD231PS 64(R10), Z31, Z15
 	VMOVUPS Z15, 64(R10)
-	VZEROUPPER
-	RET
+	JMP  next_kernelAVX512x32
 
 store_kernelAVX512x32:
 	VMOVUPS Z0, (R10)
@@ -231,6 +240,15 @@ store_kernelAVX512x32:
 	ADDQ R9, R10
 	VMOVUPS Z14, (R10)
 	VMOVUPS Z15, 64(R10)
+
+next_kernelAVX512x32:
+	// Next panel: B moves on by bstep floats, C by one tile width.
+	MOVQ bpanel-8(SP), DX
+	MOVQ bstep+88(FP), BX
+	LEAQ (DX)(BX*4), DX
+	ADDQ $128, DI
+	DECQ AX
+	JNZ  panel_kernelAVX512x32
 	VZEROUPPER
 	RET
 
@@ -257,22 +275,26 @@ store_kernelAVX512x32:
 	ADDQ R14, R13; \
 	VFMADD231PS Z16, Z24, Z7
 
-// func kernelAVX512x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)
-TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-80
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+// func kernelAVX512x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+TEXT ·kernelAVX512x16(SB), NOSPLIT, $8-96
 	MOVQ rsa+16(FP), R11
 	SHLQ $2, R11
 	LEAQ (R11)(R11*2), R12
-	LEAQ (SI)(R11*4), R13
 	MOVQ csa+24(FP), R14
 	SHLQ $2, R14
-	MOVQ b+32(FP), DX
 	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ c+48(FP), DI
+	MOVQ panels+80(FP), AX
+
+panel_kernelAVX512x16:
+	MOVQ DX, bpanel-8(SP)
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	LEAQ (SI)(R11*4), R13
 
 	// Warm the C tile while the k loop runs.
 	MOVQ DI, R10
@@ -323,8 +345,8 @@ loop1_kernelAVX512x16:
 	JNZ  loop1_kernelAVX512x16
 
 done_kernelAVX512x16:
-	MOVL alpha+64(FP), AX
-	CMPL AX, $0x3f800000
+	MOVL alpha+64(FP), BX
+	CMPL BX, $0x3f800000
 	JEQ  scaled_kernelAVX512x16
 	VBROADCASTSS alpha+64(FP), Z30
 	VMULPS Z30, Z0, Z0
@@ -338,8 +360,8 @@ done_kernelAVX512x16:
 
 scaled_kernelAVX512x16:
 	MOVQ DI, R10
-	MOVQ loadC+72(FP), AX
-	TESTQ AX, AX
+	MOVQ loadC+72(FP), BX
+	TESTQ BX, BX
 	JZ   store_kernelAVX512x16
 	VBROADCASTSS beta+68(FP), Z31
 	VFMADD231PS (R10), Z31, Z0
@@ -365,8 +387,7 @@ scaled_kernelAVX512x16:
 	ADDQ R9, R10
 	VFMADD231PS (R10), Z31, Z7
 	VMOVUPS Z7, (R10)
-	VZEROUPPER
-	RET
+	JMP  next_kernelAVX512x16
 
 store_kernelAVX512x16:
 	VMOVUPS Z0, (R10)
@@ -384,6 +405,15 @@ store_kernelAVX512x16:
 	VMOVUPS Z6, (R10)
 	ADDQ R9, R10
 	VMOVUPS Z7, (R10)
+
+next_kernelAVX512x16:
+	// Next panel: B moves on by bstep floats, C by one tile width.
+	MOVQ bpanel-8(SP), DX
+	MOVQ bstep+88(FP), BX
+	LEAQ (DX)(BX*4), DX
+	ADDQ $64, DI
+	DECQ AX
+	JNZ  panel_kernelAVX512x16
 	VZEROUPPER
 	RET
 
@@ -410,22 +440,26 @@ store_kernelAVX512x16:
 	ADDQ R14, R13; \
 	VFMADD231PS Y8, Y9, Y7
 
-// func kernelAVX512x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)
-TEXT ·kernelAVX512x8(SB), NOSPLIT, $0-80
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+// func kernelAVX512x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+TEXT ·kernelAVX512x8(SB), NOSPLIT, $8-96
 	MOVQ rsa+16(FP), R11
 	SHLQ $2, R11
 	LEAQ (R11)(R11*2), R12
-	LEAQ (SI)(R11*4), R13
 	MOVQ csa+24(FP), R14
 	SHLQ $2, R14
-	MOVQ b+32(FP), DX
 	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ c+48(FP), DI
+	MOVQ panels+80(FP), AX
+
+panel_kernelAVX512x8:
+	MOVQ DX, bpanel-8(SP)
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	LEAQ (SI)(R11*4), R13
 
 	// Warm the C tile while the k loop runs.
 	MOVQ DI, R10
@@ -476,8 +510,8 @@ loop1_kernelAVX512x8:
 	JNZ  loop1_kernelAVX512x8
 
 done_kernelAVX512x8:
-	MOVL alpha+64(FP), AX
-	CMPL AX, $0x3f800000
+	MOVL alpha+64(FP), BX
+	CMPL BX, $0x3f800000
 	JEQ  scaled_kernelAVX512x8
 	VBROADCASTSS alpha+64(FP), Y9
 	VMULPS Y9, Y0, Y0
@@ -491,8 +525,8 @@ done_kernelAVX512x8:
 
 scaled_kernelAVX512x8:
 	MOVQ DI, R10
-	MOVQ loadC+72(FP), AX
-	TESTQ AX, AX
+	MOVQ loadC+72(FP), BX
+	TESTQ BX, BX
 	JZ   store_kernelAVX512x8
 	VBROADCASTSS beta+68(FP), Y15
 	VFMADD231PS (R10), Y15, Y0
@@ -518,8 +552,7 @@ scaled_kernelAVX512x8:
 	ADDQ R9, R10
 	VFMADD231PS (R10), Y15, Y7
 	VMOVUPS Y7, (R10)
-	VZEROUPPER
-	RET
+	JMP  next_kernelAVX512x8
 
 store_kernelAVX512x8:
 	VMOVUPS Y0, (R10)
@@ -537,6 +570,15 @@ store_kernelAVX512x8:
 	VMOVUPS Y6, (R10)
 	ADDQ R9, R10
 	VMOVUPS Y7, (R10)
+
+next_kernelAVX512x8:
+	// Next panel: B moves on by bstep floats, C by one tile width.
+	MOVQ bpanel-8(SP), DX
+	MOVQ bstep+88(FP), BX
+	LEAQ (DX)(BX*4), DX
+	ADDQ $32, DI
+	DECQ AX
+	JNZ  panel_kernelAVX512x8
 	VZEROUPPER
 	RET
 
@@ -566,22 +608,26 @@ store_kernelAVX512x8:
 	VFMADD231PS Y12, Y15, Y10; \
 	VFMADD231PS Y13, Y15, Y11
 
-// func kernelAVX2x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)
-TEXT ·kernelAVX2x16(SB), NOSPLIT, $0-80
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+// func kernelAVX2x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+TEXT ·kernelAVX2x16(SB), NOSPLIT, $8-96
 	MOVQ rsa+16(FP), R11
 	SHLQ $2, R11
 	LEAQ (R11)(R11*2), R12
-	LEAQ (SI)(R12*1), R13
 	MOVQ csa+24(FP), R14
 	SHLQ $2, R14
-	MOVQ b+32(FP), DX
 	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ c+48(FP), DI
+	MOVQ panels+80(FP), AX
+
+panel_kernelAVX2x16:
+	MOVQ DX, bpanel-8(SP)
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	LEAQ (SI)(R12*1), R13
 
 	// Warm the C tile while the k loop runs.
 	MOVQ DI, R10
@@ -632,8 +678,8 @@ loop1_kernelAVX2x16:
 	JNZ  loop1_kernelAVX2x16
 
 done_kernelAVX2x16:
-	MOVL alpha+64(FP), AX
-	CMPL AX, $0x3f800000
+	MOVL alpha+64(FP), BX
+	CMPL BX, $0x3f800000
 	JEQ  scaled_kernelAVX2x16
 	VBROADCASTSS alpha+64(FP), Y14
 	VMULPS Y14, Y0, Y0
@@ -651,8 +697,8 @@ done_kernelAVX2x16:
 
 scaled_kernelAVX2x16:
 	MOVQ DI, R10
-	MOVQ loadC+72(FP), AX
-	TESTQ AX, AX
+	MOVQ loadC+72(FP), BX
+	TESTQ BX, BX
 	JZ   store_kernelAVX2x16
 	VBROADCASTSS beta+68(FP), Y15
 	VFMADD231PS (R10), Y15, Y0
@@ -684,8 +730,7 @@ scaled_kernelAVX2x16:
 	VMOVUPS Y10, (R10)
 	VFMADD231PS 32(R10), Y15, Y11
 	VMOVUPS Y11, 32(R10)
-	VZEROUPPER
-	RET
+	JMP  next_kernelAVX2x16
 
 store_kernelAVX2x16:
 	VMOVUPS Y0, (R10)
@@ -705,6 +750,15 @@ store_kernelAVX2x16:
 	ADDQ R9, R10
 	VMOVUPS Y10, (R10)
 	VMOVUPS Y11, 32(R10)
+
+next_kernelAVX2x16:
+	// Next panel: B moves on by bstep floats, C by one tile width.
+	MOVQ bpanel-8(SP), DX
+	MOVQ bstep+88(FP), BX
+	LEAQ (DX)(BX*4), DX
+	ADDQ $64, DI
+	DECQ AX
+	JNZ  panel_kernelAVX2x16
 	VZEROUPPER
 	RET
 
@@ -727,22 +781,26 @@ store_kernelAVX2x16:
 	ADDQ R14, R13; \
 	VFMADD231PS Y6, Y12, Y5
 
-// func kernelAVX2x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)
-TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-80
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+// func kernelAVX2x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+TEXT ·kernelAVX2x8(SB), NOSPLIT, $8-96
 	MOVQ rsa+16(FP), R11
 	SHLQ $2, R11
 	LEAQ (R11)(R11*2), R12
-	LEAQ (SI)(R12*1), R13
 	MOVQ csa+24(FP), R14
 	SHLQ $2, R14
-	MOVQ b+32(FP), DX
 	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ c+48(FP), DI
+	MOVQ panels+80(FP), AX
+
+panel_kernelAVX2x8:
+	MOVQ DX, bpanel-8(SP)
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	LEAQ (SI)(R12*1), R13
 
 	// Warm the C tile while the k loop runs.
 	MOVQ DI, R10
@@ -787,8 +845,8 @@ loop1_kernelAVX2x8:
 	JNZ  loop1_kernelAVX2x8
 
 done_kernelAVX2x8:
-	MOVL alpha+64(FP), AX
-	CMPL AX, $0x3f800000
+	MOVL alpha+64(FP), BX
+	CMPL BX, $0x3f800000
 	JEQ  scaled_kernelAVX2x8
 	VBROADCASTSS alpha+64(FP), Y7
 	VMULPS Y7, Y0, Y0
@@ -800,8 +858,8 @@ done_kernelAVX2x8:
 
 scaled_kernelAVX2x8:
 	MOVQ DI, R10
-	MOVQ loadC+72(FP), AX
-	TESTQ AX, AX
+	MOVQ loadC+72(FP), BX
+	TESTQ BX, BX
 	JZ   store_kernelAVX2x8
 	VBROADCASTSS beta+68(FP), Y15
 	VFMADD231PS (R10), Y15, Y0
@@ -821,8 +879,7 @@ scaled_kernelAVX2x8:
 	ADDQ R9, R10
 	VFMADD231PS (R10), Y15, Y5
 	VMOVUPS Y5, (R10)
-	VZEROUPPER
-	RET
+	JMP  next_kernelAVX2x8
 
 store_kernelAVX2x8:
 	VMOVUPS Y0, (R10)
@@ -836,6 +893,15 @@ store_kernelAVX2x8:
 	VMOVUPS Y4, (R10)
 	ADDQ R9, R10
 	VMOVUPS Y5, (R10)
+
+next_kernelAVX2x8:
+	// Next panel: B moves on by bstep floats, C by one tile width.
+	MOVQ bpanel-8(SP), DX
+	MOVQ bstep+88(FP), BX
+	LEAQ (DX)(BX*4), DX
+	ADDQ $32, DI
+	DECQ AX
+	JNZ  panel_kernelAVX2x8
 	VZEROUPPER
 	RET
 

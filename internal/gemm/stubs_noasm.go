@@ -7,23 +7,23 @@ package gemm
 
 func asmKernels() []*kernel { return nil }
 
-func kernelAVX512x32(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int) {
+func kernelAVX512x32(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int) {
 	panic("gemm: assembly kernels not built")
 }
 
-func kernelAVX512x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int) {
+func kernelAVX512x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int) {
 	panic("gemm: assembly kernels not built")
 }
 
-func kernelAVX512x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int) {
+func kernelAVX512x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int) {
 	panic("gemm: assembly kernels not built")
 }
 
-func kernelAVX2x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int) {
+func kernelAVX2x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int) {
 	panic("gemm: assembly kernels not built")
 }
 
-func kernelAVX2x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int) {
+func kernelAVX2x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int) {
 	panic("gemm: assembly kernels not built")
 }
 

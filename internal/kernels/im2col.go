@@ -42,6 +42,10 @@ func Im2col(g *Geom, x, col []float32, ld int) {
 					}
 					src := xc[ih*g.W:]
 					clear(d[:owLo])
+					if owLo == owHi {
+						clear(d)
+						continue
+					}
 					if g.SW == 1 {
 						copy(d[owLo:owHi], src[owLo+off:owHi+off])
 					} else {
@@ -95,7 +99,8 @@ func Col2im(g *Geom, col, x []float32, ld int) {
 	}
 }
 
-// validRange returns [lo, hi) of output columns ow with 0 ≤ ow*s+off < w.
+// validRange returns [lo, hi) of output columns ow with 0 ≤ ow*s+off < w;
+// lo == hi when there are none (callers must not index with off then).
 func validRange(off, s, w, ow int) (lo, hi int) {
 	lo = 0
 	if off < 0 {
@@ -128,6 +133,9 @@ func DepthwiseForward(g *Geom, x, k []float32, bias float32, y []float32) {
 				kv := k[ki*g.KW+kj]
 				off := kj*g.DW - g.PL
 				lo, hi := validRange(off, g.SW, g.W, g.OW)
+				if lo == hi {
+					continue
+				}
 				if g.SW == 1 {
 					xs := xr[lo+off : hi+off]
 					ys := yr[lo:hi]
@@ -163,6 +171,9 @@ func DepthwiseBackward(g *Geom, x, k, dy, dx, dk []float32) {
 				kv := k[ki*g.KW+kj]
 				off := kj*g.DW - g.PL
 				lo, hi := validRange(off, g.SW, g.W, g.OW)
+				if lo == hi {
+					continue
+				}
 				var acc float32
 				if g.SW == 1 {
 					xs := xr[lo+off : hi+off]

@@ -32,12 +32,18 @@ const header = `//go:build !noasm
 // already in C never propagate (BLAS beta == 0 semantics). alpha == 1 skips
 // the scaling multiply.
 //
+// Each call computes panels tiles side by side (panels >= 1): the same A
+// micro-panel against B panels bstep floats apart, writing consecutive
+// tiles of C. Looping here rather than in Go saves a call per tile, which
+// matters when k is small (a 3×3 convolution over one input channel has
+// k = 9).
+//
 // Registers: SI = A base for rows 0..split-1, R13 = A base for the rest,
 // R11 = rsa bytes, R12 = 3*rsa bytes, R14 = csa bytes, DX = B, R8 = ldb
-// bytes, DI = C, R9 = ldc bytes, BX/CX = k counters.
+// bytes, DI = C, R9 = ldc bytes, BX/CX = k counters, AX = panels left.
 //
 // All kernels share the signature
-// func(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)
+// func(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
 
 `
 
@@ -157,31 +163,39 @@ func gen(w *bytes.Buffer, s spec) {
 		}
 	}
 	p("")
-	p("// func %s(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int)", n)
-	p("TEXT ·%s(SB), NOSPLIT, $0-80", n)
+	p("// func %s(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)", n)
+	p("TEXT ·%s(SB), NOSPLIT, $8-96", n)
 	r13 := "LEAQ (SI)(R11*4), R13"
 	if s.split == 3 {
 		r13 = "LEAQ (SI)(R12*1), R13"
 	}
 	for _, l := range []string{
-		"MOVQ k+0(FP), CX", "MOVQ a+8(FP), SI", "MOVQ rsa+16(FP), R11", "SHLQ $2, R11",
-		"LEAQ (R11)(R11*2), R12", r13, "MOVQ csa+24(FP), R14", "SHLQ $2, R14",
-		"MOVQ b+32(FP), DX", "MOVQ ldb+40(FP), R8", "SHLQ $2, R8",
-		"MOVQ c+48(FP), DI", "MOVQ ldc+56(FP), R9", "SHLQ $2, R9",
+		"MOVQ rsa+16(FP), R11", "SHLQ $2, R11", "LEAQ (R11)(R11*2), R12",
+		"MOVQ csa+24(FP), R14", "SHLQ $2, R14",
+		"MOVQ ldb+40(FP), R8", "SHLQ $2, R8",
+		"MOVQ ldc+56(FP), R9", "SHLQ $2, R9",
+		"MOVQ b+32(FP), DX", "MOVQ c+48(FP), DI", "MOVQ panels+80(FP), AX",
 	} {
-		p("\t%s", l)
+		p("	%s", l)
 	}
 	p("")
-	p("\t// Warm the C tile while the k loop runs.")
-	p("\tMOVQ DI, R10")
+	p("panel_%s:", n)
+	for _, l := range []string{
+		"MOVQ DX, bpanel-8(SP)", "MOVQ k+0(FP), CX", "MOVQ a+8(FP), SI", r13,
+	} {
+		p("	%s", l)
+	}
+	p("")
+	p("	// Warm the C tile while the k loop runs.")
+	p("	MOVQ DI, R10")
 	rowBytes := s.ncol * vbytes
 	for r := 0; r < s.mr; r++ {
-		p("\tPREFETCHT0 (R10)")
+		p("	PREFETCHT0 (R10)")
 		if rowBytes > 64 {
-			p("\tPREFETCHT0 %d(R10)", rowBytes-4)
+			p("	PREFETCHT0 %d(R10)", rowBytes-4)
 		}
 		if r < s.mr-1 {
-			p("\tADDQ R9, R10")
+			p("	ADDQ R9, R10")
 		}
 	}
 	p("")
@@ -190,66 +204,74 @@ func gen(w *bytes.Buffer, s spec) {
 		zero = "VXORPS"
 	}
 	for _, a := range acc {
-		p("\t%s %s, %s, %s", zero, a, a, a)
+		p("	%s %s, %s, %s", zero, a, a, a)
 	}
 	p("")
-	p("\tMOVQ CX, BX")
-	p("\tSHRQ $2, BX")
-	p("\tJZ   tail_%s", n)
+	p("	MOVQ CX, BX")
+	p("	SHRQ $2, BX")
+	p("	JZ   tail_%s", n)
 	p("")
 	p("loop4_%s:", n)
 	for i := 0; i < 4; i++ {
-		p("\t%s", mac)
+		p("	%s", mac)
 	}
-	p("\tDECQ BX")
-	p("\tJNZ  loop4_%s", n)
+	p("	DECQ BX")
+	p("	JNZ  loop4_%s", n)
 	p("")
 	p("tail_%s:", n)
-	p("\tANDQ $3, CX")
-	p("\tJZ   done_%s", n)
+	p("	ANDQ $3, CX")
+	p("	JZ   done_%s", n)
 	p("")
 	p("loop1_%s:", n)
-	p("\t%s", mac)
-	p("\tDECQ CX")
-	p("\tJNZ  loop1_%s", n)
+	p("	%s", mac)
+	p("	DECQ CX")
+	p("	JNZ  loop1_%s", n)
 	p("")
 	p("done_%s:", n)
-	p("\tMOVL alpha+64(FP), AX")
-	p("\tCMPL AX, $0x3f800000")
-	p("\tJEQ  scaled_%s", n)
-	p("\tVBROADCASTSS alpha+64(FP), %s", alphaReg)
+	p("	MOVL alpha+64(FP), BX")
+	p("	CMPL BX, $0x3f800000")
+	p("	JEQ  scaled_%s", n)
+	p("	VBROADCASTSS alpha+64(FP), %s", alphaReg)
 	for _, a := range acc {
-		p("\tVMULPS %s, %s, %s", alphaReg, a, a)
+		p("	VMULPS %s, %s, %s", alphaReg, a, a)
 	}
 	p("")
 	p("scaled_%s:", n)
-	p("\tMOVQ DI, R10")
-	p("\tMOVQ loadC+72(FP), AX")
-	p("\tTESTQ AX, AX")
-	p("\tJZ   store_%s", n)
-	p("\tVBROADCASTSS beta+68(FP), %s", betaReg)
+	p("	MOVQ DI, R10")
+	p("	MOVQ loadC+72(FP), BX")
+	p("	TESTQ BX, BX")
+	p("	JZ   store_%s", n)
+	p("	VBROADCASTSS beta+68(FP), %s", betaReg)
 	for r := 0; r < s.mr; r++ {
 		for j := 0; j < s.ncol; j++ {
-			p("\tVFMADD231PS %s, %s, %s", off(j, "R10"), betaReg, acc[r*s.ncol+j])
-			p("\tVMOVUPS %s, %s", acc[r*s.ncol+j], off(j, "R10"))
+			p("	VFMADD231PS %s, %s, %s", off(j, "R10"), betaReg, acc[r*s.ncol+j])
+			p("	VMOVUPS %s, %s", acc[r*s.ncol+j], off(j, "R10"))
 		}
 		if r < s.mr-1 {
-			p("\tADDQ R9, R10")
+			p("	ADDQ R9, R10")
 		}
 	}
-	p("\tVZEROUPPER")
-	p("\tRET")
+	p("	JMP  next_%s", n)
 	p("")
 	p("store_%s:", n)
 	for r := 0; r < s.mr; r++ {
 		for j := 0; j < s.ncol; j++ {
-			p("\tVMOVUPS %s, %s", acc[r*s.ncol+j], off(j, "R10"))
+			p("	VMOVUPS %s, %s", acc[r*s.ncol+j], off(j, "R10"))
 		}
 		if r < s.mr-1 {
-			p("\tADDQ R9, R10")
+			p("	ADDQ R9, R10")
 		}
 	}
-	p("\tVZEROUPPER")
-	p("\tRET")
+	p("")
+	p("next_%s:", n)
+	p("	// Next panel: B moves on by bstep floats, C by one tile width.")
+	p("	MOVQ bpanel-8(SP), DX")
+	p("	MOVQ bstep+88(FP), BX")
+	p("	LEAQ (DX)(BX*4), DX")
+	p("	ADDQ $%d, DI", rowBytes)
+	p("	DECQ AX")
+	p("	JNZ  panel_%s", n)
+	p("	VZEROUPPER")
+	p("	RET")
 	p("")
 }
