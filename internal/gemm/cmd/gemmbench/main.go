@@ -30,7 +30,7 @@ func main() {
 	flag.Parse()
 
 	sgemm := gemm.Sgemm
-	name := *impl
+	var name string
 	switch *impl {
 	case "openblas":
 		if !openblas.Available {
