@@ -15,8 +15,15 @@ import (
 // (1−momentum)·batch, with the unbiased batch variance for running_var as
 // PyTorch does (so recipes and accuracies match PyTorch's). In inference
 // mode it uses the running statistics.
+//
+// With the attribute training_mode=1 (opset 14) an inference-mode Forward
+// computes what ONNX specifies: normalisation with the batch statistics,
+// and outputs 1 and 2 (when present) set to momentum·running +
+// (1−momentum)·batch with the biased batch variance, leaving the params
+// untouched.
 type batchNormOp struct {
 	eps, momentum float32
+	trainingMode  bool
 	n, c, inner   int
 	// saved by a training Forward for Backward
 	trained bool
@@ -27,7 +34,7 @@ type batchNormOp struct {
 func init() {
 	Register("BatchNormalization", func(n *Node) (Op, error) {
 		r := attrReader{a: n.Attrs}
-		op := &batchNormOp{eps: r.float("epsilon", 1e-5), momentum: r.float("momentum", 0.9)}
+		op := &batchNormOp{eps: r.float("epsilon", 1e-5), momentum: r.float("momentum", 0.9), trainingMode: r.int("training_mode", 0) != 0}
 		return op, r.err
 	})
 }
@@ -60,18 +67,23 @@ func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	x, y := in[0].Data, out[0].Data
 	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
 	n, c, inner := b.n, b.c, b.inner
-	b.trained = ctx.Train
+	batchStats := ctx.Train || b.trainingMode
+	b.trained = batchStats
 	if len(b.mean) != c {
 		b.mean, b.invStd = make([]float32, c), make([]float32, c)
 	}
+	var newMean, newVar []float32 // training_mode outputs of an inference Forward
+	if !ctx.Train && b.trainingMode {
+		newMean, newVar = make([]float32, c), make([]float32, c)
+	}
 	count := n * inner
-	if ctx.Train && count <= 1 {
+	if batchStats && count <= 1 {
 		return fmt.Errorf("training needs more than one value per channel, have input %s", tensor.ShapeString(in[0].Shape))
 	}
 	parallel.For(c, ctx.Threads, func(lo, hi, _ int) {
 		for ch := lo; ch < hi; ch++ {
 			var mean, invStd float32
-			if ctx.Train {
+			if batchStats {
 				// One pass for Σx and Σx², float32 within a row (short)
 				// and float64 across rows, so the variance stays accurate
 				// without a second pass over memory.
@@ -86,8 +98,13 @@ func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				mean = float32(m)
 				invStd = float32(1 / math.Sqrt(v+float64(b.eps)))
 				mom := b.momentum
-				rmean[ch] = mom*rmean[ch] + (1-mom)*mean
-				rvar[ch] = mom*rvar[ch] + (1-mom)*float32(v*float64(count)/float64(count-1))
+				if newMean != nil {
+					newMean[ch] = mom*rmean[ch] + (1-mom)*mean
+					newVar[ch] = mom*rvar[ch] + (1-mom)*float32(v)
+				} else {
+					rmean[ch] = mom*rmean[ch] + (1-mom)*mean
+					rvar[ch] = mom*rvar[ch] + (1-mom)*float32(v*float64(count)/float64(count-1))
+				}
 			} else {
 				mean = rmean[ch]
 				invStd = float32(1 / math.Sqrt(float64(rvar[ch])+float64(b.eps)))
@@ -104,6 +121,9 @@ func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 			}
 		}
 	})
+	if newMean != nil {
+		rmean, rvar = newMean, newVar
+	}
 	if len(out) > 1 && out[1] != nil {
 		copy(out[1].Data, rmean)
 	}
@@ -172,7 +192,7 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * inner
 				ds := dy[off : off+inner]
-				xs, dxs := x[off:off+inner][:len(ds)], dx[off:off+inner][:len(ds)]
+				xs, dxs := x[off : off+inner][:len(ds)], dx[off : off+inner][:len(ds)]
 				for j, d := range ds {
 					dxs[j] += A*d + B*xs[j] + C
 				}

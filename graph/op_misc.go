@@ -280,24 +280,42 @@ func (op *shapeOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 
 // ONNX TensorProto data types that Cast accepts.
 const (
-	onnxFloat  = 1
-	onnxUint8  = 2
-	onnxInt8   = 3
-	onnxUint16 = 4
-	onnxInt16  = 5
-	onnxInt32  = 6
-	onnxInt64  = 7
-	onnxUint32 = 12
-	onnxUint64 = 13
+	onnxFloat    = 1
+	onnxUint8    = 2
+	onnxInt8     = 3
+	onnxUint16   = 4
+	onnxInt16    = 5
+	onnxInt32    = 6
+	onnxInt64    = 7
+	onnxBool     = 9
+	onnxFloat16  = 10
+	onnxDouble   = 11
+	onnxUint32   = 12
+	onnxUint64   = 13
+	onnxBfloat16 = 16
 )
 
-// castOp is Cast. The IR is float32-only: a cast to FLOAT is the identity,
-// and a cast to an integer type rounds toward zero (the result stays a
-// float32 holding an integer, which is how the IR represents ints: exact
-// for |v| < 2^24; no wrap-around or saturation to the integer type's
-// range). Other targets (double, float16, bool, string, …) are rejected
-// when the op is built. Integer casts have zero gradient.
-type castOp struct{ toInt bool }
+// castKind is what a Cast does to float32 values.
+type castKind uint8
+
+const (
+	castSame castKind = iota // FLOAT, DOUBLE: the identity
+	castInt                  // integer types: round toward zero
+	castBool                 // 0 or 1
+	castHalf                 // FLOAT16: round to the nearest half, ties to even
+	castBf16                 // BFLOAT16: drop the low 16 bits (ONNX's reference)
+)
+
+// castOp is Cast. The IR is float32-only: a cast to FLOAT or DOUBLE is the
+// identity, and a cast to an integer type rounds toward zero (the result
+// stays a float32 holding an integer, which is how the IR represents ints:
+// exact for |v| < 2^24; no wrap-around or saturation to the integer type's
+// range); BOOL gives 0 or 1; FLOAT16 and BFLOAT16 round the value to the
+// type's precision (FLOAT16 to nearest even, overflowing to ±Inf;
+// BFLOAT16 by truncation, as ONNX's reference implementation up to 1.13
+// does), still held as float32. String targets are rejected when the op
+// is built. Only FLOAT and DOUBLE casts pass gradients.
+type castOp struct{ kind castKind }
 
 func newCast(n *Node) (Op, error) {
 	if _, ok := n.Attrs["to"]; !ok {
@@ -308,12 +326,37 @@ func newCast(n *Node) (Op, error) {
 		return nil, err
 	}
 	switch to {
-	case onnxFloat:
+	case onnxFloat, onnxDouble:
 		return &castOp{}, nil
 	case onnxUint8, onnxInt8, onnxUint16, onnxInt16, onnxInt32, onnxInt64, onnxUint32, onnxUint64:
-		return &castOp{toInt: true}, nil
+		return &castOp{kind: castInt}, nil
+	case onnxBool:
+		return &castOp{kind: castBool}, nil
+	case onnxFloat16:
+		return &castOp{kind: castHalf}, nil
+	case onnxBfloat16:
+		return &castOp{kind: castBf16}, nil
 	}
 	return nil, fmt.Errorf("cast to ONNX data type %d is not supported: the IR holds float32 (and integers as float32)", to)
+}
+
+// roundHalf rounds v to the nearest float16 value (ties to even).
+func roundHalf(v float32) float32 {
+	f := float64(v)
+	a := math.Abs(f)
+	if a == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return v
+	}
+	q := math.Ldexp(1, -24) // subnormal quantum
+	if a >= math.Ldexp(1, -14) {
+		_, e := math.Frexp(a) // a = frac·2^e, frac in [0.5, 1)
+		q = math.Ldexp(1, e-1-10)
+	}
+	r := math.RoundToEven(a/q) * q
+	if r > 65504 {
+		r = math.Inf(1)
+	}
+	return float32(math.Copysign(r, f))
 }
 
 func (op *castOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
@@ -327,17 +370,34 @@ func (op *castOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if err := copyData(out[0], in[0]); err != nil {
 		return err
 	}
-	if op.toInt {
-		y := out[0].Data
+	y := out[0].Data
+	switch op.kind {
+	case castInt:
 		for i, v := range y {
 			y[i] = float32(math.Trunc(float64(v)))
+		}
+	case castBool:
+		for i, v := range y {
+			if v != 0 {
+				y[i] = 1
+			}
+		}
+	case castHalf:
+		for i, v := range y {
+			y[i] = roundHalf(v)
+		}
+	case castBf16:
+		for i, v := range y {
+			if !math.IsNaN(float64(v)) {
+				y[i] = math.Float32frombits(math.Float32bits(v) &^ 0xffff)
+			}
 		}
 	}
 	return nil
 }
 
 func (op *castOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
-	if op.toInt || gin[0] == nil || gout[0] == nil {
+	if op.kind != castSame || gin[0] == nil || gout[0] == nil {
 		return nil
 	}
 	return addInto(ctx.Threads, gin[0].Data, gout[0].Data)

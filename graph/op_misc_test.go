@@ -151,7 +151,18 @@ func TestCast(t *testing.T) {
 	// from integers so finite differences agree).
 	checkGrad(t, "Cast", Attrs{"to": onnxInt64}, []gcIn{in(opsRand(r, -3, 3, []float32{-2, -1, 0, 1, 2}, 0.05, 2, 3))}, 1, false)
 
-	opsWantErr(t, "Cast double", opsErr("Cast", Attrs{"to": 11}, []gcIn{in(x)}, 1), "data type 11", "not supported")
+	got = opsRun(t, "Cast", Attrs{"to": onnxDouble}, []gcIn{in(x)}, 1, 1, false)[0]
+	opsExpect(t, "Cast double", got, []int{5}, x.Data, 0)
+	got = opsRun(t, "Cast", Attrs{"to": onnxBool}, []gcIn{in(x)}, 1, 1, false)[0]
+	opsExpect(t, "Cast bool", got, []int{5}, opsF(1, 1, 1, 1, 1), 0)
+	h := opsT([]int{6}, 1.0004883, 1.0014648, 65519, 65520, 1e-8, -3.0e-5)
+	got = opsRun(t, "Cast", Attrs{"to": onnxFloat16}, []gcIn{in(h)}, 1, 1, false)[0]
+	inf := float32(math.Inf(1))
+	// ties to even: 1+2^-11 → 1, 1+3·2^-11 → 1+2^-9; 65520 overflows; subnormals.
+	opsExpect(t, "Cast float16", got, []int{6}, opsF(1, 1.001953125, 65504, inf, 0, -2.9981136e-05), 0)
+	got = opsRun(t, "Cast", Attrs{"to": onnxBfloat16}, []gcIn{in(opsT([]int{1}, 0.47892547))}, 1, 1, false)[0]
+	opsExpect(t, "Cast bfloat16", got, []int{1}, opsF(0.478515625), 0)
+	opsWantErr(t, "Cast string", opsErr("Cast", Attrs{"to": 8}, []gcIn{in(x)}, 1), "data type 8", "not supported")
 	opsWantErr(t, "Cast no to", opsErr("Cast", nil, []gcIn{in(x)}, 1), "to is required")
 }
 

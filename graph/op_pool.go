@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/shearsml/shears/internal/parallel"
@@ -24,18 +23,16 @@ func init() {
 	for _, name := range []string{"MaxPool", "AveragePool"} {
 		isMax := name == "MaxPool"
 		Register(name, func(n *Node) (Op, error) {
+			if usesPoolND(n, isMax) {
+				return newPoolND(n, isMax) // 3-D and up, or MaxPool's Indices
+			}
 			w, err := parseWindow(n, true)
 			if err != nil {
 				return nil, err
 			}
 			r := attrReader{a: n.Attrs}
 			op := &poolOp{max: isMax, win: w, countIncludePad: r.int("count_include_pad", 0) != 0}
-			if isMax && r.int("storage_order", 0) != 0 {
-				return nil, fmt.Errorf("storage_order=1 is not supported")
-			}
-			if isMax && len(n.Outputs) > 1 && n.Outputs[1] != "" {
-				return nil, fmt.Errorf("the Indices output is not supported")
-			}
+			// storage_order only matters for the Indices output.
 			return op, r.err
 		})
 	}

@@ -22,7 +22,7 @@ import (
 const (
 	MinIRVersion = 3
 	MaxIRVersion = 8
-	MinOpset     = 7
+	MinOpset     = 6
 	MaxOpset     = 17
 )
 
@@ -66,6 +66,9 @@ type decoder struct {
 	// legacySoftmax lists pre-opset-13 Softmax-like nodes whose semantics
 	// must be checked against the input shape.
 	legacySoftmax []*graph.Node
+	// legacyBroadcast lists opset-6 binary ops with broadcast=1 and an
+	// axis, whose second input must be aligned to the first.
+	legacyBroadcast []legacyBC
 }
 
 // errf formats an error with the "onnx: <file>: " prefix.
@@ -236,6 +239,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		if err := d.checkArity(n); err != nil {
 			return nil, err
 		}
+		if err := d.checkOp(n); err != nil {
+			return nil, err
+		}
 		d.g.Nodes = append(d.g.Nodes, n)
 	}
 	if err := d.values(gp); err != nil {
@@ -248,6 +254,11 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 	if err := d.g.Validate(); err != nil {
 		return nil, d.errf("%s", strings.TrimPrefix(err.Error(), "graph: "))
 	}
+	if err := d.alignLegacyBroadcast(); err != nil {
+		return nil, err
+	}
+	d.integerDivision(gp)
+	d.fold()
 	if err := d.checkLegacySoftmax(); err != nil {
 		return nil, err
 	}
@@ -563,6 +574,9 @@ func (d *decoder) values(gp *onnxpb.GraphProto) error {
 		if err != nil {
 			return d.errf("graph input %q: %v", name, err)
 		}
+		if err := checkInput(vi, shape); err != nil {
+			return d.errf("graph input %q: %v", name, err)
+		}
 		d.g.Inputs = append(d.g.Inputs, graph.ValueInfo{Name: name, Shape: shape})
 	}
 	for _, vi := range gp.Output {
@@ -626,6 +640,30 @@ func valueShape(vi *onnxpb.ValueInfoProto, input bool) ([]int, error) {
 	return shape, nil
 }
 
+// checkInput enforces the IR's conventions for graph inputs: the element
+// type is FLOAT (the IR computes in float32; shape-like values such as a
+// Reshape's shape must be initializers or computed from shapes, not fed
+// in), and only dimension 0, the batch, may be symbolic: Program replaces
+// every −1 input dimension by the batch size, so another symbolic
+// dimension would silently take the batch's value.
+func checkInput(vi *onnxpb.ValueInfoProto, shape []int) error {
+	tt := vi.GetType().GetTensorType()
+	if dt := onnxpb.TensorProto_DataType(tt.GetElemType()); dt != floatT {
+		return fmt.Errorf("element type %s is not supported: shears computes in float32 and takes FLOAT inputs (integer inputs such as shapes or indices must be initializers)", dataTypeName(int32(dt)))
+	}
+	for i, d := range shape {
+		if d >= 0 || i == 0 {
+			continue
+		}
+		what := "unknown"
+		if p := tt.GetShape().GetDim()[i].GetDimParam(); p != "" {
+			what = fmt.Sprintf("symbolic (%q)", p)
+		}
+		return fmt.Errorf("dimension %d is %s: shears lets only dimension 0 (the batch) vary; export the model with a fixed size for dimension %d", i, what, i)
+	}
+	return nil
+}
+
 // checkArity rejects nodes whose required inputs are missing (the op
 // implementations may assume they are there) and nodes without outputs.
 func (d *decoder) checkArity(n *graph.Node) error {
@@ -643,6 +681,21 @@ func (d *decoder) checkArity(n *graph.Node) error {
 	}
 	if !slices.ContainsFunc(n.Outputs, func(s string) bool { return s != "" }) {
 		return d.nodeErr(n, "has no outputs")
+	}
+	return nil
+}
+
+// checkOp builds the node's op, so that attributes the op refuses (a 3-D
+// convolution window, a Cast to STRING, an unknown auto_pad ...) make the
+// import fail, naming the node, rather than a later Compile.
+func (d *decoder) checkOp(n *graph.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = d.nodeErr(n, "panic building the op (a bug in package graph): %v", r)
+		}
+	}()
+	if _, err := graph.NewOp(n); err != nil {
+		return d.errf("%v", err)
 	}
 	return nil
 }

@@ -180,7 +180,7 @@ func TestVersions(t *testing.T) {
 		{9, 13, "", "IR version 9"},
 		{2, 13, "", "IR version 2"},
 		{8, 18, "", "opset 18"},
-		{8, 6, "", "opset 6"},
+		{8, 5, "", "opset 5"},
 		{8, 13, "ai.onnx.ml", "no default-domain"},
 	} {
 		m := reluModel()

@@ -8,7 +8,7 @@
 // # Import
 //
 // Decode and Load turn an ONNX ModelProto (IR version 3 to 8, default-domain
-// opset 7 to 17) into a *graph.Graph:
+// opset 6 to 17) into a *graph.Graph:
 //
 //   - every node becomes a graph.Node with the same op type, inputs and
 //     outputs; nodes without a name, or with a name already used, are named
@@ -21,6 +21,14 @@
 //     initializers are not graph inputs;
 //   - input and output shapes come from the graph's inputs and outputs,
 //     with −1 for a symbolic (dim_param) or missing dimension;
+//   - graph inputs follow the IR's conventions, or the model is refused
+//     with an error naming the input: they are FLOAT (the IR computes in
+//     float32; integer inputs such as a Reshape's shape or Gather's
+//     indices must be initializers or computed from shapes), and only
+//     dimension 0 may be symbolic. That dimension is the batch:
+//     graph.Program replaces every −1 input dimension by the batch size,
+//     so a symbolic height or sequence length would silently take the
+//     batch's value. Concrete dimensions are kept as they are;
 //   - opset differences are normalised to the opset-13 form the IR uses:
 //     the axes/split/k/pads/starts… attributes of older Squeeze, Unsqueeze,
 //     ReduceSum, Split, TopK, Pad, Slice and Clip become constant inputs;
@@ -28,7 +36,26 @@
 //     their old flatten-to-2-D meaning differs from the opset-13 one for the
 //     node's input shape); BatchNormalization's legacy spatial=1 is dropped;
 //     Dropout keeps (or gets back from a constant input) its ratio
-//     attribute, the IR's form for Dropout;
+//     attribute, the IR's form for Dropout; opset 6's broadcast/axis
+//     attributes of binary ops become numpy broadcasting (the second
+//     input reshaped or unsqueezed to align at axis), and its is_test
+//     attributes go (BatchNormalization is_test=0 becomes training_mode=1);
+//   - every node's op is built once (graph.NewOp), so that attributes an
+//     op refuses (a 3-D convolution, a Cast to STRING) fail the import,
+//     naming the node;
+//   - an integer Div (its element type inferred from initializers,
+//     Constant nodes, Shape, Cast ...) is followed by a Cast to INT64,
+//     which truncates as integer division does: the IR's Div is a float
+//     division;
+//   - constant subgraphs are folded, by running the graph's own ops (see
+//     fold.go): a node whose inputs are all params, or that computes only
+//     from params and the shapes of activations (Shape → Gather →
+//     Unsqueeze → Concat, the way PyTorch exports x.view(x.size(0), -1)),
+//     becomes a param when it gives the same value at two batch sizes; a
+//     Reshape (Expand) whose shape follows the batch gets a constant shape
+//     with 0 ("copy the input's dimension"; 1 for Expand) or −1 in the
+//     entries that follow the batch. Nodes and params that only fed what
+//     was folded are dropped; graph outputs are never folded;
 //   - metadata_props become Graph.Meta, and graph.LabelAxes labels params.
 //
 // A model using op types that the graph package does not implement (see
@@ -107,6 +134,12 @@
 // ones, which has a name (an empty one is written as "graph", since ONNX
 // requires one) and which uses the opset-13 forms (the legacy attribute
 // forms above come back as inputs, except Dropout's ratio).
+//
+// # Tensor files
+//
+// DecodeTensor and EncodeTensor read and write serialised TensorProtos,
+// the .pb files of ONNX's test data sets (shears run reads and writes
+// them, and NumPy .npy files).
 //
 // # Errors
 //

@@ -76,6 +76,11 @@ func (d *decoder) normalise(n *graph.Node) error {
 			n.Attrs = nil
 		}
 	}
+	if d.opset < 7 {
+		if err := d.normaliseOpset6(n); err != nil {
+			return err
+		}
+	}
 	switch n.Op {
 	case "Softmax", "LogSoftmax", "Hardmax":
 		if d.opset >= 13 {
@@ -211,4 +216,123 @@ func (d *decoder) dropoutRatios() {
 	if len(drop) > 0 {
 		d.g.Params = slices.DeleteFunc(d.g.Params, func(p *graph.Param) bool { return drop[p.Name] })
 	}
+}
+
+// legacyBC is an opset-6 binary op whose second input broadcasts from
+// axis of the first.
+type legacyBC struct {
+	n    *graph.Node
+	axis int
+}
+
+// legacyBroadcastOps take opset 6's broadcast and axis attributes.
+var legacyBroadcastOps = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true,
+	"And": true, "Or": true, "Xor": true, "Equal": true, "Greater": true, "Less": true}
+
+// normaliseOpset6 rewrites opset-6 forms: the broadcast/axis attributes of
+// binary ops (opset 7 broadcasts numpy-style; an axis is resolved by
+// alignLegacyBroadcast once shapes are known), Gemm's broadcast, and the
+// is_test attribute of BatchNormalization and Dropout (is_test=0, training
+// BatchNorm, becomes training_mode=1).
+func (d *decoder) normaliseOpset6(n *graph.Node) error {
+	switch {
+	case legacyBroadcastOps[n.Op]:
+		bc, err := n.Attrs.Int("broadcast", 0)
+		if err != nil {
+			return d.nodeErr(n, "%v", err)
+		}
+		axis, hasAxis := n.Attrs["axis"]
+		delete(n.Attrs, "broadcast")
+		delete(n.Attrs, "axis")
+		if bc != 0 && hasAxis {
+			a, ok := axis.(int)
+			if !ok {
+				return d.nodeErr(n, "attribute axis: want int, have %T", axis)
+			}
+			d.legacyBroadcast = append(d.legacyBroadcast, legacyBC{n, a})
+		}
+	case n.Op == "Gemm":
+		delete(n.Attrs, "broadcast")
+	case n.Op == "BatchNormalization" || n.Op == "Dropout":
+		if v, ok := n.Attrs["is_test"]; ok {
+			delete(n.Attrs, "is_test")
+			if v == 0 && n.Op == "BatchNormalization" {
+				if len(n.Outputs) > 3 {
+					return d.nodeErr(n, "is_test=0 (training) with saved mean and variance outputs is not supported")
+				}
+				n.Attrs["training_mode"] = 1
+			}
+		}
+	}
+	if len(n.Attrs) == 0 {
+		n.Attrs = nil
+	}
+	return nil
+}
+
+// alignLegacyBroadcast gives the second input of opset-6 binary ops with an
+// axis trailing 1-dimensions, so that numpy broadcasting aligns it at the
+// axis: a param is reshaped (copied when shared), a value unsqueezed.
+func (d *decoder) alignLegacyBroadcast() error {
+	if len(d.legacyBroadcast) == 0 {
+		return nil
+	}
+	st := propagate(d.g, 1)
+	params := d.g.ParamMap()
+	reads := map[string]int{}
+	for _, n := range d.g.Nodes {
+		for _, in := range n.Inputs {
+			reads[in]++
+		}
+	}
+	for _, lb := range d.legacyBroadcast {
+		n := lb.n
+		if len(n.Inputs) != 2 {
+			return d.nodeErr(n, "want 2 inputs, have %d", len(n.Inputs))
+		}
+		a, b := st.shapes[n.Inputs[0]], st.shapes[n.Inputs[1]]
+		if a == nil || b == nil {
+			return d.nodeErr(n, "opset %d broadcast with axis %d needs the ranks of the inputs, which shape inference could not find", d.opset, lb.axis)
+		}
+		axis := lb.axis
+		if axis < 0 {
+			axis += len(a)
+		}
+		trailing := len(a) - axis - len(b)
+		if axis < 0 || trailing < 0 {
+			return d.nodeErr(n, "axis %d does not fit input shapes %s and %s", lb.axis, shapeStr(a), shapeStr(b))
+		}
+		if trailing == 0 {
+			continue
+		}
+		shape := append(slices.Clone(b), make([]int, trailing)...)
+		for i := len(b); i < len(shape); i++ {
+			shape[i] = 1
+		}
+		if p := params[n.Inputs[1]]; p != nil {
+			t := &tensor.Tensor{Shape: shape, Data: p.Value.Data}
+			if reads[p.Name] > 1 {
+				name := d.fresh(p.Name + "_aligned")
+				d.g.AddParam(name, &tensor.Tensor{Shape: shape, Data: slices.Clone(p.Value.Data)}, false)
+				reads[p.Name]--
+				n.Inputs[1] = name
+				continue
+			}
+			p.Value = t
+			p.Axes = make([]graph.AxisRole, len(shape))
+			continue
+		}
+		axes := make([]int, trailing)
+		for i := range axes {
+			axes[i] = len(b) + i
+		}
+		an := d.fresh(n.Name + "_axes")
+		d.g.AddParam(an, intsTensor(axes), false)
+		out := d.fresh(n.Inputs[1] + "_aligned")
+		un := &graph.Node{Name: d.fresh(n.Name + "_align"), Op: "Unsqueeze", Inputs: []string{n.Inputs[1], an}, Outputs: []string{out}}
+		n.Inputs[1] = out
+		i := slices.Index(d.g.Nodes, n)
+		d.g.Nodes = slices.Insert(d.g.Nodes, i, un)
+	}
+	return nil
 }

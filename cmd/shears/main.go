@@ -28,6 +28,8 @@ func init() {
 		{"train", "train a zoo model or model file on a data set", cmdTrain},
 		{"eval", "evaluate a model file on a test set", cmdEval},
 		{"info", "print per-layer shapes, params and MACs of a model", cmdInfo},
+		{"run", "run a model once on tensor files (.npy, .pb) or time it on random input", cmdRun},
+		{"export", "write a zoo model or model file as ONNX (optionally BatchNorm folded)", cmdExport},
 		{"prune", "prune a model (criterion, granularity, allocation, schedule, fine-tuning) or run a YAML recipe", cmdPrune},
 	}
 }

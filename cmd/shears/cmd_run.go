@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/tensor"
+)
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func cmdRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var inputs, outputs listFlag
+	fs.Var(&inputs, "input", "input tensor file (.npy or ONNX .pb), repeated in graph-input order or as name=FILE")
+	fs.Var(&outputs, "output", "write an output (.npy or .pb by extension), repeated in output order or as name=FILE")
+	random := fs.Bool("random-input", false, "run on random normal inputs (benchmarking) instead of files")
+	batch := fs.Int("batch", 1, "batch size of --random-input")
+	seed := fs.Uint64("seed", 1, "seed of a zoo model's weights and of --random-input")
+	threads := fs.Int("threads", 0, "worker threads (default: all cores)")
+	warmup := fs.Int("warmup", -1, "untimed runs before the timed ones (default: 1 with --json or --random-input, else 0)")
+	repeat := fs.Int("repeat", -1, "timed runs; latency is their median (default: 10 with --json or --random-input, else 1)")
+	jsonOut := fs.Bool("json", false, "print a JSON summary (latency_ms, p90_ms, batch, threads, ...) as the last line")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one model (zoo name or model file), have %d arguments", len(pos))
+	}
+	timing := *jsonOut || *random
+	if *warmup < 0 {
+		*warmup = map[bool]int{true: 1, false: 0}[timing]
+	}
+	if *repeat < 0 {
+		*repeat = map[bool]int{true: 10, false: 1}[timing]
+	}
+	if *repeat < 1 {
+		return usagef("--repeat must be ≥ 1")
+	}
+	if *batch < 1 {
+		return usagef("--batch must be ≥ 1")
+	}
+	if *random && len(inputs) > 0 {
+		return usagef("give either --input files or --random-input, not both")
+	}
+	if !*random && len(inputs) == 0 {
+		return usagef("--input FILE is required (or --random-input for random data)")
+	}
+	parallel.SetThreads(*threads)
+	g, _, err := loadModel(pos[0], *seed)
+	if err != nil {
+		return err
+	}
+	prog, err := graph.Compile(g)
+	if err != nil {
+		return err
+	}
+	var xs []*tensor.Tensor
+	if *random {
+		xs = randomInputs(g, *batch, *seed)
+	} else if xs, err = inputTensors(g, inputs); err != nil {
+		return err
+	}
+	outFiles, err := outputFiles(g, outputs)
+	if err != nil {
+		return err
+	}
+	var times []float64
+	var outs []*tensor.Tensor
+	for i := 0; i < *warmup+*repeat; i++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted")
+		}
+		start := time.Now()
+		outs, err = prog.Forward(false, xs...)
+		if err != nil {
+			return err
+		}
+		if i >= *warmup {
+			times = append(times, time.Since(start).Seconds()*1000)
+		}
+	}
+	n := 1 // the batch: dimension 0 of the first input that has a dynamic one
+	for k, in := range g.Inputs {
+		if len(in.Shape) > 0 && in.Shape[0] < 0 {
+			n = xs[k].Shape[0]
+			break
+		}
+	}
+	type jout struct {
+		Name  string `json:"name"`
+		Shape []int  `json:"shape"`
+		File  string `json:"file,omitempty"`
+	}
+	var jouts []jout
+	for k, o := range g.Outputs {
+		file := outFiles[k]
+		if file != "" {
+			if err := writeTensorFile(file, o.Name, outs[k]); err != nil {
+				return err
+			}
+		}
+		jouts = append(jouts, jout{o.Name, outs[k].Shape, file})
+		desc := summarize(outs[k])
+		if file != "" {
+			desc += ", written to " + file
+		}
+		fmt.Printf("output %s: %s: %s\n", o.Name, shapeString(outs[k].Shape), desc)
+	}
+	med, p90 := percentile(times, 0.5), percentile(times, 0.9)
+	fmt.Printf("%s: batch %d, %d threads: latency %.3f ms median, %.3f ms p90 over %d runs (%d warm-up)\n",
+		g.Name, n, parallel.Threads(), med, p90, len(times), *warmup)
+	if *jsonOut {
+		return printJSON(map[string]any{"command": "run", "model": g.Name, "batch": n, "threads": parallel.Threads(),
+			"runs": len(times), "warmup": *warmup, "latency_ms": med, "p90_ms": p90, "outputs": jouts})
+	}
+	return nil
+}
+
+// summarize describes an output: its range, and the top class of each row
+// of a 2-D output.
+func summarize(t *tensor.Tensor) string {
+	if len(t.Data) == 0 {
+		return "empty"
+	}
+	lo, hi := slices.Min(t.Data), slices.Max(t.Data)
+	s := fmt.Sprintf("min %.4g, max %.4g", lo, hi)
+	if len(t.Shape) == 2 && t.Shape[1] > 1 && t.Shape[0] <= 8 {
+		var am []string
+		for r := range t.Shape[0] {
+			row := t.Data[r*t.Shape[1] : (r+1)*t.Shape[1]]
+			am = append(am, fmt.Sprint(slices.Index(row, slices.Max(row))))
+		}
+		s += ", argmax " + strings.Join(am, " ")
+	}
+	return s
+}
+
+// percentile returns the q-quantile of xs (nearest rank).
+func percentile(xs []float64, q float64) float64 {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	i := int(q*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// randomInputs makes standard-normal inputs with the given batch.
+func randomInputs(g *graph.Graph, batch int, seed uint64) []*tensor.Tensor {
+	r := rand.New(rand.NewPCG(seed, 0x1a9))
+	var xs []*tensor.Tensor
+	for _, in := range g.Inputs {
+		shape := slices.Clone(in.Shape)
+		for i, d := range shape {
+			if d < 0 {
+				shape[i] = batch
+			}
+		}
+		x := tensor.New(shape...)
+		for i := range x.Data {
+			x.Data[i] = float32(r.NormFloat64())
+		}
+		xs = append(xs, x)
+	}
+	return xs
+}
+
+// splitNamed splits name=FILE when name is one of names; otherwise the
+// whole argument is a file.
+func splitNamed(arg string, names []string) (string, string) {
+	if i := strings.Index(arg, "="); i > 0 && slices.Contains(names, arg[:i]) {
+		return arg[:i], arg[i+1:]
+	}
+	return "", arg
+}
+
+// assign maps --input/--output arguments to graph values: name=FILE, or
+// positional in order. what is "input" or "output".
+func assign(what string, names []string, args []string) ([]string, error) {
+	files := make([]string, len(names))
+	positional := 0
+	for _, a := range args {
+		name, file := splitNamed(a, names)
+		if name == "" && strings.Contains(a, "=") && !strings.ContainsAny(a[:strings.Index(a, "=")], "/.") {
+			if _, err := os.Stat(a); err != nil {
+				return nil, usagef("model has no %s %q (%ss: %s)", what, a[:strings.Index(a, "=")], what, strings.Join(names, ", "))
+			}
+		}
+		if name == "" {
+			if positional >= len(names) {
+				return nil, usagef("%d --%s files for a model with %d %ss (%s)", len(args), what, len(names), what, strings.Join(names, ", "))
+			}
+			for files[positional] != "" {
+				positional++
+				if positional >= len(names) {
+					return nil, usagef("too many --%s files for %ss %s", what, what, strings.Join(names, ", "))
+				}
+			}
+			name = names[positional]
+			positional++
+		}
+		k := slices.Index(names, name)
+		if files[k] != "" {
+			return nil, usagef("%s %q is given twice", what, name)
+		}
+		files[k] = file
+	}
+	return files, nil
+}
+
+// inputTensors reads the input files and checks them against the graph.
+func inputTensors(g *graph.Graph, args []string) ([]*tensor.Tensor, error) {
+	var names []string
+	for _, in := range g.Inputs {
+		names = append(names, in.Name)
+	}
+	files, err := assign("input", names, args)
+	if err != nil {
+		return nil, err
+	}
+	xs := make([]*tensor.Tensor, len(files))
+	batch, batchFrom := -1, ""
+	for k, f := range files {
+		if f == "" {
+			return nil, usagef("no file for input %q (model inputs: %s)", names[k], strings.Join(names, ", "))
+		}
+		x, err := readTensorFile(f)
+		if err != nil {
+			return nil, err
+		}
+		want := g.Inputs[k].Shape
+		ok := len(x.Shape) == len(want)
+		for d := 0; ok && d < len(want); d++ {
+			ok = want[d] < 0 || want[d] == x.Shape[d]
+		}
+		if !ok {
+			return nil, fmt.Errorf("input %q: file %s has shape %s, the model wants %s", names[k], f, shapeString(x.Shape), dynShape(want))
+		}
+		if len(want) > 0 && want[0] < 0 {
+			if batch >= 0 && x.Shape[0] != batch {
+				return nil, fmt.Errorf("input %q: file %s has batch %d, input %q has %d", names[k], f, x.Shape[0], batchFrom, batch)
+			}
+			batch, batchFrom = x.Shape[0], names[k]
+		}
+		xs[k] = x
+	}
+	return xs, nil
+}
+
+// dynShape prints a shape with N for the dynamic batch.
+func dynShape(s []int) string {
+	if len(s) == 0 {
+		return "scalar"
+	}
+	var p []string
+	for _, d := range s {
+		if d < 0 {
+			p = append(p, "N")
+		} else {
+			p = append(p, fmt.Sprint(d))
+		}
+	}
+	return strings.Join(p, "×")
+}
+
+// outputFiles maps --output arguments to the graph's outputs ("" for an
+// output not written), checking the file formats.
+func outputFiles(g *graph.Graph, args []string) ([]string, error) {
+	var names []string
+	for _, o := range g.Outputs {
+		names = append(names, o.Name)
+	}
+	files, err := assign("output", names, args)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		if _, err := tensorFormat(f); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	return files, nil
+}

@@ -1,0 +1,208 @@
+//go:build cgo
+
+// Command benchinfer times dense inference in shears and in ONNX Runtime
+// (CPU) on the same ONNX models, in one process, alternating the two run by
+// run so that both see the same machine conditions, and prints a Markdown
+// table with the ratio shears/ORT. scripts/bench_infer.sh runs it.
+//
+//	go run ./internal/cmd/benchinfer [-threads 2] [-batches 1,64] [-models ...] [-mintime 2s]
+//
+// Models are zoo names (28×28, random weights, BatchNorm folded into the
+// convolutions with graph.FoldBatchNorm, as `shears export --fold-bn`
+// writes them) and torchvision exports from scripts/export_torchvision.py
+// (224×224, the default eval export in which PyTorch folded BatchNorm).
+// Both runtimes run the same ONNX bytes; ORT applies its default graph
+// optimisations (operator fusion included), shears runs the graph as it is.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/ortref"
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/tensor"
+	"github.com/shearsml/shears/zoo"
+)
+
+func main() {
+	threads := flag.Int("threads", 2, "threads for both runtimes")
+	batches := flag.String("batches", "1,64", "batch sizes")
+	models := flag.String("models", "lenet5,resnet20,mobilenetv2-s,resnet18,mobilenet_v2", "zoo names or torchvision export names")
+	tvDir := flag.String("torchvision", ".cache/torchvision", "folder of scripts/export_torchvision.py's exports")
+	minTime := flag.Duration("mintime", 2*time.Second, "time each runtime at least this long per row (and at least -minruns runs)")
+	minRuns := flag.Int("minruns", 5, "timed runs per runtime and row, at least")
+	flag.Parse()
+	if err := run(*threads, *batches, *models, *tvDir, *minTime, *minRuns); err != nil {
+		fmt.Fprintln(os.Stderr, "benchinfer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(threads int, batchList, modelList, tvDir string, minTime time.Duration, minRuns int) error {
+	if err := ortref.Init(); err != nil {
+		return err
+	}
+	var batches []int
+	for _, s := range strings.Split(batchList, ",") {
+		b, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || b < 1 {
+			return fmt.Errorf("bad batch %q", s)
+		}
+		batches = append(batches, b)
+	}
+	parallel.SetThreads(threads)
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(l[strings.Index(l, ":")+1:])
+				break
+			}
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("machine: %s, %d cores, load %s\n", cpu, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("shears (%s) vs ONNX Runtime %s (CPU, intra-op threads %d, sequential, default graph optimisations); threads %d each;\n", runtime.Version(), ortref.RuntimeVersion(), threads, threads)
+	fmt.Printf("median of ≥ %d runs and ≥ %v per runtime, alternating, after one warm-up run each\n\n", minRuns, minTime)
+	fmt.Println("| model | input | batch | shears ms | ORT ms | shears/ORT | max rel. diff |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, name := range strings.Split(modelList, ",") {
+		name = strings.TrimSpace(name)
+		model, g, err := loadModel(name, tvDir)
+		if err != nil {
+			return err
+		}
+		for _, b := range batches {
+			row, err := bench(name, model, g, b, threads, minTime, minRuns)
+			if err != nil {
+				return fmt.Errorf("%s batch %d: %w", name, b, err)
+			}
+			fmt.Println(row)
+		}
+	}
+	return nil
+}
+
+// loadModel returns the ONNX bytes both runtimes run and shears' graph of
+// them.
+func loadModel(name, tvDir string) ([]byte, *graph.Graph, error) {
+	if m, err := zoo.Get(name); err == nil {
+		g, _, err := graph.FoldBatchNorm(m.Build(1))
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := onnx.Encode(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		g, err = onnx.Decode(b, name)
+		return b, g, err
+	}
+	path := filepath.Join(tvDir, name+".onnx")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s: not a zoo model and no %s (run /usr/bin/python3 scripts/export_torchvision.py)", name, path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := onnx.Decode(b, path)
+	return b, g, err
+}
+
+func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTime time.Duration, minRuns int) (string, error) {
+	prog, err := graph.Compile(g)
+	if err != nil {
+		return "", err
+	}
+	prog.Threads = threads
+	sess, err := ortref.Open(model, ortref.Options{Threads: threads})
+	if err != nil {
+		return "", err
+	}
+	defer sess.Close()
+	shape := slices.Clone(g.Inputs[0].Shape)
+	shape[0] = batch
+	x := tensor.New(shape...)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	// Warm-up, and a check that both compute the same.
+	got, err := prog.Forward(false, x)
+	if err != nil {
+		return "", err
+	}
+	want, err := sess.Run(x)
+	if err != nil {
+		return "", err
+	}
+	diff := relDiff(got[0], want[0])
+	var ts, to []float64
+	var spent [2]time.Duration
+	for len(ts) < minRuns || spent[0] < minTime || spent[1] < minTime {
+		t0 := time.Now()
+		if _, err := prog.Forward(false, x); err != nil {
+			return "", err
+		}
+		d := time.Since(t0)
+		spent[0] += d
+		ts = append(ts, d.Seconds()*1000)
+		t0 = time.Now()
+		if _, err := sess.Run(x); err != nil {
+			return "", err
+		}
+		d = time.Since(t0)
+		spent[1] += d
+		to = append(to, d.Seconds()*1000)
+		if len(ts) >= 1000 {
+			break
+		}
+	}
+	ms, mo := median(ts), median(to)
+	in := tensor.ShapeString(shape[1:])
+	return fmt.Sprintf("| %s | %s | %d | %s | %s | %.2f | %.1g |", name, in, batch, msStr(ms), msStr(mo), ms/mo, diff), nil
+}
+
+// msStr prints 3 significant digits without an exponent.
+func msStr(ms float64) string {
+	if ms >= 100 {
+		return strconv.FormatFloat(ms, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(ms, 'g', 3, 64)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func relDiff(a, b *tensor.Tensor) float64 {
+	if !tensor.SameShape(a.Shape, b.Shape) {
+		return math.Inf(1)
+	}
+	var d, s float64
+	for i := range a.Data {
+		d = max(d, math.Abs(float64(a.Data[i]-b.Data[i])))
+		s = max(s, math.Abs(float64(b.Data[i])))
+	}
+	return d / s
+}

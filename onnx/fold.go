@@ -1,0 +1,384 @@
+package onnx
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/tensor"
+)
+
+// Constant folding at import.
+//
+// The IR wants shape-like inputs (a Reshape's shape, Slice bounds, Gather
+// indices, ...) to be params, because it infers shapes before anything
+// runs. Exporters such as PyTorch's compute them instead, from Shape of an
+// activation: x.view(x.size(0), -1) becomes
+//
+//	Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]))
+//
+// fold evaluates the graph with its own ops, value by value, at two batch
+// sizes (foldBatches): every value computed only from params and from the
+// shapes of activations gets a value at each. A node whose outputs have
+// the same value at both batches is replaced by params (Shape →
+// Gather(index 1) becomes a constant, and so does any subgraph of params
+// alone); a Reshape (Expand) whose shape follows the batch gets a constant
+// shape in which the entries that follow the batch become 0 ("copy the
+// input's dimension"; 1 for Expand) when the input's dimension at that
+// place is the batch, or −1 ("infer"); the new shape is checked to give
+// the same output shapes at both batches. Nodes and params that only fed
+// what was folded are dropped. Nothing is matched by node name or exporter
+// pattern, and graph outputs are never folded away.
+var foldBatches = [2]int{1, 2}
+
+// maxFoldGrowth bounds how many more elements a folded node may produce
+// than it reads, so that a hostile file cannot make the reader allocate
+// huge constants (an Expand of a scalar to 2^30 elements).
+const maxFoldGrowth = 1 << 16
+
+// foldState is what is known at one batch size.
+type foldState struct {
+	shapes map[string][]int
+	vals   map[string]*tensor.Tensor
+}
+
+// fold folds until nothing changes (a rewritten Reshape can make the
+// shapes after it static). It never fails: what it cannot fold stays as it
+// is, and Compile reports it.
+func (d *decoder) fold() {
+	g := d.g
+	// Params nothing read before folding are the model's own business:
+	// keep them.
+	readBefore := map[string]bool{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			readBefore[in] = true
+		}
+	}
+	for _, o := range g.Outputs {
+		readBefore[o.Name] = true
+	}
+	changed := false
+	for iter := 0; iter < 16; iter++ {
+		if !d.foldOnce() {
+			break
+		}
+		changed = true
+	}
+	if !changed {
+		return
+	}
+	read := map[string]bool{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			read[in] = true
+		}
+	}
+	for _, o := range g.Outputs {
+		read[o.Name] = true
+	}
+	g.Params = slices.DeleteFunc(g.Params, func(p *graph.Param) bool { return !read[p.Name] && readBefore[p.Name] })
+}
+
+// foldOnce runs one round of folding and reports whether it changed the
+// graph.
+func (d *decoder) foldOnce() bool {
+	g := d.g
+	dynamic := false
+	for _, in := range g.Inputs {
+		if slices.Contains(in.Shape, -1) {
+			dynamic = true
+		}
+	}
+	var st [2]*foldState
+	st[0] = propagate(g, foldBatches[0])
+	st[1] = st[0]
+	if dynamic {
+		st[1] = propagate(g, foldBatches[1])
+	}
+	isOutput := map[string]bool{}
+	for _, o := range g.Outputs {
+		isOutput[o.Name] = true
+	}
+	changed := false
+	kept := g.Nodes[:0:0]
+	for _, n := range g.Nodes {
+		if foldable(n, st, isOutput) {
+			for _, o := range n.Outputs {
+				if o != "" {
+					g.AddParam(o, st[0].vals[o], false)
+				}
+			}
+			changed = true
+			continue
+		}
+		kept = append(kept, n)
+	}
+	g.Nodes = kept
+	for _, n := range g.Nodes {
+		if d.rewriteShapeInput(n, st) {
+			changed = true
+		}
+	}
+	if dropDead(g, st[0], isOutput) {
+		changed = true
+	}
+	return changed
+}
+
+// foldable reports whether a node computes the same constants at both
+// batch sizes.
+func foldable(n *graph.Node, st [2]*foldState, isOutput map[string]bool) bool {
+	if !slices.ContainsFunc(n.Inputs, func(s string) bool { return s != "" }) {
+		return false // no inputs: a random op, or nothing to fold from
+	}
+	any := false
+	for _, o := range n.Outputs {
+		if o == "" {
+			continue
+		}
+		if isOutput[o] {
+			return false
+		}
+		a, b := st[0].vals[o], st[1].vals[o]
+		if a == nil || b == nil || !sameTensor(a, b) {
+			return false
+		}
+		any = true
+	}
+	return any
+}
+
+func sameTensor(a, b *tensor.Tensor) bool {
+	if !slices.Equal(a.Shape, b.Shape) || len(a.Data) != len(b.Data) {
+		return false
+	}
+	for i, v := range a.Data {
+		if math.Float32bits(v) != math.Float32bits(b.Data[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// rewriteShapeInput gives a Reshape or Expand whose shape input follows the
+// batch a constant shape that means the same at both batch sizes.
+func (d *decoder) rewriteShapeInput(n *graph.Node, st [2]*foldState) bool {
+	if (n.Op != "Reshape" && n.Op != "Expand") || len(n.Inputs) != 2 || len(n.Outputs) != 1 {
+		return false
+	}
+	sIn, x := n.Inputs[1], n.Inputs[0]
+	if d.g.Param(sIn) != nil {
+		return false
+	}
+	a, b := st[0].vals[sIn], st[1].vals[sIn]
+	x0, x1 := st[0].shapes[x], st[1].shapes[x]
+	y0, y1 := st[0].shapes[n.Outputs[0]], st[1].shapes[n.Outputs[0]]
+	if a == nil || b == nil || x0 == nil || x1 == nil || len(a.Data) != len(b.Data) || a.Rank() != 1 {
+		return false
+	}
+	allowzero, _ := n.Attrs.Int("allowzero", 0)
+	spec := make([]float32, len(a.Data))
+	infer := slices.Contains(a.Data, -1) && n.Op == "Reshape"
+	for i := range a.Data {
+		va, vb := a.Data[i], b.Data[i]
+		if va == vb {
+			spec[i] = va
+			continue
+		}
+		// This entry follows the batch: find the input dimension it copies.
+		j := i
+		if n.Op == "Expand" {
+			j = i - (len(a.Data) - len(x0))
+		}
+		if j >= 0 && j < len(x0) && float32(x0[j]) == va && float32(x1[j]) == vb {
+			if n.Op == "Expand" {
+				spec[i] = 1
+				continue
+			}
+			if allowzero == 0 {
+				spec[i] = 0
+				continue
+			}
+		}
+		if infer || n.Op == "Expand" {
+			return false
+		}
+		spec[i], infer = -1, true
+	}
+	t := &tensor.Tensor{Shape: []int{len(spec)}, Data: spec}
+	// The new shape must give the same output shapes at both batches.
+	for k, xs := range [][]int{x0, x1} {
+		want := [][]int{y0, y1}[k]
+		op, err := graph.NewOp(n)
+		if err != nil || want == nil {
+			return false
+		}
+		outs, err := safeInfer(op, [][]int{xs, {len(spec)}}, []*tensor.Tensor{nil, t})
+		if err != nil || len(outs) != 1 || !slices.Equal(outs[0], want) {
+			return false
+		}
+	}
+	name := d.fresh(n.Name + "_shape")
+	d.g.AddParam(name, t, false)
+	n.Inputs[1] = name
+	return true
+}
+
+// dropDead removes nodes that compute constants or shapes which nothing
+// reads any more (what fed a folded or rewritten node).
+func dropDead(g *graph.Graph, st *foldState, isOutput map[string]bool) bool {
+	reads := map[string]int{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			reads[in]++
+		}
+	}
+	dead := make([]bool, len(g.Nodes))
+	any := false
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		n := g.Nodes[i]
+		used := false
+		computed := true
+		for _, o := range n.Outputs {
+			if o == "" {
+				continue
+			}
+			if reads[o] > 0 || isOutput[o] {
+				used = true
+			}
+			if st.vals[o] == nil {
+				computed = false
+			}
+		}
+		if used || !computed {
+			continue
+		}
+		dead[i], any = true, true
+		for _, in := range n.Inputs {
+			reads[in]--
+		}
+	}
+	if !any {
+		return false
+	}
+	k := 0
+	g.Nodes = slices.DeleteFunc(g.Nodes, func(*graph.Node) bool { k++; return dead[k-1] })
+	return true
+}
+
+// propagate infers the shape of every value it can at one batch size, and
+// the value of every value computed from params and shapes alone, running
+// the graph's own ops.
+func propagate(g *graph.Graph, batch int) *foldState {
+	s := &foldState{shapes: map[string][]int{}, vals: map[string]*tensor.Tensor{}}
+	for _, p := range g.Params {
+		s.shapes[p.Name] = p.Value.Shape
+		s.vals[p.Name] = p.Value
+	}
+	for _, in := range g.Inputs {
+		shape := slices.Clone(in.Shape)
+		for i, v := range shape {
+			if v < 0 {
+				shape[i] = batch
+			}
+		}
+		s.shapes[in.Name] = shape
+	}
+	ctx := &graph.Ctx{Threads: 1, Rand: rand.New(rand.NewPCG(1, 2))}
+	for _, n := range g.Nodes {
+		s.node(ctx, n)
+	}
+	return s
+}
+
+// node infers one node's output shapes and, when all its inputs are known
+// values (for Shape: when its input's shape is known), computes them.
+// Errors and panics leave the outputs unknown.
+func (s *foldState) node(ctx *graph.Ctx, n *graph.Node) {
+	defer func() {
+		if r := recover(); r != nil {
+			for _, o := range n.Outputs {
+				delete(s.shapes, o)
+				delete(s.vals, o)
+			}
+		}
+	}()
+	ins := make([][]int, len(n.Inputs))
+	consts := make([]*tensor.Tensor, len(n.Inputs))
+	allKnown, inElems := true, 0
+	for i, name := range n.Inputs {
+		if name == "" {
+			continue
+		}
+		sh, ok := s.shapes[name]
+		if !ok {
+			return
+		}
+		ins[i] = sh
+		if v := s.vals[name]; v != nil {
+			consts[i] = v
+			inElems += v.Len()
+		} else if !(n.Op == "Shape" && i == 0) {
+			allKnown = false
+		}
+	}
+	op, err := graph.NewOp(n)
+	if err != nil {
+		return
+	}
+	outs, err := op.Infer(ins, consts)
+	if err != nil || len(outs) < len(n.Outputs) {
+		return
+	}
+	outElems := 0
+	for k, o := range n.Outputs {
+		if o == "" {
+			continue
+		}
+		ne, err := tensor.NumElems(outs[k])
+		if err != nil {
+			return
+		}
+		outElems += ne
+		s.shapes[o] = slices.Clone(outs[k])
+	}
+	if !allKnown || outElems > inElems+maxFoldGrowth || !slices.ContainsFunc(n.Inputs, func(s string) bool { return s != "" }) {
+		return
+	}
+	in := make([]*tensor.Tensor, len(n.Inputs))
+	for i := range n.Inputs {
+		switch {
+		case consts[i] != nil:
+			in[i] = consts[i]
+		case ins[i] != nil: // Shape's input: the shape is all it reads
+			in[i] = &tensor.Tensor{Shape: ins[i]}
+		}
+	}
+	out := make([]*tensor.Tensor, len(n.Outputs))
+	for k, o := range n.Outputs {
+		if o != "" {
+			out[k] = tensor.New(outs[k]...)
+		}
+	}
+	if err := op.Forward(ctx, in, out); err != nil {
+		return
+	}
+	for k, o := range n.Outputs {
+		if o != "" {
+			s.vals[o] = out[k]
+		}
+	}
+}
+
+// safeInfer runs an op's shape inference, turning a panic into an error.
+func safeInfer(op graph.Op, in [][]int, consts []*tensor.Tensor) (outs [][]int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in shape inference: %v", r)
+		}
+	}()
+	return op.Infer(in, consts)
+}

@@ -1,0 +1,257 @@
+//go:build cgo
+
+package onnx
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/ortref"
+	"github.com/shearsml/shears/tensor"
+	"github.com/shearsml/shears/zoo"
+)
+
+// needORT skips the test when ONNX Runtime is not installed.
+func needORT(t *testing.T) {
+	t.Helper()
+	if err := ortref.Init(); err != nil {
+		if errors.Is(err, ortref.ErrNoLibrary) {
+			t.Skipf("skipping: %v", err)
+		}
+		t.Fatal(err)
+	}
+}
+
+// relErr is max |a−b| / max |b|, the comparison of shears with ORT.
+func relErr(a, b *tensor.Tensor) (float64, error) {
+	if !tensor.SameShape(a.Shape, b.Shape) {
+		return 0, fmt.Errorf("shape %s, ORT gives %s", tensor.ShapeString(a.Shape), tensor.ShapeString(b.Shape))
+	}
+	var diff, scale float64
+	for i, w := range b.Data {
+		g := float64(a.Data[i])
+		if math.IsNaN(g) != math.IsNaN(float64(w)) {
+			return math.Inf(1), nil
+		}
+		diff = max(diff, math.Abs(g-float64(w)))
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	if scale == 0 {
+		return diff, nil
+	}
+	return diff / scale, nil
+}
+
+func randInput(seed uint64, shape ...int) *tensor.Tensor {
+	r := rand.New(rand.NewPCG(seed, 7))
+	x := tensor.New(shape...)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+// torchvisionDir is where scripts/export_torchvision.py writes.
+func torchvisionDir() string {
+	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join("..", ".cache", "torchvision")
+}
+
+// torchvisionReport is where TestTorchvisionORT writes a Markdown table:
+//
+//	SHEARS_TORCHVISION=all go test -run TestTorchvisionORT ./onnx/ -args -tvreport torchvision.md
+var torchvisionReport = flag.String("tvreport", "", "TestTorchvisionORT: write a Markdown table of the models to this file")
+
+// torchvisionSlow lists the exports TestTorchvisionORT skips unless
+// SHEARS_TORCHVISION=all: VGG's 530 MB BatchNorm-kept variant takes
+// seconds to load and adds nothing the other _bn variants do not test.
+var torchvisionSlow = map[string]bool{"vgg11_bn_bn": true}
+
+// TestTorchvisionORT imports torchvision models exported to ONNX by
+// scripts/export_torchvision.py, runs them in shears and in ONNX Runtime
+// on the same random input (batch 1) and compares the outputs: max abs
+// difference / max abs value ≤ 1e-4. It also checks that the imported
+// graph still takes any batch size.
+func TestTorchvisionORT(t *testing.T) {
+	dir := torchvisionDir()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	if len(files) == 0 {
+		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dir)
+	}
+	needORT(t)
+	sort.Strings(files)
+	var report []string
+	defer func() {
+		if *torchvisionReport != "" && len(report) > 0 {
+			head := "| model | export | ONNX nodes | after import | max rel. diff vs ORT |\n| --- | --- | ---: | ---: | ---: |\n"
+			if err := os.WriteFile(*torchvisionReport, []byte(head+strings.Join(report, "")), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
+		t.Run(name, func(t *testing.T) {
+			if torchvisionSlow[name] && os.Getenv("SHEARS_TORCHVISION") != "all" {
+				t.Skip("slow; SHEARS_TORCHVISION=all runs it")
+			}
+			start := time.Now()
+			g, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tLoad := time.Since(start)
+			p, err := graph.Compile(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Threads = 2
+			shape := append([]int(nil), g.Inputs[0].Shape...)
+			shape[0] = 1
+			x := randInput(1, shape...)
+			t0 := time.Now()
+			got, err := p.Forward(false, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tRun := time.Since(t0)
+			// The batch must stay dynamic: folding must not have baked in
+			// batch 1.
+			if shapes, err := p.InferShapes(3); err != nil {
+				t.Errorf("batch 3: %v", err)
+			} else if o := shapes[g.Outputs[0].Name]; len(o) == 0 || o[0] != 3 {
+				t.Errorf("batch 3: output shape %v", o)
+			}
+			t0 = time.Now()
+			s, err := ortref.OpenFile(f, ortref.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			want, err := s.Run(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tORT := time.Since(t0)
+			for k := range want {
+				e, err := relErr(got[k], want[k])
+				if err != nil {
+					t.Fatalf("output %d: %v", k, err)
+				}
+				if e > 1e-4 {
+					t.Errorf("output %d: relative error %.2g > 1e-4", k, e)
+				}
+				t.Logf("%d nodes, relative error %.2g; load %.2fs, shears forward %.2fs, ORT load+run %.2fs", len(g.Nodes), e, tLoad.Seconds(), tRun.Seconds(), tORT.Seconds())
+				if *torchvisionReport != "" && k == 0 {
+					m, err := readModelProto(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					arch, variant := name, "eval (BN folded by PyTorch)"
+					base := strings.TrimSuffix(name, "_bn")
+					if _, err := os.Stat(filepath.Join(dir, base+".onnx")); err == nil && base != name {
+						arch, variant = base, "BatchNorm kept (PRESERVE)"
+					}
+					report = append(report, fmt.Sprintf("| %s | %s | %d | %d | %.1e |\n", arch, variant, len(m.GetGraph().GetNode()), len(g.Nodes), e))
+				}
+			}
+			runtime.GC()
+		})
+	}
+}
+
+// perturbBN gives BatchNorm statistics and affine params non-trivial
+// values (fresh models have mean 0, variance 1, scale 1, shift 0, which
+// would hide a wrong BN in the export or the folding).
+func perturbBN(g *graph.Graph, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 3))
+	params := g.ParamMap()
+	for _, n := range g.Nodes {
+		if n.Op != "BatchNormalization" {
+			continue
+		}
+		for i, in := range n.Inputs[1:5] {
+			p := params[in]
+			for k := range p.Value.Data {
+				switch i {
+				case 0, 3: // scale, variance
+					p.Value.Data[k] = 0.5 + r.Float32()
+				default: // shift, mean
+					p.Value.Data[k] = 0.2 * float32(r.NormFloat64())
+				}
+			}
+		}
+	}
+}
+
+// TestZooORT exports every zoo model (random weights, perturbed BatchNorm)
+// and checks that ONNX Runtime computes what shears does at batch 2, as
+// exported and with BatchNorm folded into the convolutions.
+func TestZooORT(t *testing.T) {
+	needORT(t)
+	for _, name := range zoo.Names() {
+		for _, fold := range []bool{false, true} {
+			label := name
+			if fold {
+				label += "/fold-bn"
+			}
+			t.Run(label, func(t *testing.T) {
+				m, _ := zoo.Get(name)
+				g := m.Build(1)
+				perturbBN(g, 2)
+				if fold {
+					var err error
+					if g, _, err = graph.FoldBatchNorm(g); err != nil {
+						t.Fatal(err)
+					}
+				}
+				b, err := Encode(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := graph.Compile(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				shape := append([]int(nil), g.Inputs[0].Shape...)
+				shape[0] = 2
+				x := randInput(4, shape...)
+				got, err := p.Forward(false, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := ortref.Open(b, ortref.Options{Threads: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				want, err := s.Run(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k := range want {
+					e, err := relErr(got[k], want[k])
+					if err != nil {
+						t.Fatalf("output %d: %v", k, err)
+					}
+					if e > 1e-4 {
+						t.Errorf("output %d: relative error %.2g > 1e-4", k, e)
+					}
+				}
+			})
+		}
+	}
+}
