@@ -3,8 +3,7 @@ package onnx
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/shearsml/shears/internal/atomicfile"
 	"slices"
 	"sort"
 
@@ -111,41 +110,8 @@ func Save(path string, g *graph.Graph) (err error) {
 	if err != nil {
 		return fmt.Errorf("onnx: %s: %w", path, err)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("onnx: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("onnx: %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename durable; not every platform can sync a directory.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+	if err := atomicfile.WriteFile(path, b); err != nil {
+		return fmt.Errorf("onnx: %s: %w", path, err)
 	}
 	return nil
 }

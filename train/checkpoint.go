@@ -6,10 +6,10 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"github.com/shearsml/shears/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // checkpointMagic starts every checkpoint file; the version after it lets
@@ -56,7 +56,7 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 	binary.Write(&hdr, binary.LittleEndian, uint32(checkpointVersion))
 	binary.Write(&hdr, binary.LittleEndian, uint64(payload.Len()))
 	binary.Write(&hdr, binary.LittleEndian, crc32.ChecksumIEEE(payload.Bytes()))
-	return WriteFileAtomic(path, append(hdr.Bytes(), payload.Bytes()...))
+	return atomicfile.WriteFile(path, append(hdr.Bytes(), payload.Bytes()...))
 }
 
 // ReadCheckpoint loads a checkpoint, with errors that say whether the file
@@ -102,34 +102,4 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint %s: corrupt: %w", path, err)
 	}
 	return &c, nil
-}
-
-// WriteFileAtomic writes data to path through a temp file in the same
-// directory and a rename: readers see the old file or the new one, never
-// half of one.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
-	"github.com/shearsml/shears/train"
 )
 
 // flagOf names the flag that sets a recipe field, for errors in flags.
@@ -293,7 +292,7 @@ func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
 		if err := prune.WriteCurves(&b, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
-		if err := train.WriteFileAtomic(s.CSV, b.Bytes()); err != nil {
+		if err := writeAtomic(s.CSV, b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -303,7 +302,7 @@ func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
 		if err := prune.PlotCurves(&b, title, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
-		if err := train.WriteFileAtomic(s.Plot, b.Bytes()); err != nil {
+		if err := writeAtomic(s.Plot, b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -322,7 +321,7 @@ func writeLayersCSV(path string, m *prune.Metrics) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return train.WriteFileAtomic(path, b.Bytes())
+	return writeAtomic(path, b.Bytes())
 }
 
 func printLayers(m *prune.Metrics) {

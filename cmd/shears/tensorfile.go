@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/shearsml/shears/internal/atomicfile"
 	"math"
 	"os"
 	"path/filepath"
@@ -84,38 +85,12 @@ func writeTensorFile(path, name string, t *tensor.Tensor) (err error) {
 	return writeAtomic(path, b)
 }
 
-// writeAtomic writes b to a temporary file next to path, syncs it and
-// renames it over path.
-func writeAtomic(path string, b []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
+// writeAtomic writes an output file atomically (internal/atomicfile).
+func writeAtomic(path string, b []byte) error {
+	if err := atomicfile.WriteFile(path, b); err != nil {
 		return fmt.Errorf("output file %s: %w", path, unwrapPathErr(err))
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("output file %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 const npyMagic = "\x93NUMPY"
