@@ -53,21 +53,7 @@ func randomKeep(d *DepGraph, r *rand.Rand) map[*Group][]int {
 }
 
 func randInput(g *graph.Graph, batch int, r *rand.Rand) []*tensor.Tensor {
-	var xs []*tensor.Tensor
-	for _, in := range g.Inputs {
-		shape := slices.Clone(in.Shape)
-		for i, d := range shape {
-			if d < 0 {
-				shape[i] = batch
-			}
-		}
-		x := tensor.New(shape...)
-		for i := range x.Data {
-			x.Data[i] = float32(r.NormFloat64())
-		}
-		xs = append(xs, x)
-	}
-	return xs
+	return graph.RandomInputs(g, batch, r)
 }
 
 // run returns copies of g's outputs in inference mode.

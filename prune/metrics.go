@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/graph"
-	"github.com/shearsml/shears/tensor"
 )
 
 // Metrics are ShrinkBench's measures of a pruned model (Blalock et al.
@@ -151,21 +150,7 @@ func Latency(g *graph.Graph, batch, runs int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	r := rand.New(rand.NewPCG(1, 2))
-	var xs []*tensor.Tensor
-	for _, in := range g.Inputs {
-		shape := slices.Clone(in.Shape)
-		for i, d := range shape {
-			if d < 0 {
-				shape[i] = batch
-			}
-		}
-		x := tensor.New(shape...)
-		for i := range x.Data {
-			x.Data[i] = float32(r.NormFloat64())
-		}
-		xs = append(xs, x)
-	}
+	xs := graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))
 	times := make([]time.Duration, 0, runs)
 	for i := -1; i < runs; i++ {
 		t0 := time.Now()

@@ -160,22 +160,7 @@ func percentile(xs []float64, q float64) float64 {
 
 // randomInputs makes standard-normal inputs with the given batch.
 func randomInputs(g *graph.Graph, batch int, seed uint64) []*tensor.Tensor {
-	r := rand.New(rand.NewPCG(seed, 0x1a9))
-	var xs []*tensor.Tensor
-	for _, in := range g.Inputs {
-		shape := slices.Clone(in.Shape)
-		for i, d := range shape {
-			if d < 0 {
-				shape[i] = batch
-			}
-		}
-		x := tensor.New(shape...)
-		for i := range x.Data {
-			x.Data[i] = float32(r.NormFloat64())
-		}
-		xs = append(xs, x)
-	}
-	return xs
+	return graph.RandomInputs(g, batch, rand.New(rand.NewPCG(seed, 0x1a9)))
 }
 
 // splitNamed splits name=FILE when name is one of names; otherwise the
