@@ -92,6 +92,16 @@ func (r *rowsGeom) cols(p, col []float32, off, ld int) {
 	}
 }
 
+// chunkCols builds the column matrix of group gi for images
+// [i0, i0+cnt) side by side (row stride ld) in buf.col.
+func (r *rowsGeom) chunkCols(x []float32, buf convBuf, i0, cnt, gi, ld int) {
+	cinImg := r.groups * r.c * r.h * r.w
+	for j := 0; j < cnt; j++ {
+		r.pad(x[(i0+j)*cinImg+gi*r.c*r.h*r.w:], buf.pad)
+		r.cols(buf.pad, buf.col, j*r.l(), ld)
+	}
+}
+
 // rowsChunk is how many images share one GEMM.
 func (r *rowsGeom) rowsChunk(perWorker int) int {
 	return max(1, min((convChunkCols+r.l()-1)/r.l(), perWorker))
@@ -101,25 +111,19 @@ func (r *rowsGeom) rowsChunk(perWorker int) int {
 // geometry, adding into y when accumulate is set. w holds per group an
 // m × k matrix. bias may be nil.
 func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float32, accumulate bool) {
-	outer, inner := threads, 1
-	if n < threads {
-		outer, inner = 1, threads
-	}
+	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
 	l, k := r.l(), r.k()
 	bufs := c.buffers(workers, k*chunk*l, r.m*chunk*l, 0, r.padLen())
-	cinImg, coutImg := r.groups*r.c*r.h*r.w, r.groups*r.m*r.oh*r.ow
+	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
 		buf := bufs[worker]
 		for i0 := lo; i0 < hi; i0 += chunk {
 			cnt := min(chunk, hi-i0)
 			ld := cnt * l
 			for gi := 0; gi < r.groups; gi++ {
-				for j := 0; j < cnt; j++ {
-					r.pad(x[(i0+j)*cinImg+gi*r.c*r.h*r.w:], buf.pad)
-					r.cols(buf.pad, buf.col, j*l, ld)
-				}
+				r.chunkCols(x, buf, i0, cnt, gi, ld)
 				gemm.Sgemm(false, false, r.m, ld, k, 1, w[gi*r.m*k:], k, buf.col, ld, 0, buf.mat, ld, inner)
 				for j := 0; j < cnt; j++ {
 					for o := 0; o < r.m; o++ {
@@ -155,15 +159,12 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 // rowsWeightGrad adds dL/dW for a stride-1 convolution into dw, from the
 // input x and output gradient dy.
 func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []float32) {
-	outer, inner := threads, 1
-	if n < threads {
-		outer, inner = 1, threads
-	}
+	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
 	l, k := r.l(), r.k()
 	bufs := c.buffers(workers, k*chunk*l, r.m*chunk*l, len(dw), r.padLen())
-	cinImg, coutImg := r.groups*r.c*r.h*r.w, r.groups*r.m*r.oh*r.ow
+	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
 		buf := bufs[worker]
 		dwp := buf.dw[:len(dw)]
@@ -172,9 +173,8 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 			cnt := min(chunk, hi-i0)
 			ld := cnt * l
 			for gi := 0; gi < r.groups; gi++ {
+				r.chunkCols(x, buf, i0, cnt, gi, ld)
 				for j := 0; j < cnt; j++ {
-					r.pad(x[(i0+j)*cinImg+gi*r.c*r.h*r.w:], buf.pad)
-					r.cols(buf.pad, buf.col, j*l, ld)
 					// dY in the padded-row layout, junk columns zero.
 					for o := 0; o < r.m; o++ {
 						src := dy[(i0+j)*coutImg+(gi*r.m+o)*r.oh*r.ow:]

@@ -375,3 +375,26 @@ func shapeProd(dims []int) int {
 // cloneShape copies a shape, never returning nil aliasing the caller's
 // slice.
 func cloneShape(s []int) []int { return append([]int{}, s...) }
+
+// gather copies x into y (y in plan order, x read with the plan's first
+// operand strides): the forward of Transpose and Slice.
+func (p *stridePlan) gather(threads int, x, y []float32) {
+	s := p.inner(0)
+	p.run(threads, func(o, n int, off []int) {
+		xo, y := off[0], y[o:o+n]
+		for j := range y {
+			y[j] = x[xo+j*s]
+		}
+	})
+}
+
+// scatterAdd is gather's adjoint: gx[strided] += g, their backward.
+func (p *stridePlan) scatterAdd(threads int, g, gx []float32) {
+	s := p.inner(0)
+	p.run(threads, func(o, n int, off []int) {
+		xo, g := off[0], g[o:o+n]
+		for j, v := range g {
+			gx[xo+j*s] += v
+		}
+	})
+}

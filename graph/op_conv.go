@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/shearsml/shears/internal/gemm"
 	"github.com/shearsml/shears/internal/kernels"
@@ -24,7 +23,6 @@ type convOp struct {
 	cin   int       // input channels (all groups)
 	bufs  []convBuf // scratch, one per worker
 	wt    []float32 // flipped, transposed kernel for input gradients
-	mu    sync.Mutex
 }
 
 func init() {
@@ -115,14 +113,20 @@ var useRows = true
 // batch is smaller than the thread count) and how many images share one
 // GEMM.
 func (c *convOp) plan(threads int) (outer, inner, chunk int) {
-	outer, inner = threads, 1
-	if c.n < threads {
-		outer, inner = 1, threads
-	}
+	outer, inner = splitThreads(c.n, threads)
 	ohw := c.geom.OH * c.geom.OW
 	perWorker := (c.n + outer - 1) / outer
 	chunk = max(1, min((convChunkCols+ohw-1)/ohw, perWorker))
 	return outer, inner, chunk
+}
+
+// splitThreads puts threads over images when there are enough of them,
+// else inside GEMM (batch-1 inference).
+func splitThreads(n, threads int) (outer, inner int) {
+	if n < threads {
+		return 1, threads
+	}
+	return threads, 1
 }
 
 // convBuf is one worker's scratch space.
@@ -134,8 +138,6 @@ type convBuf struct {
 }
 
 func (c *convOp) buffers(workers, colLen, matLen, dwLen, padLen int) []convBuf {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for len(c.bufs) < workers {
 		c.bufs = append(c.bufs, convBuf{})
 	}

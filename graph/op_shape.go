@@ -297,13 +297,7 @@ func (op *transposeOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if len(y) != p.n {
 		return shapeErr("output has shape %s for input %s", out[0].Shape, in[0].Shape)
 	}
-	s := p.inner(0)
-	p.run(ctx.Threads, func(o, n int, off []int) {
-		xo, y := off[0], y[o:o+n]
-		for j := range y {
-			y[j] = x[xo+j*s]
-		}
-	})
+	p.gather(ctx.Threads, x, y)
 	return nil
 }
 
@@ -315,14 +309,7 @@ func (op *transposeOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) e
 	if err != nil {
 		return err
 	}
-	gx, g := gin[0].Data, gout[0].Data
-	s := p.inner(0)
-	p.run(ctx.Threads, func(o, n int, off []int) {
-		xo, g := off[0], g[o:o+n]
-		for j, v := range g {
-			gx[xo+j*s] += v
-		}
-	})
+	p.scatterAdd(ctx.Threads, gout[0].Data, gin[0].Data)
 	return nil
 }
 
@@ -711,13 +698,7 @@ func (op *sliceOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if len(y) != p.n {
 		return shapeErr("output has shape %s, slice of %s has %s", out[0].Shape, in[0].Shape, op.outShape)
 	}
-	s := p.inner(0)
-	p.run(ctx.Threads, func(o, n int, off []int) {
-		xo, y := off[0], y[o:o+n]
-		for j := range y {
-			y[j] = x[xo+j*s]
-		}
-	})
+	p.gather(ctx.Threads, x, y)
 	return nil
 }
 
@@ -729,14 +710,7 @@ func (op *sliceOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 	if err != nil {
 		return err
 	}
-	gx, g := gin[0].Data, gout[0].Data
-	s := p.inner(0)
-	p.run(ctx.Threads, func(o, n int, off []int) {
-		xo, g := off[0], g[o:o+n]
-		for j, v := range g {
-			gx[xo+j*s] += v
-		}
-	})
+	p.scatterAdd(ctx.Threads, gout[0].Data, gin[0].Data)
 	return nil
 }
 

@@ -261,12 +261,15 @@ func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tenso
 		p.slots[i].value = inputs[k]
 	}
 	p.step++
-	ctx := &Ctx{Train: train, Threads: parallel.Resolve(p.Threads)}
+	// One generator, reseeded per node, so that each op's randomness is a
+	// function of (seed, step, node) without allocating on every call.
+	pcg := rand.NewPCG(0, 0)
+	ctx := &Ctx{Train: train, Threads: parallel.Resolve(p.Threads), Rand: rand.New(pcg)}
 	in := make([]*tensor.Tensor, 0, 8)
 	out := make([]*tensor.Tensor, 0, 4)
 	for ni, cn := range p.nodes {
 		in, out = p.gather(cn, in[:0], out[:0])
-		ctx.Rand = rand.New(rand.NewPCG(p.Seed^p.step, uint64(ni)))
+		pcg.Seed(p.Seed^p.step, uint64(ni))
 		if err := cn.op.Forward(ctx, in, out); err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", cn.node.Name, cn.node.Op, err)
 		}
