@@ -10,38 +10,68 @@ import (
 	"strings"
 )
 
-// PlotCurves draws sensitivity curves as a PNG line plot — x the pruning
-// ratio, y the top-1 accuracy, one coloured line per layer starting at
-// the unpruned accuracy base, and a legend —
-// with the standard library only: a plot is a few lines and a 3×5 pixel
-// font, not worth a plotting dependency. The CSV (WriteCurves) has the
-// numbers.
+// Series is one line of a Plot.
+type Series struct {
+	Name string
+	X, Y []float64 // Y is a top-1 accuracy in [0, 1]
+}
+
+// Plot is a PNG line plot of accuracies, drawn with the standard library
+// only: a plot is a few lines and a 3×5 pixel font, not worth a plotting
+// dependency. The CSV or JSON next to it has the numbers.
+type Plot struct {
+	Title, XLabel string
+	Series        []Series
+}
+
+// PlotCurves draws sensitivity curves: x the pruning ratio, y the top-1
+// accuracy, one coloured line per layer starting at the unpruned
+// accuracy base.
 func PlotCurves(w io.Writer, title string, base float64, curves []Curve) error {
+	p := Plot{Title: title, XLabel: "pruning ratio"}
+	for _, c := range curves {
+		s := Series{Name: c.Layer, X: append([]float64{0}, c.Ratios...), Y: append([]float64{base}, c.Accuracy...)}
+		p.Series = append(p.Series, s)
+	}
+	return p.Draw(w)
+}
+
+// Draw writes the plot as PNG: x from 0 to the largest x (1 at least),
+// y from a rounded-down minimum to the rounded-up maximum accuracy.
+func (p Plot) Draw(w io.Writer) error {
 	const W, H, left, right, top, bottom = 760, 480, 56, 220, 36, 48
 	img := image.NewRGBA(image.Rect(0, 0, W, H))
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}
-	xmax, ymin := 1.0, base
-	for _, c := range curves {
-		for _, a := range c.Accuracy {
-			ymin = math.Min(ymin, a)
+	xmax, ymin, ymax := 1.0, 0.9, 0.0
+	for _, s := range p.Series {
+		if len(s.X) != len(s.Y) {
+			return fmt.Errorf("plot: series %q has %d x values and %d y values", s.Name, len(s.X), len(s.Y))
+		}
+		for k := range s.X {
+			xmax = math.Max(xmax, s.X[k])
+			ymin, ymax = math.Min(ymin, s.Y[k]), math.Max(ymax, s.Y[k])
 		}
 	}
-	ymin = math.Min(math.Floor(ymin*10)/10, 0.9)
+	ymin = math.Floor(ymin*10) / 10
+	ymax = math.Min(1, math.Ceil(ymax*50)/50)
+	if ymax <= ymin {
+		ymax = ymin + 0.1
+	}
 	pw, ph := W-left-right, H-top-bottom
 	px := func(x float64) int { return left + int(x/xmax*float64(pw)+0.5) }
-	py := func(y float64) int { return top + ph - int((y-ymin)/(1-ymin)*float64(ph)+0.5) }
+	py := func(y float64) int { return top + ph - int((y-ymin)/(ymax-ymin)*float64(ph)+0.5) }
 	black := color.RGBA{0, 0, 0, 255}
 	grey := color.RGBA{220, 220, 220, 255}
 	for k := 0; k <= 10; k++ {
 		x := xmax * float64(k) / 10
 		line(img, px(x), top, px(x), top+ph, grey, 1)
 		if k%2 == 0 {
-			label := fmt.Sprintf("%.2g", x)
+			label := fmt.Sprintf("%.3g", x)
 			text(img, px(x)-textWidth(label)/2, top+ph+8, label, black)
 		}
-		y := ymin + (1-ymin)*float64(k)/10
+		y := ymin + (ymax-ymin)*float64(k)/10
 		line(img, left, py(y), left+pw, py(y), grey, 1)
 		if k%2 == 0 {
 			label := fmt.Sprintf("%.3g", 100*y)
@@ -50,22 +80,23 @@ func PlotCurves(w io.Writer, title string, base float64, curves []Curve) error {
 	}
 	line(img, left, top, left, top+ph, black, 1)
 	line(img, left, top+ph, left+pw, top+ph, black, 1)
-	text(img, left+pw/2-textWidth("pruning ratio")/2, H-18, "pruning ratio", black)
+	text(img, left+pw/2-textWidth(p.XLabel)/2, H-18, p.XLabel, black)
 	text(img, 4, top-14, "top-1 %", black)
-	text(img, left, 4, title, black)
-	for i, c := range curves {
+	text(img, left, 4, p.Title, black)
+	for i, s := range p.Series {
 		col := palette[i%len(palette)]
-		x0, y0 := 0.0, base
-		for k, r := range c.Ratios {
-			line(img, px(x0), py(y0), px(r), py(c.Accuracy[k]), col, 2)
-			x0, y0 = r, c.Accuracy[k]
+		for k := 1; k < len(s.X); k++ {
+			line(img, px(s.X[k-1]), py(s.Y[k-1]), px(s.X[k]), py(s.Y[k]), col, 2)
+		}
+		if len(s.X) == 1 {
+			line(img, px(s.X[0])-2, py(s.Y[0]), px(s.X[0])+2, py(s.Y[0]), col, 3)
 		}
 		ly := top + 4 + 16*i
 		if ly+12 > H {
 			continue
 		}
 		line(img, W-right+12, ly+5, W-right+32, ly+5, col, 2)
-		text(img, W-right+38, ly, c.Layer, black)
+		text(img, W-right+38, ly, s.Name, black)
 	}
 	return png.Encode(w, img)
 }

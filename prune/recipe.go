@@ -117,6 +117,7 @@ type OutputSpec struct {
 	Out         string `yaml:"out"`          // the slimmed model (structured), or the masked one
 	MaskedOut   string `yaml:"masked_out"`   // the masked model (structured granularities)
 	LayersCSV   string `yaml:"layers_csv"`   // per-layer metrics
+	Plot        string `yaml:"plot"`         // lottery schedule: test accuracy per epoch of dense, ticket and control (PNG)
 	JSON        bool   `yaml:"json"`         // print the report as JSON
 	LatencyRuns int    `yaml:"latency_runs"` // forward passes timed per model and batch size (default 5, −1: none)
 }
@@ -324,6 +325,9 @@ func (r *Recipe) Validate() error {
 	if r.Output.MaskedOut != "" && f.FromScratch && Structured(gran) {
 		return fieldErr("output.masked_out", "trained from scratch, only the slimmed model is an output")
 	}
+	if r.Output.Plot != "" && r.Schedule.Kind != "lottery" {
+		return fieldErr("output.plot", "only the lottery schedule draws a plot (sensitivity.plot is the sensitivity analysis')")
+	}
 	if r.Output.MaskedOut != "" && !Structured(gran) {
 		return fieldErr("output.masked_out", "granularity %s only masks: output.out is the masked model", gran.Name())
 	}
@@ -416,7 +420,7 @@ func (r Recipe) Sweep() []Recipe {
 		c := r
 		c.Target.Ratio, c.Target.Ratios = x, nil
 		s := strconv.FormatFloat(x, 'g', -1, 64)
-		for _, p := range []*string{&c.Output.Out, &c.Output.MaskedOut, &c.Output.LayersCSV} {
+		for _, p := range []*string{&c.Output.Out, &c.Output.MaskedOut, &c.Output.LayersCSV, &c.Output.Plot} {
 			*p = strings.ReplaceAll(*p, "{ratio}", s)
 		}
 		out = append(out, c)

@@ -48,6 +48,8 @@ type Report struct {
 	// Sensitivity analysis, when run.
 	BaseAccuracy float64 `json:"-"`
 	Curves       []Curve `json:"-"`
+	// Lottery ticket: every training, with test accuracy per epoch.
+	Lottery []TrainingRun `json:"lottery,omitempty"`
 
 	Masked *graph.Graph `json:"-"` // nil when trained from scratch after slimming
 	Slim   *graph.Graph `json:"-"` // nil for granularities that only mask

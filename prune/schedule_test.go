@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -317,6 +319,31 @@ func TestRunSchedules(t *testing.T) {
 		}
 		if (m.AccuracyReinit != nil) != (kind == "lottery") {
 			t.Errorf("%s: reinit accuracy %v", kind, m.AccuracyReinit)
+		}
+		if kind != "lottery" {
+			if rep.Lottery != nil {
+				t.Errorf("%s: lottery runs %+v", kind, rep.Lottery)
+			}
+			continue
+		}
+		// Two rounds (dense, round 2), the control and the ticket, one
+		// accuracy per epoch each; the ticket's last one is the report's.
+		var names []string
+		for _, run := range rep.Lottery {
+			names = append(names, fmt.Sprintf("%s@%.2f/%d", run.Name, run.Remaining, len(run.EpochAccuracy)))
+		}
+		if got := strings.Join(names, " "); !regexp.MustCompile(`^dense@1\.00/1 round 2@0\.(6\d|7\d)/1 control@0\.(4\d|5\d)/1 ticket@0\.(4\d|5\d)/1$`).MatchString(got) {
+			t.Errorf("lottery runs: %s", got)
+		}
+		if last := rep.Lottery[len(rep.Lottery)-1]; last.EpochAccuracy[0] != *m.AccuracyFinetuned {
+			t.Errorf("ticket accuracy %g, report %g", last.EpochAccuracy[0], *m.AccuracyFinetuned)
+		}
+		var img bytes.Buffer
+		if err := LotteryPlot(&img, "tiny", rep.Lottery); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(&img); err != nil {
+			t.Errorf("lottery plot: %v", err)
 		}
 	}
 	// Structured, trained from scratch: only the slimmed model comes out.

@@ -102,6 +102,7 @@ func cmdPrune(ctx context.Context, args []string) error {
 	fs.StringVar(&r.Output.Out, "out", r.Output.Out, "write the pruned model here: slimmed for filter/channel, masked otherwise")
 	fs.StringVar(&r.Output.MaskedOut, "masked-out", r.Output.MaskedOut, "also write the masked model here (filter/channel)")
 	fs.StringVar(&r.Output.LayersCSV, "layers-csv", r.Output.LayersCSV, "write the per-layer metrics here (CSV)")
+	fs.StringVar(&r.Output.Plot, "plot", r.Output.Plot, "lottery schedule: plot test accuracy per epoch of dense, ticket and control here (PNG)")
 	fs.IntVar(&r.Output.LatencyRuns, "latency-runs", r.Output.LatencyRuns, "timed forward passes per model and batch size (0: no timing)")
 	fs.BoolVar(&r.Output.JSON, "json", r.Output.JSON, "print a JSON report as the last line")
 	quiet := fs.Bool("quiet", false, "no progress output")
@@ -205,7 +206,7 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, 
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{r.Output.Out, r.Output.MaskedOut, r.Output.LayersCSV} {
+	for _, p := range []string{r.Output.Out, r.Output.MaskedOut, r.Output.LayersCSV, r.Output.Plot} {
 		if err := makeParent(p); err != nil {
 			return nil, err
 		}
@@ -240,6 +241,17 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, 
 	}
 	if err := writeSensitivity(r, rep); err != nil {
 		return nil, err
+	}
+	if r.Output.Plot != "" {
+		var b bytes.Buffer
+		title := fmt.Sprintf("%s lottery ticket: test top-1 per epoch", rep.Model)
+		if err := prune.LotteryPlot(&b, title, rep.Lottery); err != nil {
+			return nil, err
+		}
+		if err := writeAtomic(r.Output.Plot, b.Bytes()); err != nil {
+			return nil, err
+		}
+		outputs["plot"] = r.Output.Plot
 	}
 	if r.Output.LayersCSV != "" {
 		if err := writeLayersCSV(r.Output.LayersCSV, rep.Metrics); err != nil {
