@@ -409,14 +409,16 @@ func (r *Recipe) Allocation() (Allocation, error) {
 	return a, nil
 }
 
-// Sweep expands a recipe with several target ratios into one recipe per
-// ratio, with {ratio} in output paths replaced by the ratio.
+// Sweep expands a recipe into one recipe per target ratio (several with
+// target.ratios, else the one ratio), with {ratio} in output paths replaced
+// by the ratio.
 func (r Recipe) Sweep() []Recipe {
-	if len(r.Target.Ratios) == 0 {
-		return []Recipe{r}
+	ratios := r.Target.Ratios
+	if len(ratios) == 0 {
+		ratios = []float64{r.Target.Ratio}
 	}
 	var out []Recipe
-	for _, x := range r.Target.Ratios {
+	for _, x := range ratios {
 		c := r
 		c.Target.Ratio, c.Target.Ratios = x, nil
 		s := strconv.FormatFloat(x, 'g', -1, 64)

@@ -3,8 +3,8 @@ package prune
 import (
 	"bytes"
 	"context"
-	"image/png"
 	"fmt"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"regexp"

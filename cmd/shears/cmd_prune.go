@@ -123,6 +123,9 @@ func cmdPrune(ctx context.Context, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["ratio"] {
+		r.Target.Ratios = nil // --ratio replaces a recipe's list of ratios
+	}
 	if set["regularize"] {
 		r.Regularize = &prune.RegularizeSpec{Kind: *reg, Lambda: *lambda, Epochs: *regEpochs}
 	}
