@@ -1,0 +1,132 @@
+package prune
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/onnx"
+)
+
+// slimReport is where TestTorchvisionMaskedEqualsSlimmed writes a Markdown
+// table:
+//
+//	go test -run TestTorchvisionMaskedEqualsSlimmed ./prune/ -args -slimreport slim.md
+var slimReport = flag.String("slimreport", "", "TestTorchvisionMaskedEqualsSlimmed: write a Markdown table of the models to this file")
+
+// torchvisionDir is where scripts/export_torchvision.py writes.
+func torchvisionDir() string {
+	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join("..", ".cache", "torchvision")
+}
+
+// TestTorchvisionMaskedEqualsSlimmed does on real architectures what
+// TestZooMaskedEqualsSlimmed does on the zoo: torchvision models exported
+// by scripts/export_torchvision.py (BatchNorm folded, and kept) lose 30% of
+// the channels of every prunable group (random channels), masked and
+// slimmed; both must compute the same outputs, and the slimmed model must
+// be smaller and reload from ONNX as it is. Channels the analysis cannot
+// prune are logged with the reason and counted in the report.
+func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
+	dir := torchvisionDir()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	if len(files) == 0 {
+		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dir)
+	}
+	sort.Strings(files)
+	var report []string
+	defer func() {
+		if *slimReport != "" && len(report) > 0 {
+			head := "| model | groups pruned | channels refused | params dense → slim | MACs dense → slim | max rel. diff slim vs masked |\n| --- | ---: | ---: | --- | --- | ---: |\n"
+			if err := os.WriteFile(*slimReport, []byte(head+strings.Join(report, "")), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
+		t.Run(name, func(t *testing.T) {
+			if name == "vgg11_bn_bn" && os.Getenv("SHEARS_TORCHVISION") != "all" {
+				t.Skip("530 MB; SHEARS_TORCHVISION=all runs it (vgg11_bn covers the architecture)")
+			}
+			orig, err := onnx.Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Analyze(orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Groups()) == 0 {
+				t.Fatal("no prunable group")
+			}
+			refused := 0
+			for _, why := range d.Unprunable() {
+				refused += why.Channels
+				t.Log("refused: ", why)
+			}
+			r := rand.New(rand.NewPCG(11, uint64(len(name))))
+			keep := randomKeep(d, r)
+			xs := randInput(orig, 1, r)
+			dense := run(t, orig, xs)
+
+			masked, slim := orig.Clone(), orig.Clone()
+			dm, err := Analyze(masked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := Analyze(slim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			remap := func(d2 *DepGraph) map[*Group][]int {
+				k2 := map[*Group][]int{}
+				for i, g := range d.Groups() {
+					k2[d2.Groups()[i]] = keep[g]
+				}
+				return k2
+			}
+			if _, err := MaskGroups(masked, remap(dm)); err != nil {
+				t.Fatal(err)
+			}
+			if err := PruneGroups(slim, remap(ds)); err != nil {
+				t.Fatal(err)
+			}
+			ym, ys := run(t, masked, xs), run(t, slim, xs)
+			sameOutputs(t, "slimmed vs masked", ym, ys, 1e-4)
+			if relErr(dense[0], ym[0]) < 1e-3 {
+				t.Errorf("masking 30%% of every group barely changed the output (%.3g): the test cannot tell", relErr(dense[0], ym[0]))
+			}
+			_, tb, err := graph.Stats(orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, ts, err := graph.Stats(slim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !(ts.Params < tb.Params && ts.MACs < tb.MACs) {
+				t.Errorf("slimmed params %d MACs %d, dense %d and %d", ts.Params, ts.MACs, tb.Params, tb.MACs)
+			}
+			path := filepath.Join(t.TempDir(), name+".onnx")
+			if err := onnx.Save(path, slim); err != nil {
+				t.Fatal(err)
+			}
+			back, err := onnx.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameOutputs(t, "reloaded vs slimmed", ys, run(t, back, xs), 0)
+			report = append(report, fmt.Sprintf("| %s | %d | %d | %.2f M → %.2f M | %.3g G → %.3g G | %.1e |\n", name, len(d.Groups()), refused,
+				float64(tb.Params)/1e6, float64(ts.Params)/1e6, float64(tb.MACs)/1e9, float64(ts.MACs)/1e9, relErr(ym[0], ys[0])))
+		})
+	}
+}
