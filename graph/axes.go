@@ -8,6 +8,8 @@ package graph
 //   - MatMul's 2-D param B is in×out;
 //   - BatchNormalization scale and bias are out (trainable), mean and var
 //     out (statistics, not trainable);
+//   - LayerNormalization scale and bias are trainable, with no channel
+//     axes (they run along the normalised axes, not the channels);
 //   - anything else (reshape shapes, pads, constants in arithmetic) has no
 //     channel axes and is not trained.
 func LabelAxes(g *Graph) {
@@ -65,6 +67,9 @@ func LabelAxes(g *Graph) {
 			set(in(n, 2), true, AxisOut)
 			set(in(n, 3), false, AxisOut)
 			set(in(n, 4), false, AxisOut)
+		case "LayerNormalization":
+			set(in(n, 1), true)
+			set(in(n, 2), true)
 		}
 	}
 }
