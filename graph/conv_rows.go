@@ -3,6 +3,7 @@ package graph
 import (
 	"github.com/shearsml/shears/internal/gemm"
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/internal/vec"
 )
 
 // Stride-1 convolutions run on "padded rows": each image is copied once
@@ -124,28 +125,24 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 			ld := cnt * l
 			for gi := 0; gi < r.groups; gi++ {
 				r.chunkCols(x, buf, i0, cnt, gi, ld)
-				gemm.Sgemm(false, false, r.m, ld, k, 1, w[gi*r.m*k:], k, buf.col, ld, 0, buf.mat, ld, inner)
+				// With a bias, the GEMM adds onto rows filled with it.
+				var beta float32
+				if bias != nil {
+					for o := 0; o < r.m; o++ {
+						fill(buf.mat[o*ld:(o+1)*ld], bias[gi*r.m+o])
+					}
+					beta = 1
+				}
+				gemm.Sgemm(false, false, r.m, ld, k, 1, w[gi*r.m*k:], k, buf.col, ld, beta, buf.mat, ld, inner)
 				for j := 0; j < cnt; j++ {
 					for o := 0; o < r.m; o++ {
-						ch := gi*r.m + o
-						var b float32
-						if bias != nil {
-							b = bias[ch]
-						}
 						src := buf.mat[o*ld+j*l:]
-						dst := y[(i0+j)*coutImg+ch*r.oh*r.ow:]
+						dst := y[(i0+j)*coutImg+(gi*r.m+o)*r.oh*r.ow:]
 						for oh := 0; oh < r.oh; oh++ {
 							s, d := src[oh*r.wp:][:r.ow], dst[oh*r.ow:][:r.ow]
-							switch {
-							case accumulate:
-								for t, v := range s {
-									d[t] += v
-								}
-							case bias != nil:
-								for t, v := range s {
-									d[t] = v + b
-								}
-							default:
+							if accumulate {
+								vec.Axpy(d, 1, s)
+							} else {
 								copy(d, s)
 							}
 						}

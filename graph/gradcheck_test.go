@@ -36,8 +36,8 @@ func randT(r *rand.Rand, shape ...int) *tensor.Tensor {
 	return t
 }
 
-// vec makes a 1-D constant tensor from ints (shape vectors, axes, pads).
-func vec(v ...int) *tensor.Tensor {
+// ivec makes a 1-D constant tensor from ints (shape vectors, axes, pads).
+func ivec(v ...int) *tensor.Tensor {
 	t := tensor.New(len(v))
 	for i, x := range v {
 		t.Data[i] = float32(x)

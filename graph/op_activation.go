@@ -6,6 +6,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/shearsml/shears/internal/vec"
 	"math"
 
 	"github.com/shearsml/shears/tensor"
@@ -60,19 +61,6 @@ func (op *unaryOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 	return nil
 }
 
-// reluBackward adds g where x > 0. It is branchless: ReLU inputs are
-// positive about half the time at random, so a branch mispredicts
-// constantly and dominated the backward pass.
-func reluBackward(gx, x, _, g []float32) {
-	x, gx = x[:len(g)], gx[:len(g)]
-	for i, v := range g {
-		b := int32(math.Float32bits(x[i]))
-		// all ones when b > 0 (x positive; ±0 and negatives give zero)
-		mask := uint32((-b)>>31) &^ uint32(b>>31)
-		gx[i] += math.Float32frombits(math.Float32bits(v) & mask)
-	}
-}
-
 func sigmoid32(x float32) float32 {
 	if x >= 0 {
 		return float32(1 / (1 + math.Exp(-float64(x))))
@@ -94,12 +82,8 @@ func init() {
 	})
 	registerUnary("Relu", func(*Node) (unaryFn, error) {
 		return unaryFn{
-			fwd: func(y, x []float32) {
-				for i, v := range x {
-					y[i] = max(v, 0)
-				}
-			},
-			bwd: reluBackward,
+			fwd: func(y, x []float32) { vec.Clamp(y, x, 0, float32(math.Inf(1))) },
+			bwd: func(gx, x, _, g []float32) { vec.ReluGradAdd(gx, x, g) },
 		}, nil
 	})
 	registerUnary("LeakyRelu", func(n *Node) (unaryFn, error) {
@@ -246,12 +230,7 @@ func (op *clipOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if len(x) != len(y) {
 		return shapeErr("output has shape %s, input %s", out[0].Shape, in[0].Shape)
 	}
-	elemChunks(ctx.Threads, len(x), func(a, b int) {
-		y := y[a:b]
-		for i, v := range x[a:b] {
-			y[i] = min(max(v, lo), hi)
-		}
-	})
+	elemChunks(ctx.Threads, len(x), func(a, b int) { vec.Clamp(y[a:b], x[a:b], lo, hi) })
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/shearsml/shears/internal/gemm"
 	"github.com/shearsml/shears/internal/kernels"
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -177,7 +178,11 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if len(in) > 2 && in[2] != nil {
 		b = in[2].Data
 	}
-	if fwd, _, ok := c.rowsGeoms(); ok && useRows && !c.depthwise() && !c.pointwise() {
+	if c.depthwise() {
+		c.depthwiseForward(ctx.Threads, x, w, b, y)
+		return nil
+	}
+	if fwd, _, ok := c.rowsGeoms(); ok && useRows && !c.pointwise() {
 		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, false)
 		return nil
 	}
@@ -188,57 +193,48 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	workers := parallel.Workers(c.n, outer)
 	direct := chunk == 1
 	colLen, matLen := k*chunk*ohw, mg*chunk*ohw
-	if c.depthwise() || direct && c.pointwise() {
+	if direct && c.pointwise() {
 		colLen = 0
 	}
-	if direct || c.depthwise() {
+	if direct {
 		matLen = 0
 	}
 	bufs := c.buffers(workers, colLen, matLen, 0, 0)
 	parallel.For(c.n, outer, func(lo, hi, worker int) {
 		buf := bufs[worker]
-		if c.depthwise() {
-			for i := lo; i < hi; i++ {
-				xi, yi := x[i*c.cin*hw:(i+1)*c.cin*hw], y[i*c.m*ohw:(i+1)*c.m*ohw]
-				for ch := 0; ch < c.m; ch++ {
-					var bias float32
-					if b != nil {
-						bias = b[ch]
-					}
-					kernels.DepthwiseForward(g, xi[ch*hw:(ch+1)*hw], w[ch*k:(ch+1)*k], bias, yi[ch*ohw:(ch+1)*ohw])
-				}
-			}
-			return
-		}
 		for i0 := lo; i0 < hi; i0 += chunk {
 			cnt := min(chunk, hi-i0)
 			ld := cnt * ohw
 			for gi := 0; gi < c.group; gi++ {
+				// With a bias, the GEMM adds onto rows filled with it.
+				var beta float32
 				if direct {
 					src := x[(i0*c.cin+gi*g.C)*hw:]
 					if !c.pointwise() {
 						kernels.Im2col(g, src[:g.C*hw], buf.col, ohw)
 						src = buf.col
 					}
-					gemm.Sgemm(false, false, mg, ohw, k, 1, w[gi*mg*k:], k, src, ohw, 0, y[(i0*c.m+gi*mg)*ohw:], ohw, inner)
+					dst := y[(i0*c.m+gi*mg)*ohw:]
+					if b != nil {
+						for r := 0; r < mg; r++ {
+							fill(dst[r*ohw:(r+1)*ohw], b[gi*mg+r])
+						}
+						beta = 1
+					}
+					gemm.Sgemm(false, false, mg, ohw, k, 1, w[gi*mg*k:], k, src, ohw, beta, dst, ohw, inner)
 					continue
 				}
 				c.gatherCols(x, buf.col, i0, cnt, gi, ld)
-				gemm.Sgemm(false, false, mg, ld, k, 1, w[gi*mg*k:], k, buf.col, ld, 0, buf.mat, ld, inner)
+				if b != nil {
+					for r := 0; r < mg; r++ {
+						fill(buf.mat[r*ld:(r+1)*ld], b[gi*mg+r])
+					}
+					beta = 1
+				}
+				gemm.Sgemm(false, false, mg, ld, k, 1, w[gi*mg*k:], k, buf.col, ld, beta, buf.mat, ld, inner)
 				for j := 0; j < cnt; j++ {
 					for r := 0; r < mg; r++ {
 						copy(y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw], buf.mat[r*ld+j*ohw:])
-					}
-				}
-			}
-			if b != nil {
-				for i := i0; i < i0+cnt; i++ {
-					for ch := 0; ch < c.m; ch++ {
-						row := y[(i*c.m+ch)*ohw : (i*c.m+ch+1)*ohw]
-						bv := b[ch]
-						for j := range row {
-							row[j] += bv
-						}
 					}
 				}
 			}
@@ -282,7 +278,11 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if dw == nil && dx == nil {
 		return nil
 	}
-	if fwd, bwd, ok := c.rowsGeoms(); ok && useRows && !c.depthwise() && !c.pointwise() {
+	if c.depthwise() {
+		c.depthwiseBackward(ctx.Threads, x, w, dyd, dx, dw)
+		return nil
+	}
+	if fwd, bwd, ok := c.rowsGeoms(); ok && useRows && !c.pointwise() {
 		if dw != nil {
 			c.rowsWeightGrad(ctx.Threads, c.n, &fwd, x, dyd, dw)
 		}
@@ -299,10 +299,7 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	workers := parallel.Workers(c.n, outer)
 	direct := chunk == 1
 	colLen, matLen := k*chunk*ohw, mg*chunk*ohw
-	if c.depthwise() {
-		colLen = 0
-	}
-	if direct || c.depthwise() {
+	if direct {
 		matLen = 0
 	}
 	wlen := len(w)
@@ -313,19 +310,6 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 		buf := bufs[worker]
 		dwp := buf.dw[:wlen]
 		clear(dwp)
-		if c.depthwise() {
-			for i := lo; i < hi; i++ {
-				xi, dyi := x[i*c.cin*hw:(i+1)*c.cin*hw], dyd[i*c.m*ohw:(i+1)*c.m*ohw]
-				for ch := 0; ch < c.m; ch++ {
-					var dxc []float32
-					if dx != nil {
-						dxc = dx[(i*c.cin+ch)*hw : (i*c.cin+ch+1)*hw]
-					}
-					kernels.DepthwiseBackward(g, xi[ch*hw:(ch+1)*hw], w[ch*k:(ch+1)*k], dyi[ch*ohw:(ch+1)*ohw], dxc, dwp[ch*k:(ch+1)*k])
-				}
-			}
-			return
-		}
 		for i0 := lo; i0 < hi; i0 += chunk {
 			cnt := min(chunk, hi-i0)
 			ld := cnt * ohw
@@ -369,10 +353,7 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 					dxg := dx[((i0+j)*c.cin+gi*cg)*hw:][:cg*hw]
 					if c.pointwise() {
 						for r := 0; r < cg; r++ {
-							row := dxg[r*hw : (r+1)*hw]
-							for t, v := range buf.col[r*ld+j*ohw : r*ld+(j+1)*ohw] {
-								row[t] += v
-							}
+							vec.Axpy(dxg[r*hw:(r+1)*hw], 1, buf.col[r*ld+j*ohw:])
 						}
 						continue
 					}
@@ -389,4 +370,16 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// fill sets every element of s to v by doubling copies, which run
+// vectorised where a plain loop would not.
+func fill(s []float32, v float32) {
+	if len(s) == 0 {
+		return
+	}
+	s[0] = v
+	for n := 1; n < len(s); n *= 2 {
+		copy(s[n:], s[:n])
+	}
 }

@@ -22,7 +22,7 @@ func TestReduceMean(t *testing.T) {
 		{"all", nil, []gcIn{in(x)}, []int{1, 1, 1}, opsF(11.5)},
 		{"all no keepdims", Attrs{"keepdims": 0}, []gcIn{in(x)}, []int{}, opsF(11.5)},
 		{"axes 0, 2", Attrs{"axes": []int{0, 2}}, []gcIn{in(x)}, []int{1, 3, 1}, opsF(7.5, 11.5, 15.5)},
-		{"axes input (opset 18)", nil, []gcIn{in(x), konst(vec(1))}, []int{2, 1, 4}, opsF(4, 5, 6, 7, 16, 17, 18, 19)},
+		{"axes input (opset 18)", nil, []gcIn{in(x), konst(ivec(1))}, []int{2, 1, 4}, opsF(4, 5, 6, 7, 16, 17, 18, 19)},
 		{"noop_with_empty_axes", Attrs{"noop_with_empty_axes": 1}, []gcIn{in(x)}, []int{2, 3, 4}, x.Data},
 	}
 	for _, c := range cases {
@@ -34,7 +34,7 @@ func TestReduceMean(t *testing.T) {
 	for _, attrs := range []Attrs{{"axes": []int{1}}, {"axes": []int{0, 2}, "keepdims": 0}, nil, {"axes": []int{-1}}} {
 		checkGrad(t, "ReduceMean", attrs, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
 	}
-	checkGrad(t, "ReduceMean", nil, []gcIn{param(randT(r, 2, 3, 4)), konst(vec(2))}, 1, false)
+	checkGrad(t, "ReduceMean", nil, []gcIn{param(randT(r, 2, 3, 4)), konst(ivec(2))}, 1, false)
 
 	// Large: global-average-pool style and over the batch (a broadcast
 	// target reduced per worker), against a float64 reference.
@@ -59,7 +59,7 @@ func TestReduceMean(t *testing.T) {
 		}
 	}
 	opsWantErr(t, "ReduceMean axis", opsErr("ReduceMean", Attrs{"axes": []int{3}}, []gcIn{in(x)}, 1), "axis 3 out of range")
-	opsWantErr(t, "ReduceMean runtime axes", opsErr("ReduceMean", nil, []gcIn{in(x), in(vec(1))}, 1), "axes", "must be a constant")
+	opsWantErr(t, "ReduceMean runtime axes", opsErr("ReduceMean", nil, []gcIn{in(x), in(ivec(1))}, 1), "axes", "must be a constant")
 }
 
 func TestConstant(t *testing.T) {
@@ -187,11 +187,11 @@ func TestOpsRegistered(t *testing.T) {
 func TestOpsBatchChange(t *testing.T) {
 	r := rand.New(rand.NewPCG(45, 46))
 	g := &Graph{Name: "chain", Inputs: []ValueInfo{{Name: "x", Shape: []int{-1, 4, 3, 3}}}, Outputs: []ValueInfo{{Name: "y"}}}
-	g.AddParam("pads", vec(0, 0, 1, 1, 0, 0, 1, 1), false)
-	g.AddParam("starts", vec(1, 1), false)
-	g.AddParam("ends", vec(-1, -1), false)
-	g.AddParam("axes", vec(2, 3), false)
-	g.AddParam("shape", vec(0, -1), false)
+	g.AddParam("pads", ivec(0, 0, 1, 1, 0, 0, 1, 1), false)
+	g.AddParam("starts", ivec(1, 1), false)
+	g.AddParam("ends", ivec(-1, -1), false)
+	g.AddParam("axes", ivec(2, 3), false)
+	g.AddParam("shape", ivec(0, -1), false)
 	g.AddParam("scale", randT(r, 1, 4, 1, 1), true)
 	g.Nodes = []*Node{
 		{Name: "pad", Op: "Pad", Inputs: []string{"x", "pads"}, Outputs: []string{"p"}, Attrs: Attrs{"mode": "edge"}},

@@ -32,39 +32,39 @@ func TestViewOps(t *testing.T) {
 		{"Flatten", Attrs{"axis": 0}, []gcIn{in(x)}, []int{1, 24}},
 		{"Flatten", Attrs{"axis": -1}, []gcIn{in(x)}, []int{6, 4}},
 		{"Flatten", Attrs{"axis": 3}, []gcIn{in(x)}, []int{24, 1}},
-		{"Reshape", nil, []gcIn{in(x), konst(vec(0, -1))}, []int{2, 12}},
-		{"Reshape", nil, []gcIn{in(x), konst(vec(-1))}, []int{24}},
-		{"Reshape", nil, []gcIn{in(x), konst(vec(4, 0, 2))}, []int{4, 3, 2}},
-		{"Reshape", nil, []gcIn{in(x), konst(vec(2, 3, 2, 2))}, []int{2, 3, 2, 2}},
+		{"Reshape", nil, []gcIn{in(x), konst(ivec(0, -1))}, []int{2, 12}},
+		{"Reshape", nil, []gcIn{in(x), konst(ivec(-1))}, []int{24}},
+		{"Reshape", nil, []gcIn{in(x), konst(ivec(4, 0, 2))}, []int{4, 3, 2}},
+		{"Reshape", nil, []gcIn{in(x), konst(ivec(2, 3, 2, 2))}, []int{2, 3, 2, 2}},
 		{"Squeeze", Attrs{"axes": []int{0, 2}}, []gcIn{in(opsIota(1, 3, 1, 2))}, []int{3, 2}},
-		{"Squeeze", nil, []gcIn{in(opsIota(1, 3, 1, 2)), konst(vec(-2))}, []int{1, 3, 2}},
+		{"Squeeze", nil, []gcIn{in(opsIota(1, 3, 1, 2)), konst(ivec(-2))}, []int{1, 3, 2}},
 		{"Squeeze", nil, []gcIn{in(opsIota(1, 3, 1, 2))}, []int{3, 2}},
 		{"Unsqueeze", Attrs{"axes": []int{0, 3}}, []gcIn{in(opsIota(3, 2))}, []int{1, 3, 2, 1}},
-		{"Unsqueeze", nil, []gcIn{in(opsIota(3, 2)), konst(vec(-1))}, []int{3, 2, 1}},
-		{"Unsqueeze", nil, []gcIn{in(opsIota(3, 2)), konst(vec(1))}, []int{3, 1, 2}},
-		{"Unsqueeze", nil, []gcIn{in(opsT(nil, 5)), konst(vec(0))}, []int{1}},
+		{"Unsqueeze", nil, []gcIn{in(opsIota(3, 2)), konst(ivec(-1))}, []int{3, 2, 1}},
+		{"Unsqueeze", nil, []gcIn{in(opsIota(3, 2)), konst(ivec(1))}, []int{3, 1, 2}},
+		{"Unsqueeze", nil, []gcIn{in(opsT(nil, 5)), konst(ivec(0))}, []int{1}},
 	}
 	for _, c := range cases {
 		got := opsRun(t, c.op, c.attrs, c.ins, 1, 1, false)[0]
 		opsExpect(t, c.op+" "+tensor.ShapeString(c.shape), got, c.shape, c.ins[0].t.Data, 0)
 	}
 	// allowzero: a 0 is a real zero-size dimension.
-	got := opsRun(t, "Reshape", Attrs{"allowzero": 1}, []gcIn{in(opsT([]int{0, 3})), konst(vec(3, 0))}, 1, 1, false)[0]
+	got := opsRun(t, "Reshape", Attrs{"allowzero": 1}, []gcIn{in(opsT([]int{0, 3})), konst(ivec(3, 0))}, 1, 1, false)[0]
 	opsExpect(t, "Reshape allowzero", got, []int{3, 0}, nil, 0)
 
 	r := rand.New(rand.NewPCG(21, 22))
 	checkGrad(t, "Flatten", nil, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
-	checkGrad(t, "Reshape", nil, []gcIn{in(randT(r, 2, 3, 4)), konst(vec(4, -1))}, 1, false)
-	checkGrad(t, "Squeeze", nil, []gcIn{in(randT(r, 1, 3, 1)), konst(vec(0))}, 1, false)
+	checkGrad(t, "Reshape", nil, []gcIn{in(randT(r, 2, 3, 4)), konst(ivec(4, -1))}, 1, false)
+	checkGrad(t, "Squeeze", nil, []gcIn{in(randT(r, 1, 3, 1)), konst(ivec(0))}, 1, false)
 	checkGrad(t, "Unsqueeze", Attrs{"axes": []int{1}}, []gcIn{in(randT(r, 3, 2))}, 1, false)
 
 	// Errors.
-	opsWantErr(t, "Reshape incompatible", opsErr("Reshape", nil, []gcIn{in(x), konst(vec(5, 5))}, 1), "cannot reshape", "2×3×4", "24")
-	opsWantErr(t, "Reshape -1 incompatible", opsErr("Reshape", nil, []gcIn{in(x), konst(vec(5, -1))}, 1), "cannot reshape")
-	opsWantErr(t, "Reshape two -1", opsErr("Reshape", nil, []gcIn{in(x), konst(vec(-1, -1))}, 1), "more than one -1")
-	opsWantErr(t, "Reshape runtime shape", opsErr("Reshape", nil, []gcIn{in(x), in(vec(4, 6))}, 1), "shape", "must be a constant")
+	opsWantErr(t, "Reshape incompatible", opsErr("Reshape", nil, []gcIn{in(x), konst(ivec(5, 5))}, 1), "cannot reshape", "2×3×4", "24")
+	opsWantErr(t, "Reshape -1 incompatible", opsErr("Reshape", nil, []gcIn{in(x), konst(ivec(5, -1))}, 1), "cannot reshape")
+	opsWantErr(t, "Reshape two -1", opsErr("Reshape", nil, []gcIn{in(x), konst(ivec(-1, -1))}, 1), "more than one -1")
+	opsWantErr(t, "Reshape runtime shape", opsErr("Reshape", nil, []gcIn{in(x), in(ivec(4, 6))}, 1), "shape", "must be a constant")
 	opsWantErr(t, "Squeeze size 3", opsErr("Squeeze", Attrs{"axes": []int{1}}, []gcIn{in(x)}, 1), "cannot squeeze axis 1 of size 3")
-	opsWantErr(t, "Squeeze runtime axes", opsErr("Squeeze", nil, []gcIn{in(x), in(vec(0))}, 1), "axes", "must be a constant")
+	opsWantErr(t, "Squeeze runtime axes", opsErr("Squeeze", nil, []gcIn{in(x), in(ivec(0))}, 1), "axes", "must be a constant")
 	opsWantErr(t, "Unsqueeze no axes", opsErr("Unsqueeze", nil, []gcIn{in(x)}, 1), "axes")
 	opsWantErr(t, "Unsqueeze bad axis", opsErr("Unsqueeze", Attrs{"axes": []int{5}}, []gcIn{in(x)}, 1), "axis 5 out of range")
 	opsWantErr(t, "Flatten axis", opsErr("Flatten", Attrs{"axis": 4}, []gcIn{in(x)}, 1), "axis 4")
@@ -150,7 +150,7 @@ func TestSplit(t *testing.T) {
 		shapes [][]int
 		vals   [][]float32
 	}{
-		{"input sizes", Attrs{"axis": 1}, []gcIn{in(x), konst(vec(1, 2, 3))},
+		{"input sizes", Attrs{"axis": 1}, []gcIn{in(x), konst(ivec(1, 2, 3))},
 			[][]int{{2, 1}, {2, 2}, {2, 3}}, [][]float32{{0, 6}, {1, 2, 7, 8}, {3, 4, 5, 9, 10, 11}}},
 		{"attr sizes", Attrs{"axis": -1, "split": []int{4, 2}}, []gcIn{in(x)},
 			[][]int{{2, 4}, {2, 2}}, [][]float32{{0, 1, 2, 3, 6, 7, 8, 9}, {4, 5, 10, 11}}},
@@ -168,12 +168,12 @@ func TestSplit(t *testing.T) {
 		}
 	}
 	r := rand.New(rand.NewPCG(27, 28))
-	checkGrad(t, "Split", Attrs{"axis": 1}, []gcIn{in(randT(r, 2, 6, 2)), konst(vec(1, 3, 2))}, 3, false)
+	checkGrad(t, "Split", Attrs{"axis": 1}, []gcIn{in(randT(r, 2, 6, 2)), konst(ivec(1, 3, 2))}, 3, false)
 	checkGrad(t, "Split", Attrs{"axis": 0}, []gcIn{param(randT(r, 4, 3))}, 2, false)
 
-	opsWantErr(t, "Split bad sizes", opsErr("Split", Attrs{"axis": 1}, []gcIn{in(x), konst(vec(1, 2))}, 2), "sums to 3")
-	opsWantErr(t, "Split count", opsErr("Split", Attrs{"axis": 1}, []gcIn{in(x), konst(vec(1, 2, 3))}, 2), "3 sizes for 2 outputs")
-	opsWantErr(t, "Split runtime sizes", opsErr("Split", nil, []gcIn{in(x), in(vec(1, 1))}, 2), "must be a constant")
+	opsWantErr(t, "Split bad sizes", opsErr("Split", Attrs{"axis": 1}, []gcIn{in(x), konst(ivec(1, 2))}, 2), "sums to 3")
+	opsWantErr(t, "Split count", opsErr("Split", Attrs{"axis": 1}, []gcIn{in(x), konst(ivec(1, 2, 3))}, 2), "3 sizes for 2 outputs")
+	opsWantErr(t, "Split runtime sizes", opsErr("Split", nil, []gcIn{in(x), in(ivec(1, 1))}, 2), "must be a constant")
 }
 
 func TestSlice(t *testing.T) {
@@ -196,39 +196,39 @@ func TestSlice(t *testing.T) {
 	for _, c := range cases {
 		ins := []gcIn{in(x), konst(opsT([]int{1}, c.starts...)), konst(opsT([]int{1}, c.ends...))}
 		if c.steps != nil {
-			ins = append(ins, konst(vec(0)), konst(opsT([]int{1}, c.steps...)))
+			ins = append(ins, konst(ivec(0)), konst(opsT([]int{1}, c.steps...)))
 		}
 		got := opsRun(t, "Slice", nil, ins, 1, 1, false)[0]
 		opsExpect(t, "Slice "+c.name, got, []int{len(c.want)}, c.want, 0)
 	}
 	// 2-D: axes, negative axes, opsOmitted axes with steps.
 	m := opsIota(3, 4)
-	got := opsRun(t, "Slice", nil, []gcIn{in(m), konst(vec(1)), konst(vec(3)), konst(vec(-1))}, 1, 1, false)[0]
+	got := opsRun(t, "Slice", nil, []gcIn{in(m), konst(ivec(1)), konst(ivec(3)), konst(ivec(-1))}, 1, 1, false)[0]
 	opsExpect(t, "Slice axis -1", got, []int{3, 2}, opsF(1, 2, 5, 6, 9, 10), 0)
-	got = opsRun(t, "Slice", nil, []gcIn{in(m), konst(vec(-1, 3)), konst(opsT([]int{2}, -opsInt64Max, 0)), opsOmitted, konst(vec(-2, -2))}, 1, 1, false)[0]
+	got = opsRun(t, "Slice", nil, []gcIn{in(m), konst(ivec(-1, 3)), konst(opsT([]int{2}, -opsInt64Max, 0)), opsOmitted, konst(ivec(-2, -2))}, 1, 1, false)[0]
 	opsExpect(t, "Slice 2-D reverse", got, []int{2, 2}, opsF(11, 9, 3, 1), 0)
 	got = opsRun(t, "Slice", Attrs{"starts": []int{1}, "ends": []int{2}, "axes": []int{0}}, []gcIn{in(m)}, 1, 1, false)[0]
 	opsExpect(t, "Slice opset 9 attrs", got, []int{1, 4}, opsF(4, 5, 6, 7), 0)
 
 	r := rand.New(rand.NewPCG(29, 30))
-	checkGrad(t, "Slice", nil, []gcIn{in(randT(r, 3, 5, 4)), konst(vec(4, 1)), konst(vec(0, 3)), konst(vec(1, 2)), konst(vec(-2, 1))}, 1, false)
-	checkGrad(t, "Slice", nil, []gcIn{param(randT(r, 4, 6)), konst(vec(1)), konst(vec(-1)), konst(vec(1))}, 1, false)
+	checkGrad(t, "Slice", nil, []gcIn{in(randT(r, 3, 5, 4)), konst(ivec(4, 1)), konst(ivec(0, 3)), konst(ivec(1, 2)), konst(ivec(-2, 1))}, 1, false)
+	checkGrad(t, "Slice", nil, []gcIn{param(randT(r, 4, 6)), konst(ivec(1)), konst(ivec(-1)), konst(ivec(1))}, 1, false)
 	// Large: parallel path equals serial.
 	big := randT(r, 8, 64, 32, 16)
-	ins := []gcIn{in(big), konst(vec(1, 31)), konst(vec(-1, 0)), konst(vec(1, 2)), konst(vec(1, -3))}
+	ins := []gcIn{in(big), konst(ivec(1, 31)), konst(ivec(-1, 0)), konst(ivec(1, 2)), konst(ivec(1, -3))}
 	a, b := opsRun(t, "Slice", nil, ins, 1, 1, false)[0], opsRun(t, "Slice", nil, ins, 1, 2, false)[0]
 	if d, _ := tensor.MaxAbsDiff(a, b); d != 0 || a.Shape[1] != 62 || a.Shape[2] != 11 {
 		t.Errorf("Slice parallel: shape %v, diff %g", a.Shape, d)
 	}
 
-	opsWantErr(t, "Slice step 0", opsErr("Slice", nil, []gcIn{in(x), konst(vec(0)), konst(vec(5)), konst(vec(0)), konst(vec(0))}, 1), "zero step")
-	opsWantErr(t, "Slice runtime starts", opsErr("Slice", nil, []gcIn{in(x), in(vec(0)), konst(vec(5))}, 1), "starts", "must be a constant")
-	opsWantErr(t, "Slice axis", opsErr("Slice", nil, []gcIn{in(x), konst(vec(0)), konst(vec(5)), konst(vec(1))}, 1), "axis 1 out of range")
+	opsWantErr(t, "Slice step 0", opsErr("Slice", nil, []gcIn{in(x), konst(ivec(0)), konst(ivec(5)), konst(ivec(0)), konst(ivec(0))}, 1), "zero step")
+	opsWantErr(t, "Slice runtime starts", opsErr("Slice", nil, []gcIn{in(x), in(ivec(0)), konst(ivec(5))}, 1), "starts", "must be a constant")
+	opsWantErr(t, "Slice axis", opsErr("Slice", nil, []gcIn{in(x), konst(ivec(0)), konst(ivec(5)), konst(ivec(1))}, 1), "axis 1 out of range")
 }
 
 func TestGather(t *testing.T) {
 	d := opsIota(3, 4)
-	got := opsRun(t, "Gather", nil, []gcIn{in(d), konst(vec(2, 0))}, 1, 1, false)[0]
+	got := opsRun(t, "Gather", nil, []gcIn{in(d), konst(ivec(2, 0))}, 1, 1, false)[0]
 	opsExpect(t, "Gather axis 0", got, []int{2, 4}, opsF(8, 9, 10, 11, 0, 1, 2, 3), 0)
 	idx := opsT([]int{1, 2}, 0, -1)
 	got = opsRun(t, "Gather", Attrs{"axis": 1}, []gcIn{in(d), konst(idx)}, 1, 1, false)[0]
@@ -239,10 +239,10 @@ func TestGather(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	// Repeated indices: the gradient scatter-adds.
 	checkGrad(t, "Gather", Attrs{"axis": 1}, []gcIn{in(randT(r, 2, 4, 3)), konst(opsT([]int{2, 2}, 1, 1, -1, 0))}, 1, false)
-	checkGrad(t, "Gather", nil, []gcIn{param(randT(r, 5, 3)), konst(vec(4, 0, 4))}, 1, false)
+	checkGrad(t, "Gather", nil, []gcIn{param(randT(r, 5, 3)), konst(ivec(4, 0, 4))}, 1, false)
 
-	opsWantErr(t, "Gather out of range", opsErr("Gather", nil, []gcIn{in(d), konst(vec(3))}, 1), "index 3 out of range")
-	opsWantErr(t, "Gather runtime indices", opsErr("Gather", nil, []gcIn{in(d), in(vec(0))}, 1), "indices", "must be a constant")
+	opsWantErr(t, "Gather out of range", opsErr("Gather", nil, []gcIn{in(d), konst(ivec(3))}, 1), "index 3 out of range")
+	opsWantErr(t, "Gather runtime indices", opsErr("Gather", nil, []gcIn{in(d), in(ivec(0))}, 1), "indices", "must be a constant")
 }
 
 func TestPad(t *testing.T) {
@@ -254,31 +254,31 @@ func TestPad(t *testing.T) {
 		shape []int
 		want  []float32
 	}{
-		{"constant", nil, []gcIn{in(x), konst(vec(1, 0, 0, 1)), konst(opsT(nil, 9))}, []int{3, 4},
+		{"constant", nil, []gcIn{in(x), konst(ivec(1, 0, 0, 1)), konst(opsT(nil, 9))}, []int{3, 4},
 			opsF(9, 9, 9, 9, 1, 2, 3, 9, 4, 5, 6, 9)},
-		{"constant default 0", nil, []gcIn{in(x), konst(vec(0, 1, 0, 0))}, []int{2, 4}, opsF(0, 1, 2, 3, 0, 4, 5, 6)},
-		{"reflect", Attrs{"mode": "reflect"}, []gcIn{in(x), konst(vec(0, 2, 0, 1))}, []int{2, 6},
+		{"constant default 0", nil, []gcIn{in(x), konst(ivec(0, 1, 0, 0))}, []int{2, 4}, opsF(0, 1, 2, 3, 0, 4, 5, 6)},
+		{"reflect", Attrs{"mode": "reflect"}, []gcIn{in(x), konst(ivec(0, 2, 0, 1))}, []int{2, 6},
 			opsF(3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5)},
-		{"edge", Attrs{"mode": "edge"}, []gcIn{in(x), konst(vec(0, 2, 0, 1))}, []int{2, 6},
+		{"edge", Attrs{"mode": "edge"}, []gcIn{in(x), konst(ivec(0, 2, 0, 1))}, []int{2, 6},
 			opsF(1, 1, 1, 2, 3, 3, 4, 4, 4, 5, 6, 6)},
-		{"wrap", Attrs{"mode": "wrap"}, []gcIn{in(x), konst(vec(0, 2, 0, 1))}, []int{2, 6},
+		{"wrap", Attrs{"mode": "wrap"}, []gcIn{in(x), konst(ivec(0, 2, 0, 1))}, []int{2, 6},
 			opsF(2, 3, 1, 2, 3, 1, 5, 6, 4, 5, 6, 4)},
-		{"edge both axes", Attrs{"mode": "edge"}, []gcIn{in(x), konst(vec(1, 0, 0, 1))}, []int{3, 4},
+		{"edge both axes", Attrs{"mode": "edge"}, []gcIn{in(x), konst(ivec(1, 0, 0, 1))}, []int{3, 4},
 			opsF(1, 2, 3, 3, 1, 2, 3, 3, 4, 5, 6, 6)},
-		{"reflect rows", Attrs{"mode": "reflect"}, []gcIn{in(x), konst(vec(1, 0, 1, 0))}, []int{4, 3},
+		{"reflect rows", Attrs{"mode": "reflect"}, []gcIn{in(x), konst(ivec(1, 0, 1, 0))}, []int{4, 3},
 			opsF(4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3)},
-		{"negative crop constant", nil, []gcIn{in(x), konst(vec(0, -1, 0, 1))}, []int{2, 3}, opsF(2, 3, 0, 5, 6, 0)},
-		{"negative crop reflect", Attrs{"mode": "reflect"}, []gcIn{in(x), konst(vec(0, -1, 0, 1))}, []int{2, 3}, opsF(2, 3, 2, 5, 6, 5)},
-		{"crop both", nil, []gcIn{in(x), konst(vec(-1, -1, 0, -1))}, []int{1, 1}, opsF(5)},
-		{"axes input", nil, []gcIn{in(x), konst(vec(1, 1)), konst(opsT(nil, 7)), konst(vec(-1))}, []int{2, 5},
+		{"negative crop constant", nil, []gcIn{in(x), konst(ivec(0, -1, 0, 1))}, []int{2, 3}, opsF(2, 3, 0, 5, 6, 0)},
+		{"negative crop reflect", Attrs{"mode": "reflect"}, []gcIn{in(x), konst(ivec(0, -1, 0, 1))}, []int{2, 3}, opsF(2, 3, 2, 5, 6, 5)},
+		{"crop both", nil, []gcIn{in(x), konst(ivec(-1, -1, 0, -1))}, []int{1, 1}, opsF(5)},
+		{"axes input", nil, []gcIn{in(x), konst(ivec(1, 1)), konst(opsT(nil, 7)), konst(ivec(-1))}, []int{2, 5},
 			opsF(7, 1, 2, 3, 7, 7, 4, 5, 6, 7)},
-		{"axes input, opsOmitted value", Attrs{"mode": "edge"}, []gcIn{in(x), konst(vec(1, 0)), opsOmitted, konst(vec(0))}, []int{3, 3},
+		{"axes input, opsOmitted value", Attrs{"mode": "edge"}, []gcIn{in(x), konst(ivec(1, 0)), opsOmitted, konst(ivec(0))}, []int{3, 3},
 			opsF(1, 2, 3, 1, 2, 3, 4, 5, 6)},
 		{"opset 2 attributes", Attrs{"pads": []int{0, 1, 0, 1}, "value": float32(-1)}, []gcIn{in(x)}, []int{2, 5},
 			opsF(-1, 1, 2, 3, -1, -1, 4, 5, 6, -1)},
-		{"reflect beyond size", Attrs{"mode": "reflect"}, []gcIn{in(opsT([]int{3}, 1, 2, 3)), konst(vec(5, 5))}, []int{13},
+		{"reflect beyond size", Attrs{"mode": "reflect"}, []gcIn{in(opsT([]int{3}, 1, 2, 3)), konst(ivec(5, 5))}, []int{13},
 			opsF(2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3, 2)},
-		{"reflect size 1", Attrs{"mode": "reflect"}, []gcIn{in(opsT([]int{1}, 4)), konst(vec(2, 1))}, []int{4}, opsF(4, 4, 4, 4)},
+		{"reflect size 1", Attrs{"mode": "reflect"}, []gcIn{in(opsT([]int{1}, 4)), konst(ivec(2, 1))}, []int{4}, opsF(4, 4, 4, 4)},
 	}
 	for _, c := range cases {
 		got := opsRun(t, "Pad", c.attrs, c.ins, 1, 1, false)[0]
@@ -286,28 +286,28 @@ func TestPad(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(33, 34))
 	for _, mode := range []string{"constant", "reflect", "edge", "wrap"} {
-		checkGrad(t, "Pad", Attrs{"mode": mode}, []gcIn{in(randT(r, 2, 3, 4)), konst(vec(0, 2, -1, 1, 0, 3))}, 1, false)
+		checkGrad(t, "Pad", Attrs{"mode": mode}, []gcIn{in(randT(r, 2, 3, 4)), konst(ivec(0, 2, -1, 1, 0, 3))}, 1, false)
 	}
 	// The constant's gradient is the sum over padded positions.
-	checkGrad(t, "Pad", nil, []gcIn{in(randT(r, 2, 3)), konst(vec(1, 1, 0, 2)), param(opsT(nil, 0.5))}, 1, false)
+	checkGrad(t, "Pad", nil, []gcIn{in(randT(r, 2, 3)), konst(ivec(1, 1, 0, 2)), param(opsT(nil, 0.5))}, 1, false)
 
-	opsWantErr(t, "Pad too much crop", opsErr("Pad", nil, []gcIn{in(x), konst(vec(0, -2, 0, -2))}, 1), "crop")
-	opsWantErr(t, "Pad pads length", opsErr("Pad", nil, []gcIn{in(x), konst(vec(1, 1))}, 1), "want 4 values")
-	opsWantErr(t, "Pad runtime pads", opsErr("Pad", nil, []gcIn{in(x), in(vec(0, 0, 0, 0))}, 1), "pads", "must be a constant")
-	opsWantErr(t, "Pad mode", opsErr("Pad", Attrs{"mode": "mirror"}, []gcIn{in(x), konst(vec(0, 0, 0, 0))}, 1), "mirror")
+	opsWantErr(t, "Pad too much crop", opsErr("Pad", nil, []gcIn{in(x), konst(ivec(0, -2, 0, -2))}, 1), "crop")
+	opsWantErr(t, "Pad pads length", opsErr("Pad", nil, []gcIn{in(x), konst(ivec(1, 1))}, 1), "want 4 values")
+	opsWantErr(t, "Pad runtime pads", opsErr("Pad", nil, []gcIn{in(x), in(ivec(0, 0, 0, 0))}, 1), "pads", "must be a constant")
+	opsWantErr(t, "Pad mode", opsErr("Pad", Attrs{"mode": "mirror"}, []gcIn{in(x), konst(ivec(0, 0, 0, 0))}, 1), "mirror")
 }
 
 func TestExpand(t *testing.T) {
 	x := opsT([]int{3, 1}, 1, 2, 3)
-	got := opsRun(t, "Expand", nil, []gcIn{in(x), konst(vec(2, 1, 4))}, 1, 1, false)[0]
+	got := opsRun(t, "Expand", nil, []gcIn{in(x), konst(ivec(2, 1, 4))}, 1, 1, false)[0]
 	want := opsF(1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
 	opsExpect(t, "Expand", got, []int{2, 3, 4}, append(append([]float32{}, want...), want...), 0)
 	// A shape smaller than the input keeps the input's dims (bidirectional).
-	got = opsRun(t, "Expand", nil, []gcIn{in(x), konst(vec(1))}, 1, 1, false)[0]
+	got = opsRun(t, "Expand", nil, []gcIn{in(x), konst(ivec(1))}, 1, 1, false)[0]
 	opsExpect(t, "Expand to 1", got, []int{3, 1}, opsF(1, 2, 3), 0)
 
 	r := rand.New(rand.NewPCG(35, 36))
-	checkGrad(t, "Expand", nil, []gcIn{in(randT(r, 3, 1)), konst(vec(2, 3, 4))}, 1, false)
-	checkGrad(t, "Expand", nil, []gcIn{param(randT(r, 1, 4)), konst(vec(3, 1))}, 1, false)
-	opsWantErr(t, "Expand incompatible", opsErr("Expand", nil, []gcIn{in(x), konst(vec(2, 4))}, 1), "3×1", "2×4")
+	checkGrad(t, "Expand", nil, []gcIn{in(randT(r, 3, 1)), konst(ivec(2, 3, 4))}, 1, false)
+	checkGrad(t, "Expand", nil, []gcIn{param(randT(r, 1, 4)), konst(ivec(3, 1))}, 1, false)
+	opsWantErr(t, "Expand incompatible", opsErr("Expand", nil, []gcIn{in(x), konst(ivec(2, 4))}, 1), "3×1", "2×4")
 }

@@ -2,6 +2,8 @@
 
 package gemm
 
+import "github.com/shearsml/shears/internal/cpu"
+
 // The assembly micro-kernels, generated into kernel_amd64.s by
 // internal/asmgen. They are noescape so that the stack tile used for edge
 // tiles does not move to the heap.
@@ -23,7 +25,7 @@ func kernelAVX2x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float
 
 // asmKernels lists the assembly kernels this CPU can run, best first.
 func asmKernels() []*kernel {
-	avx2FMA, avx512 := cpuFeatures()
+	avx2FMA, avx512 := cpu.AVX2FMA, cpu.AVX512
 	var ks []*kernel
 	if avx512 {
 		ks = append(ks, avx512Kernel)
@@ -39,7 +41,7 @@ func transpose8AVX(src *float32, lds int, dst *float32, ldd int, blocks int)
 
 // hasAVX2 gates the AVX transpose used by packing, independently of which
 // micro-kernel is active.
-var hasAVX2, _ = cpuFeatures()
+var hasAVX2 = cpu.AVX2FMA
 
 // transpose8 transposes blocks 8×8 blocks: dst[p*ldd+r] = src[r*lds+p] for
 // r < 8, p < 8*blocks.

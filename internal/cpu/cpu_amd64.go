@@ -1,6 +1,6 @@
 //go:build !noasm
 
-package gemm
+package cpu
 
 // The module deliberately has no dependencies, so instead of
 // golang.org/x/sys/cpu the features are read directly with CPUID. A CPU
@@ -11,9 +11,9 @@ package gemm
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
 
-// cpuFeatures reports whether AVX2+FMA and AVX-512F (with the VL/BW/DQ
+// features reports whether AVX2+FMA and AVX-512F (with the VL/BW/DQ
 // subsets, which any AVX-512 server CPU has) are usable.
-func cpuFeatures() (avx2FMA, avx512 bool) {
+func features() (avx2FMA, avx512 bool) {
 	maxLeaf, _, _, _ := cpuid(0, 0)
 	if maxLeaf < 7 {
 		return false, false

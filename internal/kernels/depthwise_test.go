@@ -1,0 +1,101 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// depthwiseGeoms are one-channel windows: stride 1 (the padded path) with
+// every padding from none to more than the kernel's reach, dilation, 1×1
+// and 5×5 kernels, a cropped output (right/bottom padding smaller than the
+// left/top), and strided ones (the row path).
+var depthwiseGeoms = []Geom{
+	{C: 1, H: 7, W: 7, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1},
+	{C: 1, H: 9, W: 6, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0},
+	{C: 1, H: 5, W: 8, KH: 3, KW: 5, SH: 1, SW: 1, DH: 1, DW: 1, PT: 2, PL: 3},
+	{C: 1, H: 12, W: 11, KH: 3, KW: 3, SH: 1, SW: 1, DH: 2, DW: 2, PT: 2, PL: 2},
+	{C: 1, H: 4, W: 33, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0},
+	{C: 1, H: 3, W: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1},
+	{C: 1, H: 1, W: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1},
+	{C: 1, H: 28, W: 28, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, PT: 1, PL: 1},
+	{C: 1, H: 9, W: 8, KH: 3, KW: 3, SH: 1, SW: 2, DH: 2, DW: 2, PT: 2, PL: 2},
+	{C: 1, H: 11, W: 10, KH: 5, KW: 3, SH: 3, SW: 2, DH: 2, DW: 1, PT: 3, PL: 0},
+	{C: 1, H: 6, W: 6, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, PT: 3, PL: 3},
+	{C: 1, H: 7, W: 7, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0},
+}
+
+func depthwiseCases() []Geom {
+	var out []Geom
+	for _, g := range depthwiseGeoms {
+		fill(&g)
+		out = append(out, g)
+		if g.OH > 1 && g.OW > 1 {
+			c := g // bottom and right padding smaller than top and left
+			c.OH--
+			c.OW--
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func randFloats(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-4*(1+math.Abs(b)) }
+
+func TestDepthwiseAgainstDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, g := range depthwiseCases() {
+		kk, ohw := g.KH*g.KW, g.OH*g.OW
+		x, k, dy := randFloats(r, g.H*g.W), randFloats(r, kk), randFloats(r, ohw)
+		scratch := randFloats(r, DepthwiseScratch(&g)) // garbage must not leak in
+		y := randFloats(r, ohw)
+		DepthwiseForward(&g, x, k, 0.25, y, scratch)
+		for j := 0; j < ohw; j++ {
+			want := 0.25
+			for t := 0; t < kk; t++ {
+				want += float64(k[t]) * float64(naiveCol(&g, x, t, j))
+			}
+			if !near(float64(y[j]), want) {
+				t.Fatalf("%+v: y[%d] = %v, want %v", g, j, y[j], want)
+			}
+		}
+		// Backward accumulates: start from known values.
+		dk, dx := randFloats(r, kk), randFloats(r, g.H*g.W)
+		dk0, dx0 := append([]float32(nil), dk...), append([]float32(nil), dx...)
+		DepthwiseBackward(&g, x, k, dy, dx, dk, randFloats(r, DepthwiseScratch(&g)))
+		wantDx := make([]float64, len(x))
+		for i := range wantDx {
+			wantDx[i] = float64(dx0[i])
+		}
+		for tap := 0; tap < kk; tap++ {
+			want := float64(dk0[tap])
+			for j := 0; j < ohw; j++ {
+				want += float64(dy[j]) * float64(naiveCol(&g, x, tap, j))
+				// x's element at (ih, iw), if any, got k[tap]·dy[j].
+				ki, kj := tap/g.KW, tap%g.KW
+				ih, iw := j/g.OW*g.SH-g.PT+ki*g.DH, j%g.OW*g.SW-g.PL+kj*g.DW
+				if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
+					wantDx[ih*g.W+iw] += float64(k[tap]) * float64(dy[j])
+				}
+			}
+			if !near(float64(dk[tap]), want) {
+				t.Fatalf("%+v: dk[%d] = %v, want %v", g, tap, dk[tap], want)
+			}
+		}
+		for i := range dx {
+			if !near(float64(dx[i]), wantDx[i]) {
+				t.Fatalf("%+v: dx[%d] = %v, want %v", g, i, dx[i], wantDx[i])
+			}
+		}
+		// Without dx, only dk.
+		DepthwiseBackward(&g, x, k, dy, nil, dk, randFloats(r, DepthwiseScratch(&g)))
+	}
+}

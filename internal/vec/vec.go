@@ -1,0 +1,71 @@
+// Package vec holds the float32 vector loops that the graph ops and
+// convolution kernels spend their non-GEMM time in: y += a·x, dot products,
+// clamping (ReLU, ReLU6) and the ReLU gradient. On amd64 with AVX2+FMA
+// they run in assembly, eight lanes at a time; elsewhere (or with the
+// noasm tag) in plain Go. The Go compiler does not vectorise loops, and
+// these are memory-bound loops where eight lanes per instruction are what
+// matters.
+//
+// Results can differ from a scalar loop in the last bit: Axpy fuses the
+// multiply-add and Dot sums in eight (sixteen) partial sums. They are the
+// same from run to run on one machine.
+package vec
+
+// Axpy sets y[i] += a·x[i] for i < len(y); x must be at least as long.
+func Axpy(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		axpyAVX2(&y[0], a, &x[0], n)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] += a * x[i]
+	}
+}
+
+// Dot returns Σ x[i]·y[i] over i < len(x); y must be at least as long.
+func Dot(x, y []float32) float32 {
+	y = y[:len(x)]
+	n := 0
+	var s float32
+	if useAsm && len(x) >= 8 {
+		n = len(x) &^ 7
+		s = dotAVX2(&x[0], &y[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		s += x[i] * y[i]
+	}
+	return s
+}
+
+// Clamp sets y[i] = min(max(x[i], lo), hi) for i < len(y), NaN staying
+// NaN; x must be at least as long. With lo > hi every element is hi, as
+// ONNX's Clip specifies.
+func Clamp(y, x []float32, lo, hi float32) {
+	x = x[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		clampAVX2(&y[0], &x[0], n, lo, hi)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] = min(max(x[i], lo), hi)
+	}
+}
+
+// ReluGradAdd sets gx[i] += g[i] where x[i] > 0, for i < len(gx); x and g
+// must be at least as long.
+func ReluGradAdd(gx, x, g []float32) {
+	x, g = x[:len(gx)], g[:len(gx)]
+	n := 0
+	if useAsm && len(gx) >= 8 {
+		n = len(gx) &^ 7
+		reluGradAVX2(&gx[0], &x[0], &g[0], n)
+	}
+	for i := n; i < len(gx); i++ {
+		if x[i] > 0 {
+			gx[i] += g[i]
+		}
+	}
+}

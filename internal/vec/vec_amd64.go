@@ -1,0 +1,21 @@
+//go:build !noasm
+
+package vec
+
+import "github.com/shearsml/shears/internal/cpu"
+
+var useAsm = cpu.AVX2FMA
+
+// The assembly loops take a length n that is a multiple of 8.
+
+//go:noescape
+func axpyAVX2(y *float32, a float32, x *float32, n int)
+
+//go:noescape
+func dotAVX2(x, y *float32, n int) float32
+
+//go:noescape
+func clampAVX2(y, x *float32, n int, lo, hi float32)
+
+//go:noescape
+func reluGradAVX2(gx, x, grad *float32, n int)

@@ -1,0 +1,10 @@
+//go:build !amd64 || noasm
+
+package vec
+
+const useAsm = false
+
+func axpyAVX2(y *float32, a float32, x *float32, n int) { panic("vec: no assembly") }
+func dotAVX2(x, y *float32, n int) float32              { panic("vec: no assembly") }
+func clampAVX2(y, x *float32, n int, lo, hi float32)    { panic("vec: no assembly") }
+func reluGradAVX2(gx, x, grad *float32, n int)          { panic("vec: no assembly") }

@@ -1,0 +1,132 @@
+package vec
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// lengths cover the empty case, the scalar tail alone, one vector, the
+// unrolled loops and their remainders.
+var lengths = []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 257, 1000}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+// views returns a slice of length n at every offset 0..3 into a larger
+// buffer, so that unaligned starts are exercised, plus the whole buffer
+// for checking that nothing past the view was written.
+func views(r *rand.Rand, n int) (bufs [][]float32, off []int) {
+	for o := 0; o < 4; o++ {
+		bufs = append(bufs, randSlice(r, n+o+8))
+		off = append(off, o)
+	}
+	return
+}
+
+func closeTo(a, b float32, scale float64) bool {
+	return math.Abs(float64(a-b)) <= 1e-5*scale
+}
+
+func TestAxpy(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range lengths {
+		bufs, offs := views(r, n)
+		for k, buf := range bufs {
+			o := offs[k]
+			x := randSlice(r, n+3)[3:]
+			want := append([]float32(nil), buf...)
+			for i := 0; i < n; i++ {
+				want[o+i] += 1.5 * x[i]
+			}
+			Axpy(buf[o:o+n], 1.5, x)
+			for i := range buf {
+				if !closeTo(buf[i], want[i], 4) {
+					t.Fatalf("n=%d off=%d: y[%d] = %g, want %g", n, o, i-o, buf[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestDot(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range lengths {
+		for o := 0; o < 4; o++ {
+			x, y := randSlice(r, n+o)[o:], randSlice(r, n+5)
+			var want float64
+			for i := range x {
+				want += float64(x[i]) * float64(y[i])
+			}
+			if got := Dot(x, y); !closeTo(got, float32(want), math.Sqrt(float64(n))+1) {
+				t.Errorf("n=%d off=%d: %g, want %g", n, o, got, want)
+			}
+		}
+	}
+}
+
+func TestClamp(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	nan := float32(math.NaN())
+	for _, n := range lengths {
+		for _, b := range [][2]float32{{0, 6}, {0, float32(math.Inf(1))}, {-0.5, 0.5}, {1, -1}} {
+			bufs, offs := views(r, n)
+			for k, buf := range bufs {
+				o := offs[k]
+				x := randSlice(r, n)
+				if n > 3 {
+					x[n/2] = nan
+				}
+				want := append([]float32(nil), buf...)
+				for i, v := range x {
+					want[o+i] = min(max(v, b[0]), b[1])
+				}
+				Clamp(buf[o:o+n], x, b[0], b[1])
+				for i := range buf {
+					if w := want[i]; buf[i] != w && !(w != w && buf[i] != buf[i]) {
+						t.Fatalf("n=%d off=%d bounds %v: y[%d] = %g, want %g", n, o, b, i-o, buf[i], w)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestReluGradAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range lengths {
+		bufs, offs := views(r, n)
+		for k, buf := range bufs {
+			o := offs[k]
+			x, g := randSlice(r, n), randSlice(r, n)
+			if n > 3 {
+				x[1], x[2], x[3] = 0, float32(math.Copysign(0, -1)), float32(math.NaN())
+			}
+			want := append([]float32(nil), buf...)
+			for i := range x {
+				if x[i] > 0 {
+					want[o+i] += g[i]
+				}
+			}
+			ReluGradAdd(buf[o:o+n], x, g)
+			for i := range buf {
+				if buf[i] != want[i] {
+					t.Fatalf("n=%d off=%d: gx[%d] = %g, want %g", n, o, i-o, buf[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkAxpy(b *testing.B) {
+	x, y := make([]float32, 1000), make([]float32, 1000)
+	b.SetBytes(8000)
+	for range b.N {
+		Axpy(y, 0.5, x)
+	}
+}
