@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -89,9 +90,9 @@ func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				// without a second pass over memory.
 				var s, ss float64
 				for i := 0; i < n; i++ {
-					a, b := sumAndSquares(x[(i*c+ch)*inner : (i*c+ch+1)*inner])
-					s += a
-					ss += b
+					a, b := vec.SumSquares(x[(i*c+ch)*inner : (i*c+ch+1)*inner])
+					s += float64(a)
+					ss += float64(b)
 				}
 				m := s / float64(count)
 				v := max(ss/float64(count)-m*m, 0)
@@ -114,10 +115,7 @@ func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 			sh := bias[ch] - mean*a
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * inner
-				xs, ys := x[off:off+inner], y[off:off+inner]
-				for j, v := range xs {
-					ys[j] = v*a + sh
-				}
+				vec.ScaleShift(y[off:off+inner], a, x[off:off+inner], sh)
 			}
 		}
 	})
@@ -158,9 +156,9 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * inner
-				a, bb := sumAndDot(dy[off:off+inner], x[off:off+inner], mean)
-				sdy += a
-				sdyx += bb
+				a, bb := vec.SumDotCentered(dy[off:off+inner], x[off:off+inner], mean)
+				sdy += float64(a)
+				sdyx += float64(bb)
 			}
 			sdyx *= float64(invStd)
 			if dscale != nil {
@@ -176,9 +174,7 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 			if !b.trained {
 				for i := 0; i < n; i++ {
 					off := (i*c + ch) * inner
-					for j, d := range dy[off : off+inner] {
-						dx[off+j] += g * d
-					}
+					vec.Axpy(dx[off:off+inner], g, dy[off:])
 				}
 				continue
 			}
@@ -191,50 +187,9 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 			C := -g*mdy - B*mean
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * inner
-				ds := dy[off : off+inner]
-				xs, dxs := x[off : off+inner][:len(ds)], dx[off : off+inner][:len(ds)]
-				for j, d := range ds {
-					dxs[j] += A*d + B*xs[j] + C
-				}
+				vec.AddAffine2(dx[off:off+inner], A, dy[off:], B, x[off:], C)
 			}
 		}
 	})
 	return nil
-}
-
-// sumAndSquares returns Σx and Σx² of a short row, with four float32
-// accumulators each for speed.
-func sumAndSquares(x []float32) (float64, float64) {
-	var s0, s1, s2, s3, q0, q1, q2, q3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a, b, c, d := x[i], x[i+1], x[i+2], x[i+3]
-		s0, s1, s2, s3 = s0+a, s1+b, s2+c, s3+d
-		q0, q1, q2, q3 = q0+a*a, q1+b*b, q2+c*c, q3+d*d
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i]
-		q0 += x[i] * x[i]
-	}
-	return float64(s0+s1) + float64(s2+s3), float64(q0+q1) + float64(q2+q3)
-}
-
-// sumAndDot returns Σd and Σd·(x−mean) of a short row.
-func sumAndDot(d, x []float32, mean float32) (float64, float64) {
-	x = x[:len(d)]
-	var s0, s1, s2, s3, p0, p1, p2, p3 float32
-	i := 0
-	for ; i+4 <= len(d); i += 4 {
-		a, b, c, e := d[i], d[i+1], d[i+2], d[i+3]
-		s0, s1, s2, s3 = s0+a, s1+b, s2+c, s3+e
-		p0 += a * (x[i] - mean)
-		p1 += b * (x[i+1] - mean)
-		p2 += c * (x[i+2] - mean)
-		p3 += e * (x[i+3] - mean)
-	}
-	for ; i < len(d); i++ {
-		s0 += d[i]
-		p0 += d[i] * (x[i] - mean)
-	}
-	return float64(s0+s1) + float64(s2+s3), float64(p0+p1) + float64(p2+p3)
 }

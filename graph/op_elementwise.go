@@ -13,6 +13,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/shearsml/shears/internal/vec"
 	"math"
 	"slices"
 
@@ -180,10 +181,7 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 	case binAdd:
 		switch {
 		case sa == 1 && sb == 1:
-			a, b := a[:n], b[:n]
-			for i := range y {
-				y[i] = a[i] + b[i]
-			}
+			vec.Add(y, a, b)
 		case sa == 1:
 			a, s := a[:n], b[0]
 			for i := range y {
@@ -353,9 +351,7 @@ func accumRow(d []float32, sd int, g, w []float32, sw int, c float32) {
 		d = d[:n]
 		switch {
 		case w == nil:
-			for i, v := range g {
-				d[i] += c * v
-			}
+			vec.Axpy(d, c, g)
 		case sw == 1:
 			w = w[:n]
 			for i, v := range g {

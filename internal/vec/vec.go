@@ -69,3 +69,76 @@ func ReluGradAdd(gx, x, g []float32) {
 		}
 	}
 }
+
+// Add sets y[i] = a[i] + b[i] for i < len(y); a and b must be at least as
+// long.
+func Add(y, a, b []float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		addAVX2(&y[0], &a[0], &b[0], n)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] = a[i] + b[i]
+	}
+}
+
+// ScaleShift sets y[i] = a·x[i] + b for i < len(y) (BatchNorm's affine
+// normalisation); x must be at least as long.
+func ScaleShift(y []float32, a float32, x []float32, b float32) {
+	x = x[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		scaleShiftAVX2(&y[0], a, &x[0], b, n)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] = a*x[i] + b
+	}
+}
+
+// SumSquares returns Σx[i] and Σx[i]² (BatchNorm's batch statistics).
+func SumSquares(x []float32) (sum, squares float32) {
+	n := 0
+	if useAsm && len(x) >= 8 {
+		n = len(x) &^ 7
+		sum, squares = sumSquaresAVX2(&x[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		sum += x[i]
+		squares += x[i] * x[i]
+	}
+	return sum, squares
+}
+
+// SumDotCentered returns Σd[i] and Σd[i]·(x[i] − c) over i < len(d);
+// x must be at least as long. Centring before multiplying keeps the
+// precision that Σd·x − c·Σd would lose when c is large.
+func SumDotCentered(d, x []float32, c float32) (sum, dot float32) {
+	x = x[:len(d)]
+	n := 0
+	if useAsm && len(d) >= 8 {
+		n = len(d) &^ 7
+		sumDotCenteredAVX2(&d[0], &x[0], c, n, &sum, &dot)
+	}
+	for i := n; i < len(d); i++ {
+		sum += d[i]
+		dot += d[i] * (x[i] - c)
+	}
+	return sum, dot
+}
+
+// AddAffine2 sets y[i] += a·u[i] + b·v[i] + c for i < len(y) (BatchNorm's
+// input gradient); u and v must be at least as long.
+func AddAffine2(y []float32, a float32, u []float32, b float32, v []float32, c float32) {
+	u, v = u[:len(y)], v[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		addAffine2AVX2(&y[0], a, &u[0], b, &v[0], c, n)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] += a*u[i] + b*v[i] + c
+	}
+}

@@ -19,3 +19,18 @@ func clampAVX2(y, x *float32, n int, lo, hi float32)
 
 //go:noescape
 func reluGradAVX2(gx, x, grad *float32, n int)
+
+//go:noescape
+func addAVX2(y, a, b *float32, n int)
+
+//go:noescape
+func scaleShiftAVX2(y *float32, a float32, x *float32, b float32, n int)
+
+//go:noescape
+func sumSquaresAVX2(x *float32, n int) (sum, squares float32)
+
+//go:noescape
+func sumDotCenteredAVX2(d, x *float32, c float32, n int, sum, dot *float32)
+
+//go:noescape
+func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int)

@@ -179,3 +179,214 @@ relu8:
 reluDone:
 	VZEROUPPER
 	RET
+
+// func addAVX2(y, a, b *float32, n int)
+TEXT ·addAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+
+add16:
+	CMPQ    CX, $16
+	JLT     add8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VADDPS  (DX), Y1, Y1
+	VADDPS  32(DX), Y2, Y2
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     add16
+
+add8:
+	CMPQ    CX, $8
+	JLT     addDone
+	VMOVUPS (SI), Y1
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     add8
+
+addDone:
+	VZEROUPPER
+	RET
+
+// func scaleShiftAVX2(y *float32, a float32, x *float32, b float32, n int)
+TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-40
+	MOVQ         y+0(FP), DI
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ         x+16(FP), SI
+	VBROADCASTSS b+24(FP), Y1
+	MOVQ         n+32(FP), CX
+
+ss16:
+	CMPQ        CX, $16
+	JLT         ss8
+	VMOVUPS     Y1, Y2
+	VMOVUPS     Y1, Y3
+	VFMADD231PS (SI), Y0, Y2
+	VFMADD231PS 32(SI), Y0, Y3
+	VMOVUPS     Y2, (DI)
+	VMOVUPS     Y3, 32(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         ss16
+
+ss8:
+	CMPQ        CX, $8
+	JLT         ssDone
+	VMOVUPS     Y1, Y2
+	VFMADD231PS (SI), Y0, Y2
+	VMOVUPS     Y2, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         ss8
+
+ssDone:
+	VZEROUPPER
+	RET
+
+// func sumSquaresAVX2(x *float32, n int) (sum, squares float32)
+TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+sq16:
+	CMPQ        CX, $16
+	JLT         sq8
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VADDPS      Y4, Y0, Y0
+	VADDPS      Y5, Y1, Y1
+	VFMADD231PS Y4, Y4, Y2
+	VFMADD231PS Y5, Y5, Y3
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JMP         sq16
+
+sq8:
+	CMPQ        CX, $8
+	JLT         sqSum
+	VMOVUPS     (SI), Y4
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y4, Y4, Y2
+	ADDQ        $32, SI
+	SUBQ        $8, CX
+	JMP         sq8
+
+sqSum:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, sum+16(FP)
+	VADDPS       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPS       X3, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	MOVSS        X2, squares+20(FP)
+	VZEROUPPER
+	RET
+
+// func sumDotCenteredAVX2(d, x *float32, c float32, n int, sum, dot *float32)
+TEXT ·sumDotCenteredAVX2(SB), NOSPLIT, $0-48
+	MOVQ         d+0(FP), SI
+	MOVQ         x+8(FP), DX
+	VBROADCASTSS c+16(FP), Y6
+	MOVQ         n+24(FP), CX
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+
+sd16:
+	CMPQ        CX, $16
+	JLT         sd8
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VADDPS      Y4, Y0, Y0
+	VADDPS      Y5, Y1, Y1
+	VMOVUPS     (DX), Y7
+	VMOVUPS     32(DX), Y8
+	VSUBPS      Y6, Y7, Y7
+	VSUBPS      Y6, Y8, Y8
+	VFMADD231PS Y7, Y4, Y2
+	VFMADD231PS Y8, Y5, Y3
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	SUBQ        $16, CX
+	JMP         sd16
+
+sd8:
+	CMPQ        CX, $8
+	JLT         sdSum
+	VMOVUPS     (SI), Y4
+	VADDPS      Y4, Y0, Y0
+	VMOVUPS     (DX), Y7
+	VSUBPS      Y6, Y7, Y7
+	VFMADD231PS Y7, Y4, Y2
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         sd8
+
+sdSum:
+	MOVQ         sum+32(FP), DI
+	MOVQ         dot+40(FP), BX
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, (DI)
+	VADDPS       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPS       X3, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	MOVSS        X2, (BX)
+	VZEROUPPER
+	RET
+
+// func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int)
+TEXT ·addAffine2AVX2(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ         u+16(FP), SI
+	VBROADCASTSS b+24(FP), Y1
+	MOVQ         v+32(FP), DX
+	VBROADCASTSS c+40(FP), Y2
+	MOVQ         n+48(FP), CX
+
+af8:
+	CMPQ        CX, $8
+	JLT         afDone
+	VMOVUPS     (DI), Y3
+	VADDPS      Y2, Y3, Y3
+	VFMADD231PS (SI), Y0, Y3
+	VFMADD231PS (DX), Y1, Y3
+	VMOVUPS     Y3, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         af8
+
+afDone:
+	VZEROUPPER
+	RET

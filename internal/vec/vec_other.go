@@ -4,7 +4,16 @@ package vec
 
 const useAsm = false
 
-func axpyAVX2(y *float32, a float32, x *float32, n int) { panic("vec: no assembly") }
-func dotAVX2(x, y *float32, n int) float32              { panic("vec: no assembly") }
-func clampAVX2(y, x *float32, n int, lo, hi float32)    { panic("vec: no assembly") }
-func reluGradAVX2(gx, x, grad *float32, n int)          { panic("vec: no assembly") }
+func axpyAVX2(y *float32, a float32, x *float32, n int)                  { panic("vec: no assembly") }
+func dotAVX2(x, y *float32, n int) float32                               { panic("vec: no assembly") }
+func clampAVX2(y, x *float32, n int, lo, hi float32)                     { panic("vec: no assembly") }
+func reluGradAVX2(gx, x, grad *float32, n int)                           { panic("vec: no assembly") }
+func addAVX2(y, a, b *float32, n int)                                    { panic("vec: no assembly") }
+func scaleShiftAVX2(y *float32, a float32, x *float32, b float32, n int) { panic("vec: no assembly") }
+func sumSquaresAVX2(x *float32, n int) (sum, squares float32)            { panic("vec: no assembly") }
+func sumDotCenteredAVX2(d, x *float32, c float32, n int, sum, dot *float32) {
+	panic("vec: no assembly")
+}
+func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int) {
+	panic("vec: no assembly")
+}

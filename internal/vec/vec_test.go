@@ -130,3 +130,63 @@ func BenchmarkAxpy(b *testing.B) {
 		Axpy(y, 0.5, x)
 	}
 }
+
+// checkRow compares got with want element by element, relative to scale.
+func checkRow(t *testing.T, what string, n int, got []float32, want []float64, scale float64) {
+	t.Helper()
+	for i := range got {
+		if math.Abs(float64(got[i])-want[i]) > 1e-5*scale {
+			t.Fatalf("%s n=%d: [%d] = %g, want %g", what, n, i, got[i], want[i])
+		}
+	}
+}
+
+func TestElementwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range lengths {
+		for o := 0; o < 3; o++ {
+			a, b, c := randSlice(r, n+o)[o:], randSlice(r, n+1)[1:], randSlice(r, n)
+			y := randSlice(r, n+8)
+			y0 := append([]float32(nil), y...)
+			want := make([]float64, len(y))
+			for i := range y {
+				want[i] = float64(y0[i])
+			}
+
+			Add(y[:n], a, b)
+			for i := 0; i < n; i++ {
+				want[i] = float64(a[i]) + float64(b[i])
+			}
+			checkRow(t, "Add", n, y, want, 4)
+
+			ScaleShift(y[:n], 1.5, a, -0.25)
+			for i := 0; i < n; i++ {
+				want[i] = 1.5*float64(a[i]) - 0.25
+			}
+			checkRow(t, "ScaleShift", n, y, want, 4)
+
+			AddAffine2(y[:n], 0.5, a, -2, b, 0.125)
+			for i := 0; i < n; i++ {
+				want[i] += 0.5*float64(a[i]) - 2*float64(b[i]) + 0.125
+			}
+			checkRow(t, "AddAffine2", n, y, want, 8)
+
+			var s, q, sd, dd float64
+			for i := 0; i < n; i++ {
+				s += float64(a[i])
+				q += float64(a[i]) * float64(a[i])
+				sd += float64(c[i])
+				dd += float64(c[i]) * (float64(a[i]) - 3)
+			}
+			gs, gq := SumSquares(a)
+			gsd, gdd := SumDotCentered(c, a, 3)
+			tol := math.Sqrt(float64(n)) + 1
+			if !closeTo(gs, float32(s), tol) || !closeTo(gq, float32(q), tol*4) {
+				t.Errorf("SumSquares n=%d: %g %g, want %g %g", n, gs, gq, s, q)
+			}
+			if !closeTo(gsd, float32(sd), tol) || !closeTo(gdd, float32(dd), tol*8) {
+				t.Errorf("SumDotCentered n=%d: %g %g, want %g %g", n, gsd, gdd, sd, dd)
+			}
+		}
+	}
+}
