@@ -245,13 +245,7 @@ func (op *clipOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error 
 	x, g := in[0].Data, gout[0].Data
 	if gin[0] != nil {
 		gx := gin[0].Data
-		elemChunks(ctx.Threads, len(x), func(a, b int) {
-			for i := a; i < b; i++ {
-				if x[i] > lo && x[i] < hi {
-					gx[i] += g[i]
-				}
-			}
-		})
+		elemChunks(ctx.Threads, len(x), func(a, b int) { vec.ClampGradAdd(gx[a:b], x[a:b], g[a:b], lo, hi) })
 	}
 	if (len(gin) < 2 || gin[1] == nil) && (len(gin) < 3 || gin[2] == nil) {
 		return nil

@@ -75,12 +75,14 @@ func (p *phaseGeom) split(g *Geom, x, q []float32, dx bool) {
 				case g.SW == 1:
 					vec.Axpy(xr[iw:iw+c1-c0], 1, qr[c0:c1])
 				case !dx:
-					for c := c0; c < c1; c, iw = c+1, iw+g.SW {
-						qr[c] = xr[iw]
+					src, dst := xr[iw:iw+(c1-c0-1)*g.SW+1], qr[c0:c1]
+					for c := range dst {
+						dst[c] = src[c*g.SW]
 					}
 				default:
-					for c := c0; c < c1; c, iw = c+1, iw+g.SW {
-						xr[iw] += qr[c]
+					dst, src := xr[iw:iw+(c1-c0-1)*g.SW+1], qr[c0:c1]
+					for c, v := range src {
+						dst[c*g.SW] += v
 					}
 				}
 			}

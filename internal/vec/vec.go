@@ -142,3 +142,19 @@ func AddAffine2(y []float32, a float32, u []float32, b float32, v []float32, c f
 		y[i] += a*u[i] + b*v[i] + c
 	}
 }
+
+// ClampGradAdd sets gx[i] += g[i] where lo < x[i] < hi, for i < len(gx)
+// (Clip's input gradient); x and g must be at least as long.
+func ClampGradAdd(gx, x, g []float32, lo, hi float32) {
+	x, g = x[:len(gx)], g[:len(gx)]
+	n := 0
+	if useAsm && len(gx) >= 8 {
+		n = len(gx) &^ 7
+		clampGradAVX2(&gx[0], &x[0], &g[0], n, lo, hi)
+	}
+	for i := n; i < len(gx); i++ {
+		if x[i] > lo && x[i] < hi {
+			gx[i] += g[i]
+		}
+	}
+}

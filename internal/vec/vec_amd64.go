@@ -34,3 +34,6 @@ func sumDotCenteredAVX2(d, x *float32, c float32, n int, sum, dot *float32)
 
 //go:noescape
 func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int)
+
+//go:noescape
+func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32)

@@ -390,3 +390,34 @@ af8:
 afDone:
 	VZEROUPPER
 	RET
+
+// func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32)
+//
+// gx += grad & (lo < x) & (x < hi), ordered compares (false for NaN).
+TEXT ·clampGradAVX2(SB), NOSPLIT, $0-40
+	MOVQ         gx+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         grad+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS lo+32(FP), Y0
+	VBROADCASTSS hi+36(FP), Y5
+
+cg8:
+	CMPQ    CX, $8
+	JLT     cgDone
+	VMOVUPS (SI), Y3
+	VCMPPS  $0x01, Y3, Y0, Y1
+	VCMPPS  $0x01, Y5, Y3, Y2
+	VANDPS  Y2, Y1, Y1
+	VANDPS  (DX), Y1, Y1
+	VADDPS  (DI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     cg8
+
+cgDone:
+	VZEROUPPER
+	RET

@@ -17,3 +17,4 @@ func sumDotCenteredAVX2(d, x *float32, c float32, n int, sum, dot *float32) {
 func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int) {
 	panic("vec: no assembly")
 }
+func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32) { panic("vec: no assembly") }

@@ -190,3 +190,25 @@ func TestElementwise(t *testing.T) {
 		}
 	}
 }
+
+func TestClampGradAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range lengths {
+		gx, x, g := randSlice(r, n+8), randSlice(r, n), randSlice(r, n)
+		if n > 4 {
+			x[0], x[1], x[2], x[3] = 0, 1, float32(math.NaN()), float32(math.Inf(1))
+		}
+		want := append([]float32(nil), gx...)
+		for i := range x {
+			if x[i] > 0 && x[i] < 1 {
+				want[i] += g[i]
+			}
+		}
+		ClampGradAdd(gx[:n], x, g, 0, 1)
+		for i := range gx {
+			if gx[i] != want[i] {
+				t.Fatalf("n=%d: gx[%d] = %g, want %g", n, i, gx[i], want[i])
+			}
+		}
+	}
+}
