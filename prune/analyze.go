@@ -67,7 +67,8 @@ type analyzer struct {
 	readers map[string][]*graph.Node
 	parent  []int
 	lays    map[string]layout
-	order   []string // values with a layout, in definition order
+	axes    map[string]int // channel axis of values whose channels are not on axis 1
+	order   []string       // values with a layout, in definition order
 	binds   []binding
 	bound   map[string]int // "param/axis" → index in binds
 	sources []source
@@ -106,7 +107,7 @@ func Analyze(g *graph.Graph) (*DepGraph, error) {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	a := &analyzer{g: g, params: g.ParamMap(), shapes: shapes, readers: g.Consumers(),
-		lays: map[string]layout{}, bound: map[string]int{}}
+		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}}
 	for _, in := range g.Inputs {
 		if l := a.freshValue(in.Name); l != nil {
 			a.sources = append(a.sources, source{in.Name, in.Name, l})
@@ -172,19 +173,28 @@ func (a *analyzer) fresh(n int) layout {
 	return l
 }
 
-// freshValue gives value name new channels (nil for a value of rank < 2,
-// which has no channel axis).
-func (a *analyzer) freshValue(name string) layout {
+// freshValue gives value name new channels on axis 1 (nil for a value of
+// rank < 2, which has no channel axis).
+func (a *analyzer) freshValue(name string) layout { return a.freshValueAt(name, 1) }
+
+// freshValueAt gives value name new channels on axis ax.
+func (a *analyzer) freshValueAt(name string, ax int) layout {
 	s := a.shapes[name]
-	if len(s) < 2 {
+	if len(s) < 2 || ax < 1 || ax >= len(s) {
 		return nil
 	}
-	l := a.fresh(s[1])
-	a.setLayout(name, l)
+	l := a.fresh(s[ax])
+	a.setLayoutAt(name, l, ax)
 	return l
 }
 
-func (a *analyzer) setLayout(name string, l layout) {
+// setLayout gives value name the channels l on axis 1.
+func (a *analyzer) setLayout(name string, l layout) { a.setLayoutAt(name, l, 1) }
+
+// setLayoutAt gives value name the channels l on axis ax. The channel axis
+// is 1 (N×C×…) unless a Transpose moved it: ConvNeXt and transformer
+// blocks run their linear layers on N×H×W×C values, channels last.
+func (a *analyzer) setLayoutAt(name string, l layout, ax int) {
 	if name == "" || l == nil {
 		return
 	}
@@ -192,6 +202,19 @@ func (a *analyzer) setLayout(name string, l layout) {
 		a.order = append(a.order, name)
 	}
 	a.lays[name] = l
+	if ax != 1 {
+		a.axes[name] = ax
+	} else {
+		delete(a.axes, name)
+	}
+}
+
+// axisOf is the channel axis of a value (1 unless a Transpose moved it).
+func (a *analyzer) axisOf(name string) int {
+	if ax, ok := a.axes[name]; ok {
+		return ax
+	}
+	return 1
 }
 
 // layoutOf returns the channel layout of a value, or of a param read as
@@ -252,18 +275,30 @@ func (a *analyzer) bind(param string, axis int, l layout) {
 
 // opaque is the rule for an op pruning cannot see through: the channels
 // it reads cannot change, and the channels it makes are new and fixed.
+// An output of the rank of the first input with channels keeps that
+// input's channel axis (a ReduceMean over the channels of an N×H×W×C
+// value gives N×H×W×1: channels last, one of them), so that what follows
+// still finds the channels where they are.
 func (a *analyzer) opaque(n *graph.Node, format string, args ...any) {
 	why := fmt.Sprintf(format, args...)
+	ax, rank := 1, -1
 	for _, in := range n.Inputs {
 		if l, ok := a.lays[in]; ok {
 			a.block(l, why)
+			if rank < 0 {
+				ax, rank = a.axisOf(in), len(a.shapes[in])
+			}
 		}
 	}
 	for _, o := range n.Outputs {
 		if o == "" {
 			continue
 		}
-		if l := a.freshValue(o); l != nil {
+		oax := 1
+		if len(a.shapes[o]) == rank {
+			oax = ax
+		}
+		if l := a.freshValueAt(o, oax); l != nil {
 			a.sources = append(a.sources, source{n.Name, o, l})
 			a.block(l, why)
 		}
@@ -277,8 +312,15 @@ func (a *analyzer) pass(n *graph.Node) {
 		a.opaque(n, "%s %s has no input", n.Op, n.Name)
 		return
 	}
+	a.passTo(n, a.axisOf(n.Inputs[0]))
+}
+
+// passTo is pass for an op that moves input 0's channel axis to axis oax
+// of its outputs (a Transpose, a ReduceMean without keepdims).
+func (a *analyzer) passTo(n *graph.Node, oax int) {
 	in := a.layoutOf(n.Inputs[0])
 	si := a.shapes[n.Inputs[0]]
+	ax := a.axisOf(n.Inputs[0])
 	for _, o := range n.Outputs {
 		if o == "" {
 			continue
@@ -291,11 +333,11 @@ func (a *analyzer) pass(n *graph.Node) {
 			}
 			continue
 		}
-		if len(so) < 2 || so[0] != si[0] || so[1] != si[1] {
+		if len(so) < 2 || oax >= len(so) || so[0] != si[0] || so[oax] != si[ax] {
 			a.opaque(n, "%s %s changes the channel axis (%s → %s)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
 			return
 		}
-		a.setLayout(o, in)
+		a.setLayoutAt(o, in, oax)
 	}
 }
 
@@ -415,6 +457,7 @@ func (a *analyzer) finish() *DepGraph {
 	for v, l := range a.lays {
 		d.lays[v] = resolve(l)
 	}
+	d.axes = a.axes
 	d.fixups = a.fixups
 	for _, grp := range d.all {
 		if w := why[grp]; len(w) > 0 {

@@ -81,7 +81,7 @@ func (d *DepGraph) holdsAll(grp *Group, v string) bool {
 }
 
 // positions returns, for each channel of grp, its first position and
-// span on axis 1 of value v.
+// span on the channel axis of value v.
 func (d *DepGraph) positions(grp *Group, v string) [][2]int {
 	pos := make([][2]int, grp.Channels)
 	for _, u := range d.lays[v] {
@@ -122,12 +122,8 @@ func (c *Context) activationStats(name string, layers []*Layer, backward bool, f
 				}
 				g = gt.Data
 			}
-			forChannels(a.Shape, pos[i], func(ch, lo, hi int) {
-				var gs []float32
-				if g != nil {
-					gs = g[lo:hi]
-				}
-				l.Scores[ch] += f(a.Data[lo:hi], gs, n)
+			forChannels(a.Shape, c.Dep.axisOf(vals[i]), pos[i], a.Data, g, func(ch int, as, gs []float32) {
+				l.Scores[ch] += f(as, gs, n)
 			})
 		}
 		return nil
@@ -143,21 +139,56 @@ func (c *Context) activationStats(name string, layers []*Layer, backward bool, f
 	return nil
 }
 
-// forChannels calls f with each channel's element run in each sample of
-// an N×C×… value.
-func forChannels(shape []int, pos [][2]int, f func(ch, lo, hi int)) {
-	inner := 1
-	for _, d := range shape[2:] {
+// forChannels calls f with each channel's activations (and gradients,
+// when g is not nil) in each sample of a value whose channels are on axis
+// ax: contiguous runs of a and g for N×C×… values, copies gathered from
+// every position for channels-last values (N×H×W×C).
+func forChannels(shape []int, ax int, pos [][2]int, a, g []float32, f func(ch int, a, g []float32)) {
+	outer, inner := 1, 1
+	for _, d := range shape[1:ax] {
+		outer *= d
+	}
+	for _, d := range shape[ax+1:] {
 		inner *= d
 	}
-	c := shape[1]
+	c := shape[ax]
+	var ba, bg []float32
 	for n := range shape[0] {
 		for ch, p := range pos {
 			if p[1] == 0 {
 				continue
 			}
-			lo := (n*c + p[0]) * inner
-			f(ch, lo, lo+p[1]*inner)
+			run := p[1] * inner
+			if outer == 1 {
+				lo := (n*c + p[0]) * inner
+				var gs []float32
+				if g != nil {
+					gs = g[lo : lo+run]
+				}
+				f(ch, a[lo:lo+run], gs)
+				continue
+			}
+			ba, bg = ba[:0], bg[:0]
+			for o := range outer {
+				lo := ((n*outer+o)*c + p[0]) * inner
+				ba = append(ba, a[lo:lo+run]...)
+				if g != nil {
+					bg = append(bg, g[lo:lo+run]...)
+				}
+			}
+			var gs []float32
+			if g != nil {
+				gs = bg
+			}
+			f(ch, ba, gs)
 		}
 	}
+}
+
+// axisOf is the channel axis of value v as analysed.
+func (d *DepGraph) axisOf(v string) int {
+	if ax, ok := d.axes[v]; ok {
+		return ax
+	}
+	return 1
 }

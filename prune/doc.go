@@ -13,17 +13,25 @@
 // over shears' IR (package graph), whose ops follow ONNX.
 //
 // The model is channel-level. A value's channel axis is axis 1 (C of
-// N×C×H×W, F of N×F). Every channel of every value is an element of a
-// union-find; a rule per op says which elements are the same channel:
+// N×C×H×W, F of N×F) unless a Transpose moved it (ConvNeXt and
+// transformer blocks run their linear layers channels-last, on N×H×W×C).
+// Every channel of every value is an element of a union-find; a rule per
+// op says which elements are the same channel:
 //
 //   - Conv, Gemm and MatMul with a 2-D param make new channels on their
 //     output (W axis 0 and the bias; a Gemm's out axis follows transB) and
-//     read their input's channels through W's in axis;
+//     read their input's channels through W's in axis; a MatMul does so
+//     on the last axis of an N-d input whose channels are last;
+//   - Transpose that keeps the batch first moves the channel axis with
+//     it; elementwise ops, arithmetic, MatMul, ReduceMean, Softmax and
+//     LayerNormalization follow it wherever it is, every other op wants
+//     it on axis 1;
 //   - BatchNormalization, elementwise activations (Relu, Clip, Sigmoid,
-//     HardSwish, Dropout, Cast, …), pools, Pad that leaves axes 0 and 1
-//     alone, Transpose and Gather that leave them in place, and ReduceMean
-//     over spatial axes pass channels through, with their per-channel
-//     params attached;
+//     HardSwish, Erf, Dropout, Cast, …), pools, Pad that leaves axes 0
+//     and 1 alone, Gather that leaves them in place, ReduceMean over
+//     other axes than the batch and the channels, and LayerNormalization
+//     over axes after the channels pass channels through, with their
+//     per-channel params attached;
 //   - Add, Sub, Mul, Div and Pow couple all operands whose axis aligned
 //     with the output's axis 1 has the full width (a residual add, a
 //     squeeze-excitation Mul by N×C×1×1); a param operand such as a C×1×1
@@ -52,11 +60,13 @@
 // # What cannot be pruned
 //
 // Graph inputs and outputs keep their width (the classifier's classes are
-// fixed). An op that mixes channels or moves the channel axis — Transpose
-// off axes 0 and 1, a channel shuffle (Reshape to N×g×C/g×H×W), Softmax
-// across channels, Gather, strided Slice or Pad on the channel axis,
-// ReduceMean over channels, Shape, Constant, any op without a rule — makes
-// the channels it reads and writes unprunable. Every group touched by such
+// fixed). An op that mixes channels or moves the batch axis — a channel
+// shuffle (Reshape to N×g×C/g×H×W), Softmax, LayerNormalization or
+// ReduceMean across channels (ConvNeXt's LayerNorm: removing a channel
+// would change the others' mean and variance), Gather, strided Slice or
+// Pad on the channel axis, Transpose of the batch axis, an op that wants
+// channels on axis 1 reading them elsewhere, Shape, Constant, any op
+// without a rule — makes the channels it reads and writes unprunable. Every group touched by such
 // an op is left out of DepGraph.Groups and reported by
 // DepGraph.Unprunable with the reason; nothing is skipped silently.
 //

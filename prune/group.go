@@ -19,6 +19,7 @@ type DepGraph struct {
 	class   map[int]chanRef   // channel element → group and channel index
 	binds   []binding         // bound param axes, units resolved to class roots
 	lays    map[string]layout // value channel layouts, resolved
+	axes    map[string]int    // channel axis of values whose channels are not on axis 1
 	fixups  []fixup
 	shapes  map[string][]int // bound params' shapes at analysis time
 }

@@ -11,13 +11,26 @@ import (
 	"github.com/shearsml/shears/tensor"
 )
 
-// elementwise are the ops that act on each channel separately (pools
-// included): their output has their input's channels.
+// elementwise are the ops that act on each element separately: their
+// output has their input's channels, on whichever axis they are.
 var elementwise = map[string]bool{
 	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true,
 	"Tanh": true, "Identity": true, "Neg": true, "Sqrt": true, "Exp": true, "Log": true,
-	"Abs": true, "Reciprocal": true, "Clip": true, "Cast": true, "Dropout": true,
+	"Abs": true, "Reciprocal": true, "Clip": true, "Cast": true, "Dropout": true, "Erf": true,
+}
+
+// pools act on each channel of an N×C×… value separately: their output
+// has their input's channels, which must be on axis 1.
+var pools = map[string]bool{
 	"MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "GlobalMaxPool": true,
+}
+
+// anyAxis are the ops whose rule follows the channels wherever a Transpose
+// put them; every other op expects them on axis 1.
+var anyAxis = map[string]bool{
+	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "MatMul": true,
+	"Transpose": true, "ReduceMean": true, "Softmax": true, "LayerNormalization": true,
+	"Shape": true, "Constant": true,
 }
 
 func (a *analyzer) node(n *graph.Node) {
@@ -25,7 +38,7 @@ func (a *analyzer) node(n *graph.Node) {
 	// Every output with a channel axis must have a layout covering it; a
 	// rule that left one out would otherwise drop channels silently.
 	for _, o := range n.Outputs {
-		if s := a.shapes[o]; o != "" && len(s) >= 2 && a.lays[o].size() != s[1] {
+		if s := a.shapes[o]; o != "" && len(s) >= 2 && a.lays[o].size() != s[min(a.axisOf(o), len(s)-1)] {
 			l := a.freshValue(o)
 			a.sources = append(a.sources, source{n.Name, o, l})
 			a.block(l, fmt.Sprintf("%s %s: its output channels were not traced (a bug in package prune)", n.Op, n.Name))
@@ -34,8 +47,21 @@ func (a *analyzer) node(n *graph.Node) {
 }
 
 func (a *analyzer) rule(n *graph.Node) {
+	if !elementwise[n.Op] && !anyAxis[n.Op] {
+		for _, in := range n.Inputs {
+			if ax := a.axisOf(in); ax != 1 && a.lays[in] != nil {
+				switch n.Op {
+				case "Reshape", "Flatten", "Squeeze", "Unsqueeze":
+					a.opaque(n, "%s %s reshapes %s, whose channels a Transpose moved to axis %d (the end of a channel shuffle?)", n.Op, n.Name, in, ax)
+				default:
+					a.opaque(n, "%s %s reads %s with its channels on axis %d (moved there by a Transpose), not axis 1", n.Op, n.Name, in, ax)
+				}
+				return
+			}
+		}
+	}
 	switch {
-	case elementwise[n.Op]:
+	case elementwise[n.Op], pools[n.Op]:
 		a.pass(n)
 	default:
 		switch n.Op {
@@ -63,6 +89,8 @@ func (a *analyzer) rule(n *graph.Node) {
 			a.reduceMean(n)
 		case "Softmax":
 			a.softmax(n)
+		case "LayerNormalization":
+			a.layerNorm(n)
 		case "Pad":
 			a.pad(n)
 		case "Gather":
@@ -108,7 +136,7 @@ func (a *analyzer) conv(n *graph.Node) {
 		out = a.fresh(m)
 		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out})
 	case len(xl) != c:
-		a.opaque(n, "grouped conv %s: input channels span several positions", n.Name)
+		a.opaque(n, "grouped conv %s: each channel of its input %s spans several positions (made by a Reshape that merged axes, such as a channel shuffle)", n.Name, x)
 		return
 	case cg == 1:
 		mult := m / group
@@ -142,20 +170,23 @@ func (a *analyzer) conv(n *graph.Node) {
 	a.setLayout(n.Outputs[0], out)
 }
 
-// linear is Gemm and 2-D MatMul: new features on the output, the input's
-// features read through the weight's in axis.
+// linear is Gemm and MatMul by a 2-D param: new features on the output,
+// the input's features read through the weight's in axis. The features
+// are on axis 1 of an N×F input, or on the last axis of an N-d MatMul
+// input whose channels a Transpose moved there (N×H×W×C).
 func (a *analyzer) linear(n *graph.Node, w *graph.Param, inAxis int) {
 	al := a.layoutOf(n.Inputs[0])
 	if al == nil {
 		a.opaque(n, "%s %s: input has no feature axis", n.Op, n.Name)
 		return
 	}
+	ax := a.axisOf(n.Inputs[0])
 	a.bind(w.Name, inAxis, al)
 	o := n.Outputs[0]
-	out := a.fresh(a.shapes[o][1])
+	out := a.fresh(a.shapes[o][ax])
 	a.bind(w.Name, 1-inAxis, out)
 	a.sources = append(a.sources, source{n.Name, o, out})
-	a.setLayout(o, out)
+	a.setLayoutAt(o, out, ax)
 }
 
 func (a *analyzer) gemm(n *graph.Node) {
@@ -202,10 +233,11 @@ func (a *analyzer) matmul(n *graph.Node) {
 	switch {
 	case b == nil || b.Value.Rank() != 2 || a.params[n.Inputs[0]] != nil:
 		a.opaque(n, "MatMul %s: only activation × 2-D param is understood", n.Name)
-	case len(sa) == 2:
+	case len(sa) == 2 || a.axisOf(n.Inputs[0]) == len(sa)-1:
 		a.linear(n, b, 0)
 	default:
-		// x[N,C,…,K]·B[K,M] acts on the last axis: channels pass.
+		// x[N,C,…,K]·B[K,M] acts on the last axis, not the channels:
+		// they pass.
 		a.pass(n)
 	}
 }
@@ -235,10 +267,12 @@ func (a *analyzer) batchNorm(n *graph.Node) {
 }
 
 // binary: numpy broadcasting aligns trailing axes; an operand whose axis
-// aligned with the output's axis 1 has the full channel count shares the
-// channels (residual Add, squeeze-excitation Mul with N×C×1×1), a param
+// aligned with the output's channel axis has the full channel count shares
+// the channels (residual Add, squeeze-excitation Mul with N×C×1×1), a param
 // operand contributes the slice of that axis, and operands of size 1 there
-// (scalars, N×1×H×W maps) are broadcast and not coupled.
+// (scalars, N×1×H×W maps) are broadcast and not coupled. The output's
+// channel axis is that of the operands with channels (axis 1, or the last
+// axis of N×H×W×C values); operands must agree on it.
 func (a *analyzer) binary(n *graph.Node) {
 	o := n.Outputs[0]
 	so := a.shapes[o]
@@ -246,7 +280,26 @@ func (a *analyzer) binary(n *graph.Node) {
 	if r < 2 {
 		return
 	}
-	var out layout
+	// oc is the output's channel axis: where the first operand with more
+	// than one channel has them, else where the first operand with a
+	// channel axis (of size 1) has it, else 1.
+	oc, full := -1, false
+	for _, in := range n.Inputs {
+		s := a.shapes[in]
+		if a.params[in] != nil || len(s) < 2 || a.layoutOf(in) == nil {
+			continue
+		}
+		ax := a.axisOf(in)
+		if k := ax + r - len(s); s[ax] != 1 && !full {
+			oc, full = k, true
+		} else if oc < 0 {
+			oc = k
+		}
+	}
+	if oc < 1 {
+		oc = 1
+	}
+	var out, single layout
 	type pv struct {
 		name string
 		axis int
@@ -254,19 +307,26 @@ func (a *analyzer) binary(n *graph.Node) {
 	var params []pv
 	for _, in := range n.Inputs {
 		s := a.shapes[in]
-		k := 1 - (r - len(s))
-		if a.params[in] == nil && len(s) >= 2 && k != 1 && s[1] != 1 {
-			a.opaque(n, "%s %s: operand %s (%s) broadcasts its channel axis onto axis %d", n.Op, n.Name, in, tensor.ShapeString(s), 1+r-len(s))
-			return
+		k := oc - (r - len(s))
+		if a.params[in] == nil && len(s) >= 2 {
+			if ax := a.axisOf(in); ax != k && s[ax] != 1 {
+				a.opaque(n, "%s %s: operand %s (%s) broadcasts its channel axis onto axis %d", n.Op, n.Name, in, tensor.ShapeString(s), ax+r-len(s))
+				return
+			}
 		}
 		if k < 0 || s[k] == 1 {
+			// One channel (N×H×W×1 + ε in a LayerNorm): if the output
+			// has one channel too, it is this one.
+			if single == nil && a.params[in] == nil && len(s) >= 2 && k == a.axisOf(in) && so[oc] == 1 {
+				single = a.layoutOf(in)
+			}
 			continue
 		}
 		if a.params[in] != nil {
 			params = append(params, pv{in, k})
 			continue
 		}
-		if k != 1 {
+		if len(s) < 2 || k != a.axisOf(in) {
 			a.opaque(n, "%s %s: operand %s (%s) broadcasts its axis %d onto the channel axis", n.Op, n.Name, in, tensor.ShapeString(s), k)
 			return
 		}
@@ -278,13 +338,16 @@ func (a *analyzer) binary(n *graph.Node) {
 		}
 	}
 	if out == nil {
-		out = a.freshValue(o)
+		out = single
+	}
+	if out == nil {
+		out = a.freshValueAt(o, oc)
 		a.sources = append(a.sources, source{n.Name, o, out})
 	}
 	for _, p := range params {
 		a.bind(p.name, p.axis, out)
 	}
-	a.setLayout(o, out)
+	a.setLayoutAt(o, out, oc)
 }
 
 func (a *analyzer) concat(n *graph.Node) {
@@ -460,19 +523,27 @@ func (a *analyzer) view(n *graph.Node) {
 	}
 }
 
+// transpose follows the channel axis to its new place (ConvNeXt's
+// N×C×H×W → N×H×W×C and back); moving the batch axis is opaque.
 func (a *analyzer) transpose(n *graph.Node) {
-	r := len(a.shapes[n.Inputs[0]])
+	x := n.Inputs[0]
+	r := len(a.shapes[x])
 	perm, _ := n.Attrs.Ints("perm", nil)
 	if perm == nil {
 		for i := r - 1; i >= 0; i-- {
 			perm = append(perm, i)
 		}
 	}
-	if r >= 2 && (perm[0] != 0 || perm[1] != 1) {
-		a.opaque(n, "Transpose %s moves the channel axis (perm %v)", n.Name, perm)
+	if r < 2 || a.layoutOf(x) == nil {
+		a.pass(n)
 		return
 	}
-	a.pass(n)
+	if perm[0] != 0 {
+		a.opaque(n, "Transpose %s moves the batch axis (perm %v)", n.Name, perm)
+		return
+	}
+	ax := a.axisOf(x)
+	a.passTo(n, slices.Index(perm, ax))
 }
 
 func (a *analyzer) reduceMean(n *graph.Node) {
@@ -489,23 +560,49 @@ func (a *analyzer) reduceMean(n *graph.Node) {
 		a.pass(n)
 		return
 	}
+	ch := a.axisOf(n.Inputs[0])
 	reduced := len(axes) == 0
+	oax := ch
+	keep, _ := n.Attrs.Int("keepdims", 1)
 	for _, ax := range axes {
-		if x, ok := resolveAxis(ax, r); ok && x <= 1 {
+		x, ok := resolveAxis(ax, r)
+		if ok && (x == 0 || x == ch) {
 			reduced = true
+		}
+		if ok && x < ch && keep == 0 {
+			oax--
 		}
 	}
 	if reduced {
-		a.opaque(n, "ReduceMean %s averages over the batch or channel axis", n.Name)
+		why := "averages over the batch or channel axis"
+		if ch != 1 {
+			why = fmt.Sprintf("averages over the batch or channel axis (axis %d here; a LayerNorm over channels?)", ch)
+		}
+		a.opaque(n, "ReduceMean %s %s", n.Name, why)
+		return
+	}
+	a.passTo(n, oax)
+}
+
+func (a *analyzer) softmax(n *graph.Node) {
+	axis, _ := n.Attrs.Int("axis", -1)
+	if ax, _ := resolveAxis(axis, len(a.shapes[n.Inputs[0]])); ax == a.axisOf(n.Inputs[0]) {
+		a.opaque(n, "Softmax %s normalises across channels", n.Name)
 		return
 	}
 	a.pass(n)
 }
 
-func (a *analyzer) softmax(n *graph.Node) {
+// layerNorm: LayerNormalization normalises over the axes from axis on; if
+// they include the channels, removing one changes the others' mean and
+// variance, so the channels are fixed. Otherwise its Scale and B run along
+// the normalised axes only, and channels pass.
+func (a *analyzer) layerNorm(n *graph.Node) {
+	r := len(a.shapes[n.Inputs[0]])
 	axis, _ := n.Attrs.Int("axis", -1)
-	if ax, _ := resolveAxis(axis, len(a.shapes[n.Inputs[0]])); ax == 1 {
-		a.opaque(n, "Softmax %s normalises across channels", n.Name)
+	ax, _ := resolveAxis(axis, r)
+	if ax <= a.axisOf(n.Inputs[0]) {
+		a.opaque(n, "LayerNormalization %s normalises across channels", n.Name)
 		return
 	}
 	a.pass(n)

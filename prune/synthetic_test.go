@@ -233,8 +233,25 @@ func TestReported(t *testing.T) {
 		name, want string
 		build      func(b *gb, x string) string // after x (8 channels, 6×6); returns 8 channels
 	}{
-		{"transpose", "Transpose t moves the channel axis", func(b *gb, x string) string {
+		{"transpose", "Transpose t moves the batch axis", func(b *gb, x string) string {
+			y := b.op("t", "Transpose", graph.Attrs{"perm": []int{1, 0, 2, 3}}, x)
+			return b.op("t2", "Transpose", graph.Attrs{"perm": []int{1, 0, 2, 3}}, y)
+		}},
+		{"channels-last conv", "Conv cl reads t with its channels on axis 3", func(b *gb, x string) string {
 			y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
+			b.param("cl.w", b.rand(0.3, 6, 6, 1, 1))
+			y = b.op("cl", "Conv", nil, y, "cl.w")
+			return b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 3, 1, 2}}, y)
+		}},
+		{"layernorm", "LayerNormalization ln normalises across channels", func(b *gb, x string) string {
+			y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
+			y = b.op("ln", "LayerNormalization", nil, y, b.param("ln.s", b.rand(1, 8)), b.param("ln.b", b.rand(1, 8)))
+			return b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 3, 1, 2}}, y)
+		}},
+		{"reducemean last", "ReduceMean rm averages over the batch or channel axis (axis 3 here", func(b *gb, x string) string {
+			y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
+			m := b.op("rm", "ReduceMean", graph.Attrs{"axes": []int{-1}}, y)
+			y = b.op("sub", "Sub", nil, y, m)
 			return b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 3, 1, 2}}, y)
 		}},
 		{"shuffle", "Reshape r1 splits the channel axis", func(b *gb, x string) string {
@@ -326,3 +343,90 @@ func (testIdentity) Forward(_ *graph.Ctx, in, out []*tensor.Tensor) error {
 	return nil
 }
 func (testIdentity) Backward(_ *graph.Ctx, in, out, gout, gin []*tensor.Tensor) error { return nil }
+
+// A ConvNeXt block: depthwise conv, channels moved last, LayerNorm (the
+// op, or PyTorch's opset-13 decomposition), linear 4× expansion, GELU
+// (through Erf), linear back, per-channel layer scale, channels moved back,
+// residual add. LayerNorm normalises across the residual channels, which
+// fixes them; the expansion's hidden features are a prunable group on the
+// last axis, read by MatMul weights.
+func TestChannelsLast(t *testing.T) {
+	for _, decomposed := range []bool{false, true} {
+		b := newGB("convnext", 3, 5, 5)
+		x := b.conv("stem", "x", 3, 8, 1, 1)
+		y := b.conv("dw", x, 8, 8, 3, 8)
+		y = b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, y)
+		if decomposed {
+			m := b.op("ln.mean", "ReduceMean", graph.Attrs{"axes": []int{-1}}, y)
+			d := b.op("ln.sub", "Sub", nil, y, m)
+			v := b.op("ln.var", "ReduceMean", graph.Attrs{"axes": []int{-1}}, b.op("ln.pow", "Pow", nil, d, b.param("two", ints2t(2))))
+			sd := b.op("ln.sqrt", "Sqrt", nil, b.op("ln.eps", "Add", nil, v, b.param("eps", b.rand(0, 1))))
+			y = b.op("ln.div", "Div", nil, d, sd)
+			y = b.op("ln.add", "Add", nil, b.op("ln.mul", "Mul", nil, y, b.param("ln.s", b.rand(1, 8))), b.param("ln.b", b.rand(1, 8)))
+		} else {
+			y = b.op("ln", "LayerNormalization", nil, y, b.param("ln.s", b.rand(1, 8)), b.param("ln.b", b.rand(1, 8)))
+		}
+		y = b.op("pw1", "MatMul", nil, y, b.param("pw1.w", b.rand(0.4, 8, 32)))
+		y = b.op("pw1.add", "Add", nil, b.param("pw1.b", b.rand(0.3, 32)), y)
+		e := b.op("erf", "Erf", nil, b.op("gelu.div", "Div", nil, y, b.param("sqrt2", ints2t(1))))
+		y = b.op("gelu", "Mul", nil, y, b.op("gelu.add", "Add", nil, e, b.param("one", ints2t(1))))
+		y = b.op("pw2", "MatMul", nil, y, b.param("pw2.w", b.rand(0.2, 32, 8)))
+		y = b.op("pw2.add", "Add", nil, y, b.param("pw2.b", b.rand(0.3, 8)))
+		y = b.op("scale", "Mul", nil, y, b.param("gamma", b.rand(1, 8)))
+		y = b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 3, 1, 2}}, y)
+		g := b.head(b.op("res", "Add", nil, x, y), 8)
+		d, err := Analyze(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grp := groupOf(t, d, "pw1")
+		for _, w := range []string{"pw1.w[out 0:32]", "pw1.b[0:32]", "pw2.w[in 0:32]"} {
+			if !strings.Contains(grp.String(), w) {
+				t.Errorf("decomposed %v: group lacks %s:\n%s", decomposed, w, grp)
+			}
+		}
+		if len(d.Groups()) != 1 {
+			t.Errorf("decomposed %v: want only the hidden group prunable, have %v", decomposed, d.Groups())
+		}
+		if !unprunable(d, "normalises across channels") && !unprunable(d, "a LayerNorm over channels?") {
+			t.Errorf("decomposed %v: the residual channels' reason is missing: %v", decomposed, d.Unprunable())
+		}
+		slim := pruneBothWays(t, g, 3)
+		if w := slim.Param("pw2.w").Value.Shape; w[0] >= 32 {
+			t.Errorf("decomposed %v: pw2 weight %v not slimmed", decomposed, w)
+		}
+	}
+}
+
+// forChannels gives a channels-last value's channels the elements it
+// gives the same data with channels on axis 1.
+func TestForChannelsLast(t *testing.T) {
+	const n, h, w, c = 2, 3, 2, 4
+	last := make([]float32, n*h*w*c) // N×H×W×C
+	first := make([]float32, n*c*h*w)
+	for i := range last {
+		last[i] = float32(i)
+		b, rest := i/(h*w*c), i%(h*w*c)
+		y, x, ch := rest/(w*c), rest/c%w, rest%c
+		first[((b*c+ch)*h+y)*w+x] = float32(i)
+	}
+	pos := [][2]int{{0, 1}, {1, 2}, {3, 1}} // channel 1 spans positions 1 and 2
+	tot := func(shape []int, ax int, data []float32) []float32 {
+		s := make([]float32, len(pos))
+		forChannels(shape, ax, pos, data, data, func(ch int, a, g []float32) {
+			if len(a) != len(g) {
+				t.Errorf("channel %d: %d activations, %d gradients", ch, len(a), len(g))
+			}
+			for _, v := range a {
+				s[ch] += v
+			}
+		})
+		return s
+	}
+	ta, tb := tot([]int{n, h, w, c}, 3, last), tot([]int{n, c, h, w}, 1, first)
+	for ch := range ta {
+		if ta[ch] != tb[ch] {
+			t.Errorf("channel %d: channels-last sum %v, channels-first %v", ch, ta[ch], tb[ch])
+		}
+	}
+}
