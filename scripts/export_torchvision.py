@@ -87,7 +87,19 @@ OPSET = {"convnext_tiny_opset17": 17}
 
 
 def randomise(model, seed, size):
-    """Random BN affine parameters, then BN statistics from random batches."""
+    """Random BN affine parameters, then BN statistics from random batches.
+
+    ConvNeXt's layer scales start at 1e-6, which makes each residual branch
+    all but vanish from the output (pruning it would change nothing the
+    tests can see); they get random values in [0.5, 1.5) like BN scales,
+    from their own generator so that the default models are unaffected.
+    """
+    with torch.no_grad():
+        gs = torch.Generator().manual_seed(seed + 2)
+        for m in model.modules():
+            p = getattr(m, "layer_scale", None)
+            if isinstance(p, torch.nn.Parameter):
+                p.copy_(0.5 + torch.rand(p.shape, generator=gs))
     g = torch.Generator().manual_seed(seed)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     with torch.no_grad():
