@@ -317,12 +317,12 @@ func (ru *runner) iterative(p *Pruner) (*float64, error) {
 		if err := p.Step(s); err != nil {
 			return nil, err
 		}
-		ru.log(fmt.Sprintf("round %d/%d: ratio %.4f", k+1, rounds, p.Plan.Ratio()))
-		var err error
+		a, err := ru.accuracy(p.Graph)
+		if err != nil {
+			return nil, err
+		}
 		if k == rounds-1 {
-			if acc, err = ru.accuracy(p.Graph); err != nil {
-				return nil, err
-			}
+			acc = a
 		}
 		var aerr error
 		if err := ru.fit(p.Graph, ru.r.Finetune.Epochs, holdMasks(p, &aerr)); err != nil {
@@ -331,6 +331,16 @@ func (ru *runner) iterative(p *Pruner) (*float64, error) {
 		if aerr != nil {
 			return nil, aerr
 		}
+		// Han et al. report each round: accuracy pruned and retrained.
+		line := fmt.Sprintf("round %d/%d: ratio %.4f", k+1, rounds, p.Plan.Ratio())
+		if a != nil {
+			after, err := ru.accuracy(p.Graph)
+			if err != nil {
+				return nil, err
+			}
+			line += fmt.Sprintf(", test top-1 pruned %.2f%%, fine-tuned %.2f%%", 100**a, 100**after)
+		}
+		ru.log(line)
 	}
 	return acc, nil
 }
