@@ -114,7 +114,7 @@ func (op *layerNormOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, erro
 	if !tensor.SameShape(op.sShape, in[1]) || cols != len(op.sIdx) {
 		var err error
 		if op.sIdx, err = broadcastIndex(in[1], x[ax:]); err != nil {
-			return nil, fmt.Errorf("Scale: %w", err)
+			return nil, fmt.Errorf("input Scale: %w", err)
 		}
 		op.sShape = cloneShape(in[1])
 	}
@@ -122,7 +122,7 @@ func (op *layerNormOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, erro
 	if op.haveB && (!tensor.SameShape(op.bShape, in[2]) || cols != len(op.bIdx)) {
 		var err error
 		if op.bIdx, err = broadcastIndex(in[2], x[ax:]); err != nil {
-			return nil, fmt.Errorf("B: %w", err)
+			return nil, fmt.Errorf("input B: %w", err)
 		}
 		op.bShape = cloneShape(in[2])
 	}

@@ -62,12 +62,21 @@ func randInput(seed uint64, shape ...int) *tensor.Tensor {
 	return x
 }
 
-// torchvisionDir is where scripts/export_torchvision.py writes.
-func torchvisionDir() string {
+// torchvisionFiles lists the exports of scripts/export_torchvision.py:
+// the default set in .cache/torchvision and, when exported (CI does), the
+// extra set in .cache/torchvision-extra; SHEARS_TORCHVISION_DIR replaces
+// both with a colon-separated list of folders. It also returns the folders
+// for the skip message.
+func torchvisionFiles() (files []string, dirs string) {
+	list := []string{filepath.Join("..", ".cache", "torchvision"), filepath.Join("..", ".cache", "torchvision-extra")}
 	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
-		return d
+		list = strings.Split(d, ":")
 	}
-	return filepath.Join("..", ".cache", "torchvision")
+	for _, d := range list {
+		f, _ := filepath.Glob(filepath.Join(d, "*.onnx"))
+		files = append(files, f...)
+	}
+	return files, strings.Join(list, ", ")
 }
 
 // torchvisionReport is where TestTorchvisionORT writes a Markdown table:
@@ -86,10 +95,9 @@ var torchvisionSlow = map[string]bool{"vgg11_bn_bn": true}
 // difference / max abs value ≤ 1e-4. It also checks that the imported
 // graph still takes any batch size.
 func TestTorchvisionORT(t *testing.T) {
-	dir := torchvisionDir()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	files, dirs := torchvisionFiles()
 	if len(files) == 0 {
-		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dir)
+		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dirs)
 	}
 	needORT(t)
 	sort.Strings(files)
@@ -162,7 +170,7 @@ func TestTorchvisionORT(t *testing.T) {
 					}
 					arch, variant := name, "eval (BN folded by PyTorch)"
 					base := strings.TrimSuffix(name, "_bn")
-					if _, err := os.Stat(filepath.Join(dir, base+".onnx")); err == nil && base != name {
+					if _, err := os.Stat(filepath.Join(filepath.Dir(f), base+".onnx")); err == nil && base != name {
 						arch, variant = base, "BatchNorm kept (PRESERVE)"
 					}
 					report = append(report, fmt.Sprintf("| %s | %s | %d | %d | %.1e |\n", arch, variant, len(m.GetGraph().GetNode()), len(g.Nodes), e))

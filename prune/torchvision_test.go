@@ -20,12 +20,21 @@ import (
 //	go test -run TestTorchvisionMaskedEqualsSlimmed ./prune/ -args -slimreport slim.md
 var slimReport = flag.String("slimreport", "", "TestTorchvisionMaskedEqualsSlimmed: write a Markdown table of the models to this file")
 
-// torchvisionDir is where scripts/export_torchvision.py writes.
-func torchvisionDir() string {
+// torchvisionFiles lists the exports of scripts/export_torchvision.py:
+// the default set in .cache/torchvision and, when exported (CI does), the
+// extra set in .cache/torchvision-extra; SHEARS_TORCHVISION_DIR replaces
+// both with a colon-separated list of folders. It also returns the folders
+// for the skip message.
+func torchvisionFiles() (files []string, dirs string) {
+	list := []string{filepath.Join("..", ".cache", "torchvision"), filepath.Join("..", ".cache", "torchvision-extra")}
 	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
-		return d
+		list = strings.Split(d, ":")
 	}
-	return filepath.Join("..", ".cache", "torchvision")
+	for _, d := range list {
+		f, _ := filepath.Glob(filepath.Join(d, "*.onnx"))
+		files = append(files, f...)
+	}
+	return files, strings.Join(list, ", ")
 }
 
 // TestTorchvisionMaskedEqualsSlimmed does on real architectures what
@@ -36,10 +45,9 @@ func torchvisionDir() string {
 // be smaller and reload from ONNX as it is. Channels the analysis cannot
 // prune are logged with the reason and counted in the report.
 func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
-	dir := torchvisionDir()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	files, dirs := torchvisionFiles()
 	if len(files) == 0 {
-		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dir)
+		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dirs)
 	}
 	sort.Strings(files)
 	var report []string

@@ -12,14 +12,15 @@ Inception v3 at 299x299, ConvNeXt's LayerNorm and GELU, the latter also at
 opset 17 as convnext_tiny_opset17, with LayerNormalization) is exported with
 
     /usr/bin/python3 scripts/export_torchvision.py --models extra --out .cache/torchvision-extra
-    SHEARS_TORCHVISION_DIR=$PWD/.cache/torchvision-extra go test -run TestTorchvisionORT ./onnx/ -v
-    SHEARS_TORCHVISION_DIR=$PWD/.cache/torchvision-extra go test -run TestTorchvisionMaskedEqualsSlimmed ./prune/ -v
+    go test -run TestTorchvisionORT ./onnx/ -v
+    go test -run TestTorchvisionMaskedEqualsSlimmed ./prune/ -v
 
 (--models takes model names and the set names "default", "extra" and "all").
 Models of the extra set without BatchNorm (alexnet, squeezenet1_0,
 convnext_tiny) get no _bn file: it would be the same graph.
-It is not part of the default export because it takes several minutes to
-export and test on two cores and needs about 2 GB.
+It is a separate set because it takes a few more minutes to export and test
+on two cores and needs about 1.6 GB; .ci/run exports both, and the tests read
+both folders.
 
 Uses Debian's python3-torch (1.13) and python3-torchvision (0.14). Every model
 gets random weights (torchvision's own initialisation, seeded), random BatchNorm
