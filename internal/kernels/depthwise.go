@@ -53,36 +53,37 @@ func (p *phaseGeom) split(g *Geom, x, q []float32, dx bool) {
 	if !dx {
 		clear(q[:p.phases*p.plane])
 	}
-	for a := 0; a < g.SH; a++ {
-		for r := 0; r < p.hq; r++ {
-			ih := r*g.SH + a - g.PT
-			if ih < 0 || ih >= g.H {
-				continue
-			}
-			xr := x[ih*g.W : (ih+1)*g.W]
-			for b := 0; b < g.SW; b++ {
-				qr := q[(a*g.SW+b)*p.plane+r*p.wq:][:p.wq]
-				// columns c with 0 ≤ c·SW + b − PL < W
-				c0 := max(0, (g.PL-b+g.SW-1)/g.SW)
-				c1 := min(p.wq, (g.W+g.PL-b+g.SW-1)/g.SW)
-				if c0 >= c1 {
+	for b := 0; b < g.SW; b++ {
+		// columns c with 0 ≤ c·SW + b − PL < W, read from iw0 on
+		c0 := max(0, (g.PL-b+g.SW-1)/g.SW)
+		c1 := min(p.wq, (g.W+g.PL-b+g.SW-1)/g.SW)
+		if c0 >= c1 {
+			continue
+		}
+		iw0, span := c0*g.SW+b-g.PL, (c1-c0-1)*g.SW+1
+		for a := 0; a < g.SH; a++ {
+			plane := q[(a*g.SW+b)*p.plane:]
+			for r := 0; r < p.hq; r++ {
+				ih := r*g.SH + a - g.PT
+				if ih < 0 || ih >= g.H {
 					continue
 				}
-				iw := c0*g.SW + b - g.PL
+				xr := x[ih*g.W+iw0:][:span]
+				qr := plane[r*p.wq+c0:][:c1-c0]
 				switch {
 				case g.SW == 1 && !dx:
-					copy(qr[c0:c1], xr[iw:])
+					copy(qr, xr)
 				case g.SW == 1:
-					vec.Axpy(xr[iw:iw+c1-c0], 1, qr[c0:c1])
+					vec.Axpy(xr, 1, qr)
+				case g.SW == 2 && !dx:
+					vec.Gather2(qr, xr)
 				case !dx:
-					src, dst := xr[iw:iw+(c1-c0-1)*g.SW+1], qr[c0:c1]
-					for c := range dst {
-						dst[c] = src[c*g.SW]
+					for c := range qr {
+						qr[c] = xr[c*g.SW]
 					}
 				default:
-					dst, src := xr[iw:iw+(c1-c0-1)*g.SW+1], qr[c0:c1]
-					for c, v := range src {
-						dst[c*g.SW] += v
+					for c, v := range qr {
+						xr[c*g.SW] += v
 					}
 				}
 			}

@@ -158,3 +158,22 @@ func ClampGradAdd(gx, x, g []float32, lo, hi float32) {
 		}
 	}
 }
+
+// Gather2 sets dst[i] = src[2i] for i < len(dst) (stride-2 columns of a
+// row); src must hold at least 2·len(dst) − 1 elements.
+func Gather2(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:2*len(dst)-1]
+	n := 0
+	// The assembly reads 16 elements per 8 outputs, so it stops one
+	// output early to stay inside src.
+	if useAsm && len(dst) > 8 {
+		n = (len(dst) - 1) &^ 7
+		gather2AVX2(&dst[0], &src[0], n)
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] = src[2*i]
+	}
+}

@@ -37,3 +37,6 @@ func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c 
 
 //go:noescape
 func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32)
+
+//go:noescape
+func gather2AVX2(dst, src *float32, n int)

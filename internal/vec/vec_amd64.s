@@ -421,3 +421,30 @@ cg8:
 cgDone:
 	VZEROUPPER
 	RET
+
+// func gather2AVX2(dst, src *float32, n int)
+//
+// Per 8 outputs: VSHUFPS picks elements 0 and 2 of each 128-bit lane of
+// both loads, giving (a0 a2 b0 b2 | a4 a6 b4 b6); VPERMPD puts the 64-bit
+// pairs in order.
+TEXT ·gather2AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+g2loop:
+	CMPQ    CX, $8
+	JLT     g2done
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     g2loop
+
+g2done:
+	VZEROUPPER
+	RET

@@ -18,3 +18,4 @@ func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c 
 	panic("vec: no assembly")
 }
 func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32) { panic("vec: no assembly") }
+func gather2AVX2(dst, src *float32, n int)                      { panic("vec: no assembly") }

@@ -212,3 +212,26 @@ func TestClampGradAdd(t *testing.T) {
 		}
 	}
 }
+
+func TestGather2(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range lengths {
+		for o := 0; o < 3; o++ {
+			src := randSlice(r, 2*n+o)[o:]
+			if n > 0 {
+				src = src[:2*n-1] // the shortest src allowed
+			}
+			dst := randSlice(r, n+4)
+			want := append([]float32(nil), dst...)
+			for i := 0; i < n; i++ {
+				want[i] = src[2*i]
+			}
+			Gather2(dst[:n], src)
+			for i := range dst {
+				if dst[i] != want[i] {
+					t.Fatalf("n=%d off=%d: dst[%d] = %g, want %g", n, o, i, dst[i], want[i])
+				}
+			}
+		}
+	}
+}
