@@ -31,8 +31,14 @@ func (s Split) String() string {
 type Dataset struct {
 	Name    string    // canonical name: "mnist" or "fashion-mnist" (or the caller's, for FromBytes)
 	Split   Split     // which split the images come from
-	Images  []float32 // N×C×H×W, normalised
-	Labels  []uint8   // N labels, each < Classes
+	// The images, N×C×H×W: either raw 0–255 Pixels, normalised as they are
+	// copied out (data sets read from files: a quarter of the memory of a
+	// float32 copy, 47 MB instead of 188 MB for MNIST's training set), or
+	// normalised float32 Images (data sets built from floats). Read them
+	// with ImageInto.
+	Pixels  []uint8
+	Images  []float32
+	Labels  []uint8 // N labels, each < Classes
 	N       int       // number of images
 	C, H, W int       // channels, height, width of one image
 	Classes int       // number of classes (10 for the MNIST family)
@@ -44,15 +50,39 @@ type Dataset struct {
 
 	// ClassNames names the classes, index = label; nil when unknown.
 	ClassNames []string
+
+	lut [256]float32 // normalised value of each pixel value
 }
 
 // ImageSize is the number of float32 values in one image (C·H·W).
 func (d *Dataset) ImageSize() int { return d.C * d.H * d.W }
 
-// Image returns image i (not a copy).
-func (d *Dataset) Image(i int) []float32 {
+// ImageInto writes image i, normalised, into dst (ImageSize() values).
+func (d *Dataset) ImageInto(dst []float32, i int) {
 	sz := d.ImageSize()
-	return d.Images[i*sz : (i+1)*sz : (i+1)*sz]
+	dst = dst[:sz]
+	if d.Pixels == nil {
+		copy(dst, d.Images[i*sz:(i+1)*sz])
+		return
+	}
+	lut := &d.lut
+	for k, b := range d.Pixels[i*sz : (i+1)*sz] {
+		dst[k] = lut[b]
+	}
+}
+
+// Slice returns images [lo, hi) as a data set that shares d's memory.
+func (d *Dataset) Slice(lo, hi int) *Dataset {
+	sz := d.ImageSize()
+	c := *d
+	c.N = hi - lo
+	if d.Pixels != nil {
+		c.Pixels = d.Pixels[lo*sz : hi*sz : hi*sz]
+	} else {
+		c.Images = d.Images[lo*sz : hi*sz : hi*sz]
+	}
+	c.Labels = d.Labels[lo:hi:hi]
+	return &c
 }
 
 // Limit returns the first n images as a data set that shares d's memory, for
@@ -61,11 +91,7 @@ func (d *Dataset) Limit(n int) *Dataset {
 	if n <= 0 || n >= d.N {
 		return d
 	}
-	c := *d
-	c.N = n
-	c.Images = d.Images[: n*d.ImageSize() : n*d.ImageSize()]
-	c.Labels = d.Labels[:n:n]
-	return &c
+	return d.Slice(0, n)
 }
 
 // BlackValue is the normalised value of a raw 0 pixel, (0 − Mean)/Std: the
@@ -97,20 +123,16 @@ func FromBytes(name string, split Split, raw []byte, labels []uint8, n, c, h, w,
 			return nil, fmt.Errorf("%s: label %d of image %d is out of range (want < %d)", name, l, i, classes)
 		}
 	}
+	d := &Dataset{
+		Name: name, Split: split, Pixels: append([]uint8(nil), raw...), Labels: append([]uint8(nil), labels...),
+		N: n, C: c, H: h, W: w, Classes: classes, Mean: mean, Std: std,
+	}
 	// A 256-entry table: the same float32 arithmetic as PyTorch's ToTensor
 	// then Normalize, and far cheaper than converting each pixel.
-	var lut [256]float32
-	for i := range lut {
-		lut[i] = (float32(i)/255 - mean) / std
+	for i := range d.lut {
+		d.lut[i] = (float32(i)/255 - mean) / std
 	}
-	img := make([]float32, len(raw))
-	for i, b := range raw {
-		img[i] = lut[b]
-	}
-	return &Dataset{
-		Name: name, Split: split, Images: img, Labels: append([]uint8(nil), labels...),
-		N: n, C: c, H: h, W: w, Classes: classes, Mean: mean, Std: std,
-	}, nil
+	return d, nil
 }
 
 // spec describes one of the data sets Load knows.

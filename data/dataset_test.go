@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -74,8 +75,8 @@ func checkMNISTShape(t *testing.T, ds *Dataset, n int, label0 uint8) {
 	if ds.N != n || ds.C != 1 || ds.H != 28 || ds.W != 28 || ds.Classes != 10 {
 		t.Fatalf("%s %v: shape %d×%d×%d×%d, %d classes", ds.Name, ds.Split, ds.N, ds.C, ds.H, ds.W, ds.Classes)
 	}
-	if len(ds.Images) != n*784 || len(ds.Labels) != n {
-		t.Fatalf("%s %v: %d pixels, %d labels", ds.Name, ds.Split, len(ds.Images), len(ds.Labels))
+	if len(ds.Pixels) != n*784 || ds.Images != nil || len(ds.Labels) != n {
+		t.Fatalf("%s %v: %d raw pixels, %d float pixels, %d labels", ds.Name, ds.Split, len(ds.Pixels), len(ds.Images), len(ds.Labels))
 	}
 	if ds.Labels[0] != label0 {
 		t.Errorf("%s %v: first label %d, want %d", ds.Name, ds.Split, ds.Labels[0], label0)
@@ -101,13 +102,13 @@ func TestMNISTEmbedded(t *testing.T) {
 	}
 	// The normalisation constants are MNIST's training statistics, so the
 	// normalised training pixels have mean ≈ 0 and std ≈ 1.
-	m, s := meanStd(train.Images)
+	m, s := meanStd(allImages(train))
 	if math.Abs(m) > 0.005 || math.Abs(s-1) > 0.005 {
 		t.Errorf("normalised train pixels: mean %.4f std %.4f, want ≈ 0 and 1", m, s)
 	}
 	// A raw 0 and a raw 255 must map to the documented values.
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, v := range test.Images {
+	for _, v := range allImages(test) {
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	if want := float32(-0.1307 / 0.3081); math.Abs(float64(lo-want)) > 1e-5 || lo != test.BlackValue() {
@@ -117,7 +118,7 @@ func TestMNISTEmbedded(t *testing.T) {
 		t.Errorf("max pixel %g, want %g", hi, want)
 	}
 	// Image 0 of the training set is a 5 whose centre row is not all black.
-	img := train.Image(0)
+	img := allImages(train.Limit(1))
 	ink := 0
 	for _, v := range img[14*28 : 15*28] {
 		if v > 0 {
@@ -162,9 +163,10 @@ func TestMNISTFromDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkMNISTShape(t, got, 10000, 7)
-	for i := range got.Images {
-		if got.Images[i] != want.Images[i] {
-			t.Fatalf("pixel %d: %g from dir, %g embedded", i, got.Images[i], want.Images[i])
+	gotImg, wantImg := allImages(got), allImages(want)
+	for i := range gotImg {
+		if gotImg[i] != wantImg[i] {
+			t.Fatalf("pixel %d: %g from dir, %g embedded", i, gotImg[i], wantImg[i])
 		}
 	}
 	// The train files are not in dir: a clear error, not the embedded copy.
@@ -204,7 +206,7 @@ func TestLoadSynthetic(t *testing.T) {
 			t.Errorf("got %s N=%d labels %v", ds.Name, ds.N, ds.Labels)
 		}
 		raw := seq(3 * 784)
-		for i, v := range ds.Images {
+		for i, v := range allImages(ds) {
 			want := (float32(raw[i])/255 - 0.2860) / 0.3530
 			if v != want {
 				t.Fatalf("pixel %d: %g, want %g", i, v, want)
@@ -317,7 +319,7 @@ func TestFashionMNIST(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkMNISTShape(t, train, 60000, 9)
-	m, s := meanStd(train.Images)
+	m, s := meanStd(allImages(train))
 	if math.Abs(m) > 0.005 || math.Abs(s-1) > 0.005 {
 		t.Errorf("normalised train pixels: mean %.4f std %.4f, want ≈ 0 and 1", m, s)
 	}
@@ -326,10 +328,10 @@ func TestFashionMNIST(t *testing.T) {
 func TestLimit(t *testing.T) {
 	train, _ := loadMNIST(t)
 	sub := train.Limit(1000)
-	if sub.N != 1000 || len(sub.Images) != 1000*784 || len(sub.Labels) != 1000 || sub.Labels[0] != 5 {
-		t.Errorf("Limit(1000): N=%d, %d pixels, %d labels", sub.N, len(sub.Images), len(sub.Labels))
+	if sub.N != 1000 || len(sub.Pixels) != 1000*784 || len(sub.Labels) != 1000 || sub.Labels[0] != 5 {
+		t.Errorf("Limit(1000): N=%d, %d pixels, %d labels", sub.N, len(sub.Pixels), len(sub.Labels))
 	}
-	if &sub.Images[0] != &train.Images[0] {
+	if &sub.Pixels[0] != &train.Pixels[0] {
 		t.Error("Limit should share memory with the full set")
 	}
 	if train.N != 60000 {
@@ -357,5 +359,26 @@ func TestFromBytesErrors(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("want %q, got %v", c.want, err)
 		}
+	}
+}
+
+// allImages decodes every image of ds, normalised, into one slice.
+func allImages(ds *Dataset) []float32 {
+	sz := ds.ImageSize()
+	out := make([]float32, ds.N*sz)
+	for i := 0; i < ds.N; i++ {
+		ds.ImageInto(out[i*sz:(i+1)*sz], i)
+	}
+	return out
+}
+
+// Data sets built from floats (synthetic ones) slice and copy out like
+// byte-backed ones.
+func TestFloatImages(t *testing.T) {
+	ds := &Dataset{Name: "floats", Images: []float32{1, 2, 3, 4, 5, 6}, Labels: []uint8{0, 1, 2}, N: 3, C: 1, H: 1, W: 2, Classes: 3}
+	sub := ds.Slice(1, 3)
+	got := allImages(sub)
+	if sub.N != 2 || !slices.Equal(got, []float32{3, 4, 5, 6}) || !slices.Equal(sub.Labels, []uint8{1, 2}) {
+		t.Errorf("Slice(1, 3): N=%d images %v labels %v", sub.N, got, sub.Labels)
 	}
 }

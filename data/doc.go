@@ -11,9 +11,10 @@
 //
 // # Data sets
 //
-// Load(name, dir, split) returns a Dataset: float32 images N×1×28×28,
-// normalised as (x/255 − mean)/std with ZOO.md's constants (MNIST 0.1307,
-// 0.3081; Fashion-MNIST 0.2860, 0.3530), and uint8 labels 0–9. In dir it
+// Load(name, dir, split) returns a Dataset: images N×1×28×28, kept as raw
+// bytes and normalised as (x/255 − mean)/std with ZOO.md's constants
+// (MNIST 0.1307, 0.3081; Fashion-MNIST 0.2860, 0.3530) when copied out
+// (Dataset.ImageInto, which the Loader uses), and uint8 labels 0–9. In dir it
 // looks for the standard names train-images-idx3-ubyte,
 // train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte,
 // each raw or with .gz.

@@ -84,6 +84,7 @@ type Loader struct {
 	orderOK    bool
 
 	buf    []float32     // batch×C×H×W, reused by every batch
+	img    []float32     // one image before augmentation
 	labels []int         // reused likewise
 	full   tensor.Tensor // view of buf with the full batch shape
 	part   tensor.Tensor // view for the last, partial batch
@@ -108,6 +109,7 @@ func NewLoader(ds *Dataset, batch int, shuffle bool, aug Augment, seed uint64) (
 	l := &Loader{
 		ds: ds, batch: batch, shuffle: shuffle, aug: aug, seed: seed,
 		buf:    make([]float32, batch*sz),
+		img:    make([]float32, sz),
 		labels: make([]int, batch),
 		pcg:    rand.NewPCG(0, 0),
 	}
@@ -177,12 +179,13 @@ func (l *Loader) Batch(epoch, i int) Batch {
 	fill := l.ds.BlackValue()
 	for k, idx := range order[lo:hi] {
 		dst := l.buf[k*sz : (k+1)*sz]
-		src := l.ds.Image(idx)
 		l.labels[k] = int(l.ds.Labels[idx])
 		if !l.aug.Enabled() {
-			copy(dst, src)
+			l.ds.ImageInto(dst, idx)
 			continue
 		}
+		src := l.img[:sz]
+		l.ds.ImageInto(src, idx)
 		// Draw the same three numbers for every image whatever the options,
 		// so that turning one transformation off does not change the other's
 		// randomness.

@@ -98,7 +98,7 @@ func TestLoaderBatches(t *testing.T) {
 		}
 		for k, lab := range b.Labels {
 			idx := order[b.Index*10+k]
-			if lab != int(ds.Labels[idx]) || !slices.Equal(b.X.Data[k*6:(k+1)*6], ds.Image(idx)) {
+			if lab != int(ds.Labels[idx]) || !slices.Equal(b.X.Data[k*6:(k+1)*6], allImages(ds.Slice(idx, idx+1))) {
 				t.Fatalf("batch %d item %d is not image %d", b.Index, k, idx)
 			}
 			got = append(got, idx)
@@ -195,7 +195,7 @@ func TestAugmentCrop(t *testing.T) {
 	// {-1,0,1}² with black (raw 0) filling what comes from the padding.
 	const h, w = 3, 3
 	ds := toy(t, 1, 1, h, w)
-	src := ds.Image(0)
+	src := allImages(ds.Limit(1))
 	black := ds.BlackValue()
 	if want := float32((0 - 0.25) / 0.5); black != want {
 		t.Fatalf("BlackValue %g, want %g", black, want)

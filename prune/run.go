@@ -205,14 +205,7 @@ func (s *SensitivitySpec) holdout() int {
 }
 
 // tail returns the last k images of ds (sharing memory).
-func tail(ds *data.Dataset, k int) *data.Dataset {
-	c := *ds
-	sz := ds.ImageSize()
-	c.N = k
-	c.Images = ds.Images[(ds.N-k)*sz:]
-	c.Labels = ds.Labels[ds.N-k:]
-	return &c
-}
+func tail(ds *data.Dataset, k int) *data.Dataset { return ds.Slice(ds.N-k, ds.N) }
 
 // needData reports the first step that needs data not given.
 func (ru *runner) needData(crit Criterion) error {
