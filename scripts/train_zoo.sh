@@ -3,7 +3,8 @@
 # appends one JSON line per model to results/dense.jsonl.
 #
 # usage: scripts/train_zoo.sh [MODEL...]   (default: all five, fastest first)
-# Takes hours on 2 cores for the Fashion-MNIST models; run it alone.
+# Takes hours on 2 cores for the Fashion-MNIST models; run it alone. An
+# interrupted model resumes from its checkpoint when the script runs again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results models
@@ -11,6 +12,15 @@ go build -o shears ./cmd/shears
 models=("$@")
 [ ${#models[@]} -eq 0 ] && models=(lenet300 lenet5 resnet20 vgg-s mobilenetv2-s)
 for m in "${models[@]}"; do
-	./shears train --model "$m" --seed 1 --threads 2 --out "models/$m.onnx" --json 2>"results/$m.log" \
+	# An interrupted run left its checkpoint (written after every epoch):
+	# continue from it, bit-identically.
+	start=(--model "$m")
+	if [ -f "models/$m.onnx.ckpt" ]; then
+		data=fashion-mnist
+		case $m in lenet*) data=mnist ;; esac
+		start=(--resume "models/$m.onnx.ckpt" --data "$data")
+		echo "resuming $m from models/$m.onnx.ckpt" >&2
+	fi
+	./shears train "${start[@]}" --seed 1 --threads 2 --out "models/$m.onnx" --json 2>>"results/$m.log" \
 		| tail -1 | tee -a results/dense.jsonl
 done
