@@ -53,6 +53,7 @@ type binding struct {
 type source struct {
 	owner, value string
 	lay          layout
+	word         string // what its units are, if not the value's channels or features
 }
 
 type block struct {
@@ -74,6 +75,7 @@ type analyzer struct {
 	sources []source
 	blocks  []block
 	fixups  []fixup
+	opaques map[string]string // node → why, for nodes made opaque
 }
 
 // Analyze builds the dependency graph of g: which channel slices of which
@@ -107,10 +109,10 @@ func Analyze(g *graph.Graph) (*DepGraph, error) {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	a := &analyzer{g: g, params: g.ParamMap(), shapes: shapes, readers: g.Consumers(),
-		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}}
+		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}, opaques: map[string]string{}}
 	for _, in := range g.Inputs {
 		if l := a.freshValue(in.Name); l != nil {
-			a.sources = append(a.sources, source{in.Name, in.Name, l})
+			a.sources = append(a.sources, source{in.Name, in.Name, l, ""})
 			a.block(l, fmt.Sprintf("graph input %q: its channels cannot change", in.Name))
 		}
 	}
@@ -229,7 +231,7 @@ func (a *analyzer) layoutOf(name string) layout {
 		return nil
 	}
 	l := a.freshValue(name)
-	a.sources = append(a.sources, source{name, name, l})
+	a.sources = append(a.sources, source{name, name, l, ""})
 	a.bind(name, 1, l)
 	return l
 }
@@ -281,6 +283,9 @@ func (a *analyzer) bind(param string, axis int, l layout) {
 // still finds the channels where they are.
 func (a *analyzer) opaque(n *graph.Node, format string, args ...any) {
 	why := fmt.Sprintf(format, args...)
+	if _, ok := a.opaques[n.Name]; !ok {
+		a.opaques[n.Name] = why
+	}
 	ax, rank := 1, -1
 	for _, in := range n.Inputs {
 		if l, ok := a.lays[in]; ok {
@@ -299,7 +304,7 @@ func (a *analyzer) opaque(n *graph.Node, format string, args ...any) {
 			oax = ax
 		}
 		if l := a.freshValueAt(o, oax); l != nil {
-			a.sources = append(a.sources, source{n.Name, o, l})
+			a.sources = append(a.sources, source{n.Name, o, l, ""})
 			a.block(l, why)
 		}
 	}
@@ -395,7 +400,7 @@ func (a *analyzer) finish() *DepGraph {
 	}
 	byRoot := map[int]*Group{}
 	why := map[*Group][]string{}
-	addClass := func(owner, value string, e int) {
+	addClass := func(owner, value, word string, e int) {
 		c := a.find(e)
 		if _, ok := d.class[c]; ok {
 			return
@@ -403,7 +408,10 @@ func (a *analyzer) finish() *DepGraph {
 		r := gfind(c)
 		grp := byRoot[r]
 		if grp == nil {
-			grp = &Group{Owner: owner, Value: value, d: d, word: unitWord(a.shapes[value])}
+			if word == "" {
+				word = unitWord(a.shapes[value])
+			}
+			grp = &Group{Owner: owner, Value: value, d: d, word: word}
 			byRoot[r] = grp
 			d.all = append(d.all, grp)
 		}
@@ -413,12 +421,12 @@ func (a *analyzer) finish() *DepGraph {
 	}
 	for _, s := range a.sources {
 		for _, u := range s.lay {
-			addClass(s.owner, s.value, u.e)
+			addClass(s.owner, s.value, s.word, u.e)
 		}
 	}
 	for _, v := range a.order {
 		for _, u := range a.lays[v] {
-			addClass(v, v, u.e)
+			addClass(v, v, "", u.e)
 		}
 	}
 	for _, b := range a.blocks {
@@ -461,7 +469,7 @@ func (a *analyzer) finish() *DepGraph {
 	d.fixups = a.fixups
 	for _, grp := range d.all {
 		if w := why[grp]; len(w) > 0 {
-			d.reasons = append(d.reasons, Reason{Node: grp.Owner, Value: grp.Value, Channels: grp.Channels, Why: strings.Join(w, "; "), word: grp.word})
+			d.reasons = append(d.reasons, Reason{Node: grp.Owner, Value: grp.Value, Channels: grp.Channels, Why: strings.Join(w, "; "), Slices: grp.Slices, word: grp.word})
 			continue
 		}
 		d.groups = append(d.groups, grp)

@@ -21,7 +21,9 @@
 //   - Conv, Gemm and MatMul with a 2-D param make new channels on their
 //     output (W axis 0 and the bias; a Gemm's out axis follows transB) and
 //     read their input's channels through W's in axis; a MatMul does so
-//     on the last axis of an N-d input whose channels are last;
+//     on the last axis of an N-d input whose channels are last. A MatMul
+//     along another axis (x[N,C,H,W]·B[W,M]) passes the channels, and its
+//     weight's M outputs, which are no channels, are refused;
 //   - Transpose that keeps the batch first moves the channel axis with
 //     it; elementwise ops, arithmetic, MatMul, ReduceMean, Softmax and
 //     LayerNormalization follow it wherever it is, every other op wants
@@ -31,7 +33,8 @@
 //     and 1 alone, Gather that leaves them in place, ReduceMean over
 //     other axes than the batch and the channels, and LayerNormalization
 //     over axes after the channels pass channels through, with their
-//     per-channel params attached;
+//     per-channel params attached (a LayerNorm's Scale and B there are
+//     per position, not per channel, and are refused);
 //   - Add, Sub, Mul, Div and Pow couple all operands whose axis aligned
 //     with the output's axis 1 has the full width (a residual add, a
 //     squeeze-excitation Mul by N×C×1×1); a param operand such as a C×1×1
@@ -69,6 +72,16 @@
 // without a rule — makes the channels it reads and writes unprunable. Every group touched by such
 // an op is left out of DepGraph.Groups and reported by
 // DepGraph.Unprunable with the reason; nothing is skipped silently.
+//
+// The same holds for layers: every param axis that holds a layer's output
+// features (a Conv's filters and bias, a Gemm's or MatMul's out axis,
+// BatchNorm's and LayerNorm's per-feature params) is in a group, prunable
+// or refused. An op made opaque owns its weight with the channels it
+// makes; a weight whose outputs are no channels at all (a MatMul along a
+// spatial axis, a LayerNorm's per-position scale) is refused on its own,
+// as the layer's features, with the reason ("MatMul mm multiplies along
+// axis 3, not the channel axis (axis 1 of N×8×6×6)"). Reason.Slices lists
+// the refused slices, as Group.Slices does for prunable ones.
 //
 // # Masked and slimmed
 //

@@ -33,9 +33,11 @@ type chanRef struct {
 func (d *DepGraph) Groups() []*Group { return d.groups }
 
 // Unprunable returns, for every set of channels that cannot be pruned, the
-// reason: graph inputs and outputs, and channels that meet an op pruning
+// reason: graph inputs and outputs, channels that meet an op pruning
 // cannot see through (a Transpose moving the channel axis, a channel
-// shuffle, a Softmax across channels, an op without a channel rule).
+// shuffle, a Softmax across channels, an op without a channel rule), and
+// the outputs of layer weights that make no channels (a MatMul along a
+// spatial axis). Every layer weight's output axis is in a Group or here.
 func (d *DepGraph) Unprunable() []Reason { return d.reasons }
 
 // Group is a set of channels that must be pruned together, and every param
@@ -156,6 +158,9 @@ type Reason struct {
 	Value    string // its output value
 	Channels int
 	Why      string // the causes, "; "-separated
+	// Slices are the param slices these channels own, which stay as they
+	// are (as Group.Slices): every layer the refusal keeps whole.
+	Slices []Slice
 
 	word string
 }

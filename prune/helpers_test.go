@@ -208,7 +208,8 @@ func ints2t(v ...int) *tensor.Tensor {
 	return t
 }
 
-// pruneBothWays prunes 30% of every group of g (random channels) masked and
+// pruneBothWays checks that no layer of g is skipped silently
+// (checkCovered), prunes 30% of every group of g (random channels) masked and
 // slimmed, checks that both compute the same, that the slimmed graph saves
 // and reloads as it is, and returns the slimmed graph.
 func pruneBothWays(t *testing.T, g *graph.Graph, seed uint64) *graph.Graph {
@@ -224,6 +225,7 @@ func pruneBothWays(t *testing.T, g *graph.Graph, seed uint64) *graph.Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkCovered(t, masked, dm)
 	keepM := randomKeep(dm, rand.New(rand.NewPCG(seed, 1)))
 	keepS := randomKeep(ds, rand.New(rand.NewPCG(seed, 1)))
 	if _, err := MaskGroups(masked, keepM); err != nil {
@@ -247,4 +249,117 @@ func pruneBothWays(t *testing.T, g *graph.Graph, seed uint64) *graph.Graph {
 	}
 	sameOutputs(t, "reloaded vs slimmed", ys, run(t, back, xs), 0)
 	return slim
+}
+
+// weightOut is a learnable param axis that holds a layer's output
+// features: a conv's filters, a linear layer's out axis, BatchNorm's and
+// LayerNorm's per-feature params.
+type weightOut struct {
+	node, param string
+	axis        int
+}
+
+// weightOuts lists, independently of the analysis, the output-feature axes
+// of every param of g that a layer could lose channels of: Conv W and bias
+// axis 0; Gemm B's out axis (by transB) and C's last axis; a MatMul param
+// operand's last axis (x·B) or second-to-last (A·x); BatchNormalization's
+// four params and LayerNormalization's Scale and B, axis 0.
+func weightOuts(g *graph.Graph) []weightOut {
+	params := g.ParamMap()
+	var out []weightOut
+	add := func(n *graph.Node, i, axis int) {
+		if i >= len(n.Inputs) || n.Inputs[i] == "" {
+			return
+		}
+		p := params[n.Inputs[i]]
+		if p == nil {
+			return
+		}
+		if axis < 0 {
+			axis += p.Value.Rank()
+		}
+		if axis >= 0 && axis < p.Value.Rank() {
+			out = append(out, weightOut{n.Name, p.Name, axis})
+		}
+	}
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case "Conv":
+			add(n, 1, 0)
+			add(n, 2, 0)
+		case "Gemm":
+			if tb, _ := n.Attrs.Int("transB", 0); tb != 0 {
+				add(n, 1, 0)
+			} else {
+				add(n, 1, 1)
+			}
+			add(n, 2, -1)
+		case "MatMul":
+			if p := params[n.Inputs[1]]; p != nil && p.Value.Rank() >= 2 {
+				add(n, 1, -1)
+			}
+			if p := params[n.Inputs[0]]; p != nil && p.Value.Rank() >= 2 {
+				add(n, 0, -2)
+			}
+		case "BatchNormalization":
+			for i := 1; i <= 4; i++ {
+				add(n, i, 0)
+			}
+		case "LayerNormalization":
+			add(n, 1, 0)
+			add(n, 2, 0)
+		}
+	}
+	return out
+}
+
+// checkCovered is the rule that no layer is skipped silently: every
+// output-feature axis of every layer's param (weightOuts) is covered,
+// entry by entry, by the slices of prunable groups (Groups) and of refused
+// ones (Unprunable, which must say why).
+func checkCovered(t *testing.T, g *graph.Graph, d *DepGraph) {
+	t.Helper()
+	params := g.ParamMap()
+	type key struct {
+		param string
+		axis  int
+	}
+	covered := map[key][]bool{}
+	mark := func(s Slice) {
+		k := key{s.Param, s.Axis}
+		c := covered[k]
+		if c == nil {
+			c = make([]bool, params[s.Param].Value.Shape[s.Axis])
+			covered[k] = c
+		}
+		for i := s.Offset; i < s.Offset+s.Count*s.Span && i < len(c); i++ {
+			c[i] = true
+		}
+	}
+	for _, grp := range d.Groups() {
+		for _, s := range grp.Slices {
+			mark(s)
+		}
+	}
+	for _, r := range d.Unprunable() {
+		if strings.TrimSpace(r.Why) == "" {
+			t.Errorf("refusal without a reason: %v", r)
+		}
+		for _, s := range r.Slices {
+			mark(s)
+		}
+	}
+	for _, w := range weightOuts(g) {
+		c := covered[key{w.param, w.axis}]
+		missing := 0
+		for i := range params[w.param].Value.Shape[w.axis] {
+			if c == nil || !c[i] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			t.Errorf("%s: %d of %d entries of %s axis %d are in no group and no refusal (skipped silently)",
+				w.node, missing, params[w.param].Value.Shape[w.axis], w.param, w.axis)
+		}
+	}
 }

@@ -6,6 +6,7 @@ package prune
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
@@ -40,9 +41,113 @@ func (a *analyzer) node(n *graph.Node) {
 	for _, o := range n.Outputs {
 		if s := a.shapes[o]; o != "" && len(s) >= 2 && a.lays[o].size() != s[min(a.axisOf(o), len(s)-1)] {
 			l := a.freshValue(o)
-			a.sources = append(a.sources, source{n.Name, o, l})
+			a.sources = append(a.sources, source{n.Name, o, l, ""})
 			a.block(l, fmt.Sprintf("%s %s: its output channels were not traced (a bug in package prune)", n.Op, n.Name))
 		}
+	}
+	// Every param axis that holds the layer's output features must be in
+	// a group, prunable or refused with the reason: a layer the rule could
+	// not group is reported, never skipped. A node made opaque owns its
+	// output's fixed channels, weights included; anything else left
+	// unbound is a rule's oversight.
+	for _, f := range a.featureParams(n) {
+		if _, ok := a.bound[fmt.Sprintf("%s/%d", f.param, f.axis)]; ok {
+			continue
+		}
+		size := a.params[f.param].Value.Shape[f.axis]
+		why, opaque := a.opaques[n.Name]
+		if l := a.lays[n.Outputs[0]]; opaque && l.size() == size {
+			a.bind(f.param, f.axis, l)
+			continue
+		}
+		if !opaque {
+			why = fmt.Sprintf("%s %s: its weight %s was not grouped (a bug in package prune)", n.Op, n.Name, f.param)
+		}
+		a.refuse(n, why, "feature", f)
+	}
+}
+
+// batchShape writes a value's shape with N for the batch (the analysis
+// infers shapes at batch 2 when the batch is dynamic): N×8×6×6.
+func batchShape(s []int) string {
+	if len(s) == 0 {
+		return tensor.ShapeString(s)
+	}
+	return "N" + strings.TrimPrefix(tensor.ShapeString(s), fmt.Sprint(s[0]))
+}
+
+// paramAxis is axis Axis of param Param.
+type paramAxis struct {
+	param string
+	axis  int
+}
+
+// featureParams lists the param axes of n that hold its output features:
+// a Conv's filters and bias (axis 0), a Gemm's out axis and per-feature C,
+// a MatMul param operand's out axis (the last of x·B, the second to last
+// of A·x), BatchNormalization's four params and LayerNormalization's Scale
+// and B (axis 0).
+func (a *analyzer) featureParams(n *graph.Node) []paramAxis {
+	var out []paramAxis
+	add := func(i, axis int) {
+		p := a.paramOf(n, i)
+		if p == nil {
+			return
+		}
+		if axis < 0 {
+			axis += p.Value.Rank()
+		}
+		if axis >= 0 && axis < p.Value.Rank() {
+			out = append(out, paramAxis{p.Name, axis})
+		}
+	}
+	switch n.Op {
+	case "Conv":
+		add(1, 0)
+		add(2, 0)
+	case "Gemm":
+		if tb, _ := n.Attrs.Int("transB", 0); tb != 0 {
+			add(1, 0)
+		} else {
+			add(1, 1)
+		}
+		if c := a.paramOf(n, 2); c != nil && c.Value.Rank() > 0 && c.Value.Shape[c.Value.Rank()-1] > 1 {
+			add(2, -1)
+		}
+	case "MatMul":
+		if p := a.paramOf(n, 1); p != nil && p.Value.Rank() >= 2 {
+			add(1, -1)
+		}
+		if p := a.paramOf(n, 0); p != nil && p.Value.Rank() >= 2 {
+			add(0, -2)
+		}
+	case "BatchNormalization":
+		for i := 1; i <= 4; i++ {
+			add(i, 0)
+		}
+	case "LayerNormalization":
+		add(1, 0)
+		add(2, 0)
+	}
+	return out
+}
+
+// refuse reports param axes of n that hold no channels of any value (a
+// MatMul along a spatial axis, a LayerNorm's per-position scale): they
+// become one fixed set of units, owned by n and refused with why. Axes of
+// different sizes get a set each.
+func (a *analyzer) refuse(n *graph.Node, why, word string, axes ...paramAxis) {
+	bySize := map[int]layout{}
+	for _, f := range axes {
+		size := a.params[f.param].Value.Shape[f.axis]
+		l := bySize[size]
+		if l == nil {
+			l = a.fresh(size)
+			bySize[size] = l
+			a.sources = append(a.sources, source{n.Name, n.Outputs[0], l, word})
+			a.block(l, why)
+		}
+		a.bind(f.param, f.axis, l)
 	}
 }
 
@@ -134,7 +239,7 @@ func (a *analyzer) conv(n *graph.Node) {
 	case group == 1:
 		a.bind(w.Name, 1, xl)
 		out = a.fresh(m)
-		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out})
+		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out, ""})
 	case len(xl) != c:
 		a.opaque(n, "grouped conv %s: each channel of its input %s spans several positions (made by a Reshape that merged axes, such as a channel shuffle)", n.Name, x)
 		return
@@ -161,7 +266,7 @@ func (a *analyzer) conv(n *graph.Node) {
 				a.union(out[k*mg+p].e, out[p].e)
 			}
 		}
-		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out})
+		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out, ""})
 	}
 	a.bind(w.Name, 0, out)
 	if b := a.paramOf(n, 2); b != nil {
@@ -185,7 +290,7 @@ func (a *analyzer) linear(n *graph.Node, w *graph.Param, inAxis int) {
 	o := n.Outputs[0]
 	out := a.fresh(a.shapes[o][ax])
 	a.bind(w.Name, 1-inAxis, out)
-	a.sources = append(a.sources, source{n.Name, o, out})
+	a.sources = append(a.sources, source{n.Name, o, out, ""})
 	a.setLayoutAt(o, out, ax)
 }
 
@@ -233,12 +338,16 @@ func (a *analyzer) matmul(n *graph.Node) {
 	switch {
 	case b == nil || b.Value.Rank() != 2 || a.params[n.Inputs[0]] != nil:
 		a.opaque(n, "MatMul %s: only activation × 2-D param is understood", n.Name)
+	case len(sa) < 2:
+		a.opaque(n, "MatMul %s: input %s has no channel axis", n.Name, n.Inputs[0])
 	case len(sa) == 2 || a.axisOf(n.Inputs[0]) == len(sa)-1:
 		a.linear(n, b, 0)
 	default:
 		// x[N,C,…,K]·B[K,M] acts on the last axis, not the channels:
-		// they pass.
+		// they pass, and B's M outputs are no channels.
 		a.pass(n)
+		a.refuse(n, fmt.Sprintf("MatMul %s multiplies along axis %d, not the channel axis (axis %d of %s): its weight %s makes no channels",
+			n.Name, len(sa)-1, a.axisOf(n.Inputs[0]), batchShape(sa), b.Name), "feature", paramAxis{b.Name, 1})
 	}
 }
 
@@ -342,7 +451,7 @@ func (a *analyzer) binary(n *graph.Node) {
 	}
 	if out == nil {
 		out = a.freshValueAt(o, oc)
-		a.sources = append(a.sources, source{n.Name, o, out})
+		a.sources = append(a.sources, source{n.Name, o, out, ""})
 	}
 	for _, p := range params {
 		a.bind(p.name, p.axis, out)
@@ -601,11 +710,29 @@ func (a *analyzer) layerNorm(n *graph.Node) {
 	r := len(a.shapes[n.Inputs[0]])
 	axis, _ := n.Attrs.Int("axis", -1)
 	ax, _ := resolveAxis(axis, r)
-	if ax <= a.axisOf(n.Inputs[0]) {
+	ch := a.axisOf(n.Inputs[0])
+	if ax <= ch {
 		a.opaque(n, "LayerNormalization %s normalises across channels", n.Name)
+		// Its Scale and B are per channel along the channel axis: they
+		// belong to the fixed channels it makes.
+		for i := 1; i <= 2; i++ {
+			if p := a.paramOf(n, i); p != nil && ch-ax < p.Value.Rank() {
+				a.bind(p.Name, ch-ax, a.lays[n.Outputs[0]])
+			}
+		}
 		return
 	}
 	a.pass(n)
+	// Scale and B run along the normalised axes, after the channels: they
+	// are per position, not per channel.
+	var axes []paramAxis
+	for i := 1; i <= 2; i++ {
+		if p := a.paramOf(n, i); p != nil && p.Value.Rank() > 0 {
+			axes = append(axes, paramAxis{p.Name, 0})
+		}
+	}
+	a.refuse(n, fmt.Sprintf("LayerNormalization %s normalises along axis %d onwards, not the channel axis (axis %d): its scale and bias are per position, not per channel",
+		n.Name, ax, ch), "feature", axes...)
 }
 
 func (a *analyzer) pad(n *graph.Node) {

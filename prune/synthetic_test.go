@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -323,6 +324,7 @@ func TestUnknownOp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkCovered(t, g, d)
 	for _, want := range []string{"c0: 8 channels not prunable: Shape sz reads the channel count", "c1: 8 channels not prunable: TestIdentity odd: no channel rule"} {
 		if !unprunable(d, want) {
 			t.Errorf("no reason %q in %v", want, d.Unprunable())
@@ -330,6 +332,80 @@ func TestUnknownOp(t *testing.T) {
 	}
 	if len(d.Groups()) != 1 || d.Groups()[0].Owner != "c2" {
 		t.Errorf("want only c2 prunable, have %v", d.Groups())
+	}
+}
+
+// A layer whose weight makes no channels, or that the rules cannot group,
+// is refused with the reason, and the refusal lists its weight: nothing is
+// skipped silently (checkCovered in pruneBothWays checks every layer).
+func TestRefusedWeights(t *testing.T) {
+	for _, tc := range []struct {
+		name, want, param string
+		prunable          bool                         // c0's channels pass the op
+		build             func(b *gb, x string) string // after x (8 channels, 6×6); returns 8 channels
+	}{
+		{"matmul on the width", "mm: 6 features not prunable: MatMul mm multiplies along axis 3, not the channel axis (axis 1 of N×8×6×6)", "mm.w", true,
+			func(b *gb, x string) string { return b.op("mm", "MatMul", nil, x, b.param("mm.w", b.rand(0.4, 6, 6))) }},
+		{"matmul narrowing the width", "mm: 4 features not prunable: MatMul mm multiplies along axis 3", "mm.w", true,
+			func(b *gb, x string) string { return b.op("mm", "MatMul", nil, x, b.param("mm.w", b.rand(0.4, 6, 4))) }},
+		{"matmul on the width, channels last", "MatMul mm multiplies along axis 3, not the channel axis (axis 2 of N×6×8×6)", "mm.w", true,
+			func(b *gb, x string) string {
+				y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
+				y = b.op("t1", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, y) // N×H×C×W
+				y = b.op("mm", "MatMul", nil, y, b.param("mm.w", b.rand(0.4, 6, 6)))
+				return b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 2, 1, 3}}, y)
+			}},
+		{"layernorm over the width", "ln: 6 features not prunable: LayerNormalization ln normalises along axis 3 onwards, not the channel axis (axis 1)", "ln.s", true,
+			func(b *gb, x string) string {
+				return b.op("ln", "LayerNormalization", nil, x, b.param("ln.s", b.rand(1, 6)), b.param("ln.b", b.rand(1, 6)))
+			}},
+		{"layernorm across channels", "LayerNormalization ln normalises across channels", "ln.s", false,
+			func(b *gb, x string) string {
+				y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
+				y = b.op("ln", "LayerNormalization", nil, y, b.param("ln.s", b.rand(1, 8)), b.param("ln.b", b.rand(1, 8)))
+				return b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 3, 1, 2}}, y)
+			}},
+		{"param × activation", "MatMul ml: only activation × 2-D param is understood", "ml.w", false,
+			func(b *gb, x string) string { return b.op("ml", "MatMul", nil, b.param("ml.w", b.rand(0.4, 6, 6)), x) }},
+		{"channels-last conv", "Conv cl reads t with its channels on axis 3", "cl.w", false,
+			func(b *gb, x string) string {
+				y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
+				y = b.op("cl", "Conv", nil, y, b.param("cl.w", b.rand(0.3, 6, 6, 1, 1)))
+				return b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 3, 1, 2}}, y)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newGB(tc.name, 3, 6, 6)
+			x := b.cbr("c0", "x", 3, 8, 3)
+			g := b.head(b.cbr("c1", tc.build(b, x), 8, 5, 3), 5)
+			d, err := Analyze(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCovered(t, g, d)
+			found, listed := false, false
+			for _, r := range d.Unprunable() {
+				if strings.Contains(r.String(), tc.want) {
+					found = true
+					listed = listed || slices.ContainsFunc(r.Slices, func(s Slice) bool { return s.Param == tc.param })
+				}
+			}
+			if !found {
+				t.Errorf("no reason mentions %q: %v", tc.want, d.Unprunable())
+			} else if !listed {
+				t.Errorf("no refusal for %q lists %s: %v", tc.want, tc.param, d.Unprunable())
+			}
+			for _, grp := range d.Groups() {
+				if strings.Contains(grp.String(), tc.param+"[") {
+					t.Errorf("%s is in a prunable group: %s", tc.param, grp)
+				}
+			}
+			if c0 := slices.ContainsFunc(d.Groups(), func(g *Group) bool { return g.Owner == "c0" }); c0 != tc.prunable {
+				t.Errorf("c0 prunable: %v, want %v", c0, tc.prunable)
+			}
+			groupOf(t, d, "c1")
+			pruneBothWays(t, g, 12)
+		})
 	}
 }
 

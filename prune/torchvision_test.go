@@ -73,6 +73,7 @@ func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkCovered(t, orig, d)
 			if len(d.Groups()) == 0 {
 				t.Fatal("no prunable group")
 			}

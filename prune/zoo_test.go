@@ -26,6 +26,7 @@ func TestZooMaskedEqualsSlimmed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkCovered(t, orig, d)
 			if n := len(d.Groups()); n != wantGroups[name] {
 				t.Errorf("%d groups, want %d", n, wantGroups[name])
 			}
