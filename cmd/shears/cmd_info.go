@@ -8,12 +8,14 @@ import (
 	"text/tabwriter"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/tensor"
 )
 
 func cmdInfo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
+	groups := fs.Bool("groups", false, "also print the dependency groups structured pruning would remove channels from, and the channels it cannot prune with the reason")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -54,9 +56,28 @@ func cmdInfo(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(tw, "total\t\t\t%d\t%d\t%d\t\n", total.Params, total.Nonzero, total.MACs)
 	tw.Flush()
+	summary := map[string]any{"command": "info", "model": g.Name, "params": total.Params, "nonzero_params": total.Nonzero,
+		"macs": total.MACs, "layers": layers}
+	if *groups {
+		d, err := prune.Analyze(g)
+		if err != nil {
+			return err
+		}
+		var gs, rs []string
+		fmt.Printf("\n%d dependency groups (channels removed together, every coupled slice):\n", len(d.Groups()))
+		for _, grp := range d.Groups() {
+			fmt.Println("  " + grp.String())
+			gs = append(gs, grp.String())
+		}
+		fmt.Printf("\n%d sets of channels not prunable:\n", len(d.Unprunable()))
+		for _, r := range d.Unprunable() {
+			fmt.Println("  " + r.String())
+			rs = append(rs, r.String())
+		}
+		summary["groups"], summary["unprunable"] = gs, rs
+	}
 	if *jsonOut {
-		return printJSON(map[string]any{"command": "info", "model": g.Name, "params": total.Params, "nonzero_params": total.Nonzero,
-			"macs": total.MACs, "layers": layers})
+		return printJSON(summary)
 	}
 	return nil
 }

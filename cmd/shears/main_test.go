@@ -87,6 +87,20 @@ func TestInfoJSON(t *testing.T) {
 	}
 }
 
+func TestInfoGroups(t *testing.T) {
+	out, _, code := shears(t, "info", "resnet20", "--groups", "--json")
+	m := lastJSON(t, out)
+	groups, _ := m["groups"].([]any)
+	refused, _ := m["unprunable"].([]any)
+	if code != 0 || len(groups) != 12 || len(refused) != 2 {
+		t.Fatalf("exit %d, %d groups, %d refused", code, len(groups), len(refused))
+	}
+	if !strings.Contains(out, "layer1.0.conv1: 16 channels: layer1.0.conv1.weight[out 0:16] → layer1.0.bn1.") ||
+		!strings.Contains(out, `graph input "input": its channels cannot change`) {
+		t.Errorf("group details missing:\n%s", out)
+	}
+}
+
 func TestTrainEvalRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.onnx")
