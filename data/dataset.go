@@ -29,8 +29,8 @@ func (s Split) String() string {
 // Dataset is a labelled image set held in memory, ready for a model: pixels
 // are float32, already normalised as (x/255 − Mean)/Std, laid out N×C×H×W.
 type Dataset struct {
-	Name    string    // canonical name: "mnist" or "fashion-mnist" (or the caller's, for FromBytes)
-	Split   Split     // which split the images come from
+	Name  string // canonical name: "mnist" or "fashion-mnist" (or the caller's, for FromBytes)
+	Split Split  // which split the images come from
 	// The images, N×C×H×W: either raw 0–255 Pixels, normalised as they are
 	// copied out (data sets read from files: a quarter of the memory of a
 	// float32 copy, 47 MB instead of 188 MB for MNIST's training set), or
@@ -39,9 +39,9 @@ type Dataset struct {
 	Pixels  []uint8
 	Images  []float32
 	Labels  []uint8 // N labels, each < Classes
-	N       int       // number of images
-	C, H, W int       // channels, height, width of one image
-	Classes int       // number of classes (10 for the MNIST family)
+	N       int     // number of images
+	C, H, W int     // channels, height, width of one image
+	Classes int     // number of classes (10 for the MNIST family)
 
 	// Mean and Std are the normalisation constants applied to x/255. The
 	// loader needs them to pad augmented images with black: a raw 0 pixel
