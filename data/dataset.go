@@ -26,8 +26,8 @@ func (s Split) String() string {
 	return fmt.Sprintf("Split(%d)", int(s))
 }
 
-// Dataset is a labelled image set held in memory, ready for a model: pixels
-// are float32, already normalised as (x/255 − Mean)/Std, laid out N×C×H×W.
+// Dataset is a labelled image set held in memory, N×C×H×W; ImageInto
+// copies an image out as float32, normalised as (x/255 − Mean)/Std.
 type Dataset struct {
 	Name  string // canonical name: "mnist" or "fashion-mnist" (or the caller's, for FromBytes)
 	Split Split  // which split the images come from
