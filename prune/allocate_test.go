@@ -265,4 +265,7 @@ func TestMeasureLeNet5(t *testing.T) {
 	if d, err := Latency(slim, 1, 1); err != nil || d <= 0 {
 		t.Errorf("latency %v, %v", d, err)
 	}
+	if ds, err := Latencies([]*graph.Graph{g, slim}, 2, 3); err != nil || len(ds) != 2 || ds[0] <= 0 || ds[1] <= 0 {
+		t.Errorf("latencies %v, %v", ds, err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/tensor"
 )
 
 // Metrics are ShrinkBench's measures of a pruned model (Blalock et al.
@@ -146,24 +147,46 @@ func (m *Metrics) Lines() []string {
 // Latency returns the median time of runs forward passes of g at a batch
 // size, on random normal input, after one warm-up pass.
 func Latency(g *graph.Graph, batch, runs int) (time.Duration, error) {
-	prog, err := graph.Compile(g)
+	t, err := Latencies([]*graph.Graph{g}, batch, runs)
 	if err != nil {
 		return 0, err
 	}
-	xs := graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))
-	times := make([]time.Duration, 0, runs)
-	for i := -1; i < runs; i++ {
-		t0 := time.Now()
-		if _, err := prog.Forward(false, xs...); err != nil {
-			return 0, err
+	return t[0], nil
+}
+
+// Latencies times several models side by side: after one warm-up pass
+// each, the models take turns, one forward pass at a time, so that all see
+// the same machine conditions (a shared machine's load changes from second
+// to second); it returns each model's median over runs passes.
+func Latencies(gs []*graph.Graph, batch, runs int) ([]time.Duration, error) {
+	progs := make([]*graph.Program, len(gs))
+	inputs := make([][]*tensor.Tensor, len(gs))
+	for k, g := range gs {
+		var err error
+		if progs[k], err = graph.Compile(g); err != nil {
+			return nil, err
 		}
-		if i >= 0 {
-			times = append(times, time.Since(t0))
+		inputs[k] = graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))
+		if _, err := progs[k].Forward(false, inputs[k]...); err != nil {
+			return nil, err
 		}
 	}
-	if len(times) == 0 {
-		return 0, nil
+	times := make([][]time.Duration, len(gs))
+	for range runs {
+		for k, p := range progs {
+			t0 := time.Now()
+			if _, err := p.Forward(false, inputs[k]...); err != nil {
+				return nil, err
+			}
+			times[k] = append(times[k], time.Since(t0))
+		}
 	}
-	slices.Sort(times)
-	return times[len(times)/2], nil
+	med := make([]time.Duration, len(gs))
+	for k, ts := range times {
+		if len(ts) > 0 {
+			slices.Sort(ts)
+			med[k] = ts[len(ts)/2]
+		}
+	}
+	return med, nil
 }

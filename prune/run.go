@@ -541,19 +541,27 @@ func (ru *runner) latency(m *Metrics, dense *graph.Graph, rep *Report) error {
 	if runs <= 0 {
 		return nil
 	}
-	m.LatencyMS = map[string]map[string]float64{}
-	models := map[string]*graph.Graph{"dense": dense, "masked": rep.Masked, "slim": rep.Slim}
-	for name, g := range models {
-		if g == nil {
-			continue
+	var names []string
+	var gs []*graph.Graph
+	for _, c := range []struct {
+		name string
+		g    *graph.Graph
+	}{{"dense", dense}, {"masked", rep.Masked}, {"slim", rep.Slim}} {
+		if c.g != nil {
+			names, gs = append(names, c.name), append(gs, c.g)
 		}
+	}
+	m.LatencyMS = map[string]map[string]float64{}
+	for _, name := range names {
 		m.LatencyMS[name] = map[string]float64{}
-		for _, b := range []int{1, 64} {
-			t, err := Latency(g, b, runs)
-			if err != nil {
-				return fmt.Errorf("latency of the %s model: %w", name, err)
-			}
-			m.LatencyMS[name][fmt.Sprint(b)] = float64(t.Microseconds()) / 1000
+	}
+	for _, b := range []int{1, 64} {
+		ts, err := Latencies(gs, b, runs)
+		if err != nil {
+			return fmt.Errorf("latency at batch %d: %w", b, err)
+		}
+		for k, t := range ts {
+			m.LatencyMS[names[k]][fmt.Sprint(b)] = float64(t.Microseconds()) / 1000
 		}
 	}
 	return nil
