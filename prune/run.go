@@ -547,9 +547,16 @@ func (ru *runner) latency(m *Metrics, dense *graph.Graph, rep *Report) error {
 		name string
 		g    *graph.Graph
 	}{{"dense", dense}, {"masked", rep.Masked}, {"slim", rep.Slim}} {
-		if c.g != nil {
-			names, gs = append(names, c.name), append(gs, c.g)
+		if c.g == nil {
+			continue
 		}
+		// Timed as deployed: BatchNorm folded into the convolutions (what
+		// shears export --fold-bn writes).
+		folded, _, err := graph.FoldBatchNorm(c.g)
+		if err != nil {
+			return fmt.Errorf("latency of the %s model: %w", c.name, err)
+		}
+		names, gs = append(names, c.name), append(gs, folded)
 	}
 	m.LatencyMS = map[string]map[string]float64{}
 	for _, name := range names {
