@@ -145,7 +145,8 @@ func cmdPrune(ctx context.Context, args []string) error {
 		parallel.SetThreads(r.Threads)
 	}
 	var reports []map[string]any
-	for _, rr := range r.Sweep() {
+	sweep := r.Sweep()
+	for _, rr := range sweep {
 		rep, err := pruneOne(ctx, rr, *quiet)
 		if err != nil {
 			if prune.IsDataError(err) {
@@ -154,6 +155,14 @@ func cmdPrune(ctx context.Context, args []string) error {
 			return flagError(err, recipeFile)
 		}
 		reports = append(reports, rep)
+		// A sweep can run for hours: each run's report is printed as it
+		// ends, so an interrupted sweep keeps the finished ones; the last
+		// line is still the whole sweep's.
+		if r.Output.JSON && len(sweep) > 1 {
+			if err := printJSON(rep); err != nil {
+				return err
+			}
+		}
 	}
 	if r.Output.JSON {
 		if len(reports) == 1 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,6 +135,17 @@ output:
 	runs, _ := lastJSON(t, out)["runs"].([]any)
 	if len(runs) != 2 {
 		t.Fatalf("runs %v", runs)
+	}
+	// Each run's report also comes out as it ends.
+	var each []float64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &m) == nil && m["target_ratio"] != nil {
+			each = append(each, m["target_ratio"].(float64))
+		}
+	}
+	if len(each) != 2 || each[0] != 0.3 || each[1] != 0.5 {
+		t.Errorf("per-run reports for ratios %v, want [0.3 0.5]", each)
 	}
 	for _, r := range []string{"0.3", "0.5"} {
 		g, err := onnx.Load(filepath.Join(dir, "res-"+r+".onnx"))
