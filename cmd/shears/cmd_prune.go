@@ -295,6 +295,9 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, 
 	if rep.LayerRatios != nil {
 		j["layer_ratios"] = rep.LayerRatios
 	}
+	if rep.Lottery != nil {
+		j["lottery"] = rep.Lottery
+	}
 	return j, nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,5 +209,38 @@ func TestPruneWarnsUnprunable(t *testing.T) {
 	}
 	if c1, c2 := s.Param("conv1.weight").Value.Shape[0], s.Param("conv2.weight").Value.Shape[0]; c1 != 4 || c2 != 3 {
 		t.Errorf("conv1 %d, conv2 %d filters", c1, c2)
+	}
+}
+
+// The lottery schedule reports every training with its test accuracy per
+// epoch, and plots dense, ticket and control.
+func TestPruneLottery(t *testing.T) {
+	dir := t.TempDir()
+	plot := filepath.Join(dir, "ticket.png")
+	out, stderr, code := shears(t, "prune", "lenet300", "--criterion", "l1", "--granularity", "weight", "--ratio", "0.5",
+		"--global", "--schedule", "lottery", "--rounds", "2", "--reinit-control", "--data", "mnist", "--limit", "600",
+		"--finetune-epochs", "2", "--finetune-recipe", "dense-mnist", "--latency-runs", "0", "--out", filepath.Join(dir, "t.onnx"),
+		"--plot", plot, "--json", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	runs, _ := lastJSON(t, out)["lottery"].([]any)
+	var names []string
+	for _, r := range runs {
+		m := r.(map[string]any)
+		acc, _ := m["epoch_accuracy"].([]any)
+		names = append(names, fmt.Sprintf("%v/%d", m["name"], len(acc)))
+	}
+	if got := strings.Join(names, " "); got != "dense/2 round 2/2 control/2 ticket/2" {
+		t.Errorf("lottery runs %q", got)
+	}
+	if b, err := os.ReadFile(plot); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("plot: %v", err)
+	}
+	// A plot needs the lottery schedule.
+	_, stderr, code = shears(t, "prune", "lenet300", "--ratio", "0.5", "--granularity", "weight", "--plot", plot,
+		"--finetune-epochs", "0", "--out", filepath.Join(dir, "x.onnx"))
+	if code == 0 || !strings.Contains(stderr, "only the lottery schedule draws a plot") {
+		t.Errorf("plot without lottery: exit %d, %s", code, stderr)
 	}
 }
