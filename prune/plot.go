@@ -44,7 +44,7 @@ func (p Plot) Draw(w io.Writer) error {
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}
-	xmax, ymin, ymax := 1.0, 0.9, 0.0
+	xmax, ymin, ymax := 1.0, 1.0, 0.0
 	for _, s := range p.Series {
 		if len(s.X) != len(s.Y) {
 			return fmt.Errorf("plot: series %q has %d x values and %d y values", s.Name, len(s.X), len(s.Y))
@@ -54,10 +54,19 @@ func (p Plot) Draw(w io.Writer) error {
 			ymin, ymax = math.Min(ymin, s.Y[k]), math.Max(ymax, s.Y[k])
 		}
 	}
-	ymin = math.Floor(ymin*10) / 10
-	ymax = math.Min(1, math.Ceil(ymax*50)/50)
+	// Round the accuracy range out to steps that suit its width, so that
+	// curves a fraction of a point apart do not sit on one line.
+	step := 0.1
+	if ymax-ymin < 0.3 {
+		step = 0.02
+	}
+	if ymax-ymin < 0.06 {
+		step = 0.005
+	}
+	ymin = math.Max(0, math.Floor(ymin/step)*step)
+	ymax = math.Min(1, math.Ceil(ymax/step)*step)
 	if ymax <= ymin {
-		ymax = ymin + 0.1
+		ymin, ymax = math.Max(0, ymax-step), math.Max(step, ymax)
 	}
 	pw, ph := W-left-right, H-top-bottom
 	px := func(x float64) int { return left + int(x/xmax*float64(pw)+0.5) }
