@@ -47,12 +47,18 @@ func DepthwiseScratch(g *Geom) int {
 }
 
 // split writes x (H×W) into the phase planes q, zeros where the window
-// falls in the padding. With dx set it does the reverse instead: adds the
-// phase planes q into dx, which is the adjoint.
-func (p *phaseGeom) split(g *Geom, x, q []float32, dx bool) {
-	if !dx {
-		clear(q[:p.phases*p.plane])
-	}
+// falls in the padding.
+func (p *phaseGeom) split(g *Geom, x, q []float32) {
+	clear(q[:p.phases*p.plane])
+	p.walk(g, x, q, false)
+}
+
+// merge adds the phase planes q into dx (H×W): the adjoint of split.
+func (p *phaseGeom) merge(g *Geom, dx, q []float32) { p.walk(g, dx, q, true) }
+
+// walk visits every image element the phase planes hold: it copies x into
+// q, or with add set adds q into x.
+func (p *phaseGeom) walk(g *Geom, x, q []float32, add bool) {
 	for b := 0; b < g.SW; b++ {
 		// columns c with 0 ≤ c·SW + b − PL < W, read from iw0 on
 		c0 := max(0, (g.PL-b+g.SW-1)/g.SW)
@@ -71,13 +77,13 @@ func (p *phaseGeom) split(g *Geom, x, q []float32, dx bool) {
 				xr := x[ih*g.W+iw0:][:span]
 				qr := plane[r*p.wq+c0:][:c1-c0]
 				switch {
-				case g.SW == 1 && !dx:
+				case g.SW == 1 && !add:
 					copy(qr, xr)
 				case g.SW == 1:
 					vec.Axpy(xr, 1, qr)
-				case g.SW == 2 && !dx:
+				case g.SW == 2 && !add:
 					vec.Gather2(qr, xr)
-				case !dx:
+				case !add:
 					for c := range qr {
 						qr[c] = xr[c*g.SW]
 					}
@@ -98,7 +104,7 @@ func DepthwiseForward(g *Geom, x, k []float32, bias float32, y, scratch []float3
 	p := phases(g)
 	q := scratch[:p.phases*p.plane]
 	o := scratch[len(q):][:p.out]
-	p.split(g, x, q, false)
+	p.split(g, x, q)
 	if len(o) == 0 {
 		return
 	}
@@ -123,7 +129,7 @@ func DepthwiseBackward(g *Geom, x, k, dy, dx, dk, scratch []float32) {
 	p := phases(g)
 	q := scratch[:p.phases*p.plane]
 	d := scratch[len(q):][:p.out]
-	p.split(g, x, q, false)
+	p.split(g, x, q)
 	// dy in the phase-plane row layout, junk columns zero so they add
 	// nothing.
 	for oh := 0; oh < g.OH; oh++ {
@@ -148,5 +154,5 @@ func DepthwiseBackward(g *Geom, x, k, dy, dx, dk, scratch []float32) {
 			vec.Axpy(dq[p.tap(g, ki, kj):][:p.out], k[ki*g.KW+kj], d)
 		}
 	}
-	p.split(g, dx, dq, true)
+	p.merge(g, dx, dq)
 }
