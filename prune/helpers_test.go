@@ -214,41 +214,13 @@ func ints2t(v ...int) *tensor.Tensor {
 // and reloads as it is, and returns the slimmed graph.
 func pruneBothWays(t *testing.T, g *graph.Graph, seed uint64) *graph.Graph {
 	t.Helper()
-	r := rand.New(rand.NewPCG(seed, 99))
-	xs := randInput(g, 3, r)
-	masked, slim := g.Clone(), g.Clone()
-	dm, err := Analyze(masked)
+	d, err := Analyze(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := Analyze(slim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkCovered(t, masked, dm)
-	keepM := randomKeep(dm, rand.New(rand.NewPCG(seed, 1)))
-	keepS := randomKeep(ds, rand.New(rand.NewPCG(seed, 1)))
-	if _, err := MaskGroups(masked, keepM); err != nil {
-		t.Fatal(err)
-	}
-	if err := PruneGroups(slim, keepS); err != nil {
-		t.Fatal(err)
-	}
-	ym, ys := run(t, masked, xs), run(t, slim, xs)
-	sameOutputs(t, "slimmed vs masked", ym, ys, 1e-4)
-	if relErr(run(t, g, xs)[0], ym[0]) < 1e-3 {
-		t.Errorf("masking barely changed the output: the test cannot tell")
-	}
-	b, err := onnx.Encode(slim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := onnx.Decode(b, g.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameOutputs(t, "reloaded vs slimmed", ys, run(t, back, xs), 0)
-	return slim
+	checkCovered(t, g, d)
+	xs := randInput(g, 3, rand.New(rand.NewPCG(seed, 99)))
+	return maskAndSlim(t, g, d, randomKeep(d, rand.New(rand.NewPCG(seed, 1))), xs).slim
 }
 
 // weightOut is a learnable param axis that holds a layer's output
@@ -362,4 +334,66 @@ func checkCovered(t *testing.T, g *graph.Graph, d *DepGraph) {
 				w.node, missing, params[w.param].Value.Shape[w.axis], w.param, w.axis)
 		}
 	}
+}
+
+// slimmed is what maskAndSlim returns.
+type slimmed struct {
+	masked, slim *graph.Graph
+	dense, small graph.NodeStats // totals of orig and of slim
+	diff         float64         // relative difference, slimmed vs masked
+}
+
+// maskAndSlim removes the channels keep names (keep's groups are d's, the
+// analysis of orig) from two copies of orig, masked and physically. Groups
+// belong to the graph they were analysed on, so each copy goes through its
+// own analysis, whose groups come out in the same order. It checks that
+// both copies compute the same on xs, that masking changed the output
+// (else the comparison could not tell), that the slimmed model is smaller
+// and that it saves and reloads unchanged.
+func maskAndSlim(t *testing.T, orig *graph.Graph, d *DepGraph, keep map[*Group][]int, xs []*tensor.Tensor) slimmed {
+	t.Helper()
+	res := slimmed{masked: orig.Clone(), slim: orig.Clone()}
+	remap := func(g *graph.Graph) map[*Group][]int {
+		d2, err := Analyze(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k2 := map[*Group][]int{}
+		for i, grp := range d.Groups() {
+			k2[d2.Groups()[i]] = keep[grp]
+		}
+		return k2
+	}
+	if _, err := MaskGroups(res.masked, remap(res.masked)); err != nil {
+		t.Fatal(err)
+	}
+	if err := PruneGroups(res.slim, remap(res.slim)); err != nil {
+		t.Fatal(err)
+	}
+	ym, ys := run(t, res.masked, xs), run(t, res.slim, xs)
+	sameOutputs(t, "slimmed vs masked", ym, ys, 1e-4)
+	res.diff = relErr(ym[0], ys[0])
+	if e := relErr(run(t, orig, xs)[0], ym[0]); e < 1e-3 {
+		t.Errorf("masking barely changed the output (%.3g): the test cannot tell", e)
+	}
+	var err error
+	if _, res.dense, err = graph.Stats(orig); err != nil {
+		t.Fatal(err)
+	}
+	if _, res.small, err = graph.Stats(res.slim); err != nil {
+		t.Fatal(err)
+	}
+	if !(res.small.Params < res.dense.Params && res.small.MACs < res.dense.MACs) {
+		t.Errorf("slimmed params %d MACs %d, dense %d and %d", res.small.Params, res.small.MACs, res.dense.Params, res.dense.MACs)
+	}
+	b, err := onnx.Encode(res.slim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := onnx.Decode(b, orig.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameOutputs(t, "reloaded vs slimmed", ys, run(t, back, xs), 0)
+	return res
 }

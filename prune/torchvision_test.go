@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/onnx"
 )
 
@@ -84,58 +83,10 @@ func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
 			}
 			r := rand.New(rand.NewPCG(11, uint64(len(name))))
 			keep := randomKeep(d, r)
-			xs := randInput(orig, 1, r)
-			dense := run(t, orig, xs)
-
-			masked, slim := orig.Clone(), orig.Clone()
-			dm, err := Analyze(masked)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ds, err := Analyze(slim)
-			if err != nil {
-				t.Fatal(err)
-			}
-			remap := func(d2 *DepGraph) map[*Group][]int {
-				k2 := map[*Group][]int{}
-				for i, g := range d.Groups() {
-					k2[d2.Groups()[i]] = keep[g]
-				}
-				return k2
-			}
-			if _, err := MaskGroups(masked, remap(dm)); err != nil {
-				t.Fatal(err)
-			}
-			if err := PruneGroups(slim, remap(ds)); err != nil {
-				t.Fatal(err)
-			}
-			ym, ys := run(t, masked, xs), run(t, slim, xs)
-			sameOutputs(t, "slimmed vs masked", ym, ys, 1e-4)
-			if relErr(dense[0], ym[0]) < 1e-3 {
-				t.Errorf("masking 30%% of every group barely changed the output (%.3g): the test cannot tell", relErr(dense[0], ym[0]))
-			}
-			_, tb, err := graph.Stats(orig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, ts, err := graph.Stats(slim)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !(ts.Params < tb.Params && ts.MACs < tb.MACs) {
-				t.Errorf("slimmed params %d MACs %d, dense %d and %d", ts.Params, ts.MACs, tb.Params, tb.MACs)
-			}
-			path := filepath.Join(t.TempDir(), name+".onnx")
-			if err := onnx.Save(path, slim); err != nil {
-				t.Fatal(err)
-			}
-			back, err := onnx.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameOutputs(t, "reloaded vs slimmed", ys, run(t, back, xs), 0)
+			res := maskAndSlim(t, orig, d, keep, randInput(orig, 1, r))
+			tb, ts := res.dense, res.small
 			report = append(report, fmt.Sprintf("| %s | %d | %d | %.2f M → %.2f M | %.3g G → %.3g G | %.1e |\n", name, len(d.Groups()), refused,
-				float64(tb.Params)/1e6, float64(ts.Params)/1e6, float64(tb.MACs)/1e9, float64(ts.MACs)/1e9, relErr(ym[0], ys[0])))
+				float64(tb.Params)/1e6, float64(ts.Params)/1e6, float64(tb.MACs)/1e9, float64(ts.MACs)/1e9, res.diff))
 		})
 	}
 }
