@@ -18,6 +18,7 @@ import (
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/ortref"
+	"github.com/shearsml/shears/internal/testmodels"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
 )
@@ -62,32 +63,10 @@ func randInput(seed uint64, shape ...int) *tensor.Tensor {
 	return x
 }
 
-// torchvisionFiles lists the exports of scripts/export_torchvision.py:
-// the default set in .cache/torchvision and, when exported (CI does), the
-// extra set in .cache/torchvision-extra; SHEARS_TORCHVISION_DIR replaces
-// both with a colon-separated list of folders. It also returns the folders
-// for the skip message.
-func torchvisionFiles() (files []string, dirs string) {
-	list := []string{filepath.Join("..", ".cache", "torchvision"), filepath.Join("..", ".cache", "torchvision-extra")}
-	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
-		list = strings.Split(d, ":")
-	}
-	for _, d := range list {
-		f, _ := filepath.Glob(filepath.Join(d, "*.onnx"))
-		files = append(files, f...)
-	}
-	return files, strings.Join(list, ", ")
-}
-
 // torchvisionReport is where TestTorchvisionORT writes a Markdown table:
 //
 //	SHEARS_TORCHVISION=all go test -run TestTorchvisionORT ./onnx/ -args -tvreport torchvision.md
 var torchvisionReport = flag.String("tvreport", "", "TestTorchvisionORT: write a Markdown table of the models to this file")
-
-// torchvisionSlow lists the exports TestTorchvisionORT skips unless
-// SHEARS_TORCHVISION=all: VGG's 530 MB BatchNorm-kept variant takes
-// seconds to load and adds nothing the other _bn variants do not test.
-var torchvisionSlow = map[string]bool{"vgg11_bn_bn": true}
 
 // TestTorchvisionORT imports torchvision models exported to ONNX by
 // scripts/export_torchvision.py, runs them in shears and in ONNX Runtime
@@ -95,7 +74,7 @@ var torchvisionSlow = map[string]bool{"vgg11_bn_bn": true}
 // difference / max abs value ≤ 1e-4. It also checks that the imported
 // graph still takes any batch size.
 func TestTorchvisionORT(t *testing.T) {
-	files, dirs := torchvisionFiles()
+	files, dirs := testmodels.Torchvision("..")
 	if len(files) == 0 {
 		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dirs)
 	}
@@ -113,7 +92,7 @@ func TestTorchvisionORT(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
 		t.Run(name, func(t *testing.T) {
-			if torchvisionSlow[name] && os.Getenv("SHEARS_TORCHVISION") != "all" {
+			if testmodels.SkipSlow(name) {
 				t.Skip("slow; SHEARS_TORCHVISION=all runs it")
 			}
 			start := time.Now()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testmodels"
 	"github.com/shearsml/shears/onnx"
 )
 
@@ -19,23 +20,6 @@ import (
 //	go test -run TestTorchvisionMaskedEqualsSlimmed ./prune/ -args -slimreport slim.md
 var slimReport = flag.String("slimreport", "", "TestTorchvisionMaskedEqualsSlimmed: write a Markdown table of the models to this file")
 
-// torchvisionFiles lists the exports of scripts/export_torchvision.py:
-// the default set in .cache/torchvision and, when exported (CI does), the
-// extra set in .cache/torchvision-extra; SHEARS_TORCHVISION_DIR replaces
-// both with a colon-separated list of folders. It also returns the folders
-// for the skip message.
-func torchvisionFiles() (files []string, dirs string) {
-	list := []string{filepath.Join("..", ".cache", "torchvision"), filepath.Join("..", ".cache", "torchvision-extra")}
-	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
-		list = strings.Split(d, ":")
-	}
-	for _, d := range list {
-		f, _ := filepath.Glob(filepath.Join(d, "*.onnx"))
-		files = append(files, f...)
-	}
-	return files, strings.Join(list, ", ")
-}
-
 // TestTorchvisionMaskedEqualsSlimmed does on real architectures what
 // TestZooMaskedEqualsSlimmed does on the zoo: torchvision models exported
 // by scripts/export_torchvision.py (BatchNorm folded, and kept) lose 30% of
@@ -44,7 +28,7 @@ func torchvisionFiles() (files []string, dirs string) {
 // be smaller and reload from ONNX as it is. Channels the analysis cannot
 // prune are logged with the reason and counted in the report.
 func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
-	files, dirs := torchvisionFiles()
+	files, dirs := testmodels.Torchvision("..")
 	if len(files) == 0 {
 		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dirs)
 	}
@@ -61,7 +45,7 @@ func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
 		t.Run(name, func(t *testing.T) {
-			if name == "vgg11_bn_bn" && os.Getenv("SHEARS_TORCHVISION") != "all" {
+			if testmodels.SkipSlow(name) {
 				t.Skip("530 MB; SHEARS_TORCHVISION=all runs it (vgg11_bn covers the architecture)")
 			}
 			orig, err := onnx.Load(f)

@@ -1,0 +1,34 @@
+// Package testmodels finds the real architectures the tests run: the
+// torchvision models scripts/export_torchvision.py exports to ONNX.
+package testmodels
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Torchvision lists the exports under root (the module's root, ".." from a
+// package's tests): the default set in .cache/torchvision and, when
+// exported (CI does), the extra set in .cache/torchvision-extra.
+// SHEARS_TORCHVISION_DIR replaces both with a colon-separated list of
+// folders. It also returns the folders searched, for a skip message.
+func Torchvision(root string) (files []string, dirs string) {
+	list := []string{filepath.Join(root, ".cache", "torchvision"), filepath.Join(root, ".cache", "torchvision-extra")}
+	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
+		list = strings.Split(d, ":")
+	}
+	for _, d := range list {
+		f, _ := filepath.Glob(filepath.Join(d, "*.onnx"))
+		files = append(files, f...)
+	}
+	return files, strings.Join(list, ", ")
+}
+
+// SkipSlow reports whether a test should leave out the export named name
+// (its file name without .onnx): VGG's 530 MB BatchNorm-kept variant
+// takes seconds to load and adds nothing the other _bn variants do not
+// test, so it runs only with SHEARS_TORCHVISION=all.
+func SkipSlow(name string) bool {
+	return name == "vgg11_bn_bn" && os.Getenv("SHEARS_TORCHVISION") != "all"
+}
