@@ -128,19 +128,9 @@ func TestTorchvisionORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			want, err := s.Run(x)
-			if err != nil {
-				t.Fatal(err)
-			}
+			errs := matchORT(t, s, x, got)
 			tORT := time.Since(t0)
-			for k := range want {
-				e, err := relErr(got[k], want[k])
-				if err != nil {
-					t.Fatalf("output %d: %v", k, err)
-				}
-				if e > 1e-4 {
-					t.Errorf("output %d: relative error %.2g > 1e-4", k, e)
-				}
+			for k, e := range errs {
 				t.Logf("%d nodes, relative error %.2g; load %.2fs, shears forward %.2fs, ORT load+run %.2fs", len(g.Nodes), e, tLoad.Seconds(), tRun.Seconds(), tORT.Seconds())
 				if *torchvisionReport != "" && k == 0 {
 					m, err := readModelProto(f)
@@ -158,6 +148,28 @@ func TestTorchvisionORT(t *testing.T) {
 			runtime.GC()
 		})
 	}
+}
+
+// matchORT runs x through the ORT session and checks that every output
+// equals shears' within 1e-4 relative; it returns each output's error.
+func matchORT(t *testing.T, s *ortref.Session, x *tensor.Tensor, got []*tensor.Tensor) []float64 {
+	t.Helper()
+	want, err := s.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]float64, len(want))
+	for k := range want {
+		e, err := relErr(got[k], want[k])
+		if err != nil {
+			t.Fatalf("output %d: %v", k, err)
+		}
+		if e > 1e-4 {
+			t.Errorf("output %d: relative error %.2g > 1e-4", k, e)
+		}
+		errs[k] = e
+	}
+	return errs
 }
 
 // perturbBN gives BatchNorm statistics and affine params non-trivial
@@ -225,19 +237,7 @@ func TestZooORT(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer s.Close()
-				want, err := s.Run(x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k := range want {
-					e, err := relErr(got[k], want[k])
-					if err != nil {
-						t.Fatalf("output %d: %v", k, err)
-					}
-					if e > 1e-4 {
-						t.Errorf("output %d: relative error %.2g > 1e-4", k, e)
-					}
-				}
+				matchORT(t, s, x, got)
 			})
 		}
 	}
