@@ -129,7 +129,7 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 				var beta float32
 				if bias != nil {
 					for o := 0; o < r.m; o++ {
-						fill(buf.mat[o*ld:(o+1)*ld], bias[gi*r.m+o])
+						vec.Fill(buf.mat[o*ld:(o+1)*ld], bias[gi*r.m+o])
 					}
 					beta = 1
 				}

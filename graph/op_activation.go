@@ -6,9 +6,9 @@ package graph
 
 import (
 	"fmt"
-	"github.com/shearsml/shears/internal/vec"
 	"math"
 
+	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
 

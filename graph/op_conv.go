@@ -217,7 +217,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 					dst := y[(i0*c.m+gi*mg)*ohw:]
 					if b != nil {
 						for r := 0; r < mg; r++ {
-							fill(dst[r*ohw:(r+1)*ohw], b[gi*mg+r])
+							vec.Fill(dst[r*ohw:(r+1)*ohw], b[gi*mg+r])
 						}
 						beta = 1
 					}
@@ -227,7 +227,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				c.gatherCols(x, buf.col, i0, cnt, gi, ld)
 				if b != nil {
 					for r := 0; r < mg; r++ {
-						fill(buf.mat[r*ld:(r+1)*ld], b[gi*mg+r])
+						vec.Fill(buf.mat[r*ld:(r+1)*ld], b[gi*mg+r])
 					}
 					beta = 1
 				}
@@ -370,16 +370,4 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 		}
 	}
 	return nil
-}
-
-// fill sets every element of s to v by doubling copies, which run
-// vectorised where a plain loop would not.
-func fill(s []float32, v float32) {
-	if len(s) == 0 {
-		return
-	}
-	s[0] = v
-	for n := 1; n < len(s); n *= 2 {
-		copy(s[n:], s[:n])
-	}
 }

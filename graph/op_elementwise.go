@@ -13,10 +13,10 @@ package graph
 
 import (
 	"fmt"
-	"github.com/shearsml/shears/internal/vec"
 	"math"
 	"slices"
 
+	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -193,7 +193,7 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 				y[i] = s + b[i]
 			}
 		default:
-			fillRow(y, a[0]+b[0])
+			vec.Fill(y, a[0]+b[0])
 		}
 	case binSub:
 		switch {
@@ -213,7 +213,7 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 				y[i] = s - b[i]
 			}
 		default:
-			fillRow(y, a[0]-b[0])
+			vec.Fill(y, a[0]-b[0])
 		}
 	case binMul:
 		switch {
@@ -233,7 +233,7 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 				y[i] = s * b[i]
 			}
 		default:
-			fillRow(y, a[0]*b[0])
+			vec.Fill(y, a[0]*b[0])
 		}
 	case binDiv:
 		switch {
@@ -253,7 +253,7 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 				y[i] = s / b[i]
 			}
 		default:
-			fillRow(y, a[0]/b[0])
+			vec.Fill(y, a[0]/b[0])
 		}
 	case binPow:
 		if sb == 0 && sa == 1 {
@@ -272,12 +272,6 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 		for i := range y {
 			y[i] = float32(math.Pow(float64(a[i*sa]), float64(b[i*sb])))
 		}
-	}
-}
-
-func fillRow(y []float32, v float32) {
-	for i := range y {
-		y[i] = v
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -1008,7 +1009,7 @@ func (op *padOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	op.walk(func(o, xo int) {
 		y := y[o : o+len(lmap)]
 		if xo < 0 {
-			fillRow(y, cv)
+			vec.Fill(y, cv)
 			return
 		}
 		for j, s := range lmap {
@@ -1109,7 +1110,7 @@ func (op *expandOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	p.run(ctx.Threads, func(o, n int, off []int) {
 		y := y[o : o+n]
 		if s == 0 {
-			fillRow(y, x[off[0]])
+			vec.Fill(y, x[off[0]])
 			return
 		}
 		copy(y, x[off[0]:off[0]+n])

@@ -3,13 +3,13 @@ package onnx
 import (
 	"errors"
 	"fmt"
-	"github.com/shearsml/shears/internal/atomicfile"
 	"slices"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
 )

@@ -6,10 +6,11 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"github.com/shearsml/shears/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"os"
+
+	"github.com/shearsml/shears/internal/atomicfile"
 )
 
 // checkpointMagic starts every checkpoint file; the version after it lets

@@ -7,13 +7,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/shearsml/shears/internal/atomicfile"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/tensor"
 )

@@ -105,13 +105,7 @@ func DepthwiseForward(g *Geom, x, k []float32, bias float32, y, scratch []float3
 	q := scratch[:p.phases*p.plane]
 	o := scratch[len(q):][:p.out]
 	p.split(g, x, q)
-	if len(o) == 0 {
-		return
-	}
-	o[0] = bias // filled by doubling copies, which run vectorised
-	for n := 1; n < len(o); n *= 2 {
-		copy(o[n:], o[:n])
-	}
+	vec.Fill(o, bias)
 	for ki := 0; ki < g.KH; ki++ {
 		for kj := 0; kj < g.KW; kj++ {
 			vec.Axpy(o, k[ki*g.KW+kj], q[p.tap(g, ki, kj):])

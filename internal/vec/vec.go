@@ -177,3 +177,15 @@ func Gather2(dst, src []float32) {
 		dst[i] = src[2*i]
 	}
 }
+
+// Fill sets every element of s to v, by doubling copies (memmove runs
+// vectorised where a plain loop would not).
+func Fill(s []float32, v float32) {
+	if len(s) == 0 {
+		return
+	}
+	s[0] = v
+	for n := 1; n < len(s); n *= 2 {
+		copy(s[n:], s[:n])
+	}
+}

@@ -235,3 +235,20 @@ func TestGather2(t *testing.T) {
 		}
 	}
 }
+
+func TestFill(t *testing.T) {
+	for _, n := range lengths {
+		s := make([]float32, n+2)
+		Fill(s[:n], 2.5)
+		for i, v := range s {
+			if want := float32(2.5); i >= n {
+				want = 0
+				if v != want {
+					t.Fatalf("n=%d: s[%d] = %g past the end", n, i, v)
+				}
+			} else if v != want {
+				t.Fatalf("n=%d: s[%d] = %g, want %g", n, i, v, want)
+			}
+		}
+	}
+}
