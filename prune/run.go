@@ -114,7 +114,7 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 	}
 	if s := r.Sensitivity; s != nil && s.Split == "train" {
 		k := min(s.holdout(), ru.train.N-1)
-		ru.hold = tail(ru.train, k)
+		ru.hold = ru.train.Slice(ru.train.N-k, ru.train.N)
 		ru.train = ru.train.Limit(ru.train.N - k)
 	}
 	if ru.env.Test != nil {
@@ -203,9 +203,6 @@ func (s *SensitivitySpec) holdout() int {
 	}
 	return s.Holdout
 }
-
-// tail returns the last k images of ds (sharing memory).
-func tail(ds *data.Dataset, k int) *data.Dataset { return ds.Slice(ds.N-k, ds.N) }
 
 // needData reports the first step that needs data not given.
 func (ru *runner) needData(crit Criterion) error {

@@ -66,13 +66,13 @@ func cmdInfo(ctx context.Context, args []string) error {
 		var gs, rs []string
 		fmt.Printf("\n%d dependency groups (channels removed together, every coupled slice):\n", len(d.Groups()))
 		for _, grp := range d.Groups() {
-			fmt.Println("  " + grp.String())
 			gs = append(gs, grp.String())
+			fmt.Println("  " + gs[len(gs)-1])
 		}
 		fmt.Printf("\n%d sets of channels not prunable:\n", len(d.Unprunable()))
 		for _, r := range d.Unprunable() {
-			fmt.Println("  " + r.String())
 			rs = append(rs, r.String())
+			fmt.Println("  " + rs[len(rs)-1])
 		}
 		summary["groups"], summary["unprunable"] = gs, rs
 	}

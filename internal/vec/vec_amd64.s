@@ -2,6 +2,14 @@
 
 #include "textflag.h"
 
+// HSUM8 adds the eight lanes of Y register y into the low lane of its X
+// half x, using xt as scratch.
+#define HSUM8(y, x, xt) \
+	VEXTRACTF128 $1, y, xt \
+	VADDPS       xt, x, x  \
+	VHADDPS      x, x, x   \
+	VHADDPS      x, x, x
+
 // func axpyAVX2(y *float32, a float32, x *float32, n int)
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
 	MOVQ         y+0(FP), DI
@@ -84,10 +92,7 @@ dotSum:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
+	HSUM8(Y0, X0, X1)
 	MOVSS        X0, ret+24(FP)
 	VZEROUPPER
 	RET
@@ -102,22 +107,6 @@ TEXT ·clampAVX2(SB), NOSPLIT, $0-32
 	MOVQ         n+16(FP), CX
 	VBROADCASTSS lo+24(FP), Y0
 	VBROADCASTSS hi+28(FP), Y1
-
-clamp16:
-	CMPQ    CX, $16
-	JLT     clamp8
-	VMOVUPS (SI), Y2
-	VMOVUPS 32(SI), Y3
-	VMAXPS  Y2, Y0, Y2
-	VMAXPS  Y3, Y0, Y3
-	VMINPS  Y2, Y1, Y2
-	VMINPS  Y3, Y1, Y3
-	VMOVUPS Y2, (DI)
-	VMOVUPS Y3, 32(DI)
-	ADDQ    $64, SI
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     clamp16
 
 clamp8:
 	CMPQ    CX, $8
@@ -146,23 +135,6 @@ TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
 	MOVQ   n+24(FP), CX
 	VXORPS Y0, Y0, Y0
 
-relu16:
-	CMPQ    CX, $16
-	JLT     relu8
-	VCMPPS  $0x01, (SI), Y0, Y1
-	VCMPPS  $0x01, 32(SI), Y0, Y2
-	VANDPS  (DX), Y1, Y1
-	VANDPS  32(DX), Y2, Y2
-	VADDPS  (DI), Y1, Y1
-	VADDPS  32(DI), Y2, Y2
-	VMOVUPS Y1, (DI)
-	VMOVUPS Y2, 32(DI)
-	ADDQ    $64, SI
-	ADDQ    $64, DX
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     relu16
-
 relu8:
 	CMPQ    CX, $8
 	JLT     reluDone
@@ -187,21 +159,6 @@ TEXT ·addAVX2(SB), NOSPLIT, $0-32
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
 
-add16:
-	CMPQ    CX, $16
-	JLT     add8
-	VMOVUPS (SI), Y1
-	VMOVUPS 32(SI), Y2
-	VADDPS  (DX), Y1, Y1
-	VADDPS  32(DX), Y2, Y2
-	VMOVUPS Y1, (DI)
-	VMOVUPS Y2, 32(DI)
-	ADDQ    $64, SI
-	ADDQ    $64, DX
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     add16
-
 add8:
 	CMPQ    CX, $8
 	JLT     addDone
@@ -225,20 +182,6 @@ TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-40
 	MOVQ         x+16(FP), SI
 	VBROADCASTSS b+24(FP), Y1
 	MOVQ         n+32(FP), CX
-
-ss16:
-	CMPQ        CX, $16
-	JLT         ss8
-	VMOVUPS     Y1, Y2
-	VMOVUPS     Y1, Y3
-	VFMADD231PS (SI), Y0, Y2
-	VFMADD231PS 32(SI), Y0, Y3
-	VMOVUPS     Y2, (DI)
-	VMOVUPS     Y3, 32(DI)
-	ADDQ        $64, SI
-	ADDQ        $64, DI
-	SUBQ        $16, CX
-	JMP         ss16
 
 ss8:
 	CMPQ        CX, $8
@@ -289,16 +232,10 @@ sq8:
 
 sqSum:
 	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
+	HSUM8(Y0, X0, X1)
 	MOVSS        X0, sum+16(FP)
 	VADDPS       Y3, Y2, Y2
-	VEXTRACTF128 $1, Y2, X3
-	VADDPS       X3, X2, X2
-	VHADDPS      X2, X2, X2
-	VHADDPS      X2, X2, X2
+	HSUM8(Y2, X2, X3)
 	MOVSS        X2, squares+20(FP)
 	VZEROUPPER
 	RET
@@ -349,16 +286,10 @@ sdSum:
 	MOVQ         sum+32(FP), DI
 	MOVQ         dot+40(FP), BX
 	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
+	HSUM8(Y0, X0, X1)
 	MOVSS        X0, (DI)
 	VADDPS       Y3, Y2, Y2
-	VEXTRACTF128 $1, Y2, X3
-	VADDPS       X3, X2, X2
-	VHADDPS      X2, X2, X2
-	VHADDPS      X2, X2, X2
+	HSUM8(Y2, X2, X3)
 	MOVSS        X2, (BX)
 	VZEROUPPER
 	RET
