@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -44,16 +43,6 @@ func forward(t *testing.T, g *graph.Graph, x *tensor.Tensor) *tensor.Tensor {
 	return out[0].Clone()
 }
 
-// relDiff is max |a−b| / max |b|.
-func relDiff(a, b *tensor.Tensor) float64 {
-	var d, s float64
-	for i := range a.Data {
-		d = max(d, math.Abs(float64(a.Data[i]-b.Data[i])))
-		s = max(s, math.Abs(float64(b.Data[i])))
-	}
-	return d / s
-}
-
 func randInput(r *rand.Rand, shape ...int) *tensor.Tensor {
 	x := tensor.New(shape...)
 	for i := range x.Data {
@@ -86,11 +75,11 @@ func checkFold(t *testing.T, g *graph.Graph, wantFolded int, shape ...int) {
 	if got := count(f, "BatchNormalization"); got != count(g, "BatchNormalization")-n {
 		t.Errorf("%d BatchNorms left", got)
 	}
-	if d := relDiff(forward(t, g, randInput(rand.New(rand.NewPCG(1, 1)), shape...)), forward(t, before, randInput(rand.New(rand.NewPCG(1, 1)), shape...))); d != 0 {
+	if d := tensor.RelDiff(forward(t, g, randInput(rand.New(rand.NewPCG(1, 1)), shape...)), forward(t, before, randInput(rand.New(rand.NewPCG(1, 1)), shape...))); d != 0 {
 		t.Fatalf("FoldBatchNorm changed its argument (%g)", d)
 	}
 	x := randInput(rand.New(rand.NewPCG(2, 2)), shape...)
-	if d := relDiff(forward(t, f, x), forward(t, g, x)); d > 1e-5 {
+	if d := tensor.RelDiff(forward(t, f, x), forward(t, g, x)); d > 1e-5 {
 		t.Errorf("folded and unfolded outputs differ by %.2g relative", d)
 	}
 	for _, p := range f.Params {

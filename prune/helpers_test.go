@@ -75,27 +75,11 @@ func run(t *testing.T, g *graph.Graph, xs []*tensor.Tensor) []*tensor.Tensor {
 	return out
 }
 
-// relErr is max|a−b| / max|a|.
-func relErr(a, b *tensor.Tensor) float64 {
-	if !slices.Equal(a.Shape, b.Shape) {
-		return math.Inf(1)
-	}
-	var num, den float64
-	for i := range a.Data {
-		num = max(num, math.Abs(float64(a.Data[i]-b.Data[i])))
-		den = max(den, math.Abs(float64(a.Data[i])))
-	}
-	if den == 0 {
-		return num
-	}
-	return num / den
-}
-
 // sameOutputs fails unless every output of a and b agrees within tol.
 func sameOutputs(t *testing.T, what string, a, b []*tensor.Tensor, tol float64) {
 	t.Helper()
 	for i := range a {
-		if e := relErr(a[i], b[i]); !(e <= tol) {
+		if e := tensor.RelDiff(b[i], a[i]); !(e <= tol) {
 			t.Errorf("%s: output %d differs: relative error %.3g > %g", what, i, e, tol)
 		}
 	}
@@ -372,8 +356,8 @@ func maskAndSlim(t *testing.T, orig *graph.Graph, d *DepGraph, keep map[*Group][
 	}
 	ym, ys := run(t, res.masked, xs), run(t, res.slim, xs)
 	sameOutputs(t, "slimmed vs masked", ym, ys, 1e-4)
-	res.diff = relErr(ym[0], ys[0])
-	if e := relErr(run(t, orig, xs)[0], ym[0]); e < 1e-3 {
+	res.diff = tensor.RelDiff(ys[0], ym[0])
+	if e := tensor.RelDiff(ym[0], run(t, orig, xs)[0]); e < 1e-3 {
 		t.Errorf("masking barely changed the output (%.3g): the test cannot tell", e)
 	}
 	var err error

@@ -179,3 +179,26 @@ func MaxAbsDiff(a, b *Tensor) (float64, error) {
 	}
 	return m, nil
 }
+
+// RelDiff is how far got is from want: max |got − want| / max |want|, the
+// comparison the tests and benchmarks make against references. It is +Inf
+// when the shapes differ or one holds a NaN where the other does not, and
+// max |got − want| when want is all zeros.
+func RelDiff(got, want *Tensor) float64 {
+	if !SameShape(got.Shape, want.Shape) {
+		return math.Inf(1)
+	}
+	var diff, scale float64
+	for i, w := range want.Data {
+		g := float64(got.Data[i])
+		if math.IsNaN(g) != math.IsNaN(float64(w)) {
+			return math.Inf(1)
+		}
+		diff = max(diff, math.Abs(g-float64(w)))
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
+}

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -151,7 +150,7 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 	if err != nil {
 		return "", err
 	}
-	diff := relDiff(got[0], want[0])
+	diff := tensor.RelDiff(got[0], want[0])
 	var ts, to []float64
 	var spent [2]time.Duration
 	for len(ts) < minRuns || spent[0] < minTime || spent[1] < minTime {
@@ -195,14 +194,3 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func relDiff(a, b *tensor.Tensor) float64 {
-	if !tensor.SameShape(a.Shape, b.Shape) {
-		return math.Inf(1)
-	}
-	var d, s float64
-	for i := range a.Data {
-		d = max(d, math.Abs(float64(a.Data[i]-b.Data[i])))
-		s = max(s, math.Abs(float64(b.Data[i])))
-	}
-	return d / s
-}
