@@ -145,16 +145,6 @@ func (m *Metrics) Lines() []string {
 	return lines
 }
 
-// Latency returns the median time of runs forward passes of g at a batch
-// size, on random normal input, after one warm-up pass.
-func Latency(g *graph.Graph, batch, runs int) (time.Duration, error) {
-	t, err := Latencies([]*graph.Graph{g}, batch, runs)
-	if err != nil {
-		return 0, err
-	}
-	return t[0], nil
-}
-
 // Latencies times several models side by side: after one warm-up pass
 // each, the models take turns, one forward pass at a time, so that all see
 // the same machine conditions (a shared machine's load changes from second
