@@ -158,7 +158,7 @@
 //
 // Measure reports ShrinkBench's metrics (params and non-zero params,
 // compression, MACs and effective MACs, theoretical speedup) with
-// per-layer rows, and Latency times forward passes. A Recipe (recipe.go)
+// per-layer rows, and Latencies times forward passes of several models taking turns. A Recipe (recipe.go)
 // holds a whole run — model, data, method, target, schedule, recovery,
 // outputs — parsed strictly from YAML; Run executes it, and `shears
 // prune` is a thin layer over Run.
