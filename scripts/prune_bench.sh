@@ -10,14 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results out
-go build -o shears ./cmd/shears
+# SHEARS=path runs a prebuilt binary (e.g. a queue that must not pick up
+# later edits of the tree); by default ./shears is built from this tree.
+bin=${SHEARS:-./shears}
+[ -n "${SHEARS:-}" ] || go build -o shears ./cmd/shears
 recipes=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do recipes+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 for r in "${recipes[@]}"; do
 	name=$(basename "$r" .yaml)
 	echo "$(date -u +%FT%TZ) $r" >&2
-	./shears prune --recipe "$r" --threads 2 "$@" 2>"results/prune-$name.log" \
+	"$bin" prune --recipe "$r" --threads 2 "$@" 2>"results/prune-$name.log" \
 		| tee "results/prune-$name.out" | grep '^{' >"results/prune-$name.jsonl" || {
 		echo "$r failed: see results/prune-$name.log" >&2
 	}

@@ -8,7 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results models
-go build -o shears ./cmd/shears
+# SHEARS=path runs a prebuilt binary (e.g. a queue that must not pick up
+# later edits of the tree); by default ./shears is built from this tree.
+bin=${SHEARS:-./shears}
+[ -n "${SHEARS:-}" ] || go build -o shears ./cmd/shears
 models=("$@")
 [ ${#models[@]} -eq 0 ] && models=(lenet300 lenet5 resnet20 vgg-s mobilenetv2-s)
 for m in "${models[@]}"; do
@@ -21,6 +24,6 @@ for m in "${models[@]}"; do
 		start=(--resume "models/$m.onnx.ckpt" --data "$data")
 		echo "resuming $m from models/$m.onnx.ckpt" >&2
 	fi
-	./shears train "${start[@]}" --seed 1 --threads 2 --out "models/$m.onnx" --json 2>>"results/$m.log" \
+	"$bin" train "${start[@]}" --seed 1 --threads 2 --out "models/$m.onnx" --json 2>>"results/$m.log" \
 		| tail -1 | tee -a results/dense.jsonl
 done
