@@ -4,19 +4,20 @@ import (
 	"math"
 
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
 
 // poolOp is ONNX MaxPool and AveragePool (1-D and 2-D, pads, strides,
-// dilations, ceil_mode, count_include_pad). MaxPool remembers the argmax of
-// each window for Backward.
+// dilations, ceil_mode, count_include_pad). MaxPool keeps no argmax: the
+// forward pass runs branch-free on whole rows, and Backward finds each
+// window's maximum again from the input and output.
 type poolOp struct {
 	max             bool
 	win             window
 	countIncludePad bool
 	n, c, h, w      int
 	oh, ow          int
-	argmax          []int32
 }
 
 func init() {
@@ -60,44 +61,24 @@ func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	x, y := in[0].Data, out[0].Data
 	planes := p.n * p.c
 	hw, ohw := p.h*p.w, p.oh*p.ow
-	if p.max && len(p.argmax) != len(y) {
-		p.argmax = make([]int32, len(y))
-	}
 	wn := &p.win
+	if p.max {
+		parallel.For(planes, ctx.Threads, func(lo, hi, _ int) {
+			row := make([]float32, p.paddedWidth())
+			for pl := lo; pl < hi; pl++ {
+				p.maxPlane(x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw], row)
+			}
+		})
+		return nil
+	}
 	parallel.For(planes, ctx.Threads, func(lo, hi, _ int) {
 		for pl := lo; pl < hi; pl++ {
 			xp := x[pl*hw : (pl+1)*hw]
 			yp := y[pl*ohw : (pl+1)*ohw]
-			if p.max && p.interior() {
-				p.maxInterior(xp, yp, p.argmax[pl*ohw:(pl+1)*ohw])
-				continue
-			}
 			for oh := 0; oh < p.oh; oh++ {
 				h0 := oh*wn.sh - wn.pt
 				for ow := 0; ow < p.ow; ow++ {
 					w0 := ow*wn.sw - wn.pl
-					if p.max {
-						best := float32(math.Inf(-1))
-						arg := int32(-1)
-						for ki := 0; ki < wn.kh; ki++ {
-							ih := h0 + ki*wn.dh
-							if ih < 0 || ih >= p.h {
-								continue
-							}
-							for kj := 0; kj < wn.kw; kj++ {
-								iw := w0 + kj*wn.dw
-								if iw < 0 || iw >= p.w {
-									continue
-								}
-								if v := xp[ih*p.w+iw]; v > best || arg < 0 {
-									best, arg = v, int32(ih*p.w+iw)
-								}
-							}
-						}
-						yp[oh*p.ow+ow] = best
-						p.argmax[pl*ohw+oh*p.ow+ow] = arg
-						continue
-					}
 					var s float32
 					cnt := 0
 					for ki := 0; ki < wn.kh; ki++ {
@@ -122,53 +103,101 @@ func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-// interior reports whether every window lies inside the input (no
-// padding, no dilation, no ceil overhang), the common case that
-// maxInterior runs without bounds tests.
-func (p *poolOp) interior() bool {
+// paddedWidth is the length of the scratch row maxPlane works in: the
+// input width with the left pad and any right overhang of the last window.
+func (p *poolOp) paddedWidth() int {
 	wn := &p.win
-	return wn.pt == 0 && wn.pl == 0 && wn.dh == 1 && wn.dw == 1 &&
-		(p.oh-1)*wn.sh+wn.kh <= p.h && (p.ow-1)*wn.sw+wn.kw <= p.w
+	return max(p.w+wn.pl, (p.ow-1)*wn.sw+(wn.kw-1)*wn.dw+1)
 }
 
-func (p *poolOp) maxInterior(xp, yp []float32, arg []int32) {
+// maxPlane max-pools one H×W plane. Each output row takes the elementwise
+// max of its window's input rows (vectorised), then the max along each
+// window's columns in a −∞-padded scratch row of paddedWidth elements; no
+// argmax is kept, Backward finds it again. Windows that cover no input
+// element (possible only with pads or ceil_mode) give −∞.
+func (p *poolOp) maxPlane(xp, yp, row []float32) {
 	wn := &p.win
-	if wn.kh == 2 && wn.kw == 2 {
-		for oh := 0; oh < p.oh; oh++ {
-			r0 := oh * wn.sh * p.w
-			row0, row1 := xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w]
-			for ow := 0; ow < p.ow; ow++ {
-				c := ow * wn.sw
-				best, a := row0[c], r0+c
-				if v := row0[c+1]; v > best {
-					best, a = v, r0+c+1
-				}
-				if v := row1[c]; v > best {
-					best, a = v, r0+p.w+c
-				}
-				if v := row1[c+1]; v > best {
-					best, a = v, r0+p.w+c+1
-				}
-				yp[oh*p.ow+ow] = best
-				arg[oh*p.ow+ow] = int32(a)
+	simple := wn.kh == 2 && wn.kw == 2 && wn.sh == 2 && wn.sw == 2 && wn.dh == 1 && wn.dw == 1 &&
+		wn.pt == 0 && wn.pl == 0 && 2*p.oh <= p.h && 2*p.ow <= p.w
+	negInf := float32(math.Inf(-1))
+	for oh := 0; oh < p.oh; oh++ {
+		yr := yp[oh*p.ow : (oh+1)*p.ow]
+		if simple {
+			r0 := 2 * oh * p.w
+			vec.MaxPairs2(yr, xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w])
+			continue
+		}
+		inner := row[wn.pl : wn.pl+p.w]
+		first := true
+		for ki := 0; ki < wn.kh; ki++ {
+			ih := oh*wn.sh - wn.pt + ki*wn.dh
+			if ih < 0 || ih >= p.h {
+				continue
+			}
+			if first {
+				copy(inner, xp[ih*p.w:(ih+1)*p.w])
+				first = false
+			} else {
+				vec.MaxInto(inner, xp[ih*p.w:(ih+1)*p.w])
 			}
 		}
-		return
+		if first {
+			vec.Fill(yr, negInf)
+			continue
+		}
+		vec.Fill(row[:wn.pl], negInf)
+		vec.Fill(row[wn.pl+p.w:], negInf)
+		for ow := range yr {
+			w0 := ow * wn.sw
+			m := row[w0]
+			for kj := 1; kj < wn.kw; kj++ {
+				if v := row[w0+kj*wn.dw]; v > m {
+					m = v
+				}
+			}
+			yr[ow] = m
+		}
 	}
+}
+
+// maxBackward adds each output gradient to the first element of its
+// window (in row-major order) that equals the window's maximum, which is
+// where the forward pass took it from; a window whose maximum matches no
+// element (NaN) sends its gradient to its first in-image element.
+func (p *poolOp) maxBackward(xp, yp, dxp, dyp []float32) {
+	wn := &p.win
 	for oh := 0; oh < p.oh; oh++ {
+		h0 := oh*wn.sh - wn.pt
 		for ow := 0; ow < p.ow; ow++ {
-			base := oh*wn.sh*p.w + ow*wn.sw
-			best, a := xp[base], base
+			w0 := ow*wn.sw - wn.pl
+			m := yp[oh*p.ow+ow]
+			arg, first := -1, -1
+		search:
 			for ki := 0; ki < wn.kh; ki++ {
-				row := xp[base+ki*p.w : base+ki*p.w+wn.kw]
-				for kj, v := range row {
-					if v > best {
-						best, a = v, base+ki*p.w+kj
+				ih := h0 + ki*wn.dh
+				if ih < 0 || ih >= p.h {
+					continue
+				}
+				for kj := 0; kj < wn.kw; kj++ {
+					iw := w0 + kj*wn.dw
+					if iw < 0 || iw >= p.w {
+						continue
+					}
+					if first < 0 {
+						first = ih*p.w + iw
+					}
+					if xp[ih*p.w+iw] == m {
+						arg = ih*p.w + iw
+						break search
 					}
 				}
 			}
-			yp[oh*p.ow+ow] = best
-			arg[oh*p.ow+ow] = int32(a)
+			if arg < 0 {
+				arg = first
+			}
+			if arg >= 0 {
+				dxp[arg] += dyp[oh*p.ow+ow]
+			}
 		}
 	}
 }
@@ -195,6 +224,7 @@ func (p *poolOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 		return nil
 	}
 	dy, dx := gout[0].Data, gin[0].Data
+	x, y := in[0].Data, out[0].Data
 	planes := p.n * p.c
 	hw, ohw := p.h*p.w, p.oh*p.ow
 	wn := &p.win
@@ -203,11 +233,7 @@ func (p *poolOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 			dxp := dx[pl*hw : (pl+1)*hw]
 			dyp := dy[pl*ohw : (pl+1)*ohw]
 			if p.max {
-				for i, a := range p.argmax[pl*ohw : (pl+1)*ohw] {
-					if a >= 0 {
-						dxp[a] += dyp[i]
-					}
-				}
+				p.maxBackward(x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw], dxp, dyp)
 				continue
 			}
 			for oh := 0; oh < p.oh; oh++ {

@@ -40,20 +40,28 @@ func Im2col(g *Geom, x, col []float32, ld int) {
 						clear(d)
 						continue
 					}
-					src := xc[ih*g.W:]
-					clear(d[:owLo])
 					if owLo == owHi {
 						clear(d)
 						continue
 					}
-					if g.SW == 1 {
-						copy(d[owLo:owHi], src[owLo+off:owHi+off])
-					} else {
-						for ow := owLo; ow < owHi; ow++ {
-							d[ow] = src[ow*g.SW+off]
+					// Small maps have short rows: skip the calls
+					// into memclr where they would clear nothing.
+					if owLo > 0 {
+						clear(d[:owLo])
+					}
+					if owHi < g.OW {
+						clear(d[owHi:])
+					}
+					src := xc[ih*g.W+owLo*g.SW+off:]
+					d = d[owLo:owHi]
+					switch {
+					case g.SW == 1:
+						copy(d, src)
+					default:
+						for i := range d {
+							d[i] = src[i*g.SW]
 						}
 					}
-					clear(d[owHi:])
 				}
 			}
 		}

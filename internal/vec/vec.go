@@ -189,3 +189,66 @@ func Fill(s []float32, v float32) {
 		copy(s[n:], s[:n])
 	}
 }
+
+// MaxPairs2 sets y[i] = max(a[2i], a[2i+1], b[2i], b[2i+1]): one output row
+// of a 2×2, stride-2 max pool from its two input rows, which must hold at
+// least 2·len(y) elements and must not overlap y. Comparisons follow Go's > on the scalar tail and
+// VMAXPS in the vector body, so NaN handling is unspecified; finite inputs
+// give the exact maximum either way.
+func MaxPairs2(y, a, b []float32) {
+	if len(y) == 0 {
+		return
+	}
+	a, b = a[:2*len(y)], b[:2*len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		maxPairs2AVX2(&y[0], &a[0], &b[0], n)
+		if n < len(y) {
+			// Redo the last 8 outputs rather than run a branchy tail
+			// (pool rows are short, and mispredicted compares cost more
+			// than the rows themselves); y does not alias a or b.
+			t := len(y) - 8
+			maxPairs2AVX2(&y[t], &a[2*t], &b[2*t], 8)
+			return
+		}
+	}
+	for i := n; i < len(y); i++ {
+		m := a[2*i]
+		if v := a[2*i+1]; v > m {
+			m = v
+		}
+		if v := b[2*i]; v > m {
+			m = v
+		}
+		if v := b[2*i+1]; v > m {
+			m = v
+		}
+		y[i] = m
+	}
+}
+
+// MaxInto sets y[i] = max(y[i], x[i]) for i < len(y); x must be at least as
+// long as y and may alias y only exactly (x[i] is y[i]) or not at all.
+func MaxInto(y, x []float32) {
+	if len(y) == 0 {
+		return
+	}
+	x = x[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		maxIntoAVX2(&y[0], &x[0], n)
+		if n < len(y) {
+			// max is idempotent: redo the last 8 instead of a branchy tail.
+			t := len(y) - 8
+			maxIntoAVX2(&y[t], &x[t], 8)
+			return
+		}
+	}
+	for i := n; i < len(y); i++ {
+		if x[i] > y[i] {
+			y[i] = x[i]
+		}
+	}
+}

@@ -40,3 +40,9 @@ func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32)
 
 //go:noescape
 func gather2AVX2(dst, src *float32, n int)
+
+//go:noescape
+func maxPairs2AVX2(y, a, b *float32, n int)
+
+//go:noescape
+func maxIntoAVX2(y, x *float32, n int)

@@ -379,3 +379,58 @@ g2loop:
 g2done:
 	VZEROUPPER
 	RET
+
+// func maxPairs2AVX2(y, a, b *float32, n int)
+//
+// Per 8 outputs: the two rows' 16 elements are maxed vertically, then
+// VSHUFPS splits even and odd columns, giving (e0 e2 e8 e10 | e4 e6 e12
+// e14) and the matching odds; their max is put in order by VPERMPD, as in
+// gather2AVX2.
+TEXT ·maxPairs2AVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+
+mp2loop:
+	CMPQ    CX, $8
+	JLT     mp2done
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMAXPS  (DX), Y0, Y0
+	VMAXPS  32(DX), Y1, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xdd, Y1, Y0, Y3
+	VMAXPS  Y3, Y2, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     mp2loop
+
+mp2done:
+	VZEROUPPER
+	RET
+
+// func maxIntoAVX2(y, x *float32, n int)
+TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+
+mxloop:
+	CMPQ    CX, $8
+	JLT     mxdone
+	VMOVUPS (DI), Y0
+	VMAXPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     mxloop
+
+mxdone:
+	VZEROUPPER
+	RET

@@ -19,3 +19,5 @@ func addAffine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c 
 }
 func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32) { panic("vec: no assembly") }
 func gather2AVX2(dst, src *float32, n int)                      { panic("vec: no assembly") }
+func maxPairs2AVX2(y, a, b *float32, n int)                     { panic("vec: no assembly") }
+func maxIntoAVX2(y, x *float32, n int)                          { panic("vec: no assembly") }

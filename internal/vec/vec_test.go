@@ -252,3 +252,44 @@ func TestFill(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxPairs2(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range lengths {
+		for o := 0; o < 3; o++ {
+			a := randSlice(r, 2*n+o)[o:]
+			b := randSlice(r, 2*n+3)[3:]
+			y := randSlice(r, n+4)
+			want := append([]float32(nil), y...)
+			for i := 0; i < n; i++ {
+				want[i] = max(a[2*i], a[2*i+1], b[2*i], b[2*i+1])
+			}
+			MaxPairs2(y[:n], a, b)
+			for i := range y {
+				if y[i] != want[i] {
+					t.Fatalf("n=%d off=%d: y[%d] = %g, want %g", n, o, i, y[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestMaxInto(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, n := range lengths {
+		for o := 0; o < 3; o++ {
+			x := randSlice(r, n+o)[o:]
+			y := randSlice(r, n+4)
+			want := append([]float32(nil), y...)
+			for i := 0; i < n; i++ {
+				want[i] = max(y[i], x[i])
+			}
+			MaxInto(y[:n], x)
+			for i := range y {
+				if y[i] != want[i] {
+					t.Fatalf("n=%d off=%d: y[%d] = %g, want %g", n, o, i, y[i], want[i])
+				}
+			}
+		}
+	}
+}
