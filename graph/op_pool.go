@@ -166,6 +166,37 @@ func (p *poolOp) maxPlane(xp, yp, row []float32) {
 // element (NaN) sends its gradient to its first in-image element.
 func (p *poolOp) maxBackward(xp, yp, dxp, dyp []float32) {
 	wn := &p.win
+	if wn.kh == 2 && wn.kw == 2 && wn.sh == 2 && wn.sw == 2 && wn.dh == 1 && wn.dw == 1 &&
+		wn.pt == 0 && wn.pl == 0 && 2*p.oh <= p.h && 2*p.ow <= p.w {
+		// The common 2×2/2 pool: test the four positions last to first
+		// so the first match wins; the compiler turns these into
+		// conditional moves, which matter as the maximum's position is
+		// random.
+		for oh := 0; oh < p.oh; oh++ {
+			r0 := 2 * oh * p.w
+			r1 := r0 + p.w
+			row0, row1 := xp[r0:r0+2*p.ow], xp[r1:r1+2*p.ow]
+			ys, dys := yp[oh*p.ow:(oh+1)*p.ow], dyp[oh*p.ow:(oh+1)*p.ow]
+			for ow, m := range ys {
+				c := 2 * ow
+				a := r0 + c
+				if row1[c+1] == m {
+					a = r1 + c + 1
+				}
+				if row1[c] == m {
+					a = r1 + c
+				}
+				if row0[c+1] == m {
+					a = r0 + c + 1
+				}
+				if row0[c] == m {
+					a = r0 + c
+				}
+				dxp[a] += dys[ow]
+			}
+		}
+		return
+	}
 	for oh := 0; oh < p.oh; oh++ {
 		h0 := oh*wn.sh - wn.pt
 		for ow := 0; ow < p.ow; ow++ {
