@@ -1,42 +1,50 @@
 package graph
 
-// ReduceMean, Constant, Shape and Cast.
+// ReduceMean/Sum/Max/Min, Constant, Shape and Cast.
 
 import (
 	"fmt"
 	"math"
 	"slices"
 
+	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
 
 func init() {
-	Register("ReduceMean", newReduceMean)
+	for _, kind := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"} {
+		Register(kind, func(n *Node) (Op, error) { return newReduce(n, kind) })
+	}
 	Register("Constant", newConstant)
 	Register("Shape", newShape)
 	Register("Cast", newCast)
 }
 
-// reduceMeanOp averages over axes from the axes attribute (opset ≤ 17) or
-// input 1 (opset 18). No axes means all axes, unless noop_with_empty_axes
-// is 1, when the op is the identity. keepdims (default 1) keeps reduced
-// axes with size 1.
-type reduceMeanOp struct {
+// reduceOp is ReduceMean, ReduceSum, ReduceMax and ReduceMin over axes
+// from the axes attribute or input 1 (ReduceSum from opset 13, the others
+// from opset 18). No axes means all axes, unless noop_with_empty_axes is 1,
+// when the op is the identity. keepdims (default 1) keeps reduced axes
+// with size 1. An empty reduction gives 0 (sum), NaN (mean), −∞ (max) or
+// +∞ (min). The gradient of Max and Min is shared equally by the elements
+// that tie for the extreme, as PyTorch's amax/amin do.
+type reduceOp struct {
+	kind      string
 	axes      []int
 	fromInput bool
 	keepdims  bool
 	noop      bool
 	// cache for one input shape
 	shape, keep, out []int
-	scale            float32 // 1 / number of elements averaged
+	scale            float32 // 1 / number of elements averaged (1 for Sum)
 	identity         bool
 	plan             *stridePlan
 	scratch          []float32
 }
 
-func newReduceMean(n *Node) (Op, error) {
+func newReduce(n *Node, kind string) (Op, error) {
 	r := attrReader{a: n.Attrs}
-	op := &reduceMeanOp{
+	op := &reduceOp{
+		kind:      kind,
 		axes:      r.ints("axes", nil),
 		fromInput: hasInput(n, 1),
 		keepdims:  r.int("keepdims", 1) != 0,
@@ -45,7 +53,7 @@ func newReduceMean(n *Node) (Op, error) {
 	return op, r.err
 }
 
-func (op *reduceMeanOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+func (op *reduceOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 2); err != nil {
 		return nil, err
 	}
@@ -62,7 +70,7 @@ func (op *reduceMeanOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, err
 	return [][]int{cloneShape(op.out)}, nil
 }
 
-func (op *reduceMeanOp) prepare(shape []int) error {
+func (op *reduceOp) prepare(shape []int) error {
 	if op.shape != nil && slices.Equal(shape, op.shape) {
 		return nil
 	}
@@ -97,12 +105,15 @@ func (op *reduceMeanOp) prepare(shape []int) error {
 		out = append(out, dim)
 	}
 	op.shape, op.keep, op.out = cloneShape(shape), keep, out
-	op.scale = 1 / float32(count) // +Inf for an empty reduction: the mean is NaN
+	op.scale = 1
+	if op.kind == "ReduceMean" {
+		op.scale = 1 / float32(count) // +Inf for an empty reduction: the mean is NaN
+	}
 	op.plan = newBroadcastPlan(shape, keep)
 	return nil
 }
 
-func (op *reduceMeanOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
+func (op *reduceOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if err := op.prepare(in[0].Shape); err != nil {
 		return err
 	}
@@ -112,6 +123,10 @@ func (op *reduceMeanOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	}
 	if op.identity {
 		copy(y, x)
+		return nil
+	}
+	if op.kind == "ReduceMax" || op.kind == "ReduceMin" {
+		op.extreme(x, y)
 		return nil
 	}
 	clear(y)
@@ -127,7 +142,7 @@ func (op *reduceMeanOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func (op *reduceMeanOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+func (op *reduceOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if gin[0] == nil || gout[0] == nil {
 		return nil
 	}
@@ -137,6 +152,10 @@ func (op *reduceMeanOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) 
 	gx, g := gin[0].Data, gout[0].Data
 	if op.identity {
 		return addInto(ctx.Threads, gx, g)
+	}
+	if op.kind == "ReduceMax" || op.kind == "ReduceMin" {
+		op.extremeGrad(in[0].Data, out[0].Data, g, gx)
+		return nil
 	}
 	scale := op.scale
 	p := op.plan
@@ -156,6 +175,53 @@ func (op *reduceMeanOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) 
 		}
 	})
 	return nil
+}
+
+// extreme computes ReduceMax or ReduceMin on one goroutine (these reduce
+// small tensors in CNNs: global pooling, attention maps). NaN propagates.
+func (op *reduceOp) extreme(x, y []float32) {
+	isMax := op.kind == "ReduceMax"
+	init := float32(math.Inf(1))
+	if isMax {
+		init = float32(math.Inf(-1))
+	}
+	vec.Fill(y, init)
+	p := op.plan
+	sd := p.inner(0)
+	p.each(0, p.n, func(o, n int, off []int) {
+		for j, v := range x[o : o+n] {
+			d := &y[off[0]+j*sd]
+			if (isMax && v > *d) || (!isMax && v < *d) || v != v {
+				*d = v
+			}
+		}
+	})
+}
+
+// extremeGrad adds g (at y's shape) to the elements of x equal to their
+// output's extreme, divided by how many tie.
+func (op *reduceOp) extremeGrad(x, y, g, gx []float32) {
+	p := op.plan
+	sd := p.inner(0)
+	if cap(op.scratch) < len(y) {
+		op.scratch = make([]float32, len(y))
+	}
+	ties := op.scratch[:len(y)]
+	clear(ties)
+	p.each(0, p.n, func(o, n int, off []int) {
+		for j, v := range x[o : o+n] {
+			if k := off[0] + j*sd; v == y[k] {
+				ties[k]++
+			}
+		}
+	})
+	p.each(0, p.n, func(o, n int, off []int) {
+		for j, v := range x[o : o+n] {
+			if k := off[0] + j*sd; v == y[k] {
+				gx[o+j] += g[k] / ties[k]
+			}
+		}
+	})
 }
 
 // constantOp is Constant: its value from the value (tensor), value_float,

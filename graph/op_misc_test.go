@@ -62,6 +62,51 @@ func TestReduceMean(t *testing.T) {
 	opsWantErr(t, "ReduceMean runtime axes", opsErr("ReduceMean", nil, []gcIn{in(x), in(ivec(1))}, 1), "axes", "must be a constant")
 }
 
+func TestReduceSumMaxMin(t *testing.T) {
+	x := opsIota(2, 3, 4)
+	for _, c := range []struct {
+		op    string
+		attrs Attrs
+		ins   []gcIn
+		shape []int
+		want  []float32
+	}{
+		{"ReduceSum", nil, []gcIn{in(x), konst(ivec(1))}, []int{2, 1, 4}, opsF(12, 15, 18, 21, 48, 51, 54, 57)},
+		{"ReduceSum", Attrs{"keepdims": 0}, []gcIn{in(x)}, []int{}, opsF(276)},
+		{"ReduceMax", Attrs{"axes": []int{2}, "keepdims": 0}, []gcIn{in(x)}, []int{2, 3}, opsF(3, 7, 11, 15, 19, 23)},
+		{"ReduceMax", Attrs{"axes": []int{0, 1}}, []gcIn{in(x)}, []int{1, 1, 4}, opsF(20, 21, 22, 23)},
+		{"ReduceMin", Attrs{"axes": []int{-1}}, []gcIn{in(x)}, []int{2, 3, 1}, opsF(0, 4, 8, 12, 16, 20)},
+		{"ReduceMin", nil, []gcIn{in(x)}, []int{1, 1, 1}, opsF(0)},
+	} {
+		got := opsRun(t, c.op, c.attrs, c.ins, 1, 1, false)[0]
+		opsExpect(t, c.op, got, c.shape, c.want, 0)
+	}
+	// Empty reductions give the identity element.
+	empty := &tensor.Tensor{Shape: []int{2, 0}, Data: nil}
+	for op, want := range map[string]float32{"ReduceSum": 0, "ReduceMax": float32(math.Inf(-1)), "ReduceMin": float32(math.Inf(1))} {
+		got := opsRun(t, op, Attrs{"axes": []int{1}, "keepdims": 0}, []gcIn{in(empty)}, 1, 1, false)[0]
+		opsExpect(t, op+" empty", got, []int{2}, opsF(want, want), 0)
+	}
+	// NaN propagates through Max and Min.
+	nan := opsT([]int{1, 3}, 1, float32(math.NaN()), 2)
+	for _, op := range []string{"ReduceMax", "ReduceMin"} {
+		if got := opsRun(t, op, Attrs{"axes": []int{1}}, []gcIn{in(nan)}, 1, 1, false)[0]; !math.IsNaN(float64(got.Data[0])) {
+			t.Errorf("%s over a NaN = %g, want NaN", op, got.Data[0])
+		}
+	}
+
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, op := range []string{"ReduceSum", "ReduceMax", "ReduceMin"} {
+		for _, attrs := range []Attrs{{"axes": []int{1}}, {"axes": []int{0, 2}, "keepdims": 0}, nil} {
+			checkGrad(t, op, attrs, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
+		}
+	}
+	// Ties share the gradient equally.
+	tie := opsT([]int{1, 4}, 3, 1, 3, 2)
+	g := opsGrads(t, "ReduceMax", Attrs{"axes": []int{1}}, []gcIn{in(tie)}, []*tensor.Tensor{opsT([]int{1, 1}, 4)}, 1)[0]
+	opsExpect(t, "ReduceMax tie gradient", g, []int{1, 4}, opsF(2, 0, 2, 0), 0)
+}
+
 func TestConstant(t *testing.T) {
 	v := opsT([]int{2, 2}, 1, 2, 3, 4)
 	cases := []struct {

@@ -25,12 +25,12 @@
 //     along another axis (x[N,C,H,W]·B[W,M]) passes the channels, and its
 //     weight's M outputs, which are no channels, are refused;
 //   - Transpose that keeps the batch first moves the channel axis with
-//     it; elementwise ops, arithmetic, MatMul, ReduceMean, Softmax and
-//     LayerNormalization follow it wherever it is, every other op wants
-//     it on axis 1;
+//     it; elementwise ops, arithmetic, MatMul, ReduceMean/Sum/Max/Min,
+//     Softmax and LayerNormalization follow it wherever it is, every
+//     other op wants it on axis 1;
 //   - BatchNormalization, elementwise activations (Relu, Clip, Sigmoid,
 //     HardSwish, Erf, Dropout, Cast, …), pools, Pad that leaves axes 0
-//     and 1 alone, Gather that leaves them in place, ReduceMean over
+//     and 1 alone, Gather that leaves them in place, Reduce* over
 //     other axes than the batch and the channels, and LayerNormalization
 //     over axes after the channels pass channels through, with their
 //     per-channel params attached (a LayerNorm's Scale and B there are
@@ -65,7 +65,7 @@
 // Graph inputs and outputs keep their width (the classifier's classes are
 // fixed). An op that mixes channels or moves the batch axis — a channel
 // shuffle (Reshape to N×g×C/g×H×W), Softmax, LayerNormalization or
-// ReduceMean across channels (ConvNeXt's LayerNorm: removing a channel
+// a Reduce* across channels (ConvNeXt's LayerNorm: removing a channel
 // would change the others' mean and variance), Gather, strided Slice or
 // Pad on the channel axis, Transpose of the batch axis, an op that wants
 // channels on axis 1 reading them elsewhere, Shape, Constant, any op

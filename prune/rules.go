@@ -30,7 +30,7 @@ var pools = map[string]bool{
 // put them; every other op expects them on axis 1.
 var anyAxis = map[string]bool{
 	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "MatMul": true,
-	"Transpose": true, "ReduceMean": true, "Softmax": true, "LayerNormalization": true,
+	"Transpose": true, "ReduceMean": true, "ReduceSum": true, "ReduceMax": true, "ReduceMin": true, "Softmax": true, "LayerNormalization": true,
 	"Shape": true, "Constant": true,
 }
 
@@ -190,8 +190,8 @@ func (a *analyzer) rule(n *graph.Node) {
 			a.view(n)
 		case "Transpose":
 			a.transpose(n)
-		case "ReduceMean":
-			a.reduceMean(n)
+		case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin":
+			a.reduce(n)
 		case "Softmax":
 			a.softmax(n)
 		case "LayerNormalization":
@@ -655,13 +655,13 @@ func (a *analyzer) transpose(n *graph.Node) {
 	a.passTo(n, slices.Index(perm, ax))
 }
 
-func (a *analyzer) reduceMean(n *graph.Node) {
+func (a *analyzer) reduce(n *graph.Node) {
 	r := len(a.shapes[n.Inputs[0]])
 	axes, _ := n.Attrs.Ints("axes", nil)
 	if p := a.paramOf(n, 1); p != nil {
 		axes = ints(p)
 	} else if hasInput(n, 1) {
-		a.opaque(n, "ReduceMean %s: axes are not a param", n.Name)
+		a.opaque(n, "%s %s: axes are not a param", n.Op, n.Name)
 		return
 	}
 	noop, _ := n.Attrs.Int("noop_with_empty_axes", 0)
@@ -683,11 +683,11 @@ func (a *analyzer) reduceMean(n *graph.Node) {
 		}
 	}
 	if reduced {
-		why := "averages over the batch or channel axis"
+		why := "reduces over the batch or channel axis"
 		if ch != 1 {
-			why = fmt.Sprintf("averages over the batch or channel axis (axis %d here; a LayerNorm over channels?)", ch)
+			why = fmt.Sprintf("reduces over the batch or channel axis (axis %d here; a LayerNorm over channels?)", ch)
 		}
-		a.opaque(n, "ReduceMean %s %s", n.Name, why)
+		a.opaque(n, "%s %s %s", n.Op, n.Name, why)
 		return
 	}
 	a.passTo(n, oax)

@@ -249,7 +249,7 @@ func TestReported(t *testing.T) {
 			y = b.op("ln", "LayerNormalization", nil, y, b.param("ln.s", b.rand(1, 8)), b.param("ln.b", b.rand(1, 8)))
 			return b.op("t2", "Transpose", graph.Attrs{"perm": []int{0, 3, 1, 2}}, y)
 		}},
-		{"reducemean last", "ReduceMean rm averages over the batch or channel axis (axis 3 here", func(b *gb, x string) string {
+		{"reducemean last", "ReduceMean rm reduces over the batch or channel axis (axis 3 here", func(b *gb, x string) string {
 			y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
 			m := b.op("rm", "ReduceMean", graph.Attrs{"axes": []int{-1}}, y)
 			y = b.op("sub", "Sub", nil, y, m)
