@@ -1,8 +1,9 @@
 package graph
 
 // Activations: Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Tanh,
-// Identity (elementwise, one input), Clip (ReLU6 = Clip(0, 6)), Softmax and
-// Dropout.
+// Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Identity
+// (elementwise, one input), Clip (ReLU6 = Clip(0, 6)), Softmax, LogSoftmax
+// and Dropout. PRelu, which has a slope input, is with the binary ops.
 
 import (
 	"fmt"
@@ -180,8 +181,109 @@ func init() {
 			},
 		}, nil
 	})
+	// The exponential family: y = scale·x for x > 0, else
+	// scale·alpha·(exp(x/div) − 1); Elu is (alpha, 1, 1), Selu
+	// (alpha, gamma, 1), Celu (alpha, 1, alpha).
+	expLinear := func(name string, alpha0, gamma0 float32, celu bool) {
+		registerUnary(name, func(n *Node) (unaryFn, error) {
+			r := attrReader{a: n.Attrs}
+			alpha, scale := r.float("alpha", alpha0), float32(1)
+			if name == "Selu" {
+				scale = r.float("gamma", gamma0)
+			}
+			if r.err != nil {
+				return unaryFn{}, r.err
+			}
+			div := float32(1)
+			if celu {
+				if alpha == 0 {
+					return unaryFn{}, fmt.Errorf("attribute alpha: Celu needs alpha ≠ 0")
+				}
+				div = alpha
+			}
+			return unaryFn{
+				fwd: func(y, x []float32) {
+					for i, v := range x {
+						if v > 0 {
+							y[i] = scale * v
+						} else {
+							y[i] = scale * alpha * float32(math.Expm1(float64(v/div)))
+						}
+					}
+				},
+				bwd: func(gx, x, _, g []float32) {
+					for i, v := range g {
+						if x[i] > 0 {
+							gx[i] += v * scale
+						} else {
+							gx[i] += v * scale * alpha / div * float32(math.Exp(float64(x[i]/div)))
+						}
+					}
+				},
+			}, nil
+		})
+	}
+	expLinear("Elu", 1, 1, false)
+	expLinear("Selu", 1.67326319217681884765625, 1.05070102214813232421875, false)
+	expLinear("Celu", 1, 1, true)
+	registerUnary("Softplus", func(*Node) (unaryFn, error) {
+		// log(1 + e^x), computed as max(x, 0) + log1p(e^−|x|) so that
+		// large |x| neither overflows nor loses the small term.
+		return unaryFn{
+			fwd: func(y, x []float32) {
+				for i, v := range x {
+					f := float64(v)
+					y[i] = float32(math.Max(f, 0) + math.Log1p(math.Exp(-math.Abs(f))))
+				}
+			},
+			bwd: func(gx, x, _, g []float32) {
+				for i, v := range g {
+					gx[i] += v * sigmoid32(x[i])
+				}
+			},
+		}, nil
+	})
+	registerUnary("Softsign", func(*Node) (unaryFn, error) {
+		return unaryFn{
+			fwd: func(y, x []float32) {
+				for i, v := range x {
+					y[i] = v / (1 + float32(math.Abs(float64(v))))
+				}
+			},
+			bwd: func(gx, x, _, g []float32) {
+				for i, v := range g {
+					d := 1 + float32(math.Abs(float64(x[i])))
+					gx[i] += v / (d * d)
+				}
+			},
+		}, nil
+	})
+	registerUnary("ThresholdedRelu", func(n *Node) (unaryFn, error) {
+		alpha, err := n.Attrs.Float("alpha", 1)
+		if err != nil {
+			return unaryFn{}, err
+		}
+		return unaryFn{
+			fwd: func(y, x []float32) {
+				for i, v := range x {
+					if v <= alpha {
+						v = 0
+					}
+					y[i] = v
+				}
+			},
+			bwd: func(gx, x, _, g []float32) {
+				for i, v := range g {
+					if x[i] > alpha {
+						gx[i] += v
+					}
+				}
+			},
+		}, nil
+	})
 	Register("Clip", newClip)
 	Register("Softmax", newSoftmax)
+	Register("LogSoftmax", newSoftmax)
 	Register("Dropout", newDropout)
 }
 
@@ -274,11 +376,15 @@ func (op *clipOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error 
 // softmaxOp is Softmax along one axis (opset 13 semantics; axis default
 // −1). Older opsets coerce the input to 2-D at axis; the importer must
 // rewrite those (Flatten, Softmax, Reshape) unless axis is the last one.
-type softmaxOp struct{ axis int }
+// With log set it is LogSoftmax: y = x − max − log Σ exp(x − max).
+type softmaxOp struct {
+	axis int
+	log  bool
+}
 
 func newSoftmax(n *Node) (Op, error) {
 	axis, err := n.Attrs.Int("axis", -1)
-	return &softmaxOp{axis: axis}, err
+	return &softmaxOp{axis: axis, log: n.Op == "LogSoftmax"}, err
 }
 
 func (op *softmaxOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
@@ -315,6 +421,18 @@ func (op *softmaxOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				m = max(m, x[base+j*inner])
 			}
 			var s float64
+			if op.log {
+				for j := 0; j < n; j++ {
+					s += math.Exp(float64(x[base+j*inner] - m))
+				}
+				// (x − max) first: it is exact near the maximum, where
+				// folding log s into the shift would round at max's scale.
+				ls := float32(math.Log(s))
+				for j := 0; j < n; j++ {
+					y[base+j*inner] = (x[base+j*inner] - m) - ls
+				}
+				continue
+			}
 			for j := 0; j < n; j++ {
 				e := math.Exp(float64(x[base+j*inner] - m))
 				y[base+j*inner] = float32(e)
@@ -342,6 +460,18 @@ func (op *softmaxOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) err
 	rowChunks(ctx.Threads, rows, len(y), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			base := (r/inner)*n*inner + r%inner
+			if op.log {
+				// dx = g − softmax·Σg, softmax = exp(y).
+				var sum float32
+				for j := 0; j < n; j++ {
+					sum += g[base+j*inner]
+				}
+				for j := 0; j < n; j++ {
+					k := base + j*inner
+					gx[k] += g[k] - float32(math.Exp(float64(y[k])))*sum
+				}
+				continue
+			}
 			var dot float32
 			for j := 0; j < n; j++ {
 				dot += g[base+j*inner] * y[base+j*inner]

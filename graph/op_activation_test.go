@@ -35,6 +35,18 @@ func TestActivationValues(t *testing.T) {
 		{"HardSwish", nil, func(v float64) float64 { return v * math.Max(0, math.Min(1, v/6+0.5)) }},
 		{"Tanh", nil, math.Tanh},
 		{"Identity", nil, func(v float64) float64 { return v }},
+		{"Elu", nil, func(v float64) float64 { return elu(v, 1) }},
+		{"Elu", Attrs{"alpha": float32(0.5)}, func(v float64) float64 { return elu(v, 0.5) }},
+		{"Selu", nil, func(v float64) float64 { return 1.0507009873554805 * elu(v, 1.6732632423543772) }},
+		{"Celu", Attrs{"alpha": float32(2)}, func(v float64) float64 { return math.Max(0, v) + math.Min(0, 2*(math.Exp(v/2)-1)) }},
+		{"Softplus", nil, func(v float64) float64 { return math.Log(1 + math.Exp(v)) }},
+		{"Softsign", nil, func(v float64) float64 { return v / (1 + math.Abs(v)) }},
+		{"ThresholdedRelu", Attrs{"alpha": float32(0.5)}, func(v float64) float64 {
+			if v > 0.5 {
+				return v
+			}
+			return 0
+		}},
 	}
 	for _, c := range cases {
 		want := make([]float32, len(xs))
@@ -47,9 +59,32 @@ func TestActivationValues(t *testing.T) {
 	// Hand-checked points.
 	got := opsRun(t, "HardSwish", nil, []gcIn{in(opsT([]int{4}, -3, -1.5, 1.5, 3))}, 1, 1, false)[0]
 	opsExpect(t, "HardSwish points", got, []int{4}, []float32{0, -0.375, 1.125, 3}, 1e-6)
+	// Softplus neither overflows nor underflows for large |x|.
+	got = opsRun(t, "Softplus", nil, []gcIn{in(opsT([]int{2}, -200, 200))}, 1, 1, false)[0]
+	opsExpect(t, "Softplus extremes", got, []int{2}, []float32{0, 200}, 0)
 	// Sigmoid is stable for large |x|.
 	got = opsRun(t, "Sigmoid", nil, []gcIn{in(opsT([]int{2}, -200, 200))}, 1, 1, false)[0]
 	opsExpect(t, "Sigmoid extremes", got, []int{2}, []float32{0, 1}, 0)
+}
+
+func elu(v, alpha float64) float64 {
+	if v > 0 {
+		return v
+	}
+	return alpha * (math.Exp(v) - 1)
+}
+
+// TestPRelu: per-channel and shared slopes, gradients for x and the slope.
+func TestPRelu(t *testing.T) {
+	x := opsT([]int{1, 2, 2}, -2, 3, -4, 5)
+	got := opsRun(t, "PRelu", nil, []gcIn{in(x), konst(opsT([]int{2, 1}, 0.5, 0.25))}, 1, 1, false)[0]
+	opsExpect(t, "PRelu per channel", got, []int{1, 2, 2}, opsF(-1, 3, -1, 5), 0)
+	got = opsRun(t, "PRelu", nil, []gcIn{in(x), konst(opsT([]int{1}, 0.1))}, 1, 1, false)[0]
+	opsExpect(t, "PRelu shared", got, []int{1, 2, 2}, opsF(-0.2, 3, -0.4, 5), 1e-7)
+	opsWantErr(t, "PRelu slope wider than x", opsErr("PRelu", nil, []gcIn{in(opsT([]int{2}, 1, 2)), konst(opsT([]int{2, 2}, 1, 2, 3, 4))}, 1), "slope")
+	r := rand.New(rand.NewPCG(13, 14))
+	checkGrad(t, "PRelu", nil, []gcIn{in(opsRand(r, -2, 2, []float32{0}, 0.05, 2, 3, 4, 4)), param(opsRand(r, 0.1, 0.5, nil, 0, 3, 1, 1))}, 1, false)
+	checkGrad(t, "PRelu", nil, []gcIn{in(opsRand(r, -2, 2, []float32{0}, 0.05, 2, 5)), param(opsRand(r, 0.1, 0.5, nil, 0, 1))}, 1, false)
 }
 
 func TestActivationGrad(t *testing.T) {
@@ -66,6 +101,12 @@ func TestActivationGrad(t *testing.T) {
 		{"HardSwish", nil, []float32{-3, 3}},
 		{"Tanh", nil, nil},
 		{"Identity", nil, nil},
+		{"Elu", Attrs{"alpha": float32(0.7)}, []float32{0}},
+		{"Selu", nil, []float32{0}},
+		{"Celu", Attrs{"alpha": float32(1.5)}, nil},
+		{"Softplus", nil, nil},
+		{"Softsign", nil, []float32{0}},
+		{"ThresholdedRelu", Attrs{"alpha": float32(0.5)}, []float32{0.5}},
 	}
 	for _, c := range cases {
 		x := opsRand(r, -4, 4, c.kinks, 0.05, 2, 3, 4)
@@ -151,6 +192,16 @@ func TestSoftmax(t *testing.T) {
 	}
 	for _, axis := range []int{-1, 0, 1, 2} {
 		checkGrad(t, "Softmax", Attrs{"axis": axis}, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
+		checkGrad(t, "LogSoftmax", Attrs{"axis": axis}, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
+	}
+	// LogSoftmax is log(Softmax), without overflow for large inputs.
+	big := opsT([]int{1, 3}, 1000, 1001, 999)
+	ls := opsRun(t, "LogSoftmax", nil, []gcIn{in(big)}, 1, 1, false)[0]
+	sm := opsRun(t, "Softmax", nil, []gcIn{in(big)}, 1, 1, false)[0]
+	for i, v := range sm.Data {
+		if d := math.Abs(float64(ls.Data[i]) - math.Log(float64(v))); d > 1e-5 {
+			t.Errorf("LogSoftmax[%d] = %g, log Softmax = %g", i, ls.Data[i], math.Log(float64(v)))
+		}
 	}
 	opsWantErr(t, "Softmax axis 3", opsErr("Softmax", Attrs{"axis": 3}, []gcIn{in(x3)}, 1), "axis 3")
 }

@@ -1,7 +1,7 @@
 package graph
 
 // Elementwise arithmetic with numpy multidirectional broadcasting (Add, Sub,
-// Mul, Div, Pow) and elementwise math (Neg, Sqrt, Exp, Log, Abs,
+// Mul, Div, Pow, and PRelu, whose slope broadcasts to x) and elementwise math (Neg, Sqrt, Exp, Log, Abs,
 // Reciprocal).
 //
 // Broadcasting goes through a stridePlan, which merges dimensions so that
@@ -28,10 +28,11 @@ const (
 	binMul
 	binDiv
 	binPow
+	binPRelu // y = a if a ≥ 0, else a·b
 )
 
 func init() {
-	for name, k := range map[string]binKind{"Add": binAdd, "Sub": binSub, "Mul": binMul, "Div": binDiv, "Pow": binPow} {
+	for name, k := range map[string]binKind{"Add": binAdd, "Sub": binSub, "Mul": binMul, "Div": binDiv, "Pow": binPow, "PRelu": binPRelu} {
 		Register(name, func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil })
 	}
 	registerUnary("Neg", func(*Node) (unaryFn, error) {
@@ -125,7 +126,7 @@ func init() {
 	})
 }
 
-// binaryOp is Add, Sub, Mul, Div or Pow.
+// binaryOp is Add, Sub, Mul, Div, Pow or PRelu.
 type binaryOp struct {
 	kind binKind
 	// plan caches the iteration for the input shapes pa, pb.
@@ -141,6 +142,9 @@ func (op *binaryOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) 
 	out, err := broadcastShapes(in[0], in[1])
 	if err != nil {
 		return nil, err
+	}
+	if op.kind == binPRelu && !slices.Equal(out, in[0]) {
+		return nil, shapeErr("slope of shape %s does not broadcast to X of shape %s", in[1], in[0])
 	}
 	return [][]int{out}, nil
 }
@@ -272,6 +276,14 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 		for i := range y {
 			y[i] = float32(math.Pow(float64(a[i*sa]), float64(b[i*sb])))
 		}
+	case binPRelu:
+		for i := range y {
+			v := a[i*sa]
+			if v < 0 {
+				v *= b[i*sb]
+			}
+			y[i] = v
+		}
 	}
 }
 
@@ -327,6 +339,23 @@ func (op *binaryOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) erro
 					termRow(dk, sd, n, func(i int) float32 {
 						if x := aa[i*sa]; x > 0 {
 							return gr[i] * yy[i] * float32(math.Log(float64(x)))
+						}
+						return 0
+					})
+				}
+			case binPRelu:
+				aa, bb := a[off[0]:], b[off[1]:]
+				if k == 0 {
+					termRow(dk, sd, n, func(i int) float32 {
+						if aa[i*sa] < 0 {
+							return gr[i] * bb[i*sb]
+						}
+						return gr[i]
+					})
+				} else {
+					termRow(dk, sd, n, func(i int) float32 {
+						if x := aa[i*sa]; x < 0 {
+							return gr[i] * x
 						}
 						return 0
 					})

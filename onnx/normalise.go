@@ -251,6 +251,10 @@ func (d *decoder) normaliseOpset6(n *graph.Node) error {
 			}
 			d.legacyBroadcast = append(d.legacyBroadcast, legacyBC{n, a})
 		}
+	case n.Op == "PRelu":
+		// Before opset 7 a 1-D slope holds one value per channel (axis 1);
+		// numpy broadcasting would align it with the last axis instead.
+		d.legacyBroadcast = append(d.legacyBroadcast, legacyBC{n, 1})
 	case n.Op == "Gemm":
 		delete(n.Attrs, "broadcast")
 	case n.Op == "BatchNormalization" || n.Op == "Dropout":
@@ -291,6 +295,9 @@ func (d *decoder) alignLegacyBroadcast() error {
 			return d.nodeErr(n, "want 2 inputs, have %d", len(n.Inputs))
 		}
 		a, b := st.shapes[n.Inputs[0]], st.shapes[n.Inputs[1]]
+		if n.Op == "PRelu" && b != nil && len(b) != 1 {
+			continue // a slope of full rank broadcasts as it is
+		}
 		if a == nil || b == nil {
 			return d.nodeErr(n, "opset %d broadcast with axis %d needs the ranks of the inputs, which shape inference could not find", d.opset, lb.axis)
 		}

@@ -18,6 +18,7 @@ var elementwise = map[string]bool{
 	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true,
 	"Tanh": true, "Identity": true, "Neg": true, "Sqrt": true, "Exp": true, "Log": true,
 	"Abs": true, "Reciprocal": true, "Clip": true, "Cast": true, "Dropout": true, "Erf": true,
+	"Elu": true, "Selu": true, "Celu": true, "Softplus": true, "Softsign": true, "ThresholdedRelu": true,
 }
 
 // pools act on each channel of an N×C×… value separately: their output
@@ -29,9 +30,9 @@ var pools = map[string]bool{
 // anyAxis are the ops whose rule follows the channels wherever a Transpose
 // put them; every other op expects them on axis 1.
 var anyAxis = map[string]bool{
-	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "MatMul": true,
-	"Transpose": true, "ReduceMean": true, "ReduceSum": true, "ReduceMax": true, "ReduceMin": true, "Softmax": true, "LayerNormalization": true,
-	"Shape": true, "Constant": true,
+	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "PRelu": true, "MatMul": true,
+	"Transpose": true, "ReduceMean": true, "ReduceSum": true, "ReduceMax": true, "ReduceMin": true,
+	"Softmax": true, "LogSoftmax": true, "LayerNormalization": true, "Shape": true, "Constant": true,
 }
 
 func (a *analyzer) node(n *graph.Node) {
@@ -178,7 +179,7 @@ func (a *analyzer) rule(n *graph.Node) {
 			a.matmul(n)
 		case "BatchNormalization":
 			a.batchNorm(n)
-		case "Add", "Sub", "Mul", "Div", "Pow":
+		case "Add", "Sub", "Mul", "Div", "Pow", "PRelu":
 			a.binary(n)
 		case "Concat":
 			a.concat(n)
@@ -192,7 +193,7 @@ func (a *analyzer) rule(n *graph.Node) {
 			a.transpose(n)
 		case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin":
 			a.reduce(n)
-		case "Softmax":
+		case "Softmax", "LogSoftmax":
 			a.softmax(n)
 		case "LayerNormalization":
 			a.layerNorm(n)
@@ -696,7 +697,7 @@ func (a *analyzer) reduce(n *graph.Node) {
 func (a *analyzer) softmax(n *graph.Node) {
 	axis, _ := n.Attrs.Int("axis", -1)
 	if ax, _ := resolveAxis(axis, len(a.shapes[n.Inputs[0]])); ax == a.axisOf(n.Inputs[0]) {
-		a.opaque(n, "Softmax %s normalises across channels", n.Name)
+		a.opaque(n, "%s %s normalises across channels", n.Op, n.Name)
 		return
 	}
 	a.pass(n)

@@ -69,8 +69,22 @@ func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
 			keep := randomKeep(d, r)
 			res := maskAndSlim(t, orig, d, keep, randInput(orig, 1, r))
 			tb, ts := res.dense, res.small
-			report = append(report, fmt.Sprintf("| %s | %d | %d | %.2f M → %.2f M | %.3g G → %.3g G | %.1e |\n", name, len(d.Groups()), refused,
-				float64(tb.Params)/1e6, float64(ts.Params)/1e6, float64(tb.MACs)/1e9, float64(ts.MACs)/1e9, res.diff))
+			report = append(report, fmt.Sprintf("| %s | %d | %d | %s → %s | %s → %s | %.1e |\n", name, len(d.Groups()), refused,
+				siCount(tb.Params), siCount(ts.Params), siCount(tb.MACs), siCount(ts.MACs), res.diff))
 		})
 	}
+}
+
+// siCount writes n with three significant digits and a k/M/G suffix.
+func siCount(n int) string {
+	v := float64(n)
+	for _, u := range []struct {
+		s string
+		f float64
+	}{{"G", 1e9}, {"M", 1e6}, {"k", 1e3}} {
+		if v >= u.f {
+			return fmt.Sprintf("%.3g %s", v/u.f, u.s)
+		}
+	}
+	return fmt.Sprint(n)
 }

@@ -1,5 +1,6 @@
 // Package testmodels finds the real architectures the tests run: the
-// torchvision models scripts/export_torchvision.py exports to ONNX.
+// torchvision models scripts/export_torchvision.py exports to ONNX, and the
+// hand-built ones of scripts/export_custom.py.
 package testmodels
 
 import (
@@ -10,11 +11,12 @@ import (
 
 // Torchvision lists the exports under root (the module's root, ".." from a
 // package's tests): the default set in .cache/torchvision and, when
-// exported (CI does), the extra set in .cache/torchvision-extra.
+// exported (CI does), the extra set in .cache/torchvision-extra and the
+// hand-built models in .cache/custom.
 // SHEARS_TORCHVISION_DIR replaces both with a colon-separated list of
 // folders. It also returns the folders searched, for a skip message.
 func Torchvision(root string) (files []string, dirs string) {
-	list := []string{filepath.Join(root, ".cache", "torchvision"), filepath.Join(root, ".cache", "torchvision-extra")}
+	list := []string{filepath.Join(root, ".cache", "torchvision"), filepath.Join(root, ".cache", "torchvision-extra"), filepath.Join(root, ".cache", "custom")}
 	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
 		list = strings.Split(d, ":")
 	}
