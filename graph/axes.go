@@ -3,7 +3,8 @@ package graph
 // LabelAxes sets every param's axis roles and trainability from how nodes
 // use it, so that zoo builders and the ONNX importer agree on one rule:
 //
-//   - Conv W is out×in×spatial…, its bias out;
+//   - Conv W is out×in×spatial…, its bias out; ConvTranspose W is
+//     in×out×spatial… (out per group), its bias out;
 //   - Gemm B is out×in (transB=1) or in×out, its C out when 1-D;
 //   - MatMul's 2-D param B is in×out;
 //   - BatchNormalization scale and bias are out (trainable), mean and var
@@ -43,6 +44,9 @@ func LabelAxes(g *Graph) {
 		switch n.Op {
 		case "Conv":
 			set(in(n, 1), true, AxisOut, AxisIn, AxisSpatial)
+			set(in(n, 2), true, AxisOut)
+		case "ConvTranspose":
+			set(in(n, 1), true, AxisIn, AxisOut, AxisSpatial)
 			set(in(n, 2), true, AxisOut)
 		case "Gemm":
 			tb, _ := n.Attrs.Int("transB", 0)

@@ -68,6 +68,15 @@ func nodeMACs(n *Node, shapes map[string][]int) int {
 			k *= d
 		}
 		return elems(out) * k
+	case "ConvTranspose":
+		// Every input element meets one kernel per output channel of its
+		// group: W is in×out/group×k….
+		w := shapes[n.Inputs[1]]
+		k := 1
+		for _, d := range w[1:] {
+			k *= d
+		}
+		return elems(shapes[n.Inputs[0]]) * k
 	case "Gemm":
 		a := shapes[n.Inputs[0]]
 		k := a[1]

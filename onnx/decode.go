@@ -247,6 +247,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 	if err := d.values(gp); err != nil {
 		return nil, err
 	}
+	if err := d.checkConvRanks(); err != nil {
+		return nil, err
+	}
 	d.dropoutRatios()
 	if err := d.sort(); err != nil {
 		return nil, err
@@ -698,6 +701,33 @@ func (d *decoder) checkOp(n *graph.Node) (err error) {
 		return d.errf("%v", err)
 	}
 	return nil
+}
+
+// checkConvRanks refuses 3-D convolutions that have no window attributes
+// (their rank comes from the weight) as the op builder refuses those that
+// have them, so that both read as unsupported rather than fail to compile.
+func (d *decoder) checkConvRanks() error {
+	for _, n := range d.g.Nodes {
+		if (n.Op == "Conv" || n.Op == "ConvTranspose") && len(n.Inputs) > 1 {
+			if r := d.knownRank(n.Inputs[1]); r > 4 {
+				return d.nodeErr(n, "only 1-D and 2-D windows are supported, have %d spatial dims (weight of rank %d)", r-2, r)
+			}
+		}
+	}
+	return nil
+}
+
+// knownRank is the rank of a graph input or initializer, or -1.
+func (d *decoder) knownRank(name string) int {
+	if p := d.g.Param(name); p != nil {
+		return p.Value.Rank()
+	}
+	for _, vi := range d.g.Inputs {
+		if vi.Name == name {
+			return len(vi.Shape)
+		}
+	}
+	return -1
 }
 
 // noInputs lists ops that take no inputs.

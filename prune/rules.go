@@ -84,7 +84,8 @@ type paramAxis struct {
 }
 
 // featureParams lists the param axes of n that hold its output features:
-// a Conv's filters and bias (axis 0), a Gemm's out axis and per-feature C,
+// a Conv's filters and bias (axis 0), a ConvTranspose's (weight axis 1),
+// a Gemm's out axis and per-feature C,
 // a MatMul param operand's out axis (the last of x·B, the second to last
 // of A·x), BatchNormalization's four params and LayerNormalization's Scale
 // and B (axis 0).
@@ -105,6 +106,9 @@ func (a *analyzer) featureParams(n *graph.Node) []paramAxis {
 	switch n.Op {
 	case "Conv":
 		add(1, 0)
+		add(2, 0)
+	case "ConvTranspose":
+		add(1, 1)
 		add(2, 0)
 	case "Gemm":
 		if tb, _ := n.Attrs.Int("transB", 0); tb != 0 {
@@ -173,6 +177,8 @@ func (a *analyzer) rule(n *graph.Node) {
 		switch n.Op {
 		case "Conv":
 			a.conv(n)
+		case "ConvTranspose":
+			a.convTranspose(n)
 		case "Gemm":
 			a.gemm(n)
 		case "MatMul":
@@ -270,6 +276,35 @@ func (a *analyzer) conv(n *graph.Node) {
 		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out, ""})
 	}
 	a.bind(w.Name, 0, out)
+	if b := a.paramOf(n, 2); b != nil {
+		a.bind(b.Name, 0, out)
+	}
+	a.setLayout(n.Outputs[0], out)
+}
+
+// convTranspose: like a Conv with the weight's axes swapped, W being
+// in×out×k…: new channels on its output (W axis 1 and the bias), the
+// input's read through W axis 0. Grouped ones are refused.
+func (a *analyzer) convTranspose(n *graph.Node) {
+	x := n.Inputs[0]
+	w := a.paramOf(n, 1)
+	if w == nil || (hasInput(n, 2) && a.paramOf(n, 2) == nil) {
+		a.opaque(n, "ConvTranspose %s: weight or bias is not a param", n.Name)
+		return
+	}
+	xl := a.layoutOf(x)
+	if xl == nil {
+		a.opaque(n, "ConvTranspose %s: input %s has no channel axis", n.Name, x)
+		return
+	}
+	if group, _ := n.Attrs.Int("group", 1); group != 1 {
+		a.opaque(n, "ConvTranspose %s has %d groups (only ungrouped transposed convolutions are pruned)", n.Name, group)
+		return
+	}
+	a.bind(w.Name, 0, xl)
+	out := a.fresh(w.Value.Shape[1])
+	a.sources = append(a.sources, source{n.Name, n.Outputs[0], out, ""})
+	a.bind(w.Name, 1, out)
 	if b := a.paramOf(n, 2); b != nil {
 		a.bind(b.Name, 0, out)
 	}

@@ -24,6 +24,9 @@ func layerWidth(g *graph.Graph, n *graph.Node) (width, bool) {
 	case "Conv":
 		grp, _ := n.Attrs.Int("group", 1)
 		return width{s[1] * grp, s[0], grp}, true
+	case "ConvTranspose":
+		grp, _ := n.Attrs.Int("group", 1)
+		return width{s[0], s[1] * grp, grp}, true
 	case "Gemm":
 		if tb, _ := n.Attrs.Int("transB", 0); tb != 0 {
 			return width{s[1], s[0], 1}, true
@@ -61,7 +64,7 @@ func Summary(before, after *graph.Graph) []string {
 			continue
 		}
 		outWord := "outputs"
-		if n.Op == "Conv" {
+		if n.Op == "Conv" || n.Op == "ConvTranspose" {
 			outWord = "channels"
 		}
 		var parts []string

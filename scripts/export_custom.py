@@ -24,6 +24,9 @@ that real models use and torchvision does not, so that the tests meet them:
     prelu_elu_logsoftmax   per-channel PReLU on maps and on features, ELU,
                            SELU, Softplus, x.sum((2, 3)) as ReduceSum,
                            LogSoftmax
+    unet_convtranspose     a small U-Net: strided convs down, ConvTranspose
+                           (2×2/2, and 3×3/2 with output_padding) up, skip
+                           Concats, a per-pixel 3-class output
 
 Each model gets random weights (seeded) and BatchNorm statistics from a few
 random batches, and is written twice at opset 13 with a dynamic batch axis:
@@ -160,6 +163,26 @@ class PReluEluLogSoftmax(nn.Module):
         return F.log_softmax(self.fc2(self.p2(self.fc1(x))), 1)
 
 
+class UNetConvTranspose(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.e1 = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.e2 = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.e3 = nn.Sequential(nn.Conv2d(16, 24, 3, stride=2, padding=1), nn.BatchNorm2d(24), nn.ReLU())
+        self.u2 = nn.ConvTranspose2d(24, 16, 3, stride=2, padding=1, output_padding=1)
+        self.d2 = nn.Sequential(nn.Conv2d(32, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.u1 = nn.ConvTranspose2d(16, 8, 2, stride=2, bias=False)
+        self.d1 = nn.Sequential(nn.Conv2d(16, 8, 3, padding=1), nn.ReLU())
+        self.head = nn.Conv2d(8, 3, 1)
+
+    def forward(self, x):
+        a = self.e1(x)
+        b = self.e2(a)
+        c = self.e3(b)
+        b2 = self.d2(torch.cat([F.relu(self.u2(c)), b], 1))
+        return self.head(self.d1(torch.cat([self.u1(b2), a], 1)))
+
+
 MODELS = {
     "nobias_meanpool": (NoBiasMeanPool, (3, 32, 32)),
     "se_flatten_mlp": (SEFlattenMLP, (1, 28, 28)),
@@ -168,6 +191,7 @@ MODELS = {
     "dilated_dw_prenorm": (DilatedDWPrenorm, (3, 20, 20)),
     "dense_concat_softmax": (DenseConcatSoftmax, (1, 28, 28)),
     "prelu_elu_logsoftmax": (PReluEluLogSoftmax, (3, 24, 24)),
+    "unet_convtranspose": (UNetConvTranspose, (1, 28, 28)),
 }
 
 
