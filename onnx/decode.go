@@ -262,6 +262,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 	}
 	d.integerDivision(gp)
 	d.fold()
+	if err := d.checkConstInputs(); err != nil {
+		return nil, err
+	}
 	if err := d.checkLegacySoftmax(); err != nil {
 		return nil, err
 	}
@@ -362,7 +365,7 @@ func (d *decoder) nodes(nps []*onnxpb.NodeProto) ([]*graph.Node, error) {
 		switch {
 		case dom != "" && dom != "ai.onnx":
 			key = dom + "." + op
-		case op != "Constant" && !graph.Supported(op):
+		case op != "Constant" && !graph.Supported(op) && !importRenamed[op]:
 			key = op
 		}
 		if key != "" {
@@ -717,6 +720,28 @@ func (d *decoder) checkConvRanks() error {
 	return nil
 }
 
+// constInputs lists, per op, float inputs that decide output shapes and
+// so must be constants; int64 ones are refused anyway, as graph inputs
+// must be float32.
+var constInputs = map[string][]int{"Resize": {2, 3}}
+
+// checkConstInputs refuses, at import, shape-deciding inputs that are
+// graph inputs: no batch of data can make them constant.
+func (d *decoder) checkConstInputs() error {
+	inputs := map[string]bool{}
+	for _, vi := range d.g.Inputs {
+		inputs[vi.Name] = true
+	}
+	for _, n := range d.g.Nodes {
+		for _, i := range constInputs[n.Op] {
+			if i < len(n.Inputs) && inputs[n.Inputs[i]] {
+				return d.nodeErr(n, "input %d (%s) decides the output shape, so it must be an initializer, not a graph input", i, n.Inputs[i])
+			}
+		}
+	}
+	return nil
+}
+
 // knownRank is the rank of a graph input or initializer, or -1.
 func (d *decoder) knownRank(name string) int {
 	if p := d.g.Param(name); p != nil {
@@ -729,6 +754,10 @@ func (d *decoder) knownRank(name string) int {
 	}
 	return -1
 }
+
+// importRenamed lists ops that normalise rewrites into ones the graph
+// package has (Upsample becomes Resize).
+var importRenamed = map[string]bool{"Upsample": true}
 
 // noInputs lists ops that take no inputs.
 var noInputs = map[string]bool{"Constant": true, "RandomNormal": true, "RandomUniform": true}

@@ -164,8 +164,12 @@ func sameTensor(a, b *tensor.Tensor) bool {
 }
 
 // rewriteShapeInput gives a Reshape or Expand whose shape input follows the
-// batch a constant shape that means the same at both batch sizes.
+// batch a constant shape that means the same at both batch sizes, and a
+// Resize whose sizes follow the batch constant scales instead.
 func (d *decoder) rewriteShapeInput(n *graph.Node, st [2]*foldState) bool {
+	if n.Op == "Resize" {
+		return d.rewriteResizeSizes(n, st)
+	}
 	if (n.Op != "Reshape" && n.Op != "Expand") || len(n.Inputs) != 2 || len(n.Outputs) != 1 {
 		return false
 	}
@@ -225,6 +229,56 @@ func (d *decoder) rewriteShapeInput(n *graph.Node, st [2]*foldState) bool {
 	d.g.AddParam(name, t, false)
 	n.Inputs[1] = name
 	return true
+}
+
+// rewriteResizeSizes handles F.interpolate(x, size=...) exports, whose
+// sizes input is [N, C, H, W] built from Shape(x): the batch entry follows
+// the batch, so it cannot fold, and ONNX sizes have no "keep this
+// dimension". Where every entry that differs between the two batches is
+// the input's own dimension, the sizes become scales: 1 for those, and for
+// the others the float32 nearest size/in whose floor(in·scale) gives the
+// size back (the scale then used for coordinates differs from size/in by
+// at most an ulp).
+func (d *decoder) rewriteResizeSizes(n *graph.Node, st [2]*foldState) bool {
+	if len(n.Inputs) != 4 || n.Inputs[3] == "" || d.g.Param(n.Inputs[3]) != nil || len(n.Outputs) != 1 {
+		return false
+	}
+	if n.Inputs[2] != "" {
+		if p := d.g.Param(n.Inputs[2]); p == nil || p.Value.Len() != 0 {
+			return false
+		}
+	}
+	a, b := st[0].vals[n.Inputs[3]], st[1].vals[n.Inputs[3]]
+	x0, x1 := st[0].shapes[n.Inputs[0]], st[1].shapes[n.Inputs[0]]
+	if a == nil || b == nil || len(a.Data) != len(x0) || len(b.Data) != len(x1) || len(x0) != len(x1) {
+		return false
+	}
+	scales := make([]float32, len(x0))
+	for i := range scales {
+		va, vb := a.Data[i], b.Data[i]
+		switch {
+		case float32(x0[i]) == va && float32(x1[i]) == vb:
+			scales[i] = 1
+		case va == vb && x0[i] == x1[i] && va >= 1 && x0[i] > 0:
+			scales[i] = exactScale(int(va), x0[i])
+		default:
+			return false
+		}
+	}
+	name := d.fresh(n.Name + "_scales")
+	d.g.AddParam(name, &tensor.Tensor{Shape: []int{len(scales)}, Data: scales}, false)
+	n.Inputs = []string{n.Inputs[0], n.Inputs[1], name}
+	return true
+}
+
+// exactScale returns the float32 closest to size/in for which
+// floor(in·scale) is size.
+func exactScale(size, in int) float32 {
+	s := float32(float64(size) / float64(in))
+	for k := 0; k < 4 && int(math.Floor(float64(in)*float64(s))) < size; k++ {
+		s = math.Nextafter32(s, float32(math.Inf(1)))
+	}
+	return s
 }
 
 // dropDead removes nodes that compute constants or shapes which nothing

@@ -82,6 +82,10 @@ func (d *decoder) normalise(n *graph.Node) error {
 		}
 	}
 	switch n.Op {
+	case "Upsample":
+		if err := d.upsampleToResize(n); err != nil {
+			return err
+		}
 	case "Softmax", "LogSoftmax", "Hardmax":
 		if d.opset >= 13 {
 			break
@@ -341,5 +345,38 @@ func (d *decoder) alignLegacyBroadcast() error {
 		i := slices.Index(d.g.Nodes, n)
 		d.g.Nodes = slices.Insert(d.g.Nodes, i, un)
 	}
+	return nil
+}
+
+// upsampleToResize rewrites Upsample (opsets 7–9, deprecated since 10) as
+// the Resize that computes the same: asymmetric coordinates, nearest
+// rounding down, scales as input 2 (an attribute before opset 9).
+func (d *decoder) upsampleToResize(n *graph.Node) error {
+	mode, err := n.Attrs.String("mode", "nearest")
+	if err != nil {
+		return d.nodeErr(n, "%v", err)
+	}
+	if mode == "bilinear" {
+		mode = "linear"
+	}
+	x := ""
+	if len(n.Inputs) > 0 {
+		x = n.Inputs[0]
+	}
+	scales := ""
+	switch {
+	case len(n.Inputs) > 1:
+		scales = n.Inputs[1]
+	default:
+		v, err := n.Attrs.Floats("scales", nil)
+		if err != nil || v == nil {
+			return d.nodeErr(n, "Upsample needs scales (an attribute before opset 9, an input since)")
+		}
+		scales = d.fresh(n.Name + "_scales")
+		d.g.AddParam(scales, &tensor.Tensor{Shape: []int{len(v)}, Data: slices.Clone(v)}, false)
+	}
+	n.Op = "Resize"
+	n.Inputs = []string{x, "", scales}
+	n.Attrs = graph.Attrs{"mode": mode, "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
 	return nil
 }

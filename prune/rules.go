@@ -32,7 +32,8 @@ var pools = map[string]bool{
 var anyAxis = map[string]bool{
 	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "PRelu": true, "MatMul": true,
 	"Transpose": true, "ReduceMean": true, "ReduceSum": true, "ReduceMax": true, "ReduceMin": true,
-	"Softmax": true, "LogSoftmax": true, "LayerNormalization": true, "Shape": true, "Constant": true,
+	"Softmax": true, "LogSoftmax": true, "LayerNormalization": true, "Resize": true, "Shape": true,
+	"Constant": true,
 }
 
 func (a *analyzer) node(n *graph.Node) {
@@ -205,6 +206,8 @@ func (a *analyzer) rule(n *graph.Node) {
 			a.layerNorm(n)
 		case "Pad":
 			a.pad(n)
+		case "Resize":
+			a.resize(n)
 		case "Gather":
 			a.gather(n)
 		case "Expand":
@@ -769,6 +772,28 @@ func (a *analyzer) layerNorm(n *graph.Node) {
 	}
 	a.refuse(n, fmt.Sprintf("LayerNormalization %s normalises along axis %d onwards, not the channel axis (axis %d): its scale and bias are per position, not per channel",
 		n.Name, ax, ch), "feature", axes...)
+}
+
+// resize: Resize (and imported Upsample) interpolates along the axes it
+// resizes; the channels pass through unless it resizes their axis or the
+// batch's.
+func (a *analyzer) resize(n *graph.Node) {
+	x, y := n.Inputs[0], n.Outputs[0]
+	sx, sy := a.shapes[x], a.shapes[y]
+	ch := a.axisOf(x)
+	if len(sx) != len(sy) || ch >= len(sx) {
+		a.opaque(n, "Resize %s: input %v and output %v", n.Name, sx, sy)
+		return
+	}
+	if sx[0] != sy[0] || sx[ch] != sy[ch] {
+		a.opaque(n, "Resize %s resizes the batch or channel axis (%v → %v)", n.Name, sx, sy)
+		return
+	}
+	if p := a.paramOf(n, 2); p != nil && len(p.Value.Data) == len(sx) && (p.Value.Data[0] != 1 || p.Value.Data[ch] != 1) {
+		a.opaque(n, "Resize %s scales the batch or channel axis (scales %v)", n.Name, p.Value.Data)
+		return
+	}
+	a.pass(n)
 }
 
 func (a *analyzer) pad(n *graph.Node) {

@@ -27,6 +27,10 @@ that real models use and torchvision does not, so that the tests meet them:
     unet_convtranspose     a small U-Net: strided convs down, ConvTranspose
                            (2×2/2, and 3×3/2 with output_padding) up, skip
                            Concats, a per-pixel 3-class output
+    fpn_interpolate        an FPN: F.interpolate (Resize) nearest ×2 added to
+                           lateral 1×1 convs, bilinear to a size= taken from
+                           the tensor (a shape subgraph), bilinear with
+                           align_corners, bicubic
 
 Each model gets random weights (seeded) and BatchNorm statistics from a few
 random batches, and is written twice at opset 13 with a dynamic batch axis:
@@ -183,6 +187,31 @@ class UNetConvTranspose(nn.Module):
         return self.head(self.d1(torch.cat([self.u1(b2), a], 1)))
 
 
+class FPNInterpolate(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.c2 = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.c3 = nn.Sequential(nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU())
+        self.l3 = nn.Conv2d(32, 12, 1)
+        self.l2 = nn.Conv2d(16, 12, 1)
+        self.l1 = nn.Conv2d(8, 12, 1)
+        self.smooth = nn.Conv2d(12, 12, 3, padding=1)
+        self.head = nn.Conv2d(36, 4, 1)
+
+    def forward(self, x):
+        a = self.c1(x)
+        b = self.c2(a)
+        c = self.c3(b)
+        p3 = self.l3(c)
+        p2 = self.l2(b) + F.interpolate(p3, scale_factor=2, mode="nearest")
+        p1 = self.l1(a) + F.interpolate(p2, size=a.shape[-2:], mode="bilinear", align_corners=False)
+        p1 = self.smooth(p1)
+        up2 = F.interpolate(p2, scale_factor=2, mode="bilinear", align_corners=True)
+        up3 = F.interpolate(p3, scale_factor=4, mode="bicubic", align_corners=False)
+        return self.head(torch.cat([p1, up2, up3], 1))
+
+
 MODELS = {
     "nobias_meanpool": (NoBiasMeanPool, (3, 32, 32)),
     "se_flatten_mlp": (SEFlattenMLP, (1, 28, 28)),
@@ -192,6 +221,7 @@ MODELS = {
     "dense_concat_softmax": (DenseConcatSoftmax, (1, 28, 28)),
     "prelu_elu_logsoftmax": (PReluEluLogSoftmax, (3, 24, 24)),
     "unet_convtranspose": (UNetConvTranspose, (1, 28, 28)),
+    "fpn_interpolate": (FPNInterpolate, (3, 32, 32)),
 }
 
 
