@@ -8,7 +8,8 @@ package graph
 //   - Gemm B is out×in (transB=1) or in×out, its C out when 1-D;
 //   - MatMul's 2-D param B is in×out;
 //   - BatchNormalization scale and bias are out (trainable), mean and var
-//     out (statistics, not trainable);
+//     out (statistics, not trainable); InstanceNormalization scale and B
+//     are out (trainable);
 //   - LayerNormalization scale and bias are trainable, with no channel
 //     axes (they run along the normalised axes, not the channels);
 //   - anything else (reshape shapes, pads, constants in arithmetic) has no
@@ -71,6 +72,9 @@ func LabelAxes(g *Graph) {
 			set(in(n, 2), true, AxisOut)
 			set(in(n, 3), false, AxisOut)
 			set(in(n, 4), false, AxisOut)
+		case "InstanceNormalization":
+			set(in(n, 1), true, AxisOut)
+			set(in(n, 2), true, AxisOut)
 		case "LayerNormalization":
 			set(in(n, 1), true)
 			set(in(n, 2), true)

@@ -277,3 +277,51 @@ func TestDropout(t *testing.T) {
 		}
 	}
 }
+
+func TestInstanceNormAndLRN(t *testing.T) {
+	r := rand.New(rand.NewPCG(71, 72))
+	// InstanceNorm: each plane comes out with mean B and deviation |scale|.
+	x := randT(r, 2, 3, 4, 5)
+	scale, bias := opsT([]int{3}, 1, 2, 0.5), opsT([]int{3}, 0, 1, -1)
+	y := opsRun(t, "InstanceNormalization", Attrs{"epsilon": float32(0)}, []gcIn{in(x), konst(scale), konst(bias)}, 1, 2, false)[0]
+	for p := 0; p < 6; p++ {
+		var s, q float64
+		for _, v := range y.Data[p*20 : (p+1)*20] {
+			s += float64(v)
+		}
+		mu := s / 20
+		for _, v := range y.Data[p*20 : (p+1)*20] {
+			q += (float64(v) - mu) * (float64(v) - mu)
+		}
+		if math.Abs(mu-float64(bias.Data[p%3])) > 1e-5 || math.Abs(math.Sqrt(q/20)-float64(scale.Data[p%3])) > 1e-4 {
+			t.Errorf("plane %d: mean %g, deviation %g", p, mu, math.Sqrt(q/20))
+		}
+	}
+	checkGrad(t, "InstanceNormalization", nil, []gcIn{in(randT(r, 2, 3, 4, 3)), param(randT(r, 3)), param(randT(r, 3))}, 1, false)
+	checkGrad(t, "InstanceNormalization", nil, []gcIn{in(randT(r, 2, 2, 7)), param(randT(r, 2)), param(randT(r, 2))}, 1, false)
+	opsWantErr(t, "InstanceNorm scale", opsErr("InstanceNormalization", nil, []gcIn{in(x), konst(randT(r, 2)), konst(bias)}, 1), "scale must be 3")
+
+	// LRN against the definition, then gradients for odd and even sizes.
+	x = randT(r, 2, 5, 3, 2)
+	for _, size := range []int{1, 2, 3, 4, 5} {
+		attrs := Attrs{"size": size, "alpha": float32(0.5), "beta": float32(0.75), "bias": float32(2)}
+		got := opsRun(t, "LRN", attrs, []gcIn{in(x)}, 1, 1, false)[0]
+		for i := 0; i < 2; i++ {
+			for c := 0; c < 5; c++ {
+				for j := 0; j < 6; j++ {
+					var s float64
+					for cc := max(c-(size-1)/2, 0); cc <= min(c+size/2, 4); cc++ {
+						v := float64(x.Data[(i*5+cc)*6+j])
+						s += v * v
+					}
+					want := float64(x.Data[(i*5+c)*6+j]) / math.Pow(2+0.5/float64(size)*s, 0.75)
+					if d := math.Abs(float64(got.Data[(i*5+c)*6+j]) - want); d > 1e-5 {
+						t.Fatalf("LRN size %d: [%d,%d,%d] = %g, want %g", size, i, c, j, got.Data[(i*5+c)*6+j], want)
+					}
+				}
+			}
+		}
+		checkGrad(t, "LRN", attrs, []gcIn{in(randT(r, 2, 5, 2, 2))}, 1, false)
+	}
+	opsWantErr(t, "LRN size", opsErr("LRN", nil, []gcIn{in(x)}, 1), "size")
+}

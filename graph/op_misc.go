@@ -1,6 +1,6 @@
 package graph
 
-// ReduceMean/Sum/Max/Min, Constant, Shape and Cast.
+// ReduceMean/Sum/Max/Min, Constant, ConstantOfShape, Shape and Cast.
 
 import (
 	"fmt"
@@ -16,6 +16,7 @@ func init() {
 		Register(kind, func(n *Node) (Op, error) { return newReduce(n, kind) })
 	}
 	Register("Constant", newConstant)
+	Register("ConstantOfShape", newConstantOfShape)
 	Register("Shape", newShape)
 	Register("Cast", newCast)
 }
@@ -222,6 +223,58 @@ func (op *reduceOp) extremeGrad(x, y, g, gx []float32) {
 			}
 		}
 	})
+}
+
+// constantOfShapeOp is ConstantOfShape: a tensor of the shape given by
+// its (constant) input, filled with the value attribute (default 0). It
+// shows up in exporters' shape arithmetic (PyTorch's reflection pads),
+// which the importer folds.
+type constantOfShapeOp struct {
+	value float32
+}
+
+func newConstantOfShape(n *Node) (Op, error) {
+	op := &constantOfShapeOp{}
+	if v, ok := n.Attrs["value"]; ok {
+		t, isT := v.(*tensor.Tensor)
+		if !isT || t.Len() != 1 {
+			return nil, fmt.Errorf("attribute value: want a one-element tensor, have %v", v)
+		}
+		op.value = t.Data[0]
+	}
+	return op, nil
+}
+
+func (op *constantOfShapeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 1, 1); err != nil {
+		return nil, err
+	}
+	shape, err := constIntsInput(consts, 0, "shape")
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range shape {
+		if d < 0 {
+			return nil, shapeErr("shape[%d] = %d is negative", i, d)
+		}
+	}
+	if n, err := tensor.NumElems(shape); err != nil || n > maxConstOfShape {
+		return nil, shapeErr("shape %v asks for more than %d elements", shape, maxConstOfShape)
+	}
+	return [][]int{shape}, nil
+}
+
+// maxConstOfShape bounds what a (possibly hostile) shape input can make
+// ConstantOfShape allocate: 256 MB of float32.
+const maxConstOfShape = 1 << 26
+
+func (op *constantOfShapeOp) Forward(_ *Ctx, _, out []*tensor.Tensor) error {
+	vec.Fill(out[0].Data, op.value)
+	return nil
+}
+
+func (op *constantOfShapeOp) Backward(*Ctx, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor) error {
+	return nil
 }
 
 // constantOp is Constant: its value from the value (tensor), value_float,

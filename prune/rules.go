@@ -88,8 +88,8 @@ type paramAxis struct {
 // a Conv's filters and bias (axis 0), a ConvTranspose's (weight axis 1),
 // a Gemm's out axis and per-feature C,
 // a MatMul param operand's out axis (the last of x·B, the second to last
-// of A·x), BatchNormalization's four params and LayerNormalization's Scale
-// and B (axis 0).
+// of A·x), BatchNormalization's four params, InstanceNormalization's scale
+// and B and LayerNormalization's Scale and B (axis 0).
 func (a *analyzer) featureParams(n *graph.Node) []paramAxis {
 	var out []paramAxis
 	add := func(i, axis int) {
@@ -105,6 +105,9 @@ func (a *analyzer) featureParams(n *graph.Node) []paramAxis {
 		}
 	}
 	switch n.Op {
+	case "InstanceNormalization":
+		add(1, 0)
+		add(2, 0)
 	case "Conv":
 		add(1, 0)
 		add(2, 0)
@@ -186,6 +189,10 @@ func (a *analyzer) rule(n *graph.Node) {
 			a.matmul(n)
 		case "BatchNormalization":
 			a.batchNorm(n)
+		case "InstanceNormalization":
+			a.instanceNorm(n)
+		case "LRN":
+			a.opaque(n, "LRN %s normalises across neighbouring channels", n.Name)
 		case "Add", "Sub", "Mul", "Div", "Pow", "PRelu":
 			a.binary(n)
 		case "Concat":
@@ -411,6 +418,25 @@ func (a *analyzer) batchNorm(n *graph.Node) {
 	for i := 1; i <= 4; i++ {
 		a.bind(n.Inputs[i], 0, xl)
 	}
+	a.setLayout(n.Outputs[0], xl)
+}
+
+// instanceNorm: InstanceNormalization normalises each channel plane on
+// its own, so channels pass, with their scale and B attached.
+func (a *analyzer) instanceNorm(n *graph.Node) {
+	for i := 1; i <= 2; i++ {
+		if a.paramOf(n, i) == nil {
+			a.opaque(n, "InstanceNormalization %s: input %d is not a param", n.Name, i)
+			return
+		}
+	}
+	xl := a.layoutOf(n.Inputs[0])
+	if xl == nil {
+		a.opaque(n, "InstanceNormalization %s: input has no channel axis", n.Name)
+		return
+	}
+	a.bind(n.Inputs[1], 0, xl)
+	a.bind(n.Inputs[2], 0, xl)
 	a.setLayout(n.Outputs[0], xl)
 }
 

@@ -265,6 +265,16 @@ func TestReported(t *testing.T) {
 		{"softmax", "Softmax sm normalises across channels", func(b *gb, x string) string {
 			return b.op("sm", "Softmax", graph.Attrs{"axis": 1}, x)
 		}},
+		{"lrn", "LRN lrn normalises across neighbouring channels", func(b *gb, x string) string {
+			return b.op("lrn", "LRN", graph.Attrs{"size": 3}, x)
+		}},
+		{"resize channels", "Resize rs resizes the batch or channel axis", func(b *gb, x string) string {
+			b.param("rs.roi", &tensor.Tensor{Shape: []int{0}})
+			b.param("rs.scales", &tensor.Tensor{Shape: []int{4}, Data: []float32{1, 0.5, 1, 1}})
+			b.param("rs2.scales", &tensor.Tensor{Shape: []int{4}, Data: []float32{1, 2, 1, 1}})
+			y := b.op("rs", "Resize", nil, x, "rs.roi", "rs.scales")
+			return b.op("rs2", "Resize", nil, y, "rs.roi", "rs2.scales")
+		}},
 		{"gather", "Gather ga picks along the batch or channel axis", func(b *gb, x string) string {
 			b.param("idx", ints2t(7, 6, 5, 4, 3, 2, 1, 0))
 			return b.op("ga", "Gather", graph.Attrs{"axis": 1}, x, "idx")

@@ -27,6 +27,8 @@ that real models use and torchvision does not, so that the tests meet them:
     unet_convtranspose     a small U-Net: strided convs down, ConvTranspose
                            (2×2/2, and 3×3/2 with output_padding) up, skip
                            Concats, a per-pixel 3-class output
+    instnorm_reflect       InstanceNorm (affine) in a residual block with
+                           reflection padding (a ConstantOfShape subgraph)
     fpn_interpolate        an FPN: F.interpolate (Resize) nearest ×2 added to
                            lateral 1×1 convs, bilinear to a size= taken from
                            the tensor (a shape subgraph), bilinear with
@@ -212,6 +214,26 @@ class FPNInterpolate(nn.Module):
         return self.head(torch.cat([p1, up2, up3], 1))
 
 
+class InstNormReflect(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 16, 5, padding=2)
+        self.c2 = nn.Conv2d(16, 24, 3, stride=2, padding=1)
+        self.n2 = nn.InstanceNorm2d(24, affine=True)
+        self.r1 = nn.Conv2d(24, 24, 3)
+        self.rn1 = nn.InstanceNorm2d(24, affine=True)
+        self.r2 = nn.Conv2d(24, 24, 3, padding=1)
+        self.rn2 = nn.InstanceNorm2d(24, affine=True)
+        self.out = nn.Conv2d(24, 3, 1)
+
+    def forward(self, x):
+        x = F.relu(self.c1(x))
+        x = F.relu(self.n2(self.c2(x)))
+        y = F.relu(self.rn1(self.r1(F.pad(x, (1, 1, 1, 1), mode="reflect"))))
+        x = x + self.rn2(self.r2(y))
+        return torch.tanh(self.out(x))
+
+
 MODELS = {
     "nobias_meanpool": (NoBiasMeanPool, (3, 32, 32)),
     "se_flatten_mlp": (SEFlattenMLP, (1, 28, 28)),
@@ -222,6 +244,7 @@ MODELS = {
     "prelu_elu_logsoftmax": (PReluEluLogSoftmax, (3, 24, 24)),
     "unet_convtranspose": (UNetConvTranspose, (1, 28, 28)),
     "fpn_interpolate": (FPNInterpolate, (3, 32, 32)),
+    "instnorm_reflect": (InstNormReflect, (3, 24, 24)),
 }
 
 
@@ -238,9 +261,10 @@ def main():
         torch.manual_seed(i)
         m = cls()
         for mod in m.modules():
-            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d)):
                 nn.init.uniform_(mod.weight, 0.5, 1.5)
                 nn.init.uniform_(mod.bias, -0.2, 0.2)
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 mod.momentum = None  # cumulative average over the batches below
             if isinstance(mod, nn.PReLU):
                 nn.init.uniform_(mod.weight, 0.05, 0.5)
