@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,7 +43,8 @@ func Load(path string) (*graph.Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
-	return Decode(b, path)
+	d := &decoder{file: path, dir: filepath.Dir(path)}
+	return d.decode(b)
 }
 
 // Decode converts the bytes of an ONNX model to a graph; name (usually the
@@ -58,6 +60,7 @@ func Decode(b []byte, name string) (*graph.Graph, error) {
 
 type decoder struct {
 	file  string
+	dir   string // the model's folder, for external data ("" for bytes)
 	opset int
 	// used holds every value and param name in the model, so that
 	// generated names are unique.
@@ -411,6 +414,9 @@ func (d *decoder) initializers(tps []*onnxpb.TensorProto) error {
 			return d.errf("initializer %q is defined twice", name)
 		}
 		seen[name] = true
+		if err := resolveExternal(tp, d.dir); err != nil {
+			return d.errf("initializer %q: %v", name, err)
+		}
 		t, err := tensorFromProto(tp)
 		if err != nil {
 			return d.errf("initializer %q: %v", name, err)

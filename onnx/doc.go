@@ -18,7 +18,9 @@
 //   - initializers become params, converted to float32 from any numeric data
 //     type (float, double, float16, bfloat16, signed and unsigned integers,
 //     bool); Constant nodes become params too, and graph inputs that are
-//     initializers are not graph inputs;
+//     initializers are not graph inputs. Load also reads initializers kept
+//     as external data (onnx.save_model(..., save_as_external_data=True)),
+//     from files that must lie inside the model's folder;
 //   - input and output shapes come from the graph's inputs and outputs,
 //     with −1 for a symbolic (dim_param) or missing dimension;
 //   - graph inputs follow the IR's conventions, or the model is refused
@@ -38,8 +40,10 @@
 //     Dropout keeps (or gets back from a constant input) its ratio
 //     attribute, the IR's form for Dropout; opset 6's broadcast/axis
 //     attributes of binary ops become numpy broadcasting (the second
-//     input reshaped or unsqueezed to align at axis), and its is_test
-//     attributes go (BatchNormalization is_test=0 becomes training_mode=1);
+//     input reshaped or unsqueezed to align at axis; a 1-D PRelu slope
+//     aligns with the channels), and its is_test attributes go
+//     (BatchNormalization is_test=0 becomes training_mode=1); Upsample
+//     (opsets 7–9) becomes the equivalent Resize;
 //   - every node's op is built once (graph.NewOp), so that attributes an
 //     op refuses (a 3-D convolution, a Cast to STRING) fail the import,
 //     naming the node;
@@ -54,8 +58,10 @@
 //     becomes a param when it gives the same value at two batch sizes; a
 //     Reshape (Expand) whose shape follows the batch gets a constant shape
 //     with 0 ("copy the input's dimension"; 1 for Expand) or −1 in the
-//     entries that follow the batch. Nodes and params that only fed what
-//     was folded are dropped; graph outputs are never folded;
+//     entries that follow the batch, and a Resize whose sizes follow the
+//     batch (F.interpolate(x, size=...)) gets constant scales instead.
+//     Nodes and params that only fed what was folded are dropped; graph
+//     outputs are never folded;
 //   - metadata_props become Graph.Meta, and graph.LabelAxes labels params.
 //
 // A model using op types that the graph package does not implement (see

@@ -62,13 +62,15 @@ func shapeFromDims(dims []int64) ([]int, int, error) {
 // the tensor's size is allocated.
 func tensorFromProto(tp *onnxpb.TensorProto) (*tensor.Tensor, error) {
 	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL || len(tp.ExternalData) > 0 {
+		// Initializers of a model loaded from a file had theirs read
+		// (resolveExternal); anything else cannot.
 		loc := ""
 		for _, e := range tp.ExternalData {
 			if e.GetKey() == "location" {
 				loc = e.GetValue()
 			}
 		}
-		return nil, fmt.Errorf("data is stored in an external file (%q), which is not supported: save the model with its weights inside (onnx.save_model(..., save_as_external_data=False))", loc)
+		return nil, fmt.Errorf("data is stored in an external file (%q), which is only read for initializers of a model loaded from its file", loc)
 	}
 	if tp.Segment != nil {
 		return nil, fmt.Errorf("segmented tensors are not supported")
