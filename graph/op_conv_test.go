@@ -253,6 +253,15 @@ func TestPoolGrad(t *testing.T) {
 	}
 	checkGrad(t, "GlobalAveragePool", nil, []gcIn{in(x)}, 1, true)
 	checkGrad(t, "GlobalMaxPool", nil, []gcIn{in(x)}, 1, true)
+	// Rows of ≥ 8 windows take the vectorised 2×2 path, which records
+	// the maxima's positions in training and searches for them otherwise.
+	wide := tensor.New(2, 2, 5, 21)
+	for i, v := range r.Perm(wide.Len()) {
+		wide.Data[i] = float32(v)*0.05 - 10
+	}
+	for _, train := range []bool{true, false} {
+		checkGrad(t, "MaxPool", Attrs{"kernel_shape": []int{2, 2}, "strides": []int{2, 2}}, []gcIn{in(wide)}, 1, train)
+	}
 }
 
 func TestPoolValues(t *testing.T) {

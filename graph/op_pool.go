@@ -9,15 +9,20 @@ import (
 )
 
 // poolOp is ONNX MaxPool and AveragePool (1-D and 2-D, pads, strides,
-// dilations, ceil_mode, count_include_pad). MaxPool keeps no argmax: the
-// forward pass runs branch-free on whole rows, and Backward finds each
-// window's maximum again from the input and output.
+// dilations, ceil_mode, count_include_pad). MaxPool's forward pass runs
+// branch-free on whole rows; a training pass of the common 2×2/2 pool
+// records each maximum's position on the way (vectorised), and Backward
+// otherwise finds each window's maximum again from the input and output.
 type poolOp struct {
 	max             bool
 	win             window
 	countIncludePad bool
 	n, c, h, w      int
 	oh, ow          int
+	// codes holds, after a training Forward of a 2×2/2 max pool (coded),
+	// each window's maximum position for Backward (vec.MaxPairs2Arg).
+	codes []int32
+	coded bool
 }
 
 func init() {
@@ -63,10 +68,25 @@ func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	hw, ohw := p.h*p.w, p.oh*p.ow
 	wn := &p.win
 	if p.max {
+		// A training pass of a 2×2/2 pool also records where each
+		// maximum is, so that Backward scatters without searching.
+		p.coded = ctx.Train && p.simple2x2()
+		if p.coded && len(p.codes) != len(y) {
+			p.codes = make([]int32, len(y))
+		}
 		parallel.For(planes, ctx.Threads, func(lo, hi, _ int) {
 			row := make([]float32, p.paddedWidth())
 			for pl := lo; pl < hi; pl++ {
-				p.maxPlane(x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw], row)
+				xp, yp := x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw]
+				if p.coded {
+					cp := p.codes[pl*ohw : (pl+1)*ohw]
+					for oh := 0; oh < p.oh; oh++ {
+						r0 := 2 * oh * p.w
+						vec.MaxPairs2Arg(yp[oh*p.ow:(oh+1)*p.ow], cp[oh*p.ow:(oh+1)*p.ow], xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w])
+					}
+					continue
+				}
+				p.maxPlane(xp, yp, row)
 			}
 		})
 		return nil
@@ -117,8 +137,7 @@ func (p *poolOp) paddedWidth() int {
 // element (possible only with pads or ceil_mode) give −∞.
 func (p *poolOp) maxPlane(xp, yp, row []float32) {
 	wn := &p.win
-	simple := wn.kh == 2 && wn.kw == 2 && wn.sh == 2 && wn.sw == 2 && wn.dh == 1 && wn.dw == 1 &&
-		wn.pt == 0 && wn.pl == 0 && 2*p.oh <= p.h && 2*p.ow <= p.w
+	simple := p.simple2x2()
 	negInf := float32(math.Inf(-1))
 	for oh := 0; oh < p.oh; oh++ {
 		yr := yp[oh*p.ow : (oh+1)*p.ow]
@@ -160,14 +179,21 @@ func (p *poolOp) maxPlane(xp, yp, row []float32) {
 	}
 }
 
+// simple2x2 reports a 2×2, stride-2 pool whose windows all lie inside the
+// input, the common case that runs on whole rows.
+func (p *poolOp) simple2x2() bool {
+	wn := &p.win
+	return wn.kh == 2 && wn.kw == 2 && wn.sh == 2 && wn.sw == 2 && wn.dh == 1 && wn.dw == 1 &&
+		wn.pt == 0 && wn.pl == 0 && 2*p.oh <= p.h && 2*p.ow <= p.w
+}
+
 // maxBackward adds each output gradient to the first element of its
 // window (in row-major order) that equals the window's maximum, which is
 // where the forward pass took it from; a window whose maximum matches no
 // element (NaN) sends its gradient to its first in-image element.
 func (p *poolOp) maxBackward(xp, yp, dxp, dyp []float32) {
 	wn := &p.win
-	if wn.kh == 2 && wn.kw == 2 && wn.sh == 2 && wn.sw == 2 && wn.dh == 1 && wn.dw == 1 &&
-		wn.pt == 0 && wn.pl == 0 && 2*p.oh <= p.h && 2*p.ow <= p.w {
+	if p.simple2x2() {
 		// The common 2×2/2 pool, without the general loop's bounds
 		// tests: the four positions are tested last to first so that the
 		// first match wins. (Go compiles these float compares to
@@ -263,6 +289,18 @@ func (p *poolOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 		for pl := lo; pl < hi; pl++ {
 			dxp := dx[pl*hw : (pl+1)*hw]
 			dyp := dy[pl*ohw : (pl+1)*ohw]
+			if p.max && p.coded && len(p.codes) == planes*ohw {
+				// Position code c of window (oh, ow) is row c>>1,
+				// column c&1 of the window.
+				cp := p.codes[pl*ohw : (pl+1)*ohw]
+				for oh := 0; oh < p.oh; oh++ {
+					base := 2 * oh * p.w
+					for ow, c := range cp[oh*p.ow : (oh+1)*p.ow] {
+						dxp[base+2*ow+int(c>>1)*p.w+int(c&1)] += dyp[oh*p.ow+ow]
+					}
+				}
+				continue
+			}
 			if p.max {
 				p.maxBackward(x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw], dxp, dyp)
 				continue

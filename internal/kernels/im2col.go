@@ -4,6 +4,8 @@
 // are checked against naive references in this package's tests.
 package kernels
 
+import "github.com/shearsml/shears/internal/vec"
+
 // Geom is a 2-D convolution window over one image's channels.
 type Geom struct {
 	C, H, W int // input channels (of one group), height, width
@@ -33,6 +35,25 @@ func Im2col(g *Geom, x, col []float32, ld int) {
 				// iw = ow*SW - PL + kj*DW ∈ [0, W).
 				off := kj*g.DW - g.PL
 				owLo, owHi := validRange(off, g.SW, g.W, g.OW)
+				if g.SW == 1 && owLo < owHi {
+					// Rows with ih = oh·SH − PT + ki·DH inside the image are
+					// copied in one call; the rest, and the columns outside
+					// [owLo, owHi), are cleared.
+					base := ki*g.DH - g.PT
+					ohLo, ohHi := validRange(base, g.SH, g.H, g.OH)
+					clear(dst[:ohLo*g.OW])
+					clear(dst[ohHi*g.OW:])
+					if ohLo < ohHi {
+						if owLo > 0 || owHi < g.OW {
+							for oh := ohLo; oh < ohHi; oh++ {
+								clear(dst[oh*g.OW : oh*g.OW+owLo])
+								clear(dst[oh*g.OW+owHi : (oh+1)*g.OW])
+							}
+						}
+						vec.CopyRows(dst[ohLo*g.OW+owLo:], g.OW, xc[(ohLo*g.SH+base)*g.W+owLo+off:], g.SH*g.W, owHi-owLo, ohHi-ohLo)
+					}
+					continue
+				}
 				for oh := 0; oh < g.OH; oh++ {
 					ih := oh*g.SH - g.PT + ki*g.DH
 					d := dst[oh*g.OW : (oh+1)*g.OW]
@@ -84,6 +105,14 @@ func Col2im(g *Geom, col, x []float32, ld int) {
 				if owLo >= owHi {
 					continue
 				}
+				if g.SW == 1 {
+					base := ki*g.DH - g.PT
+					ohLo, ohHi := validRange(base, g.SH, g.H, g.OH)
+					if ohLo < ohHi {
+						vec.AddRows(xc[(ohLo*g.SH+base)*g.W+owLo+off:], g.SH*g.W, src[ohLo*g.OW+owLo:], g.OW, owHi-owLo, ohHi-ohLo)
+					}
+					continue
+				}
 				for oh := 0; oh < g.OH; oh++ {
 					ih := oh*g.SH - g.PT + ki*g.DH
 					if ih < 0 || ih >= g.H {
@@ -91,15 +120,8 @@ func Col2im(g *Geom, col, x []float32, ld int) {
 					}
 					s := src[oh*g.OW : (oh+1)*g.OW]
 					dst := xc[ih*g.W:]
-					if g.SW == 1 {
-						d := dst[owLo+off : owHi+off]
-						for i, v := range s[owLo:owHi] {
-							d[i] += v
-						}
-					} else {
-						for ow := owLo; ow < owHi; ow++ {
-							dst[ow*g.SW+off] += s[ow]
-						}
+					for ow := owLo; ow < owHi; ow++ {
+						dst[ow*g.SW+off] += s[ow]
 					}
 				}
 			}

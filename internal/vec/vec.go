@@ -252,3 +252,89 @@ func MaxInto(y, x []float32) {
 		}
 	}
 }
+
+// MaxPairs2Arg is MaxPairs2 that also sets code[i] to where the maximum
+// of window i is: 0 for a[2i], 1 for a[2i+1], 2 for b[2i], 3 for b[2i+1],
+// the first of them on ties. code must be as long as y.
+func MaxPairs2Arg(y []float32, code []int32, a, b []float32) {
+	if len(y) == 0 {
+		return
+	}
+	code = code[:len(y)]
+	a, b = a[:2*len(y)], b[:2*len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		maxPairs2ArgAVX2(&y[0], &code[0], &a[0], &b[0], n)
+		if n < len(y) {
+			t := len(y) - 8 // redo the last 8, as MaxPairs2 does
+			maxPairs2ArgAVX2(&y[t], &code[t], &a[2*t], &b[2*t], 8)
+			return
+		}
+	}
+	for i := n; i < len(y); i++ {
+		m, c := a[2*i], int32(0)
+		if v := a[2*i+1]; v > m {
+			m, c = v, 1
+		}
+		if v := b[2*i]; v > m {
+			m, c = v, 2
+		}
+		if v := b[2*i+1]; v > m {
+			m, c = v, 3
+		}
+		y[i], code[i] = m, c
+	}
+}
+
+// CopyRows copies rows rows of width floats: row r from src[r·srcStride:]
+// to dst[r·dstStride:]. It is im2col's inner loop on small feature maps,
+// where a call into memmove per row of a few floats costs more than the
+// copy. Rows must not overlap between src and dst.
+func CopyRows(dst []float32, dstStride int, src []float32, srcStride int, width, rows int) {
+	if rows <= 0 || width <= 0 {
+		return
+	}
+	// Bounds: the last row must fit (the assembly does not check).
+	_ = dst[(rows-1)*dstStride+width-1]
+	_ = src[(rows-1)*srcStride+width-1]
+	switch {
+	case useAsm && width >= 8:
+		copyRowsAVX2(&dst[0], dstStride, &src[0], srcStride, width, rows)
+	case width > 32:
+		for r := range rows {
+			copy(dst[r*dstStride:r*dstStride+width], src[r*srcStride:])
+		}
+	default:
+		for r := range rows {
+			d, s := dst[r*dstStride:r*dstStride+width], src[r*srcStride:r*srcStride+width]
+			for i := range d {
+				d[i] = s[i]
+			}
+		}
+	}
+}
+
+// AddRows adds rows rows of width floats: dst[r·dstStride+i] +=
+// src[r·srcStride+i] (col2im's inner loop, as CopyRows is im2col's).
+func AddRows(dst []float32, dstStride int, src []float32, srcStride int, width, rows int) {
+	if rows <= 0 || width <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+width-1]
+	_ = src[(rows-1)*srcStride+width-1]
+	done := 0
+	if useAsm && width >= 8 {
+		done = width &^ 7
+		addRowsAVX2(&dst[0], dstStride, &src[0], srcStride, done, rows)
+	}
+	if done == width {
+		return
+	}
+	for r := range rows {
+		d, s := dst[r*dstStride+done:r*dstStride+width], src[r*srcStride+done:r*srcStride+width]
+		for i := range d {
+			d[i] += s[i]
+		}
+	}
+}

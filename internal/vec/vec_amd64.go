@@ -46,3 +46,12 @@ func maxPairs2AVX2(y, a, b *float32, n int)
 
 //go:noescape
 func maxIntoAVX2(y, x *float32, n int)
+
+//go:noescape
+func maxPairs2ArgAVX2(y *float32, code *int32, a, b *float32, n int)
+
+//go:noescape
+func copyRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
+
+//go:noescape
+func addRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)

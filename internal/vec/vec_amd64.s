@@ -434,3 +434,142 @@ mxloop:
 mxdone:
 	VZEROUPPER
 	RET
+
+// Window codes for maxPairs2ArgAVX2: 0..3 as int32, one per lane.
+DATA mp2code1<>+0(SB)/4, $1
+GLOBL mp2code1<>(SB), RODATA|NOPTR, $4
+DATA mp2code2<>+0(SB)/4, $2
+GLOBL mp2code2<>(SB), RODATA|NOPTR, $4
+DATA mp2code3<>+0(SB)/4, $3
+GLOBL mp2code3<>(SB), RODATA|NOPTR, $4
+
+// func maxPairs2ArgAVX2(y *float32, code *int32, a, b *float32, n int)
+//
+// As maxPairs2AVX2, and code[i] is the window position of the maximum,
+// the first in the order a[2i], a[2i+1], b[2i], b[2i+1] (0..3): the
+// codes start at 3 and are overwritten by blends from the last position
+// to the first where that position equals the maximum.
+TEXT ·maxPairs2ArgAVX2(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DI
+	MOVQ code+8(FP), R8
+	MOVQ a+16(FP), SI
+	MOVQ b+24(FP), DX
+	MOVQ n+32(FP), CX
+	VPBROADCASTD mp2code1<>(SB), Y12
+	VPBROADCASTD mp2code2<>(SB), Y13
+	VPBROADCASTD mp2code3<>(SB), Y14
+	VPXOR        Y15, Y15, Y15
+
+mpaloop:
+	CMPQ    CX, $8
+	JLT     mpadone
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS 32(DX), Y3
+	VSHUFPS $0x88, Y1, Y0, Y4 // v0: a even
+	VSHUFPS $0xdd, Y1, Y0, Y5 // v1: a odd
+	VSHUFPS $0x88, Y3, Y2, Y6 // v2: b even
+	VSHUFPS $0xdd, Y3, Y2, Y7 // v3: b odd
+	VMAXPS  Y5, Y4, Y8
+	VMAXPS  Y7, Y6, Y9
+	VMAXPS  Y9, Y8, Y8        // m
+	VMOVDQA Y14, Y10          // code = 3
+	VCMPPS  $0, Y8, Y6, Y11   // v2 == m
+	VBLENDVPS Y11, Y13, Y10, Y10
+	VCMPPS  $0, Y8, Y5, Y11   // v1 == m
+	VBLENDVPS Y11, Y12, Y10, Y10
+	VCMPPS  $0, Y8, Y4, Y11   // v0 == m
+	VBLENDVPS Y11, Y15, Y10, Y10
+	VPERMPD $0xd8, Y8, Y8
+	VPERMPD $0xd8, Y10, Y10
+	VMOVUPS Y8, (DI)
+	VMOVDQU Y10, (R8)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	SUBQ    $8, CX
+	JMP     mpaloop
+
+mpadone:
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
+//
+// Copies rows of width ≥ 8 floats: full 8-float blocks, then the row's
+// last 8 floats again (overlapping), so no row needs a scalar tail.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	MOVQ width+32(FP), R10
+	MOVQ rows+40(FP), CX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ -32(R10*4), R11 // byte offset of the row's last 8 floats
+
+crrow:
+	TESTQ CX, CX
+	JZ    crdone
+	XORQ  AX, AX
+
+crblock:
+	CMPQ    AX, R11
+	JG      crtail
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     crblock
+
+crtail:
+	VMOVUPS (SI)(R11*1), Y0
+	VMOVUPS Y0, (DI)(R11*1)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    CX
+	JMP     crrow
+
+crdone:
+	VZEROUPPER
+	RET
+
+// func addRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)
+//
+// dst row += src row for rows rows of width8 (a multiple of 8) floats.
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	MOVQ width8+32(FP), R10
+	MOVQ rows+40(FP), CX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+
+arrow:
+	TESTQ CX, CX
+	JZ    ardone
+	XORQ  AX, AX
+
+arblock:
+	CMPQ    AX, R10
+	JGE     arnext
+	VMOVUPS (DI)(AX*1), Y0
+	VADDPS  (SI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     arblock
+
+arnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JMP  arrow
+
+ardone:
+	VZEROUPPER
+	RET

@@ -21,3 +21,12 @@ func clampGradAVX2(gx, x, grad *float32, n int, lo, hi float32) { panic("vec: no
 func gather2AVX2(dst, src *float32, n int)                      { panic("vec: no assembly") }
 func maxPairs2AVX2(y, a, b *float32, n int)                     { panic("vec: no assembly") }
 func maxIntoAVX2(y, x *float32, n int)                          { panic("vec: no assembly") }
+func maxPairs2ArgAVX2(y *float32, code *int32, a, b *float32, n int) {
+	panic("vec: no assembly")
+}
+func copyRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int) {
+	panic("vec: no assembly")
+}
+func addRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int) {
+	panic("vec: no assembly")
+}

@@ -293,3 +293,89 @@ func TestMaxInto(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxPairs2Arg(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, n := range lengths {
+		for o := 0; o < 3; o++ {
+			// Small integers make ties common: the first position must win.
+			a := make([]float32, 2*n+o)
+			b := make([]float32, 2*n)
+			for i := range a {
+				a[i] = float32(r.IntN(3))
+			}
+			for i := range b {
+				b[i] = float32(r.IntN(3))
+			}
+			a = a[o:]
+			y := randSlice(r, n+4)
+			code := make([]int32, n+4)
+			want := append([]float32(nil), y...)
+			wantCode := make([]int32, n+4)
+			for i := 0; i < n; i++ {
+				w := []float32{a[2*i], a[2*i+1], b[2*i], b[2*i+1]}
+				m, c := w[0], int32(0)
+				for k, v := range w[1:] {
+					if v > m {
+						m, c = v, int32(k+1)
+					}
+				}
+				want[i], wantCode[i] = m, c
+			}
+			MaxPairs2Arg(y[:n], code, a, b)
+			for i := range y {
+				if y[i] != want[i] || code[i] != wantCode[i] {
+					t.Fatalf("n=%d off=%d: [%d] = %g code %d, want %g code %d", n, o, i, y[i], code[i], want[i], wantCode[i])
+				}
+			}
+		}
+	}
+}
+
+func TestCopyRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, width := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 33, 64} {
+		for _, rows := range []int{0, 1, 2, 5} {
+			for o := 0; o < 3; o++ {
+				ss, ds := width+r.IntN(5), width+r.IntN(5)
+				src := randSlice(r, o+rows*ss+1)[o:]
+				dst := randSlice(r, rows*ds+3)
+				want := append([]float32(nil), dst...)
+				for k := 0; k < rows; k++ {
+					copy(want[k*ds:k*ds+width], src[k*ss:])
+				}
+				CopyRows(dst, ds, src, ss, width, rows)
+				for i := range dst {
+					if dst[i] != want[i] {
+						t.Fatalf("width %d rows %d: dst[%d] = %g, want %g", width, rows, i, dst[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestAddRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, width := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 33, 64} {
+		for _, rows := range []int{0, 1, 2, 5} {
+			for o := 0; o < 3; o++ {
+				ss, ds := width+r.IntN(5), width+r.IntN(5)
+				src := randSlice(r, o+rows*ss+1)[o:]
+				dst := randSlice(r, rows*ds+3)
+				want := append([]float32(nil), dst...)
+				for k := 0; k < rows; k++ {
+					for i := 0; i < width; i++ {
+						want[k*ds+i] += src[k*ss+i]
+					}
+				}
+				AddRows(dst, ds, src, ss, width, rows)
+				for i := range dst {
+					if dst[i] != want[i] {
+						t.Fatalf("width %d rows %d: dst[%d] = %g, want %g", width, rows, i, dst[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
