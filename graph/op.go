@@ -37,6 +37,24 @@ type Ctx struct {
 	// Rand is the op's random source for this call (Dropout); it is seeded
 	// from the program's seed, the step and the node index, so runs repeat.
 	Rand *rand.Rand
+	// Fresh, in Backward and only for ops that implement FreshGradWriter,
+	// marks the input gradients nothing has written yet in this pass: the
+	// op must overwrite all of gin[i] instead of adding into it. Every
+	// other buffer an op sees holds the sum so far (zero at first).
+	Fresh []bool
+}
+
+// fresh reports whether gin[i] is to be overwritten.
+func (c *Ctx) fresh(i int) bool { return i < len(c.Fresh) && c.Fresh[i] }
+
+// FreshGradWriter is implemented by ops whose Backward can overwrite an
+// input gradient that nothing else has written yet (Ctx.Fresh). That saves
+// clearing the buffer first and reading it back while adding, a sizeable
+// share of a training step on the memory-bound passes (ReLU, BatchNorm,
+// a convolution's input gradient). Backward must then write every element
+// of the fresh gin[i].
+type FreshGradWriter interface {
+	WritesFreshGrads() bool
 }
 
 // Builder makes an Op from a node's attributes.

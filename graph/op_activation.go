@@ -14,10 +14,12 @@ import (
 )
 
 // unaryFn is an elementwise function of one input: fwd writes y = f(x), bwd
-// adds f'(x)·g into gx (it may read x and the forward result y).
+// adds f'(x)·g into gx (it may read x and the forward result y). set, when
+// not nil, is bwd writing gx instead of adding (for a fresh gradient).
 type unaryFn struct {
 	fwd func(y, x []float32)
 	bwd func(gx, x, y, g []float32)
+	set func(gx, x, y, g []float32)
 }
 
 // registerUnary registers an elementwise one-input op whose function may
@@ -33,6 +35,8 @@ func registerUnary(name string, make func(n *Node) (unaryFn, error)) {
 }
 
 type unaryOp struct{ f unaryFn }
+
+func (op *unaryOp) WritesFreshGrads() bool { return op.f.set != nil }
 
 func (op *unaryOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
@@ -58,7 +62,11 @@ func (op *unaryOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 	if len(gx) != len(x) || len(g) != len(x) {
 		return fmt.Errorf("gradient sizes %d and %d do not match input size %d", len(g), len(gx), len(x))
 	}
-	elemChunks(ctx.Threads, len(x), func(lo, hi int) { op.f.bwd(gx[lo:hi], x[lo:hi], y[lo:hi], g[lo:hi]) })
+	bwd := op.f.bwd
+	if ctx.fresh(0) {
+		bwd = op.f.set
+	}
+	elemChunks(ctx.Threads, len(x), func(lo, hi int) { bwd(gx[lo:hi], x[lo:hi], y[lo:hi], g[lo:hi]) })
 	return nil
 }
 
@@ -85,6 +93,7 @@ func init() {
 		return unaryFn{
 			fwd: func(y, x []float32) { vec.Clamp(y, x, 0, float32(math.Inf(1))) },
 			bwd: func(gx, x, _, g []float32) { vec.ReluGradAdd(gx, x, g) },
+			set: func(gx, x, _, g []float32) { vec.ReluGrad(gx, x, g) },
 		}, nil
 	})
 	registerUnary("LeakyRelu", func(n *Node) (unaryFn, error) {

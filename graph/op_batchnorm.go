@@ -131,6 +131,9 @@ func (b *batchNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	return nil
 }
 
+// WritesFreshGrads: Backward writes the whole input gradient in one pass.
+func (b *batchNormOp) WritesFreshGrads() bool { return true }
+
 func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if gout[0] == nil {
 		return nil
@@ -149,6 +152,7 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 	}
 	n, c, inner := b.n, b.c, b.inner
 	count := float32(n * inner)
+	set := ctx.fresh(0)
 	parallel.For(c, ctx.Threads, func(lo, hi, _ int) {
 		for ch := lo; ch < hi; ch++ {
 			mean, invStd := b.mean[ch], b.invStd[ch]
@@ -174,7 +178,11 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 			if !b.trained {
 				for i := 0; i < n; i++ {
 					off := (i*c + ch) * inner
-					vec.Axpy(dx[off:off+inner], g, dy[off:])
+					if set {
+						vec.ScaleShift(dx[off:off+inner], g, dy[off:], 0)
+					} else {
+						vec.Axpy(dx[off:off+inner], g, dy[off:])
+					}
 				}
 				continue
 			}
@@ -187,7 +195,11 @@ func (b *batchNormOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 			C := -g*mdy - B*mean
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * inner
-				vec.AddAffine2(dx[off:off+inner], A, dy[off:], B, x[off:], C)
+				if set {
+					vec.Affine2(dx[off:off+inner], A, dy[off:], B, x[off:], C)
+				} else {
+					vec.AddAffine2(dx[off:off+inner], A, dy[off:], B, x[off:], C)
+				}
 			}
 		}
 	})

@@ -243,6 +243,10 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	return nil
 }
 
+// WritesFreshGrads: the padded-rows path writes the input gradient as it
+// copies the GEMM's result out; the other paths clear it first themselves.
+func (c *convOp) WritesFreshGrads() bool { return true }
+
 func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	dy := gout[0]
 	if dy == nil {
@@ -278,11 +282,16 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if dw == nil && dx == nil {
 		return nil
 	}
+	fwd, bwd, rows := c.rowsGeoms()
+	rows = rows && useRows && !c.pointwise() && !c.depthwise()
+	if dx != nil && ctx.fresh(0) && !rows {
+		clear(dx) // these paths add into dx
+	}
 	if c.depthwise() {
 		c.depthwiseBackward(ctx.Threads, x, w, dyd, dx, dw)
 		return nil
 	}
-	if fwd, bwd, ok := c.rowsGeoms(); ok && useRows && !c.pointwise() {
+	if rows {
 		if dw != nil {
 			c.rowsWeightGrad(ctx.Threads, c.n, &fwd, x, dyd, dw)
 		}
@@ -291,7 +300,7 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 				c.wt = make([]float32, len(w))
 			}
 			flipTransposed(w, c.wt, c.group, c.m/c.group, g.C, g.KH, g.KW)
-			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, true)
+			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, !ctx.fresh(0))
 		}
 		return nil
 	}

@@ -287,6 +287,10 @@ func binRow(k binKind, y, a, b []float32, sa, sb int) {
 	}
 }
 
+// WritesFreshGrads: a same-shape Add copies its gradient into a fresh
+// input gradient; every other case clears it and adds as usual.
+func (op *binaryOp) WritesFreshGrads() bool { return true }
+
 func (op *binaryOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if gout[0] == nil || (gin[0] == nil && gin[1] == nil) {
 		return nil
@@ -300,6 +304,13 @@ func (op *binaryOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) erro
 	for k := range 2 {
 		if gin[k] == nil {
 			continue
+		}
+		if ctx.fresh(k) {
+			if kind == binAdd && len(gin[k].Data) == len(g) {
+				copy(gin[k].Data, g) // no broadcast: the gradient as it is
+				continue
+			}
+			clear(gin[k].Data)
 		}
 		sd := p.inner(k)
 		p.reduceRun(ctx.Threads, k, gin[k].Data, &op.scratch, func(d []float32, o, n int, off []int) {

@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/tensor"
@@ -29,6 +30,8 @@ type Program struct {
 	// inference function (BatchNorm with running statistics), which
 	// gradient-based pruning criteria use.
 	forwarded bool
+	// written marks, during Backward, the gradients that hold a sum.
+	written []bool
 }
 
 type compiledNode struct {
@@ -310,20 +313,30 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 	if len(gradOutputs) != len(p.outs) {
 		return fmt.Errorf("graph: Backward takes %d output gradients, got %d", len(p.outs), len(gradOutputs))
 	}
+	// Param gradients are cleared up front (they are small). Activation
+	// gradients are not: the first op to write one either overwrites it
+	// (FreshGradWriter) or gets it cleared just before; written tracks
+	// which hold a sum already.
+	threads := parallel.Resolve(p.Threads)
+	if len(p.written) != len(p.slots) {
+		p.written = make([]bool, len(p.slots))
+	}
+	written := p.written
 	var zero [][]float32
-	for _, s := range p.slots {
+	for i, s := range p.slots {
+		written[i] = false
 		if !s.needGrad {
 			continue
 		}
 		if s.grad == nil || !tensor.SameShape(s.grad.Shape, s.shape) {
 			s.grad = tensor.New(s.shape...)
-		} else {
+			written[i] = true
+		} else if s.param != nil {
 			zero = append(zero, s.grad.Data)
+			written[i] = true
 		}
 	}
-	// Gradient buffers hold as much as all activations together: clear
-	// them on every core.
-	parallel.For(len(zero), parallel.Resolve(p.Threads), func(lo, hi, _ int) {
+	parallel.For(len(zero), threads, func(lo, hi, _ int) {
 		for _, z := range zero[lo:hi] {
 			clear(z)
 		}
@@ -336,11 +349,17 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 		if !tensor.SameShape(gradOutputs[k].Shape, s.shape) {
 			return fmt.Errorf("graph: gradient for output %q has shape %s, output is %s", s.name, tensor.ShapeString(gradOutputs[k].Shape), tensor.ShapeString(s.shape))
 		}
+		if !written[o] {
+			copy(s.grad.Data, gradOutputs[k].Data)
+			written[o] = true
+			continue
+		}
 		for i, v := range gradOutputs[k].Data {
 			s.grad.Data[i] += v
 		}
 	}
-	ctx := &Ctx{Train: true, Threads: parallel.Resolve(p.Threads)}
+	ctx := &Ctx{Train: true, Threads: threads}
+	fresh := make([]bool, 0, 8)
 	in := make([]*tensor.Tensor, 0, 8)
 	out := make([]*tensor.Tensor, 0, 4)
 	gout := make([]*tensor.Tensor, 0, 4)
@@ -369,11 +388,48 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 			}
 		}
 		in, out = p.gather(cn, in[:0], out[:0])
+		fw, ok := cn.op.(FreshGradWriter)
+		canWrite := ok && fw.WritesFreshGrads() && !noFreshGrads
+		fresh = fresh[:0]
+		for k, i := range cn.in {
+			f := gin[k] != nil && !written[i]
+			if f && (!canWrite || slices.Index(cn.in, i) != k || slices.Index(cn.in[k+1:], i) >= 0) {
+				// Not an overwriter, or the value is read twice by this
+				// node (Mul(x, x)): start from zero.
+				clearParallel(gin[k].Data, threads)
+				f = false
+			}
+			fresh = append(fresh, f)
+		}
+		ctx.Fresh = fresh
 		if err := cn.op.Backward(ctx, in, out, gout, gin); err != nil {
 			return fmt.Errorf("node %q (%s) backward: %w", cn.node.Name, cn.node.Op, err)
 		}
+		for k, i := range cn.in {
+			if gin[k] != nil {
+				written[i] = true
+			}
+		}
+	}
+	// Gradients nothing wrote (a value whose readers need none) read as 0.
+	for i, s := range p.slots {
+		if s.needGrad && !written[i] && s.grad != nil {
+			clearParallel(s.grad.Data, threads)
+		}
 	}
 	return nil
+}
+
+// noFreshGrads turns FreshGradWriter off (tests compare both ways).
+var noFreshGrads bool
+
+// clearParallel zeroes a buffer, large ones on several cores.
+func clearParallel(d []float32, threads int) {
+	if len(d) < 1<<16 || threads <= 1 {
+		clear(d)
+		return
+	}
+	parallel.For(len(d), threads, func(lo, hi, _ int) { clear(d[lo:hi]) })
 }
 
 // Grad returns the gradient of the named param from the last Backward, or

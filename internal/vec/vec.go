@@ -338,3 +338,35 @@ func AddRows(dst []float32, dstStride int, src []float32, srcStride int, width, 
 		}
 	}
 }
+
+// ReluGrad sets gx[i] = g[i] where x[i] > 0, else 0: ReluGradAdd for a
+// gradient buffer nothing has written yet.
+func ReluGrad(gx, x, g []float32) {
+	x, g = x[:len(gx)], g[:len(gx)]
+	n := 0
+	if useAsm && len(gx) >= 8 {
+		n = len(gx) &^ 7
+		reluGradSetAVX2(&gx[0], &x[0], &g[0], n)
+	}
+	for i := n; i < len(gx); i++ {
+		if x[i] > 0 {
+			gx[i] = g[i]
+		} else {
+			gx[i] = 0
+		}
+	}
+}
+
+// Affine2 sets y[i] = a·u[i] + b·v[i] + c: AddAffine2 for a gradient
+// buffer nothing has written yet.
+func Affine2(y []float32, a float32, u []float32, b float32, v []float32, c float32) {
+	u, v = u[:len(y)], v[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		affine2AVX2(&y[0], a, &u[0], b, &v[0], c, n)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] = a*u[i] + b*v[i] + c
+	}
+}

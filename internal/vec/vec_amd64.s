@@ -573,3 +573,58 @@ arnext:
 ardone:
 	VZEROUPPER
 	RET
+
+// func reluGradSetAVX2(gx, x, grad *float32, n int)
+//
+// gx = grad where x > 0, else 0 (reluGradAVX2 without the add).
+TEXT ·reluGradSetAVX2(SB), NOSPLIT, $0-32
+	MOVQ   gx+0(FP), DI
+	MOVQ   x+8(FP), SI
+	MOVQ   grad+16(FP), DX
+	MOVQ   n+24(FP), CX
+	VXORPS Y0, Y0, Y0
+
+rgs8:
+	CMPQ    CX, $8
+	JLT     rgsDone
+	VCMPPS  $0x01, (SI), Y0, Y1
+	VANDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     rgs8
+
+rgsDone:
+	VZEROUPPER
+	RET
+
+// func affine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int)
+//
+// y = a·u + b·v + c (addAffine2AVX2 without the add).
+TEXT ·affine2AVX2(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ         u+16(FP), SI
+	VBROADCASTSS b+24(FP), Y1
+	MOVQ         v+32(FP), DX
+	VBROADCASTSS c+40(FP), Y2
+	MOVQ         n+48(FP), CX
+
+sf8:
+	CMPQ        CX, $8
+	JLT         sfDone
+	VMOVAPS     Y2, Y3
+	VFMADD231PS (SI), Y0, Y3
+	VFMADD231PS (DX), Y1, Y3
+	VMOVUPS     Y3, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         sf8
+
+sfDone:
+	VZEROUPPER
+	RET

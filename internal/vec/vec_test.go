@@ -379,3 +379,32 @@ func TestAddRows(t *testing.T) {
 		}
 	}
 }
+
+// TestSetVariants: ReluGrad and Affine2 overwrite what ReluGradAdd and
+// AddAffine2 add to, so on a buffer of garbage they must give what the
+// adding versions give on zeros.
+func TestSetVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, n := range lengths {
+		x, g, u := randSlice(r, n), randSlice(r, n), randSlice(r, n)
+		if n > 2 {
+			x[1] = 0 // the boundary: not > 0
+		}
+		want, got := make([]float32, n), randSlice(r, n)
+		ReluGradAdd(want, x, g)
+		ReluGrad(got, x, g)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("ReluGrad n=%d: [%d] = %g, want %g", n, i, got[i], want[i])
+			}
+		}
+		want, got = make([]float32, n), randSlice(r, n)
+		AddAffine2(want, 0.5, u, -1.5, x, 0.25)
+		Affine2(got, 0.5, u, -1.5, x, 0.25)
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+				t.Fatalf("Affine2 n=%d: [%d] = %g, want %g", n, i, got[i], want[i])
+			}
+		}
+	}
+}
