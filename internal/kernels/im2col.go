@@ -35,10 +35,10 @@ func Im2col(g *Geom, x, col []float32, ld int) {
 				// iw = ow*SW - PL + kj*DW ∈ [0, W).
 				off := kj*g.DW - g.PL
 				owLo, owHi := validRange(off, g.SW, g.W, g.OW)
-				if g.SW == 1 && owLo < owHi {
+				if (g.SW == 1 || g.SW == 2) && owLo < owHi {
 					// Rows with ih = oh·SH − PT + ki·DH inside the image are
-					// copied in one call; the rest, and the columns outside
-					// [owLo, owHi), are cleared.
+					// copied (stride 2: gathered) in one call; the rest, and
+					// the columns outside [owLo, owHi), are cleared.
 					base := ki*g.DH - g.PT
 					ohLo, ohHi := validRange(base, g.SH, g.H, g.OH)
 					clear(dst[:ohLo*g.OW])
@@ -50,7 +50,12 @@ func Im2col(g *Geom, x, col []float32, ld int) {
 								clear(dst[oh*g.OW+owHi : (oh+1)*g.OW])
 							}
 						}
-						vec.CopyRows(dst[ohLo*g.OW+owLo:], g.OW, xc[(ohLo*g.SH+base)*g.W+owLo+off:], g.SH*g.W, owHi-owLo, ohHi-ohLo)
+						d, src := dst[ohLo*g.OW+owLo:], xc[(ohLo*g.SH+base)*g.W+owLo*g.SW+off:]
+						if g.SW == 1 {
+							vec.CopyRows(d, g.OW, src, g.SH*g.W, owHi-owLo, ohHi-ohLo)
+						} else {
+							vec.GatherRows2(d, g.OW, src, g.SH*g.W, owHi-owLo, ohHi-ohLo)
+						}
 					}
 					continue
 				}

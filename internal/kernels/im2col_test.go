@@ -10,6 +10,11 @@ var geoms = []Geom{
 	{C: 3, H: 7, W: 7, KH: 3, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 1, PL: 0},
 	{C: 1, H: 9, W: 8, KH: 3, KW: 3, SH: 1, SW: 2, DH: 2, DW: 2, PT: 2, PL: 2},
 	{C: 4, H: 1, W: 33, KH: 1, KW: 5, SH: 1, SW: 3, DH: 1, DW: 1, PT: 0, PL: 2},
+	// Rows of ≥ 8 outputs take the vectorised row copies and gathers.
+	{C: 2, H: 5, W: 30, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1},
+	{C: 2, H: 7, W: 41, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, PT: 1, PL: 1},
+	{C: 3, H: 6, W: 37, KH: 1, KW: 1, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0},
+	{C: 1, H: 9, W: 50, KH: 3, KW: 3, SH: 2, SW: 2, DH: 2, DW: 3, PT: 2, PL: 3},
 }
 
 func outSize(in, k, s, d, p int) int { return (in+2*p-((k-1)*d+1))/s + 1 }

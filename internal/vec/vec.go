@@ -370,3 +370,27 @@ func Affine2(y []float32, a float32, u []float32, b float32, v []float32, c floa
 		y[i] = a*u[i] + b*v[i] + c
 	}
 }
+
+// GatherRows2 sets dst[r·dstStride+i] = src[r·srcStride+2i] for i < width
+// and r < rows: CopyRows for stride-2 columns (im2col of a stride-2
+// convolution). Each source row needs 2·width−1 elements.
+func GatherRows2(dst []float32, dstStride int, src []float32, srcStride int, width, rows int) {
+	if rows <= 0 || width <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+width-1]
+	_ = src[(rows-1)*srcStride+2*width-2]
+	// The assembly reads 16 source elements per 8 outputs, so it stops
+	// one output early to stay inside each row.
+	done := 0
+	if useAsm && width > 8 {
+		done = (width - 1) &^ 7
+		gatherRows2AVX2(&dst[0], dstStride, &src[0], srcStride, done, rows)
+	}
+	for r := range rows {
+		d, s := dst[r*dstStride:r*dstStride+width], src[r*srcStride:r*srcStride+2*width-1]
+		for i := done; i < width; i++ {
+			d[i] = s[2*i]
+		}
+	}
+}

@@ -61,3 +61,6 @@ func reluGradSetAVX2(gx, x, grad *float32, n int)
 
 //go:noescape
 func affine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int)
+
+//go:noescape
+func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)

@@ -628,3 +628,45 @@ sf8:
 sfDone:
 	VZEROUPPER
 	RET
+
+// func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)
+//
+// dst[r·dstStride + i] = src[r·srcStride + 2i] for i < width8 (a multiple
+// of 8), per 8 outputs as in gather2AVX2.
+TEXT ·gatherRows2AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	MOVQ width8+32(FP), R10
+	MOVQ rows+40(FP), CX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+
+grrow:
+	TESTQ CX, CX
+	JZ    grdone
+	XORQ  AX, AX // dst byte offset; src offset is twice that
+
+grblock:
+	CMPQ    AX, R10
+	JGE     grnext
+	LEAQ    (AX)(AX*1), BX
+	VMOVUPS (SI)(BX*1), Y0
+	VMOVUPS 32(SI)(BX*1), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     grblock
+
+grnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JMP  grrow
+
+grdone:
+	VZEROUPPER
+	RET

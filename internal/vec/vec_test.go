@@ -408,3 +408,32 @@ func TestSetVariants(t *testing.T) {
 		}
 	}
 }
+
+func TestGatherRows2(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for _, width := range []int{1, 3, 7, 8, 9, 14, 16, 17, 28, 33} {
+		for _, rows := range []int{0, 1, 2, 5} {
+			for o := 0; o < 3; o++ {
+				ss, ds := 2*width+r.IntN(5), width+r.IntN(5)
+				n := o
+				if rows > 0 {
+					n += (rows-1)*ss + 2*width - 1 // the shortest src allowed
+				}
+				src := randSlice(r, n)[o:]
+				dst := randSlice(r, rows*ds+3)
+				want := append([]float32(nil), dst...)
+				for k := 0; k < rows; k++ {
+					for i := 0; i < width; i++ {
+						want[k*ds+i] = src[k*ss+2*i]
+					}
+				}
+				GatherRows2(dst, ds, src, ss, width, rows)
+				for i := range dst {
+					if dst[i] != want[i] {
+						t.Fatalf("width %d rows %d: dst[%d] = %g, want %g", width, rows, i, dst[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
