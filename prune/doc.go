@@ -35,11 +35,12 @@
 //     over axes after the channels pass channels through, with their
 //     per-channel params attached (a LayerNorm's Scale and B there are
 //     per position, not per channel, and are refused);
-//   - Add, Sub, Mul, Div and Pow couple all operands whose axis aligned
-//     with the output's axis 1 has the full width (a residual add, a
-//     squeeze-excitation Mul by N×C×1×1); a param operand such as a C×1×1
-//     constant contributes its slice; scalars and size-1 axes broadcast and
-//     couple nothing;
+//   - Add, Sub, Mul, Div, Pow, PRelu and the variadic Sum, Mean, Max and
+//     Min couple all operands whose axis aligned with the output's axis 1
+//     has the full width (a residual add, a squeeze-excitation Mul by
+//     N×C×1×1); a param operand such as a C×1×1 constant (a PReLU slope)
+//     contributes its slice; scalars and size-1 axes broadcast and couple
+//     nothing;
 //   - Concat on axis 1 lays its inputs' channels side by side, so each
 //     consumer prunes every producer's slice at its offset (DenseNet);
 //     Split and step-1 Slice on axis 1 take sub-ranges;

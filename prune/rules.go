@@ -31,6 +31,7 @@ var pools = map[string]bool{
 // put them; every other op expects them on axis 1.
 var anyAxis = map[string]bool{
 	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "PRelu": true, "MatMul": true,
+	"Sum": true, "Mean": true, "Max": true, "Min": true,
 	"Transpose": true, "ReduceMean": true, "ReduceSum": true, "ReduceMax": true, "ReduceMin": true,
 	"Softmax": true, "LogSoftmax": true, "LayerNormalization": true, "Resize": true, "Shape": true,
 	"Constant": true,
@@ -193,7 +194,7 @@ func (a *analyzer) rule(n *graph.Node) {
 			a.instanceNorm(n)
 		case "LRN":
 			a.opaque(n, "LRN %s normalises across neighbouring channels", n.Name)
-		case "Add", "Sub", "Mul", "Div", "Pow", "PRelu":
+		case "Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Mean", "Max", "Min":
 			a.binary(n)
 		case "Concat":
 			a.concat(n)
