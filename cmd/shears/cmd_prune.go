@@ -188,6 +188,17 @@ func flagError(err error, recipeFile string) error {
 	return err
 }
 
+// labelFree reports whether a recipe needs no labels: a criterion that
+// reads activations or nothing, one-shot, no training of any kind.
+func labelFree(r prune.Recipe) bool {
+	crit, err := prune.ParseCriterion(r.Method.Criterion)
+	if err != nil || crit.Needs() == prune.NeedsLabels {
+		return false
+	}
+	return r.Schedule.Kind == "oneshot" && r.Finetune.Epochs == 0 && !r.Finetune.FromScratch &&
+		r.Regularize == nil && r.Sensitivity == nil
+}
+
 // pruneOne runs one recipe, writes its outputs and prints its report.
 func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, error) {
 	start := time.Now()
@@ -211,7 +222,19 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, 
 		}
 		env.Train, env.Test = env.Train.Limit(r.Data.Limit), env.Test.Limit(r.Data.Limit)
 		if err := checkImageModel(g, env.Train); err != nil {
-			return nil, err
+			// A model that reads these images but gives no class scores
+			// (a segmentation head) can still be pruned by label-free
+			// steps: activation statistics of the images, no accuracy, no
+			// training.
+			var oe *outputError
+			if !errors.As(err, &oe) {
+				return nil, err
+			}
+			if !labelFree(r) {
+				return nil, fmt.Errorf("%v; such a model prunes only without labels: one-shot, --finetune-epochs 0, a criterion other than taylor or snip", err)
+			}
+			env.Log("warning: " + err.Error() + ": the images serve as calibration data only; accuracy is not measured")
+			env.Test = nil
 		}
 	}
 	rep, err := prune.Run(ctx, r, env)

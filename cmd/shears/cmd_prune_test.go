@@ -212,6 +212,52 @@ func TestPruneWarnsUnprunable(t *testing.T) {
 	}
 }
 
+// A model that reads MNIST images but gives a per-pixel map, not class
+// scores, prunes with a label-free criterion (the images calibrate it),
+// and is refused, naming its output, for anything that needs labels.
+func TestPruneSegmentationCalibration(t *testing.T) {
+	g := &graph.Graph{Name: "seg", Inputs: []graph.ValueInfo{{Name: "x", Shape: []int{-1, 1, 28, 28}}}, Meta: map[string]string{}}
+	param := func(name string, shape ...int) string {
+		p := tensor.New(shape...)
+		for i := range p.Data {
+			p.Data[i] = float32(i%7)/7 - 0.4
+		}
+		g.AddParam(name, p, true)
+		return name
+	}
+	node := func(name, op string, attrs graph.Attrs, in ...string) string {
+		g.Nodes = append(g.Nodes, &graph.Node{Name: name, Op: op, Inputs: in, Outputs: []string{name}, Attrs: attrs})
+		return name
+	}
+	conv := graph.Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}}
+	x := node("relu1", "Relu", nil, node("conv1", "Conv", conv, "x", param("conv1.weight", 8, 1, 3, 3), param("conv1.bias", 8)))
+	x = node("conv2", "Conv", conv, x, param("conv2.weight", 3, 8, 3, 3))
+	g.Outputs = []graph.ValueInfo{{Name: x}}
+	graph.LabelAxes(g)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "seg.onnx"), filepath.Join(dir, "slim.onnx")
+	if err := onnx.Save(in, g); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := shears(t, "prune", in, "--criterion", "apoz", "--ratio", "0.5", "--finetune-epochs", "0", "--data", "mnist",
+		"--limit", "64", "--out", out, "--latency-runs", "0", "--quiet")
+	if code != 0 || !strings.Contains(stderr, "calibration data only") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if s, err := onnx.Load(out); err != nil || s.Param("conv1.weight").Value.Shape[0] != 4 {
+		t.Fatalf("slimmed model: %v", err)
+	}
+	for _, args := range [][]string{
+		{"--criterion", "taylor", "--finetune-epochs", "0"},
+		{"--criterion", "apoz", "--finetune-epochs", "1"},
+	} {
+		_, stderr, code := shears(t, append([]string{"prune", in, "--ratio", "0.5", "--data", "mnist", "--limit", "64", "--out", out, "--quiet"}, args...)...)
+		if code == 0 || !strings.Contains(stderr, `model output "conv2"`) {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+	}
+}
+
 // The lottery schedule reports every training with its test accuracy per
 // epoch, and plots dense, ticket and control.
 func TestPruneLottery(t *testing.T) {

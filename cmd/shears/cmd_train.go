@@ -42,16 +42,9 @@ func (d *dataFlags) load(split data.Split) (*data.Dataset, error) {
 // checkImageModel verifies that a model takes N×1×28×28 and gives N×10,
 // the contract for training and evaluating on the built-in data sets.
 func checkImageModel(g *graph.Graph, ds *data.Dataset) error {
-	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
-		return fmt.Errorf("model %q has %d inputs and %d outputs; train and eval need one of each", g.Name, len(g.Inputs), len(g.Outputs))
-	}
-	prog, err := graph.Compile(g)
+	prog, err := checkImageInput(g, ds)
 	if err != nil {
 		return err
-	}
-	in := g.Inputs[0].Shape
-	if len(in) != 4 || (in[1] != ds.C && in[1] >= 0) || (in[2] != ds.H && in[2] >= 0) || (in[3] != ds.W && in[3] >= 0) {
-		return fmt.Errorf("model input %q is %v; %s images are N×%d×%d×%d", g.Inputs[0].Name, in, ds.Name, ds.C, ds.H, ds.W)
 	}
 	shapes, err := prog.InferShapes(1)
 	if err != nil {
@@ -59,9 +52,32 @@ func checkImageModel(g *graph.Graph, ds *data.Dataset) error {
 	}
 	out := shapes[g.Outputs[0].Name]
 	if len(out) != 2 || out[1] != ds.Classes {
-		return fmt.Errorf("model output %q has shape %v; %s needs N×%d class scores", g.Outputs[0].Name, out, ds.Name, ds.Classes)
+		return &outputError{fmt.Sprintf("model output %q has shape %v; %s needs N×%d class scores", g.Outputs[0].Name, out, ds.Name, ds.Classes)}
 	}
 	return nil
+}
+
+// outputError says that a model reads the data set's images but does not
+// give its class scores (a segmentation or detection head).
+type outputError struct{ msg string }
+
+func (e *outputError) Error() string { return e.msg }
+
+// checkImageInput verifies that a model has one input, N×1×28×28 as the
+// data set's images, and one output, and compiles it.
+func checkImageInput(g *graph.Graph, ds *data.Dataset) (*graph.Program, error) {
+	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
+		return nil, fmt.Errorf("model %q has %d inputs and %d outputs; train and eval need one of each", g.Name, len(g.Inputs), len(g.Outputs))
+	}
+	prog, err := graph.Compile(g)
+	if err != nil {
+		return nil, err
+	}
+	in := g.Inputs[0].Shape
+	if len(in) != 4 || (in[1] != ds.C && in[1] >= 0) || (in[2] != ds.H && in[2] >= 0) || (in[3] != ds.W && in[3] >= 0) {
+		return nil, fmt.Errorf("model input %q is %v; %s images are N×%d×%d×%d", g.Inputs[0].Name, in, ds.Name, ds.C, ds.H, ds.W)
+	}
+	return prog, nil
 }
 
 func cmdTrain(ctx context.Context, args []string) error {
