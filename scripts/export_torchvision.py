@@ -9,7 +9,9 @@ opt-in set (EXTRA: architectures the default set does not cover: MobileNetV3's
 hard-swish and squeeze-excitation, MnasNet, RegNet X/Y, ResNeXt's grouped
 convs, Wide ResNet, AlexNet, SqueezeNet 1.0, ShuffleNetV2 x0.5, EfficientNet-B1,
 Inception v3 at 299x299, ConvNeXt's LayerNorm and GELU, the latter also at
-opset 17 as convnext_tiny_opset17, with LayerNormalization) is exported with
+opset 17 as convnext_tiny_opset17, with LayerNormalization; the LR-ASPP and
+DeepLabV3 segmentation models on MobileNetV3, whose output is a 21-class map
+at the input's size) is exported with
 
     /usr/bin/python3 scripts/export_torchvision.py --models extra --out .cache/torchvision-extra
     go test -run TestTorchvisionORT ./onnx/ -v
@@ -28,7 +30,8 @@ scale and shift, and BatchNorm statistics re-estimated from random batches (a
 few forward passes in train mode with momentum=None, a cumulative average), so
 that the outputs are not degenerate. Each model is written twice, at opset 13
 with a dynamic batch axis (input "input" N×3×224×224, N×3×299×299 for
-inception_v3, output "output" N×1000):
+inception_v3, output "output" N×1000, N×21×224×224 for the segmentation
+models):
 
     NAME.onnx      the default eval export (the exporter folds BatchNorm into Conv)
     NAME_bn.onnx   BatchNormalization kept (training=TrainingMode.PRESERVE, model in eval)
@@ -75,6 +78,11 @@ EXTRA = {
     # ConvNeXt again at opset 17, where PyTorch writes LayerNormalization
     # instead of its ReduceMean/Sub/Pow/Sqrt/Div decomposition.
     "convnext_tiny_opset17": lambda: tvm.convnext_tiny(weights=None),
+    # Segmentation: dilated backbones, ASPP / LR-ASPP heads, bilinear
+    # upsampling to the input's size (Resize with sizes from Shape).
+    "lraspp_mobilenet_v3_large": lambda: tvm.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None),
+    "deeplabv3_mobilenet_v3_large": lambda: tvm.segmentation.deeplabv3_mobilenet_v3_large(
+        weights=None, weights_backbone=None, aux_loss=False),
 }
 
 ALL = {**MODELS, **EXTRA}
