@@ -41,27 +41,13 @@ func Reinit(g *graph.Graph, seed uint64) {
 	}
 	for _, n := range g.Nodes {
 		switch n.Op {
-		case "Conv":
+		case "Conv", "ConvTranspose":
+			// Fans as PyTorch reads them off the weight's first two axes
+			// (out × in/group for Conv, in × out/group for ConvTranspose):
+			// Kaiming normal with fan-out axis0·k/group, bias bound from
+			// fan-in axis1·k.
 			w := in(n, 1)
 			if w == nil || w.Value.Rank() < 2 {
-				continue
-			}
-			group, _ := n.Attrs.Int("group", 1)
-			k := 1
-			for _, d := range w.Value.Shape[2:] {
-				k *= d
-			}
-			std := math.Sqrt(2 / float64(max(w.Value.Shape[0]*k/max(group, 1), 1)))
-			for i := range w.Value.Data {
-				w.Value.Data[i] = float32(r.NormFloat64() * std)
-			}
-			uniform(in(n, 2), 1/math.Sqrt(float64(max(w.Value.Shape[1]*k, 1))))
-		case "ConvTranspose":
-			// As for Conv, with the fans PyTorch reads off this weight's
-			// layout (in × out/group × k…): fan-out in·k/group for the
-			// weight, fan-in out/group·k for the bias bound.
-			w := in(n, 1)
-			if w == nil || w.Value.Rank() < 3 {
 				continue
 			}
 			group, _ := n.Attrs.Int("group", 1)
