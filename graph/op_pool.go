@@ -75,18 +75,16 @@ func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 			p.codes = make([]int32, len(y))
 		}
 		parallel.For(planes, ctx.Threads, func(lo, hi, _ int) {
-			row := make([]float32, p.paddedWidth())
+			var row []float32 // scratch of the general windows
+			if !p.simple2x2() {
+				row = make([]float32, p.paddedWidth())
+			}
 			for pl := lo; pl < hi; pl++ {
-				xp, yp := x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw]
+				var codes []int32
 				if p.coded {
-					cp := p.codes[pl*ohw : (pl+1)*ohw]
-					for oh := 0; oh < p.oh; oh++ {
-						r0 := 2 * oh * p.w
-						vec.MaxPairs2Arg(yp[oh*p.ow:(oh+1)*p.ow], cp[oh*p.ow:(oh+1)*p.ow], xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w])
-					}
-					continue
+					codes = p.codes[pl*ohw : (pl+1)*ohw]
 				}
-				p.maxPlane(xp, yp, row)
+				p.maxPlane(x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw], codes, row)
 			}
 		})
 		return nil
@@ -134,8 +132,10 @@ func (p *poolOp) paddedWidth() int {
 // max of its window's input rows (vectorised), then the max along each
 // window's columns in a −∞-padded scratch row of paddedWidth elements; no
 // argmax is kept, Backward finds it again. Windows that cover no input
-// element (possible only with pads or ceil_mode) give −∞.
-func (p *poolOp) maxPlane(xp, yp, row []float32) {
+// element (possible only with pads or ceil_mode) give −∞. A 2×2/2 pool
+// runs on row pairs, and records each maximum's position in codes when
+// codes is not nil.
+func (p *poolOp) maxPlane(xp, yp []float32, codes []int32, row []float32) {
 	wn := &p.win
 	simple := p.simple2x2()
 	negInf := float32(math.Inf(-1))
@@ -143,7 +143,11 @@ func (p *poolOp) maxPlane(xp, yp, row []float32) {
 		yr := yp[oh*p.ow : (oh+1)*p.ow]
 		if simple {
 			r0 := 2 * oh * p.w
-			vec.MaxPairs2(yr, xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w])
+			if codes != nil {
+				vec.MaxPairs2Arg(yr, codes[oh*p.ow:(oh+1)*p.ow], xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w])
+			} else {
+				vec.MaxPairs2(yr, xp[r0:r0+p.w], xp[r0+p.w:r0+2*p.w])
+			}
 			continue
 		}
 		inner := row[wn.pl : wn.pl+p.w]
@@ -193,36 +197,6 @@ func (p *poolOp) simple2x2() bool {
 // element (NaN) sends its gradient to its first in-image element.
 func (p *poolOp) maxBackward(xp, yp, dxp, dyp []float32) {
 	wn := &p.win
-	if p.simple2x2() {
-		// The common 2×2/2 pool, without the general loop's bounds
-		// tests: the four positions are tested last to first so that the
-		// first match wins. (Go compiles these float compares to
-		// branches; bit-compare and mask-select variants were no faster.)
-		for oh := 0; oh < p.oh; oh++ {
-			r0 := 2 * oh * p.w
-			r1 := r0 + p.w
-			row0, row1 := xp[r0:r0+2*p.ow], xp[r1:r1+2*p.ow]
-			ys, dys := yp[oh*p.ow:(oh+1)*p.ow], dyp[oh*p.ow:(oh+1)*p.ow]
-			for ow, m := range ys {
-				c := 2 * ow
-				a := r0 + c
-				if row1[c+1] == m {
-					a = r1 + c + 1
-				}
-				if row1[c] == m {
-					a = r1 + c
-				}
-				if row0[c+1] == m {
-					a = r0 + c + 1
-				}
-				if row0[c] == m {
-					a = r0 + c
-				}
-				dxp[a] += dys[ow]
-			}
-		}
-		return
-	}
 	for oh := 0; oh < p.oh; oh++ {
 		h0 := oh*wn.sh - wn.pt
 		for ow := 0; ow < p.ow; ow++ {

@@ -32,6 +32,7 @@ type resizeOp struct {
 	shape  []int
 	passes []resizePass
 	bufs   [][]float32 // outputs of all passes but the last
+	gbufs  [][]float32 // Backward: gradients of the inputs of all passes but the first
 }
 
 // resizePass resizes axis ax of a tensor whose shape is shape (before the
@@ -175,6 +176,7 @@ func (op *resizeOp) plan(x, out []int, scale []float64) {
 		p := &op.passes[k]
 		op.bufs[k] = make([]float32, p.outer*p.out*p.inner)
 	}
+	op.gbufs = nil // allocated by the first Backward
 }
 
 // source maps output position j of an axis to its input coordinate. As
@@ -330,15 +332,21 @@ func (op *resizeOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) erro
 	if len(op.passes) == 0 {
 		return addInto(ctx.Threads, gx, g)
 	}
-	// Walk the passes backwards; intermediate gradients reuse fresh
-	// buffers shaped like the passes' inputs.
+	// Walk the passes backwards; the gradient of pass k's input (k > 0)
+	// is pass k−1's output gradient, kept in gbufs[k−1] between calls.
+	if op.gbufs == nil {
+		op.gbufs = make([][]float32, len(op.bufs))
+		for k := range op.gbufs {
+			op.gbufs[k] = make([]float32, len(op.bufs[k]))
+		}
+	}
 	for k := len(op.passes) - 1; k >= 0; k-- {
-		p := &op.passes[k]
 		dst := gx
 		if k > 0 {
-			dst = make([]float32, p.outer*p.in*p.inner)
+			dst = op.gbufs[k-1]
+			clear(dst)
 		}
-		p.adjoint(ctx.Threads, g, dst)
+		op.passes[k].adjoint(ctx.Threads, g, dst)
 		g = dst
 	}
 	return nil
