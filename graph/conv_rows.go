@@ -11,9 +11,11 @@ import (
 // matrix is then one contiguous slice of that plane, shifted by
 // ki·dh·wp + kj·dw. The GEMM computes outputs for all wp columns of each
 // output row; the (kw−1)·dw columns past the image edge are junk and are
-// dropped when results are copied out. This turns im2col into K long
-// copies instead of K·OH short ones, which is what made im2col and col2im
-// cost as much as the GEMMs.
+// dropped when results are copied out. The GEMM packs its B operand
+// straight from the padded images (gemm.RowsB: K row offsets, one segment
+// per image), so the column matrix is never built: im2col costs one copy
+// of the input instead of K·OH short ones (which made im2col and col2im
+// cost as much as the GEMMs) or K long ones.
 //
 // The input gradient of a stride-1 convolution is itself a stride-1
 // convolution of the output gradient with the flipped, transposed kernel,
@@ -79,27 +81,31 @@ func (r *rowsGeom) pad(x, p []float32) {
 	clear(p[r.c*plane:])
 }
 
-// cols writes the K rows of one padded image into col at column offset
-// off, row stride ld.
-func (r *rowsGeom) cols(p, col []float32, off, ld int) {
-	l, plane, row := r.l(), r.plane(), 0
+// rowOffsets writes where each of the K rows of the column matrix starts
+// in a padded image: row (c, ki, kj) is the plane of channel c shifted by
+// the kernel offset. The GEMM reads them in place (gemm.RowsB), so the
+// column matrix is never built.
+func (r *rowsGeom) rowOffsets(off []int) []int {
+	off = off[:0]
+	plane := r.plane()
 	for c := 0; c < r.c; c++ {
 		for ki := 0; ki < r.kh; ki++ {
 			for kj := 0; kj < r.kw; kj++ {
-				copy(col[row*ld+off:][:l], p[c*plane+ki*r.dh*r.wp+kj*r.dw:][:l])
-				row++
+				off = append(off, c*plane+ki*r.dh*r.wp+kj*r.dw)
 			}
 		}
 	}
+	return off
 }
 
-// chunkCols builds the column matrix of group gi for images
-// [i0, i0+cnt) side by side (row stride ld) in buf.col.
-func (r *rowsGeom) chunkCols(x []float32, buf convBuf, i0, cnt, gi, ld int) {
+// padChunk pads group gi of images [i0, i0+cnt) into p, padLen apart: the
+// B operand of the chunk's GEMM, images side by side (one RowsB segment
+// each).
+func (r *rowsGeom) padChunk(x, p []float32, i0, cnt, gi int) {
 	cinImg := r.groups * r.c * r.h * r.w
+	pl := r.padLen()
 	for j := 0; j < cnt; j++ {
-		r.pad(x[(i0+j)*cinImg+gi*r.c*r.h*r.w:], buf.pad)
-		r.cols(buf.pad, buf.col, j*r.l(), ld)
+		r.pad(x[(i0+j)*cinImg+gi*r.c*r.h*r.w:], p[j*pl:])
 	}
 }
 
@@ -116,15 +122,17 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
 	l, k := r.l(), r.k()
-	bufs := c.buffers(workers, k*chunk*l, r.m*chunk*l, 0, r.padLen())
+	bufs := c.buffers(workers, 0, r.m*chunk*l, 0, chunk*r.padLen())
+	c.rowOff = r.rowOffsets(c.rowOff)
 	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
 		buf := bufs[worker]
+		cols := &gemm.RowsB{Data: buf.pad, RowOff: c.rowOff, Seg: l, SegStride: r.padLen()}
 		for i0 := lo; i0 < hi; i0 += chunk {
 			cnt := min(chunk, hi-i0)
 			ld := cnt * l
 			for gi := 0; gi < r.groups; gi++ {
-				r.chunkCols(x, buf, i0, cnt, gi, ld)
+				r.padChunk(x, buf.pad, i0, cnt, gi)
 				// With a bias, the GEMM adds onto rows filled with it.
 				var beta float32
 				if bias != nil {
@@ -133,7 +141,7 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 					}
 					beta = 1
 				}
-				gemm.Sgemm(false, false, r.m, ld, k, 1, w[gi*r.m*k:], k, buf.col, ld, beta, buf.mat, ld, inner)
+				gemm.SgemmRowsB(false, r.m, ld, k, 1, w[gi*r.m*k:], k, cols, beta, buf.mat, ld, inner)
 				for j := 0; j < cnt; j++ {
 					for o := 0; o < r.m; o++ {
 						src := buf.mat[o*ld+j*l:]
@@ -160,17 +168,19 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
 	l, k := r.l(), r.k()
-	bufs := c.buffers(workers, k*chunk*l, r.m*chunk*l, len(dw), r.padLen())
+	bufs := c.buffers(workers, 0, r.m*chunk*l, len(dw), chunk*r.padLen())
+	c.rowOff = r.rowOffsets(c.rowOff)
 	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
 		buf := bufs[worker]
+		cols := &gemm.RowsB{Data: buf.pad, RowOff: c.rowOff, Seg: l, SegStride: r.padLen()}
 		dwp := buf.dw[:len(dw)]
 		clear(dwp)
 		for i0 := lo; i0 < hi; i0 += chunk {
 			cnt := min(chunk, hi-i0)
 			ld := cnt * l
 			for gi := 0; gi < r.groups; gi++ {
-				r.chunkCols(x, buf, i0, cnt, gi, ld)
+				r.padChunk(x, buf.pad, i0, cnt, gi)
 				for j := 0; j < cnt; j++ {
 					// dY in the padded-row layout, junk columns zero.
 					for o := 0; o < r.m; o++ {
@@ -183,7 +193,7 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 					}
 				}
 				// dW_g (m×k) += dY' (m×ld) · colᵀ (ld×k)
-				gemm.Sgemm(false, true, r.m, k, ld, 1, buf.mat, ld, buf.col, ld, 1, dwp[gi*r.m*k:], k, inner)
+				gemm.SgemmRowsB(true, r.m, k, ld, 1, buf.mat, ld, cols, 1, dwp[gi*r.m*k:], k, inner)
 			}
 		}
 	})

@@ -24,6 +24,9 @@ type convOp struct {
 	cin   int       // input channels (all groups)
 	bufs  []convBuf // scratch, one per worker
 	wt    []float32 // flipped, transposed kernel for input gradients
+	// rowOff: where the column matrix's rows start in a padded image
+	// (padded-rows path, refilled by each call).
+	rowOff []int
 }
 
 func init() {

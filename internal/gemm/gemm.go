@@ -119,6 +119,7 @@ type job struct {
 	lda            int
 	b              []float32
 	ldb            int
+	rb             *RowsB // B as scattered rows (SgemmRowsB); b is unused then
 	c              []float32
 	ldc            int
 
@@ -134,7 +135,10 @@ type job struct {
 
 // workspace holds the packing buffers of one worker: the packed op(A) of
 // the whole call (only the caller's workspace uses it) and a packed B block.
-type workspace struct{ a, b []float32 }
+type workspace struct {
+	a, b   []float32
+	pieces []piece // RowsB packing
+}
 
 // pool recycles workspaces between calls (and between concurrent callers),
 // which is what keeps steady-state calls allocation-free. One Get per
@@ -166,7 +170,7 @@ func (jb *job) do(threads int) {
 	mPanels := (jb.m + MR - 1) / MR
 	nPanels := (jb.n + NR - 1) / NR
 	jb.directA = nPanels <= directANPanels
-	jb.directB = !jb.transB && mPanels <= directBMPanels
+	jb.directB = !jb.transB && jb.rb == nil && mPanels <= directBMPanels
 	if jb.m*jb.n*jb.k < minParallelWork {
 		threads = 1
 	}
@@ -193,7 +197,7 @@ func (jb *job) do(threads int) {
 			jb.packA(0, jb.mPad/MR)
 		}
 		ws.b = grow(ws.b, jb.wsSize())
-		jb.run(mb0, mb0+rows, 0, jb.n, ws.b)
+		jb.run(mb0, mb0+rows, 0, jb.n, ws)
 	}
 	jb.apack = nil
 	pool.Put(ws)
@@ -262,14 +266,14 @@ func runParallel(orig *job, threads, rows int, ws *workspace) {
 			}
 			lo, hi := u*unit, (u+1)*unit
 			if splitN {
-				own.run(jb.mb0, jb.mb0+rows, lo*NR, min(hi*NR, jb.n), ws.b)
+				own.run(jb.mb0, jb.mb0+rows, lo*NR, min(hi*NR, jb.n), ws)
 				continue
 			}
 			hi = min(hi, mPanels)
 			if !jb.directA {
 				jb.packA(lo, hi)
 			}
-			jb.run(jb.mb0+lo*MR, jb.mb0+min(hi*MR, rows), 0, jb.n, ws.b)
+			jb.run(jb.mb0+lo*MR, jb.mb0+min(hi*MR, rows), 0, jb.n, ws)
 		}
 		pool.Put(ws)
 	}
@@ -292,16 +296,18 @@ func (jb *job) packA(lo, hi int) {
 }
 
 // wsSize is the per-worker scratch: a packed kc×nc B block plus one A edge
-// panel.
-func (jb *job) wsSize() int { return jb.kc*jb.nc + jb.kc*jb.kn.mr }
+// panel, and 8 gathered rows for a transposed RowsB.
+func (jb *job) wsSize() int { return jb.kc*jb.nc + jb.kc*jb.kn.mr + 8*jb.kc }
 
 // run computes C[i0:i1, j0:j1] over all of k. i0 is a multiple of MR from
 // mb0 and j0 a multiple of NR.
-func (jb *job) run(i0, i1, j0, j1 int, ws []float32) {
+func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 	kn := jb.kn
 	MR, KC, NC := kn.mr, jb.kc, jb.nc
+	ws := wsp.b
 	bbuf := ws[:KC*NC]
 	aedge := ws[KC*NC : KC*NC+KC*MR]
+	rowsTmp := ws[KC*NC+KC*MR:]
 	var tile [maxTile]float32
 	a, b, c := jb.a, jb.b, jb.c
 	lda, ldb, ldc := jb.lda, jb.ldb, jb.ldc
@@ -320,7 +326,11 @@ func (jb *job) run(i0, i1, j0, j1 int, ws []float32) {
 			// In-place B still needs its ragged last panel zero-padded.
 			for jr := 0; jr < nc; {
 				w, _ := kn.panel(nc - jr)
-				if nr := min(w, nc-jr); !jb.directB || nr < w {
+				nr := min(w, nc-jr)
+				switch {
+				case jb.rb != nil:
+					packRowsPanel(bbuf[jr*kc:], jb.rb, jb.transB, pc, kc, jc+jr, nr, w, &wsp.pieces, rowsTmp)
+				case !jb.directB || nr < w:
 					packBPanel(bbuf[jr*kc:], b, ldb, jb.transB, pc, kc, jc+jr, nr, w)
 				}
 				jr += w

@@ -11,6 +11,8 @@
 // same from run to run on one machine.
 package vec
 
+import "fmt"
+
 // Axpy sets y[i] += a·x[i] for i < len(y); x must be at least as long.
 func Axpy(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
@@ -311,6 +313,33 @@ func CopyRows(dst []float32, dstStride int, src []float32, srcStride int, width,
 			for i := range d {
 				d[i] = s[i]
 			}
+		}
+	}
+}
+
+// CopyRowsAt copies len(srcOff) rows of width floats from anywhere in src:
+// dst[r·dstStride+i] = src[srcOff[r]+i]. GEMM packing uses it to read a
+// convolution's column matrix straight from the padded image.
+func CopyRowsAt(dst []float32, dstStride int, src []float32, srcOff []int, width int) {
+	rows := len(srcOff)
+	if rows == 0 || width <= 0 {
+		return
+	}
+	// Bounds (the assembly does not check).
+	_ = dst[(rows-1)*dstStride+width-1]
+	for _, o := range srcOff {
+		if o < 0 || o+width > len(src) {
+			panic(fmt.Sprintf("vec: CopyRowsAt row at %d of width %d outside a source of %d", o, width, len(src)))
+		}
+	}
+	if useAsm && width >= 8 {
+		copyRowsAtAVX2(&dst[0], dstStride, &src[0], &srcOff[0], width, rows)
+		return
+	}
+	for r, o := range srcOff {
+		d, s := dst[r*dstStride:r*dstStride+width], src[o:o+width]
+		for i := range d {
+			d[i] = s[i]
 		}
 	}
 }

@@ -670,3 +670,44 @@ grnext:
 grdone:
 	VZEROUPPER
 	RET
+
+// func copyRowsAtAVX2(dst *float32, dstStride int, src *float32, srcOff *int, width, rows int)
+//
+// Row r (width ≥ 8 floats) comes from src + srcOff[r]: full 8-float
+// blocks, then the row's last 8 floats again, as copyRowsAVX2.
+TEXT ·copyRowsAtAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ srcOff+24(FP), BX
+	MOVQ width+32(FP), R10
+	MOVQ rows+40(FP), CX
+	SHLQ $2, R8
+	LEAQ -32(R10*4), R11
+
+carow:
+	TESTQ CX, CX
+	JZ    cadone
+	MOVQ  (BX), DX
+	LEAQ  (SI)(DX*4), DX
+	XORQ  AX, AX
+
+cablock:
+	CMPQ    AX, R11
+	JG      catail
+	VMOVUPS (DX)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     cablock
+
+catail:
+	VMOVUPS (DX)(R11*1), Y0
+	VMOVUPS Y0, (DI)(R11*1)
+	ADDQ    R8, DI
+	ADDQ    $8, BX
+	DECQ    CX
+	JMP     carow
+
+cadone:
+	VZEROUPPER
+	RET

@@ -27,6 +27,9 @@ func maxPairs2ArgAVX2(y *float32, code *int32, a, b *float32, n int) {
 func copyRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int) {
 	panic("vec: no assembly")
 }
+func copyRowsAtAVX2(dst *float32, dstStride int, src *float32, srcOff *int, width, rows int) {
+	panic("vec: no assembly")
+}
 func addRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int) {
 	panic("vec: no assembly")
 }

@@ -355,6 +355,37 @@ func TestCopyRows(t *testing.T) {
 	}
 }
 
+func TestCopyRowsAt(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, width := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 32, 33, 64} {
+		for _, rows := range []int{0, 1, 2, 5, 9} {
+			src := randSlice(r, 4*width+20)
+			off := make([]int, rows)
+			for k := range off {
+				off[k] = r.IntN(len(src) - width + 1)
+			}
+			ds := width + r.IntN(5)
+			dst := randSlice(r, rows*ds+3)
+			want := append([]float32(nil), dst...)
+			for k, o := range off {
+				copy(want[k*ds:k*ds+width], src[o:])
+			}
+			CopyRowsAt(dst, ds, src, off, width)
+			for i := range dst {
+				if dst[i] != want[i] {
+					t.Fatalf("width %d rows %d: dst[%d] = %g, want %g", width, rows, i, dst[i], want[i])
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("CopyRowsAt read past the end of its source without panicking")
+		}
+	}()
+	CopyRowsAt(make([]float32, 16), 8, make([]float32, 10), []int{0, 3}, 8)
+}
+
 func TestAddRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, width := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 33, 64} {

@@ -1,0 +1,148 @@
+package gemm
+
+import (
+	"fmt"
+
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/internal/vec"
+)
+
+// RowsB is a B operand whose rows lie anywhere in one buffer. A stride-1
+// convolution's column matrix is like that: each of its rows is the padded
+// input image shifted by a kernel offset, so instead of copying it into a
+// K×pixels matrix first and packing that again, Sgemm packs straight from
+// the padded image ("implicit GEMM").
+//
+// Element (r, j) is Data[(j/Seg)*SegStride + RowOff[r] + j%Seg]: columns
+// come in segments of Seg (several images side by side, each at its own
+// SegStride offset), and within a segment a row is contiguous.
+type RowsB struct {
+	Data      []float32
+	RowOff    []int // start of each row, ≥ 0; len is the row count
+	Seg       int   // columns per segment, ≥ 1
+	SegStride int   // offset between segments, ≥ 0
+}
+
+// check panics unless every element of a rows×cols view is inside Data.
+func (b *RowsB) check(rows, cols int) {
+	if len(b.RowOff) != rows {
+		panic(fmt.Sprintf("gemm: RowsB has %d rows, the product needs %d", len(b.RowOff), rows))
+	}
+	if b.Seg < 1 || b.SegStride < 0 {
+		panic(fmt.Sprintf("gemm: RowsB segments of %d columns %d apart, need ≥ 1 and ≥ 0", b.Seg, b.SegStride))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	// The last element of a row is in the last segment, or at the end of
+	// the one before when the last is short and segments overlap.
+	last := (cols-1)/b.Seg*b.SegStride + (cols-1)%b.Seg
+	if cols > b.Seg {
+		last = max(last, ((cols-1)/b.Seg-1)*b.SegStride+b.Seg-1)
+	}
+	for r, off := range b.RowOff {
+		if off < 0 || off+last >= len(b.Data) {
+			panic(fmt.Sprintf("gemm: RowsB row %d at %d reaches %d, len(Data) = %d", r, off, off+last, len(b.Data)))
+		}
+	}
+}
+
+// SgemmRowsB is Sgemm with B given as a RowsB: C = alpha*A*op(B) + beta*C,
+// A m×k row-major with lda (not transposed), op(B) = B (k rows of n
+// columns) or, with transB, Bᵀ (B has n rows of k columns). Results are
+// bit-identical to Sgemm on the materialised matrix.
+func SgemmRowsB(transB bool, m, n, k int, alpha float32, a []float32, lda int, b *RowsB, beta float32, c []float32, ldc int, threads int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	checkMatrix("A", "lda", a, m, k, lda)
+	if transB {
+		b.check(n, k)
+	} else {
+		b.check(k, n)
+	}
+	checkMatrix("C", "ldc", c, m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(c, m, n, ldc, beta)
+		return
+	}
+	jb := job{
+		kn: active.Load(), transB: transB,
+		m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, lda: lda, rb: b, c: c, ldc: ldc,
+	}
+	jb.do(parallel.Resolve(threads))
+}
+
+// piece is a run of a RowsB row inside one segment: block columns
+// [at, at+n) sit at offset src from the row's start.
+type piece struct{ at, src, n int }
+
+// pieces cuts columns [c0, c0+cn) into runs within segments.
+func (b *RowsB) pieces(buf []piece, c0, cn int) []piece {
+	buf = buf[:0]
+	s, q := c0/b.Seg, c0%b.Seg
+	for at := 0; at < cn; {
+		n := min(b.Seg-q, cn-at)
+		buf = append(buf, piece{at, s*b.SegStride + q, n})
+		at += n
+		s++
+		q = 0
+	}
+	return buf
+}
+
+// packRowsPanel is packBPanel for a RowsB: dst[p*NR+j] = op(B)(p0+p, j0+j),
+// columns j >= nr zeroed. tmp holds 8·kc floats (transposed case).
+func packRowsPanel(dst []float32, b *RowsB, transB bool, p0, kc, j0, nr, NR int, ps *[]piece, tmp []float32) {
+	dst = dst[:kc*NR]
+	if !transB {
+		// Row p0+p of B is the k step: a few contiguous runs.
+		pcs := b.pieces(*ps, j0, nr)
+		*ps = pcs
+		off := b.RowOff[p0 : p0+kc]
+		for _, pc := range pcs {
+			vec.CopyRowsAt(dst[pc.at:], NR, b.Data[pc.src:], off, pc.n)
+		}
+		if nr < NR {
+			for p := 0; p < kc; p++ {
+				clear(dst[p*NR+nr : p*NR+NR])
+			}
+		}
+		return
+	}
+	// op(B)(p, j) = B(j, p): gather 8 rows of B into tmp, contiguous, and
+	// transpose them in 8×8 blocks.
+	pcs := b.pieces(*ps, p0, kc)
+	*ps = pcs
+	kc8 := kc / 8 * 8
+	tmp = tmp[:8*kc]
+	j := 0
+	for ; j+8 <= nr; j += 8 {
+		for _, pc := range pcs {
+			vec.CopyRowsAt(tmp[pc.at:], kc, b.Data[pc.src:], b.RowOff[j0+j:j0+j+8], pc.n)
+		}
+		transpose8(tmp, kc, dst[j:], NR, kc/8)
+		for r := 0; r < 8; r++ {
+			for p := kc8; p < kc; p++ {
+				dst[p*NR+j+r] = tmp[r*kc+p]
+			}
+		}
+	}
+	for ; j < nr; j++ {
+		row := b.Data[b.RowOff[j0+j]:]
+		for _, pc := range pcs {
+			for t, v := range row[pc.src : pc.src+pc.n] {
+				dst[(pc.at+t)*NR+j] = v
+			}
+		}
+	}
+	if nr < NR {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*NR+nr : p*NR+NR])
+		}
+	}
+}
