@@ -109,6 +109,10 @@ var (
 // maxTile is the largest mr*nr of any kernel (avx512: 8×32).
 const maxTile = 8 * 32
 
+// maxRowsPanels bounds the full panels of one B block that rowsDirect
+// tracks (nc/nr: 16 for avx512, 48 for avx2).
+const maxRowsPanels = 64
+
 // job is one Sgemm call after argument checking.
 type job struct {
 	kn             *kernel
@@ -125,6 +129,10 @@ type job struct {
 
 	kc, nc           int
 	directA, directB bool
+	// rowsDirect: B is a RowsB and op(A) is short, so full B panels that
+	// lie inside one segment are read in place by the rows kernels rather
+	// than packed (the convolution forward shape, as for directB).
+	rowsDirect bool
 	// apack holds op(A) rows [mb0, mb0+mPad) packed for every k: block pc
 	// (k offset) starts at pc*mPad, and within it the panel of row ir starts
 	// at (ir-mb0)*kc.
@@ -171,6 +179,8 @@ func (jb *job) do(threads int) {
 	nPanels := (jb.n + NR - 1) / NR
 	jb.directA = nPanels <= directANPanels
 	jb.directB = !jb.transB && jb.rb == nil && mPanels <= directBMPanels
+	jb.rowsDirect = jb.rb != nil && !jb.transB && kn.rows != 0 && mPanels <= directBMPanels &&
+		jb.m%MR == 0 && jb.nc/NR <= maxRowsPanels
 	if jb.m*jb.n*jb.k < minParallelWork {
 		threads = 1
 	}
@@ -295,6 +305,29 @@ func (jb *job) packA(lo, hi int) {
 	}
 }
 
+// fullTilesRows computes the full-width tiles of one row panel for a
+// rowsDirect job: runs of panels read in place go to the rows kernel, runs
+// of packed ones to the ordinary kernel, as few calls as possible.
+func (jb *job) fullTilesRows(direct []int, kc, pc int, ap []float32, rsa, csa int, bbuf, c []float32, beta float32, loadC bool) {
+	kn, NR := jb.kn, jb.kn.nr
+	boff := jb.rb.RowOff[pc : pc+kc]
+	for q := 0; q < len(direct); {
+		e := q + 1
+		if off := direct[q]; off >= 0 {
+			for e < len(direct) && direct[e] == direct[e-1]+NR {
+				e++
+			}
+			microRows(kn.rows, kc, ap, rsa, csa, jb.rb.Data[off:], boff, c[q*NR:], jb.ldc, jb.alpha, beta, loadC, e-q, NR)
+		} else {
+			for e < len(direct) && direct[e] < 0 {
+				e++
+			}
+			micro(kn.panels[0].id, kc, ap, rsa, csa, bbuf[q*NR*kc:], NR, c[q*NR:], jb.ldc, jb.alpha, beta, loadC, e-q, kc*NR)
+		}
+		q = e
+	}
+}
+
 // wsSize is the per-worker scratch: a packed kc×nc B block plus one A edge
 // panel, and 8 gathered rows for a transposed RowsB.
 func (jb *job) wsSize() int { return jb.kc*jb.nc + jb.kc*jb.kn.mr + 8*jb.kc }
@@ -309,6 +342,9 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 	aedge := ws[KC*NC : KC*NC+KC*MR]
 	rowsTmp := ws[KC*NC+KC*MR:]
 	var tile [maxTile]float32
+	// direct[q] is where full panel q of the block starts in a RowsB read
+	// in place, or −1 when it was packed (rowsDirect only).
+	var direct [maxRowsPanels]int
 	a, b, c := jb.a, jb.b, jb.c
 	lda, ldb, ldc := jb.lda, jb.ldb, jb.ldc
 	alpha := jb.alpha
@@ -329,6 +365,13 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 				nr := min(w, nc-jr)
 				switch {
 				case jb.rb != nil:
+					if jb.rowsDirect && w == kn.nr && nr == w {
+						if off, ok := jb.rb.panelStart(jc+jr, w); ok {
+							direct[jr/kn.nr] = off
+							break
+						}
+						direct[jr/kn.nr] = -1
+					}
 					packRowsPanel(bbuf[jr*kc:], jb.rb, jb.transB, pc, kc, jc+jr, nr, w, &wsp.pieces, rowsTmp)
 				case !jb.directB || nr < w:
 					packBPanel(bbuf[jr*kc:], b, ldb, jb.transB, pc, kc, jc+jr, nr, w)
@@ -351,7 +394,10 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 					ap, rsa, csa = a[ir*lda+pc:], lda, 1
 				}
 				jr := 0
-				if nFull := nc / kn.nr; mr == MR && nFull > 0 {
+				if nFull := nc / kn.nr; mr == MR && nFull > 0 && jb.rowsDirect {
+					jb.fullTilesRows(direct[:nFull], kc, pc, ap, rsa, csa, bbuf, c[ir*ldc+jc:], beta, loadC)
+					jr = nFull * kn.nr
+				} else if mr == MR && nFull > 0 {
 					// All full-width tiles of this row panel in one call.
 					bp, ldbp, bstep := bbuf, kn.nr, kc*kn.nr
 					if jb.directB {

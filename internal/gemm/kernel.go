@@ -20,6 +20,8 @@ const (
 	idAVX512x8
 	idAVX2x16
 	idAVX2x8
+	idAVX512x32Rows
+	idAVX2x16Rows
 )
 
 // panelKernel is a micro-kernel for B panels nr columns wide.
@@ -45,6 +47,9 @@ type kernel struct {
 	// nc is the width of one packed B block; kc×nc floats are sized to sit
 	// in (half of) a core's private L2.
 	nc int
+	// rows is the main tile's variant reading B rows through an offset
+	// table (RowsB read in place), or 0 when there is none.
+	rows kernelID
 }
 
 // panel returns the tile width and kernel for the panel starting rem
@@ -66,11 +71,11 @@ var (
 	// latency, so 16 independent accumulators hide the latency with room to
 	// spare, and mr=8 divides the channel counts that convolutions produce
 	// (16, 32, 64, 128), so those shapes waste no padded rows.
-	avx512Kernel = &kernel{name: "avx512", mr: 8, nr: 32, kc: 256, nc: 512,
+	avx512Kernel = &kernel{name: "avx512", mr: 8, nr: 32, kc: 256, nc: 512, rows: idAVX512x32Rows,
 		panels: []panelKernel{{32, idAVX512x32}, {16, idAVX512x16}, {8, idAVX512x8}}}
 	// The classic Haswell-era 6×16 tile: 12 ymm accumulators, 2 for B,
 	// 2 for broadcasts, all 16 ymm registers in use.
-	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, kc: 256, nc: 768,
+	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, kc: 256, nc: 768, rows: idAVX2x16Rows,
 		panels: []panelKernel{{16, idAVX2x16}, {8, idAVX2x8}}}
 	// The portable kernel is 4×4 scalars: small enough for the 16 float
 	// registers of amd64 to hold most of it, a good fit for arm64's 32.
@@ -137,5 +142,23 @@ func micro(id kernelID, k int, a []float32, rsa, csa int, b []float32, ldb int, 
 		for p := 0; p < panels; p++ {
 			kernelGeneric(k, a, rsa, csa, b[p*bstep:], ldb, c[p*4:], ldc, alpha, beta, loadC)
 		}
+	}
+}
+
+// microRows is micro for the rows variants: B row p of every panel is at
+// b[boff[p]:], panel q starting bstep floats after panel q−1. The caller
+// guarantees that all of it is inside b (see RowsB.check).
+func microRows(id kernelID, k int, a []float32, rsa, csa int, b []float32, boff []int, c []float32, ldc int, alpha, beta float32, loadC bool, panels, bstep int) {
+	lc := 0
+	if loadC {
+		lc = 1
+	}
+	switch id {
+	case idAVX512x32Rows:
+		kernelAVX512x32Rows(k, &a[0], rsa, csa, &b[0], &boff[0], &c[0], ldc, alpha, beta, lc, panels, bstep)
+	case idAVX2x16Rows:
+		kernelAVX2x16Rows(k, &a[0], rsa, csa, &b[0], &boff[0], &c[0], ldc, alpha, beta, lc, panels, bstep)
+	default:
+		panic("gemm: no rows kernel")
 	}
 }

@@ -77,6 +77,16 @@ func SgemmRowsB(transB bool, m, n, k int, alpha float32, a []float32, lda int, b
 	jb.do(parallel.Resolve(threads))
 }
 
+// panelStart returns where columns [j0, j0+w) of every row start
+// relative to the row's offset, when they lie inside one segment.
+func (b *RowsB) panelStart(j0, w int) (int, bool) {
+	s, q := j0/b.Seg, j0%b.Seg
+	if q+w > b.Seg {
+		return 0, false
+	}
+	return s*b.SegStride + q, true
+}
+
 // piece is a run of a RowsB row inside one segment: block columns
 // [at, at+n) sit at offset src from the row's start.
 type piece struct{ at, src, n int }

@@ -23,6 +23,12 @@ func kernelAVX2x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *floa
 //go:noescape
 func kernelAVX2x8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
 
+//go:noescape
+func kernelAVX512x32Rows(k int, a *float32, rsa, csa int, b *float32, boff *int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+
+//go:noescape
+func kernelAVX2x16Rows(k int, a *float32, rsa, csa int, b *float32, boff *int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+
 // asmKernels lists the assembly kernels this CPU can run, best first.
 func asmKernels() []*kernel {
 	avx2FMA, avx512 := cpu.AVX2FMA, cpu.AVX512

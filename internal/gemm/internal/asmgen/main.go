@@ -44,6 +44,12 @@ const header = `//go:build !noasm
 //
 // All kernels share the signature
 // func(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)
+//
+// The "rows" variants of the main tiles take boff *int in place of ldb: row
+// p of B is at b + boff[p] (floats), anywhere, so a convolution's column
+// matrix is read straight from the padded image (see gemm.RowsB) without
+// being copied into a packed panel. R8 then walks boff, and R10 holds the
+// current row's offset.
 
 `
 
@@ -54,14 +60,21 @@ type spec struct {
 	ncol    int    // vectors per row
 	vreg    string // "Z" (zmm, 64 bytes) or "Y" (ymm, 32 bytes)
 	split   int    // rows addressed from SI; the rest from R13 = SI + split*rsa
+	rows    bool   // B rows through an offset table (boff) instead of ldb
 }
 
 var specs = []spec{
-	{"kernelAVX512x32", "8×32: 16 zmm accumulators, the main AVX-512 tile.", 8, 2, "Z", 4},
-	{"kernelAVX512x16", "8×16: tail panels of 9..16 columns.", 8, 1, "Z", 4},
-	{"kernelAVX512x8", "8×8 on ymm registers: tail panels of up to 8 columns.", 8, 1, "Y", 4},
-	{"kernelAVX2x16", "6×16: 12 ymm accumulators, the classic Haswell tile.", 6, 2, "Y", 3},
-	{"kernelAVX2x8", "6×8: tail panels of up to 8 columns.", 6, 1, "Y", 3},
+	{"kernelAVX512x32", "8×32: 16 zmm accumulators, the main AVX-512 tile.", 8, 2, "Z", 4, false},
+	{"kernelAVX512x16", "8×16: tail panels of 9..16 columns.", 8, 1, "Z", 4, false},
+	{"kernelAVX512x8", "8×8 on ymm registers: tail panels of up to 8 columns.", 8, 1, "Y", 4, false},
+	{"kernelAVX2x16", "6×16: 12 ymm accumulators, the classic Haswell tile.", 6, 2, "Y", 3, false},
+	{"kernelAVX2x8", "6×8: tail panels of up to 8 columns.", 6, 1, "Y", 3, false},
+}
+
+// rowsSpecs are the main tiles again, with B rows at arbitrary offsets.
+var rowsSpecs = []spec{
+	{"kernelAVX512x32Rows", "8×32 with B rows through an offset table.", 8, 2, "Z", 4, true},
+	{"kernelAVX2x16Rows", "6×16 with B rows through an offset table.", 6, 2, "Y", 3, true},
 }
 
 func main() {
@@ -77,6 +90,9 @@ func generate() []byte {
 	var buf bytes.Buffer
 	buf.WriteString(header)
 	for _, s := range specs {
+		gen(&buf, s)
+	}
+	for _, s := range rowsSpecs {
 		gen(&buf, s)
 	}
 	return buf.Bytes()
@@ -136,10 +152,22 @@ func gen(w *bytes.Buffer, s spec) {
 	}
 
 	var step []string
-	for j := 0; j < s.ncol; j++ {
-		step = append(step, fmt.Sprintf("VMOVUPS %s, %s", off(j, "DX"), bReg[j]))
+	if s.rows {
+		step = append(step, "MOVQ (R8), R10")
+		for j := 0; j < s.ncol; j++ {
+			o := ""
+			if j > 0 {
+				o = fmt.Sprint(j * vbytes)
+			}
+			step = append(step, fmt.Sprintf("VMOVUPS %s(DX)(R10*4), %s", o, bReg[j]))
+		}
+		step = append(step, "ADDQ $8, R8")
+	} else {
+		for j := 0; j < s.ncol; j++ {
+			step = append(step, fmt.Sprintf("VMOVUPS %s, %s", off(j, "DX"), bReg[j]))
+		}
+		step = append(step, "ADDQ R8, DX")
 	}
-	step = append(step, "ADDQ R8, DX")
 	for r := 0; r < s.mr; r++ {
 		step = append(step, fmt.Sprintf("VBROADCASTSS %s, %s", aRow(r, s.split), aReg[r]))
 		if r == s.mr-1 {
@@ -163,19 +191,25 @@ func gen(w *bytes.Buffer, s spec) {
 		}
 	}
 	p("")
-	p("// func %s(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)", n)
+	ldb, ldbLoad := "ldb int", []string{"MOVQ ldb+40(FP), R8", "SHLQ $2, R8"}
+	if s.rows {
+		ldb, ldbLoad = "boff *int", nil // loaded per panel
+	}
+	p("// func %s(k int, a *float32, rsa, csa int, b *float32, %s, c *float32, ldc int, alpha, beta float32, loadC int, panels int, bstep int)", n, ldb)
 	p("TEXT ·%s(SB), NOSPLIT, $8-96", n)
 	r13 := "LEAQ (SI)(R11*4), R13"
 	if s.split == 3 {
 		r13 = "LEAQ (SI)(R12*1), R13"
 	}
-	for _, l := range []string{
+	prologue := []string{
 		"MOVQ rsa+16(FP), R11", "SHLQ $2, R11", "LEAQ (R11)(R11*2), R12",
 		"MOVQ csa+24(FP), R14", "SHLQ $2, R14",
-		"MOVQ ldb+40(FP), R8", "SHLQ $2, R8",
+	}
+	prologue = append(prologue, ldbLoad...)
+	prologue = append(prologue,
 		"MOVQ ldc+56(FP), R9", "SHLQ $2, R9",
-		"MOVQ b+32(FP), DX", "MOVQ c+48(FP), DI", "MOVQ panels+80(FP), AX",
-	} {
+		"MOVQ b+32(FP), DX", "MOVQ c+48(FP), DI", "MOVQ panels+80(FP), AX")
+	for _, l := range prologue {
 		p("	%s", l)
 	}
 	p("")
@@ -184,6 +218,10 @@ func gen(w *bytes.Buffer, s spec) {
 		"MOVQ DX, bpanel-8(SP)", "MOVQ k+0(FP), CX", "MOVQ a+8(FP), SI", r13,
 	} {
 		p("	%s", l)
+	}
+	if s.rows {
+		// Every panel walks the same rows from the first.
+		p("	MOVQ boff+40(FP), R8")
 	}
 	p("")
 	p("	// Warm the C tile while the k loop runs.")
