@@ -6,16 +6,23 @@ import (
 	"github.com/shearsml/shears/internal/vec"
 )
 
-// Stride-1 convolutions run on "padded rows": each image is copied once
-// into a zero-padded plane of width wp, and row (c, ki, kj) of the im2col
-// matrix is then one contiguous slice of that plane, shifted by
-// ki·dh·wp + kj·dw. The GEMM computes outputs for all wp columns of each
-// output row; the (kw−1)·dw columns past the image edge are junk and are
-// dropped when results are copied out. The GEMM packs its B operand
-// straight from the padded images (gemm.RowsB: K row offsets, one segment
-// per image), so the column matrix is never built: im2col costs one copy
-// of the input instead of K·OH short ones (which made im2col and col2im
-// cost as much as the GEMMs) or K long ones.
+// Stride-1 convolutions run on "padded rows". A chunk of images is copied
+// once into zero-padded planes, one per channel, with the images side by
+// side: each row of a plane holds row ih of every image, separated by
+// enough zero columns to serve as the right padding of one image and the
+// left padding of the next. Row (c, ki, kj) of the im2col matrix is then
+// one contiguous slice of plane c, shifted by ki·dh·wp + kj·dw, for the
+// whole chunk at once. The GEMM computes outputs for all wp columns of
+// each output row; the columns whose window straddles two images or the
+// edge are junk and are dropped when results are copied out. The GEMM
+// packs its B operand straight from the planes (gemm.RowsB: K row
+// offsets), or reads it in place for short A, so the column matrix is
+// never built: im2col costs one copy of the input.
+//
+// Placing images side by side (rather than one plane per image) makes the
+// chunk one contiguous run per row and shares the padding columns between
+// neighbours: on 7×7 maps with 3×3 kernels the junk drops from 2 columns
+// in 9 to about 1 in 8.
 //
 // The input gradient of a stride-1 convolution is itself a stride-1
 // convolution of the output gradient with the flipped, transposed kernel,
@@ -26,9 +33,21 @@ type rowsGeom struct {
 	m              int // output channels per group
 	groups         int
 	kh, kw, dh, dw int
-	pt, pl         int
-	hp, wp         int // padded plane
+	pt, pl, pr     int // top, left and right padding
+	hp             int // padded plane height
 	oh, ow         int
+	// Set by chunk: images side by side, and the plane width that takes.
+	cnt, wp int
+}
+
+// period is the distance between neighbouring images in a plane row.
+func (r *rowsGeom) period() int { return r.w + max(r.pl, r.pr) }
+
+// chunk returns the geometry of cnt images side by side.
+func (r rowsGeom) chunk(cnt int) rowsGeom {
+	r.cnt = cnt
+	r.wp = r.pl + (cnt-1)*r.period() + r.w + r.pr
+	return r
 }
 
 func (r *rowsGeom) k() int      { return r.c * r.kh * r.kw }
@@ -55,36 +74,42 @@ func (c *convOp) rowsGeoms() (fwd, bwd rowsGeom, ok bool) {
 	}
 	mg := c.m / c.group
 	fwd = rowsGeom{c: g.C, h: g.H, w: g.W, m: mg, groups: c.group, kh: g.KH, kw: g.KW, dh: g.DH, dw: g.DW,
-		pt: g.PT, pl: g.PL, hp: g.OH + reachH, wp: g.W + g.PL + pr, oh: g.OH, ow: g.OW}
+		pt: g.PT, pl: g.PL, pr: pr, hp: g.OH + reachH, oh: g.OH, ow: g.OW}
 	bwd = rowsGeom{c: mg, h: g.OH, w: g.OW, m: g.C, groups: c.group, kh: g.KH, kw: g.KW, dh: g.DH, dw: g.DW,
-		pt: reachH - g.PT, pl: reachW - g.PL, hp: g.H + reachH, wp: g.OW + reachW + reachW - g.PL - pr, oh: g.H, ow: g.W}
+		pt: reachH - g.PT, pl: reachW - g.PL, pr: reachW - pr, hp: g.H + reachH, oh: g.H, ow: g.W}
 	return fwd, bwd, true
 }
 
-// pad copies one image's group channels (C×H×W at x) into the padded plane.
-// Only the border is cleared: the interior is overwritten.
-func (r *rowsGeom) pad(x, p []float32) {
+// pad copies group gi of images [i0, i0+cnt) (cnt as set by chunk) into
+// the padded planes p, side by side. Every element of the planes is
+// written: the padding and gaps are cleared, the rest copied.
+func (r *rowsGeom) pad(x, p []float32, i0, gi int) {
 	p = p[:r.padLen()]
-	plane := r.plane()
-	right := r.wp - r.pl - r.w
+	plane, per, hw := r.plane(), r.period(), r.h*r.w
+	imgStride := r.groups * r.c * hw
 	for c := 0; c < r.c; c++ {
 		pc := p[c*plane : (c+1)*plane]
-		clear(pc[:r.pt*r.wp+r.pl])
+		clear(pc[:r.pt*r.wp])
 		for ih := 0; ih < r.h; ih++ {
-			row := (ih+r.pt)*r.wp + r.pl
-			copy(pc[row:row+r.w], x[(c*r.h+ih)*r.w:][:r.w])
-			// right border of this row and left border of the next
-			clear(pc[row+r.w : min(row+r.w+right+r.pl, plane)])
+			row := pc[(ih+r.pt)*r.wp : (ih+r.pt+1)*r.wp]
+			at := 0
+			for j := 0; j < r.cnt; j++ {
+				start := r.pl + j*per
+				clear(row[at:start])
+				copy(row[start:start+r.w], x[(i0+j)*imgStride+(gi*r.c+c)*hw+ih*r.w:][:r.w])
+				at = start + r.w
+			}
+			clear(row[at:])
 		}
-		clear(pc[min((r.h+r.pt)*r.wp, plane):])
+		clear(pc[(r.h+r.pt)*r.wp:])
 	}
 	clear(p[r.c*plane:])
 }
 
 // rowOffsets writes where each of the K rows of the column matrix starts
-// in a padded image: row (c, ki, kj) is the plane of channel c shifted by
-// the kernel offset. The GEMM reads them in place (gemm.RowsB), so the
-// column matrix is never built.
+// in the padded planes: row (c, ki, kj) is plane c shifted by the kernel
+// offset. The GEMM reads them in place (gemm.RowsB), so the column matrix
+// is never built.
 func (r *rowsGeom) rowOffsets(off []int) []int {
 	off = off[:0]
 	plane := r.plane()
@@ -98,20 +123,11 @@ func (r *rowsGeom) rowOffsets(off []int) []int {
 	return off
 }
 
-// padChunk pads group gi of images [i0, i0+cnt) into p, padLen apart: the
-// B operand of the chunk's GEMM, images side by side (one RowsB segment
-// each).
-func (r *rowsGeom) padChunk(x, p []float32, i0, cnt, gi int) {
-	cinImg := r.groups * r.c * r.h * r.w
-	pl := r.padLen()
-	for j := 0; j < cnt; j++ {
-		r.pad(x[(i0+j)*cinImg+gi*r.c*r.h*r.w:], p[j*pl:])
-	}
-}
-
-// rowsChunk is how many images share one GEMM.
+// rowsChunk is how many images share one GEMM: enough for about
+// convChunkCols columns.
 func (r *rowsGeom) rowsChunk(perWorker int) int {
-	return max(1, min((convChunkCols+r.l()-1)/r.l(), perWorker))
+	cols := r.oh * r.period()
+	return max(1, min((convChunkCols+cols-1)/cols, perWorker))
 }
 
 // rowsConv computes y (N × groups·m × oh × ow) = conv(x, w) for a stride-1
@@ -121,18 +137,19 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
-	l, k := r.l(), r.k()
-	bufs := c.buffers(workers, 0, r.m*chunk*l, 0, chunk*r.padLen())
-	c.rowOff = r.rowOffsets(c.rowOff)
+	full := r.chunk(chunk)
+	k := r.k()
+	bufs := c.buffers(workers, 0, r.m*full.l(), 0, full.padLen())
 	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
-		buf := bufs[worker]
-		cols := &gemm.RowsB{Data: buf.pad, RowOff: c.rowOff, Seg: l, SegStride: r.padLen()}
+		buf := &bufs[worker]
 		for i0 := lo; i0 < hi; i0 += chunk {
-			cnt := min(chunk, hi-i0)
-			ld := cnt * l
+			g := r.chunk(min(chunk, hi-i0))
+			ld, per := g.l(), g.period()
+			buf.off = g.rowOffsets(buf.off)
+			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
-				r.padChunk(x, buf.pad, i0, cnt, gi)
+				g.pad(x, buf.pad, i0, gi)
 				// With a bias, the GEMM adds onto rows filled with it.
 				var beta float32
 				if bias != nil {
@@ -142,12 +159,12 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 					beta = 1
 				}
 				gemm.SgemmRowsB(false, r.m, ld, k, 1, w[gi*r.m*k:], k, cols, beta, buf.mat, ld, inner)
-				for j := 0; j < cnt; j++ {
+				for j := 0; j < g.cnt; j++ {
 					for o := 0; o < r.m; o++ {
-						src := buf.mat[o*ld+j*l:]
+						src := buf.mat[o*ld+j*per:]
 						dst := y[(i0+j)*coutImg+(gi*r.m+o)*r.oh*r.ow:]
 						for oh := 0; oh < r.oh; oh++ {
-							s, d := src[oh*r.wp:][:r.ow], dst[oh*r.ow:][:r.ow]
+							s, d := src[oh*g.wp:][:r.ow], dst[oh*r.ow:][:r.ow]
 							if accumulate {
 								vec.Axpy(d, 1, s)
 							} else {
@@ -167,28 +184,29 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
-	l, k := r.l(), r.k()
-	bufs := c.buffers(workers, 0, r.m*chunk*l, len(dw), chunk*r.padLen())
-	c.rowOff = r.rowOffsets(c.rowOff)
+	full := r.chunk(chunk)
+	k := r.k()
+	bufs := c.buffers(workers, 0, r.m*full.l(), len(dw), full.padLen())
 	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
-		buf := bufs[worker]
-		cols := &gemm.RowsB{Data: buf.pad, RowOff: c.rowOff, Seg: l, SegStride: r.padLen()}
+		buf := &bufs[worker]
 		dwp := buf.dw[:len(dw)]
 		clear(dwp)
 		for i0 := lo; i0 < hi; i0 += chunk {
-			cnt := min(chunk, hi-i0)
-			ld := cnt * l
+			g := r.chunk(min(chunk, hi-i0))
+			ld, per := g.l(), g.period()
+			buf.off = g.rowOffsets(buf.off)
+			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
-				r.padChunk(x, buf.pad, i0, cnt, gi)
-				for j := 0; j < cnt; j++ {
-					// dY in the padded-row layout, junk columns zero.
-					for o := 0; o < r.m; o++ {
+				g.pad(x, buf.pad, i0, gi)
+				// dY in the padded-row layout, junk columns zero.
+				for o := 0; o < r.m; o++ {
+					dst := buf.mat[o*ld : (o+1)*ld]
+					clear(dst)
+					for j := 0; j < g.cnt; j++ {
 						src := dy[(i0+j)*coutImg+(gi*r.m+o)*r.oh*r.ow:]
-						dst := buf.mat[o*ld+j*l:][:l]
 						for oh := 0; oh < r.oh; oh++ {
-							copy(dst[oh*r.wp:][:r.ow], src[oh*r.ow:][:r.ow])
-							clear(dst[oh*r.wp+r.ow : (oh+1)*r.wp])
+							copy(dst[oh*g.wp+j*per:][:r.ow], src[oh*r.ow:][:r.ow])
 						}
 					}
 				}

@@ -24,9 +24,6 @@ type convOp struct {
 	cin   int       // input channels (all groups)
 	bufs  []convBuf // scratch, one per worker
 	wt    []float32 // flipped, transposed kernel for input gradients
-	// rowOff: where the column matrix's rows start in a padded image
-	// (padded-rows path, refilled by each call).
-	rowOff []int
 }
 
 func init() {
@@ -138,7 +135,8 @@ type convBuf struct {
 	col []float32 // K × chunk·OHW
 	mat []float32 // M/group × chunk·OHW: output or output gradient
 	dw  []float32 // the worker's weight gradient
-	pad []float32 // one padded image (stride-1 convolutions)
+	pad []float32 // padded images (stride-1 convolutions)
+	off []int     // where the column matrix's rows start in pad
 }
 
 func (c *convOp) buffers(workers, colLen, matLen, dwLen, padLen int) []convBuf {

@@ -179,7 +179,9 @@ func (jb *job) do(threads int) {
 	nPanels := (jb.n + NR - 1) / NR
 	jb.directA = nPanels <= directANPanels
 	jb.directB = !jb.transB && jb.rb == nil && mPanels <= directBMPanels
-	jb.rowsDirect = jb.rb != nil && !jb.transB && kn.rows != 0 && mPanels <= directBMPanels &&
+	// A RowsB is usually a padded image small enough to stay in L2, so
+	// reading it in place pays for twice as many row panels as directB.
+	jb.rowsDirect = jb.rb != nil && !jb.transB && kn.rows != 0 && mPanels <= 2*directBMPanels &&
 		jb.m%MR == 0 && jb.nc/NR <= maxRowsPanels
 	if jb.m*jb.n*jb.k < minParallelWork {
 		threads = 1
