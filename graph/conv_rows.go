@@ -180,6 +180,13 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 
 // rowsWeightGrad adds dL/dW for a stride-1 convolution into dw, from the
 // input x and output gradient dy.
+//
+// It computes dWᵀ = X·dYᵀ rather than dW = dY·Xᵀ, with the rows of X (the
+// column matrix) ordered by kernel position, then channel: eight
+// consecutive rows are then eight channel planes at one shift, evenly
+// spaced, which the GEMM reads in place as its A operand (gemm.SgemmRowsA).
+// Only dY, a few channels wide, is packed; the other order packs and
+// transposes all K rows of X, which cost as much as the multiply.
 func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []float32) {
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
@@ -190,12 +197,12 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
 		buf := &bufs[worker]
-		dwp := buf.dw[:len(dw)]
-		clear(dwp)
+		dwt := buf.dw[:len(dw)] // per group k × m, rows in (ki, kj, c) order
+		clear(dwt)
 		for i0 := lo; i0 < hi; i0 += chunk {
 			g := r.chunk(min(chunk, hi-i0))
 			ld, per := g.l(), g.period()
-			buf.off = g.rowOffsets(buf.off)
+			buf.off = g.shiftMajorOffsets(buf.off)
 			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
 				g.pad(x, buf.pad, i0, gi)
@@ -210,16 +217,42 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 						}
 					}
 				}
-				// dW_g (m×k) += dY' (m×ld) · colᵀ (ld×k)
-				gemm.SgemmRowsB(true, r.m, k, ld, 1, buf.mat, ld, cols, 1, dwp[gi*r.m*k:], k, inner)
+				// dWᵀ_g (k×m) += X' (k×ld) · dY'ᵀ (ld×m)
+				gemm.SgemmRowsA(k, r.m, ld, 1, cols, true, buf.mat, ld, 1, dwt[gi*k*r.m:], r.m, inner)
 			}
 		}
 	})
+	// Sum the workers' dWᵀ in worker order (results do not depend on
+	// scheduling) into dw[g][o][c][ki][kj].
+	kk := r.kh * r.kw
 	for wk := 0; wk < workers; wk++ {
-		for j, v := range bufs[wk].dw[:len(dw)] {
-			dw[j] += v
+		dwt := bufs[wk].dw[:len(dw)]
+		for gi := 0; gi < r.groups; gi++ {
+			for s := 0; s < kk; s++ {
+				for ch := 0; ch < r.c; ch++ {
+					row := dwt[(gi*k+s*r.c+ch)*r.m:][:r.m]
+					for o, v := range row {
+						dw[((gi*r.m+o)*r.c+ch)*kk+s] += v
+					}
+				}
+			}
 		}
 	}
+}
+
+// shiftMajorOffsets is rowOffsets with the rows ordered (ki, kj, c): the
+// order rowsWeightGrad multiplies in.
+func (r *rowsGeom) shiftMajorOffsets(off []int) []int {
+	off = off[:0]
+	plane := r.plane()
+	for ki := 0; ki < r.kh; ki++ {
+		for kj := 0; kj < r.kw; kj++ {
+			for c := 0; c < r.c; c++ {
+				off = append(off, c*plane+ki*r.dh*r.wp+kj*r.dw)
+			}
+		}
+	}
+	return off
 }
 
 // flipTransposed writes, per group, the kernel of the input-gradient

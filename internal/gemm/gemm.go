@@ -124,6 +124,7 @@ type job struct {
 	b              []float32
 	ldb            int
 	rb             *RowsB // B as scattered rows (SgemmRowsB); b is unused then
+	ra             *RowsB // A as scattered rows (SgemmRowsA); a is unused then
 	c              []float32
 	ldc            int
 
@@ -177,7 +178,8 @@ func (jb *job) do(threads int) {
 	jb.kc = ((jb.k+nkb-1)/nkb + 7) / 8 * 8
 	mPanels := (jb.m + MR - 1) / MR
 	nPanels := (jb.n + NR - 1) / NR
-	jb.directA = nPanels <= directANPanels
+	// A RowsB is always read in place (panel by panel, see aPanel).
+	jb.directA = nPanels <= directANPanels || jb.ra != nil
 	jb.directB = !jb.transB && jb.rb == nil && mPanels <= directBMPanels
 	// A RowsB is usually a padded image small enough to stay in L2, so
 	// reading it in place pays for twice as many row panels as directB.
@@ -385,6 +387,8 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 				var ap []float32
 				rsa, csa := 1, MR
 				switch {
+				case jb.ra != nil:
+					ap, rsa, csa = jb.ra.aPanel(aedge, ir, mr, pc, kc, MR)
 				case !jb.directA:
 					ap = jb.apack[pc*jb.mPad+(ir-jb.mb0)*kc:]
 				case mr < MR:

@@ -87,6 +87,73 @@ func (b *RowsB) panelStart(j0, w int) (int, bool) {
 	return s*b.SegStride + q, true
 }
 
+// SgemmRowsA is Sgemm with A given as a RowsB of one segment: C =
+// alpha*A*op(B) + beta*C, A m rows of k columns, op(B) = B (k×n with ldb)
+// or, with transB, Bᵀ (B n×k). A is read in place: every group of
+// register-panel rows (8 for AVX-512) whose offsets are evenly spaced is
+// one strided panel for the micro-kernel, so a convolution's weight
+// gradient, ordered (kernel position, channel), multiplies straight out of
+// the padded image. Other panels are gathered.
+func SgemmRowsA(m, n, k int, alpha float32, a *RowsB, transB bool, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	a.check(m, k)
+	if k > a.Seg {
+		panic(fmt.Sprintf("gemm: SgemmRowsA needs one segment, have %d columns in segments of %d", k, a.Seg))
+	}
+	if transB {
+		checkMatrix("B", "ldb", b, n, k, ldb)
+	} else {
+		checkMatrix("B", "ldb", b, k, n, ldb)
+	}
+	checkMatrix("C", "ldc", c, m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(c, m, n, ldc, beta)
+		return
+	}
+	jb := job{
+		kn: active.Load(), transB: transB,
+		m: m, n: n, k: k, alpha: alpha, beta: beta,
+		ra: a, b: b, ldb: ldb, c: c, ldc: ldc,
+	}
+	jb.do(parallel.Resolve(threads))
+}
+
+// aPanel returns rows [i0, i0+mr) × columns [p0, p0+kc) of a one-segment
+// RowsB as the micro-kernel's A operand: in place with row stride rsa when
+// the panel is full and its rows evenly spaced, else gathered into edge
+// (MR×kc, packed, rows past mr zero).
+func (b *RowsB) aPanel(edge []float32, i0, mr, p0, kc, MR int) (ap []float32, rsa, csa int) {
+	off := b.RowOff[i0 : i0+mr]
+	if mr == MR && MR > 1 {
+		s := off[1] - off[0]
+		even := s > 0
+		for r := 2; r < mr && even; r++ {
+			even = off[r]-off[r-1] == s
+		}
+		if even {
+			return b.Data[off[0]+p0:], s, 1
+		}
+	}
+	edge = edge[:kc*MR]
+	for r := 0; r < MR; r++ {
+		if r >= mr {
+			for p := 0; p < kc; p++ {
+				edge[p*MR+r] = 0
+			}
+			continue
+		}
+		for p, v := range b.Data[off[r]+p0 : off[r]+p0+kc] {
+			edge[p*MR+r] = v
+		}
+	}
+	return edge, 1, MR
+}
+
 // piece is a run of a RowsB row inside one segment: block columns
 // [at, at+n) sit at offset src from the row's start.
 type piece struct{ at, src, n int }

@@ -113,3 +113,72 @@ func TestRowsBBounds(t *testing.T) {
 	c := make([]float32, 10)
 	gemm.SgemmRowsB(false, 1, 10, 2, 1, []float32{1, 1}, 2, b, 0, c, 10, 1)
 }
+
+// TestRowsA checks SgemmRowsA against Sgemm on the materialised A, bit for
+// bit, with rows evenly spaced in runs (read in place) and scattered
+// (gathered), both transposes of B, ragged sizes, every kernel, default
+// and tiny blocking.
+func TestRowsA(t *testing.T) {
+	for _, tiny := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tiny=%v", tiny), func(t *testing.T) {
+			if tiny {
+				defer gemm.SetTinyBlocking()()
+			}
+			forEachKernel(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(9, 10))
+				for _, transB := range []bool{false, true} {
+					for _, m := range []int{1, 7, 16, 24, 33, 72} {
+						for _, n := range []int{1, 7, 33, 257} {
+							for _, k := range []int{1, 7, 33, 257} {
+								for _, even := range []bool{true, false} {
+									a, dense := randRowsA(rng, m, k, even)
+									var b []float32
+									ldb := n
+									if transB {
+										ldb = k
+									}
+									b = randSlice(rng, k*n)
+									c0 := randSlice(rng, m*n)
+									beta := []float32{0, 1, 0.3}[rng.IntN(3)]
+									th := 1 + rng.IntN(3)
+									got := append([]float32(nil), c0...)
+									want := append([]float32(nil), c0...)
+									gemm.SgemmRowsA(m, n, k, 0.7, a, transB, b, ldb, beta, got, n, th)
+									gemm.Sgemm(false, transB, m, n, k, 0.7, dense, k, b, ldb, beta, want, n, th)
+									for i := range got {
+										if got[i] != want[i] {
+											t.Fatalf("transB=%v m=%d n=%d k=%d even=%v threads=%d: C[%d] = %v, Sgemm on the dense matrix gives %v", transB, m, n, k, even, th, i, got[i], want[i])
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+// randRowsA makes an m×k RowsB of one segment: with even, rows come in
+// runs of 8 at a constant stride (as a convolution's channels at one
+// kernel position), otherwise at random offsets.
+func randRowsA(rng *rand.Rand, m, k int, even bool) (*gemm.RowsB, []float32) {
+	a := &gemm.RowsB{Seg: k + rng.IntN(3), RowOff: make([]int, m)}
+	span := 0
+	for r := range a.RowOff {
+		if even {
+			run, stride := r/8, k+1+(r/8)%3
+			a.RowOff[r] = run*8*(k+4) + (r%8)*stride
+		} else {
+			a.RowOff[r] = rng.IntN(2*m*k + 1)
+		}
+		span = max(span, a.RowOff[r]+k)
+	}
+	a.Data = randSlice(rng, span+1)
+	dense := make([]float32, m*k)
+	for r, o := range a.RowOff {
+		copy(dense[r*k:(r+1)*k], a.Data[o:])
+	}
+	return a, dense
+}
