@@ -186,8 +186,12 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 // consecutive rows are then eight channel planes at one shift, evenly
 // spaced, which the GEMM reads in place as its A operand (gemm.SgemmRowsA).
 // Only dY, a few channels wide, is packed; the other order packs and
-// transposes all K rows of X, which cost as much as the multiply.
+// transposes all K rows of X, which cost as much as the multiply. With
+// fewer than 8 channels (a network's first convolution) the panels would
+// mix kernel positions and be gathered, so those take dW = dY·Xᵀ, whose
+// X is only a few rows.
 func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []float32) {
+	shiftMajor := r.c%8 == 0
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
@@ -197,12 +201,18 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 	coutImg := r.groups * r.m * r.oh * r.ow
 	parallel.For(n, outer, func(lo, hi, worker int) {
 		buf := &bufs[worker]
-		dwt := buf.dw[:len(dw)] // per group k × m, rows in (ki, kj, c) order
+		// Per group k × m with rows in (ki, kj, c) order (shiftMajor), or
+		// m × k as dw.
+		dwt := buf.dw[:len(dw)]
 		clear(dwt)
 		for i0 := lo; i0 < hi; i0 += chunk {
 			g := r.chunk(min(chunk, hi-i0))
 			ld, per := g.l(), g.period()
-			buf.off = g.shiftMajorOffsets(buf.off)
+			if shiftMajor {
+				buf.off = g.shiftMajorOffsets(buf.off)
+			} else {
+				buf.off = g.rowOffsets(buf.off)
+			}
 			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
 				g.pad(x, buf.pad, i0, gi)
@@ -217,16 +227,27 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 						}
 					}
 				}
-				// dWᵀ_g (k×m) += X' (k×ld) · dY'ᵀ (ld×m)
-				gemm.SgemmRowsA(k, r.m, ld, 1, cols, true, buf.mat, ld, 1, dwt[gi*k*r.m:], r.m, inner)
+				if shiftMajor {
+					// dWᵀ_g (k×m) += X' (k×ld) · dY'ᵀ (ld×m)
+					gemm.SgemmRowsA(k, r.m, ld, 1, cols, true, buf.mat, ld, 1, dwt[gi*k*r.m:], r.m, inner)
+				} else {
+					// dW_g (m×k) += dY' (m×ld) · X'ᵀ (ld×k)
+					gemm.SgemmRowsB(true, r.m, k, ld, 1, buf.mat, ld, cols, 1, dwt[gi*r.m*k:], k, inner)
+				}
 			}
 		}
 	})
-	// Sum the workers' dWᵀ in worker order (results do not depend on
+	// Sum the workers' dW in worker order (results do not depend on
 	// scheduling) into dw[g][o][c][ki][kj].
 	kk := r.kh * r.kw
 	for wk := 0; wk < workers; wk++ {
 		dwt := bufs[wk].dw[:len(dw)]
+		if !shiftMajor {
+			for j, v := range dwt {
+				dw[j] += v
+			}
+			continue
+		}
 		for gi := 0; gi < r.groups; gi++ {
 			for s := 0; s < kk; s++ {
 				for ch := 0; ch < r.c; ch++ {

@@ -59,6 +59,11 @@ var convCases = []convCase{
 	{"depthwise-stride2", 1, 3, 7, 7, 3, 3, 3, 2, 1, 1, false},
 	{"dilated", 2, 2, 9, 8, 3, 3, 1, 1, 2, 2, true},
 	{"nopad5x5", 2, 1, 12, 12, 2, 5, 1, 1, 1, 0, true},
+	// Whole multiples of 8 channels: the weight gradient reads the padded
+	// image in place (shift-major rows, gemm.SgemmRowsA). Width 8 keeps
+	// them on the padded-rows path (narrower maps go to im2col).
+	{"8channels", 3, 8, 6, 8, 4, 3, 1, 1, 1, 1, true},
+	{"grouped16", 2, 32, 5, 8, 6, 3, 2, 1, 1, 1, false},
 }
 
 func convNodeAttrs(cc convCase) Attrs {
@@ -108,7 +113,7 @@ func TestConvGrad(t *testing.T) {
 		// Alternate between one image per GEMM and batched images, and
 		// between the padded-rows and im2col paths.
 		convChunkCols = []int{1, 4096}[i%2]
-		useRows = i%4 < 2
+		useRows = i%4 < 2 || cc.c%8 == 0
 		x := randT(r, cc.n, cc.c, cc.h, cc.w)
 		w := randT(r, cc.m, cc.c/cc.group, cc.k, cc.k)
 		ins := []gcIn{in(x), param(w)}

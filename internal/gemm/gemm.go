@@ -184,7 +184,7 @@ func (jb *job) do(threads int) {
 	// A RowsB is usually a padded image small enough to stay in L2, so
 	// reading it in place pays for twice as many row panels as directB.
 	jb.rowsDirect = jb.rb != nil && !jb.transB && kn.rows != 0 && mPanels <= 2*directBMPanels &&
-		jb.m%MR == 0 && jb.nc/NR <= maxRowsPanels
+		jb.nc/NR <= maxRowsPanels
 	if jb.m*jb.n*jb.k < minParallelWork {
 		threads = 1
 	}
@@ -388,7 +388,7 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 				rsa, csa := 1, MR
 				switch {
 				case jb.ra != nil:
-					ap, rsa, csa = jb.ra.aPanel(aedge, ir, mr, pc, kc, MR)
+					ap, rsa, csa = jb.ra.aPanel(aedge, rowsTmp, ir, mr, pc, kc, MR)
 				case !jb.directA:
 					ap = jb.apack[pc*jb.mPad+(ir-jb.mb0)*kc:]
 				case mr < MR:
@@ -419,6 +419,12 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 					if jb.directB && nr == w {
 						bp, ldbp = b[pc*ldb+jc+jr:], ldb
 					}
+					// A full panel of a rowsDirect B that was not packed
+					// (only reached here by the last, short row panel).
+					rowsOff := -1
+					if jb.rowsDirect && w == kn.nr && nr == w {
+						rowsOff = direct[jr/kn.nr]
+					}
 					cOff := ir*ldc + jc + jr
 					jr += w
 					if mr == MR && nr == w {
@@ -427,7 +433,11 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 					}
 					// Edge tile: compute the full tile into scratch, then
 					// write back only the part inside C.
-					micro(id, kc, ap, rsa, csa, bp, ldbp, tile[:], w, alpha, 0, false, 1, 0)
+					if rowsOff >= 0 {
+						microRows(kn.rows, kc, ap, rsa, csa, jb.rb.Data[rowsOff:], jb.rb.RowOff[pc:pc+kc], tile[:], w, alpha, 0, false, 1, 0)
+					} else {
+						micro(id, kc, ap, rsa, csa, bp, ldbp, tile[:], w, alpha, 0, false, 1, 0)
+					}
 					for r := 0; r < mr; r++ {
 						dst := c[cOff+r*ldc : cOff+r*ldc+nr]
 						src := tile[r*w : r*w+nr]

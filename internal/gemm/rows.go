@@ -126,8 +126,9 @@ func SgemmRowsA(m, n, k int, alpha float32, a *RowsB, transB bool, b []float32, 
 // aPanel returns rows [i0, i0+mr) × columns [p0, p0+kc) of a one-segment
 // RowsB as the micro-kernel's A operand: in place with row stride rsa when
 // the panel is full and its rows evenly spaced, else gathered into edge
-// (MR×kc, packed, rows past mr zero).
-func (b *RowsB) aPanel(edge []float32, i0, mr, p0, kc, MR int) (ap []float32, rsa, csa int) {
+// (MR×kc, packed, rows past mr zero), through tmp (8·kc floats) and an
+// 8×8 transpose when MR is 8.
+func (b *RowsB) aPanel(edge, tmp []float32, i0, mr, p0, kc, MR int) (ap []float32, rsa, csa int) {
 	off := b.RowOff[i0 : i0+mr]
 	if mr == MR && MR > 1 {
 		s := off[1] - off[0]
@@ -140,6 +141,18 @@ func (b *RowsB) aPanel(edge []float32, i0, mr, p0, kc, MR int) (ap []float32, rs
 		}
 	}
 	edge = edge[:kc*MR]
+	if mr == 8 && MR == 8 {
+		tmp = tmp[:8*kc]
+		vec.CopyRowsAt(tmp, kc, b.Data[p0:], off, kc)
+		kc8 := kc / 8 * 8
+		transpose8(tmp, kc, edge, 8, kc/8)
+		for r := 0; r < 8; r++ {
+			for p := kc8; p < kc; p++ {
+				edge[p*8+r] = tmp[r*kc+p]
+			}
+		}
+		return edge, 1, MR
+	}
 	for r := 0; r < MR; r++ {
 		if r >= mr {
 			for p := 0; p < kc; p++ {
