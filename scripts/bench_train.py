@@ -3,9 +3,9 @@
 in one run on the same machine.
 
 For each model: `shears train` on the first N MNIST images for one epoch
-(its JSON images_per_second counts training steps only, evaluation
-excluded) and scripts/torch_train_speed.py on random batches of the same
-shape; batch 128, the same thread count. Peak resident memory of each
+(its JSON images_per_second counts training steps only, evaluation and the
+first, buffer-allocating step excluded) and scripts/torch_train_speed.py on
+random batches of the same shape (5 warm-up steps excluded); batch 128, the same thread count. Peak resident memory of each
 process comes from wait4. Prints a Markdown table with the ratio
 shears/PyTorch (> 1 means shears is faster).
 
