@@ -1,17 +1,17 @@
 package graph
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/shearsml/shears/tensor"
 )
 
-// TestFreshGrads: ops that overwrite fresh input gradients
-// (FreshGradWriter) must give exactly the gradients of the clear-then-add
-// scheme, in a graph where values have several readers, one node reads a
-// value twice, and buffers hold the previous step's gradients.
-func TestFreshGrads(t *testing.T) {
+// freshTestGraph has values with several readers (a residual add, a
+// concat), a node that reads a value twice, an output nobody reads,
+// BatchNorm, depthwise and strided convolutions and pooling.
+func freshTestGraph() *Graph {
 	r := rand.New(rand.NewPCG(81, 82))
 	g := &Graph{Name: "fresh"}
 	g.Inputs = []ValueInfo{{Name: "x", Shape: []int{-1, 3, 8, 8}}}
@@ -39,12 +39,23 @@ func TestFreshGrads(t *testing.T) {
 	sq := node("sq", "Mul", nil, sum, sum) // one node reads sum twice
 	dw := node("dw", "Conv", Attrs{"pads": []int{1, 1, 1, 1}, "group": 8}, sq, param("wd", 8, 1, 3, 3))
 	down := node("down", "Conv", Attrs{"strides": []int{2, 2}}, node("relu2", "Relu", nil, dw), param("w2", 4, 8, 1, 1))
-	cat := node("cat", "Concat", Attrs{"axis": 1}, down, node("mp", "MaxPool", Attrs{"kernel_shape": []int{2, 2}, "strides": []int{2, 2}}, a))
+	// Split with an output nobody reads: its gradient must read as zero.
+	g.Nodes = append(g.Nodes, &Node{Name: "split", Op: "Split", Attrs: Attrs{"axis": 1, "split": []int{4, 4}}, Inputs: []string{a}, Outputs: []string{"sp0", "sp1"}})
+	cat := node("cat", "Concat", Attrs{"axis": 1}, down, node("mp", "MaxPool", Attrs{"kernel_shape": []int{2, 2}, "strides": []int{2, 2}}, "sp0"))
 	out := node("gap", "GlobalAveragePool", nil, cat)
 	g.Outputs = []ValueInfo{{Name: out}}
+	return g
+}
 
+// TestFreshGrads: ops that overwrite fresh input gradients
+// (FreshGradWriter) must give exactly the gradients of the clear-then-add
+// scheme, in a graph where values have several readers, one node reads a
+// value twice, and buffers hold the previous step's gradients.
+func TestFreshGrads(t *testing.T) {
+	r := rand.New(rand.NewPCG(85, 86))
+	g := freshTestGraph()
 	x := randT(r, 2, 3, 8, 8)
-	seed := randT(r, 2, 12, 1, 1)
+	seed := randT(r, 2, 8, 1, 1)
 	run := func(fresh bool) map[string][]float32 {
 		noFreshGrads = !fresh
 		defer func() { noFreshGrads = false }()
@@ -85,6 +96,65 @@ func TestFreshGrads(t *testing.T) {
 			if gv[i] != w[i] {
 				t.Fatalf("gradient of %s [%d] = %g with fresh writes, %g without", name, i, gv[i], w[i])
 			}
+		}
+	}
+}
+
+// TestShareGradients: with activation gradients in shared buffers
+// (Program.ShareGradients), parameter gradients are bit-identical to
+// unshared ones, over several steps and a batch-size change, and the
+// buffers really are shared.
+func TestShareGradients(t *testing.T) {
+	for _, build := range []func() *Graph{freshTestGraph} {
+		g := build()
+		run := func(share bool) (map[string][]float32, *Program) {
+			p, err := Compile(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Threads = 2
+			p.ShareGradients(share)
+			grads := map[string][]float32{}
+			for step, batch := range []int{2, 2, 3, 2} {
+				rs := rand.New(rand.NewPCG(uint64(step), 1))
+				x := randT(rs, append([]int{batch}, g.Inputs[0].Shape[1:]...)...)
+				outs, err := p.Forward(true, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Backward(randT(rs, outs[0].Shape...)); err != nil {
+					t.Fatal(err)
+				}
+				for _, prm := range g.Params {
+					if gr := p.Grad(prm.Name); gr != nil {
+						grads[fmt.Sprint(prm.Name, step)] = append([]float32(nil), gr.Data...)
+					}
+				}
+			}
+			return grads, p
+		}
+		want, _ := run(false)
+		got, p := run(true)
+		for name, w := range want {
+			for i := range w {
+				if got[name][i] != w[i] {
+					t.Fatalf("%s: gradient of %s [%d] = %g with shared buffers, %g without", g.Name, name, i, got[name][i], w[i])
+				}
+			}
+		}
+		backing := map[*float32]bool{}
+		n := 0
+		for _, s := range p.slots {
+			if s.needGrad && s.param == nil {
+				backing[&s.grad.Data[:1][0]] = true
+				n++
+			}
+		}
+		if len(backing) >= n {
+			t.Errorf("%s: %d activation gradients in %d buffers: nothing shared", g.Name, n, len(backing))
+		}
+		if p.ValueGrad(g.Nodes[0].Outputs[0]) != nil {
+			t.Errorf("%s: ValueGrad of an activation with shared buffers is not nil", g.Name)
 		}
 	}
 }

@@ -32,6 +32,11 @@ type Program struct {
 	forwarded bool
 	// written marks, during Backward, the gradients that hold a sum.
 	written []bool
+	// shareGrads: activation gradients live in buffers shared by values
+	// whose gradients are never live at once (ShareGradients); gradPlan is
+	// the batch size the current assignment was made for.
+	shareGrads bool
+	gradPlan   int
 }
 
 type compiledNode struct {
@@ -322,6 +327,9 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 		p.written = make([]bool, len(p.slots))
 	}
 	written := p.written
+	if p.shareGrads && p.gradPlan != p.batch {
+		p.planSharedGrads()
+	}
 	var zero [][]float32
 	for i, s := range p.slots {
 		written[i] = false
@@ -387,6 +395,16 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 				gout = append(gout, nil)
 			}
 		}
+		if p.shareGrads {
+			// A shared buffer holds another value's gradient: one that no
+			// reader wrote must read as zero.
+			for k, o := range cn.out {
+				if gout[k] != nil && !written[o] {
+					clearParallel(gout[k].Data, threads)
+					written[o] = true
+				}
+			}
+		}
 		in, out = p.gather(cn, in[:0], out[:0])
 		fw, ok := cn.op.(FreshGradWriter)
 		canWrite := ok && fw.WritesFreshGrads() && !noFreshGrads
@@ -412,12 +430,99 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 		}
 	}
 	// Gradients nothing wrote (a value whose readers need none) read as 0.
+	// Shared buffers are not cleared: they belong to other values by now.
 	for i, s := range p.slots {
-		if s.needGrad && !written[i] && s.grad != nil {
+		if s.needGrad && !written[i] && s.grad != nil && (!p.shareGrads || s.param != nil) {
 			clearParallel(s.grad.Data, threads)
 		}
 	}
 	return nil
+}
+
+// ShareGradients makes Backward keep activation gradients in buffers
+// shared between values whose gradients are never needed at the same
+// time: a value's gradient lives from the backward pass of its last
+// reader until that of its producer. Training then holds a fraction of
+// the gradient memory (what PyTorch's autograd gets by freeing them). The
+// gradients of activations are then gone after Backward (ValueGrad returns
+// nil); parameter gradients are unaffected.
+func (p *Program) ShareGradients(on bool) {
+	if on == p.shareGrads {
+		return
+	}
+	p.shareGrads, p.gradPlan = on, 0
+	for _, s := range p.slots {
+		if s.param == nil {
+			s.grad = nil
+		}
+	}
+}
+
+// planSharedGrads assigns the activation gradient buffers for the current
+// batch size. Backward step t runs node len(nodes)−1−t. A gradient is born
+// at the first step that writes it (its last reader's, or before step 0
+// for a graph output) and dies at its producer's step; a buffer goes to a
+// new gradient only after its owner died at an earlier step, so a node
+// never reads and writes the same buffer. Greedy best fit by size.
+func (p *Program) planSharedGrads() {
+	n := len(p.nodes)
+	birth := make([]int, len(p.slots))
+	death := make([]int, len(p.slots))
+	for i := range p.slots {
+		birth[i], death[i] = n, n // never written; live to the end
+	}
+	for _, o := range p.outs {
+		birth[o] = -1
+	}
+	for ni, cn := range p.nodes {
+		t := n - 1 - ni
+		for _, i := range cn.in {
+			if i >= 0 {
+				birth[i] = min(birth[i], t)
+			}
+		}
+		for _, o := range cn.out {
+			if o >= 0 {
+				death[o] = t
+				birth[o] = min(birth[o], t) // read (as zero) by its producer
+			}
+		}
+	}
+	var order []int
+	for i, s := range p.slots {
+		if s.needGrad && s.param == nil {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return birth[a] - birth[b] })
+	type buffer struct {
+		data  []float32
+		owner int // slot using it, -1 when free
+	}
+	var bufs []*buffer
+	for _, i := range order {
+		s := p.slots[i]
+		size := 1
+		for _, d := range s.shape {
+			size *= d
+		}
+		var best *buffer
+		for _, b := range bufs {
+			if b.owner >= 0 && death[b.owner] < birth[i] {
+				b.owner = -1
+			}
+			if b.owner < 0 && cap(b.data) >= size && (best == nil || cap(b.data) < cap(best.data)) {
+				best = b
+			}
+		}
+		if best == nil {
+			best = &buffer{data: make([]float32, size)}
+			bufs = append(bufs, best)
+		}
+		best.owner = i
+		s.grad = &tensor.Tensor{Shape: slices.Clone(s.shape), Data: best.data[:size]}
+	}
+	p.gradPlan = p.batch
 }
 
 // noFreshGrads turns FreshGradWriter off (tests compare both ways).
@@ -456,7 +561,7 @@ func (p *Program) Value(name string) *tensor.Tensor {
 // Backward, or nil (Taylor criteria read it).
 func (p *Program) ValueGrad(name string) *tensor.Tensor {
 	i, ok := p.byName[name]
-	if !ok || !p.slots[i].needGrad {
+	if !ok || !p.slots[i].needGrad || (p.shareGrads && p.slots[i].param == nil) {
 		return nil
 	}
 	return p.slots[i].grad
@@ -465,6 +570,7 @@ func (p *Program) ValueGrad(name string) *tensor.Tensor {
 // SetInputGrad asks Backward to also compute gradients for the graph
 // inputs (off by default: nothing trains the input).
 func (p *Program) SetInputGrad(on bool) {
+	p.gradPlan = 0 // which gradients exist changes
 	for _, i := range p.inputs {
 		p.slots[i].needGrad = on
 	}

@@ -18,6 +18,7 @@ func benchTrainStep(b *testing.B, build func(uint64) *graph.Graph) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	p.ShareGradients(true) // as Trainer does
 	x := tensor.New(128, 1, 28, 28)
 	r := rand.New(rand.NewPCG(1, 1))
 	labels := make([]int, 128)

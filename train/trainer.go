@@ -93,6 +93,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	}
 	prog.Threads = cfg.Threads
 	prog.Seed = cfg.Seed
+	// Hooks read parameter gradients only, so activation gradients can
+	// share buffers (about half the gradient memory).
+	prog.ShareGradients(true)
 	t.prog = prog
 	if len(t.Graph.Inputs) != 1 || len(t.Graph.Outputs) != 1 {
 		return nil, fmt.Errorf("train: model must have one input and one output, has %d and %d", len(t.Graph.Inputs), len(t.Graph.Outputs))
