@@ -30,9 +30,9 @@ type Progress struct {
 
 // Result summarises a finished run.
 type Result struct {
-	TestAccuracy    float64
-	TrainLoss       float64 // mean loss of the last epoch
-	TrainAccuracy   float64
+	TestAccuracy  float64
+	TrainLoss     float64 // mean loss of the last epoch
+	TrainAccuracy float64
 	// ImagesPerSecond is the steady training throughput: evaluation and
 	// the run's first step (which allocates every buffer and faults its
 	// pages in) excluded, as benchmarks exclude warm-up steps.
