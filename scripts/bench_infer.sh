@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Dense inference latency: shears vs ONNX Runtime (CPU) on the same ONNX
-# models, in one process, alternating run by run.
+# models, in one process, in alternating blocks (see internal/cmd/benchinfer).
 #
 #   scripts/bench_infer.sh                           # 2 threads, batch 1 and 64, the standard models
 #   THREADS=1 BATCHES=1 MODELS=resnet20 scripts/bench_infer.sh

@@ -1,9 +1,14 @@
 //go:build cgo
 
 // Command benchinfer times dense inference in shears and in ONNX Runtime
-// (CPU) on the same ONNX models, in one process, alternating the two run by
-// run so that both see the same machine conditions, and prints a Markdown
+// (CPU) on the same ONNX models, in one process, and prints a Markdown
 // table with the ratio shears/ORT. scripts/bench_infer.sh runs it.
+//
+// The two alternate in blocks (shears, ORT, shears, ORT), not run by run:
+// ORT's intra-op threads busy-wait for more work after a run (its default,
+// which gives it its best latency), and they would hold a core during
+// shears' next run. Each ORT block opens its own session and closes it, so
+// its threads are gone before shears runs again.
 //
 //	go run ./internal/cmd/benchinfer [-threads 2] [-batches 1,64] [-models ...] [-mintime 2s]
 //
@@ -76,7 +81,7 @@ func run(threads int, batchList, modelList, tvDir string, minTime time.Duration,
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("machine: %s, %d cores, load %s\n", cpu, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("shears (%s) vs ONNX Runtime %s (CPU, intra-op threads %d, sequential, default graph optimisations); threads %d each;\n", runtime.Version(), ortref.RuntimeVersion(), threads, threads)
-	fmt.Printf("median of ≥ %d runs and ≥ %v per runtime, alternating, after one warm-up run each\n\n", minRuns, minTime)
+	fmt.Printf("median of ≥ %d runs and ≥ %v per runtime, in two blocks each (shears, ORT, shears, ORT), after a warm-up run per block\n\n", minRuns, minTime)
 	fmt.Println("| model | input | batch | shears ms | ORT ms | shears/ORT | max rel. diff |")
 	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, name := range strings.Split(modelList, ",") {
@@ -129,11 +134,6 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 		return "", err
 	}
 	prog.Threads = threads
-	sess, err := ortref.Open(model, ortref.Options{Threads: threads})
-	if err != nil {
-		return "", err
-	}
-	defer sess.Close()
 	shape := slices.Clone(g.Inputs[0].Shape)
 	shape[0] = batch
 	x := tensor.New(shape...)
@@ -141,35 +141,57 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 	for i := range x.Data {
 		x.Data[i] = float32(r.NormFloat64())
 	}
-	// Warm-up, and a check that both compute the same.
-	got, err := prog.Forward(false, x)
-	if err != nil {
-		return "", err
+	// measure runs f (after one warm-up run) for at least half of minTime and
+	// half of minRuns, appending milliseconds to ts.
+	measure := func(ts []float64, f func() error) ([]float64, error) {
+		if err := f(); err != nil {
+			return nil, err
+		}
+		var spent time.Duration
+		for n := 0; n < (minRuns+1)/2 || spent < minTime/2; n++ {
+			t0 := time.Now()
+			if err := f(); err != nil {
+				return nil, err
+			}
+			d := time.Since(t0)
+			spent += d
+			ts = append(ts, d.Seconds()*1000)
+			if n >= 500 {
+				break
+			}
+		}
+		return ts, nil
 	}
-	want, err := sess.Run(x)
-	if err != nil {
-		return "", err
-	}
-	diff := tensor.RelDiff(got[0], want[0])
 	var ts, to []float64
-	var spent [2]time.Duration
-	for len(ts) < minRuns || spent[0] < minTime || spent[1] < minTime {
-		t0 := time.Now()
-		if _, err := prog.Forward(false, x); err != nil {
+	var diff float64
+	for round := 0; round < 2; round++ {
+		var got []*tensor.Tensor
+		if ts, err = measure(ts, func() error {
+			var err error
+			got, err = prog.Forward(false, x)
+			return err
+		}); err != nil {
 			return "", err
 		}
-		d := time.Since(t0)
-		spent[0] += d
-		ts = append(ts, d.Seconds()*1000)
-		t0 = time.Now()
-		if _, err := sess.Run(x); err != nil {
+		if round == 0 {
+			got = []*tensor.Tensor{got[0].Clone()}
+		}
+		sess, err := ortref.Open(model, ortref.Options{Threads: threads})
+		if err != nil {
 			return "", err
 		}
-		d = time.Since(t0)
-		spent[1] += d
-		to = append(to, d.Seconds()*1000)
-		if len(ts) >= 1000 {
-			break
+		var want []*tensor.Tensor
+		to, err = measure(to, func() error {
+			var err error
+			want, err = sess.Run(x)
+			return err
+		})
+		sess.Close()
+		if err != nil {
+			return "", err
+		}
+		if round == 0 {
+			diff = tensor.RelDiff(got[0], want[0])
 		}
 	}
 	ms, mo := median(ts), median(to)
