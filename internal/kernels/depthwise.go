@@ -69,18 +69,29 @@ func (p *phaseGeom) walk(g *Geom, x, q []float32, add bool) {
 		iw0, span := c0*g.SW+b-g.PL, (c1-c0-1)*g.SW+1
 		for a := 0; a < g.SH; a++ {
 			plane := q[(a*g.SW+b)*p.plane:]
-			for r := 0; r < p.hq; r++ {
-				ih := r*g.SH + a - g.PT
-				if ih < 0 || ih >= g.H {
-					continue
+			// rows r with 0 ≤ r·SH + a − PT < H
+			r0 := max(0, (g.PT-a+g.SH-1)/g.SH)
+			r1 := min(p.hq, (g.H+g.PT-a+g.SH-1)/g.SH)
+			if r0 >= r1 {
+				continue
+			}
+			if g.SW == 1 {
+				// Whole sets of short rows per call: one call per row
+				// cost more than the copy on small maps.
+				xs := x[(r0*g.SH+a-g.PT)*g.W+iw0:]
+				qs := plane[r0*p.wq+c0:]
+				if add {
+					vec.AddRows(xs, g.SH*g.W, qs, p.wq, c1-c0, r1-r0)
+				} else {
+					vec.CopyRows(qs, p.wq, xs, g.SH*g.W, c1-c0, r1-r0)
 				}
+				continue
+			}
+			for r := r0; r < r1; r++ {
+				ih := r*g.SH + a - g.PT
 				xr := x[ih*g.W+iw0:][:span]
 				qr := plane[r*p.wq+c0:][:c1-c0]
 				switch {
-				case g.SW == 1 && !add:
-					copy(qr, xr)
-				case g.SW == 1:
-					vec.Axpy(xr, 1, qr)
 				case g.SW == 2 && !add:
 					vec.Gather2(qr, xr)
 				case !add:
@@ -111,9 +122,7 @@ func DepthwiseForward(g *Geom, x, k []float32, bias float32, y, scratch []float3
 			vec.Axpy(o, k[ki*g.KW+kj], q[p.tap(g, ki, kj):])
 		}
 	}
-	for oh := 0; oh < g.OH; oh++ {
-		copy(y[oh*g.OW:(oh+1)*g.OW], o[oh*p.wq:])
-	}
+	vec.CopyRows(y, g.OW, o, p.wq, g.OW, g.OH)
 }
 
 // DepthwiseBackward accumulates the kernel gradient dk and (when dx is not
@@ -126,11 +135,8 @@ func DepthwiseBackward(g *Geom, x, k, dy, dx, dk, scratch []float32) {
 	p.split(g, x, q)
 	// dy in the phase-plane row layout, junk columns zero so they add
 	// nothing.
-	for oh := 0; oh < g.OH; oh++ {
-		row := d[oh*p.wq : (oh+1)*p.wq]
-		copy(row, dy[oh*g.OW:(oh+1)*g.OW])
-		clear(row[g.OW:])
-	}
+	clear(d)
+	vec.CopyRows(d, p.wq, dy, g.OW, g.OW, g.OH)
 	for ki := 0; ki < g.KH; ki++ {
 		for kj := 0; kj < g.KW; kj++ {
 			dk[ki*g.KW+kj] += vec.Dot(d, q[p.tap(g, ki, kj):])
