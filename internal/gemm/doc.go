@@ -41,6 +41,25 @@
 // overhead per tile does not swamp small-k products (k = 9 for a 3×3
 // convolution of one input channel).
 //
+// # Operands given as row offsets (implicit GEMM)
+//
+// SgemmRowsB and SgemmRowsA take one operand as a RowsB: rows anywhere in
+// one buffer, given by their offsets, columns optionally in segments (images
+// side by side). A stride-1 convolution's column matrix is such a matrix,
+// each row the padded input image shifted by one kernel position, so the
+// convolution multiplies straight out of the padded image instead of
+// copying K rows of pixels first:
+//
+//   - B as RowsB (forward and input-gradient products): B is packed from the
+//     offsets, or, when op(A) is short, read in place by the "rows" variants
+//     of the main tiles, which load each k-row of B through an offset table
+//     (kernelAVX512x32Rows, kernelAVX2x16Rows);
+//   - A as RowsB (weight gradients, rows ordered kernel position then
+//     channel): every register panel whose rows are evenly spaced is read in
+//     place as a strided A; the others are gathered.
+//
+// Both give bit-identical results to Sgemm on the materialised matrix.
+//
 // # Kernels
 //
 // The micro-kernel is chosen at start-up from what the CPU and OS support,
@@ -67,7 +86,8 @@
 // static split would leave the calling goroutine waiting. With a column
 // split each worker packs its own copy of A (sharing one would need a
 // barrier, and a worker descheduled mid-pack by another process would stall
-// the others for a scheduler slice) and then packs B unit by unit. Problems below about 64³ run on one thread. threads == 1 runs on the
+// the others for a scheduler slice) and then packs B unit by unit.
+// Problems below about 64³ run on one thread. threads == 1 runs on the
 // calling goroutine and, with packing buffers recycled through a sync.Pool,
 // does not allocate in steady state, so callers can parallelise over images
 // by calling Sgemm from many goroutines at once.
