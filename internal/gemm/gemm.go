@@ -20,9 +20,7 @@ import (
 // the row width, a slice too short for its view) are programming errors and
 // panic.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
-	}
+	checkSizes(m, n, k)
 	if transA {
 		checkMatrix("A", "lda", a, k, m, lda)
 	} else {
@@ -34,18 +32,31 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		checkMatrix("B", "ldb", b, k, n, ldb)
 	}
 	checkMatrix("C", "ldc", c, m, n, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if alpha == 0 || k == 0 {
-		scaleC(c, m, n, ldc, beta)
-		return
-	}
-	jb := job{
-		kn: active.Load(), transA: transA, transB: transB,
+	start(job{
+		transA: transA, transB: transB,
 		m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+	}, threads)
+}
+
+// checkSizes panics on a negative dimension.
+func checkSizes(m, n, k int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
 	}
+}
+
+// start runs a checked job: nothing for an empty C, only the beta scaling
+// when there is nothing to multiply.
+func start(jb job, threads int) {
+	if jb.m == 0 || jb.n == 0 {
+		return
+	}
+	if jb.alpha == 0 || jb.k == 0 {
+		scaleC(jb.c, jb.m, jb.n, jb.ldc, jb.beta)
+		return
+	}
+	jb.kn = active.Load()
 	jb.do(parallel.Resolve(threads))
 }
 

@@ -3,7 +3,6 @@ package gemm
 import (
 	"fmt"
 
-	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/internal/vec"
 )
 
@@ -52,9 +51,7 @@ func (b *RowsB) check(rows, cols int) {
 // columns) or, with transB, Bᵀ (B has n rows of k columns). Results are
 // bit-identical to Sgemm on the materialised matrix.
 func SgemmRowsB(transB bool, m, n, k int, alpha float32, a []float32, lda int, b *RowsB, beta float32, c []float32, ldc int, threads int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
-	}
+	checkSizes(m, n, k)
 	checkMatrix("A", "lda", a, m, k, lda)
 	if transB {
 		b.check(n, k)
@@ -62,19 +59,11 @@ func SgemmRowsB(transB bool, m, n, k int, alpha float32, a []float32, lda int, b
 		b.check(k, n)
 	}
 	checkMatrix("C", "ldc", c, m, n, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if alpha == 0 || k == 0 {
-		scaleC(c, m, n, ldc, beta)
-		return
-	}
-	jb := job{
-		kn: active.Load(), transB: transB,
-		m: m, n: n, k: k, alpha: alpha, beta: beta,
+	start(job{
+		transB: transB,
+		m:      m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, lda: lda, rb: b, c: c, ldc: ldc,
-	}
-	jb.do(parallel.Resolve(threads))
+	}, threads)
 }
 
 // panelStart returns where columns [j0, j0+w) of every row start
@@ -95,9 +84,7 @@ func (b *RowsB) panelStart(j0, w int) (int, bool) {
 // gradient, ordered (kernel position, channel), multiplies straight out of
 // the padded image. Other panels are gathered.
 func SgemmRowsA(m, n, k int, alpha float32, a *RowsB, transB bool, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
-	}
+	checkSizes(m, n, k)
 	a.check(m, k)
 	if k > a.Seg {
 		panic(fmt.Sprintf("gemm: SgemmRowsA needs one segment, have %d columns in segments of %d", k, a.Seg))
@@ -108,19 +95,11 @@ func SgemmRowsA(m, n, k int, alpha float32, a *RowsB, transB bool, b []float32, 
 		checkMatrix("B", "ldb", b, k, n, ldb)
 	}
 	checkMatrix("C", "ldc", c, m, n, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if alpha == 0 || k == 0 {
-		scaleC(c, m, n, ldc, beta)
-		return
-	}
-	jb := job{
-		kn: active.Load(), transB: transB,
-		m: m, n: n, k: k, alpha: alpha, beta: beta,
+	start(job{
+		transB: transB,
+		m:      m, n: n, k: k, alpha: alpha, beta: beta,
 		ra: a, b: b, ldb: ldb, c: c, ldc: ldc,
-	}
-	jb.do(parallel.Resolve(threads))
+	}, threads)
 }
 
 // aPanel returns rows [i0, i0+mr) × columns [p0, p0+kc) of a one-segment
