@@ -87,7 +87,7 @@
 // split each worker packs its own copy of A (sharing one would need a
 // barrier, and a worker descheduled mid-pack by another process would stall
 // the others for a scheduler slice) and then packs B unit by unit.
-// Problems below about 64³ run on one thread. threads == 1 runs on the
+// Problems below about 160³ (2^22 multiply-adds) run on one thread. threads == 1 runs on the
 // calling goroutine and, with packing buffers recycled through a sync.Pool,
 // does not allocate in steady state, so callers can parallelise over images
 // by calling Sgemm from many goroutines at once.
