@@ -25,6 +25,7 @@ func (c *convOp) depthwiseForward(threads int, x, w, b, y []float32) {
 				bias = b[ch]
 			}
 			kernels.DepthwiseForward(g, x[it*hw:(it+1)*hw], w[ch*k:(ch+1)*k], bias, y[it*ohw:(it+1)*ohw], scratch)
+			c.act.clampInPlace(y[it*ohw : (it+1)*ohw])
 		}
 	})
 }

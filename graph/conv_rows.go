@@ -132,8 +132,9 @@ func (r *rowsGeom) rowsChunk(perWorker int) int {
 
 // rowsConv computes y (N × groups·m × oh × ow) = conv(x, w) for a stride-1
 // geometry, adding into y when accumulate is set. w holds per group an
-// m × k matrix. bias may be nil.
-func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float32, accumulate bool) {
+// m × k matrix. bias and act (a fused activation, applied as results are
+// copied out) may be nil.
+func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float32, accumulate bool, act *clampBounds) {
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
@@ -165,9 +166,12 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 						dst := y[(i0+j)*coutImg+(gi*r.m+o)*r.oh*r.ow:]
 						for oh := 0; oh < r.oh; oh++ {
 							s, d := src[oh*g.wp:][:r.ow], dst[oh*r.ow:][:r.ow]
-							if accumulate {
+							switch {
+							case accumulate:
 								vec.Axpy(d, 1, s)
-							} else {
+							case act != nil:
+								vec.Clamp(d, s, act.lo, act.hi)
+							default:
 								copy(d, s)
 							}
 						}

@@ -22,7 +22,7 @@ func BenchmarkInfer(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				p, err := graph.Compile(g)
+				p, err := graph.CompileInference(g)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -24,6 +24,19 @@ type convOp struct {
 	cin   int       // input channels (all groups)
 	bufs  []convBuf // scratch, one per worker
 	wt    []float32 // flipped, transposed kernel for input gradients
+	// act, set by CompileInference, clamps the output to [lo, hi] as it is
+	// written (a fused Relu or Clip that follows).
+	act *clampBounds
+}
+
+// clampBounds is a fused activation: y = min(max(y, lo), hi).
+type clampBounds struct{ lo, hi float32 }
+
+// clampInPlace applies a fused activation to d (nothing when act is nil).
+func (a *clampBounds) clampInPlace(d []float32) {
+	if a != nil {
+		vec.Clamp(d, d, a.lo, a.hi)
+	}
 }
 
 func init() {
@@ -184,7 +197,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 		return nil
 	}
 	if fwd, _, ok := c.rowsGeoms(); ok && useRows && !c.pointwise() {
-		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, false)
+		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, false, c.act)
 		return nil
 	}
 	g := &c.geom
@@ -223,6 +236,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 						beta = 1
 					}
 					gemm.Sgemm(false, false, mg, ohw, k, 1, w[gi*mg*k:], k, src, ohw, beta, dst, ohw, inner)
+					c.act.clampInPlace(dst[:mg*ohw])
 					continue
 				}
 				c.gatherCols(x, buf.col, i0, cnt, gi, ld)
@@ -235,7 +249,9 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				gemm.Sgemm(false, false, mg, ld, k, 1, w[gi*mg*k:], k, buf.col, ld, beta, buf.mat, ld, inner)
 				for j := 0; j < cnt; j++ {
 					for r := 0; r < mg; r++ {
-						copy(y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw], buf.mat[r*ld+j*ohw:])
+						d := y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw]
+						copy(d, buf.mat[r*ld+j*ohw:])
+						c.act.clampInPlace(d)
 					}
 				}
 			}
@@ -301,7 +317,7 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 				c.wt = make([]float32, len(w))
 			}
 			flipTransposed(w, c.wt, c.group, c.m/c.group, g.C, g.KH, g.KW)
-			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, !ctx.fresh(0))
+			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, !ctx.fresh(0), nil)
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -32,6 +33,10 @@ type Program struct {
 	forwarded bool
 	// written marks, during Backward, the gradients that hold a sum.
 	written []bool
+	// inferOnly: compiled by CompileInference; skip marks the nodes fused
+	// into the one before them.
+	inferOnly bool
+	skip      []bool
 	// shareGrads: activation gradients live in buffers shared by values
 	// whose gradients are never live at once (ShareGradients); gradPlan is
 	// the batch size the current assignment was made for.
@@ -54,6 +59,9 @@ type slot struct {
 	param    *Param
 	input    bool
 	needGrad bool
+	// aliasOf: this value is the same tensor as another's (the output of
+	// an activation fused into the convolution that produces its input).
+	aliasOf *slot
 }
 
 // Compile checks a graph and prepares it for execution. Errors name the
@@ -114,6 +122,85 @@ func Compile(g *Graph) (*Program, error) {
 	// Check shapes once with batch 1 so that a bad graph fails here.
 	if err := p.setBatch(1, false); err != nil {
 		return nil, err
+	}
+	return p, nil
+}
+
+// CompileInference compiles g for inference only, fusing what training
+// must keep apart: a Relu or a Clip with constant bounds that is the only
+// reader of a convolution's output is applied by the convolution as it
+// writes its results, saving a pass over the activation. The fused
+// convolution's output and the activation's are then one tensor (Value
+// returns the activated values for both). Forward in training mode and
+// Backward are errors.
+func CompileInference(g *Graph) (*Program, error) {
+	p, err := Compile(g)
+	if err != nil {
+		return nil, err
+	}
+	p.inferOnly = true
+	p.skip = make([]bool, len(p.nodes))
+	readers := make([]int, len(p.slots))
+	for _, cn := range p.nodes {
+		for _, i := range cn.in {
+			if i >= 0 {
+				readers[i]++
+			}
+		}
+	}
+	for _, o := range p.outs {
+		readers[o]++ // a graph output is read by the caller
+	}
+	producer := map[int]int{}
+	for ni, cn := range p.nodes {
+		for _, o := range cn.out {
+			if o >= 0 {
+				producer[o] = ni
+			}
+		}
+	}
+	for ni, cn := range p.nodes {
+		if len(cn.in) == 0 || cn.in[0] < 0 || len(cn.out) != 1 || cn.out[0] < 0 {
+			continue
+		}
+		src := cn.in[0]
+		pi, ok := producer[src]
+		if !ok || readers[src] != 1 {
+			continue
+		}
+		conv, ok := p.nodes[pi].op.(*convOp)
+		if !ok || conv.act != nil {
+			continue
+		}
+		var act *clampBounds
+		switch op := cn.op.(type) {
+		case *unaryOp:
+			if cn.node.Op == "Relu" {
+				act = &clampBounds{0, float32(math.Inf(1))}
+			}
+		case *clipOp:
+			// Bounds from attributes or constant inputs only.
+			in := make([]*tensor.Tensor, len(cn.in))
+			constant := true
+			for k, i := range cn.in[1:] {
+				if i >= 0 {
+					if p.slots[i].param == nil {
+						constant = false
+					}
+					in[k+1] = p.slots[i].value
+				}
+			}
+			if lo, hi, err := op.bounds(in); constant && err == nil && lo <= hi {
+				act = &clampBounds{lo, hi}
+			}
+		}
+		if act == nil {
+			continue
+		}
+		conv.act = act
+		p.skip[ni] = true
+		p.slots[cn.out[0]].aliasOf = p.slots[src]
+		p.slots[cn.out[0]].value = nil
 	}
 	return p, nil
 }
@@ -220,8 +307,13 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 	p.batch = batch
 	if alloc {
 		for _, s := range p.slots {
-			if s.param == nil && !s.input && s.value == nil {
+			if s.param == nil && !s.input && s.value == nil && s.aliasOf == nil {
 				s.value = tensor.New(s.shape...)
+			}
+		}
+		for _, s := range p.slots {
+			if s.aliasOf != nil {
+				s.value = s.aliasOf.value
 			}
 		}
 	}
@@ -268,6 +360,9 @@ func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tenso
 		}
 		p.slots[i].value = inputs[k]
 	}
+	if train && p.inferOnly {
+		return nil, fmt.Errorf("graph %q: compiled for inference only (CompileInference), cannot run a training step", p.Graph.Name)
+	}
 	p.step++
 	// One generator, reseeded per node, so that each op's randomness is a
 	// function of (seed, step, node) without allocating on every call.
@@ -276,6 +371,9 @@ func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tenso
 	in := make([]*tensor.Tensor, 0, 8)
 	out := make([]*tensor.Tensor, 0, 4)
 	for ni, cn := range p.nodes {
+		if p.inferOnly && p.skip[ni] {
+			continue
+		}
 		in, out = p.gather(cn, in[:0], out[:0])
 		pcg.Seed(p.Seed^p.step, uint64(ni))
 		if err := cn.op.Forward(ctx, in, out); err != nil {
@@ -314,6 +412,9 @@ func (p *Program) gather(cn compiledNode, in, out []*tensor.Tensor) ([]*tensor.T
 func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 	if !p.forwarded {
 		return fmt.Errorf("graph: Backward needs a preceding Forward")
+	}
+	if p.inferOnly {
+		return fmt.Errorf("graph: Backward on a program compiled for inference only (CompileInference)")
 	}
 	if len(gradOutputs) != len(p.outs) {
 		return fmt.Errorf("graph: Backward takes %d output gradients, got %d", len(p.outs), len(gradOutputs))

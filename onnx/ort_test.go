@@ -94,6 +94,24 @@ func TestTorchvisionORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			tRun := time.Since(t0)
+			// The inference-only program (activations fused into the
+			// convolutions before them) must give the same bits.
+			fp, err := graph.CompileInference(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fp.Threads = 2
+			fgot, err := fp.Forward(false, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range got {
+				for i, v := range fgot[k].Data {
+					if v != got[k].Data[i] {
+						t.Fatalf("output %d [%d]: %g with fused activations, %g without", k, i, v, got[k].Data[i])
+					}
+				}
+			}
 			// The batch must stay dynamic: folding must not have baked in
 			// batch 1.
 			if shapes, err := p.InferShapes(3); err != nil {

@@ -65,7 +65,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	prog, err := graph.Compile(g)
+	prog, err := graph.CompileInference(g)
 	if err != nil {
 		return err
 	}

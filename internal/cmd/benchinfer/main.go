@@ -129,7 +129,7 @@ func loadModel(name, tvDir string) ([]byte, *graph.Graph, error) {
 }
 
 func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTime time.Duration, minRuns int) (string, error) {
-	prog, err := graph.Compile(g)
+	prog, err := graph.CompileInference(g)
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,84 @@
+package graph_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/zoo"
+)
+
+// TestCompileInference: with activations fused into the convolutions
+// before them, every zoo model (BatchNorm folded, as exported for
+// inference) gives bit-identical outputs to the unfused program, at batch
+// 1 and 5 and on one and two threads, and the fusion really happened
+// where a Relu or Clip is a convolution's only reader.
+func TestCompileInference(t *testing.T) {
+	for _, name := range zoo.Names() {
+		m, _ := zoo.Get(name)
+		g, _, err := graph.FoldBatchNorm(m.Build(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := graph.Compile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fused, err := graph.CompileInference(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, threads := range []int{1, 2} {
+			ref.Threads, fused.Threads = threads, threads
+			for _, batch := range []int{1, 5} {
+				xs := graph.RandomInputs(g, batch, rand.New(rand.NewPCG(uint64(batch), 3)))
+				want, err := ref.Forward(false, xs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantData := append([]float32(nil), want[0].Data...)
+				got, err := fused.Forward(false, xs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range got[0].Data {
+					if v != wantData[i] {
+						t.Fatalf("%s batch %d threads %d: output[%d] = %g fused, %g unfused", name, batch, threads, i, v, wantData[i])
+					}
+				}
+			}
+		}
+		fusedPairs := 0
+		readers := map[string]int{}
+		for _, n := range g.Nodes {
+			for _, in := range n.Inputs {
+				readers[in]++
+			}
+		}
+		producer := map[string]*graph.Node{}
+		for _, n := range g.Nodes {
+			for _, o := range n.Outputs {
+				producer[o] = n
+			}
+		}
+		for _, n := range g.Nodes {
+			if n.Op != "Relu" && n.Op != "Clip" {
+				continue
+			}
+			src := n.Inputs[0]
+			if p := producer[src]; p == nil || p.Op != "Conv" || readers[src] != 1 {
+				continue
+			}
+			if fused.Value(src) != fused.Value(n.Outputs[0]) {
+				t.Errorf("%s: %s after %s not fused", name, n.Name, producer[src].Name)
+			}
+			fusedPairs++
+		}
+		if name != "lenet5" && name != "lenet300" && fusedPairs == 0 {
+			t.Errorf("%s: no Conv+activation pair fused", name)
+		}
+		if _, err := fused.Forward(true, graph.RandomInputs(g, 2, rand.New(rand.NewPCG(1, 1)))...); err == nil {
+			t.Errorf("%s: a training Forward on an inference-only program did not fail", name)
+		}
+	}
+}
