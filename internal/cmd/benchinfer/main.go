@@ -17,7 +17,9 @@
 // writes them) and torchvision exports from scripts/export_torchvision.py
 // (224×224, the default eval export in which PyTorch folded BatchNorm).
 // Both runtimes run the same ONNX bytes; ORT applies its default graph
-// optimisations (operator fusion included), shears runs the graph as it is.
+// optimisations (operator fusion included); shears compiles it with
+// graph.CompileInference (Relu and Clip fused into the convolutions before
+// them).
 package main
 
 import (
