@@ -22,6 +22,12 @@
 // forward. Shapes are re-inferred whenever the batch size changes, and a
 // rewritten graph (pruned widths) is simply compiled again.
 //
+// Two variants trade generality for speed or memory. CompileInference
+// fuses a Relu or Clip into the convolution before it (inference only).
+// Program.ShareGradients keeps activation gradients in buffers shared by
+// values whose gradients are never live at once, as training needs only
+// parameter gradients in the end (the trainer turns it on).
+//
 // # Ops
 //
 // Each op lives in its own file (op_conv.go, op_pool.go, ...) with Forward
