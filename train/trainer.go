@@ -69,6 +69,8 @@ type Trainer struct {
 	// trainable ones).
 	ParamFilter func(*graph.Param) bool
 	// GradHook may edit gradients before the step (masking, regularisers).
+	// It sees parameter gradients (prog.Grad); activation gradients share
+	// buffers during training (graph.Program.ShareGradients) and are gone.
 	GradHook func(prog *graph.Program)
 
 	prog *graph.Program
