@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"slices"
+
 	"github.com/shearsml/shears/internal/gemm"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/internal/vec"
@@ -109,14 +111,19 @@ func (r *rowsGeom) pad(x, p []float32, i0, gi int) {
 // rowOffsets writes where each of the K rows of the column matrix starts
 // in the padded planes: row (c, ki, kj) is plane c shifted by the kernel
 // offset. The GEMM reads them in place (gemm.RowsB), so the column matrix
-// is never built.
-func (r *rowsGeom) rowOffsets(off []int) []int {
-	off = off[:0]
+// is never built. Rows come in (c, ki, kj) order, or with shiftMajor in
+// (ki, kj, c) order, the order rowsWeightGrad multiplies in.
+func (r *rowsGeom) rowOffsets(off []int, shiftMajor bool) []int {
+	off = slices.Grow(off[:0], r.k())[:r.k()]
 	plane := r.plane()
 	for c := 0; c < r.c; c++ {
 		for ki := 0; ki < r.kh; ki++ {
 			for kj := 0; kj < r.kw; kj++ {
-				off = append(off, c*plane+ki*r.dh*r.wp+kj*r.dw)
+				row := (c*r.kh+ki)*r.kw + kj
+				if shiftMajor {
+					row = (ki*r.kw+kj)*r.c + c
+				}
+				off[row] = c*plane + ki*r.dh*r.wp + kj*r.dw
 			}
 		}
 	}
@@ -147,7 +154,7 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 		for i0 := lo; i0 < hi; i0 += chunk {
 			g := r.chunk(min(chunk, hi-i0))
 			ld, per := g.l(), g.period()
-			buf.off = g.rowOffsets(buf.off)
+			buf.off = g.rowOffsets(buf.off, false)
 			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
 				g.pad(x, buf.pad, i0, gi)
@@ -166,13 +173,10 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 						dst := y[(i0+j)*coutImg+(gi*r.m+o)*r.oh*r.ow:]
 						for oh := 0; oh < r.oh; oh++ {
 							s, d := src[oh*g.wp:][:r.ow], dst[oh*r.ow:][:r.ow]
-							switch {
-							case accumulate:
+							if accumulate {
 								vec.Axpy(d, 1, s)
-							case act != nil:
-								vec.Clamp(d, s, act.lo, act.hi)
-							default:
-								copy(d, s)
+							} else {
+								act.copy(d, s)
 							}
 						}
 					}
@@ -190,12 +194,12 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 // consecutive rows are then eight channel planes at one shift, evenly
 // spaced, which the GEMM reads in place as its A operand (gemm.SgemmRowsA).
 // Only dY, a few channels wide, is packed; the other order packs and
-// transposes all K rows of X, which cost as much as the multiply. With
-// fewer than 8 channels (a network's first convolution) the panels would
-// mix kernel positions and be gathered, so those take dW = dY·Xᵀ, whose
-// X is only a few rows.
+// transposes all K rows of X, which cost as much as the multiply. When the
+// channels are not a whole number of panels (a network's first
+// convolution has one) the panels would mix kernel positions and be
+// gathered, so those take dW = dY·Xᵀ, whose X is only a few rows.
 func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []float32) {
-	shiftMajor := r.c%8 == 0
+	shiftMajor := r.c%gemm.PanelRows() == 0
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
@@ -212,11 +216,7 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 		for i0 := lo; i0 < hi; i0 += chunk {
 			g := r.chunk(min(chunk, hi-i0))
 			ld, per := g.l(), g.period()
-			if shiftMajor {
-				buf.off = g.shiftMajorOffsets(buf.off)
-			} else {
-				buf.off = g.rowOffsets(buf.off)
-			}
+			buf.off = g.rowOffsets(buf.off, shiftMajor)
 			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
 				g.pad(x, buf.pad, i0, gi)
@@ -263,21 +263,6 @@ func (c *convOp) rowsWeightGrad(threads int, n int, r *rowsGeom, x, dy, dw []flo
 			}
 		}
 	}
-}
-
-// shiftMajorOffsets is rowOffsets with the rows ordered (ki, kj, c): the
-// order rowsWeightGrad multiplies in.
-func (r *rowsGeom) shiftMajorOffsets(off []int) []int {
-	off = off[:0]
-	plane := r.plane()
-	for ki := 0; ki < r.kh; ki++ {
-		for kj := 0; kj < r.kw; kj++ {
-			for c := 0; c < r.c; c++ {
-				off = append(off, c*plane+ki*r.dh*r.wp+kj*r.dw)
-			}
-		}
-	}
-	return off
 }
 
 // flipTransposed writes, per group, the kernel of the input-gradient

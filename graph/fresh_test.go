@@ -34,6 +34,10 @@ func freshTestGraph() *Graph {
 	}
 	pad1 := Attrs{"pads": []int{1, 1, 1, 1}}
 	a := node("relu0", "Relu", nil, bn("bn0", node("conv0", "Conv", pad1, "x", param("w0", 8, 3, 3, 3)), 8))
+	// A value nobody reads, early in the graph: its gradient is never
+	// written, so its producer must read it as zero (with shared buffers
+	// it would otherwise hold another value's gradient).
+	node("dead", "Relu", nil, node("deadconv", "Conv", pad1, a, param("wdead", 8, 8, 3, 3)))
 	b := node("relu1", "Relu", nil, bn("bn1", node("conv1", "Conv", pad1, a, param("w1", 8, 8, 3, 3)), 8))
 	sum := node("add", "Add", nil, a, b)   // a read twice (residual)
 	sq := node("sq", "Mul", nil, sum, sum) // one node reads sum twice

@@ -49,24 +49,13 @@ func TestCompileInference(t *testing.T) {
 			}
 		}
 		fusedPairs := 0
-		readers := map[string]int{}
-		for _, n := range g.Nodes {
-			for _, in := range n.Inputs {
-				readers[in]++
-			}
-		}
-		producer := map[string]*graph.Node{}
-		for _, n := range g.Nodes {
-			for _, o := range n.Outputs {
-				producer[o] = n
-			}
-		}
+		readers, producer := g.Consumers(), g.Producers()
 		for _, n := range g.Nodes {
 			if n.Op != "Relu" && n.Op != "Clip" {
 				continue
 			}
 			src := n.Inputs[0]
-			if p := producer[src]; p == nil || p.Op != "Conv" || readers[src] != 1 {
+			if p := producer[src]; p == nil || p.Op != "Conv" || len(readers[src]) != 1 {
 				continue
 			}
 			if fused.Value(src) != fused.Value(n.Outputs[0]) {

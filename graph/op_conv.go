@@ -33,10 +33,16 @@ type convOp struct {
 type clampBounds struct{ lo, hi float32 }
 
 // clampInPlace applies a fused activation to d (nothing when act is nil).
-func (a *clampBounds) clampInPlace(d []float32) {
-	if a != nil {
-		vec.Clamp(d, d, a.lo, a.hi)
+func (a *clampBounds) clampInPlace(d []float32) { a.copy(d, d) }
+
+// copy writes s to d through the fused activation (a plain copy when act
+// is nil).
+func (a *clampBounds) copy(d, s []float32) {
+	if a == nil {
+		copy(d, s)
+		return
 	}
+	vec.Clamp(d, s, a.lo, a.hi)
 }
 
 func init() {
@@ -249,9 +255,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				gemm.Sgemm(false, false, mg, ld, k, 1, w[gi*mg*k:], k, buf.col, ld, beta, buf.mat, ld, inner)
 				for j := 0; j < cnt; j++ {
 					for r := 0; r < mg; r++ {
-						d := y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw]
-						copy(d, buf.mat[r*ld+j*ohw:])
-						c.act.clampInPlace(d)
+						c.act.copy(y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw], buf.mat[r*ld+j*ohw:])
 					}
 				}
 			}

@@ -33,10 +33,9 @@ type Program struct {
 	forwarded bool
 	// written marks, during Backward, the gradients that hold a sum.
 	written []bool
-	// inferOnly: compiled by CompileInference; skip marks the nodes fused
-	// into the one before them.
-	inferOnly bool
-	skip      []bool
+	// skip, set only by CompileInference (inference only), marks the nodes
+	// fused into the one before them.
+	skip []bool
 	// shareGrads: activation gradients live in buffers shared by values
 	// whose gradients are never live at once (ShareGradients); gradPlan is
 	// the batch size the current assignment was made for.
@@ -138,37 +137,26 @@ func CompileInference(g *Graph) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.inferOnly = true
 	p.skip = make([]bool, len(p.nodes))
-	readers := make([]int, len(p.slots))
-	for _, cn := range p.nodes {
-		for _, i := range cn.in {
-			if i >= 0 {
-				readers[i]++
-			}
-		}
+	readers := g.Consumers()
+	for _, o := range g.Outputs {
+		readers[o.Name] = append(readers[o.Name], nil) // read by the caller
 	}
-	for _, o := range p.outs {
-		readers[o]++ // a graph output is read by the caller
-	}
-	producer := map[int]int{}
+	producers := g.Producers()
+	nodeIndex := make(map[*Node]int, len(p.nodes))
 	for ni, cn := range p.nodes {
-		for _, o := range cn.out {
-			if o >= 0 {
-				producer[o] = ni
-			}
-		}
+		nodeIndex[cn.node] = ni
 	}
 	for ni, cn := range p.nodes {
 		if len(cn.in) == 0 || cn.in[0] < 0 || len(cn.out) != 1 || cn.out[0] < 0 {
 			continue
 		}
-		src := cn.in[0]
-		pi, ok := producer[src]
-		if !ok || readers[src] != 1 {
+		src := cn.node.Inputs[0]
+		prod := producers[src]
+		if prod == nil || len(readers[src]) != 1 {
 			continue
 		}
-		conv, ok := p.nodes[pi].op.(*convOp)
+		conv, ok := p.nodes[nodeIndex[prod]].op.(*convOp)
 		if !ok || conv.act != nil {
 			continue
 		}
@@ -199,7 +187,7 @@ func CompileInference(g *Graph) (*Program, error) {
 		}
 		conv.act = act
 		p.skip[ni] = true
-		p.slots[cn.out[0]].aliasOf = p.slots[src]
+		p.slots[cn.out[0]].aliasOf = p.slots[cn.in[0]]
 		p.slots[cn.out[0]].value = nil
 	}
 	return p, nil
@@ -334,6 +322,9 @@ func (p *Program) allocated() bool {
 // program and overwritten by the next call. In training mode the values
 // needed by Backward are kept.
 func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if train && p.skip != nil {
+		return nil, fmt.Errorf("graph %q: compiled for inference only (CompileInference), cannot run a training step", p.Graph.Name)
+	}
 	if len(inputs) != len(p.inputs) {
 		return nil, fmt.Errorf("graph %q takes %d inputs, got %d", p.Graph.Name, len(p.inputs), len(inputs))
 	}
@@ -360,9 +351,6 @@ func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tenso
 		}
 		p.slots[i].value = inputs[k]
 	}
-	if train && p.inferOnly {
-		return nil, fmt.Errorf("graph %q: compiled for inference only (CompileInference), cannot run a training step", p.Graph.Name)
-	}
 	p.step++
 	// One generator, reseeded per node, so that each op's randomness is a
 	// function of (seed, step, node) without allocating on every call.
@@ -371,7 +359,7 @@ func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tenso
 	in := make([]*tensor.Tensor, 0, 8)
 	out := make([]*tensor.Tensor, 0, 4)
 	for ni, cn := range p.nodes {
-		if p.inferOnly && p.skip[ni] {
+		if p.skip != nil && p.skip[ni] {
 			continue
 		}
 		in, out = p.gather(cn, in[:0], out[:0])
@@ -413,7 +401,7 @@ func (p *Program) Backward(gradOutputs ...*tensor.Tensor) error {
 	if !p.forwarded {
 		return fmt.Errorf("graph: Backward needs a preceding Forward")
 	}
-	if p.inferOnly {
+	if p.skip != nil {
 		return fmt.Errorf("graph: Backward on a program compiled for inference only (CompileInference)")
 	}
 	if len(gradOutputs) != len(p.outs) {

@@ -21,16 +21,8 @@ import (
 // panic.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
 	checkSizes(m, n, k)
-	if transA {
-		checkMatrix("A", "lda", a, k, m, lda)
-	} else {
-		checkMatrix("A", "lda", a, m, k, lda)
-	}
-	if transB {
-		checkMatrix("B", "ldb", b, n, k, ldb)
-	} else {
-		checkMatrix("B", "ldb", b, k, n, ldb)
-	}
+	checkOp("A", "lda", a, transA, m, k, lda)
+	checkOp("B", "ldb", b, transB, k, n, ldb)
 	checkMatrix("C", "ldc", c, m, n, ldc)
 	start(job{
 		transA: transA, transB: transB,
@@ -58,6 +50,15 @@ func start(jb job, threads int) {
 	}
 	jb.kn = active.Load()
 	jb.do(parallel.Resolve(threads))
+}
+
+// checkOp is checkMatrix for op(X), rows×cols: X itself is cols×rows when
+// trans.
+func checkOp(name, ldName string, buf []float32, trans bool, rows, cols, ld int) {
+	if trans {
+		rows, cols = cols, rows
+	}
+	checkMatrix(name, ldName, buf, rows, cols, ld)
 }
 
 // checkMatrix panics unless buf can hold a rows×cols row-major view with
@@ -346,8 +347,9 @@ func (jb *job) fullTilesRows(direct []int, kc, pc int, ap []float32, rsa, csa in
 }
 
 // wsSize is the per-worker scratch: a packed kc×nc B block plus one A edge
-// panel, and 8 gathered rows for a transposed RowsB.
-func (jb *job) wsSize() int { return jb.kc*jb.nc + jb.kc*jb.kn.mr + 8*jb.kc }
+// panel, and the rows of a RowsB panel gathered before packing (at most
+// nr ≥ mr of them).
+func (jb *job) wsSize() int { return jb.kc*jb.nc + jb.kc*jb.kn.mr + jb.kc*jb.kn.nr }
 
 // run computes C[i0:i1, j0:j1] over all of k. i0 is a multiple of MR from
 // mb0 and j0 a multiple of NR.

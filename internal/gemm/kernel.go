@@ -97,6 +97,10 @@ func init() {
 // "generic".
 func Kernel() string { return active.Load().name }
 
+// PanelRows is the active kernel's register-panel height (mr): rows of A
+// that SgemmRowsA reads in place when their offsets are evenly spaced.
+func PanelRows() int { return active.Load().mr }
+
 // Kernels lists the micro-kernels this CPU can run, best first.
 func Kernels() []string {
 	names := make([]string, len(available))

@@ -89,11 +89,7 @@ func SgemmRowsA(m, n, k int, alpha float32, a *RowsB, transB bool, b []float32, 
 	if k > a.Seg {
 		panic(fmt.Sprintf("gemm: SgemmRowsA needs one segment, have %d columns in segments of %d", k, a.Seg))
 	}
-	if transB {
-		checkMatrix("B", "ldb", b, n, k, ldb)
-	} else {
-		checkMatrix("B", "ldb", b, k, n, ldb)
-	}
+	checkOp("B", "ldb", b, transB, k, n, ldb)
 	checkMatrix("C", "ldc", c, m, n, ldc)
 	start(job{
 		transB: transB,
@@ -104,9 +100,8 @@ func SgemmRowsA(m, n, k int, alpha float32, a *RowsB, transB bool, b []float32, 
 
 // aPanel returns rows [i0, i0+mr) × columns [p0, p0+kc) of a one-segment
 // RowsB as the micro-kernel's A operand: in place with row stride rsa when
-// the panel is full and its rows evenly spaced, else gathered into edge
-// (MR×kc, packed, rows past mr zero), through tmp (8·kc floats) and an
-// 8×8 transpose when MR is 8.
+// the panel is full and its rows evenly spaced, else gathered into tmp
+// (mr·kc floats) and packed into edge like any A panel.
 func (b *RowsB) aPanel(edge, tmp []float32, i0, mr, p0, kc, MR int) (ap []float32, rsa, csa int) {
 	off := b.RowOff[i0 : i0+mr]
 	if mr == MR && MR > 1 {
@@ -119,30 +114,8 @@ func (b *RowsB) aPanel(edge, tmp []float32, i0, mr, p0, kc, MR int) (ap []float3
 			return b.Data[off[0]+p0:], s, 1
 		}
 	}
-	edge = edge[:kc*MR]
-	if mr == 8 && MR == 8 {
-		tmp = tmp[:8*kc]
-		vec.CopyRowsAt(tmp, kc, b.Data[p0:], off, kc)
-		kc8 := kc / 8 * 8
-		transpose8(tmp, kc, edge, 8, kc/8)
-		for r := 0; r < 8; r++ {
-			for p := kc8; p < kc; p++ {
-				edge[p*8+r] = tmp[r*kc+p]
-			}
-		}
-		return edge, 1, MR
-	}
-	for r := 0; r < MR; r++ {
-		if r >= mr {
-			for p := 0; p < kc; p++ {
-				edge[p*MR+r] = 0
-			}
-			continue
-		}
-		for p, v := range b.Data[off[r]+p0 : off[r]+p0+kc] {
-			edge[p*MR+r] = v
-		}
-	}
+	vec.CopyRowsAt(tmp, kc, b.Data[p0:], off, kc)
+	packAPanel(edge, tmp, kc, false, 0, mr, 0, kc, MR)
 	return edge, 1, MR
 }
 
@@ -165,7 +138,7 @@ func (b *RowsB) pieces(buf []piece, c0, cn int) []piece {
 }
 
 // packRowsPanel is packBPanel for a RowsB: dst[p*NR+j] = op(B)(p0+p, j0+j),
-// columns j >= nr zeroed. tmp holds 8·kc floats (transposed case).
+// columns j >= nr zeroed. tmp holds nr·kc floats (transposed case).
 func packRowsPanel(dst []float32, b *RowsB, transB bool, p0, kc, j0, nr, NR int, ps *[]piece, tmp []float32) {
 	dst = dst[:kc*NR]
 	if !transB {
@@ -183,35 +156,12 @@ func packRowsPanel(dst []float32, b *RowsB, transB bool, p0, kc, j0, nr, NR int,
 		}
 		return
 	}
-	// op(B)(p, j) = B(j, p): gather 8 rows of B into tmp, contiguous, and
-	// transpose them in 8×8 blocks.
+	// op(B)(p, j) = B(j, p): gather the panel's nr rows of B into tmp,
+	// contiguous, and pack them as a transposed B.
 	pcs := b.pieces(*ps, p0, kc)
 	*ps = pcs
-	kc8 := kc / 8 * 8
-	tmp = tmp[:8*kc]
-	j := 0
-	for ; j+8 <= nr; j += 8 {
-		for _, pc := range pcs {
-			vec.CopyRowsAt(tmp[pc.at:], kc, b.Data[pc.src:], b.RowOff[j0+j:j0+j+8], pc.n)
-		}
-		transpose8(tmp, kc, dst[j:], NR, kc/8)
-		for r := 0; r < 8; r++ {
-			for p := kc8; p < kc; p++ {
-				dst[p*NR+j+r] = tmp[r*kc+p]
-			}
-		}
+	for _, pc := range pcs {
+		vec.CopyRowsAt(tmp[pc.at:], kc, b.Data[pc.src:], b.RowOff[j0:j0+nr], pc.n)
 	}
-	for ; j < nr; j++ {
-		row := b.Data[b.RowOff[j0+j]:]
-		for _, pc := range pcs {
-			for t, v := range row[pc.src : pc.src+pc.n] {
-				dst[(pc.at+t)*NR+j] = v
-			}
-		}
-	}
-	if nr < NR {
-		for p := 0; p < kc; p++ {
-			clear(dst[p*NR+nr : p*NR+NR])
-		}
-	}
+	packBPanel(dst, tmp, kc, true, 0, kc, 0, nr, NR)
 }

@@ -175,9 +175,6 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 		}); err != nil {
 			return "", err
 		}
-		if round == 0 {
-			got = []*tensor.Tensor{got[0].Clone()}
-		}
 		sess, err := ortref.Open(model, ortref.Options{Threads: threads})
 		if err != nil {
 			return "", err
