@@ -158,27 +158,21 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
 				g.pad(x, buf.pad, i0, gi)
-				// With a bias, the GEMM adds onto rows filled with it.
-				var beta float32
-				if bias != nil {
-					for o := 0; o < r.m; o++ {
-						vec.Fill(buf.mat[o*ld:(o+1)*ld], bias[gi*r.m+o])
-					}
-					beta = 1
-				}
-				gemm.SgemmRowsB(false, r.m, ld, k, 1, w[gi*r.m*k:], k, cols, beta, buf.mat, ld, inner)
+				gemm.SgemmRowsB(false, r.m, ld, k, 1, w[gi*r.m*k:], k, cols, 0, buf.mat, ld, inner)
+				// Out of the padded layout: one call per output plane for
+				// the rows, one for bias and activation.
+				ohw := r.oh * r.ow
 				for j := 0; j < g.cnt; j++ {
 					for o := 0; o < r.m; o++ {
 						src := buf.mat[o*ld+j*per:]
-						dst := y[(i0+j)*coutImg+(gi*r.m+o)*r.oh*r.ow:]
-						for oh := 0; oh < r.oh; oh++ {
-							s, d := src[oh*g.wp:][:r.ow], dst[oh*r.ow:][:r.ow]
-							if accumulate {
-								vec.Axpy(d, 1, s)
-							} else {
-								act.copy(d, s)
-							}
+						dst := y[(i0+j)*coutImg+(gi*r.m+o)*ohw:][:ohw]
+						if accumulate {
+							vec.AddRows(dst, r.ow, src, g.wp, r.ow, r.oh)
+							(*clampBounds)(nil).out(dst, dst, biasOf(bias, gi*r.m+o))
+							continue
 						}
+						vec.CopyRows(dst, r.ow, src, g.wp, r.ow, r.oh)
+						act.out(dst, dst, biasOf(bias, gi*r.m+o))
 					}
 				}
 			}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/shearsml/shears/internal/gemm"
 	"github.com/shearsml/shears/internal/kernels"
@@ -20,10 +21,11 @@ type convOp struct {
 	win   window
 	group int
 	geom  kernels.Geom
-	n, m  int       // batch, output channels
-	cin   int       // input channels (all groups)
-	bufs  []convBuf // scratch, one per worker
-	wt    []float32 // flipped, transposed kernel for input gradients
+	n, m  int                // batch, output channels
+	cin   int                // input channels (all groups)
+	bufs  []convBuf          // scratch, one per worker
+	wt    []float32          // flipped, transposed kernel for input gradients
+	dw    *kernels.Depthwise // depthwise plan for geom, when depthwise
 	// act, set by CompileInference, clamps the output to [lo, hi] as it is
 	// written (a fused Relu or Clip that follows).
 	act *clampBounds
@@ -34,6 +36,29 @@ type clampBounds struct{ lo, hi float32 }
 
 // clampInPlace applies a fused activation to d (nothing when act is nil).
 func (a *clampBounds) clampInPlace(d []float32) { a.copy(d, d) }
+
+// out writes a GEMM result s to d plus a bias, through the fused
+// activation, in one pass (d may be s). The GEMMs write their products
+// alone: filling the output with the bias first and adding onto it cost a
+// pass of its own.
+func (a *clampBounds) out(d, s []float32, bias float32) {
+	switch {
+	case a != nil:
+		vec.AddClamp(d, s, bias, a.lo, a.hi)
+	case bias != 0:
+		vec.ScaleShift(d, 1, s, bias) // 1·s + bias rounds as s + bias
+	case len(d) > 0 && &d[0] != &s[0]:
+		copy(d, s)
+	}
+}
+
+// biasOf returns b[i], or 0 without a bias.
+func biasOf(b []float32, i int) float32 {
+	if b == nil {
+		return 0
+	}
+	return b[i]
+}
 
 // copy writes s to d through the fused activation (a plain copy when act
 // is nil).
@@ -108,6 +133,13 @@ func (c *convOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	c.n, c.m, c.cin = n, m, ch
 	c.geom = kernels.Geom{C: ch / c.group, H: h, W: wd, KH: win.kh, KW: win.kw, SH: win.sh, SW: win.sw,
 		DH: win.dh, DW: win.dw, PT: win.pt, PL: win.pl, OH: oh, OW: ow}
+	if c.depthwise() {
+		// A new plan only when it changes: workers' scratch is per plan.
+		d := kernels.NewDepthwise(&c.geom, n)
+		if c.dw == nil || c.dw.Geom() != d.Geom() || c.dw.Images() != d.Images() {
+			c.dw = d
+		}
+	}
 	return [][]int{win.outShape(n, m, oh, ow)}, nil
 }
 
@@ -156,6 +188,7 @@ type convBuf struct {
 	dw  []float32 // the worker's weight gradient
 	pad []float32 // padded images (stride-1 convolutions)
 	off []int     // where the column matrix's rows start in pad
+	dws *kernels.DepthwiseScratch
 }
 
 func (c *convOp) buffers(workers, colLen, matLen, dwLen, padLen int) []convBuf {
@@ -213,7 +246,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	workers := parallel.Workers(c.n, outer)
 	direct := chunk == 1
 	colLen, matLen := k*chunk*ohw, mg*chunk*ohw
-	if direct && c.pointwise() {
+	if c.pointwise() {
 		colLen = 0
 	}
 	if direct {
@@ -221,13 +254,12 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	}
 	bufs := c.buffers(workers, colLen, matLen, 0, 0)
 	parallel.For(c.n, outer, func(lo, hi, worker int) {
-		buf := bufs[worker]
+		buf := &bufs[worker]
 		for i0 := lo; i0 < hi; i0 += chunk {
 			cnt := min(chunk, hi-i0)
 			ld := cnt * ohw
 			for gi := 0; gi < c.group; gi++ {
-				// With a bias, the GEMM adds onto rows filled with it.
-				var beta float32
+				wg := w[gi*mg*k:]
 				if direct {
 					src := x[(i0*c.cin+gi*g.C)*hw:]
 					if !c.pointwise() {
@@ -235,27 +267,29 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 						src = buf.col
 					}
 					dst := y[(i0*c.m+gi*mg)*ohw:]
-					if b != nil {
-						for r := 0; r < mg; r++ {
-							vec.Fill(dst[r*ohw:(r+1)*ohw], b[gi*mg+r])
-						}
-						beta = 1
+					gemm.Sgemm(false, false, mg, ohw, k, 1, wg, k, src, ohw, 0, dst, ohw, inner)
+					for r := 0; r < mg; r++ {
+						d := dst[r*ohw:][:ohw]
+						c.act.out(d, d, biasOf(b, gi*mg+r))
 					}
-					gemm.Sgemm(false, false, mg, ohw, k, 1, w[gi*mg*k:], k, src, ohw, beta, dst, ohw, inner)
-					c.act.clampInPlace(dst[:mg*ohw])
 					continue
 				}
-				c.gatherCols(x, buf.col, i0, cnt, gi, ld)
-				if b != nil {
-					for r := 0; r < mg; r++ {
-						vec.Fill(buf.mat[r*ld:(r+1)*ld], b[gi*mg+r])
+				if c.pointwise() {
+					// The images' channel planes are the rows of B, read
+					// in place rather than gathered side by side.
+					buf.off = slices.Grow(buf.off[:0], g.C)[:g.C]
+					for r := range buf.off {
+						buf.off[r] = (i0*c.cin + gi*g.C + r) * hw
 					}
-					beta = 1
+					rows := gemm.RowsB{Data: x, RowOff: buf.off, Seg: hw, SegStride: c.cin * hw}
+					gemm.SgemmRowsB(false, mg, ld, k, 1, wg, k, &rows, 0, buf.mat, ld, inner)
+				} else {
+					c.gatherCols(x, buf.col, i0, cnt, gi, ld)
+					gemm.Sgemm(false, false, mg, ld, k, 1, wg, k, buf.col, ld, 0, buf.mat, ld, inner)
 				}
-				gemm.Sgemm(false, false, mg, ld, k, 1, w[gi*mg*k:], k, buf.col, ld, beta, buf.mat, ld, inner)
 				for j := 0; j < cnt; j++ {
 					for r := 0; r < mg; r++ {
-						c.act.copy(y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw], buf.mat[r*ld+j*ohw:])
+						c.act.out(y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw], buf.mat[r*ld+j*ohw:], biasOf(b, gi*mg+r))
 					}
 				}
 			}

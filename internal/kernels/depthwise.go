@@ -15,6 +15,13 @@ import "github.com/shearsml/shears/internal/vec"
 // plane itself. The backward pass runs the same loops as dot products (the
 // kernel gradient) and as scatters into phase planes of the input
 // gradient.
+//
+// Small maps (7×7, 14×14) make those loops short, and a call per image
+// and channel then costs more than its arithmetic. So one call handles a
+// chunk of images of one channel: their phase planes sit one after another
+// (phase-major: all images' phase 0, then all images' phase 1, ...), and
+// each tap's loop runs over the whole chunk at once, computing junk rows
+// between images that are dropped like the junk columns.
 
 // phaseGeom is the phase-plane layout of one depthwise window.
 type phaseGeom struct {
@@ -32,127 +39,216 @@ func phases(g *Geom) phaseGeom {
 	return p
 }
 
-// tap returns where tap (ki, kj) reads: the offset of its shifted window
-// in the phase planes.
-func (p *phaseGeom) tap(g *Geom, ki, kj int) int {
-	a, b := ki*g.DH%g.SH, kj*g.DW%g.SW
-	return (a*g.SW+b)*p.plane + ki*g.DH/g.SH*p.wq + kj*g.DW/g.SW
+// phasePart is what one phase plane holds of the image: rows [r0, r1) and
+// columns [c0, c1), read from row ih0 and column iw0 on. The rest of the
+// plane is padding. A plane with nothing of the image has r1 = 0.
+type phasePart struct {
+	r0, r1, c0, c1 int
+	ih0, iw0       int
 }
 
-// DepthwiseScratch is the scratch length DepthwiseForward and
-// DepthwiseBackward need for g.
-func DepthwiseScratch(g *Geom) int {
-	p := phases(g)
-	return 2*p.phases*p.plane + p.out
+// Depthwise is the plan of one depthwise window over chunks of images:
+// the phase-plane layout, what each phase plane holds and where each
+// kernel tap reads, all worked out once. (They take integer divisions,
+// which on small maps cost as much as the loops.)
+type Depthwise struct {
+	g      Geom
+	p      phaseGeom
+	images int         // images per chunk
+	parts  []phasePart // per phase a·SW+b
+	taps   []int       // offset of tap ki·KW+kj in a chunk's phase planes
 }
 
-// split writes x (H×W) into the phase planes q, zeros where the window
-// falls in the padding.
-func (p *phaseGeom) split(g *Geom, x, q []float32) {
-	clear(q[:p.phases*p.plane])
-	p.walk(g, x, q, false)
+// chunkFloats bounds a chunk's phase planes, so that they and the output
+// rows stay in the core's L1 and L2 caches while the taps sweep them.
+const chunkFloats = 4096
+
+// NewDepthwise plans depthwise convolutions with window g (C is ignored)
+// over batches of up to batch images.
+func NewDepthwise(g *Geom, batch int) *Depthwise {
+	d := &Depthwise{g: *g, p: phases(g)}
+	p := &d.p
+	d.images = max(1, min(batch, chunkFloats/(p.phases*p.plane)))
+	for a := 0; a < g.SH; a++ {
+		for b := 0; b < g.SW; b++ {
+			d.parts = append(d.parts, p.part(g, a, b))
+		}
+	}
+	for ki := 0; ki < g.KH; ki++ {
+		for kj := 0; kj < g.KW; kj++ {
+			a, b := ki*g.DH%g.SH, kj*g.DW%g.SW
+			d.taps = append(d.taps, (a*g.SW+b)*d.images*p.plane+ki*g.DH/g.SH*p.wq+kj*g.DW/g.SW)
+		}
+	}
+	return d
 }
 
-// merge adds the phase planes q into dx (H×W): the adjoint of split.
-func (p *phaseGeom) merge(g *Geom, dx, q []float32) { p.walk(g, dx, q, true) }
+// part works out what phase plane (a, b) holds.
+func (p *phaseGeom) part(g *Geom, a, b int) phasePart {
+	// columns c with 0 ≤ c·SW + b − PL < W, rows likewise
+	pt := phasePart{
+		c0: max(0, (g.PL-b+g.SW-1)/g.SW), c1: min(p.wq, (g.W+g.PL-b+g.SW-1)/g.SW),
+		r0: max(0, (g.PT-a+g.SH-1)/g.SH), r1: min(p.hq, (g.H+g.PT-a+g.SH-1)/g.SH),
+	}
+	if pt.r0 >= pt.r1 || pt.c0 >= pt.c1 {
+		return phasePart{}
+	}
+	pt.ih0, pt.iw0 = pt.r0*g.SH+a-g.PT, pt.c0*g.SW+b-g.PL
+	return pt
+}
 
-// walk visits every image element the phase planes hold: it copies x into
-// q, or with add set adds q into x.
-func (p *phaseGeom) walk(g *Geom, x, q []float32, add bool) {
-	for b := 0; b < g.SW; b++ {
-		// columns c with 0 ≤ c·SW + b − PL < W, read from iw0 on
-		c0 := max(0, (g.PL-b+g.SW-1)/g.SW)
-		c1 := min(p.wq, (g.W+g.PL-b+g.SW-1)/g.SW)
-		if c0 >= c1 {
+// Geom is the window d was planned for.
+func (d *Depthwise) Geom() Geom { return d.g }
+
+// Images is the most images one Forward or Backward call takes.
+func (d *Depthwise) Images() int { return d.images }
+
+// DepthwiseScratch is one worker's scratch for one plan: the chunk's phase
+// planes, then room for output rows and the input gradient's planes. The
+// phase planes' padding is zeroed once, when the scratch is made, and
+// never written again (the convolutions write only the planes' interiors),
+// so a call does not clear it: on small maps that clearing cost as much
+// as the convolution.
+type DepthwiseScratch struct {
+	plan *Depthwise
+	buf  []float32
+}
+
+// NewScratch makes a scratch for d.
+func (d *Depthwise) NewScratch() *DepthwiseScratch {
+	p := &d.p
+	return &DepthwiseScratch{plan: d, buf: make([]float32, 2*p.phases*d.images*p.plane+d.images*p.plane)}
+}
+
+// For reports whether s is a scratch for d.
+func (s *DepthwiseScratch) For(d *Depthwise) bool { return s != nil && s.plan == d }
+
+// plane returns phase plane ph of image j in a chunk's planes q.
+func (d *Depthwise) plane(q []float32, ph, j int) []float32 {
+	return q[(ph*d.images+j)*d.p.plane:][:d.p.plane]
+}
+
+// scratch checks a call's scratch and chunk size and returns the buffer.
+func (d *Depthwise) scratch(s *DepthwiseScratch, cnt int) []float32 {
+	if !s.For(d) {
+		panic("kernels: depthwise scratch made for another plan")
+	}
+	if cnt < 1 || cnt > d.images {
+		panic("kernels: depthwise chunk of a bad size")
+	}
+	return s.buf
+}
+
+// outLen is the length of the output rows of cnt images: image j's
+// output plane (OH rows wq wide) starts at j·plane.
+func (d *Depthwise) outLen(cnt int) int { return (cnt-1)*d.p.plane + d.p.out }
+
+// split writes image j's x (H×W) into the interior of its phase planes
+// in q; the padding stays as NewScratch left it, zero.
+func (d *Depthwise) split(x, q []float32, j int) {
+	g, p := &d.g, &d.p
+	for ph := range d.parts {
+		pt := &d.parts[ph]
+		plane := d.plane(q, ph, j)
+		if pt.r1 == 0 {
 			continue
 		}
-		iw0, span := c0*g.SW+b-g.PL, (c1-c0-1)*g.SW+1
-		for a := 0; a < g.SH; a++ {
-			plane := q[(a*g.SW+b)*p.plane:]
-			// rows r with 0 ≤ r·SH + a − PT < H
-			r0 := max(0, (g.PT-a+g.SH-1)/g.SH)
-			r1 := min(p.hq, (g.H+g.PT-a+g.SH-1)/g.SH)
-			if r0 >= r1 {
-				continue
-			}
-			if g.SW == 1 {
-				// Whole sets of short rows per call: one call per row
-				// cost more than the copy on small maps.
-				xs := x[(r0*g.SH+a-g.PT)*g.W+iw0:]
-				qs := plane[r0*p.wq+c0:]
-				if add {
-					vec.AddRows(xs, g.SH*g.W, qs, p.wq, c1-c0, r1-r0)
-				} else {
-					vec.CopyRows(qs, p.wq, xs, g.SH*g.W, c1-c0, r1-r0)
-				}
-				continue
-			}
-			for r := r0; r < r1; r++ {
-				ih := r*g.SH + a - g.PT
-				xr := x[ih*g.W+iw0:][:span]
-				qr := plane[r*p.wq+c0:][:c1-c0]
-				switch {
-				case g.SW == 2 && !add:
-					vec.Gather2(qr, xr)
-				case !add:
-					for c := range qr {
-						qr[c] = xr[c*g.SW]
-					}
-				default:
-					for c, v := range qr {
-						xr[c*g.SW] += v
-					}
+		xs := x[pt.ih0*g.W+pt.iw0:]
+		qs := plane[pt.r0*p.wq+pt.c0:]
+		w, rows := pt.c1-pt.c0, pt.r1-pt.r0
+		switch g.SW {
+		case 1:
+			vec.CopyRows(qs, p.wq, xs, g.SH*g.W, w, rows)
+		case 2:
+			vec.GatherRows2(qs, p.wq, xs, g.SH*g.W, w, rows)
+		default:
+			for r := range rows {
+				qr, xr := qs[r*p.wq:][:w], xs[r*g.SH*g.W:]
+				for c := range qr {
+					qr[c] = xr[c*g.SW]
 				}
 			}
 		}
 	}
 }
 
-// DepthwiseForward computes one channel of a depthwise convolution:
-// y (OH×OW) = x (H×W) ⋆ k (KH×KW), plus bias. C in g is ignored. scratch
-// holds at least DepthwiseScratch(g) elements.
-func DepthwiseForward(g *Geom, x, k []float32, bias float32, y, scratch []float32) {
-	p := phases(g)
-	q := scratch[:p.phases*p.plane]
-	o := scratch[len(q):][:p.out]
-	p.split(g, x, q)
-	vec.Fill(o, bias)
-	for ki := 0; ki < g.KH; ki++ {
-		for kj := 0; kj < g.KW; kj++ {
-			vec.Axpy(o, k[ki*g.KW+kj], q[p.tap(g, ki, kj):])
+// merge adds image j's phase planes in q into its dx (H×W): the adjoint
+// of split.
+func (d *Depthwise) merge(dx, q []float32, j int) {
+	g, p := &d.g, &d.p
+	for ph := range d.parts {
+		pt := &d.parts[ph]
+		if pt.r1 == 0 {
+			continue
+		}
+		xs := dx[pt.ih0*g.W+pt.iw0:]
+		qs := d.plane(q, ph, j)[pt.r0*p.wq+pt.c0:]
+		w, rows := pt.c1-pt.c0, pt.r1-pt.r0
+		if g.SW == 1 {
+			vec.AddRows(xs, g.SH*g.W, qs, p.wq, w, rows)
+			continue
+		}
+		for r := range rows {
+			qr, xr := qs[r*p.wq:][:w], xs[r*g.SH*g.W:]
+			for c, v := range qr {
+				xr[c*g.SW] += v
+			}
 		}
 	}
-	vec.CopyRows(y, g.OW, o, p.wq, g.OW, g.OH)
 }
 
-// DepthwiseBackward accumulates the kernel gradient dk and (when dx is not
-// nil) the input gradient dx of one depthwise channel. scratch holds at
-// least DepthwiseScratch(g) elements.
-func DepthwiseBackward(g *Geom, x, k, dy, dx, dk, scratch []float32) {
-	p := phases(g)
-	q := scratch[:p.phases*p.plane]
-	d := scratch[len(q):][:p.out]
-	p.split(g, x, q)
-	// dy in the phase-plane row layout, junk columns zero so they add
-	// nothing.
-	clear(d)
-	vec.CopyRows(d, p.wq, dy, g.OW, g.OW, g.OH)
-	for ki := 0; ki < g.KH; ki++ {
-		for kj := 0; kj < g.KW; kj++ {
-			dk[ki*g.KW+kj] += vec.Dot(d, q[p.tap(g, ki, kj):])
-		}
+// Forward computes one channel of a depthwise convolution for cnt ≤
+// Images() images: y_j (OH×OW) = x_j (H×W) ⋆ k (KH×KW), plus bias, where
+// image j's input starts at x[j·xStride] and its output at y[j·yStride].
+// s must be a scratch made for d.
+func (d *Depthwise) Forward(x []float32, xStride int, y []float32, yStride, cnt int, k []float32, bias float32, s *DepthwiseScratch) {
+	g, p := &d.g, &d.p
+	scratch := d.scratch(s, cnt)
+	hw := g.H * g.W
+	q := scratch[:p.phases*d.images*p.plane]
+	o := scratch[len(q):][:d.outLen(cnt)]
+	for j := range cnt {
+		d.split(x[j*xStride:][:hw], q, j)
+	}
+	vec.TapSum(o, q, d.taps, k, bias)
+	for j := range cnt {
+		vec.CopyRows(y[j*yStride:], g.OW, o[j*p.plane:], p.wq, g.OW, g.OH)
+	}
+}
+
+// Backward accumulates the kernel gradient dk and (when dx is not nil) the
+// input gradients of one depthwise channel for cnt ≤ Images() images,
+// laid out as for Forward (dy like y, dx like x). s must be a scratch made
+// for d.
+func (d *Depthwise) Backward(x []float32, xStride int, dy []float32, dyStride, cnt int, k, dx, dk []float32, s *DepthwiseScratch) {
+	g, p := &d.g, &d.p
+	scratch := d.scratch(s, cnt)
+	hw := g.H * g.W
+	q := scratch[:p.phases*d.images*p.plane]
+	dd := scratch[len(q):][:d.outLen(cnt)]
+	for j := range cnt {
+		d.split(x[j*xStride:][:hw], q, j)
+	}
+	// dy in the phase-plane row layout, junk columns and rows zero so they
+	// add nothing.
+	clear(dd)
+	for j := range cnt {
+		vec.CopyRows(dd[j*p.plane:], p.wq, dy[j*dyStride:], g.OW, g.OW, g.OH)
+	}
+	for t, off := range d.taps {
+		dk[t] += vec.Dot(dd, q[off:])
 	}
 	if dx == nil {
 		return
 	}
 	// The input gradient in phase planes: each tap scatters dy back to
 	// where its inputs came from; then the planes go back into dx.
-	dq := scratch[len(q)+len(d):][:len(q)]
+	dq := scratch[len(q)+d.images*p.plane:][:len(q)]
 	clear(dq)
-	for ki := 0; ki < g.KH; ki++ {
-		for kj := 0; kj < g.KW; kj++ {
-			vec.Axpy(dq[p.tap(g, ki, kj):][:p.out], k[ki*g.KW+kj], d)
-		}
+	for t, off := range d.taps {
+		vec.Axpy(dq[off:][:len(dd)], k[t], dd)
 	}
-	p.merge(g, dx, dq)
+	for j := range cnt {
+		d.merge(dx[j*xStride:][:hw], dq, j)
+	}
 }

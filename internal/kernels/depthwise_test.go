@@ -50,52 +50,82 @@ func randFloats(r *rand.Rand, n int) []float32 {
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-4*(1+math.Abs(b)) }
 
+// TestDepthwiseAgainstDefinition runs chunks of 1 to 3 images, strided
+// apart in x and y as the channels of NCHW tensors are, through plans for
+// up to 3 images (so a chunk may be shorter than the plan's), with garbage
+// in the scratch, between the images and after them.
 func TestDepthwiseAgainstDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	for _, g := range depthwiseCases() {
-		kk, ohw := g.KH*g.KW, g.OH*g.OW
-		x, k, dy := randFloats(r, g.H*g.W), randFloats(r, kk), randFloats(r, ohw)
-		scratch := randFloats(r, DepthwiseScratch(&g)) // garbage must not leak in
-		y := randFloats(r, ohw)
-		DepthwiseForward(&g, x, k, 0.25, y, scratch)
+		for cnt := 1; cnt <= 3; cnt++ {
+			checkDepthwise(t, r, &g, cnt)
+		}
+	}
+}
+
+func checkDepthwise(t *testing.T, r *rand.Rand, g *Geom, cnt int) {
+	t.Helper()
+	d := NewDepthwise(g, 3)
+	if d.Images() != 3 {
+		t.Fatalf("%+v: plan takes %d images, want 3", *g, d.Images())
+	}
+	kk, hw, ohw := g.KH*g.KW, g.H*g.W, g.OH*g.OW
+	xs, ys := hw+5, ohw+3 // image strides, with gaps
+	x, k, dy := randFloats(r, cnt*xs), randFloats(r, kk), randFloats(r, cnt*ys)
+	y := randFloats(r, cnt*ys)
+	y0 := append([]float32(nil), y...)
+	sc := d.NewScratch()
+	// A scratch that has seen other images first: nothing of them may leak.
+	d.Forward(randFloats(r, 3*xs), xs, randFloats(r, 3*ys), ys, 3, k, 1, sc)
+	d.Forward(x, xs, y, ys, cnt, k, 0.25, sc)
+	for im := range cnt {
+		xi := x[im*xs:][:hw]
 		for j := 0; j < ohw; j++ {
 			want := 0.25
-			for t := 0; t < kk; t++ {
-				want += float64(k[t]) * float64(naiveCol(&g, x, t, j))
+			for tap := 0; tap < kk; tap++ {
+				want += float64(k[tap]) * float64(naiveCol(g, xi, tap, j))
 			}
-			if !near(float64(y[j]), want) {
-				t.Fatalf("%+v: y[%d] = %v, want %v", g, j, y[j], want)
+			if got := y[im*ys+j]; !near(float64(got), want) {
+				t.Fatalf("%+v, %d images: image %d y[%d] = %v, want %v", *g, cnt, im, j, got, want)
 			}
 		}
-		// Backward accumulates: start from known values.
-		dk, dx := randFloats(r, kk), randFloats(r, g.H*g.W)
-		dk0, dx0 := append([]float32(nil), dk...), append([]float32(nil), dx...)
-		DepthwiseBackward(&g, x, k, dy, dx, dk, randFloats(r, DepthwiseScratch(&g)))
-		wantDx := make([]float64, len(x))
-		for i := range wantDx {
-			wantDx[i] = float64(dx0[i])
+		for j := ohw; j < ys; j++ {
+			if y[im*ys+j] != y0[im*ys+j] {
+				t.Fatalf("%+v, %d images: wrote past image %d's output", *g, cnt, im)
+			}
 		}
-		for tap := 0; tap < kk; tap++ {
-			want := float64(dk0[tap])
+	}
+	// Backward accumulates: start from known values.
+	dk, dx := randFloats(r, kk), randFloats(r, cnt*xs)
+	dk0, dx0 := append([]float32(nil), dk...), append([]float32(nil), dx...)
+	d.Backward(x, xs, dy, ys, cnt, k, dx, dk, sc)
+	wantDx := make([]float64, len(dx))
+	for i := range wantDx {
+		wantDx[i] = float64(dx0[i])
+	}
+	for tap := 0; tap < kk; tap++ {
+		want := float64(dk0[tap])
+		for im := range cnt {
+			xi, dyi := x[im*xs:][:hw], dy[im*ys:]
 			for j := 0; j < ohw; j++ {
-				want += float64(dy[j]) * float64(naiveCol(&g, x, tap, j))
+				want += float64(dyi[j]) * float64(naiveCol(g, xi, tap, j))
 				// x's element at (ih, iw), if any, got k[tap]·dy[j].
 				ki, kj := tap/g.KW, tap%g.KW
 				ih, iw := j/g.OW*g.SH-g.PT+ki*g.DH, j%g.OW*g.SW-g.PL+kj*g.DW
 				if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
-					wantDx[ih*g.W+iw] += float64(k[tap]) * float64(dy[j])
+					wantDx[im*xs+ih*g.W+iw] += float64(k[tap]) * float64(dyi[j])
 				}
 			}
-			if !near(float64(dk[tap]), want) {
-				t.Fatalf("%+v: dk[%d] = %v, want %v", g, tap, dk[tap], want)
-			}
 		}
-		for i := range dx {
-			if !near(float64(dx[i]), wantDx[i]) {
-				t.Fatalf("%+v: dx[%d] = %v, want %v", g, i, dx[i], wantDx[i])
-			}
+		if !near(float64(dk[tap]), want) {
+			t.Fatalf("%+v, %d images: dk[%d] = %v, want %v", *g, cnt, tap, dk[tap], want)
 		}
-		// Without dx, only dk.
-		DepthwiseBackward(&g, x, k, dy, nil, dk, randFloats(r, DepthwiseScratch(&g)))
 	}
+	for i := range dx {
+		if !near(float64(dx[i]), wantDx[i]) {
+			t.Fatalf("%+v, %d images: dx[%d] = %v, want %v", *g, cnt, i, dx[i], wantDx[i])
+		}
+	}
+	// Without dx, only dk.
+	d.Backward(x, xs, dy, ys, cnt, k, nil, dk, d.NewScratch())
 }

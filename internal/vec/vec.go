@@ -26,6 +26,30 @@ func Axpy(y []float32, a float32, x []float32) {
 	}
 }
 
+// TapSum sets y[i] = bias + Σ_t k[t]·x[off[t]+i] for i < len(y): a
+// stencil (a depthwise convolution over a padded plane, one tap per shift)
+// in one pass over y, where one Axpy per tap would read and write y once
+// per tap. The taps are added in order, each as one fused multiply-add on
+// the assembly path. Every window x[off[t]:off[t]+len(y)] must lie in x.
+func TapSum(y, x []float32, off []int, k []float32, bias float32) {
+	k = k[:len(off)]
+	for _, o := range off {
+		_ = x[o : o+len(y)] // the assembly does not check
+	}
+	n := 0
+	if useAsm && len(off) > 0 && len(y) >= 8 {
+		n = len(y) &^ 7
+		tapSumAVX2(&y[0], &x[0], &off[0], &k[0], len(off), bias, n)
+	}
+	for i := n; i < len(y); i++ {
+		s := bias
+		for t, o := range off {
+			s += k[t] * x[o+i]
+		}
+		y[i] = s
+	}
+}
+
 // Dot returns Σ x[i]·y[i] over i < len(x); y must be at least as long.
 func Dot(x, y []float32) float32 {
 	y = y[:len(x)]
@@ -53,6 +77,21 @@ func Clamp(y, x []float32, lo, hi float32) {
 	}
 	for i := n; i < len(y); i++ {
 		y[i] = min(max(x[i], lo), hi)
+	}
+}
+
+// AddClamp sets y[i] = min(max(x[i] + b, lo), hi) for i < len(y), NaN
+// staying NaN (a bias and a fused activation in one pass); x must be at
+// least as long.
+func AddClamp(y, x []float32, b, lo, hi float32) {
+	x = x[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		addClampAVX2(&y[0], &x[0], n, b, lo, hi)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] = min(max(x[i]+b, lo), hi)
 	}
 }
 
@@ -303,6 +342,9 @@ func CopyRows(dst []float32, dstStride int, src []float32, srcStride int, width,
 	switch {
 	case useAsm && width >= 8:
 		copyRowsAVX2(&dst[0], dstStride, &src[0], srcStride, width, rows)
+	case useAsm && width >= 4:
+		// the rows of 7×7 maps, which depthwise convolutions copy a lot
+		copyRows4AVX(&dst[0], dstStride, &src[0], srcStride, width, rows)
 	case width > 32:
 		for r := range rows {
 			copy(dst[r*dstStride:r*dstStride+width], src[r*srcStride:])

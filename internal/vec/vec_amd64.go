@@ -67,3 +67,12 @@ func affine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c flo
 
 //go:noescape
 func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)
+
+//go:noescape
+func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n int)
+
+//go:noescape
+func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
+
+//go:noescape
+func addClampAVX2(y, x *float32, n int, b, lo, hi float32)

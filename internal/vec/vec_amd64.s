@@ -711,3 +711,124 @@ catail:
 cadone:
 	VZEROUPPER
 	RET
+
+// func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n int)
+// y[i] = bias + Σ_t k[t]·x[off[t]+i], taps ≥ 1, accumulated in tap order.
+TEXT ·tapSumAVX2(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         off+16(FP), R8
+	MOVQ         k+24(FP), R9
+	MOVQ         taps+32(FP), R10
+	VBROADCASTSS bias+40(FP), Y15
+	MOVQ         n+48(FP), CX
+
+tapSum32:
+	CMPQ        CX, $32
+	JLT         tapSum8
+	VMOVAPS     Y15, Y0
+	VMOVAPS     Y15, Y1
+	VMOVAPS     Y15, Y2
+	VMOVAPS     Y15, Y3
+	XORQ        R11, R11
+
+tapSum32Tap:
+	MOVQ         (R8)(R11*8), R12
+	VBROADCASTSS (R9)(R11*4), Y4
+	LEAQ         (SI)(R12*4), R13
+	VFMADD231PS  (R13), Y4, Y0
+	VFMADD231PS  32(R13), Y4, Y1
+	VFMADD231PS  64(R13), Y4, Y2
+	VFMADD231PS  96(R13), Y4, Y3
+	INCQ         R11
+	CMPQ         R11, R10
+	JLT          tapSum32Tap
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	VMOVUPS      Y3, 96(DI)
+	ADDQ         $128, DI
+	ADDQ         $128, SI
+	SUBQ         $32, CX
+	JMP          tapSum32
+
+tapSum8:
+	CMPQ        CX, $8
+	JLT         tapSumDone
+	VMOVAPS     Y15, Y0
+	XORQ        R11, R11
+
+tapSum8Tap:
+	MOVQ         (R8)(R11*8), R12
+	VBROADCASTSS (R9)(R11*4), Y4
+	VFMADD231PS  (SI)(R12*4), Y4, Y0
+	INCQ         R11
+	CMPQ         R11, R10
+	JLT          tapSum8Tap
+	VMOVUPS      Y0, (DI)
+	ADDQ         $32, DI
+	ADDQ         $32, SI
+	SUBQ         $8, CX
+	JMP          tapSum8
+
+tapSumDone:
+	VZEROUPPER
+	RET
+
+// func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
+//
+// Rows of 4 ≤ width < 8 floats: two 4-float moves per row, the second
+// ending at the row's end (they overlap, which a copy allows).
+TEXT ·copyRows4AVX(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	MOVQ width+32(FP), R10
+	MOVQ rows+40(FP), CX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ -16(R10*4), R11 // byte offset of the row's last 4 floats
+
+cr4row:
+	TESTQ   CX, CX
+	JZ      cr4done
+	VMOVUPS (SI), X0
+	VMOVUPS (SI)(R11*1), X1
+	VMOVUPS X0, (DI)
+	VMOVUPS X1, (DI)(R11*1)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    CX
+	JMP     cr4row
+
+cr4done:
+	RET
+
+// func addClampAVX2(y, x *float32, n int, b, lo, hi float32)
+//
+// y = min(max(x + b, lo), hi); VMAXPS and VMINPS return their second
+// source, the sum, when either is NaN.
+TEXT ·addClampAVX2(SB), NOSPLIT, $0-36
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS b+24(FP), Y3
+	VBROADCASTSS lo+28(FP), Y0
+	VBROADCASTSS hi+32(FP), Y1
+
+addClamp8:
+	CMPQ    CX, $8
+	JLT     addClampDone
+	VADDPS  (SI), Y3, Y2
+	VMAXPS  Y2, Y0, Y2
+	VMINPS  Y2, Y1, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     addClamp8
+
+addClampDone:
+	VZEROUPPER
+	RET

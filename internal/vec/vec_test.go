@@ -70,6 +70,7 @@ func TestDot(t *testing.T) {
 	}
 }
 
+// TestClamp checks Clamp and AddClamp, NaN included.
 func TestClamp(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	nan := float32(math.NaN())
@@ -90,6 +91,16 @@ func TestClamp(t *testing.T) {
 				for i := range buf {
 					if w := want[i]; buf[i] != w && !(w != w && buf[i] != buf[i]) {
 						t.Fatalf("n=%d off=%d bounds %v: y[%d] = %g, want %g", n, o, b, i-o, buf[i], w)
+					}
+				}
+				// AddClamp: the same with a bias first.
+				for i, v := range x {
+					want[o+i] = min(max(v+0.25, b[0]), b[1])
+				}
+				AddClamp(buf[o:o+n], x, 0.25, b[0], b[1])
+				for i := range buf {
+					if w := want[i]; buf[i] != w && !(w != w && buf[i] != buf[i]) {
+						t.Fatalf("AddClamp n=%d off=%d bounds %v: y[%d] = %g, want %g", n, o, b, i-o, buf[i], w)
 					}
 				}
 			}
@@ -334,7 +345,7 @@ func TestMaxPairs2Arg(t *testing.T) {
 
 func TestCopyRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, width := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 33, 64} {
+	for _, width := range []int{1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 33, 64} {
 		for _, rows := range []int{0, 1, 2, 5} {
 			for o := 0; o < 3; o++ {
 				ss, ds := width+r.IntN(5), width+r.IntN(5)
@@ -467,4 +478,42 @@ func TestGatherRows2(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTapSum checks the stencil against its definition for 1 to 9 taps at
+// scattered offsets (a 3×3 window over a 13-wide plane among them), every
+// length, and that nothing past y is written.
+func TestTapSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	tapSets := [][]int{{0}, {5, 2}, {0, 1, 2, 13, 14, 15, 26, 27, 28}, {40, 0, 7, 3}}
+	for _, n := range lengths {
+		for _, off := range tapSets {
+			x := randSlice(r, n+41)
+			k := randSlice(r, len(off))
+			bufs, offs := views(r, n)
+			for b, buf := range bufs {
+				o := offs[b]
+				want := append([]float32(nil), buf...)
+				for i := 0; i < n; i++ {
+					s := 0.5
+					for j, d := range off {
+						s += float64(k[j]) * float64(x[d+i])
+					}
+					want[o+i] = float32(s)
+				}
+				TapSum(buf[o:o+n], x, off, k, 0.5)
+				for i := range buf {
+					if !closeTo(buf[i], want[i], 10) {
+						t.Fatalf("n=%d taps=%v: y[%d] = %g, want %g", n, off, i-o, buf[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a window past the end of x did not panic")
+		}
+	}()
+	TapSum(make([]float32, 8), make([]float32, 10), []int{3}, []float32{1}, 0)
 }
