@@ -8,11 +8,11 @@ import (
 	"github.com/shearsml/shears/zoo"
 )
 
-// TestCompileInference: with activations fused into the convolutions
-// before them, every zoo model (BatchNorm folded, as exported for
+// TestCompileInference: with activations fused into the convolutions and
+// residual additions before them, every zoo model (BatchNorm folded, as exported for
 // inference) gives bit-identical outputs to the unfused program, at batch
 // 1 and 5 and on one and two threads, and the fusion really happened
-// where a Relu or Clip is a convolution's only reader.
+// where a Relu or Clip is a convolution's or an Add's only reader.
 func TestCompileInference(t *testing.T) {
 	for _, name := range zoo.Names() {
 		m, _ := zoo.Get(name)
@@ -48,23 +48,29 @@ func TestCompileInference(t *testing.T) {
 				}
 			}
 		}
-		fusedPairs := 0
+		fusedPairs, fusedAdds := 0, 0
 		readers, producer := g.Consumers(), g.Producers()
 		for _, n := range g.Nodes {
 			if n.Op != "Relu" && n.Op != "Clip" {
 				continue
 			}
 			src := n.Inputs[0]
-			if p := producer[src]; p == nil || p.Op != "Conv" || len(readers[src]) != 1 {
+			if p := producer[src]; p == nil || (p.Op != "Conv" && p.Op != "Add") || len(readers[src]) != 1 {
 				continue
 			}
 			if fused.Value(src) != fused.Value(n.Outputs[0]) {
 				t.Errorf("%s: %s after %s not fused", name, n.Name, producer[src].Name)
 			}
 			fusedPairs++
+			if producer[src].Op == "Add" {
+				fusedAdds++
+			}
 		}
 		if name != "lenet5" && name != "lenet300" && fusedPairs == 0 {
 			t.Errorf("%s: no Conv+activation pair fused", name)
+		}
+		if name == "resnet20" && fusedAdds == 0 {
+			t.Errorf("%s: no Add+Relu pair fused", name)
 		}
 		if _, err := fused.Forward(true, graph.RandomInputs(g, 2, rand.New(rand.NewPCG(1, 1)))...); err == nil {
 			t.Errorf("%s: a training Forward on an inference-only program did not fail", name)

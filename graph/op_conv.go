@@ -37,6 +37,15 @@ type clampBounds struct{ lo, hi float32 }
 // clampInPlace applies a fused activation to d (nothing when act is nil).
 func (a *clampBounds) clampInPlace(d []float32) { a.copy(d, d) }
 
+// fuseAct takes a following activation into the convolution.
+func (c *convOp) fuseAct(a *clampBounds) bool {
+	if c.act != nil {
+		return false
+	}
+	c.act = a
+	return true
+}
+
 // out writes a GEMM result s to d plus a bias, through the fused
 // activation, in one pass (d may be s). The GEMMs write their products
 // alone: filling the output with the bias first and adding onto it cost a

@@ -129,6 +129,9 @@ func init() {
 // binaryOp is Add, Sub, Mul, Div, Pow or PRelu.
 type binaryOp struct {
 	kind binKind
+	// act, set by CompileInference on an Add, clamps the output as it is
+	// written (a Relu after a residual addition).
+	act *clampBounds
 	// plan caches the iteration for the input shapes pa, pb.
 	plan    *stridePlan
 	pa, pb  []int
@@ -171,11 +174,25 @@ func (op *binaryOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if len(y) != p.n {
 		return shapeErr("output has shape %s, inputs %s and %s", out[0].Shape, in[0].Shape, in[1].Shape)
 	}
-	sa, sb, k := p.inner(0), p.inner(1), op.kind
+	sa, sb, k, act := p.inner(0), p.inner(1), op.kind, op.act
 	p.run(ctx.Threads, func(o, n int, off []int) {
+		if act != nil && sa == 1 && sb == 1 {
+			vec.AddPairClamp(y[o:o+n], a[off[0]:], b[off[1]:], act.lo, act.hi)
+			return
+		}
 		binRow(k, y[o:o+n], a[off[0]:], b[off[1]:], sa, sb)
+		act.clampInPlace(y[o : o+n])
 	})
 	return nil
+}
+
+// fuseAct takes a following activation into an Add.
+func (op *binaryOp) fuseAct(a *clampBounds) bool {
+	if op.kind != binAdd || op.act != nil {
+		return false
+	}
+	op.act = a
+	return true
 }
 
 // binRow computes y[i] = a[i·sa] ∘ b[i·sb] for one run (sa, sb ∈ {0, 1}).

@@ -127,11 +127,11 @@ func Compile(g *Graph) (*Program, error) {
 
 // CompileInference compiles g for inference only, fusing what training
 // must keep apart: a Relu or a Clip with constant bounds that is the only
-// reader of a convolution's output is applied by the convolution as it
-// writes its results, saving a pass over the activation. The fused
-// convolution's output and the activation's are then one tensor (Value
-// returns the activated values for both). Forward in training mode and
-// Backward are errors.
+// reader of a convolution's or an Add's output is applied by that op as it
+// writes its results, saving a pass over the activation. The fused op's
+// output and the activation's are then one tensor (Value returns the
+// activated values for both). Forward in training mode and Backward are
+// errors.
 func CompileInference(g *Graph) (*Program, error) {
 	p, err := Compile(g)
 	if err != nil {
@@ -156,8 +156,8 @@ func CompileInference(g *Graph) (*Program, error) {
 		if prod == nil || len(readers[src]) != 1 {
 			continue
 		}
-		conv, ok := p.nodes[nodeIndex[prod]].op.(*convOp)
-		if !ok || conv.act != nil {
+		fuser, ok := p.nodes[nodeIndex[prod]].op.(actFuser)
+		if !ok {
 			continue
 		}
 		var act *clampBounds
@@ -182,15 +182,20 @@ func CompileInference(g *Graph) (*Program, error) {
 				act = &clampBounds{lo, hi}
 			}
 		}
-		if act == nil {
+		if act == nil || !fuser.fuseAct(act) {
 			continue
 		}
-		conv.act = act
 		p.skip[ni] = true
 		p.slots[cn.out[0]].aliasOf = p.slots[cn.in[0]]
 		p.slots[cn.out[0]].value = nil
 	}
 	return p, nil
+}
+
+// actFuser is an op that can apply a following activation itself
+// (CompileInference); fuseAct reports whether it took it.
+type actFuser interface {
+	fuseAct(*clampBounds) bool
 }
 
 type multiErr []error

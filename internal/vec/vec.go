@@ -125,6 +125,21 @@ func Add(y, a, b []float32) {
 	}
 }
 
+// AddPairClamp sets y[i] = min(max(a[i] + b[i], lo), hi) for i < len(y),
+// NaN staying NaN (a residual addition and the activation after it in one
+// pass); a and b must be at least as long.
+func AddPairClamp(y, a, b []float32, lo, hi float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	n := 0
+	if useAsm && len(y) >= 8 {
+		n = len(y) &^ 7
+		addPairClampAVX2(&y[0], &a[0], &b[0], n, lo, hi)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] = min(max(a[i]+b[i], lo), hi)
+	}
+}
+
 // ScaleShift sets y[i] = a·x[i] + b for i < len(y) (BatchNorm's affine
 // normalisation); x must be at least as long.
 func ScaleShift(y []float32, a float32, x []float32, b float32) {

@@ -76,3 +76,6 @@ func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, widt
 
 //go:noescape
 func addClampAVX2(y, x *float32, n int, b, lo, hi float32)
+
+//go:noescape
+func addPairClampAVX2(y, a, b *float32, n int, lo, hi float32)

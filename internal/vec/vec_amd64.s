@@ -832,3 +832,32 @@ addClamp8:
 addClampDone:
 	VZEROUPPER
 	RET
+
+// func addPairClampAVX2(y, a, b *float32, n int, lo, hi float32)
+//
+// y = min(max(a + b, lo), hi), NaN staying NaN as in addClampAVX2.
+TEXT ·addPairClampAVX2(SB), NOSPLIT, $0-40
+	MOVQ         y+0(FP), DI
+	MOVQ         a+8(FP), SI
+	MOVQ         b+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS lo+32(FP), Y0
+	VBROADCASTSS hi+36(FP), Y1
+
+addPairClamp8:
+	CMPQ    CX, $8
+	JLT     addPairClampDone
+	VMOVUPS (SI), Y2
+	VADDPS  (DX), Y2, Y2
+	VMAXPS  Y2, Y0, Y2
+	VMINPS  Y2, Y1, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     addPairClamp8
+
+addPairClampDone:
+	VZEROUPPER
+	RET

@@ -47,3 +47,4 @@ func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, widt
 	panic("vec: no assembly")
 }
 func addClampAVX2(y, x *float32, n int, b, lo, hi float32) { panic("vec: no assembly") }
+func addPairClampAVX2(y, a, b *float32, n int, lo, hi float32) { panic("vec: no assembly") }

@@ -70,7 +70,7 @@ func TestDot(t *testing.T) {
 	}
 }
 
-// TestClamp checks Clamp and AddClamp, NaN included.
+// TestClamp checks Clamp, AddPairClamp and AddClamp, NaN included.
 func TestClamp(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	nan := float32(math.NaN())
@@ -91,6 +91,17 @@ func TestClamp(t *testing.T) {
 				for i := range buf {
 					if w := want[i]; buf[i] != w && !(w != w && buf[i] != buf[i]) {
 						t.Fatalf("n=%d off=%d bounds %v: y[%d] = %g, want %g", n, o, b, i-o, buf[i], w)
+					}
+				}
+				// AddPairClamp: the same after adding a second vector.
+				x2 := randSlice(r, n)
+				for i, v := range x {
+					want[o+i] = min(max(v+x2[i], b[0]), b[1])
+				}
+				AddPairClamp(buf[o:o+n], x, x2, b[0], b[1])
+				for i := range buf {
+					if w := want[i]; buf[i] != w && !(w != w && buf[i] != buf[i]) {
+						t.Fatalf("AddPairClamp n=%d off=%d bounds %v: y[%d] = %g, want %g", n, o, b, i-o, buf[i], w)
 					}
 				}
 				// AddClamp: the same with a bias first.
