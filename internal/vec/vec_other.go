@@ -46,5 +46,5 @@ func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n i
 func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, width, rows int) {
 	panic("vec: no assembly")
 }
-func addClampAVX2(y, x *float32, n int, b, lo, hi float32) { panic("vec: no assembly") }
+func addClampAVX2(y, x *float32, n int, b, lo, hi float32)     { panic("vec: no assembly") }
 func addPairClampAVX2(y, a, b *float32, n int, lo, hi float32) { panic("vec: no assembly") }
