@@ -34,6 +34,10 @@ func (c *convOp) depthwiseForward(threads int, x, w, b, y []float32) {
 	items, chunk := c.depthwiseItems()
 	workers := parallel.Workers(items, threads)
 	bufs := c.depthwiseBuffers(workers, 0)
+	var clamp []float32
+	if c.act != nil {
+		clamp = []float32{c.act.lo, c.act.hi}
+	}
 	parallel.For(items, threads, func(lo, hi, worker int) {
 		scratch := bufs[worker].dws
 		for it := lo; it < hi; it++ {
@@ -44,12 +48,7 @@ func (c *convOp) depthwiseForward(threads int, x, w, b, y []float32) {
 				bias = b[ch]
 			}
 			xc, yc := x[(i0*c.m+ch)*hw:], y[(i0*c.m+ch)*ohw:]
-			c.dw.Forward(xc, c.m*hw, yc, c.m*ohw, cnt, w[ch*k:(ch+1)*k], bias, scratch)
-			if c.act != nil {
-				for j := range cnt {
-					c.act.clampInPlace(yc[j*c.m*ohw:][:ohw])
-				}
-			}
+			c.dw.Forward(xc, c.m*hw, yc, c.m*ohw, cnt, w[ch*k:(ch+1)*k], bias, clamp, scratch)
 		}
 	})
 }

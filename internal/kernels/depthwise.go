@@ -200,8 +200,9 @@ func (d *Depthwise) merge(dx, q []float32, j int) {
 // Forward computes one channel of a depthwise convolution for cnt ≤
 // Images() images: y_j (OH×OW) = x_j (H×W) ⋆ k (KH×KW), plus bias, where
 // image j's input starts at x[j·xStride] and its output at y[j·yStride].
-// s must be a scratch made for d.
-func (d *Depthwise) Forward(x []float32, xStride int, y []float32, yStride, cnt int, k []float32, bias float32, s *DepthwiseScratch) {
+// With clamp = [lo, hi] the outputs are clamped to it (a fused
+// activation), NaN staying NaN. s must be a scratch made for d.
+func (d *Depthwise) Forward(x []float32, xStride int, y []float32, yStride, cnt int, k []float32, bias float32, clamp []float32, s *DepthwiseScratch) {
 	g, p := &d.g, &d.p
 	scratch := d.scratch(s, cnt)
 	hw := g.H * g.W
@@ -211,6 +212,9 @@ func (d *Depthwise) Forward(x []float32, xStride int, y []float32, yStride, cnt 
 		d.split(x[j*xStride:][:hw], q, j)
 	}
 	vec.TapSum(o, q, d.taps, k, bias)
+	if clamp != nil {
+		vec.Clamp(o, o, clamp[0], clamp[1])
+	}
 	for j := range cnt {
 		vec.CopyRows(y[j*yStride:], g.OW, o[j*p.plane:], p.wq, g.OW, g.OH)
 	}

@@ -76,8 +76,8 @@ func checkDepthwise(t *testing.T, r *rand.Rand, g *Geom, cnt int) {
 	y0 := append([]float32(nil), y...)
 	sc := d.NewScratch()
 	// A scratch that has seen other images first: nothing of them may leak.
-	d.Forward(randFloats(r, 3*xs), xs, randFloats(r, 3*ys), ys, 3, k, 1, sc)
-	d.Forward(x, xs, y, ys, cnt, k, 0.25, sc)
+	d.Forward(randFloats(r, 3*xs), xs, randFloats(r, 3*ys), ys, 3, k, 1, nil, sc)
+	d.Forward(x, xs, y, ys, cnt, k, 0.25, nil, sc)
 	for im := range cnt {
 		xi := x[im*xs:][:hw]
 		for j := 0; j < ohw; j++ {
@@ -92,6 +92,16 @@ func checkDepthwise(t *testing.T, r *rand.Rand, g *Geom, cnt int) {
 		for j := ohw; j < ys; j++ {
 			if y[im*ys+j] != y0[im*ys+j] {
 				t.Fatalf("%+v, %d images: wrote past image %d's output", *g, cnt, im)
+			}
+		}
+	}
+	// With a fused activation: the same, clamped.
+	yc := append([]float32(nil), y0...)
+	d.Forward(x, xs, yc, ys, cnt, k, 0.25, []float32{-0.5, 1}, sc)
+	for im := range cnt {
+		for j := 0; j < ohw; j++ {
+			if got, want := yc[im*ys+j], min(max(y[im*ys+j], -0.5), 1); got != want {
+				t.Fatalf("%+v, %d images, clamped: image %d y[%d] = %v, want %v", *g, cnt, im, j, got, want)
 			}
 		}
 	}

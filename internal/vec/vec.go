@@ -466,16 +466,13 @@ func GatherRows2(dst []float32, dstStride int, src []float32, srcStride int, wid
 	}
 	_ = dst[(rows-1)*dstStride+width-1]
 	_ = src[(rows-1)*srcStride+2*width-2]
-	// The assembly reads 16 source elements per 8 outputs, so it stops
-	// one output early to stay inside each row.
-	done := 0
-	if useAsm && width > 8 {
-		done = (width - 1) &^ 7
-		gatherRows2AVX2(&dst[0], dstStride, &src[0], srcStride, done, rows)
+	if useAsm && width >= 5 {
+		gatherRows2AVX2(&dst[0], dstStride, &src[0], srcStride, width, rows)
+		return
 	}
 	for r := range rows {
 		d, s := dst[r*dstStride:r*dstStride+width], src[r*srcStride:r*srcStride+2*width-1]
-		for i := done; i < width; i++ {
+		for i := range d {
 			d[i] = s[2*i]
 		}
 	}

@@ -66,7 +66,7 @@ func reluGradSetAVX2(gx, x, grad *float32, n int)
 func affine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int)
 
 //go:noescape
-func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)
+func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
 
 //go:noescape
 func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n int)

@@ -629,29 +629,38 @@ sfDone:
 	VZEROUPPER
 	RET
 
-// func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)
+// func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
 //
-// dst[r·dstStride + i] = src[r·srcStride + 2i] for i < width8 (a multiple
-// of 8), per 8 outputs as in gather2AVX2.
+// dst row = src row's even elements, width ≥ 5 outputs per row, each
+// source row holding 2·width−1 floats (no more may be read): 8 outputs
+// from 16 floats while those stay inside the row, then 4 from 8, then
+// the row's last 4 outputs again from the 8 floats that end the row (its
+// odd lanes).
 TEXT ·gatherRows2AVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), R8
 	MOVQ src+16(FP), SI
 	MOVQ srcStride+24(FP), R9
-	MOVQ width8+32(FP), R10
+	MOVQ width+32(FP), DX
 	MOVQ rows+40(FP), CX
 	SHLQ $2, R8
 	SHLQ $2, R9
-	SHLQ $2, R10
+	LEAQ -1(DX), R10
+	ANDQ $-8, R10
+	SHLQ $2, R10         // dst bytes done in blocks of 8
+	LEAQ -20(DX*4), R11  // a block of 4 fits while the offset ≤ this
+	LEAQ (DX*4), R12     // row width in dst bytes
+	LEAQ -16(DX*4), R13  // dst byte offset of the row's last 4
+	LEAQ -36(DX*8), R14  // src byte offset of the row's last 8
 
 grrow:
 	TESTQ CX, CX
 	JZ    grdone
 	XORQ  AX, AX // dst byte offset; src offset is twice that
 
-grblock:
+grblock8:
 	CMPQ    AX, R10
-	JGE     grnext
+	JGE     grblock4
 	LEAQ    (AX)(AX*1), BX
 	VMOVUPS (SI)(BX*1), Y0
 	VMOVUPS 32(SI)(BX*1), Y1
@@ -659,7 +668,26 @@ grblock:
 	VPERMPD $0xd8, Y2, Y2
 	VMOVUPS Y2, (DI)(AX*1)
 	ADDQ    $32, AX
-	JMP     grblock
+	JMP     grblock8
+
+grblock4:
+	CMPQ         AX, R11
+	JG           grtail
+	LEAQ         (AX)(AX*1), BX
+	VMOVUPS      (SI)(BX*1), Y0
+	VEXTRACTF128 $1, Y0, X1
+	VSHUFPS      $0x88, X1, X0, X2
+	VMOVUPS      X2, (DI)(AX*1)
+	ADDQ         $16, AX
+	JMP          grblock4
+
+grtail:
+	CMPQ         AX, R12
+	JGE          grnext
+	VMOVUPS      (SI)(R14*1), Y0
+	VEXTRACTF128 $1, Y0, X1
+	VSHUFPS      $0xdd, X1, X0, X2
+	VMOVUPS      X2, (DI)(R13*1)
 
 grnext:
 	ADDQ R8, DI

@@ -37,7 +37,7 @@ func reluGradSetAVX2(gx, x, grad *float32, n int) { panic("vec: no assembly") }
 func affine2AVX2(y *float32, a float32, u *float32, b float32, v *float32, c float32, n int) {
 	panic("vec: no assembly")
 }
-func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int) {
+func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int) {
 	panic("vec: no assembly")
 }
 func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n int) {

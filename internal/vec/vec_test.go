@@ -464,7 +464,7 @@ func TestSetVariants(t *testing.T) {
 
 func TestGatherRows2(t *testing.T) {
 	r := rand.New(rand.NewPCG(27, 28))
-	for _, width := range []int{1, 3, 7, 8, 9, 14, 16, 17, 28, 33} {
+	for _, width := range []int{1, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 28, 33} {
 		for _, rows := range []int{0, 1, 2, 5} {
 			for o := 0; o < 3; o++ {
 				ss, ds := 2*width+r.IntN(5), width+r.IntN(5)
