@@ -101,6 +101,11 @@ func (g *gemmOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 		beta = 1
 	}
 	lda, ldb := g.lds()
+	if g.m == 1 && !g.transA {
+		// batch 1: a matrix-vector product, B read in place
+		gemm.Sgemv(g.transB, g.n, g.k, g.alpha, in[0].Data, in[1].Data, ldb, beta, y, ctx.Threads)
+		return nil
+	}
 	gemm.Sgemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, in[0].Data, lda, in[1].Data, ldb, beta, y, g.n, ctx.Threads)
 	return nil
 }
@@ -266,6 +271,10 @@ func (mm *matMulOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	sa, sb, sy := mm.m*mm.k, mm.k*mm.n, mm.m*mm.n
 	// A single 2-D B shared by every batch: one big GEMM over stacked rows.
 	if len(mm.bBatch) > 0 && allZero(mm.bBatch) && isIota(mm.aBatch) {
+		if mm.batches*mm.m == 1 {
+			gemm.Sgemv(false, mm.n, mm.k, 1, a, b, mm.n, 0, y, ctx.Threads)
+			return nil
+		}
 		gemm.Sgemm(false, false, mm.batches*mm.m, mm.n, mm.k, 1, a, mm.k, b, mm.n, 0, y, mm.n, ctx.Threads)
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/internal/vec"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.
@@ -29,6 +30,54 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 	}, threads)
+}
+
+// Sgemv is Sgemm for one row of A, a vector a of length k (a fully
+// connected layer at batch 1): c = alpha·a·op(B) + beta·c, op(B) = B (k
+// rows of n) or with transB Bᵀ (B has n rows of k). Packing B, which the
+// GEMM path does, would read and write all of B to use each element once;
+// here each element is read once, in place: with transB each output is a
+// dot product with a row of B, else c accumulates the rows of B scaled by
+// a's elements. The outputs are split over workers, so results do not
+// depend on the thread count (they may differ from Sgemm's in the last
+// bits: the sums are ordered differently).
+func Sgemv(transB bool, n, k int, alpha float32, a, b []float32, ldb int, beta float32, c []float32, threads int) {
+	checkSizes(1, n, k)
+	checkMatrix("A", "lda", a, 1, k, k)
+	checkOp("B", "ldb", b, transB, k, n, ldb)
+	checkMatrix("C", "ldc", c, 1, n, n)
+	if n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(c, 1, n, n, beta)
+		return
+	}
+	a, c = a[:k], c[:n]
+	if n*k < minParallelWork {
+		threads = 1
+	}
+	// Split in blocks of 8 outputs: vec.Axpy's vector loop and scalar tail
+	// round differently, so each output must land in the same place
+	// whatever the split.
+	parallel.For((n+7)/8, threads, func(lo, hi, _ int) {
+		lo, hi = lo*8, min(hi*8, n)
+		c := c[lo:hi]
+		if transB {
+			for j := range c {
+				d := alpha * vec.Dot(a, b[(lo+j)*ldb:][:k])
+				if beta != 0 {
+					d += beta * c[j]
+				}
+				c[j] = d
+			}
+			return
+		}
+		scaleC(c, 1, len(c), len(c), beta)
+		for kk, v := range a {
+			vec.Axpy(c, alpha*v, b[kk*ldb+lo:][:len(c)])
+		}
+	})
 }
 
 // checkSizes panics on a negative dimension.

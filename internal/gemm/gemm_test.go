@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -202,4 +203,56 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 		s[i] = float32(rng.Float64()*2 - 1)
 	}
 	return s
+}
+
+// TestSgemv checks the one-row product against a float64 reference for
+// both orientations of B, betas 0 (C's NaNs ignored), 1 and ½, a B with
+// padded rows, and sizes on either side of the parallel threshold; the
+// results must not depend on the thread count.
+func TestSgemv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, sz := range [][2]int{{1, 1}, {7, 5}, {500, 800}, {10, 1}, {2100, 2000}} {
+		n, k := sz[0], sz[1]
+		for _, transB := range []bool{false, true} {
+			ldb := n + 3
+			if transB {
+				ldb = k + 3
+			}
+			a := randSlice(rng, k)
+			b := randSlice(rng, ldb*max(n, k))
+			for _, beta := range []float32{0, 1, 0.5} {
+				c0 := randSlice(rng, n)
+				if beta == 0 {
+					c0[0] = float32(math.NaN())
+				}
+				var first []float32
+				for _, threads := range []int{1, 2} {
+					c := append([]float32(nil), c0...)
+					gemm.Sgemv(transB, n, k, 1.5, a, b, ldb, beta, c, threads)
+					for j := range c {
+						var s float64
+						for kk := range k {
+							bv := b[kk*ldb+j]
+							if transB {
+								bv = b[j*ldb+kk]
+							}
+							s += float64(a[kk]) * float64(bv)
+						}
+						want := 1.5 * s
+						if beta != 0 {
+							want += float64(beta) * float64(c0[j])
+						}
+						if math.Abs(float64(c[j])-want) > 1e-4*(1+math.Sqrt(float64(k))) {
+							t.Fatalf("n=%d k=%d transB=%v beta=%v threads=%d: c[%d] = %v, want %v", n, k, transB, beta, threads, j, c[j], want)
+						}
+					}
+					if first == nil {
+						first = c
+					} else if !slices.Equal(first, c) {
+						t.Fatalf("n=%d k=%d transB=%v: results differ between 1 and 2 threads", n, k, transB)
+					}
+				}
+			}
+		}
+	}
 }
