@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -51,9 +52,25 @@ func main() {
 	tvDir := flag.String("torchvision", ".cache/torchvision", "folder of scripts/export_torchvision.py's exports")
 	minTime := flag.Duration("mintime", 2*time.Second, "time each runtime at least this long per row (and at least -minruns runs)")
 	minRuns := flag.Int("minruns", 5, "timed runs per runtime and row, at least")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (ORT shows as cgocall) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchinfer:", err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	if err := run(*threads, *batches, *models, *tvDir, *minTime, *minRuns); err != nil {
 		fmt.Fprintln(os.Stderr, "benchinfer:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
