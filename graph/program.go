@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/tensor"
@@ -41,6 +42,39 @@ type Program struct {
 	// the batch size the current assignment was made for.
 	shareGrads bool
 	gradPlan   int
+	// opTimes, when profiling (ProfileOps), is each node's total Forward
+	// time; opRuns counts the Forward calls timed.
+	opTimes []time.Duration
+	opRuns  int
+}
+
+// OpTime is one node's share of Forward's time (ProfileOps).
+type OpTime struct {
+	Node  *Node
+	Total time.Duration // over Runs forward passes
+	Runs  int
+	// Fused is set for a node another op applies as it writes its output
+	// (CompileInference); its time is in that op's.
+	Fused bool
+}
+
+// ProfileOps starts (clearing earlier figures) or stops timing each node
+// of Forward. Off by default: it reads the clock twice per node.
+func (p *Program) ProfileOps(on bool) {
+	p.opTimes, p.opRuns = nil, 0
+	if on {
+		p.opTimes = make([]time.Duration, len(p.nodes))
+	}
+}
+
+// OpTimes returns the per-node times since ProfileOps(true), in execution
+// order.
+func (p *Program) OpTimes() []OpTime {
+	res := make([]OpTime, 0, len(p.opTimes))
+	for ni, d := range p.opTimes {
+		res = append(res, OpTime{Node: p.nodes[ni].node, Total: d, Runs: p.opRuns, Fused: p.skip != nil && p.skip[ni]})
+	}
+	return res
 }
 
 type compiledNode struct {
@@ -369,9 +403,19 @@ func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tenso
 		}
 		in, out = p.gather(cn, in[:0], out[:0])
 		pcg.Seed(p.Seed^p.step, uint64(ni))
+		var start time.Time
+		if p.opTimes != nil {
+			start = time.Now()
+		}
 		if err := cn.op.Forward(ctx, in, out); err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", cn.node.Name, cn.node.Op, err)
 		}
+		if p.opTimes != nil {
+			p.opTimes[ni] += time.Since(start)
+		}
+	}
+	if p.opTimes != nil {
+		p.opRuns++
 	}
 	p.forwarded = true
 	res := make([]*tensor.Tensor, len(p.outs))

@@ -34,6 +34,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	warmup := fs.Int("warmup", -1, "untimed runs before the timed ones (default: 1 with --json or --random-input, else 0)")
 	repeat := fs.Int("repeat", -1, "timed runs; latency is their median (default: 10 with --json or --random-input, else 1)")
 	jsonOut := fs.Bool("json", false, "print a JSON summary (latency_ms, p90_ms, batch, threads, ...) as the last line")
+	profile := fs.Bool("profile", false, "time each node over the timed runs and print where the time goes (per node and per op type)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -85,6 +86,9 @@ func cmdRun(ctx context.Context, args []string) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted")
 		}
+		if *profile && i == *warmup {
+			prog.ProfileOps(true)
+		}
 		start := time.Now()
 		outs, err = prog.Forward(false, xs...)
 		if err != nil {
@@ -124,11 +128,68 @@ func cmdRun(ctx context.Context, args []string) error {
 	med, p90 := percentile(times, 0.5), percentile(times, 0.9)
 	fmt.Printf("%s: batch %d, %d threads: latency %.3f ms median, %.3f ms p90 over %d runs (%d warm-up)\n",
 		g.Name, n, parallel.Threads(), med, p90, len(times), *warmup)
+	summary := map[string]any{"command": "run", "model": g.Name, "batch": n, "threads": parallel.Threads(),
+		"runs": len(times), "warmup": *warmup, "latency_ms": med, "p90_ms": p90, "outputs": jouts}
+	if *profile {
+		summary["profile"] = printProfile(prog)
+	}
 	if *jsonOut {
-		return printJSON(map[string]any{"command": "run", "model": g.Name, "batch": n, "threads": parallel.Threads(),
-			"runs": len(times), "warmup": *warmup, "latency_ms": med, "p90_ms": p90, "outputs": jouts})
+		return printJSON(summary)
 	}
 	return nil
+}
+
+// nodeTime is one row of --profile's JSON: a node's mean time per run.
+type nodeTime struct {
+	Node  string  `json:"node"`
+	Op    string  `json:"op"`
+	Ms    float64 `json:"ms"`
+	Fused bool    `json:"fused,omitempty"`
+}
+
+// printProfile prints the nodes that took most of the timed runs and the
+// time per op type, and returns every node's time, slowest first.
+func printProfile(prog *graph.Program) []nodeTime {
+	ops := prog.OpTimes()
+	var rows []nodeTime
+	var total float64
+	byOp := map[string]float64{}
+	for _, o := range ops {
+		ms := o.Total.Seconds() * 1000 / float64(max(o.Runs, 1))
+		rows = append(rows, nodeTime{o.Node.Name, o.Node.Op, ms, o.Fused})
+		total += ms
+		byOp[o.Node.Op] += ms
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Ms > rows[j].Ms })
+	fmt.Printf("\nwhere a run's time goes (mean of the timed runs, %.3f ms in nodes):\n", total)
+	fmt.Printf("%28s %20s %22s %10s %6s\n", "node", "op", "output", "ms", "%")
+	for i, r := range rows {
+		if i == 15 {
+			fmt.Printf("%28s (%d more nodes)\n", "...", len(rows)-15)
+			break
+		}
+		shape := ""
+		if n := prog.Graph.Node(r.Node); n != nil && len(n.Outputs) > 0 {
+			if v := prog.Value(n.Outputs[0]); v != nil {
+				shape = shapeString(v.Shape)
+			}
+		}
+		op := r.Op
+		if r.Fused {
+			op += " (fused)"
+		}
+		fmt.Printf("%28s %20s %22s %10.3f %5.1f%%\n", r.Node, op, shape, r.Ms, 100*r.Ms/max(total, 1e-12))
+	}
+	types := make([]string, 0, len(byOp))
+	for t := range byOp {
+		types = append(types, t)
+	}
+	sort.Slice(types, func(i, j int) bool { return byOp[types[i]] > byOp[types[j]] })
+	fmt.Println("per op type:")
+	for _, t := range types {
+		fmt.Printf("%28s %10.3f ms %5.1f%%\n", t, byOp[t], 100*byOp[t]/max(total, 1e-12))
+	}
+	return rows
 }
 
 // summarize describes an output: its range, and the top class of each row

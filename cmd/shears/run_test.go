@@ -168,6 +168,34 @@ func TestRunExport(t *testing.T) {
 		t.Fatalf("random input: exit %d: %s", code, out)
 	}
 
+	// --profile: every node timed, the activations fused into the folded
+	// model's convolutions marked and timeless, the printed table.
+	out, _, code = shears(t, "run", folded, "--random-input", "--repeat", "2", "--profile", "--json")
+	if code != 0 || !strings.Contains(out, "where a run's time goes") || !strings.Contains(out, "per op type:") {
+		t.Fatalf("run --profile: exit %d: %s", code, out)
+	}
+	prof, _ := lastJSON(t, out)["profile"].([]any)
+	convs, fused := 0, 0
+	for _, r := range prof {
+		row := r.(map[string]any)
+		ms := row["ms"].(float64)
+		switch {
+		case row["fused"] == true:
+			fused++
+			if ms != 0 {
+				t.Errorf("fused node %v took %v ms", row["node"], ms)
+			}
+		case row["op"] == "Conv":
+			convs++
+			if ms <= 0 {
+				t.Errorf("node %v took %v ms", row["node"], ms)
+			}
+		}
+	}
+	if convs != 21 || fused == 0 { // resnet20: 19 + 2 projections
+		t.Errorf("--profile: %d convolutions, %d fused nodes in %d rows", convs, fused, len(prof))
+	}
+
 	// info, eval and train take the ONNX file.
 	out, _, code = shears(t, "info", model, "--json")
 	if code != 0 || lastJSON(t, out)["macs"].(float64) != 31021952 {
