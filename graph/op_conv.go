@@ -272,7 +272,12 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				if direct {
 					src := x[(i0*c.cin+gi*g.C)*hw:]
 					if !c.pointwise() {
-						kernels.Im2col(g, src[:g.C*hw], buf.col, ohw)
+						// With threads to spare (batch 1), they share
+						// building the column matrix too.
+						xs, col := src[:g.C*hw], buf.col
+						parallel.For(k, inner, func(r0, r1, _ int) {
+							kernels.Im2colRows(g, xs, col, ohw, r0, r1)
+						})
 						src = buf.col
 					}
 					dst := y[(i0*c.m+gi*mg)*ohw:]

@@ -162,10 +162,10 @@ func printProfile(prog *graph.Program) []nodeTime {
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Ms > rows[j].Ms })
 	fmt.Printf("\nwhere a run's time goes (mean of the timed runs, %.3f ms in nodes):\n", total)
-	fmt.Printf("%28s %20s %22s %10s %6s\n", "node", "op", "output", "ms", "%")
+	fmt.Printf("%9s %6s  %-20s %-16s %s\n", "ms", "%", "op", "output", "node")
 	for i, r := range rows {
 		if i == 15 {
-			fmt.Printf("%28s (%d more nodes)\n", "...", len(rows)-15)
+			fmt.Printf("%9s (%d more nodes)\n", "...", len(rows)-15)
 			break
 		}
 		shape := ""
@@ -178,7 +178,7 @@ func printProfile(prog *graph.Program) []nodeTime {
 		if r.Fused {
 			op += " (fused)"
 		}
-		fmt.Printf("%28s %20s %22s %10.3f %5.1f%%\n", r.Node, op, shape, r.Ms, 100*r.Ms/max(total, 1e-12))
+		fmt.Printf("%9.3f %5.1f%%  %-20s %-16s %s\n", r.Ms, 100*r.Ms/max(total, 1e-12), op, shape, r.Node)
 	}
 	types := make([]string, 0, len(byOp))
 	for t := range byOp {
@@ -187,7 +187,7 @@ func printProfile(prog *graph.Program) []nodeTime {
 	sort.Slice(types, func(i, j int) bool { return byOp[types[i]] > byOp[types[j]] })
 	fmt.Println("per op type:")
 	for _, t := range types {
-		fmt.Printf("%28s %10.3f ms %5.1f%%\n", t, byOp[t], 100*byOp[t]/max(total, 1e-12))
+		fmt.Printf("%9.3f %5.1f%%  %s\n", byOp[t], 100*byOp[t]/max(total, 1e-12), t)
 	}
 	return rows
 }

@@ -54,7 +54,9 @@ func Sgemv(transB bool, n, k int, alpha float32, a, b []float32, ldb int, beta f
 		return
 	}
 	a, c = a[:k], c[:n]
-	if n*k < minParallelWork {
+	// B is read once from memory: a second core adds bandwidth at sizes
+	// where a GEMM would not split.
+	if n*k < minParallelGemv {
 		threads = 1
 	}
 	// Split in blocks of 8 outputs: vec.Axpy's vector loop and scalar tail
@@ -149,6 +151,8 @@ var (
 	// batch-1 inference of the 28×28 zoo models ran slower on two threads
 	// than on one (resnet20 1.55 ms against 1.05–1.1 ms with this bound).
 	minParallelWork = 1 << 22
+	// minParallelGemv is Sgemv's n*k below which one worker does it all.
+	minParallelGemv = 1 << 18
 	// maxAPack bounds, in floats, the op(A) block packed up front (16 MiB);
 	// taller A is processed in row blocks.
 	maxAPack = 1 << 22

@@ -22,13 +22,21 @@ func (g *Geom) K() int { return g.C * g.KH * g.KW }
 // Im2col writes col (K × OH·OW, row-major with row stride ld ≥ OH·OW)
 // from x (C × H × W). A stride larger than OH·OW lets several images'
 // columns sit side by side in one matrix, so one GEMM covers them all.
-func Im2col(g *Geom, x, col []float32, ld int) {
+func Im2col(g *Geom, x, col []float32, ld int) { Im2colRows(g, x, col, ld, 0, g.K()) }
+
+// Im2colRows is Im2col for rows [r0, r1) of col only, so that several
+// workers can build one matrix (batch-1 inference).
+func Im2colRows(g *Geom, x, col []float32, ld, r0, r1 int) {
 	ohw := g.OH * g.OW
 	row := 0
 	for c := 0; c < g.C; c++ {
 		xc := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for ki := 0; ki < g.KH; ki++ {
 			for kj := 0; kj < g.KW; kj++ {
+				if row < r0 || row >= r1 {
+					row++
+					continue
+				}
 				dst := col[row*ld : row*ld+ohw]
 				row++
 				// Output columns whose input column is inside the image:
@@ -45,9 +53,16 @@ func Im2col(g *Geom, x, col []float32, ld int) {
 					clear(dst[ohHi*g.OW:])
 					if ohLo < ohHi {
 						if owLo > 0 || owHi < g.OW {
+							// a column or two of padding: stores, not
+							// two calls into memclr per row
 							for oh := ohLo; oh < ohHi; oh++ {
-								clear(dst[oh*g.OW : oh*g.OW+owLo])
-								clear(dst[oh*g.OW+owHi : (oh+1)*g.OW])
+								d := dst[oh*g.OW : (oh+1)*g.OW]
+								for i := 0; i < owLo; i++ {
+									d[i] = 0
+								}
+								for i := owHi; i < len(d); i++ {
+									d[i] = 0
+								}
 							}
 						}
 						d, src := dst[ohLo*g.OW+owLo:], xc[(ohLo*g.SH+base)*g.W+owLo*g.SW+off:]

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -64,6 +65,23 @@ func TestIm2colAgainstDefinition(t *testing.T) {
 					t.Fatalf("%+v: col[%d][%d] = %v, want %v", g, row, c, got, want)
 				}
 			}
+		}
+		// Built in two row ranges by Im2colRows: the same matrix, and
+		// each call writes only its rows.
+		split := make([]float32, len(col))
+		for i := range split {
+			split[i] = -99
+		}
+		mid := g.K() / 2
+		Im2colRows(&g, x, split, ld, 0, mid)
+		for i := mid * ld; i < len(split); i++ {
+			if split[i] != -99 {
+				t.Fatalf("%+v: Im2colRows(0, %d) wrote row %d", g, mid, i/ld)
+			}
+		}
+		Im2colRows(&g, x, split, ld, mid, g.K())
+		if !slices.Equal(split, col) {
+			t.Fatalf("%+v: Im2colRows in two ranges differs from Im2col", g)
 		}
 	}
 }
