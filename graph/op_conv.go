@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/shearsml/shears/internal/gemm"
@@ -59,6 +60,23 @@ func (a *clampBounds) out(d, s []float32, bias float32) {
 	case len(d) > 0 && &d[0] != &s[0]:
 		copy(d, s)
 	}
+}
+
+// epilogue returns the bias (rows [r0, r0+rows) of b) and fused
+// activation for a GEMM that writes the output directly, or nil when
+// there are neither.
+func (c *convOp) epilogue(b []float32, r0, rows int) *gemm.Epilogue {
+	if b == nil && c.act == nil {
+		return nil
+	}
+	e := &gemm.Epilogue{Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1))}
+	if b != nil {
+		e.Bias = b[r0 : r0+rows]
+	}
+	if c.act != nil {
+		e.Lo, e.Hi = c.act.lo, c.act.hi
+	}
+	return e
 }
 
 // biasOf returns b[i], or 0 without a bias.
@@ -281,10 +299,10 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 						src = buf.col
 					}
 					dst := y[(i0*c.m+gi*mg)*ohw:]
-					gemm.Sgemm(false, false, mg, ohw, k, 1, wg, k, src, ohw, 0, dst, ohw, inner)
-					for r := 0; r < mg; r++ {
-						d := dst[r*ohw:][:ohw]
-						c.act.out(d, d, biasOf(b, gi*mg+r))
+					if epi := c.epilogue(b, gi*mg, mg); epi != nil {
+						gemm.SgemmEpilogue(false, false, mg, ohw, k, wg, k, src, ohw, dst, ohw, epi, inner)
+					} else {
+						gemm.Sgemm(false, false, mg, ohw, k, 1, wg, k, src, ohw, 0, dst, ohw, inner)
 					}
 					continue
 				}

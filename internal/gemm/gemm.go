@@ -82,6 +82,50 @@ func Sgemv(transB bool, n, k int, alpha float32, a, b []float32, ldb int, beta f
 	})
 }
 
+// Epilogue is what SgemmEpilogue applies to each element of the product
+// before it leaves the cache: C[i][j] = min(max(P[i][j] + Bias[i], Lo), Hi)
+// (a convolution's bias and fused activation). Bias may be nil; Lo and
+// Hi may be infinite; a NaN stays NaN.
+type Epilogue struct {
+	Bias   []float32
+	Lo, Hi float32
+}
+
+// SgemmEpilogue computes C = epi(op(A)·op(B)), overwriting C. The
+// epilogue runs on each MR-row panel of a column block right after its
+// last k block, while it is in L1, rather than as a pass over all of C
+// afterwards (which, for a convolution's output, comes from memory).
+func SgemmEpilogue(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, epi *Epilogue, threads int) {
+	checkSizes(m, n, k)
+	checkOp("A", "lda", a, transA, m, k, lda)
+	checkOp("B", "ldb", b, transB, k, n, ldb)
+	checkMatrix("C", "ldc", c, m, n, ldc)
+	if epi.Bias != nil && len(epi.Bias) < m {
+		panic(fmt.Sprintf("gemm: epilogue bias has %d elements, C has %d rows", len(epi.Bias), m))
+	}
+	if k == 0 && m > 0 && n > 0 {
+		scaleC(c, m, n, ldc, 0)
+		for i := range m {
+			epi.apply(c[i*ldc:i*ldc+n], i)
+		}
+		return
+	}
+	start(job{
+		transA: transA, transB: transB,
+		m: m, n: n, k: k, alpha: 1, beta: 0,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, epi: epi,
+	}, threads)
+}
+
+// apply runs the epilogue on part of row i of C.
+func (e *Epilogue) apply(row []float32, i int) {
+	var bias float32
+	if e.Bias != nil {
+		bias = e.Bias[i]
+	}
+	vec.AddClamp(row, row, bias, e.Lo, e.Hi)
+}
+
 // checkSizes panics on a negative dimension.
 func checkSizes(m, n, k int) {
 	if m < 0 || n < 0 || k < 0 {
@@ -194,6 +238,7 @@ type job struct {
 	ra             *RowsB // A as scattered rows (SgemmRowsA); a is unused then
 	c              []float32
 	ldc            int
+	epi            *Epilogue // applied to each row panel as it is finished
 
 	kc, nc           int
 	directA, directB bool
@@ -516,6 +561,11 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 						} else {
 							copy(dst, src)
 						}
+					}
+				}
+				if jb.epi != nil && pc+kc == jb.k {
+					for r := ir; r < ir+mr; r++ {
+						jb.epi.apply(c[r*ldc+jc:r*ldc+jc+nc], r)
 					}
 				}
 			}
