@@ -189,12 +189,15 @@ func scaleC(c []float32, m, n, ldc int, beta float32) {
 // with small matrices.
 var (
 	// minParallelWork is the m*n*k below which a second worker does not
-	// pay: 2^22 multiply-adds (about 160³) take 40–80µs on one core, and
-	// handing half to another goroutine costs tens of microseconds when
-	// its core has to be woken (see runParallel). With the old 64³ bound,
-	// batch-1 inference of the 28×28 zoo models ran slower on two threads
-	// than on one (resnet20 1.55 ms against 1.05–1.1 ms with this bound).
-	minParallelWork = 1 << 22
+	// pay: 2^20 multiply-adds take about 20µs on one core. Handing half to
+	// a pool worker that is spinning costs a few µs (internal/parallel);
+	// with fresh goroutines per call, which had to wake a thread, the bound
+	// was 2^22 (at 64³, batch-1 inference of the 28×28 zoo models ran
+	// slower on two threads than on one). `shears run` of the BN-folded
+	// exports, --threads 2, batch 1, bounds 2^22 / 2^20 / 2^18: resnet20
+	// 0.86 / 0.63 / 0.65 ms, mobilenetv2-s 0.42–0.52 / 0.39 / 0.39–0.48,
+	// lenet5 0.080 / 0.065 / 0.077–0.099.
+	minParallelWork = 1 << 20
 	// minParallelGemv is Sgemv's n*k below which one worker does it all.
 	minParallelGemv = 1 << 18
 	// maxAPack bounds, in floats, the op(A) block packed up front (16 MiB);
@@ -364,7 +367,9 @@ func runParallel(orig *job, threads, rows int, ws *workspace) {
 		unit = min(max(nPanels/(unitsPerWorker*threads), 1), jb.nc/NR)
 		units = (nPanels + unit - 1) / unit
 	} else {
-		unit = max(mPanels/(unitsPerWorker*threads), 8)
+		// At least 8 panels per unit (each unit packs B), but no more
+		// than a worker's share: C of 8 panels (64 rows) must still split.
+		unit = max(mPanels/(unitsPerWorker*threads), min(8, (mPanels+threads-1)/threads))
 		units = (mPanels + unit - 1) / unit
 	}
 	// With a column split every unit needs all of A. Each worker packs its
