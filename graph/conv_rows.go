@@ -87,12 +87,20 @@ func (c *convOp) rowsGeoms() (fwd, bwd rowsGeom, ok bool) {
 // written: all are cleared, then each image's channel goes in as one block
 // of rows. (Clearing just the padding and gaps took two calls per image
 // row, which cost more than clearing everything on small maps.)
-func (r *rowsGeom) pad(x, p []float32, i0, gi int) {
+func (r *rowsGeom) pad(x, p []float32, i0, gi int) { r.padChannels(x, p, i0, gi, 0, r.c) }
+
+// padChannels is pad for channels [c0, c1) (the last range also clears
+// the tail past the planes), so that workers can share the copy.
+func (r *rowsGeom) padChannels(x, p []float32, i0, gi, c0, c1 int) {
 	p = p[:r.padLen()]
 	plane, per, hw := r.plane(), r.period(), r.h*r.w
 	imgStride := r.groups * r.c * hw
-	clear(p)
-	for c := 0; c < r.c; c++ {
+	end := c1 * plane
+	if c1 == r.c {
+		end = len(p)
+	}
+	clear(p[c0*plane : end])
+	for c := c0; c < c1; c++ {
 		pc := p[c*plane+r.pt*r.wp+r.pl:]
 		for j := 0; j < r.cnt; j++ {
 			vec.CopyRows(pc[j*per:], r.wp, x[(i0+j)*imgStride+(gi*r.c+c)*hw:], r.w, r.w, r.h)
@@ -149,24 +157,30 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 			buf.off = g.rowOffsets(buf.off, false)
 			cols := &gemm.RowsB{Data: buf.pad, RowOff: buf.off, Seg: ld}
 			for gi := 0; gi < r.groups; gi++ {
-				g.pad(x, buf.pad, i0, gi)
+				// With threads to spare (batch 1) they share the copies in
+				// and out too, not just the GEMM.
+				parallel.For(r.c, inner, func(c0, c1, _ int) {
+					g.padChannels(x, buf.pad, i0, gi, c0, c1)
+				})
 				gemm.SgemmRowsB(false, r.m, ld, k, 1, w[gi*r.m*k:], k, cols, 0, buf.mat, ld, inner)
 				// Out of the padded layout: one call per output plane for
 				// the rows, one for bias and activation.
 				ohw := r.oh * r.ow
-				for j := 0; j < g.cnt; j++ {
-					for o := 0; o < r.m; o++ {
-						src := buf.mat[o*ld+j*per:]
-						dst := y[(i0+j)*coutImg+(gi*r.m+o)*ohw:][:ohw]
-						if accumulate {
-							vec.AddRows(dst, r.ow, src, g.wp, r.ow, r.oh)
-							(*clampBounds)(nil).out(dst, dst, biasOf(bias, gi*r.m+o))
-							continue
+				parallel.For(r.m, inner, func(o0, o1, _ int) {
+					for j := 0; j < g.cnt; j++ {
+						for o := o0; o < o1; o++ {
+							src := buf.mat[o*ld+j*per:]
+							dst := y[(i0+j)*coutImg+(gi*r.m+o)*ohw:][:ohw]
+							if accumulate {
+								vec.AddRows(dst, r.ow, src, g.wp, r.ow, r.oh)
+								(*clampBounds)(nil).out(dst, dst, biasOf(bias, gi*r.m+o))
+								continue
+							}
+							vec.CopyRows(dst, r.ow, src, g.wp, r.ow, r.oh)
+							act.out(dst, dst, biasOf(bias, gi*r.m+o))
 						}
-						vec.CopyRows(dst, r.ow, src, g.wp, r.ow, r.oh)
-						act.out(dst, dst, biasOf(bias, gi*r.m+o))
 					}
-				}
+				})
 			}
 		}
 	})
