@@ -139,9 +139,10 @@ func (r *rowsGeom) rowsChunk(perWorker int) int {
 
 // rowsConv computes y (N × groups·m × oh × ow) = conv(x, w) for a stride-1
 // geometry, adding into y when accumulate is set. w holds per group an
-// m × k matrix. bias and act (a fused activation, applied as results are
-// copied out) may be nil.
-func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float32, accumulate bool, act *clampBounds) {
+// m × k matrix. bias, res (a fused residual, y's shape; c.act is then the
+// activation) and act (a fused activation, applied as results are copied
+// out) may be nil.
+func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y, res []float32, accumulate bool, act *clampBounds) {
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
@@ -177,6 +178,11 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y []float
 								continue
 							}
 							vec.CopyRows(dst, r.ow, src, g.wp, r.ow, r.oh)
+							if res != nil {
+								at := (i0+j)*coutImg + (gi*r.m+o)*ohw
+								c.finish(dst, dst, biasOf(bias, gi*r.m+o), res[at:][:ohw])
+								continue
+							}
 							act.out(dst, dst, biasOf(bias, gi*r.m+o))
 						}
 					}

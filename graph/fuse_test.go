@@ -9,7 +9,8 @@ import (
 )
 
 // TestCompileInference: with activations fused into the convolutions and
-// residual additions before them, every zoo model (BatchNorm folded, as exported for
+// residual additions before them, and residual additions into the
+// convolutions before them, every zoo model (BatchNorm folded, as exported for
 // inference) gives bit-identical outputs to the unfused program, at batch
 // 1 and 5 and on one and two threads, and the fusion really happened
 // where a Relu or Clip is a convolution's or an Add's only reader.
@@ -71,6 +72,22 @@ func TestCompileInference(t *testing.T) {
 		}
 		if name == "resnet20" && fusedAdds == 0 {
 			t.Errorf("%s: no Add+Relu pair fused", name)
+		}
+		// Residual Adds taken into the convolution before them: the Add's
+		// output is then that convolution's output tensor.
+		residuals := 0
+		for _, n := range g.Nodes {
+			if n.Op != "Add" {
+				continue
+			}
+			for _, in := range n.Inputs {
+				if p := producer[in]; p != nil && p.Op == "Conv" && fused.Value(in) == fused.Value(n.Outputs[0]) {
+					residuals++
+				}
+			}
+		}
+		if want := map[string]int{"resnet20": 9, "mobilenetv2-s": 5}[name]; residuals != want {
+			t.Errorf("%s: %d residual Adds fused into convolutions, want %d", name, residuals, want)
 		}
 		if _, err := fused.Forward(true, graph.RandomInputs(g, 2, rand.New(rand.NewPCG(1, 1)))...); err == nil {
 			t.Errorf("%s: a training Forward on an inference-only program did not fail", name)

@@ -30,6 +30,9 @@ type convOp struct {
 	// act, set by CompileInference, clamps the output to [lo, hi] as it is
 	// written (a fused Relu or Clip that follows).
 	act *clampBounds
+	// residual, set by CompileInference, adds a fourth input (of the
+	// output's shape) to the output before act: a fused residual Add.
+	residual bool
 }
 
 // clampBounds is a fused activation: y = min(max(y, lo), hi).
@@ -62,14 +65,31 @@ func (a *clampBounds) out(d, s []float32, bias float32) {
 	}
 }
 
-// epilogue returns the bias (rows [r0, r0+rows) of b) and fused
-// activation for a GEMM that writes the output directly, or nil when
-// there are neither.
-func (c *convOp) epilogue(b []float32, r0, rows int) *gemm.Epilogue {
-	if b == nil && c.act == nil {
+// finish writes a GEMM result s to d plus a bias and, with a fused
+// residual Add, plus res (of d's length), through the fused activation.
+// The additions run in the order of the unfused ops (conv bias, then Add),
+// so results are bit-identical to theirs.
+func (c *convOp) finish(d, s []float32, bias float32, res []float32) {
+	if res == nil {
+		c.act.out(d, s, bias)
+		return
+	}
+	(*clampBounds)(nil).out(d, s, bias)
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	if c.act != nil {
+		lo, hi = c.act.lo, c.act.hi
+	}
+	vec.AddPairClamp(d, d, res, lo, hi)
+}
+
+// epilogue returns the bias (rows [r0, r0+rows) of b), residual (laid out
+// as the GEMM's output) and fused activation for a GEMM that writes the
+// output directly, or nil when there are none.
+func (c *convOp) epilogue(b []float32, r0, rows int, res []float32) *gemm.Epilogue {
+	if b == nil && c.act == nil && res == nil {
 		return nil
 	}
-	e := &gemm.Epilogue{Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1))}
+	e := &gemm.Epilogue{Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1)), Res: res}
 	if b != nil {
 		e.Bias = b[r0 : r0+rows]
 	}
@@ -114,7 +134,21 @@ func init() {
 	})
 }
 
-func (c *convOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+func (c *convOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if c.residual {
+		if err := wantInputs(in, 4, 4); err != nil {
+			return nil, err
+		}
+		out, err := c.infer(in[:3])
+		if err == nil && !slices.Equal(in[3], out[0]) {
+			err = shapeErr("fused residual %v differs from the output %v", in[3], out[0])
+		}
+		return out, err
+	}
+	return c.infer(in)
+}
+
+func (c *convOp) infer(in [][]int) ([][]int, error) {
 	if err := wantInputs(in, 2, 3); err != nil {
 		return nil, err
 	}
@@ -254,16 +288,19 @@ func (c *convOp) gatherCols(x, col []float32, i0, cnt, gi, ld int) {
 
 func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	x, w, y := in[0].Data, in[1].Data, out[0].Data
-	var b []float32
+	var b, res []float32
 	if len(in) > 2 && in[2] != nil {
 		b = in[2].Data
+	}
+	if c.residual {
+		res = in[3].Data
 	}
 	if c.depthwise() {
 		c.depthwiseForward(ctx.Threads, x, w, b, y)
 		return nil
 	}
 	if fwd, _, ok := c.rowsGeoms(); ok && useRows && !c.pointwise() {
-		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, false, c.act)
+		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, res, false, c.act)
 		return nil
 	}
 	g := &c.geom
@@ -299,7 +336,11 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 						src = buf.col
 					}
 					dst := y[(i0*c.m+gi*mg)*ohw:]
-					if epi := c.epilogue(b, gi*mg, mg); epi != nil {
+					var resg []float32
+					if res != nil {
+						resg = res[(i0*c.m+gi*mg)*ohw:][:mg*ohw]
+					}
+					if epi := c.epilogue(b, gi*mg, mg, resg); epi != nil {
 						gemm.SgemmEpilogue(false, false, mg, ohw, k, wg, k, src, ohw, dst, ohw, epi, inner)
 					} else {
 						gemm.Sgemm(false, false, mg, ohw, k, 1, wg, k, src, ohw, 0, dst, ohw, inner)
@@ -321,7 +362,12 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 				}
 				for j := 0; j < cnt; j++ {
 					for r := 0; r < mg; r++ {
-						c.act.out(y[((i0+j)*c.m+gi*mg+r)*ohw:][:ohw], buf.mat[r*ld+j*ohw:], biasOf(b, gi*mg+r))
+						at := ((i0+j)*c.m + gi*mg + r) * ohw
+						var resp []float32
+						if res != nil {
+							resp = res[at:][:ohw]
+						}
+						c.finish(y[at:][:ohw], buf.mat[r*ld+j*ohw:], biasOf(b, gi*mg+r), resp)
 					}
 				}
 			}
@@ -387,7 +433,7 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 				c.wt = make([]float32, len(w))
 			}
 			flipTransposed(w, c.wt, c.group, c.m/c.group, g.C, g.KH, g.KW)
-			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, !ctx.fresh(0), nil)
+			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, nil, !ctx.fresh(0), nil)
 		}
 		return nil
 	}

@@ -181,6 +181,10 @@ func CompileInference(g *Graph) (*Program, error) {
 	for ni, cn := range p.nodes {
 		nodeIndex[cn.node] = ni
 	}
+	// fusedInto maps a skipped node to the one that now computes its
+	// output.
+	fusedInto := map[int]int{}
+	p.fuseResiduals(readers, producers, nodeIndex, fusedInto)
 	for ni, cn := range p.nodes {
 		if len(cn.in) == 0 || cn.in[0] < 0 || len(cn.out) != 1 || cn.out[0] < 0 {
 			continue
@@ -190,7 +194,11 @@ func CompileInference(g *Graph) (*Program, error) {
 		if prod == nil || len(readers[src]) != 1 {
 			continue
 		}
-		fuser, ok := p.nodes[nodeIndex[prod]].op.(actFuser)
+		pi := nodeIndex[prod]
+		if f, ok := fusedInto[pi]; ok {
+			pi = f
+		}
+		fuser, ok := p.nodes[pi].op.(actFuser)
 		if !ok {
 			continue
 		}
@@ -220,10 +228,65 @@ func CompileInference(g *Graph) (*Program, error) {
 			continue
 		}
 		p.skip[ni] = true
-		p.slots[cn.out[0]].aliasOf = p.slots[cn.in[0]]
-		p.slots[cn.out[0]].value = nil
+		p.alias(cn.out[0], cn.in[0])
 	}
 	return p, nil
+}
+
+// alias makes slot o the same tensor as slot i (or the one i is).
+func (p *Program) alias(o, i int) {
+	root := p.slots[i]
+	for root.aliasOf != nil {
+		root = root.aliasOf
+	}
+	p.slots[o].aliasOf = root
+	p.slots[o].value = nil
+}
+
+// fuseResiduals lets a convolution apply the Add after it (a residual
+// connection): when an Add of two same-shape values reads a convolution's
+// output that nothing else reads, the convolution takes the Add's other
+// input as a fourth input and adds it as it writes its output, and the
+// Add is skipped. The other input must be computed before the
+// convolution runs; depthwise convolutions keep their Add.
+func (p *Program) fuseResiduals(readers map[string][]*Node, producers map[string]*Node, nodeIndex map[*Node]int, fusedInto map[int]int) {
+	for ni, cn := range p.nodes {
+		add, ok := cn.op.(*binaryOp)
+		if !ok || add.kind != binAdd || add.act != nil || len(cn.in) != 2 || len(cn.out) != 1 || cn.out[0] < 0 {
+			continue
+		}
+		for side := range 2 {
+			src, other := cn.in[side], cn.in[1-side]
+			if src < 0 || other < 0 || src == other || !slices.Equal(p.slots[src].shape, p.slots[other].shape) {
+				continue
+			}
+			name := cn.node.Inputs[side]
+			prod := producers[name]
+			if prod == nil || len(readers[name]) != 1 {
+				continue
+			}
+			pi := nodeIndex[prod]
+			conv, ok := p.nodes[pi].op.(*convOp)
+			if !ok || conv.residual || conv.act != nil || conv.depthwise() || len(p.nodes[pi].out) != 1 {
+				continue
+			}
+			// The other input must exist when the convolution runs (a
+			// projection shortcut is often computed after the branch).
+			if q := producers[cn.node.Inputs[1-side]]; q != nil && nodeIndex[q] > pi {
+				continue
+			}
+			conv.residual = true
+			pc := &p.nodes[pi]
+			for len(pc.in) < 3 {
+				pc.in = append(pc.in, -1) // an omitted bias
+			}
+			pc.in = append(pc.in, other)
+			p.skip[ni] = true
+			fusedInto[ni] = pi
+			p.alias(cn.out[0], src)
+			break
+		}
+	}
 }
 
 // actFuser is an op that can apply a following activation itself

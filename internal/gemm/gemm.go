@@ -83,12 +83,16 @@ func Sgemv(transB bool, n, k int, alpha float32, a, b []float32, ldb int, beta f
 }
 
 // Epilogue is what SgemmEpilogue applies to each element of the product
-// before it leaves the cache: C[i][j] = min(max(P[i][j] + Bias[i], Lo), Hi)
-// (a convolution's bias and fused activation). Bias may be nil; Lo and
+// before it leaves the cache: C[i][j] = min(max(P[i][j] + Bias[i] +
+// Res[i][j], Lo), Hi), added in that order (a convolution's bias, a fused
+// residual addition and a fused activation). Bias may be nil; Lo and
 // Hi may be infinite; a NaN stays NaN.
 type Epilogue struct {
 	Bias   []float32
 	Lo, Hi float32
+	// Res, when not nil, is added after the bias and before the clamp: a
+	// matrix laid out as C (row stride ldc), such as a residual branch.
+	Res []float32
 }
 
 // SgemmEpilogue computes C = epi(op(A)·op(B)), overwriting C. The
@@ -103,10 +107,13 @@ func SgemmEpilogue(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 	if epi.Bias != nil && len(epi.Bias) < m {
 		panic(fmt.Sprintf("gemm: epilogue bias has %d elements, C has %d rows", len(epi.Bias), m))
 	}
+	if epi.Res != nil {
+		checkMatrix("Res", "ldc", epi.Res, m, n, ldc)
+	}
 	if k == 0 && m > 0 && n > 0 {
 		scaleC(c, m, n, ldc, 0)
 		for i := range m {
-			epi.apply(c[i*ldc:i*ldc+n], i)
+			epi.apply(c[i*ldc:i*ldc+n], i, i*ldc)
 		}
 		return
 	}
@@ -117,13 +124,21 @@ func SgemmEpilogue(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 	}, threads)
 }
 
-// apply runs the epilogue on part of row i of C.
-func (e *Epilogue) apply(row []float32, i int) {
+// apply runs the epilogue on part of row i of C, which starts at offset
+// off of C.
+func (e *Epilogue) apply(row []float32, i, off int) {
 	var bias float32
 	if e.Bias != nil {
 		bias = e.Bias[i]
 	}
-	vec.AddClamp(row, row, bias, e.Lo, e.Hi)
+	if e.Res == nil {
+		vec.AddClamp(row, row, bias, e.Lo, e.Hi)
+		return
+	}
+	if bias != 0 {
+		vec.ScaleShift(row, 1, row, bias) // 1·x + bias rounds as x + bias
+	}
+	vec.AddPairClamp(row, row, e.Res[off:off+len(row)], e.Lo, e.Hi)
 }
 
 // checkSizes panics on a negative dimension.
@@ -570,7 +585,7 @@ func (jb *job) run(i0, i1, j0, j1 int, wsp *workspace) {
 				}
 				if jb.epi != nil && pc+kc == jb.k {
 					for r := ir; r < ir+mr; r++ {
-						jb.epi.apply(c[r*ldc+jc:r*ldc+jc+nc], r)
+						jb.epi.apply(c[r*ldc+jc:r*ldc+jc+nc], r, r*ldc+jc)
 					}
 				}
 			}

@@ -258,7 +258,7 @@ func TestSgemv(t *testing.T) {
 }
 
 // TestSgemmEpilogue: the epilogue applied inside the multiply gives exactly
-// Sgemm's product with the bias and clamp applied afterwards, for every
+// Sgemm's product with the bias, residual and clamp applied afterwards, for every
 // shape class (edge tiles, several k and column blocks, in-place and
 // packed operands), with and without a bias, on one and two threads.
 func TestSgemmEpilogue(t *testing.T) {
@@ -275,7 +275,9 @@ func TestSgemmEpilogue(t *testing.T) {
 				ldb = k
 			}
 			a, b := randSlice(rng, m*k), randSlice(rng, k*n)
-			for _, epi := range []gemm.Epilogue{{Bias: randSlice(rng, m), Lo: 0, Hi: inf}, {Lo: -0.25, Hi: 0.5}, {Bias: randSlice(rng, m), Lo: -inf, Hi: inf}} {
+			res := randSlice(rng, m*n)
+			for _, epi := range []gemm.Epilogue{{Bias: randSlice(rng, m), Lo: 0, Hi: inf}, {Lo: -0.25, Hi: 0.5}, {Bias: randSlice(rng, m), Lo: -inf, Hi: inf},
+				{Bias: randSlice(rng, m), Lo: 0, Hi: inf, Res: res}, {Lo: -inf, Hi: 1, Res: res}} {
 				for _, threads := range []int{1, 2} {
 					want := make([]float32, m*n)
 					gemm.Sgemm(trans[0], trans[1], m, n, k, 1, a, lda, b, ldb, 0, want, n, threads)
@@ -285,7 +287,11 @@ func TestSgemmEpilogue(t *testing.T) {
 							bias = epi.Bias[i]
 						}
 						for j := range n {
-							want[i*n+j] = min(max(want[i*n+j]+bias, epi.Lo), epi.Hi)
+							v := want[i*n+j] + bias
+							if epi.Res != nil {
+								v += epi.Res[i*n+j]
+							}
+							want[i*n+j] = min(max(v, epi.Lo), epi.Hi)
 						}
 					}
 					got := randSlice(rng, m*n) // overwritten, not accumulated onto
