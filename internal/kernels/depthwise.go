@@ -128,15 +128,22 @@ func (d *Depthwise) plane(q []float32, ph, j int) []float32 {
 	return q[(ph*d.images+j)*d.p.plane:][:d.p.plane]
 }
 
-// scratch checks a call's scratch and chunk size and returns the buffer.
-func (d *Depthwise) scratch(s *DepthwiseScratch, cnt int) []float32 {
+// load checks a call's scratch and chunk size, splits the chunk's images
+// (image j at x[j·xStride]) into the phase planes q at the start of the
+// scratch, and returns q and the rest of the scratch.
+func (d *Depthwise) load(x []float32, xStride, cnt int, s *DepthwiseScratch) (q, rest []float32) {
 	if !s.For(d) {
 		panic("kernels: depthwise scratch made for another plan")
 	}
 	if cnt < 1 || cnt > d.images {
 		panic("kernels: depthwise chunk of a bad size")
 	}
-	return s.buf
+	q, rest = s.buf[:d.p.phases*d.images*d.p.plane], s.buf[d.p.phases*d.images*d.p.plane:]
+	hw := d.g.H * d.g.W
+	for j := range cnt {
+		d.split(x[j*xStride:][:hw], q, j)
+	}
+	return q, rest
 }
 
 // outLen is the length of the output rows of cnt images: image j's
@@ -204,13 +211,8 @@ func (d *Depthwise) merge(dx, q []float32, j int) {
 // activation), NaN staying NaN. s must be a scratch made for d.
 func (d *Depthwise) Forward(x []float32, xStride int, y []float32, yStride, cnt int, k []float32, bias float32, clamp []float32, s *DepthwiseScratch) {
 	g, p := &d.g, &d.p
-	scratch := d.scratch(s, cnt)
-	hw := g.H * g.W
-	q := scratch[:p.phases*d.images*p.plane]
-	o := scratch[len(q):][:d.outLen(cnt)]
-	for j := range cnt {
-		d.split(x[j*xStride:][:hw], q, j)
-	}
+	q, rest := d.load(x, xStride, cnt, s)
+	o := rest[:d.outLen(cnt)]
 	vec.TapSum(o, q, d.taps, k, bias)
 	if clamp != nil {
 		vec.Clamp(o, o, clamp[0], clamp[1])
@@ -226,13 +228,8 @@ func (d *Depthwise) Forward(x []float32, xStride int, y []float32, yStride, cnt 
 // for d.
 func (d *Depthwise) Backward(x []float32, xStride int, dy []float32, dyStride, cnt int, k, dx, dk []float32, s *DepthwiseScratch) {
 	g, p := &d.g, &d.p
-	scratch := d.scratch(s, cnt)
-	hw := g.H * g.W
-	q := scratch[:p.phases*d.images*p.plane]
-	dd := scratch[len(q):][:d.outLen(cnt)]
-	for j := range cnt {
-		d.split(x[j*xStride:][:hw], q, j)
-	}
+	q, rest := d.load(x, xStride, cnt, s)
+	dd := rest[:d.outLen(cnt)]
 	// dy in the phase-plane row layout, junk columns and rows zero so they
 	// add nothing.
 	clear(dd)
@@ -247,12 +244,12 @@ func (d *Depthwise) Backward(x []float32, xStride int, dy []float32, dyStride, c
 	}
 	// The input gradient in phase planes: each tap scatters dy back to
 	// where its inputs came from; then the planes go back into dx.
-	dq := scratch[len(q)+d.images*p.plane:][:len(q)]
+	dq := rest[d.images*p.plane:][:len(q)]
 	clear(dq)
 	for t, off := range d.taps {
 		vec.Axpy(dq[off:][:len(dd)], k[t], dd)
 	}
 	for j := range cnt {
-		d.merge(dx[j*xStride:][:hw], dq, j)
+		d.merge(dx[j*xStride:][:g.H*g.W], dq, j)
 	}
 }
