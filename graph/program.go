@@ -250,6 +250,23 @@ func (p *Program) alias(o, i int) {
 // Add is skipped. The other input must be computed before the
 // convolution runs; depthwise convolutions keep their Add.
 func (p *Program) fuseResiduals(readers map[string][]*Node, producers map[string]*Node, nodeIndex map[*Node]int, fusedInto map[int]int) {
+	// Shapes at batch 1 and 2: operands equal at both are equal at every
+	// batch (one could be a constant that broadcasts at batch 1 only).
+	at1 := make([][]int, len(p.slots))
+	for i, sl := range p.slots {
+		at1[i] = sl.shape
+	}
+	if err := p.setBatch(2, false); err != nil {
+		return
+	}
+	at2 := make([][]int, len(p.slots))
+	for i, sl := range p.slots {
+		at2[i] = sl.shape
+	}
+	if err := p.setBatch(1, false); err != nil {
+		return
+	}
+	sameShape := func(a, b int) bool { return slices.Equal(at1[a], at1[b]) && slices.Equal(at2[a], at2[b]) }
 	for ni, cn := range p.nodes {
 		add, ok := cn.op.(*binaryOp)
 		if !ok || add.kind != binAdd || add.act != nil || len(cn.in) != 2 || len(cn.out) != 1 || cn.out[0] < 0 {
@@ -257,7 +274,7 @@ func (p *Program) fuseResiduals(readers map[string][]*Node, producers map[string
 		}
 		for side := range 2 {
 			src, other := cn.in[side], cn.in[1-side]
-			if src < 0 || other < 0 || src == other || !slices.Equal(p.slots[src].shape, p.slots[other].shape) {
+			if src < 0 || other < 0 || src == other || !sameShape(src, other) {
 				continue
 			}
 			name := cn.node.Inputs[side]
