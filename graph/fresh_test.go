@@ -11,18 +11,26 @@ import (
 // freshTestGraph has values with several readers (a residual add, a
 // concat), a node that reads a value twice, an output nobody reads,
 // BatchNorm, depthwise and strided convolutions and pooling.
-func freshTestGraph() *Graph {
-	r := rand.New(rand.NewPCG(81, 82))
-	g := &Graph{Name: "fresh"}
-	g.Inputs = []ValueInfo{{Name: "x", Shape: []int{-1, 3, 8, 8}}}
-	param := func(name string, shape ...int) string {
+// newTestGraph starts a graph with one input "x" of the given shape and
+// returns helpers that add a random trainable param and a one-output node
+// (named after its output), each returning the name.
+func newTestGraph(name string, input []int, r *rand.Rand) (g *Graph, param func(name string, shape ...int) string, node func(name, op string, attrs Attrs, in ...string) string) {
+	g = &Graph{Name: name}
+	g.Inputs = []ValueInfo{{Name: "x", Shape: input}}
+	param = func(name string, shape ...int) string {
 		g.AddParam(name, randT(r, shape...), true)
 		return name
 	}
-	node := func(name, op string, attrs Attrs, in ...string) string {
+	node = func(name, op string, attrs Attrs, in ...string) string {
 		g.Nodes = append(g.Nodes, &Node{Name: name, Op: op, Attrs: attrs, Inputs: in, Outputs: []string{name}})
 		return name
 	}
+	return g, param, node
+}
+
+func freshTestGraph() *Graph {
+	r := rand.New(rand.NewPCG(81, 82))
+	g, param, node := newTestGraph("fresh", []int{-1, 3, 8, 8}, r)
 	bn := func(name, x string, c int) string {
 		s := param(name+".s", c)
 		b := param(name+".b", c)

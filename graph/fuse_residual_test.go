@@ -14,16 +14,7 @@ import (
 // conv without a bias, with a Relu after the Add.
 func TestFuseResidualCases(t *testing.T) {
 	r := rand.New(rand.NewPCG(91, 92))
-	g := &Graph{Name: "residuals"}
-	g.Inputs = []ValueInfo{{Name: "x", Shape: []int{-1, 4, 6, 6}}}
-	param := func(name string, shape ...int) string {
-		g.AddParam(name, randT(r, shape...), true)
-		return name
-	}
-	node := func(name, op string, attrs Attrs, in ...string) string {
-		g.Nodes = append(g.Nodes, &Node{Name: name, Op: op, Attrs: attrs, Inputs: in, Outputs: []string{name}})
-		return name
-	}
+	g, param, node := newTestGraph("residuals", []int{-1, 4, 6, 6}, r)
 	pad1 := Attrs{"pads": []int{1, 1, 1, 1}}
 	// conv without bias, Add of the input, Relu: fused (both)
 	a := node("relu_a", "Relu", nil, node("add_a", "Add", nil, node("conv_a", "Conv", pad1, "x", param("wa", 4, 4, 3, 3)), "x"))
