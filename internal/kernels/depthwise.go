@@ -139,7 +139,20 @@ func (d *Depthwise) load(x []float32, xStride, cnt int, s *DepthwiseScratch) (q,
 		panic("kernels: depthwise chunk of a bad size")
 	}
 	q, rest = s.buf[:d.p.phases*d.images*d.p.plane], s.buf[d.p.phases*d.images*d.p.plane:]
-	hw := d.g.H * d.g.W
+	g, p := &d.g, &d.p
+	if g.SW == 1 {
+		// Whole columns: each phase plane of all the images in one call.
+		for ph := range d.parts {
+			pt := &d.parts[ph]
+			if pt.r1 == 0 {
+				continue
+			}
+			vec.CopyPlanes(q[ph*d.images*p.plane+pt.r0*p.wq+pt.c0:], p.wq, p.plane, x[pt.ih0*g.W+pt.iw0:], g.SH*g.W, xStride,
+				pt.c1-pt.c0, pt.r1-pt.r0, cnt)
+		}
+		return q, rest
+	}
+	hw := g.H * g.W
 	for j := range cnt {
 		d.split(x[j*xStride:][:hw], q, j)
 	}
@@ -217,9 +230,7 @@ func (d *Depthwise) Forward(x []float32, xStride int, y []float32, yStride, cnt 
 	if clamp != nil {
 		vec.Clamp(o, o, clamp[0], clamp[1])
 	}
-	for j := range cnt {
-		vec.CopyRows(y[j*yStride:], g.OW, o[j*p.plane:], p.wq, g.OW, g.OH)
-	}
+	vec.CopyPlanes(y, g.OW, yStride, o, p.wq, p.plane, g.OW, g.OH, cnt)
 }
 
 // Backward accumulates the kernel gradient dk and (when dx is not nil) the
@@ -233,9 +244,7 @@ func (d *Depthwise) Backward(x []float32, xStride int, dy []float32, dyStride, c
 	// dy in the phase-plane row layout, junk columns and rows zero so they
 	// add nothing.
 	clear(dd)
-	for j := range cnt {
-		vec.CopyRows(dd[j*p.plane:], p.wq, dy[j*dyStride:], g.OW, g.OW, g.OH)
-	}
+	vec.CopyPlanes(dd, p.wq, p.plane, dy, g.OW, dyStride, g.OW, g.OH, cnt)
 	for t, off := range d.taps {
 		dk[t] += vec.Dot(dd, q[off:])
 	}

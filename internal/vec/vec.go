@@ -374,6 +374,34 @@ func CopyRows(dst []float32, dstStride int, src []float32, srcStride int, width,
 	}
 }
 
+// CopyPlanes is CopyRows for planes sets of rows, the p-th starting
+// p·dstPlane into dst and p·srcPlane into src: dst[p·dstPlane +
+// r·dstStride + i] = src[p·srcPlane + r·srcStride + i]. One call moves a
+// channel of several images (depthwise convolutions), where a CopyRows
+// per image cost more than the copy on 7×7 maps.
+func CopyPlanes(dst []float32, dstStride, dstPlane int, src []float32, srcStride, srcPlane int, width, rows, planes int) {
+	if planes <= 0 || rows <= 0 || width <= 0 {
+		return
+	}
+	// Bounds: the last row of the last plane must fit (the assembly does
+	// not check); strides are not negative.
+	if dstStride < 0 || srcStride < 0 || dstPlane < 0 || srcPlane < 0 {
+		panic("vec: CopyPlanes with a negative stride")
+	}
+	_ = dst[(planes-1)*dstPlane+(rows-1)*dstStride+width-1]
+	_ = src[(planes-1)*srcPlane+(rows-1)*srcStride+width-1]
+	switch {
+	case useAsm && width >= 8:
+		copyPlanesAVX2(&dst[0], dstStride, dstPlane, &src[0], srcStride, srcPlane, width, rows, planes)
+	case useAsm && width >= 4:
+		copyPlanes4AVX(&dst[0], dstStride, dstPlane, &src[0], srcStride, srcPlane, width, rows, planes)
+	default:
+		for p := range planes {
+			CopyRows(dst[p*dstPlane:], dstStride, src[p*srcPlane:], srcStride, width, rows)
+		}
+	}
+}
+
 // CopyRowsAt copies len(srcOff) rows of width floats from anywhere in src:
 // dst[r·dstStride+i] = src[srcOff[r]+i]. GEMM packing uses it to read a
 // convolution's column matrix straight from the padded image.

@@ -889,3 +889,108 @@ addPairClamp8:
 addPairClampDone:
 	VZEROUPPER
 	RET
+
+// func copyPlanesAVX2(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
+//
+// copyRowsAVX2 (width ≥ 8) for planes sets of rows, dstPlane and
+// srcPlane floats apart.
+TEXT ·copyPlanesAVX2(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ dstPlane+16(FP), R12
+	MOVQ src+24(FP), SI
+	MOVQ srcStride+32(FP), R9
+	MOVQ srcPlane+40(FP), R13
+	MOVQ width+48(FP), R10
+	MOVQ rows+56(FP), R14
+	MOVQ planes+64(FP), DX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R12
+	SHLQ $2, R13
+	LEAQ -32(R10*4), R11 // byte offset of a row's last 8 floats
+
+cpplane:
+	TESTQ DX, DX
+	JZ    cpdone
+	MOVQ  DI, BX
+	MOVQ  SI, CX
+	MOVQ  R14, R10
+
+cprow:
+	TESTQ R10, R10
+	JZ    cpnext
+	XORQ  AX, AX
+
+cpblock:
+	CMPQ    AX, R11
+	JG      cptail
+	VMOVUPS (CX)(AX*1), Y0
+	VMOVUPS Y0, (BX)(AX*1)
+	ADDQ    $32, AX
+	JMP     cpblock
+
+cptail:
+	VMOVUPS (CX)(R11*1), Y0
+	VMOVUPS Y0, (BX)(R11*1)
+	ADDQ    R8, BX
+	ADDQ    R9, CX
+	DECQ    R10
+	JMP     cprow
+
+cpnext:
+	ADDQ R12, DI
+	ADDQ R13, SI
+	DECQ DX
+	JMP  cpplane
+
+cpdone:
+	VZEROUPPER
+	RET
+
+// func copyPlanes4AVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
+//
+// copyRows4AVX (4 ≤ width < 8) for planes sets of rows.
+TEXT ·copyPlanes4AVX(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ dstPlane+16(FP), R12
+	MOVQ src+24(FP), SI
+	MOVQ srcStride+32(FP), R9
+	MOVQ srcPlane+40(FP), R13
+	MOVQ width+48(FP), R10
+	MOVQ rows+56(FP), R14
+	MOVQ planes+64(FP), DX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R12
+	SHLQ $2, R13
+	LEAQ -16(R10*4), R11 // byte offset of a row's last 4 floats
+
+cp4plane:
+	TESTQ DX, DX
+	JZ    cp4done
+	MOVQ  DI, BX
+	MOVQ  SI, CX
+	MOVQ  R14, R10
+
+cp4row:
+	TESTQ   R10, R10
+	JZ      cp4next
+	VMOVUPS (CX), X0
+	VMOVUPS (CX)(R11*1), X1
+	VMOVUPS X0, (BX)
+	VMOVUPS X1, (BX)(R11*1)
+	ADDQ    R8, BX
+	ADDQ    R9, CX
+	DECQ    R10
+	JMP     cp4row
+
+cp4next:
+	ADDQ R12, DI
+	ADDQ R13, SI
+	DECQ DX
+	JMP  cp4plane
+
+cp4done:
+	RET

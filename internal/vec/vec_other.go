@@ -48,3 +48,9 @@ func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, widt
 }
 func addClampAVX2(y, x *float32, n int, b, lo, hi float32)     { panic("vec: no assembly") }
 func addPairClampAVX2(y, a, b *float32, n int, lo, hi float32) { panic("vec: no assembly") }
+func copyPlanesAVX2(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int) {
+	panic("vec: no assembly")
+}
+func copyPlanes4AVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int) {
+	panic("vec: no assembly")
+}

@@ -528,3 +528,31 @@ func TestTapSum(t *testing.T) {
 	}()
 	TapSum(make([]float32, 8), make([]float32, 10), []int{3}, []float32{1}, 0)
 }
+
+// TestCopyPlanes checks sets of rows against copy, with gaps between rows
+// and between planes that must stay untouched, for every width class.
+func TestCopyPlanes(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, width := range []int{1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33} {
+		for _, rows := range []int{0, 1, 3} {
+			for _, planes := range []int{0, 1, 2, 5} {
+				ss, ds := width+r.IntN(3), width+r.IntN(3)
+				sp, dp := rows*ss+r.IntN(4), rows*ds+r.IntN(4)
+				src := randSlice(r, max(planes*sp, 1)+ss)
+				dst := randSlice(r, max(planes*dp, 1)+ds)
+				want := append([]float32(nil), dst...)
+				for p := range planes {
+					for k := range rows {
+						copy(want[p*dp+k*ds:p*dp+k*ds+width], src[p*sp+k*ss:])
+					}
+				}
+				CopyPlanes(dst, ds, dp, src, ss, sp, width, rows, planes)
+				for i := range dst {
+					if dst[i] != want[i] {
+						t.Fatalf("width %d rows %d planes %d: dst[%d] = %g, want %g", width, rows, planes, i, dst[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
