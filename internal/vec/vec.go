@@ -356,10 +356,10 @@ func CopyRows(dst []float32, dstStride int, src []float32, srcStride int, width,
 	_ = src[(rows-1)*srcStride+width-1]
 	switch {
 	case useAsm && width >= 8:
-		copyRowsAVX2(&dst[0], dstStride, &src[0], srcStride, width, rows)
+		copyPlanesAVX2(&dst[0], dstStride, 0, &src[0], srcStride, 0, width, rows, 1)
 	case useAsm && width >= 4:
 		// the rows of 7×7 maps, which depthwise convolutions copy a lot
-		copyRows4AVX(&dst[0], dstStride, &src[0], srcStride, width, rows)
+		copyPlanes4AVX(&dst[0], dstStride, 0, &src[0], srcStride, 0, width, rows, 1)
 	case width > 32:
 		for r := range rows {
 			copy(dst[r*dstStride:r*dstStride+width], src[r*srcStride:])

@@ -51,9 +51,6 @@ func maxIntoAVX2(y, x *float32, n int)
 func maxPairs2ArgAVX2(y *float32, code *int32, a, b *float32, n int)
 
 //go:noescape
-func copyRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
-
-//go:noescape
 func copyRowsAtAVX2(dst *float32, dstStride int, src *float32, srcOff *int, width, rows int)
 
 //go:noescape
@@ -70,9 +67,6 @@ func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, w
 
 //go:noescape
 func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n int)
-
-//go:noescape
-func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
 
 //go:noescape
 func addClampAVX2(y, x *float32, n int, b, lo, hi float32)

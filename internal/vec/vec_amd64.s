@@ -496,46 +496,6 @@ mpadone:
 	VZEROUPPER
 	RET
 
-// func copyRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
-//
-// Copies rows of width ≥ 8 floats: full 8-float blocks, then the row's
-// last 8 floats again (overlapping), so no row needs a scalar tail.
-TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ dstStride+8(FP), R8
-	MOVQ src+16(FP), SI
-	MOVQ srcStride+24(FP), R9
-	MOVQ width+32(FP), R10
-	MOVQ rows+40(FP), CX
-	SHLQ $2, R8
-	SHLQ $2, R9
-	LEAQ -32(R10*4), R11 // byte offset of the row's last 8 floats
-
-crrow:
-	TESTQ CX, CX
-	JZ    crdone
-	XORQ  AX, AX
-
-crblock:
-	CMPQ    AX, R11
-	JG      crtail
-	VMOVUPS (SI)(AX*1), Y0
-	VMOVUPS Y0, (DI)(AX*1)
-	ADDQ    $32, AX
-	JMP     crblock
-
-crtail:
-	VMOVUPS (SI)(R11*1), Y0
-	VMOVUPS Y0, (DI)(R11*1)
-	ADDQ    R8, DI
-	ADDQ    R9, SI
-	DECQ    CX
-	JMP     crrow
-
-crdone:
-	VZEROUPPER
-	RET
-
 // func addRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width8, rows int)
 //
 // dst row += src row for rows rows of width8 (a multiple of 8) floats.
@@ -702,7 +662,7 @@ grdone:
 // func copyRowsAtAVX2(dst *float32, dstStride int, src *float32, srcOff *int, width, rows int)
 //
 // Row r (width ≥ 8 floats) comes from src + srcOff[r]: full 8-float
-// blocks, then the row's last 8 floats again, as copyRowsAVX2.
+// blocks, then the row's last 8 floats again, as copyPlanesAVX2.
 TEXT ·copyRowsAtAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), R8
@@ -803,36 +763,6 @@ tapSumDone:
 	VZEROUPPER
 	RET
 
-// func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, width, rows int)
-//
-// Rows of 4 ≤ width < 8 floats: two 4-float moves per row, the second
-// ending at the row's end (they overlap, which a copy allows).
-TEXT ·copyRows4AVX(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ dstStride+8(FP), R8
-	MOVQ src+16(FP), SI
-	MOVQ srcStride+24(FP), R9
-	MOVQ width+32(FP), R10
-	MOVQ rows+40(FP), CX
-	SHLQ $2, R8
-	SHLQ $2, R9
-	LEAQ -16(R10*4), R11 // byte offset of the row's last 4 floats
-
-cr4row:
-	TESTQ   CX, CX
-	JZ      cr4done
-	VMOVUPS (SI), X0
-	VMOVUPS (SI)(R11*1), X1
-	VMOVUPS X0, (DI)
-	VMOVUPS X1, (DI)(R11*1)
-	ADDQ    R8, DI
-	ADDQ    R9, SI
-	DECQ    CX
-	JMP     cr4row
-
-cr4done:
-	RET
-
 // func addClampAVX2(y, x *float32, n int, b, lo, hi float32)
 //
 // y = min(max(x + b, lo), hi); VMAXPS and VMINPS return their second
@@ -892,8 +822,9 @@ addPairClampDone:
 
 // func copyPlanesAVX2(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
 //
-// copyRowsAVX2 (width ≥ 8) for planes sets of rows, dstPlane and
-// srcPlane floats apart.
+// Rows of width ≥ 8 floats in planes sets, dstPlane and srcPlane floats
+// apart: full 8-float blocks, then the row's last 8 floats again (they
+// overlap, which a copy allows).
 TEXT ·copyPlanesAVX2(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), R8
@@ -950,7 +881,8 @@ cpdone:
 
 // func copyPlanes4AVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
 //
-// copyRows4AVX (4 ≤ width < 8) for planes sets of rows.
+// Rows of 4 ≤ width < 8 floats in planes sets: two 4-float moves per row,
+// the second ending at the row's end.
 TEXT ·copyPlanes4AVX(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), R8

@@ -24,9 +24,6 @@ func maxIntoAVX2(y, x *float32, n int)                          { panic("vec: no
 func maxPairs2ArgAVX2(y *float32, code *int32, a, b *float32, n int) {
 	panic("vec: no assembly")
 }
-func copyRowsAVX2(dst *float32, dstStride int, src *float32, srcStride int, width, rows int) {
-	panic("vec: no assembly")
-}
 func copyRowsAtAVX2(dst *float32, dstStride int, src *float32, srcOff *int, width, rows int) {
 	panic("vec: no assembly")
 }
@@ -41,9 +38,6 @@ func gatherRows2AVX2(dst *float32, dstStride int, src *float32, srcStride int, w
 	panic("vec: no assembly")
 }
 func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n int) {
-	panic("vec: no assembly")
-}
-func copyRows4AVX(dst *float32, dstStride int, src *float32, srcStride int, width, rows int) {
 	panic("vec: no assembly")
 }
 func addClampAVX2(y, x *float32, n int, b, lo, hi float32)     { panic("vec: no assembly") }
