@@ -139,10 +139,10 @@ func (r *rowsGeom) rowsChunk(perWorker int) int {
 
 // rowsConv computes y (N × groups·m × oh × ow) = conv(x, w) for a stride-1
 // geometry, adding into y when accumulate is set. w holds per group an
-// m × k matrix. bias, res (a fused residual, y's shape; c.act is then the
-// activation) and act (a fused activation, applied as results are copied
-// out) may be nil.
-func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y, res []float32, accumulate bool, act *clampBounds) {
+// m × k matrix. bias and res (a fused residual, y's shape) may be nil; the
+// results go out through c.finish, so with c.act's fused activation
+// (never set in a program that runs Backward, the accumulating caller).
+func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y, res []float32, accumulate bool) {
 	outer, inner := splitThreads(n, threads)
 	workers := parallel.Workers(n, outer)
 	chunk := r.rowsChunk((n + outer - 1) / outer)
@@ -171,19 +171,18 @@ func (c *convOp) rowsConv(threads int, n int, r *rowsGeom, x, w, bias, y, res []
 					for j := 0; j < g.cnt; j++ {
 						for o := o0; o < o1; o++ {
 							src := buf.mat[o*ld+j*per:]
-							dst := y[(i0+j)*coutImg+(gi*r.m+o)*ohw:][:ohw]
+							at := (i0+j)*coutImg + (gi*r.m+o)*ohw
+							dst := y[at:][:ohw]
 							if accumulate {
 								vec.AddRows(dst, r.ow, src, g.wp, r.ow, r.oh)
-								(*clampBounds)(nil).out(dst, dst, biasOf(bias, gi*r.m+o))
-								continue
+							} else {
+								vec.CopyRows(dst, r.ow, src, g.wp, r.ow, r.oh)
 							}
-							vec.CopyRows(dst, r.ow, src, g.wp, r.ow, r.oh)
+							var resp []float32
 							if res != nil {
-								at := (i0+j)*coutImg + (gi*r.m+o)*ohw
-								c.finish(dst, dst, biasOf(bias, gi*r.m+o), res[at:][:ohw])
-								continue
+								resp = res[at:][:ohw]
 							}
-							act.out(dst, dst, biasOf(bias, gi*r.m+o))
+							c.finish(dst, dst, biasOf(bias, gi*r.m+o), resp)
 						}
 					}
 				})

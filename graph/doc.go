@@ -23,7 +23,8 @@
 // rewritten graph (pruned widths) is simply compiled again.
 //
 // Two variants trade generality for speed or memory. CompileInference
-// fuses a Relu or Clip into the convolution before it (inference only).
+// (inference only) fuses a Relu or Clip into the convolution or Add before
+// it, and a residual Add into the convolution before it.
 // Program.ShareGradients keeps activation gradients in buffers shared by
 // values whose gradients are never live at once, as training needs only
 // parameter gradients in the end (the trainer turns it on).

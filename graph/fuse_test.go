@@ -8,6 +8,21 @@ import (
 	"github.com/shearsml/shears/zoo"
 )
 
+// foldedZoo builds a zoo model with BatchNorm folded, as exported for
+// inference.
+func foldedZoo(tb testing.TB, name string) *graph.Graph {
+	tb.Helper()
+	m, err := zoo.Get(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g, _, err := graph.FoldBatchNorm(m.Build(1))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
 // TestCompileInference: with activations fused into the convolutions and
 // residual additions before them, and residual additions into the
 // convolutions before them, every zoo model (BatchNorm folded, as exported for
@@ -16,11 +31,7 @@ import (
 // where a Relu or Clip is a convolution's or an Add's only reader.
 func TestCompileInference(t *testing.T) {
 	for _, name := range zoo.Names() {
-		m, _ := zoo.Get(name)
-		g, _, err := graph.FoldBatchNorm(m.Build(1))
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := foldedZoo(t, name)
 		ref, err := graph.Compile(g)
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/shearsml/shears/graph"
-	"github.com/shearsml/shears/zoo"
 )
 
 // BenchmarkInfer times one eval-mode forward pass of each zoo model with
@@ -17,11 +16,7 @@ func BenchmarkInfer(b *testing.B) {
 	for _, name := range []string{"lenet5", "resnet20", "mobilenetv2-s"} {
 		for _, batch := range []int{1, 64} {
 			b.Run(fmt.Sprintf("%s/b%d", name, batch), func(b *testing.B) {
-				m, _ := zoo.Get(name)
-				g, _, err := graph.FoldBatchNorm(m.Build(1))
-				if err != nil {
-					b.Fatal(err)
-				}
+				g := foldedZoo(b, name)
 				p, err := graph.CompileInference(g)
 				if err != nil {
 					b.Fatal(err)

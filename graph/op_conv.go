@@ -39,7 +39,19 @@ type convOp struct {
 type clampBounds struct{ lo, hi float32 }
 
 // clampInPlace applies a fused activation to d (nothing when act is nil).
-func (a *clampBounds) clampInPlace(d []float32) { a.copy(d, d) }
+func (a *clampBounds) clampInPlace(d []float32) {
+	if a != nil {
+		vec.Clamp(d, d, a.lo, a.hi)
+	}
+}
+
+// bounds returns the clamp's bounds, ±Inf without a fused activation.
+func (a *clampBounds) bounds() (lo, hi float32) {
+	if a == nil {
+		return float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	return a.lo, a.hi
+}
 
 // fuseAct takes a following activation into the convolution.
 func (c *convOp) fuseAct(a *clampBounds) bool {
@@ -74,12 +86,8 @@ func (c *convOp) finish(d, s []float32, bias float32, res []float32) {
 		c.act.out(d, s, bias)
 		return
 	}
-	(*clampBounds)(nil).out(d, s, bias)
-	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
-	if c.act != nil {
-		lo, hi = c.act.lo, c.act.hi
-	}
-	vec.AddPairClamp(d, d, res, lo, hi)
+	lo, hi := c.act.bounds()
+	vec.AddBiasResidualClamp(d, s, bias, res, lo, hi)
 }
 
 // epilogue returns the bias (rows [r0, r0+rows) of b), residual (laid out
@@ -89,12 +97,10 @@ func (c *convOp) epilogue(b []float32, r0, rows int, res []float32) *gemm.Epilog
 	if b == nil && c.act == nil && res == nil {
 		return nil
 	}
-	e := &gemm.Epilogue{Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1)), Res: res}
+	e := &gemm.Epilogue{Res: res}
+	e.Lo, e.Hi = c.act.bounds()
 	if b != nil {
 		e.Bias = b[r0 : r0+rows]
-	}
-	if c.act != nil {
-		e.Lo, e.Hi = c.act.lo, c.act.hi
 	}
 	return e
 }
@@ -105,16 +111,6 @@ func biasOf(b []float32, i int) float32 {
 		return 0
 	}
 	return b[i]
-}
-
-// copy writes s to d through the fused activation (a plain copy when act
-// is nil).
-func (a *clampBounds) copy(d, s []float32) {
-	if a == nil {
-		copy(d, s)
-		return
-	}
-	vec.Clamp(d, s, a.lo, a.hi)
 }
 
 func init() {
@@ -134,7 +130,7 @@ func init() {
 	})
 }
 
-func (c *convOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+func (c *convOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if c.residual {
 		if err := wantInputs(in, 4, 4); err != nil {
 			return nil, err
@@ -300,7 +296,7 @@ func (c *convOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 		return nil
 	}
 	if fwd, _, ok := c.rowsGeoms(); ok && useRows && !c.pointwise() {
-		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, res, false, c.act)
+		c.rowsConv(ctx.Threads, c.n, &fwd, x, w, b, y, res, false)
 		return nil
 	}
 	g := &c.geom
@@ -433,7 +429,7 @@ func (c *convOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 				c.wt = make([]float32, len(w))
 			}
 			flipTransposed(w, c.wt, c.group, c.m/c.group, g.C, g.KH, g.KW)
-			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, nil, !ctx.fresh(0), nil)
+			c.rowsConv(ctx.Threads, c.n, &bwd, dyd, c.wt, nil, dx, nil, !ctx.fresh(0))
 		}
 		return nil
 	}

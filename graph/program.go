@@ -93,7 +93,7 @@ type slot struct {
 	input    bool
 	needGrad bool
 	// aliasOf: this value is the same tensor as another's (the output of
-	// an activation fused into the convolution that produces its input).
+	// an op fused into the one that produces its input: CompileInference).
 	aliasOf *slot
 }
 
@@ -160,12 +160,13 @@ func Compile(g *Graph) (*Program, error) {
 }
 
 // CompileInference compiles g for inference only, fusing what training
-// must keep apart: a Relu or a Clip with constant bounds that is the only
-// reader of a convolution's or an Add's output is applied by that op as it
-// writes its results, saving a pass over the activation. The fused op's
-// output and the activation's are then one tensor (Value returns the
-// activated values for both). Forward in training mode and Backward are
-// errors.
+// must keep apart: a residual Add into the convolution before it
+// (fuseResiduals), and a Relu or a Clip with constant bounds that is the
+// only reader of a convolution's or an Add's output into that op, which
+// applies it as it writes its results, saving a pass over the activation.
+// A fused op's output and its input's producer's are then one tensor
+// (Value returns the final values for both). Forward in training mode and
+// Backward are errors.
 func CompileInference(g *Graph) (*Program, error) {
 	p, err := Compile(g)
 	if err != nil {

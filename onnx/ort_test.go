@@ -94,8 +94,8 @@ func TestTorchvisionORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			tRun := time.Since(t0)
-			// The inference-only program (activations fused into the
-			// convolutions before them) must give the same bits.
+			// The inference-only program (activations and residual Adds
+			// fused into the ops before them) must give the same bits.
 			fp, err := graph.CompileInference(g)
 			if err != nil {
 				t.Fatal(err)
@@ -108,7 +108,7 @@ func TestTorchvisionORT(t *testing.T) {
 			for k := range got {
 				for i, v := range fgot[k].Data {
 					if v != got[k].Data[i] {
-						t.Fatalf("output %d [%d]: %g with fused activations, %g without", k, i, v, got[k].Data[i])
+						t.Fatalf("output %d [%d]: %g with fused ops, %g without", k, i, v, got[k].Data[i])
 					}
 				}
 			}

@@ -47,6 +47,15 @@ func BenchmarkConvFwd64x196x576(b *testing.B)   { benchSgemm(b, false, false, 64
 func BenchmarkConvFwd128x49x1152(b *testing.B)  { benchSgemm(b, false, false, 128, 49, 1152, 1) }
 func BenchmarkConvFwd128x196x1152(b *testing.B) { benchSgemm(b, false, false, 128, 196, 1152, 1) }
 
+// Batch-1 inference shapes (resnet20's 7×7 and 28×28 convolutions as
+// padded-rows GEMMs) on one and two threads: what a second worker gains on
+// 20–70 µs multiplies. C of 64 rows is 8 row panels, which the row split
+// must still cut in two.
+func BenchmarkConvB1_64x63x576T1(b *testing.B)  { benchSgemm(b, false, false, 64, 63, 576, 1) }
+func BenchmarkConvB1_64x63x576T2(b *testing.B)  { benchSgemm(b, false, false, 64, 63, 576, 2) }
+func BenchmarkConvB1_16x840x144T1(b *testing.B) { benchSgemm(b, false, false, 16, 840, 144, 1) }
+func BenchmarkConvB1_16x840x144T2(b *testing.B) { benchSgemm(b, false, false, 16, 840, 144, 2) }
+
 // Input gradient: dcol[Cin·9×HW] = Wᵀ · dY[Cout×HW] (transA).
 func BenchmarkConvBwdData144x784x32(b *testing.B)  { benchSgemm(b, true, false, 144, 784, 32, 1) }
 func BenchmarkConvBwdData576x196x64(b *testing.B)  { benchSgemm(b, true, false, 576, 196, 64, 1) }

@@ -131,14 +131,11 @@ func (e *Epilogue) apply(row []float32, i, off int) {
 	if e.Bias != nil {
 		bias = e.Bias[i]
 	}
-	if e.Res == nil {
-		vec.AddClamp(row, row, bias, e.Lo, e.Hi)
-		return
+	var res []float32
+	if e.Res != nil {
+		res = e.Res[off : off+len(row)]
 	}
-	if bias != 0 {
-		vec.ScaleShift(row, 1, row, bias) // 1·x + bias rounds as x + bias
-	}
-	vec.AddPairClamp(row, row, e.Res[off:off+len(row)], e.Lo, e.Hi)
+	vec.AddBiasResidualClamp(row, row, bias, res, e.Lo, e.Hi)
 }
 
 // checkSizes panics on a negative dimension.

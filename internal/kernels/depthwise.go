@@ -164,7 +164,8 @@ func (d *Depthwise) load(x []float32, xStride, cnt int, s *DepthwiseScratch) (q,
 func (d *Depthwise) outLen(cnt int) int { return (cnt-1)*d.p.plane + d.p.out }
 
 // split writes image j's x (H×W) into the interior of its phase planes
-// in q; the padding stays as NewScratch left it, zero.
+// in q for a strided window (load moves stride-1 columns for all images at
+// once); the padding stays as NewScratch left it, zero.
 func (d *Depthwise) split(x, q []float32, j int) {
 	g, p := &d.g, &d.p
 	for ph := range d.parts {
@@ -176,17 +177,14 @@ func (d *Depthwise) split(x, q []float32, j int) {
 		xs := x[pt.ih0*g.W+pt.iw0:]
 		qs := plane[pt.r0*p.wq+pt.c0:]
 		w, rows := pt.c1-pt.c0, pt.r1-pt.r0
-		switch g.SW {
-		case 1:
-			vec.CopyRows(qs, p.wq, xs, g.SH*g.W, w, rows)
-		case 2:
+		if g.SW == 2 {
 			vec.GatherRows2(qs, p.wq, xs, g.SH*g.W, w, rows)
-		default:
-			for r := range rows {
-				qr, xr := qs[r*p.wq:][:w], xs[r*g.SH*g.W:]
-				for c := range qr {
-					qr[c] = xr[c*g.SW]
-				}
+			continue
+		}
+		for r := range rows {
+			qr, xr := qs[r*p.wq:][:w], xs[r*g.SH*g.W:]
+			for c := range qr {
+				qr[c] = xr[c*g.SW]
 			}
 		}
 	}

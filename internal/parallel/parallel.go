@@ -68,7 +68,7 @@ func For(n, threads int, fn func(lo, hi, worker int)) int {
 			go t.run(w)
 		}
 	}
-	fn(0, min(chunk, n), 0)
+	t.do(0)
 	t.wait()
 	return workers
 }
@@ -101,9 +101,12 @@ type task struct {
 	done     chan struct{} // closed when pending reaches 0
 }
 
+// do runs chunk w.
+func (t *task) do(w int) { t.fn(w*t.chunk, min((w+1)*t.chunk, t.n), w) }
+
 // run runs chunk w and signals its end.
 func (t *task) run(w int) {
-	t.fn(w*t.chunk, min((w+1)*t.chunk, t.n), w)
+	t.do(w)
 	t.finish()
 }
 
@@ -174,7 +177,7 @@ func (p *pool) submit(t *task, w int) bool {
 func (pw *poolWorker) loop() {
 	for {
 		t := pw.await()
-		t.fn(pw.chunk*t.chunk, min((pw.chunk+1)*t.chunk, t.n), pw.chunk)
+		t.do(pw.chunk)
 		// Free before finishing: the caller may submit its next loop as
 		// soon as it sees the count reach zero.
 		pw.busy.Store(false)

@@ -140,6 +140,22 @@ func AddPairClamp(y, a, b []float32, lo, hi float32) {
 	}
 }
 
+// AddBiasResidualClamp sets y[i] = min(max(x[i] + b + r[i], lo), hi) for
+// i < len(y), added in that order (a convolution's bias, then a residual
+// Add), NaN staying NaN; without r (nil) it is AddClamp. x and r must be
+// at least as long as y.
+func AddBiasResidualClamp(y, x []float32, b float32, r []float32, lo, hi float32) {
+	if r == nil {
+		AddClamp(y, x, b, lo, hi)
+		return
+	}
+	if b != 0 {
+		ScaleShift(y, 1, x, b) // 1·x + b rounds as x + b
+		x = y
+	}
+	AddPairClamp(y, x, r, lo, hi)
+}
+
 // ScaleShift sets y[i] = a·x[i] + b for i < len(y) (BatchNorm's affine
 // normalisation); x must be at least as long.
 func ScaleShift(y []float32, a float32, x []float32, b float32) {
@@ -354,24 +370,7 @@ func CopyRows(dst []float32, dstStride int, src []float32, srcStride int, width,
 	// Bounds: the last row must fit (the assembly does not check).
 	_ = dst[(rows-1)*dstStride+width-1]
 	_ = src[(rows-1)*srcStride+width-1]
-	switch {
-	case useAsm && width >= 8:
-		copyPlanesAVX2(&dst[0], dstStride, 0, &src[0], srcStride, 0, width, rows, 1)
-	case useAsm && width >= 4:
-		// the rows of 7×7 maps, which depthwise convolutions copy a lot
-		copyPlanes4AVX(&dst[0], dstStride, 0, &src[0], srcStride, 0, width, rows, 1)
-	case width > 32:
-		for r := range rows {
-			copy(dst[r*dstStride:r*dstStride+width], src[r*srcStride:])
-		}
-	default:
-		for r := range rows {
-			d, s := dst[r*dstStride:r*dstStride+width], src[r*srcStride:r*srcStride+width]
-			for i := range d {
-				d[i] = s[i]
-			}
-		}
-	}
+	copyPlanes(dst, dstStride, 0, src, srcStride, 0, width, rows, 1)
 }
 
 // CopyPlanes is CopyRows for planes sets of rows, the p-th starting
@@ -390,14 +389,28 @@ func CopyPlanes(dst []float32, dstStride, dstPlane int, src []float32, srcStride
 	}
 	_ = dst[(planes-1)*dstPlane+(rows-1)*dstStride+width-1]
 	_ = src[(planes-1)*srcPlane+(rows-1)*srcStride+width-1]
-	switch {
-	case useAsm && width >= 8:
-		copyPlanesAVX2(&dst[0], dstStride, dstPlane, &src[0], srcStride, srcPlane, width, rows, planes)
-	case useAsm && width >= 4:
-		copyPlanes4AVX(&dst[0], dstStride, dstPlane, &src[0], srcStride, srcPlane, width, rows, planes)
-	default:
-		for p := range planes {
-			CopyRows(dst[p*dstPlane:], dstStride, src[p*srcPlane:], srcStride, width, rows)
+	copyPlanes(dst, dstStride, dstPlane, src, srcStride, srcPlane, width, rows, planes)
+}
+
+// copyPlanes is CopyPlanes after the bounds checks.
+func copyPlanes(dst []float32, dstStride, dstPlane int, src []float32, srcStride, srcPlane int, width, rows, planes int) {
+	if useAsm && width >= 4 {
+		// width 4–7: the rows of 7×7 maps, which depthwise convolutions
+		// copy a lot
+		copyPlanesAVX(&dst[0], dstStride, dstPlane, &src[0], srcStride, srcPlane, width, rows, planes)
+		return
+	}
+	for p := range planes {
+		for r := range rows {
+			d := dst[p*dstPlane+r*dstStride:][:width]
+			s := src[p*srcPlane+r*srcStride:][:width]
+			if width > 32 {
+				copy(d, s)
+				continue
+			}
+			for i := range d {
+				d[i] = s[i]
+			}
 		}
 	}
 }

@@ -75,7 +75,4 @@ func addClampAVX2(y, x *float32, n int, b, lo, hi float32)
 func addPairClampAVX2(y, a, b *float32, n int, lo, hi float32)
 
 //go:noescape
-func copyPlanesAVX2(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
-
-//go:noescape
-func copyPlanes4AVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
+func copyPlanesAVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)

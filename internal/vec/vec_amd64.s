@@ -662,7 +662,7 @@ grdone:
 // func copyRowsAtAVX2(dst *float32, dstStride int, src *float32, srcOff *int, width, rows int)
 //
 // Row r (width ≥ 8 floats) comes from src + srcOff[r]: full 8-float
-// blocks, then the row's last 8 floats again, as copyPlanesAVX2.
+// blocks, then the row's last 8 floats again, as copyPlanesAVX.
 TEXT ·copyRowsAtAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), R8
@@ -820,12 +820,13 @@ addPairClampDone:
 	VZEROUPPER
 	RET
 
-// func copyPlanesAVX2(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
+// func copyPlanesAVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
 //
-// Rows of width ≥ 8 floats in planes sets, dstPlane and srcPlane floats
-// apart: full 8-float blocks, then the row's last 8 floats again (they
-// overlap, which a copy allows).
-TEXT ·copyPlanesAVX2(SB), NOSPLIT, $0-72
+// Rows of width ≥ 4 floats in planes sets, dstPlane and srcPlane floats
+// apart. Width ≥ 8: full 8-float blocks, then the row's last 8 floats
+// again; width 4–7: the row's first and last 4 floats. The moves overlap,
+// which a copy allows.
+TEXT ·copyPlanesAVX(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), R8
 	MOVQ dstPlane+16(FP), R12
@@ -839,7 +840,7 @@ TEXT ·copyPlanesAVX2(SB), NOSPLIT, $0-72
 	SHLQ $2, R9
 	SHLQ $2, R12
 	SHLQ $2, R13
-	LEAQ -32(R10*4), R11 // byte offset of a row's last 8 floats
+	LEAQ -32(R10*4), R11 // byte offset of a row's last 8 floats (< 0: width < 8)
 
 cpplane:
 	TESTQ DX, DX
@@ -851,6 +852,8 @@ cpplane:
 cprow:
 	TESTQ R10, R10
 	JZ    cpnext
+	TESTQ R11, R11
+	JL    cpshort
 	XORQ  AX, AX
 
 cpblock:
@@ -864,10 +867,19 @@ cpblock:
 cptail:
 	VMOVUPS (CX)(R11*1), Y0
 	VMOVUPS Y0, (BX)(R11*1)
-	ADDQ    R8, BX
-	ADDQ    R9, CX
-	DECQ    R10
-	JMP     cprow
+	JMP     cprowdone
+
+cpshort:
+	VMOVUPS (CX), X0
+	VMOVUPS 16(CX)(R11*1), X1 // the row's last 4 floats
+	VMOVUPS X0, (BX)
+	VMOVUPS X1, 16(BX)(R11*1)
+
+cprowdone:
+	ADDQ R8, BX
+	ADDQ R9, CX
+	DECQ R10
+	JMP  cprow
 
 cpnext:
 	ADDQ R12, DI
@@ -877,52 +889,4 @@ cpnext:
 
 cpdone:
 	VZEROUPPER
-	RET
-
-// func copyPlanes4AVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int)
-//
-// Rows of 4 ≤ width < 8 floats in planes sets: two 4-float moves per row,
-// the second ending at the row's end.
-TEXT ·copyPlanes4AVX(SB), NOSPLIT, $0-72
-	MOVQ dst+0(FP), DI
-	MOVQ dstStride+8(FP), R8
-	MOVQ dstPlane+16(FP), R12
-	MOVQ src+24(FP), SI
-	MOVQ srcStride+32(FP), R9
-	MOVQ srcPlane+40(FP), R13
-	MOVQ width+48(FP), R10
-	MOVQ rows+56(FP), R14
-	MOVQ planes+64(FP), DX
-	SHLQ $2, R8
-	SHLQ $2, R9
-	SHLQ $2, R12
-	SHLQ $2, R13
-	LEAQ -16(R10*4), R11 // byte offset of a row's last 4 floats
-
-cp4plane:
-	TESTQ DX, DX
-	JZ    cp4done
-	MOVQ  DI, BX
-	MOVQ  SI, CX
-	MOVQ  R14, R10
-
-cp4row:
-	TESTQ   R10, R10
-	JZ      cp4next
-	VMOVUPS (CX), X0
-	VMOVUPS (CX)(R11*1), X1
-	VMOVUPS X0, (BX)
-	VMOVUPS X1, (BX)(R11*1)
-	ADDQ    R8, BX
-	ADDQ    R9, CX
-	DECQ    R10
-	JMP     cp4row
-
-cp4next:
-	ADDQ R12, DI
-	ADDQ R13, SI
-	DECQ DX
-	JMP  cp4plane
-
-cp4done:
 	RET

@@ -42,9 +42,6 @@ func tapSumAVX2(y, x *float32, off *int, k *float32, taps int, bias float32, n i
 }
 func addClampAVX2(y, x *float32, n int, b, lo, hi float32)     { panic("vec: no assembly") }
 func addPairClampAVX2(y, a, b *float32, n int, lo, hi float32) { panic("vec: no assembly") }
-func copyPlanesAVX2(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int) {
-	panic("vec: no assembly")
-}
-func copyPlanes4AVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int) {
+func copyPlanesAVX(dst *float32, dstStride, dstPlane int, src *float32, srcStride, srcPlane int, width, rows, planes int) {
 	panic("vec: no assembly")
 }

@@ -70,7 +70,8 @@ func TestDot(t *testing.T) {
 	}
 }
 
-// TestClamp checks Clamp, AddPairClamp and AddClamp, NaN included.
+// TestClamp checks Clamp, AddPairClamp, AddBiasResidualClamp and AddClamp,
+// NaN included.
 func TestClamp(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	nan := float32(math.NaN())
@@ -102,6 +103,16 @@ func TestClamp(t *testing.T) {
 				for i := range buf {
 					if w := want[i]; buf[i] != w && !(w != w && buf[i] != buf[i]) {
 						t.Fatalf("AddPairClamp n=%d off=%d bounds %v: y[%d] = %g, want %g", n, o, b, i-o, buf[i], w)
+					}
+				}
+				// AddBiasResidualClamp: a bias, then x2, then the clamp.
+				for i, v := range x {
+					want[o+i] = min(max(v+0.25+x2[i], b[0]), b[1])
+				}
+				AddBiasResidualClamp(buf[o:o+n], x, 0.25, x2, b[0], b[1])
+				for i := range buf {
+					if w := want[i]; buf[i] != w && !(w != w && buf[i] != buf[i]) {
+						t.Fatalf("AddBiasResidualClamp n=%d off=%d bounds %v: y[%d] = %g, want %g", n, o, b, i-o, buf[i], w)
 					}
 				}
 				// AddClamp: the same with a bias first.
