@@ -1,0 +1,279 @@
+package blocked
+
+import (
+	"fmt"
+
+	"github.com/shearsml/shears/internal/cpu"
+	"github.com/shearsml/shears/internal/parallel"
+)
+
+// kernelArgs is what a micro-kernel reads. The field order and sizes are
+// fixed by internal/asmgen (byte offsets 0, 8, ..., 104).
+type kernelArgs struct {
+	in, w, out, res, bias *float32
+	icb, kh, kw           int
+	inPlane, inRow        int // bytes between input channel blocks, between kernel rows
+	kwStep                int // bytes between kernel columns
+	outBlk, resBlk        int // bytes between the two output (residual) channel blocks
+	lo, hi                float32
+}
+
+// Kernel tile widths (outputs per call), as generated.
+const (
+	convTile = 14
+	dwTile   = 28
+)
+
+// Available reports whether the assembly kernels run on this machine.
+func Available() bool { return cpu.AVX512 && len(convKernels[0][0]) > 0 }
+
+// useAsm is Available, switchable by tests to check the portable path.
+var useAsm = Available()
+
+// Geom is a 2-D convolution's window: kernel size, stride, dilation and
+// top/left padding (the bottom/right padding follows from the layouts).
+type Geom struct {
+	KH, KW, SH, SW, DH, DW, PT, PL int
+}
+
+// Conv is a dense (one group) convolution with its weights packed for the
+// kernels: output channel blocks in pairs, each pair's weights ordered
+// [input block][kernel row][kernel column][input channel][2×16 outputs].
+type Conv struct {
+	C, M int
+	Geom
+	w    []float32
+	bias []float32 // M rounded up to blocks, zero-padded
+}
+
+// NewConv packs an M×C×KH×KW weight tensor (OIHW) and an optional bias of M.
+func NewConv(weight []float32, m, c int, g Geom, bias []float32) *Conv {
+	cv := &Conv{C: c, M: m, Geom: g}
+	cb, mb := (c+Block-1)/Block, (m+Block-1)/Block
+	cv.bias = make([]float32, mb*Block)
+	copy(cv.bias, bias)
+	pairLen := cb * g.KH * g.KW * Block * 2 * Block
+	cv.w = make([]float32, (mb+1)/2*pairLen)
+	for p := 0; p < (mb+1)/2; p++ {
+		blocks := min(2, mb-2*p)
+		pw := cv.w[p*pairLen:]
+		for icb := range cb {
+			for kh := range g.KH {
+				for kw := range g.KW {
+					for ic := range Block {
+						i := icb*Block + ic
+						if i >= c {
+							continue
+						}
+						base := (((icb*g.KH+kh)*g.KW+kw)*Block + ic) * blocks * Block
+						for b := range blocks {
+							for oc := range Block {
+								o := (2*p+b)*Block + oc
+								if o < m {
+									pw[base+b*Block+oc] = weight[((o*c+i)*g.KH+kh)*g.KW+kw]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return cv
+}
+
+// check panics when the layouts do not fit the convolution: a caller bug.
+func (g *Geom) check(what string, c, m int, il, ol Layout) {
+	pb := (ol.H-1)*g.SH + (g.KH-1)*g.DH - g.PT - (il.H - 1)
+	pr := (ol.W-1)*g.SW + (g.KW-1)*g.DW - g.PL - (il.W - 1)
+	if il.C != c || ol.C != m || il.N != ol.N || max(g.PT, g.PL, pb, pr) > il.Border || g.PT < 0 || g.PL < 0 {
+		panic(fmt.Sprintf("blocked: %s %+v: input %+v, output %+v do not fit", what, *g, il, ol))
+	}
+}
+
+// tiles splits n outputs into calls of at most max, evenly.
+func tiles(n, max int) (count, size int) {
+	count = (n + max - 1) / max
+	return count, (n + count - 1) / count
+}
+
+// Run computes out = clamp(conv(in) + bias + res, lo, hi) over out's
+// interior; res (nil for none) has layout rl. The input's border must be
+// at least the padding.
+func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []float32, rl Layout, lo, hi float32, threads int) {
+	cv.check("conv", cv.C, cv.M, il, ol)
+	cb := il.Blocks()
+	pairs := (ol.Blocks() + 1) / 2
+	pairLen := cb * cv.KH * cv.KW * Block * 2 * Block
+	items := ol.N * ol.H * pairs
+	macs := ol.N * ol.H * ol.W * ol.Blocks() * Block * cb * Block * cv.KH * cv.KW
+	nt, tw := tiles(ol.W, convTile)
+	asm := useAsm && cv.SW <= 2
+	parallel.For(items, workFor(items, macs/64, threads), func(i0, i1, _ int) {
+		var a kernelArgs
+		a.icb, a.kh, a.kw = cb, cv.KH, cv.KW
+		a.inPlane, a.inRow, a.kwStep = 4*il.Plane(), 4*il.Row()*cv.DH, 4*Block*cv.DW
+		a.outBlk, a.resBlk = 4*ol.Plane(), 4*rl.Plane()
+		a.lo, a.hi = lo, hi
+		for it := i0; it < i1; it++ {
+			p := it % pairs
+			oh := it / pairs % ol.H
+			n := it / pairs / ol.H
+			blocks := min(2, ol.Blocks()-2*p)
+			inBase := il.At(n, 0, oh*cv.SH-cv.PT, -cv.PL)
+			outBase := ol.At(n, 2*p, oh, 0)
+			resBase := -1
+			if res != nil {
+				resBase = rl.At(n, 2*p, oh, 0)
+			}
+			w := cv.w[p*pairLen:]
+			for t := range nt {
+				ow0 := t * tw
+				cnt := min(tw, ol.W-ow0)
+				if !asm {
+					convTileGo(in, inBase+ow0*cv.SW*Block, w, cv.bias[2*p*Block:], out, outBase+ow0*Block, res, resBase+ow0*Block, cnt, blocks, cv.SW, &a)
+					continue
+				}
+				a.in, a.w, a.bias = &in[inBase+ow0*cv.SW*Block], &w[0], &cv.bias[2*p*Block]
+				a.out, a.res = &out[outBase+ow0*Block], nil
+				if res != nil {
+					a.res = &res[resBase+ow0*Block]
+				}
+				convKernels[cv.SW-1][blocks-1][cnt](&a)
+			}
+		}
+	})
+}
+
+// convTileGo is the portable kernel: the same computation as the assembly
+// with float offsets in place of pointers.
+func convTileGo(in []float32, inOff int, w, bias []float32, out []float32, outOff int, res []float32, resOff int, n, blocks, stride int, a *kernelArgs) {
+	var acc [convTile][2][Block]float32
+	for j := range n {
+		for b := range blocks {
+			copy(acc[j][b][:], bias[b*Block:])
+		}
+	}
+	wi := 0
+	for icb := range a.icb {
+		for kh := range a.kh {
+			for kw := range a.kw {
+				pix := inOff + (icb*a.inPlane+kh*a.inRow+kw*a.kwStep)/4
+				for ic := range Block {
+					for b := range blocks {
+						wv := w[wi+(ic*blocks+b)*Block:][:Block]
+						for j := range n {
+							x := in[pix+j*stride*Block+ic]
+							for o, wo := range wv {
+								acc[j][b][o] += x * wo
+							}
+						}
+					}
+				}
+				wi += Block * blocks * Block
+			}
+		}
+	}
+	storeTile(acc[:n], blocks, out, outOff, a.outBlk/4, res, resOff, a.resBlk/4, a.lo, a.hi)
+}
+
+func storeTile(acc [][2][Block]float32, blocks int, out []float32, outOff, outBlk int, res []float32, resOff, resBlk int, lo, hi float32) {
+	for j := range acc {
+		for b := range blocks {
+			o := out[outOff+b*outBlk+j*Block:][:Block]
+			for i := range o {
+				v := acc[j][b][i]
+				if res != nil {
+					v += res[resOff+b*resBlk+j*Block+i]
+				}
+				o[i] = min(max(v, lo), hi)
+			}
+		}
+	}
+}
+
+// Depthwise is a depthwise convolution (groups = channels, one filter per
+// channel), weights packed [block][kernel row][kernel column][16].
+type Depthwise struct {
+	C int
+	Geom
+	w    []float32
+	bias []float32
+}
+
+// NewDepthwise packs a C×1×KH×KW weight tensor and an optional bias of C.
+func NewDepthwise(weight []float32, c int, g Geom, bias []float32) *Depthwise {
+	cb := (c + Block - 1) / Block
+	d := &Depthwise{C: c, Geom: g, w: make([]float32, cb*g.KH*g.KW*Block), bias: make([]float32, cb*Block)}
+	copy(d.bias, bias)
+	for ch := range c {
+		for k := range g.KH * g.KW {
+			d.w[(ch/Block*g.KH*g.KW+k)*Block+ch%Block] = weight[ch*g.KH*g.KW+k]
+		}
+	}
+	return d
+}
+
+// Run computes out = clamp(depthwise(in) + bias + res, lo, hi) over out's
+// interior, like Conv.Run.
+func (d *Depthwise) Run(in []float32, il Layout, out []float32, ol Layout, res []float32, rl Layout, lo, hi float32, threads int) {
+	d.check("depthwise convolution", d.C, d.C, il, ol)
+	cb := il.Blocks()
+	items := ol.N * cb * ol.H
+	nt, tw := tiles(ol.W, dwTile)
+	asm := useAsm && d.SW <= 2
+	parallel.For(items, workFor(items, ol.N*cb*Block*ol.H*ol.W*d.KH*d.KW/4, threads), func(i0, i1, _ int) {
+		var a kernelArgs
+		a.kh, a.kw = d.KH, d.KW
+		a.inRow, a.kwStep = 4*il.Row()*d.DH, 4*Block*d.DW
+		a.lo, a.hi = lo, hi
+		for it := i0; it < i1; it++ {
+			oh := it % ol.H
+			c := it / ol.H % cb
+			n := it / ol.H / cb
+			inBase := il.At(n, c, oh*d.SH-d.PT, -d.PL)
+			outBase := ol.At(n, c, oh, 0)
+			resBase := -1
+			if res != nil {
+				resBase = rl.At(n, c, oh, 0)
+			}
+			w := d.w[c*d.KH*d.KW*Block:]
+			for t := range nt {
+				ow0 := t * tw
+				cnt := min(tw, ol.W-ow0)
+				if !asm {
+					dwTileGo(in, inBase+ow0*d.SW*Block, w, d.bias[c*Block:], out, outBase+ow0*Block, res, resBase+ow0*Block, cnt, d.SW, &a)
+					continue
+				}
+				a.in, a.w, a.bias = &in[inBase+ow0*d.SW*Block], &w[0], &d.bias[c*Block]
+				a.out, a.res = &out[outBase+ow0*Block], nil
+				if res != nil {
+					a.res = &res[resBase+ow0*Block]
+				}
+				dwKernels[d.SW-1][cnt](&a)
+			}
+		}
+	})
+}
+
+func dwTileGo(in []float32, inOff int, w, bias []float32, out []float32, outOff int, res []float32, resOff int, n, stride int, a *kernelArgs) {
+	acc := make([][2][Block]float32, n)
+	for j := range acc {
+		copy(acc[j][0][:], bias[:Block])
+	}
+	wi := 0
+	for kh := range a.kh {
+		for kw := range a.kw {
+			pix := inOff + (kh*a.inRow+kw*a.kwStep)/4
+			wv := w[wi : wi+Block]
+			for j := range acc {
+				x := in[pix+j*stride*Block:][:Block]
+				for c := range wv {
+					acc[j][0][c] += x[c] * wv[c]
+				}
+			}
+			wi += Block
+		}
+	}
+	storeTile(acc, 1, out, outOff, 0, res, resOff, 0, a.lo, a.hi)
+}

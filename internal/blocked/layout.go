@@ -1,0 +1,142 @@
+package blocked
+
+import (
+	"github.com/shearsml/shears/internal/parallel"
+)
+
+// Block is the number of channels in a block.
+const Block = 16
+
+// Layout is the geometry of an activation in NCHW16c with a zero border of
+// Border pixels around each channel block's plane.
+type Layout struct {
+	N, C, H, W int
+	Border     int
+}
+
+// Blocks is the number of channel blocks.
+func (l Layout) Blocks() int { return (l.C + Block - 1) / Block }
+
+// Row is the length of a padded row, in floats.
+func (l Layout) Row() int { return (l.W + 2*l.Border) * Block }
+
+// Plane is the length of one channel block's padded plane.
+func (l Layout) Plane() int { return (l.H + 2*l.Border) * l.Row() }
+
+// Image is the length of one image.
+func (l Layout) Image() int { return l.Blocks() * l.Plane() }
+
+// Len is the length of the whole buffer.
+func (l Layout) Len() int { return l.N * l.Image() }
+
+// At is the offset of pixel (h, w) of block cb of image n; h and w may be
+// negative down to −Border (the border).
+func (l Layout) At(n, cb, h, w int) int {
+	return n*l.Image() + cb*l.Plane() + (h+l.Border)*l.Row() + (w+l.Border)*Block
+}
+
+// FromNCHW writes src (N×C×H×W) into dst's interior. dst's border and
+// padding channels must be zero already (a fresh buffer); they are not
+// written.
+func FromNCHW(dst []float32, l Layout, src []float32, threads int) {
+	hw := l.H * l.W
+	items := l.N * l.Blocks()
+	parallel.For(items, workFor(items, l.N*l.C*hw, threads), func(lo, hi, _ int) {
+		for it := lo; it < hi; it++ {
+			n, cb := it/l.Blocks(), it%l.Blocks()
+			cn := min(Block, l.C-cb*Block)
+			s := src[(n*l.C+cb*Block)*hw:]
+			for h := range l.H {
+				d := dst[l.At(n, cb, h, 0):]
+				d = d[:l.W*Block]
+				for c := range cn {
+					row := s[c*hw+h*l.W : c*hw+h*l.W+l.W]
+					for w, v := range row {
+						d[w*Block+c] = v
+					}
+				}
+			}
+		}
+	})
+}
+
+// ToNCHW writes src's interior into dst (N×C×H×W).
+func ToNCHW(dst []float32, src []float32, l Layout, threads int) {
+	hw := l.H * l.W
+	items := l.N * l.Blocks()
+	parallel.For(items, workFor(items, l.N*l.C*hw, threads), func(lo, hi, _ int) {
+		for it := lo; it < hi; it++ {
+			n, cb := it/l.Blocks(), it%l.Blocks()
+			cn := min(Block, l.C-cb*Block)
+			d := dst[(n*l.C+cb*Block)*hw:]
+			for h := range l.H {
+				s := src[l.At(n, cb, h, 0):]
+				s = s[:l.W*Block]
+				for c := range cn {
+					row := d[c*hw+h*l.W : c*hw+h*l.W+l.W]
+					for w := range row {
+						row[w] = s[w*Block+c]
+					}
+				}
+			}
+		}
+	})
+}
+
+// GlobalAveragePool writes the mean of each channel of src's interior to
+// dst (N×C).
+func GlobalAveragePool(dst []float32, src []float32, l Layout, threads int) {
+	items := l.N * l.Blocks()
+	inv := 1 / float32(l.H*l.W)
+	parallel.For(items, workFor(items, l.N*l.C*l.H*l.W, threads), func(lo, hi, _ int) {
+		var acc [Block]float32
+		for it := lo; it < hi; it++ {
+			n, cb := it/l.Blocks(), it%l.Blocks()
+			acc = [Block]float32{}
+			for h := range l.H {
+				s := src[l.At(n, cb, h, 0):]
+				s = s[:l.W*Block]
+				for w := 0; w < len(s); w += Block {
+					px := (*[Block]float32)(s[w : w+Block])
+					for c := range acc {
+						acc[c] += px[c]
+					}
+				}
+			}
+			cn := min(Block, l.C-cb*Block)
+			for c := range cn {
+				dst[n*l.C+cb*Block+c] = acc[c] * inv
+			}
+		}
+	})
+}
+
+// Add writes clamp(a + b) to out's interior; the three layouts have the
+// same N, C, H, W (borders may differ).
+func Add(out []float32, ol Layout, a []float32, al Layout, b []float32, bl Layout, lo, hi float32, threads int) {
+	items := ol.N * ol.Blocks() * ol.H
+	parallel.For(items, workFor(items, ol.N*ol.C*ol.H*ol.W, threads), func(i0, i1, _ int) {
+		for it := i0; it < i1; it++ {
+			h := it % ol.H
+			nb := it / ol.H
+			n, cb := nb/ol.Blocks(), nb%ol.Blocks()
+			o := out[ol.At(n, cb, h, 0):][:ol.W*Block]
+			x := a[al.At(n, cb, h, 0):][:ol.W*Block]
+			y := b[bl.At(n, cb, h, 0):][:ol.W*Block]
+			for i := range o {
+				o[i] = min(max(x[i]+y[i], lo), hi)
+			}
+		}
+	})
+}
+
+// minParallel is the element count below which a memory pass stays on one
+// thread: waking a worker costs more than it saves.
+const minParallel = 1 << 15
+
+func workFor(items, elems, threads int) int {
+	if elems < minParallel {
+		return 1
+	}
+	return threads
+}
