@@ -13,6 +13,7 @@ import (
 // after the convolution, and one into a depthwise convolution; fused: a
 // conv without a bias, with a Relu after the Add.
 func TestFuseResidualCases(t *testing.T) {
+	defer SetBlocked(SetBlocked(false)) // the fusions are checked on the NCHW program
 	r := rand.New(rand.NewPCG(91, 92))
 	g, param, node := newTestGraph("residuals", []int{-1, 4, 6, 6}, r)
 	pad1 := Attrs{"pads": []int{1, 1, 1, 1}}

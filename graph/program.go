@@ -46,6 +46,10 @@ type Program struct {
 	// time; opRuns counts the Forward calls timed.
 	opTimes []time.Duration
 	opRuns  int
+	// segments, set by CompileInference, are runs of nodes that run on the
+	// blocked layout, by their first node; inSegment marks their nodes.
+	segments  map[int]*blockedSegment
+	inSegment []bool
 }
 
 // OpTime is one node's share of Forward's time (ProfileOps).
@@ -72,7 +76,7 @@ func (p *Program) ProfileOps(on bool) {
 func (p *Program) OpTimes() []OpTime {
 	res := make([]OpTime, 0, len(p.opTimes))
 	for ni, d := range p.opTimes {
-		res = append(res, OpTime{Node: p.nodes[ni].node, Total: d, Runs: p.opRuns, Fused: p.skip != nil && p.skip[ni]})
+		res = append(res, OpTime{Node: p.nodes[ni].node, Total: d, Runs: p.opRuns, Fused: p.skip != nil && p.skip[ni] && !p.inSegment[ni]})
 	}
 	return res
 }
@@ -95,6 +99,9 @@ type slot struct {
 	// aliasOf: this value is the same tensor as another's (the output of
 	// an op fused into the one that produces its input: CompileInference).
 	aliasOf *slot
+	// unused: the value lives only inside a blocked segment and has no
+	// tensor.
+	unused bool
 }
 
 // Compile checks a graph and prepares it for execution. Errors name the
@@ -230,6 +237,12 @@ func CompileInference(g *Graph) (*Program, error) {
 		}
 		p.skip[ni] = true
 		p.alias(cn.out[0], cn.in[0])
+	}
+	p.inSegment = make([]bool, len(p.nodes))
+	if useBlocked {
+		if err := p.buildSegments(); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -415,7 +428,7 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 	p.batch = batch
 	if alloc {
 		for _, s := range p.slots {
-			if s.param == nil && !s.input && s.value == nil && s.aliasOf == nil {
+			if s.param == nil && !s.input && s.value == nil && s.aliasOf == nil && !s.unused {
 				s.value = tensor.New(s.shape...)
 			}
 		}
@@ -430,7 +443,7 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 
 func (p *Program) allocated() bool {
 	for _, s := range p.slots {
-		if s.param == nil && !s.input && s.value == nil {
+		if s.param == nil && !s.input && s.value == nil && !s.unused && (s.aliasOf == nil || !s.aliasOf.unused) {
 			return false
 		}
 	}
@@ -479,6 +492,10 @@ func (p *Program) Forward(train bool, inputs ...*tensor.Tensor) ([]*tensor.Tenso
 	in := make([]*tensor.Tensor, 0, 8)
 	out := make([]*tensor.Tensor, 0, 4)
 	for ni, cn := range p.nodes {
+		if seg := p.segments[ni]; seg != nil {
+			seg.forward(p, ctx.Threads)
+			continue
+		}
 		if p.skip != nil && p.skip[ni] {
 			continue
 		}

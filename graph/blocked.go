@@ -1,0 +1,334 @@
+package graph
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/shearsml/shears/internal/blocked"
+)
+
+// Inference programs run runs of convolutions on the NCHW16c layout
+// (internal/blocked) when the machine has its kernels: CompileInference
+// gathers maximal runs of consecutive nodes that the layout supports into
+// segments. A segment converts the values it reads from outside into the
+// blocked layout once, runs its nodes there — dense and depthwise
+// convolutions with their fused bias, residual and activation, Adds, and a
+// final GlobalAveragePool that writes NCHW — and converts back only the
+// values that nodes outside it or the caller read. Values that live only
+// inside a segment have no NCHW tensor at all (Value returns nil for them).
+//
+// The blocked layout's direct convolutions need no column matrix, copy no
+// input into a padded buffer (each activation keeps a zero border as wide
+// as its readers' padding) and compute no junk columns, which is where the
+// NCHW path loses most of its time at batch 1 and on small maps.
+
+// useBlocked lets tests turn the blocked segments off to compare.
+var useBlocked = blockedAvailable()
+
+func blockedAvailable() bool { return blocked.Available() }
+
+// minBlockedChannels is the fewest input channels a dense convolution needs
+// to join a segment: channels are padded to blocks of 16, and an RGB stem
+// would do 16/3 times its work (it stays NCHW and its output is converted).
+const minBlockedChannels = 8
+
+type blockedKind uint8
+
+const (
+	blockedConv blockedKind = iota
+	blockedDepthwise
+	blockedAdd
+	blockedPool
+)
+
+// blockedStep is one node of a segment.
+type blockedStep struct {
+	node   int // index in Program.nodes
+	kind   blockedKind
+	conv   *blocked.Conv
+	dw     *blocked.Depthwise
+	in     []int // segment values read: conv [x] or [x, residual], Add [a, b], pool [x]
+	out    int   // segment value written (conv, Add), or the NCHW slot (pool)
+	lo, hi float32
+}
+
+// blockedValue is an activation of a segment.
+type blockedValue struct {
+	slot    int  // its NCHW slot (shape; the tensor for entry and exit values)
+	border  int  // zero border its convolution readers need
+	entry   bool // read from the NCHW slot when the segment starts
+	exit    bool // written to the NCHW slot once computed
+	lastUse int  // last step that reads it (−1: none, or only the caller)
+	layout  blocked.Layout
+	buf     []float32
+}
+
+type blockedSegment struct {
+	first  int // first node: the segment runs in its place
+	steps  []blockedStep
+	values []*blockedValue
+	batch  int
+	// free holds the buffers of dead values by layout, for reuse: kernels
+	// write only interiors, so a buffer's border stays zero.
+	free map[blocked.Layout][][]float32
+}
+
+// root is the slot whose tensor slot i is (through fused-op aliases).
+func (p *Program) root(i int) int {
+	s := p.slots[i]
+	for s.aliasOf != nil {
+		s = s.aliasOf
+	}
+	return p.byName[s.name]
+}
+
+// blockedOp says whether node ni can run in a segment, and how.
+func (p *Program) blockedOp(ni int, at2 [][]int) (blockedKind, bool) {
+	cn := p.nodes[ni]
+	is4D := func(i int) bool { return i >= 0 && p.slots[i].param == nil && len(p.slots[i].shape) == 4 && len(at2[i]) == 4 }
+	switch op := cn.op.(type) {
+	case *convOp:
+		if op.win.spatialDim != 2 || !is4D(cn.in[0]) || cn.in[1] < 0 || p.slots[cn.in[1]].param == nil ||
+			(len(cn.in) > 2 && cn.in[2] >= 0 && p.slots[cn.in[2]].param == nil) || op.geom.SW > 2 {
+			return 0, false
+		}
+		if op.residual && !is4D(cn.in[3]) {
+			return 0, false
+		}
+		if op.depthwise() {
+			return blockedDepthwise, true
+		}
+		return blockedConv, op.group == 1 && op.geom.C >= minBlockedChannels
+	case *binaryOp:
+		a, b := cn.in[0], cn.in[1]
+		return blockedAdd, op.kind == binAdd && is4D(a) && is4D(b) && slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
+	case *globalPoolOp:
+		return blockedPool, !op.max && is4D(cn.in[0])
+	}
+	return 0, false
+}
+
+// buildSegments finds the runs of blockable nodes (CompileInference) and
+// turns each that holds a convolution into a segment.
+func (p *Program) buildSegments() error {
+	// Shapes at batch 2 tell a batch-dependent dimension from a fixed one.
+	if err := p.setBatch(2, false); err != nil {
+		return err
+	}
+	at2 := make([][]int, len(p.slots))
+	for i, sl := range p.slots {
+		at2[i] = sl.shape
+	}
+	if err := p.setBatch(1, false); err != nil {
+		return err
+	}
+	var run []int
+	flush := func() {
+		p.segment(run)
+		run = run[:0]
+	}
+	for ni := range p.nodes {
+		if p.skip[ni] {
+			continue
+		}
+		kind, ok := p.blockedOp(ni, at2)
+		if !ok {
+			flush()
+			continue
+		}
+		// A value the run's nodes read must exist when the segment starts,
+		// unless the run computes it: a global pool's NCHW output cannot
+		// feed the same segment, so the run ends after it.
+		run = append(run, ni)
+		if kind == blockedPool {
+			flush()
+		}
+	}
+	flush()
+	return nil
+}
+
+// segment makes a segment of the nodes run (indices in execution order).
+func (p *Program) segment(run []int) {
+	hasConv := false
+	for _, ni := range run {
+		if _, ok := p.nodes[ni].op.(*convOp); ok {
+			hasConv = true
+		}
+	}
+	if !hasConv {
+		return
+	}
+	seg := &blockedSegment{first: run[0], free: map[blocked.Layout][][]float32{}}
+	ids := map[int]int{} // root slot → segment value
+	value := func(slot int, entry bool) int {
+		r := p.root(slot)
+		if id, ok := ids[r]; ok {
+			return id
+		}
+		ids[r] = len(seg.values)
+		seg.values = append(seg.values, &blockedValue{slot: r, entry: entry, lastUse: -1})
+		return ids[r]
+	}
+	for si, ni := range run {
+		cn := p.nodes[ni]
+		st := blockedStep{node: ni}
+		st.lo, st.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+		read := func(slot, border int) {
+			v := value(slot, true)
+			st.in = append(st.in, v)
+			seg.values[v].border = max(seg.values[v].border, border)
+			seg.values[v].lastUse = si
+		}
+		switch op := cn.op.(type) {
+		case *convOp:
+			g := op.geom
+			bg := blocked.Geom{KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, DH: g.DH, DW: g.DW, PT: g.PT, PL: g.PL}
+			pb := (g.OH-1)*g.SH + (g.KH-1)*g.DH - g.PT - (g.H - 1)
+			pr := (g.OW-1)*g.SW + (g.KW-1)*g.DW - g.PL - (g.W - 1)
+			read(cn.in[0], max(g.PT, g.PL, pb, pr))
+			w := p.slots[cn.in[1]].value.Data
+			var b []float32
+			if len(cn.in) > 2 && cn.in[2] >= 0 {
+				b = p.slots[cn.in[2]].value.Data
+			}
+			if op.depthwise() {
+				st.kind, st.dw = blockedDepthwise, blocked.NewDepthwise(w, op.m, bg, b)
+			} else {
+				st.kind, st.conv = blockedConv, blocked.NewConv(w, op.m, g.C, bg, b)
+			}
+			if op.residual {
+				read(cn.in[3], 0)
+			}
+			st.lo, st.hi = op.act.bounds()
+		case *binaryOp:
+			st.kind = blockedAdd
+			read(cn.in[0], 0)
+			read(cn.in[1], 0)
+			st.lo, st.hi = op.act.bounds()
+		case *globalPoolOp:
+			st.kind = blockedPool
+			read(cn.in[0], 0)
+			st.out = cn.out[0]
+		}
+		if st.kind != blockedPool {
+			st.out = value(cn.out[0], false)
+		}
+		seg.steps = append(seg.steps, st)
+		p.skip[ni] = true
+		p.inSegment[ni] = true
+	}
+	// Values read outside the segment (or by the caller) are written back.
+	inRun := map[int]bool{}
+	for _, ni := range run {
+		inRun[ni] = true
+	}
+	for ni, cn := range p.nodes {
+		if inRun[ni] || p.skip[ni] && !p.inSegment[ni] {
+			continue
+		}
+		for _, i := range cn.in {
+			if i >= 0 {
+				if id, ok := ids[p.root(i)]; ok && !seg.values[id].entry {
+					seg.values[id].exit = true
+				}
+			}
+		}
+	}
+	for _, o := range p.outs {
+		if id, ok := ids[p.root(o)]; ok && !seg.values[id].entry {
+			seg.values[id].exit = true
+		}
+	}
+	for _, v := range seg.values {
+		if !v.entry && !v.exit {
+			p.slots[v.slot].unused = true
+		}
+	}
+	if p.segments == nil {
+		p.segments = map[int]*blockedSegment{}
+	}
+	p.segments[seg.first] = seg
+}
+
+// get returns a zeroed-border buffer for a layout.
+func (s *blockedSegment) get(l blocked.Layout) []float32 {
+	if bufs := s.free[l]; len(bufs) > 0 {
+		s.free[l] = bufs[:len(bufs)-1]
+		return bufs[len(bufs)-1]
+	}
+	return make([]float32, l.Len())
+}
+
+func (s *blockedSegment) release(v *blockedValue) {
+	s.free[v.layout] = append(s.free[v.layout], v.buf)
+	v.buf = nil
+}
+
+// forward runs the segment on the program's current values.
+func (s *blockedSegment) forward(p *Program, threads int) {
+	if s.batch != p.batch {
+		s.batch = p.batch
+		clear(s.free)
+		for _, v := range s.values {
+			sh := p.slots[v.slot].shape
+			v.layout = blocked.Layout{N: sh[0], C: sh[1], H: sh[2], W: sh[3], Border: v.border}
+			v.buf = nil
+		}
+	}
+	var start time.Time
+	timed := p.opTimes != nil
+	if timed {
+		start = time.Now()
+	}
+	for _, v := range s.values {
+		if v.entry {
+			v.buf = s.get(v.layout)
+			blocked.FromNCHW(v.buf, v.layout, p.slots[v.slot].value.Data, threads)
+		}
+	}
+	for si, st := range s.steps {
+		out := s.values[0] // placeholder for pools
+		if st.kind != blockedPool {
+			out = s.values[st.out]
+			out.buf = s.get(out.layout)
+		}
+		x := s.values[st.in[0]]
+		switch st.kind {
+		case blockedConv, blockedDepthwise:
+			var res []float32
+			rl := out.layout
+			if len(st.in) > 1 {
+				r := s.values[st.in[1]]
+				res, rl = r.buf, r.layout
+			}
+			if st.conv != nil {
+				st.conv.Run(x.buf, x.layout, out.buf, out.layout, res, rl, st.lo, st.hi, threads)
+			} else {
+				st.dw.Run(x.buf, x.layout, out.buf, out.layout, res, rl, st.lo, st.hi, threads)
+			}
+		case blockedAdd:
+			y := s.values[st.in[1]]
+			blocked.Add(out.buf, out.layout, x.buf, x.layout, y.buf, y.layout, st.lo, st.hi, threads)
+		case blockedPool:
+			blocked.GlobalAveragePool(p.slots[st.out].value.Data, x.buf, x.layout, threads)
+		}
+		if st.kind != blockedPool && out.exit {
+			blocked.ToNCHW(p.slots[out.slot].value.Data, out.buf, out.layout, threads)
+		}
+		for _, i := range st.in {
+			if v := s.values[i]; v.lastUse == si && v.buf != nil {
+				s.release(v)
+			}
+		}
+		if st.kind != blockedPool && out.lastUse <= si && out.buf != nil {
+			s.release(out)
+		}
+		if timed {
+			now := time.Now()
+			p.opTimes[st.node] += now.Sub(start)
+			start = now
+		}
+	}
+}
