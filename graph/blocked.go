@@ -86,7 +86,9 @@ func (p *Program) root(i int) int {
 // blockedOp says whether node ni can run in a segment, and how.
 func (p *Program) blockedOp(ni int, at2 [][]int) (blockedKind, bool) {
 	cn := p.nodes[ni]
-	is4D := func(i int) bool { return i >= 0 && p.slots[i].param == nil && len(p.slots[i].shape) == 4 && len(at2[i]) == 4 }
+	is4D := func(i int) bool {
+		return i >= 0 && p.slots[i].param == nil && len(p.slots[i].shape) == 4 && len(at2[i]) == 4
+	}
 	switch op := cn.op.(type) {
 	case *convOp:
 		if op.win.spatialDim != 2 || !is4D(cn.in[0]) || cn.in[1] < 0 || p.slots[cn.in[1]].param == nil ||
