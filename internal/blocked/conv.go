@@ -109,7 +109,7 @@ func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []flo
 	macs := ol.N * ol.H * ol.W * ol.Blocks() * Block * cb * Block * cv.KH * cv.KW
 	nt, tw := tiles(ol.W, convTile)
 	asm := useAsm && cv.SW <= 2
-	parallel.For(items, workFor(items, macs/64, threads), func(i0, i1, _ int) {
+	parallel.For(items, workFor(items, macs/8, threads), func(i0, i1, _ int) {
 		var a kernelArgs
 		a.icb, a.kh, a.kw = cb, cv.KH, cv.KW
 		a.inPlane, a.inRow, a.kwStep = 4*il.Plane(), 4*il.Row()*cv.DH, 4*Block*cv.DW
@@ -222,7 +222,7 @@ func (d *Depthwise) Run(in []float32, il Layout, out []float32, ol Layout, res [
 	items := ol.N * cb * ol.H
 	nt, tw := tiles(ol.W, dwTile)
 	asm := useAsm && d.SW <= 2
-	parallel.For(items, workFor(items, ol.N*cb*Block*ol.H*ol.W*d.KH*d.KW/4, threads), func(i0, i1, _ int) {
+	parallel.For(items, workFor(items, ol.N*cb*Block*ol.H*ol.W*d.KH*d.KW, threads), func(i0, i1, _ int) {
 		var a kernelArgs
 		a.kh, a.kw = d.KH, d.KW
 		a.inRow, a.kwStep = 4*il.Row()*d.DH, 4*Block*d.DW
