@@ -55,12 +55,12 @@ type blockedStep struct {
 
 // blockedValue is an activation of a segment.
 type blockedValue struct {
-	slot    int  // its NCHW slot (shape; the tensor for entry and exit values)
-	border  int  // zero border its convolution readers need
-	entry   bool // read from the NCHW slot when the segment starts
-	exit    bool // written to the NCHW slot once computed
-	lastUse int  // last step that reads it (−1: none, or only the caller)
-	layout  blocked.Layout
+	slot    int            // its NCHW slot (shape; the tensor for entry and exit values)
+	border  int            // zero border its convolution readers need
+	entry   bool           // read from the NCHW slot when the segment starts
+	exit    bool           // written to the NCHW slot once computed
+	lastUse int            // last step that reads it (−1: none, or only the caller)
+	layout  blocked.Layout // of the current pass
 	buf     []float32
 }
 
@@ -69,6 +69,7 @@ type blockedSegment struct {
 	steps  []blockedStep
 	values []*blockedValue
 	batch  int
+	images int // per pass (chunk)
 	// free holds the buffers of dead values by layout, for reuse: kernels
 	// write only interiors, so a buffer's border stays zero.
 	free map[blocked.Layout][][]float32
@@ -268,16 +269,50 @@ func (s *blockedSegment) release(v *blockedValue) {
 	v.buf = nil
 }
 
+// segmentChunkBytes bounds the largest activation of one pass of a
+// segment: a large batch runs in chunks of images, each through all of the
+// segment's nodes, so that a layer's output is still in cache when the
+// next layer reads it (the depthwise and pointwise layers of a MobileNet
+// do too little arithmetic per byte to run at DRAM speed).
+var segmentChunkBytes = 4 << 20
+
+// chunk returns the images per pass for the program's batch.
+func (s *blockedSegment) chunk(p *Program) int {
+	largest := 0
+	for _, v := range s.values {
+		sh := p.slots[v.slot].shape
+		l := blocked.Layout{N: 1, C: sh[1], H: sh[2], W: sh[3], Border: v.border}
+		largest = max(largest, 4*l.Len())
+	}
+	n := p.batch
+	passes := (n*largest + segmentChunkBytes - 1) / segmentChunkBytes
+	passes = min(max(passes, 1), n)
+	return (n + passes - 1) / passes
+}
+
 // forward runs the segment on the program's current values.
 func (s *blockedSegment) forward(p *Program, threads int) {
 	if s.batch != p.batch {
 		s.batch = p.batch
 		clear(s.free)
-		for _, v := range s.values {
-			sh := p.slots[v.slot].shape
-			v.layout = blocked.Layout{N: sh[0], C: sh[1], H: sh[2], W: sh[3], Border: v.border}
-			v.buf = nil
-		}
+		s.images = s.chunk(p)
+	}
+	for n0 := 0; n0 < p.batch; n0 += s.images {
+		s.pass(p, n0, min(s.images, p.batch-n0), threads)
+	}
+}
+
+// pass runs the segment on images [n0, n0+cnt).
+func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
+	// image returns the NCHW slice of the chunk's images in slot i.
+	image := func(i int) []float32 {
+		d := p.slots[i].value.Data
+		per := len(d) / p.batch
+		return d[n0*per : (n0+cnt)*per]
+	}
+	for _, v := range s.values {
+		sh := p.slots[v.slot].shape
+		v.layout = blocked.Layout{N: cnt, C: sh[1], H: sh[2], W: sh[3], Border: v.border}
 	}
 	var start time.Time
 	timed := p.opTimes != nil
@@ -287,7 +322,7 @@ func (s *blockedSegment) forward(p *Program, threads int) {
 	for _, v := range s.values {
 		if v.entry {
 			v.buf = s.get(v.layout)
-			blocked.FromNCHW(v.buf, v.layout, p.slots[v.slot].value.Data, threads)
+			blocked.FromNCHW(v.buf, v.layout, image(v.slot), threads)
 		}
 	}
 	for si, st := range s.steps {
@@ -314,10 +349,10 @@ func (s *blockedSegment) forward(p *Program, threads int) {
 			y := s.values[st.in[1]]
 			blocked.Add(out.buf, out.layout, x.buf, x.layout, y.buf, y.layout, st.lo, st.hi, threads)
 		case blockedPool:
-			blocked.GlobalAveragePool(p.slots[st.out].value.Data, x.buf, x.layout, threads)
+			blocked.GlobalAveragePool(image(st.out), x.buf, x.layout, threads)
 		}
 		if st.kind != blockedPool && out.exit {
-			blocked.ToNCHW(p.slots[out.slot].value.Data, out.buf, out.layout, threads)
+			blocked.ToNCHW(image(out.slot), out.buf, out.layout, threads)
 		}
 		for _, i := range st.in {
 			if v := s.values[i]; v.lastUse == si && v.buf != nil {
@@ -334,3 +369,4 @@ func (s *blockedSegment) forward(p *Program, threads int) {
 		}
 	}
 }
+
