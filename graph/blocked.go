@@ -369,4 +369,3 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 		}
 	}
 }
-
