@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/internal/blocked"
+	"github.com/shearsml/shears/internal/kernels"
 )
 
 // Inference programs run runs of convolutions on the NCHW16c layout
@@ -28,9 +29,11 @@ var useBlocked = blockedAvailable()
 
 func blockedAvailable() bool { return blocked.Available() }
 
-// minBlockedChannels is the fewest input channels a dense convolution needs
-// to join a segment: channels are padded to blocks of 16, and an RGB stem
-// would do 16/3 times its work (it stays NCHW and its output is converted).
+// minBlockedChannels is the fewest input channels a dense convolution
+// needs to read a blocked input: channels are padded to blocks of 16, and
+// on 3 channels that would be 16/3 times the work. With fewer it reads its
+// input planar (padded NCHW), which only a segment's entry can be, so it
+// starts a new segment.
 const minBlockedChannels = 8
 
 type blockedKind uint8
@@ -39,7 +42,8 @@ const (
 	blockedConv blockedKind = iota
 	blockedDepthwise
 	blockedAdd
-	blockedPool
+	blockedMaxPool
+	blockedPool // GlobalAveragePool, which writes NCHW
 )
 
 // blockedStep is one node of a segment.
@@ -48,8 +52,9 @@ type blockedStep struct {
 	kind   blockedKind
 	conv   *blocked.Conv
 	dw     *blocked.Depthwise
-	in     []int // segment values read: conv [x] or [x, residual], Add [a, b], pool [x]
-	out    int   // segment value written (conv, Add), or the NCHW slot (pool)
+	mp     *blocked.MaxPool
+	in     []int // segment values read: conv [x] or [x, residual], Add [a, b], pools [x]
+	out    int   // segment value written, or the NCHW slot (global pool)
 	lo, hi float32
 }
 
@@ -59,6 +64,7 @@ type blockedValue struct {
 	border  int            // zero border its convolution readers need
 	entry   bool           // read from the NCHW slot when the segment starts
 	exit    bool           // written to the NCHW slot once computed
+	planar  bool           // an entry that only dense convolutions read: padded NCHW
 	lastUse int            // last step that reads it (−1: none, or only the caller)
 	layout  blocked.Layout // of the current pass
 	buf     []float32
@@ -84,8 +90,9 @@ func (p *Program) root(i int) int {
 	return p.byName[s.name]
 }
 
-// blockedOp says whether node ni can run in a segment, and how.
-func (p *Program) blockedOp(ni int, at2 [][]int) (blockedKind, bool) {
+// blockedOp says whether node ni can run in a segment, and how. nonNeg
+// tells the values known to be ≥ 0 (a max pool's zero border needs it).
+func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKind, bool) {
 	cn := p.nodes[ni]
 	is4D := func(i int) bool {
 		return i >= 0 && p.slots[i].param == nil && len(p.slots[i].shape) == 4 && len(at2[i]) == 4
@@ -102,10 +109,12 @@ func (p *Program) blockedOp(ni int, at2 [][]int) (blockedKind, bool) {
 		if op.depthwise() {
 			return blockedDepthwise, true
 		}
-		return blockedConv, op.group == 1 && op.geom.C >= minBlockedChannels
+		return blockedConv, op.group == 1
 	case *binaryOp:
 		a, b := cn.in[0], cn.in[1]
 		return blockedAdd, op.kind == binAdd && is4D(a) && is4D(b) && slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
+	case *poolOp:
+		return blockedMaxPool, op.max && op.win.spatialDim == 2 && is4D(cn.in[0]) && nonNeg[p.root(cn.in[0])] && op.win.sw <= 2
 	case *globalPoolOp:
 		return blockedPool, !op.max && is4D(cn.in[0])
 	}
@@ -127,23 +136,45 @@ func (p *Program) buildSegments() error {
 		return err
 	}
 	var run []int
+	inRun := map[int]bool{} // root slots the run computes
+	nonNeg := map[int]bool{}
 	flush := func() {
 		p.segment(run)
 		run = run[:0]
+		clear(inRun)
 	}
 	for ni := range p.nodes {
 		if p.skip[ni] {
 			continue
 		}
-		kind, ok := p.blockedOp(ni, at2)
+		kind, ok := p.blockedOp(ni, at2, nonNeg)
 		if !ok {
 			flush()
 			continue
 		}
-		// A value the run's nodes read must exist when the segment starts,
-		// unless the run computes it: a global pool's NCHW output cannot
-		// feed the same segment, so the run ends after it.
+		cn := p.nodes[ni]
+		// A dense convolution of few channels reads a planar input, which
+		// only an entry value can be: it starts a segment of its own.
+		if conv, ok := cn.op.(*convOp); ok && kind == blockedConv && conv.geom.C < minBlockedChannels && inRun[p.root(cn.in[0])] {
+			flush()
+		}
 		run = append(run, ni)
+		out := p.root(cn.out[0])
+		inRun[out] = true
+		var lo float32
+		switch op := cn.op.(type) {
+		case *convOp:
+			lo, _ = op.act.bounds()
+		case *binaryOp:
+			lo, _ = op.act.bounds()
+		case *poolOp:
+			lo = 0 // a max pool of a non-negative input
+		default:
+			lo = -1
+		}
+		nonNeg[out] = lo >= 0
+		// A global pool's output is NCHW: it cannot feed the same
+		// segment, so the run ends after it.
 		if kind == blockedPool {
 			flush()
 		}
@@ -171,8 +202,15 @@ func (p *Program) segment(run []int) {
 			return id
 		}
 		ids[r] = len(seg.values)
-		seg.values = append(seg.values, &blockedValue{slot: r, entry: entry, lastUse: -1})
+		seg.values = append(seg.values, &blockedValue{slot: r, entry: entry, lastUse: -1, planar: entry})
 		return ids[r]
+	}
+	// window returns the blocked geometry of a window and the border its
+	// input needs.
+	window := func(g kernels.Geom) (blocked.Geom, int) {
+		pb := (g.OH-1)*g.SH + (g.KH-1)*g.DH - g.PT - (g.H - 1)
+		pr := (g.OW-1)*g.SW + (g.KW-1)*g.DW - g.PL - (g.W - 1)
+		return blocked.Geom{KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, DH: g.DH, DW: g.DW, PT: g.PT, PL: g.PL}, max(g.PT, g.PL, pb, pr)
 	}
 	for si, ni := range run {
 		cn := p.nodes[ni]
@@ -186,20 +224,11 @@ func (p *Program) segment(run []int) {
 		}
 		switch op := cn.op.(type) {
 		case *convOp:
-			g := op.geom
-			bg := blocked.Geom{KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, DH: g.DH, DW: g.DW, PT: g.PT, PL: g.PL}
-			pb := (g.OH-1)*g.SH + (g.KH-1)*g.DH - g.PT - (g.H - 1)
-			pr := (g.OW-1)*g.SW + (g.KW-1)*g.DW - g.PL - (g.W - 1)
-			read(cn.in[0], max(g.PT, g.PL, pb, pr))
-			w := p.slots[cn.in[1]].value.Data
-			var b []float32
-			if len(cn.in) > 2 && cn.in[2] >= 0 {
-				b = p.slots[cn.in[2]].value.Data
-			}
+			_, border := window(op.geom)
+			read(cn.in[0], border)
+			st.kind = blockedConv
 			if op.depthwise() {
-				st.kind, st.dw = blockedDepthwise, blocked.NewDepthwise(w, op.m, bg, b)
-			} else {
-				st.kind, st.conv = blockedConv, blocked.NewConv(w, op.m, g.C, bg, b)
+				st.kind = blockedDepthwise
 			}
 			if op.residual {
 				read(cn.in[3], 0)
@@ -210,6 +239,13 @@ func (p *Program) segment(run []int) {
 			read(cn.in[0], 0)
 			read(cn.in[1], 0)
 			st.lo, st.hi = op.act.bounds()
+		case *poolOp:
+			st.kind = blockedMaxPool
+			g := kernels.Geom{H: op.h, W: op.w, KH: op.win.kh, KW: op.win.kw, SH: op.win.sh, SW: op.win.sw,
+				DH: op.win.dh, DW: op.win.dw, PT: op.win.pt, PL: op.win.pl, OH: op.oh, OW: op.ow}
+			bg, border := window(g)
+			read(cn.in[0], border)
+			st.mp = &blocked.MaxPool{C: op.c, Geom: bg}
 		case *globalPoolOp:
 			st.kind = blockedPool
 			read(cn.in[0], 0)
@@ -219,14 +255,42 @@ func (p *Program) segment(run []int) {
 			st.out = value(cn.out[0], false)
 		}
 		seg.steps = append(seg.steps, st)
+	}
+	// An entry stays planar (padded NCHW, no channel padding and a plain
+	// copy in) when only dense convolutions read it, as their input.
+	for _, st := range seg.steps {
+		for k, v := range st.in {
+			if st.kind != blockedConv || k > 0 {
+				seg.values[v].planar = false
+			}
+		}
+	}
+	for i := range seg.steps {
+		st := &seg.steps[i]
+		cn := p.nodes[st.node]
+		op, ok := cn.op.(*convOp)
+		if !ok {
+			continue
+		}
+		bg, _ := window(op.geom)
+		w := p.slots[cn.in[1]].value.Data
+		var b []float32
+		if len(cn.in) > 2 && cn.in[2] >= 0 {
+			b = p.slots[cn.in[2]].value.Data
+		}
+		if st.kind == blockedDepthwise {
+			st.dw = blocked.NewDepthwise(w, op.m, bg, b)
+		} else {
+			st.conv = blocked.NewConv(w, op.m, op.geom.C, bg, b, seg.values[st.in[0]].planar)
+		}
+	}
+	inRun := map[int]bool{}
+	for _, ni := range run {
+		inRun[ni] = true
 		p.skip[ni] = true
 		p.inSegment[ni] = true
 	}
 	// Values read outside the segment (or by the caller) are written back.
-	inRun := map[int]bool{}
-	for _, ni := range run {
-		inRun[ni] = true
-	}
 	for ni, cn := range p.nodes {
 		if inRun[ni] || p.skip[ni] && !p.inSegment[ni] {
 			continue
@@ -281,7 +345,7 @@ func (s *blockedSegment) chunk(p *Program) int {
 	largest := 0
 	for _, v := range s.values {
 		sh := p.slots[v.slot].shape
-		l := blocked.Layout{N: 1, C: sh[1], H: sh[2], W: sh[3], Border: v.border}
+		l := blocked.Layout{N: 1, C: sh[1], H: sh[2], W: sh[3], Border: v.border, Planar: v.planar}
 		largest = max(largest, 4*l.Len())
 	}
 	n := p.batch
@@ -312,7 +376,7 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 	}
 	for _, v := range s.values {
 		sh := p.slots[v.slot].shape
-		v.layout = blocked.Layout{N: cnt, C: sh[1], H: sh[2], W: sh[3], Border: v.border}
+		v.layout = blocked.Layout{N: cnt, C: sh[1], H: sh[2], W: sh[3], Border: v.border, Planar: v.planar}
 	}
 	var start time.Time
 	timed := p.opTimes != nil
@@ -345,6 +409,8 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			} else {
 				st.dw.Run(x.buf, x.layout, out.buf, out.layout, res, rl, st.lo, st.hi, threads)
 			}
+		case blockedMaxPool:
+			st.mp.Run(x.buf, x.layout, out.buf, out.layout, threads)
 		case blockedAdd:
 			y := s.values[st.in[1]]
 			blocked.Add(out.buf, out.layout, x.buf, x.layout, y.buf, y.layout, st.lo, st.hi, threads)

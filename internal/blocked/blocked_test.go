@@ -52,9 +52,36 @@ func naiveConv(x []float32, n, c, h, w int, wt []float32, m, groups int, g Geom,
 	return out
 }
 
+// naiveMaxPool is the textbook max pool on NCHW with −∞ padding.
+func naiveMaxPool(x []float32, n, c, h, w int, g Geom, oh, ow int) []float64 {
+	out := make([]float64, n*c*oh*ow)
+	for p := range n * c {
+		for y := range oh {
+			for xo := range ow {
+				m := math.Inf(-1)
+				for kh := range g.KH {
+					for kw := range g.KW {
+						ih, iw := y*g.SH-g.PT+kh*g.DH, xo*g.SW-g.PL+kw*g.DW
+						if ih >= 0 && ih < h && iw >= 0 && iw < w {
+							m = math.Max(m, float64(x[(p*h+ih)*w+iw]))
+						}
+					}
+				}
+				if math.IsInf(m, -1) {
+					m = 0 // no real pixel (a degenerate window ONNX would not make)
+				}
+				out[(p*oh+y)*ow+xo] = m
+			}
+		}
+	}
+	return out
+}
+
 type convCase struct {
 	n, c, m, h, w int
 	depthwise     bool
+	planar        bool // dense: the input in the planar layout
+	maxPool       bool // a max pool of a non-negative input instead
 	g             Geom
 	pb, pr        int
 	residual      bool
@@ -62,7 +89,7 @@ type convCase struct {
 }
 
 func (tc convCase) String() string {
-	return fmt.Sprintf("n%d_c%d_m%d_%dx%d_dw%v_k%dx%d_s%dx%d_d%dx%d_p%d,%d,%d,%d_res%v_clamp%g,%g", tc.n, tc.c, tc.m, tc.h, tc.w, tc.depthwise,
+	return fmt.Sprintf("n%d_c%d_m%d_%dx%d_planar%v_max%v_dw%v_k%dx%d_s%dx%d_d%dx%d_p%d,%d,%d,%d_res%v_clamp%g,%g", tc.n, tc.c, tc.m, tc.h, tc.w, tc.planar, tc.maxPool, tc.depthwise,
 		tc.g.KH, tc.g.KW, tc.g.SH, tc.g.SW, tc.g.DH, tc.g.DW, tc.g.PT, tc.g.PL, tc.pb, tc.pr, tc.residual, tc.lo, tc.hi)
 }
 
@@ -79,8 +106,15 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	wt := randSlice(r, tc.m*cg*g.KH*g.KW)
 	bias := randSlice(r, tc.m)
 	want := naiveConv(x, tc.n, tc.c, tc.h, tc.w, wt, tc.m, groups, g, bias, oh, ow)
+	if tc.maxPool {
+		for i := range x {
+			x[i] = float32(math.Abs(float64(x[i])))
+		}
+		want = naiveMaxPool(x, tc.n, tc.c, tc.h, tc.w, g, oh, ow)
+		tc.residual, tc.lo, tc.hi = false, float32(math.Inf(-1)), float32(math.Inf(1))
+	}
 	border := max(g.PT, g.PL, tc.pb, tc.pr)
-	il := Layout{N: tc.n, C: tc.c, H: tc.h, W: tc.w, Border: border}
+	il := Layout{N: tc.n, C: tc.c, H: tc.h, W: tc.w, Border: border, Planar: tc.planar}
 	ol := Layout{N: tc.n, C: tc.m, H: oh, W: ow, Border: 1}
 	rl := Layout{N: tc.n, C: tc.m, H: oh, W: ow, Border: 2}
 	in := make([]float32, il.Len())
@@ -94,10 +128,13 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	// A fresh buffer: the kernels write the interior only, and the border
 	// must stay zero (checked below).
 	out := make([]float32, ol.Len())
-	if tc.depthwise {
+	switch {
+	case tc.maxPool:
+		(&MaxPool{C: tc.c, Geom: g}).Run(in, il, out, ol, threads)
+	case tc.depthwise:
 		NewDepthwise(wt, tc.c, g, bias).Run(in, il, out, ol, res, rl, tc.lo, tc.hi, threads)
-	} else {
-		NewConv(wt, tc.m, tc.c, g, bias).Run(in, il, out, ol, res, rl, tc.lo, tc.hi, threads)
+	default:
+		NewConv(wt, tc.m, tc.c, g, bias, tc.planar).Run(in, il, out, ol, res, rl, tc.lo, tc.hi, threads)
 	}
 	got := make([]float32, tc.n*tc.m*oh*ow)
 	ToNCHW(got, out, ol, threads)
@@ -152,6 +189,14 @@ func convCases(r *rand.Rand, count int) []convCase {
 			continue
 		}
 		tc.residual = r.IntN(2) == 0
+		switch k := r.IntN(4); {
+		case tc.depthwise && k == 0:
+			tc.depthwise, tc.maxPool = false, true
+			// A window must hold a real pixel.
+			tc.g.PT, tc.g.PL, tc.pb, tc.pr = min(tc.g.PT, (tc.g.KH-1)*tc.g.DH), min(tc.g.PL, (tc.g.KW-1)*tc.g.DW), 0, 0
+		case !tc.depthwise && k == 0:
+			tc.planar = true
+		}
 		if r.IntN(2) == 0 {
 			tc.lo, tc.hi = 0, 6
 		}
@@ -179,7 +224,7 @@ func TestConvMatchesNaive(t *testing.T) {
 
 func TestLayoutRoundTripAndPool(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, l := range []Layout{{2, 3, 5, 7, 0}, {1, 33, 4, 4, 1}, {3, 16, 1, 1, 2}} {
+	for _, l := range []Layout{{2, 3, 5, 7, 0, false}, {1, 33, 4, 4, 1, false}, {3, 16, 1, 1, 2, false}, {2, 5, 3, 4, 2, true}} {
 		x := randSlice(r, l.N*l.C*l.H*l.W)
 		b := make([]float32, l.Len())
 		FromNCHW(b, l, x, 2)
@@ -203,6 +248,9 @@ func TestLayoutRoundTripAndPool(t *testing.T) {
 					t.Fatalf("%+v: element %d of the blocked buffer = %g is not from the input", l, i, v)
 				}
 			}
+		}
+		if l.Planar {
+			continue // pool and Add take blocked layouts only
 		}
 		pool := make([]float32, l.N*l.C)
 		GlobalAveragePool(pool, b, l, 2)
@@ -243,12 +291,17 @@ func TestEveryKernel(t *testing.T) {
 			w := (n-1)*s + 1 // 3×3, padding 1: OW = (w+2−3)/s + 1 = n
 			tc := convCase{n: 1, c: 17, m: 17, h: 3, w: w, depthwise: true, g: Geom{3, 3, s, s, 1, 1, 1, 1}, pb: 1, pr: 1, residual: n%2 == 0, lo: -1, hi: 1}
 			checkConv(t, r, tc, 1)
+			tc.depthwise, tc.maxPool = false, true
+			checkConv(t, r, tc, 1)
+			tc.maxPool = false
 			if n > convTile {
 				continue
 			}
 			for _, m := range []int{16, 32} {
-				tc.depthwise, tc.m = false, m
-				checkConv(t, r, tc, 1)
+				for _, planar := range []bool{false, true} {
+					tc.m, tc.planar = m, planar
+					checkConv(t, r, tc, 1)
+				}
 			}
 		}
 	}

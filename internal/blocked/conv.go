@@ -2,6 +2,7 @@ package blocked
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/shearsml/shears/internal/cpu"
 	"github.com/shearsml/shears/internal/parallel"
@@ -27,6 +28,15 @@ const (
 // Available reports whether the assembly kernels run on this machine.
 func Available() bool { return cpu.AVX512 && len(convKernels[0][0]) > 0 }
 
+// mustBlocked panics on a planar layout where only blocked ones do.
+func mustBlocked(what string, ls ...Layout) {
+	for _, l := range ls {
+		if l.Planar {
+			panic("blocked: " + what + " on a planar layout")
+		}
+	}
+}
+
 // useAsm is Available, switchable by tests to check the portable path.
 var useAsm = Available()
 
@@ -39,20 +49,28 @@ type Geom struct {
 // Conv is a dense (one group) convolution with its weights packed for the
 // kernels: output channel blocks in pairs, each pair's weights ordered
 // [input block][kernel row][kernel column][input channel][2×16 outputs].
+// Its input is blocked or, for a Conv made with planar set, planar (one
+// input channel per block); its output is blocked.
 type Conv struct {
 	C, M int
 	Geom
-	w    []float32
-	bias []float32 // M rounded up to blocks, zero-padded
+	planar bool
+	w      []float32
+	bias   []float32 // M rounded up to blocks, zero-padded
 }
 
-// NewConv packs an M×C×KH×KW weight tensor (OIHW) and an optional bias of M.
-func NewConv(weight []float32, m, c int, g Geom, bias []float32) *Conv {
-	cv := &Conv{C: c, M: m, Geom: g}
-	cb, mb := (c+Block-1)/Block, (m+Block-1)/Block
+// NewConv packs an M×C×KH×KW weight tensor (OIHW) and an optional bias of M
+// for an input in a blocked or (planar) a planar layout.
+func NewConv(weight []float32, m, c int, g Geom, bias []float32, planar bool) *Conv {
+	cv := &Conv{C: c, M: m, Geom: g, planar: planar}
+	lanes := Block
+	if planar {
+		lanes = 1
+	}
+	cb, mb := (c+lanes-1)/lanes, (m+Block-1)/Block
 	cv.bias = make([]float32, mb*Block)
 	copy(cv.bias, bias)
-	pairLen := cb * g.KH * g.KW * Block * 2 * Block
+	pairLen := cb * g.KH * g.KW * lanes * 2 * Block
 	cv.w = make([]float32, (mb+1)/2*pairLen)
 	for p := 0; p < (mb+1)/2; p++ {
 		blocks := min(2, mb-2*p)
@@ -60,12 +78,12 @@ func NewConv(weight []float32, m, c int, g Geom, bias []float32) *Conv {
 		for icb := range cb {
 			for kh := range g.KH {
 				for kw := range g.KW {
-					for ic := range Block {
-						i := icb*Block + ic
+					for ic := range lanes {
+						i := icb*lanes + ic
 						if i >= c {
 							continue
 						}
-						base := (((icb*g.KH+kh)*g.KW+kw)*Block + ic) * blocks * Block
+						base := (((icb*g.KH+kh)*g.KW+kw)*lanes + ic) * blocks * Block
 						for b := range blocks {
 							for oc := range Block {
 								o := (2*p+b)*Block + oc
@@ -102,17 +120,26 @@ func tiles(n, max int) (count, size int) {
 // at least the padding.
 func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []float32, rl Layout, lo, hi float32, threads int) {
 	cv.check("conv", cv.C, cv.M, il, ol)
+	mustBlocked("conv output", ol, rl)
+	if il.Planar != cv.planar {
+		panic("blocked: conv input layout is not the one its weights were packed for")
+	}
+	lanes := il.Lanes()
 	cb := il.Blocks()
 	pairs := (ol.Blocks() + 1) / 2
-	pairLen := cb * cv.KH * cv.KW * Block * 2 * Block
+	pairLen := cb * cv.KH * cv.KW * lanes * 2 * Block
 	items := ol.N * ol.H * pairs
-	macs := ol.N * ol.H * ol.W * ol.Blocks() * Block * cb * Block * cv.KH * cv.KW
+	macs := ol.N * ol.H * ol.W * ol.Blocks() * Block * cb * lanes * cv.KH * cv.KW
 	nt, tw := tiles(ol.W, convTile)
 	asm := useAsm && cv.SW <= 2
+	kernels := &convKernels
+	if cv.planar {
+		kernels = &convPKernels
+	}
 	parallel.For(items, workFor(items, macs/8, threads), func(i0, i1, _ int) {
 		var a kernelArgs
 		a.icb, a.kh, a.kw = cb, cv.KH, cv.KW
-		a.inPlane, a.inRow, a.kwStep = 4*il.Plane(), 4*il.Row()*cv.DH, 4*Block*cv.DW
+		a.inPlane, a.inRow, a.kwStep = 4*il.Plane(), 4*il.Row()*cv.DH, 4*lanes*cv.DW
 		a.outBlk, a.resBlk = 4*ol.Plane(), 4*rl.Plane()
 		a.lo, a.hi = lo, hi
 		for it := i0; it < i1; it++ {
@@ -131,15 +158,15 @@ func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []flo
 				ow0 := t * tw
 				cnt := min(tw, ol.W-ow0)
 				if !asm {
-					convTileGo(in, inBase+ow0*cv.SW*Block, w, cv.bias[2*p*Block:], out, outBase+ow0*Block, res, resBase+ow0*Block, cnt, blocks, cv.SW, &a)
+					convTileGo(in, inBase+ow0*cv.SW*lanes, w, cv.bias[2*p*Block:], out, outBase+ow0*Block, res, resBase+ow0*Block, cnt, blocks, cv.SW, lanes, &a)
 					continue
 				}
-				a.in, a.w, a.bias = &in[inBase+ow0*cv.SW*Block], &w[0], &cv.bias[2*p*Block]
+				a.in, a.w, a.bias = &in[inBase+ow0*cv.SW*lanes], &w[0], &cv.bias[2*p*Block]
 				a.out, a.res = &out[outBase+ow0*Block], nil
 				if res != nil {
 					a.res = &res[resBase+ow0*Block]
 				}
-				convKernels[cv.SW-1][blocks-1][cnt](&a)
+				kernels[cv.SW-1][blocks-1][cnt](&a)
 			}
 		}
 	})
@@ -147,7 +174,7 @@ func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []flo
 
 // convTileGo is the portable kernel: the same computation as the assembly
 // with float offsets in place of pointers.
-func convTileGo(in []float32, inOff int, w, bias []float32, out []float32, outOff int, res []float32, resOff int, n, blocks, stride int, a *kernelArgs) {
+func convTileGo(in []float32, inOff int, w, bias []float32, out []float32, outOff int, res []float32, resOff int, n, blocks, stride, lanes int, a *kernelArgs) {
 	var acc [convTile][2][Block]float32
 	for j := range n {
 		for b := range blocks {
@@ -159,18 +186,18 @@ func convTileGo(in []float32, inOff int, w, bias []float32, out []float32, outOf
 		for kh := range a.kh {
 			for kw := range a.kw {
 				pix := inOff + (icb*a.inPlane+kh*a.inRow+kw*a.kwStep)/4
-				for ic := range Block {
+				for ic := range lanes {
 					for b := range blocks {
 						wv := w[wi+(ic*blocks+b)*Block:][:Block]
 						for j := range n {
-							x := in[pix+j*stride*Block+ic]
+							x := in[pix+j*stride*lanes+ic]
 							for o, wo := range wv {
 								acc[j][b][o] += x * wo
 							}
 						}
 					}
 				}
-				wi += Block * blocks * Block
+				wi += lanes * blocks * Block
 			}
 		}
 	}
@@ -218,6 +245,7 @@ func NewDepthwise(weight []float32, c int, g Geom, bias []float32) *Depthwise {
 // interior, like Conv.Run.
 func (d *Depthwise) Run(in []float32, il Layout, out []float32, ol Layout, res []float32, rl Layout, lo, hi float32, threads int) {
 	d.check("depthwise convolution", d.C, d.C, il, ol)
+	mustBlocked("depthwise convolution", il, ol, rl)
 	cb := il.Blocks()
 	items := ol.N * cb * ol.H
 	nt, tw := tiles(ol.W, dwTile)
@@ -250,7 +278,7 @@ func (d *Depthwise) Run(in []float32, il Layout, out []float32, ol Layout, res [
 				if res != nil {
 					a.res = &res[resBase+ow0*Block]
 				}
-				dwKernels[d.SW-1][cnt](&a)
+				dwKernels[d.SW-1][0][cnt](&a)
 			}
 		}
 	})
@@ -276,4 +304,56 @@ func dwTileGo(in []float32, inOff int, w, bias []float32, out []float32, outOff 
 		}
 	}
 	storeTile(acc, 1, out, outOff, 0, res, resOff, 0, a.lo, a.hi)
+}
+
+// MaxPool is a max pool over a non-negative input (the output of a ReLU):
+// the zero border then stands in for ONNX's −∞ padding, since every window
+// holds at least one real pixel and the maximum is at least zero.
+type MaxPool struct {
+	C int
+	Geom
+}
+
+// Run writes the pooled in to out's interior (blocked layouts).
+func (mp *MaxPool) Run(in []float32, il Layout, out []float32, ol Layout, threads int) {
+	mp.check("max pool", mp.C, mp.C, il, ol)
+	mustBlocked("max pool", il, ol)
+	cb := il.Blocks()
+	items := ol.N * cb * ol.H
+	nt, tw := tiles(ol.W, dwTile)
+	asm := useAsm && mp.SW <= 2
+	parallel.For(items, workFor(items, ol.N*cb*Block*ol.H*ol.W*mp.KH*mp.KW, threads), func(i0, i1, _ int) {
+		var a kernelArgs
+		a.kh, a.kw = mp.KH, mp.KW
+		a.inRow, a.kwStep = 4*il.Row()*mp.DH, 4*Block*mp.DW
+		a.lo, a.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+		for it := i0; it < i1; it++ {
+			oh := it % ol.H
+			c := it / ol.H % cb
+			n := it / ol.H / cb
+			inBase := il.At(n, c, oh*mp.SH-mp.PT, -mp.PL)
+			outBase := ol.At(n, c, oh, 0)
+			for t := range nt {
+				ow0 := t * tw
+				cnt := min(tw, ol.W-ow0)
+				if asm {
+					a.in, a.out = &in[inBase+ow0*mp.SW*Block], &out[outBase+ow0*Block]
+					maxKernels[mp.SW-1][0][cnt](&a)
+					continue
+				}
+				for j := range cnt {
+					o := out[outBase+(ow0+j)*Block:][:Block]
+					clear(o)
+					for kh := range mp.KH {
+						for kw := range mp.KW {
+							x := in[inBase+kh*mp.DH*il.Row()+((ow0+j)*mp.SW+kw*mp.DW)*Block:][:Block]
+							for i := range o {
+								o[i] = max(o[i], x[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
 }

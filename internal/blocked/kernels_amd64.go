@@ -173,6 +173,174 @@ func convN13B2S2(a *kernelArgs)
 func convN14B2S2(a *kernelArgs)
 
 //go:noescape
+func convPN1B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN2B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN3B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN4B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN5B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN6B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN7B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN8B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN9B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN10B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN11B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN12B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN13B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN14B1S1(a *kernelArgs)
+
+//go:noescape
+func convPN1B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN2B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN3B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN4B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN5B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN6B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN7B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN8B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN9B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN10B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN11B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN12B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN13B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN14B2S1(a *kernelArgs)
+
+//go:noescape
+func convPN1B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN2B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN3B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN4B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN5B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN6B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN7B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN8B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN9B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN10B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN11B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN12B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN13B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN14B1S2(a *kernelArgs)
+
+//go:noescape
+func convPN1B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN2B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN3B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN4B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN5B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN6B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN7B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN8B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN9B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN10B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN11B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN12B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN13B2S2(a *kernelArgs)
+
+//go:noescape
+func convPN14B2S2(a *kernelArgs)
+
+//go:noescape
 func dwN1B1S1(a *kernelArgs)
 
 //go:noescape
@@ -340,8 +508,175 @@ func dwN27B1S2(a *kernelArgs)
 //go:noescape
 func dwN28B1S2(a *kernelArgs)
 
-// The kernels by [stride−1][blocks−1][outputs] (dense) and [stride−1][outputs]
-// (depthwise).
+//go:noescape
+func maxN1B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN2B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN3B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN4B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN5B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN6B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN7B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN8B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN9B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN10B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN11B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN12B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN13B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN14B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN15B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN16B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN17B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN18B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN19B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN20B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN21B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN22B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN23B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN24B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN25B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN26B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN27B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN28B1S1(a *kernelArgs)
+
+//go:noescape
+func maxN1B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN2B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN3B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN4B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN5B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN6B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN7B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN8B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN9B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN10B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN11B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN12B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN13B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN14B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN15B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN16B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN17B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN18B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN19B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN20B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN21B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN22B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN23B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN24B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN25B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN26B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN27B1S2(a *kernelArgs)
+
+//go:noescape
+func maxN28B1S2(a *kernelArgs)
+
+// The kernels by [stride−1][blocks−1][outputs].
 var (
 	convKernels = [2][2][]func(*kernelArgs){
 		{
@@ -353,8 +688,30 @@ var (
 			{nil, convN1B2S2, convN2B2S2, convN3B2S2, convN4B2S2, convN5B2S2, convN6B2S2, convN7B2S2, convN8B2S2, convN9B2S2, convN10B2S2, convN11B2S2, convN12B2S2, convN13B2S2, convN14B2S2},
 		},
 	}
-	dwKernels = [2][]func(*kernelArgs){
-		{nil, dwN1B1S1, dwN2B1S1, dwN3B1S1, dwN4B1S1, dwN5B1S1, dwN6B1S1, dwN7B1S1, dwN8B1S1, dwN9B1S1, dwN10B1S1, dwN11B1S1, dwN12B1S1, dwN13B1S1, dwN14B1S1, dwN15B1S1, dwN16B1S1, dwN17B1S1, dwN18B1S1, dwN19B1S1, dwN20B1S1, dwN21B1S1, dwN22B1S1, dwN23B1S1, dwN24B1S1, dwN25B1S1, dwN26B1S1, dwN27B1S1, dwN28B1S1},
-		{nil, dwN1B1S2, dwN2B1S2, dwN3B1S2, dwN4B1S2, dwN5B1S2, dwN6B1S2, dwN7B1S2, dwN8B1S2, dwN9B1S2, dwN10B1S2, dwN11B1S2, dwN12B1S2, dwN13B1S2, dwN14B1S2, dwN15B1S2, dwN16B1S2, dwN17B1S2, dwN18B1S2, dwN19B1S2, dwN20B1S2, dwN21B1S2, dwN22B1S2, dwN23B1S2, dwN24B1S2, dwN25B1S2, dwN26B1S2, dwN27B1S2, dwN28B1S2},
+	convPKernels = [2][2][]func(*kernelArgs){
+		{
+			{nil, convPN1B1S1, convPN2B1S1, convPN3B1S1, convPN4B1S1, convPN5B1S1, convPN6B1S1, convPN7B1S1, convPN8B1S1, convPN9B1S1, convPN10B1S1, convPN11B1S1, convPN12B1S1, convPN13B1S1, convPN14B1S1},
+			{nil, convPN1B2S1, convPN2B2S1, convPN3B2S1, convPN4B2S1, convPN5B2S1, convPN6B2S1, convPN7B2S1, convPN8B2S1, convPN9B2S1, convPN10B2S1, convPN11B2S1, convPN12B2S1, convPN13B2S1, convPN14B2S1},
+		},
+		{
+			{nil, convPN1B1S2, convPN2B1S2, convPN3B1S2, convPN4B1S2, convPN5B1S2, convPN6B1S2, convPN7B1S2, convPN8B1S2, convPN9B1S2, convPN10B1S2, convPN11B1S2, convPN12B1S2, convPN13B1S2, convPN14B1S2},
+			{nil, convPN1B2S2, convPN2B2S2, convPN3B2S2, convPN4B2S2, convPN5B2S2, convPN6B2S2, convPN7B2S2, convPN8B2S2, convPN9B2S2, convPN10B2S2, convPN11B2S2, convPN12B2S2, convPN13B2S2, convPN14B2S2},
+		},
+	}
+	dwKernels = [2][2][]func(*kernelArgs){
+		{
+			{nil, dwN1B1S1, dwN2B1S1, dwN3B1S1, dwN4B1S1, dwN5B1S1, dwN6B1S1, dwN7B1S1, dwN8B1S1, dwN9B1S1, dwN10B1S1, dwN11B1S1, dwN12B1S1, dwN13B1S1, dwN14B1S1, dwN15B1S1, dwN16B1S1, dwN17B1S1, dwN18B1S1, dwN19B1S1, dwN20B1S1, dwN21B1S1, dwN22B1S1, dwN23B1S1, dwN24B1S1, dwN25B1S1, dwN26B1S1, dwN27B1S1, dwN28B1S1},
+		},
+		{
+			{nil, dwN1B1S2, dwN2B1S2, dwN3B1S2, dwN4B1S2, dwN5B1S2, dwN6B1S2, dwN7B1S2, dwN8B1S2, dwN9B1S2, dwN10B1S2, dwN11B1S2, dwN12B1S2, dwN13B1S2, dwN14B1S2, dwN15B1S2, dwN16B1S2, dwN17B1S2, dwN18B1S2, dwN19B1S2, dwN20B1S2, dwN21B1S2, dwN22B1S2, dwN23B1S2, dwN24B1S2, dwN25B1S2, dwN26B1S2, dwN27B1S2, dwN28B1S2},
+		},
+	}
+	maxKernels = [2][2][]func(*kernelArgs){
+		{
+			{nil, maxN1B1S1, maxN2B1S1, maxN3B1S1, maxN4B1S1, maxN5B1S1, maxN6B1S1, maxN7B1S1, maxN8B1S1, maxN9B1S1, maxN10B1S1, maxN11B1S1, maxN12B1S1, maxN13B1S1, maxN14B1S1, maxN15B1S1, maxN16B1S1, maxN17B1S1, maxN18B1S1, maxN19B1S1, maxN20B1S1, maxN21B1S1, maxN22B1S1, maxN23B1S1, maxN24B1S1, maxN25B1S1, maxN26B1S1, maxN27B1S1, maxN28B1S1},
+		},
+		{
+			{nil, maxN1B1S2, maxN2B1S2, maxN3B1S2, maxN4B1S2, maxN5B1S2, maxN6B1S2, maxN7B1S2, maxN8B1S2, maxN9B1S2, maxN10B1S2, maxN11B1S2, maxN12B1S2, maxN13B1S2, maxN14B1S2, maxN15B1S2, maxN16B1S2, maxN17B1S2, maxN18B1S2, maxN19B1S2, maxN20B1S2, maxN21B1S2, maxN22B1S2, maxN23B1S2, maxN24B1S2, maxN25B1S2, maxN26B1S2, maxN27B1S2, maxN28B1S2},
+		},
 	}
 )

@@ -4,6 +4,8 @@ package blocked
 
 // No assembly: the kernel tables are empty and Available is false.
 var (
-	convKernels [2][2][]func(*kernelArgs)
-	dwKernels   [2][]func(*kernelArgs)
+	convKernels  [2][2][]func(*kernelArgs)
+	convPKernels [2][2][]func(*kernelArgs)
+	dwKernels    [2][2][]func(*kernelArgs)
+	maxKernels   [2][2][]func(*kernelArgs)
 )

@@ -8,17 +8,29 @@ import (
 const Block = 16
 
 // Layout is the geometry of an activation in NCHW16c with a zero border of
-// Border pixels around each channel block's plane.
+// Border pixels around each channel block's plane. A Planar layout is
+// padded NCHW instead (one channel per "block"): dense convolutions read it
+// as input (Conv.Run), which spares inputs with few channels the padding
+// to 16 (an RGB image, a 20-channel map).
 type Layout struct {
 	N, C, H, W int
 	Border     int
+	Planar     bool
+}
+
+// Lanes is the number of channels in a block: 16, or 1 when Planar.
+func (l Layout) Lanes() int {
+	if l.Planar {
+		return 1
+	}
+	return Block
 }
 
 // Blocks is the number of channel blocks.
-func (l Layout) Blocks() int { return (l.C + Block - 1) / Block }
+func (l Layout) Blocks() int { return (l.C + l.Lanes() - 1) / l.Lanes() }
 
 // Row is the length of a padded row, in floats.
-func (l Layout) Row() int { return (l.W + 2*l.Border) * Block }
+func (l Layout) Row() int { return (l.W + 2*l.Border) * l.Lanes() }
 
 // Plane is the length of one channel block's padded plane.
 func (l Layout) Plane() int { return (l.H + 2*l.Border) * l.Row() }
@@ -32,7 +44,7 @@ func (l Layout) Len() int { return l.N * l.Image() }
 // At is the offset of pixel (h, w) of block cb of image n; h and w may be
 // negative down to −Border (the border).
 func (l Layout) At(n, cb, h, w int) int {
-	return n*l.Image() + cb*l.Plane() + (h+l.Border)*l.Row() + (w+l.Border)*Block
+	return n*l.Image() + cb*l.Plane() + (h+l.Border)*l.Row() + (w+l.Border)*l.Lanes()
 }
 
 // FromNCHW writes src (N×C×H×W) into dst's interior. dst's border and
@@ -44,13 +56,18 @@ func FromNCHW(dst []float32, l Layout, src []float32, threads int) {
 	parallel.For(items, workFor(items, l.N*l.C*hw, threads), func(lo, hi, _ int) {
 		for it := lo; it < hi; it++ {
 			n, cb := it/l.Blocks(), it%l.Blocks()
-			cn := min(Block, l.C-cb*Block)
-			s := src[(n*l.C+cb*Block)*hw:]
+			lanes := l.Lanes()
+			cn := min(lanes, l.C-cb*lanes)
+			s := src[(n*l.C+cb*lanes)*hw:]
 			for h := range l.H {
 				d := dst[l.At(n, cb, h, 0):]
-				d = d[:l.W*Block]
+				d = d[:l.W*lanes]
 				for c := range cn {
 					row := s[c*hw+h*l.W : c*hw+h*l.W+l.W]
+					if lanes == 1 {
+						copy(d, row)
+						continue
+					}
 					for w, v := range row {
 						d[w*Block+c] = v
 					}
@@ -67,13 +84,18 @@ func ToNCHW(dst []float32, src []float32, l Layout, threads int) {
 	parallel.For(items, workFor(items, l.N*l.C*hw, threads), func(lo, hi, _ int) {
 		for it := lo; it < hi; it++ {
 			n, cb := it/l.Blocks(), it%l.Blocks()
-			cn := min(Block, l.C-cb*Block)
-			d := dst[(n*l.C+cb*Block)*hw:]
+			lanes := l.Lanes()
+			cn := min(lanes, l.C-cb*lanes)
+			d := dst[(n*l.C+cb*lanes)*hw:]
 			for h := range l.H {
 				s := src[l.At(n, cb, h, 0):]
-				s = s[:l.W*Block]
+				s = s[:l.W*lanes]
 				for c := range cn {
 					row := d[c*hw+h*l.W : c*hw+h*l.W+l.W]
+					if lanes == 1 {
+						copy(row, s)
+						continue
+					}
 					for w := range row {
 						row[w] = s[w*Block+c]
 					}
@@ -83,7 +105,7 @@ func ToNCHW(dst []float32, src []float32, l Layout, threads int) {
 	})
 }
 
-// GlobalAveragePool writes the mean of each channel of src's interior to
+// GlobalAveragePool (blocked layouts only) writes the mean of each channel of src's interior to
 // dst (N×C).
 func GlobalAveragePool(dst []float32, src []float32, l Layout, threads int) {
 	items := l.N * l.Blocks()
@@ -111,8 +133,8 @@ func GlobalAveragePool(dst []float32, src []float32, l Layout, threads int) {
 	})
 }
 
-// Add writes clamp(a + b) to out's interior; the three layouts have the
-// same N, C, H, W (borders may differ).
+// Add writes clamp(a + b) to out's interior; the three layouts are blocked
+// and have the same N, C, H, W (borders may differ).
 func Add(out []float32, ol Layout, a []float32, al Layout, b []float32, bl Layout, lo, hi float32, threads int) {
 	items := ol.N * ol.Blocks() * ol.H
 	parallel.For(items, workFor(items, ol.N*ol.C*ol.H*ol.W, threads), func(i0, i1, _ int) {
