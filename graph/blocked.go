@@ -114,7 +114,13 @@ func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKi
 		a, b := cn.in[0], cn.in[1]
 		return blockedAdd, op.kind == binAdd && is4D(a) && is4D(b) && slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
 	case *poolOp:
-		return blockedMaxPool, op.max && op.win.spatialDim == 2 && is4D(cn.in[0]) && nonNeg[p.root(cn.in[0])] && op.win.sw <= 2
+		if !op.max || op.win.spatialDim != 2 || !is4D(cn.in[0]) || op.win.sw > 2 {
+			return 0, false
+		}
+		// The zero border stands in for −∞ padding when the input is ≥ 0,
+		// or when no window reaches into it.
+		_, border := poolWindow(op)
+		return blockedMaxPool, nonNeg[p.root(cn.in[0])] || border <= 0
 	case *globalPoolOp:
 		return blockedPool, !op.max && is4D(cn.in[0])
 	}
@@ -205,13 +211,6 @@ func (p *Program) segment(run []int) {
 		seg.values = append(seg.values, &blockedValue{slot: r, entry: entry, lastUse: -1, planar: entry})
 		return ids[r]
 	}
-	// window returns the blocked geometry of a window and the border its
-	// input needs.
-	window := func(g kernels.Geom) (blocked.Geom, int) {
-		pb := (g.OH-1)*g.SH + (g.KH-1)*g.DH - g.PT - (g.H - 1)
-		pr := (g.OW-1)*g.SW + (g.KW-1)*g.DW - g.PL - (g.W - 1)
-		return blocked.Geom{KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, DH: g.DH, DW: g.DW, PT: g.PT, PL: g.PL}, max(g.PT, g.PL, pb, pr)
-	}
 	for si, ni := range run {
 		cn := p.nodes[ni]
 		st := blockedStep{node: ni}
@@ -224,8 +223,8 @@ func (p *Program) segment(run []int) {
 		}
 		switch op := cn.op.(type) {
 		case *convOp:
-			_, border := window(op.geom)
-			read(cn.in[0], border)
+			_, border := blockedWindow(op.geom)
+			read(cn.in[0], max(border, 0))
 			st.kind = blockedConv
 			if op.depthwise() {
 				st.kind = blockedDepthwise
@@ -241,10 +240,8 @@ func (p *Program) segment(run []int) {
 			st.lo, st.hi = op.act.bounds()
 		case *poolOp:
 			st.kind = blockedMaxPool
-			g := kernels.Geom{H: op.h, W: op.w, KH: op.win.kh, KW: op.win.kw, SH: op.win.sh, SW: op.win.sw,
-				DH: op.win.dh, DW: op.win.dw, PT: op.win.pt, PL: op.win.pl, OH: op.oh, OW: op.ow}
-			bg, border := window(g)
-			read(cn.in[0], border)
+			bg, border := poolWindow(op)
+			read(cn.in[0], max(border, 0))
 			st.mp = &blocked.MaxPool{C: op.c, Geom: bg}
 		case *globalPoolOp:
 			st.kind = blockedPool
@@ -272,7 +269,7 @@ func (p *Program) segment(run []int) {
 		if !ok {
 			continue
 		}
-		bg, _ := window(op.geom)
+		bg, _ := blockedWindow(op.geom)
 		w := p.slots[cn.in[1]].value.Data
 		var b []float32
 		if len(cn.in) > 2 && cn.in[2] >= 0 {
@@ -317,6 +314,19 @@ func (p *Program) segment(run []int) {
 		p.segments = map[int]*blockedSegment{}
 	}
 	p.segments[seg.first] = seg
+}
+
+// blockedWindow returns the blocked geometry of a window and the border its input
+// needs (≤ 0 when no window reaches past the input).
+func blockedWindow(g kernels.Geom) (blocked.Geom, int) {
+	pb := (g.OH-1)*g.SH + (g.KH-1)*g.DH - g.PT - (g.H - 1)
+	pr := (g.OW-1)*g.SW + (g.KW-1)*g.DW - g.PL - (g.W - 1)
+	return blocked.Geom{KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, DH: g.DH, DW: g.DW, PT: g.PT, PL: g.PL}, max(g.PT, g.PL, pb, pr)
+}
+
+func poolWindow(op *poolOp) (blocked.Geom, int) {
+	w := &op.win
+	return blockedWindow(kernels.Geom{H: op.h, W: op.w, KH: w.kh, KW: w.kw, SH: w.sh, SW: w.sw, DH: w.dh, DW: w.dw, PT: w.pt, PL: w.pl, OH: op.oh, OW: op.ow})
 }
 
 // get returns a zeroed-border buffer for a layout.

@@ -107,8 +107,14 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	bias := randSlice(r, tc.m)
 	want := naiveConv(x, tc.n, tc.c, tc.h, tc.w, wt, tc.m, groups, g, bias, oh, ow)
 	if tc.maxPool {
+		// The border stands in for −∞ padding only on inputs ≥ 0; without
+		// one, inputs ≤ 0 check that maxima do not start at zero.
+		sign := -1.0
+		if max(g.PT, g.PL, tc.pb, tc.pr) > 0 {
+			sign = 1
+		}
 		for i := range x {
-			x[i] = float32(math.Abs(float64(x[i])))
+			x[i] = float32(sign * math.Abs(float64(x[i])))
 		}
 		want = naiveMaxPool(x, tc.n, tc.c, tc.h, tc.w, g, oh, ow)
 		tc.residual, tc.lo, tc.hi = false, float32(math.Inf(-1)), float32(math.Inf(1))
@@ -293,6 +299,10 @@ func TestEveryKernel(t *testing.T) {
 			checkConv(t, r, tc, 1)
 			tc.depthwise, tc.maxPool = false, true
 			checkConv(t, r, tc, 1)
+			// No padding: negative inputs too.
+			np := tc
+			np.w, np.g.PT, np.g.PL, np.pb, np.pr = w+2, 0, 0, 0, 0
+			checkConv(t, r, np, 1)
 			tc.maxPool = false
 			if n > convTile {
 				continue

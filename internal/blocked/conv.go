@@ -306,9 +306,10 @@ func dwTileGo(in []float32, inOff int, w, bias []float32, out []float32, outOff 
 	storeTile(acc, 1, out, outOff, 0, res, resOff, 0, a.lo, a.hi)
 }
 
-// MaxPool is a max pool over a non-negative input (the output of a ReLU):
-// the zero border then stands in for ONNX's −∞ padding, since every window
-// holds at least one real pixel and the maximum is at least zero.
+// MaxPool is a max pool. Windows that reach into the border see zeros, not
+// ONNX's −∞ padding: callers use it where that is the same, on inputs that
+// are ≥ 0 (the output of a ReLU; every window holds a real pixel, so its
+// maximum is ≥ 0) or with no window past the input.
 type MaxPool struct {
 	C int
 	Geom
@@ -343,7 +344,9 @@ func (mp *MaxPool) Run(in []float32, il Layout, out []float32, ol Layout, thread
 				}
 				for j := range cnt {
 					o := out[outBase+(ow0+j)*Block:][:Block]
-					clear(o)
+					for i := range o {
+						o[i] = a.lo
+					}
 					for kh := range mp.KH {
 						for kw := range mp.KW {
 							x := in[inBase+kh*mp.DH*il.Row()+((ow0+j)*mp.SW+kw*mp.DW)*Block:][:Block]

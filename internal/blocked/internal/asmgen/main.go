@@ -134,9 +134,10 @@ func mem(off int, base string) string {
 	return fmt.Sprintf("%d(%s)", off, base)
 }
 
-// prologue loads the pointers, starts the accumulators at the bias and
-// returns the accumulator register of output j, block b.
-func prologue(w writer, n, blocks int, zero ...bool) func(j, b int) string {
+// prologue loads the pointers, starts the accumulators at the bias (or,
+// fromLo, at lo: −∞ for a max pool) and returns the accumulator register
+// of output j, block b.
+func prologue(w writer, n, blocks int, fromLo ...bool) func(j, b int) string {
 	acc := func(j, b int) string { return fmt.Sprintf("Z%d", j+b*maxConvN) }
 	if blocks == 1 {
 		acc = func(j, _ int) string { return fmt.Sprintf("Z%d", j) }
@@ -144,9 +145,10 @@ func prologue(w writer, n, blocks int, zero ...bool) func(j, b int) string {
 	w.p("MOVQ a+0(FP), AX")
 	w.p("MOVQ %s, SI", mem(argIn, "AX"))
 	w.p("MOVQ %s, DI", mem(argW, "AX"))
-	if len(zero) > 0 && zero[0] {
-		for j := 0; j < n; j++ {
-			w.p("VXORPS %s, %s, %s", acc(j, 0), acc(j, 0), acc(j, 0))
+	if len(fromLo) > 0 && fromLo[0] {
+		w.p("VBROADCASTSS %s, %s", mem(argLo, "AX"), acc(0, 0))
+		for j := 1; j < n; j++ {
+			w.p("VMOVAPS %s, %s", acc(0, 0), acc(j, 0))
 		}
 		return acc
 	}
@@ -256,8 +258,8 @@ func conv(buf *bytes.Buffer, n, blocks, stride int, planar bool) {
 
 // depthwise writes the depthwise kernel: for each kernel row and column,
 // one weight vector (16 channels) times each output's input pixel. The max
-// variant (a max pool over non-negative inputs) starts at zero and takes
-// maxima instead, with no weights.
+// variant (a max pool) starts at lo (−∞) and takes maxima instead, with no
+// weights.
 func depthwise(buf *bytes.Buffer, n, stride int, isMax bool) {
 	w := writer{buf}
 	kind := "dw"
