@@ -53,6 +53,7 @@ type blockedStep struct {
 	conv   *blocked.Conv
 	dw     *blocked.Depthwise
 	mp     *blocked.MaxPool
+	gap    *blocked.GlobalAveragePool
 	in     []int // segment values read: conv [x] or [x, residual], Add [a, b], pools [x]
 	out    int   // segment value written, or the NCHW slot (global pool)
 	lo, hi float32
@@ -247,6 +248,8 @@ func (p *Program) segment(run []int) {
 			st.kind = blockedPool
 			read(cn.in[0], 0)
 			st.out = cn.out[0]
+			sh := p.slots[cn.in[0]].shape
+			st.gap = blocked.NewGlobalAveragePool(sh[1], sh[2], sh[3])
 		}
 		if st.kind != blockedPool {
 			st.out = value(cn.out[0], false)
@@ -427,7 +430,7 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			y := s.values[st.in[1]]
 			blocked.Add(out.buf, out.layout, x.buf, x.layout, y.buf, y.layout, st.lo, st.hi, threads)
 		case blockedPool:
-			blocked.GlobalAveragePool(image(st.out), x.buf, x.layout, threads)
+			st.gap.Run(image(st.out), x.buf, x.layout, threads)
 		}
 		if st.kind != blockedPool && out.exit {
 			blocked.ToNCHW(image(out.slot), out.buf, out.layout, threads)

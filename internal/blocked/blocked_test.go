@@ -259,7 +259,7 @@ func TestLayoutRoundTripAndPool(t *testing.T) {
 			continue // pool and Add take blocked layouts only
 		}
 		pool := make([]float32, l.N*l.C)
-		GlobalAveragePool(pool, b, l, 2)
+		NewGlobalAveragePool(l.C, l.H, l.W).Run(pool, b, l, 2)
 		for i := range pool {
 			s := 0.0
 			for _, v := range x[i*l.H*l.W : (i+1)*l.H*l.W] {

@@ -1,6 +1,8 @@
 package blocked
 
 import (
+	"math"
+
 	"github.com/shearsml/shears/internal/parallel"
 )
 
@@ -105,32 +107,33 @@ func ToNCHW(dst []float32, src []float32, l Layout, threads int) {
 	})
 }
 
-// GlobalAveragePool (blocked layouts only) writes the mean of each channel of src's interior to
-// dst (N×C).
-func GlobalAveragePool(dst []float32, src []float32, l Layout, threads int) {
-	items := l.N * l.Blocks()
-	inv := 1 / float32(l.H*l.W)
-	parallel.For(items, workFor(items, l.N*l.C*l.H*l.W, threads), func(lo, hi, _ int) {
-		var acc [Block]float32
-		for it := lo; it < hi; it++ {
-			n, cb := it/l.Blocks(), it%l.Blocks()
-			acc = [Block]float32{}
-			for h := range l.H {
-				s := src[l.At(n, cb, h, 0):]
-				s = s[:l.W*Block]
-				for w := 0; w < len(s); w += Block {
-					px := (*[Block]float32)(s[w : w+Block])
-					for c := range acc {
-						acc[c] += px[c]
-					}
-				}
-			}
-			cn := min(Block, l.C-cb*Block)
-			for c := range cn {
-				dst[n*l.C+cb*Block+c] = acc[c] * inv
-			}
-		}
-	})
+// GlobalAveragePool writes the mean of each channel of a blocked input to
+// an N×C output. It runs as a depthwise convolution whose kernel covers the
+// whole map with weights 1/(H·W), on the depthwise kernels.
+type GlobalAveragePool struct {
+	C, H, W int
+	dw      *Depthwise
+	out     []float32 // the pooled N×C×1×1, blocked
+}
+
+// NewGlobalAveragePool makes a pool of C channels of H×W maps.
+func NewGlobalAveragePool(c, h, w int) *GlobalAveragePool {
+	k := make([]float32, c*h*w)
+	for i := range k {
+		k[i] = 1 / float32(h*w)
+	}
+	return &GlobalAveragePool{C: c, H: h, W: w, dw: NewDepthwise(k, c, Geom{KH: h, KW: w, SH: 1, SW: 1, DH: 1, DW: 1}, nil)}
+}
+
+// Run pools src (layout l, C×H×W maps) into dst (N×C).
+func (g *GlobalAveragePool) Run(dst, src []float32, l Layout, threads int) {
+	ol := Layout{N: l.N, C: g.C, H: 1, W: 1}
+	if len(g.out) < ol.Len() {
+		g.out = make([]float32, ol.Len())
+	}
+	inf := float32(math.Inf(1))
+	g.dw.Run(src, l, g.out, ol, nil, ol, -inf, inf, threads)
+	ToNCHW(dst, g.out, ol, threads)
 }
 
 // Add writes clamp(a + b) to out's interior; the three layouts are blocked
