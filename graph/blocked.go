@@ -14,15 +14,21 @@ import (
 // gathers maximal runs of consecutive nodes that the layout supports into
 // segments. A segment converts the values it reads from outside into the
 // blocked layout once, runs its nodes there — dense and depthwise
-// convolutions with their fused bias, residual and activation, Adds, and a
-// final GlobalAveragePool that writes NCHW — and converts back only the
-// values that nodes outside it or the caller read. Values that live only
-// inside a segment have no NCHW tensor at all (Value returns nil for them).
+// convolutions with their fused bias, residual and activation, Adds, max
+// pools (over ReLU outputs, or with no window past the input), and a final
+// GlobalAveragePool that writes NCHW — and converts back only the values
+// that nodes outside it or the caller read. Values that live only inside a
+// segment have no NCHW tensor at all (Value returns nil for them). An
+// entry that only dense convolutions read stays planar (padded NCHW), so
+// an RGB stem or a 20-channel input is not padded to 16 channels. A large
+// batch runs through a segment in chunks of images (segmentChunkBytes).
 //
 // The blocked layout's direct convolutions need no column matrix, copy no
 // input into a padded buffer (each activation keeps a zero border as wide
 // as its readers' padding) and compute no junk columns, which is where the
-// NCHW path loses most of its time at batch 1 and on small maps.
+// NCHW path lost most of its time at batch 1 and on small maps. Results
+// differ from the NCHW program's by float rounding only (the sums run in
+// another order): TestBlockedSegments, TestTorchvisionORT.
 
 // useBlocked lets tests turn the blocked segments off to compare.
 var useBlocked = blockedAvailable()
