@@ -783,8 +783,20 @@ func (p *Program) Grad(param string) *tensor.Tensor {
 	return p.slots[i].grad
 }
 
+// Shape returns the shape of a named value or param at the batch size of
+// the last Forward (or compilation), or nil. Unlike Value it answers for
+// values that an inference program keeps inside a blocked segment.
+func (p *Program) Shape(name string) []int {
+	i, ok := p.byName[name]
+	if !ok {
+		return nil
+	}
+	return p.slots[i].shape
+}
+
 // Value returns the current value of any named value or param (after a
-// Forward), or nil. Criteria read activations through it.
+// Forward), or nil (also for values that live only inside a blocked
+// segment of an inference program). Criteria read activations through it.
 func (p *Program) Value(name string) *tensor.Tensor {
 	i, ok := p.byName[name]
 	if !ok {

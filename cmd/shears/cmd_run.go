@@ -170,8 +170,8 @@ func printProfile(prog *graph.Program) []nodeTime {
 		}
 		shape := ""
 		if n := prog.Graph.Node(r.Node); n != nil && len(n.Outputs) > 0 {
-			if v := prog.Value(n.Outputs[0]); v != nil {
-				shape = shapeString(v.Shape)
+			if sh := prog.Shape(n.Outputs[0]); sh != nil {
+				shape = shapeString(sh)
 			}
 		}
 		op := r.Op
