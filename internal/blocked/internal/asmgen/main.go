@@ -195,6 +195,27 @@ func epilogue(w writer, n, blocks int, acc func(j, b int) string) {
 	w.p("RET")
 }
 
+// openWindowLoops starts the loops over kernel rows (R10, input row R9
+// from SI) and kernel columns (R12, input pixel R11).
+func openWindowLoops(w writer) {
+	w.p("MOVQ SI, R9")
+	w.p("MOVQ %s, R10", mem(argKH, "AX"))
+	w.b.WriteString("kh:\n")
+	w.p("MOVQ R9, R11")
+	w.p("MOVQ %s, R12", mem(argKW, "AX"))
+	w.b.WriteString("kw:\n")
+}
+
+// closeWindowLoops ends the loops openWindowLoops started.
+func closeWindowLoops(w writer) {
+	w.p("ADDQ %s, R11", mem(argKWStep, "AX"))
+	w.p("DECQ R12")
+	w.p("JNZ kw")
+	w.p("ADDQ %s, R9", mem(argInRow, "AX"))
+	w.p("DECQ R10")
+	w.p("JNZ kh")
+}
+
 // conv writes the dense kernel: for each input channel block, kernel row,
 // kernel column and input channel c of the block, the weights of the
 // output blocks (one vector each) times input channel c of each output's
@@ -212,12 +233,7 @@ func conv(buf *bytes.Buffer, n, blocks, stride int, planar bool) {
 	acc := prologue(w, n, blocks)
 	w.p("MOVQ %s, BX", mem(argICB, "AX"))
 	buf.WriteString("icb:\n")
-	w.p("MOVQ SI, R9")
-	w.p("MOVQ %s, R10", mem(argKH, "AX"))
-	buf.WriteString("kh:\n")
-	w.p("MOVQ R9, R11")
-	w.p("MOVQ %s, R12", mem(argKW, "AX"))
-	buf.WriteString("kw:\n")
+	openWindowLoops(w)
 	pixel, unroll := 64, icUnroll
 	if planar {
 		pixel, unroll = 4, 1
@@ -243,12 +259,7 @@ func conv(buf *bytes.Buffer, n, blocks, stride int, planar bool) {
 		w.p("JNZ ic")
 		w.p("SUBQ $64, R11")
 	}
-	w.p("ADDQ %s, R11", mem(argKWStep, "AX"))
-	w.p("DECQ R12")
-	w.p("JNZ kw")
-	w.p("ADDQ %s, R9", mem(argInRow, "AX"))
-	w.p("DECQ R10")
-	w.p("JNZ kh")
+	closeWindowLoops(w)
 	w.p("ADDQ %s, SI", mem(argInPlane, "AX"))
 	w.p("DECQ BX")
 	w.p("JNZ icb")
@@ -269,12 +280,7 @@ func depthwise(buf *bytes.Buffer, n, stride int, isMax bool) {
 	nm := name(kind, n, 1, stride)
 	fmt.Fprintf(buf, "// func %s(a *kernelArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", nm, nm)
 	acc := prologue(w, n, 1, isMax)
-	w.p("MOVQ SI, R9")
-	w.p("MOVQ %s, R10", mem(argKH, "AX"))
-	buf.WriteString("kh:\n")
-	w.p("MOVQ R9, R11")
-	w.p("MOVQ %s, R12", mem(argKW, "AX"))
-	buf.WriteString("kw:\n")
+	openWindowLoops(w)
 	if isMax {
 		for j := 0; j < n; j++ {
 			w.p("VMAXPS %s, %s, %s", mem(64*stride*j, "R11"), acc(j, 0), acc(j, 0))
@@ -286,12 +292,7 @@ func depthwise(buf *bytes.Buffer, n, stride int, isMax bool) {
 		}
 		w.p("ADDQ $64, DI")
 	}
-	w.p("ADDQ %s, R11", mem(argKWStep, "AX"))
-	w.p("DECQ R12")
-	w.p("JNZ kw")
-	w.p("ADDQ %s, R9", mem(argInRow, "AX"))
-	w.p("DECQ R10")
-	w.p("JNZ kh")
+	closeWindowLoops(w)
 	epilogue(w, n, 1, acc)
 	buf.WriteString("\n")
 }
