@@ -23,6 +23,8 @@ func BenchmarkConv(b *testing.B) {
 		{64, 64, 7, 3, 1, false},   // resnet20 stage 3
 		{96, 24, 14, 1, 1, false},  // mobilenet project
 		{24, 144, 14, 1, 1, false}, // mobilenet expand
+		{64, 384, 7, 1, 1, false},  // mobilenetv2-s block7.expand
+		{384, 384, 7, 3, 1, true},  // mobilenetv2-s block7.dw
 		{96, 96, 28, 3, 2, true},   // mobilenet depthwise, stride 2
 		{144, 144, 14, 3, 1, true}, // mobilenet depthwise
 	} {

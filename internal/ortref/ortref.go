@@ -109,6 +109,9 @@ type Options struct {
 	// Threads is the intra-op thread count (0: ORT's default); inter-op
 	// parallelism is off.
 	Threads int
+	// ProfilePrefix, when set, makes ORT write a JSON trace of every node's
+	// time to a file of that prefix when the session closes.
+	ProfilePrefix string
 }
 
 // Open loads an ONNX model from bytes.
@@ -127,6 +130,11 @@ func Open(model []byte, o Options) (*Session, error) {
 	defer opts.Destroy()
 	if o.Threads > 0 {
 		if err := opts.SetIntraOpNumThreads(o.Threads); err != nil {
+			return nil, err
+		}
+	}
+	if o.ProfilePrefix != "" {
+		if err := opts.EnableProfiling(o.ProfilePrefix); err != nil {
 			return nil, err
 		}
 	}

@@ -45,6 +45,9 @@ import (
 	"github.com/shearsml/shears/zoo"
 )
 
+// ortProfile is the -ortprofile prefix.
+var ortProfile string
+
 func main() {
 	threads := flag.Int("threads", 2, "threads for both runtimes")
 	batches := flag.String("batches", "1,64", "batch sizes")
@@ -53,6 +56,7 @@ func main() {
 	minTime := flag.Duration("mintime", 2*time.Second, "time each runtime at least this long per row (and at least -minruns runs)")
 	minRuns := flag.Int("minruns", 5, "timed runs per runtime and row, at least")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (ORT shows as cgocall) to this file")
+	flag.StringVar(&ortProfile, "ortprofile", "", "write ORT's per-node trace of each row's second ORT block to files of this prefix (JSON, chrome://tracing format)")
 	layers := flag.String("layers", "", "time each node of these types (comma-separated, e.g. Conv) alone, as a one-node model, instead of whole models")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -199,7 +203,11 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 		}); err != nil {
 			return "", err
 		}
-		sess, err := ortref.Open(model, ortref.Options{Threads: threads})
+		opts := ortref.Options{Threads: threads}
+		if ortProfile != "" && round == 1 {
+			opts.ProfilePrefix = fmt.Sprintf("%s_%s_b%d", ortProfile, name, batch)
+		}
+		sess, err := ortref.Open(model, opts)
 		if err != nil {
 			return "", err
 		}
