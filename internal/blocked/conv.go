@@ -9,7 +9,8 @@ import (
 )
 
 // kernelArgs is what a micro-kernel reads. The field order and sizes are
-// fixed by internal/asmgen (byte offsets 0, 8, ..., 104).
+// fixed by internal/asmgen (byte offsets 0, 8, ..., 136). The kernel
+// advances in, out and res as it goes from row to row.
 type kernelArgs struct {
 	in, w, out, res, bias *float32
 	icb, kh, kw           int
@@ -17,6 +18,9 @@ type kernelArgs struct {
 	kwStep                int // bytes between kernel columns
 	outBlk, resBlk        int // bytes between the two output (residual) channel blocks
 	lo, hi                float32
+	rows                  int // output rows to compute (≥ 1)
+	inRowStep, outRowStep int // bytes between output rows' inputs, between output rows
+	resRowStep            int // the residual's (0 without one)
 }
 
 // Kernel tile widths (outputs per call), as generated.
@@ -128,48 +132,86 @@ func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []flo
 	cb := il.Blocks()
 	pairs := (ol.Blocks() + 1) / 2
 	pairLen := cb * cv.KH * cv.KW * lanes * 2 * Block
-	items := ol.N * ol.H * pairs
 	macs := ol.N * ol.H * ol.W * ol.Blocks() * Block * cb * lanes * cv.KH * cv.KW
-	nt, tw := tiles(ol.W, convTile)
+	threads = workFor(ol.N*ol.H*pairs, macs/8, threads)
+	gr := newGrid(ol, pairs, convTile, threads)
 	asm := useAsm && cv.SW <= 2
 	kernels := &convKernels
 	if cv.planar {
 		kernels = &convPKernels
 	}
-	parallel.For(items, workFor(items, macs/8, threads), func(i0, i1, _ int) {
+	parallel.For(gr.items(), threads, func(i0, i1, _ int) {
 		var a kernelArgs
 		a.icb, a.kh, a.kw = cb, cv.KH, cv.KW
 		a.inPlane, a.inRow, a.kwStep = 4*il.Plane(), 4*il.Row()*cv.DH, 4*lanes*cv.DW
 		a.outBlk, a.resBlk = 4*ol.Plane(), 4*rl.Plane()
 		a.lo, a.hi = lo, hi
+		a.inRowStep, a.outRowStep = 4*il.Row()*cv.SH, 4*ol.Row()
 		for it := i0; it < i1; it++ {
-			p := it % pairs
-			oh := it / pairs % ol.H
-			n := it / pairs / ol.H
+			n, oh, rows, p, ow0, cnt := gr.at(it)
 			blocks := min(2, ol.Blocks()-2*p)
-			inBase := il.At(n, 0, oh*cv.SH-cv.PT, -cv.PL)
-			outBase := ol.At(n, 2*p, oh, 0)
+			inBase := il.At(n, 0, oh*cv.SH-cv.PT, -cv.PL) + ow0*cv.SW*lanes
+			outBase := ol.At(n, 2*p, oh, ow0)
 			resBase := -1
 			if res != nil {
-				resBase = rl.At(n, 2*p, oh, 0)
+				resBase = rl.At(n, 2*p, oh, ow0)
 			}
 			w := cv.w[p*pairLen:]
-			for t := range nt {
-				ow0 := t * tw
-				cnt := min(tw, ol.W-ow0)
-				if !asm {
-					convTileGo(in, inBase+ow0*cv.SW*lanes, w, cv.bias[2*p*Block:], out, outBase+ow0*Block, res, resBase+ow0*Block, cnt, blocks, cv.SW, lanes, &a)
-					continue
+			if !asm {
+				for r := range rows {
+					convTileGo(in, inBase+r*il.Row()*cv.SH, w, cv.bias[2*p*Block:], out, outBase+r*ol.Row(), res, resBase+r*rl.Row(), cnt, blocks, cv.SW, lanes, &a)
 				}
-				a.in, a.w, a.bias = &in[inBase+ow0*cv.SW*lanes], &w[0], &cv.bias[2*p*Block]
-				a.out, a.res = &out[outBase+ow0*Block], nil
-				if res != nil {
-					a.res = &res[resBase+ow0*Block]
-				}
-				kernels[cv.SW-1][blocks-1][cnt](&a)
+				continue
 			}
+			a.in, a.w, a.bias = &in[inBase], &w[0], &cv.bias[2*p*Block]
+			a.out, a.res, a.resRowStep = &out[outBase], nil, 0
+			if res != nil {
+				a.res, a.resRowStep = &res[resBase], 4*rl.Row()
+			}
+			a.rows = rows
+			kernels[cv.SW-1][blocks-1][cnt](&a)
 		}
 	})
+}
+
+// grid splits a layer's output into kernel calls: images × bands of rows ×
+// channel groups (pairs of output blocks, or blocks) × tiles of a row.
+type grid struct {
+	n, oh, ow        int
+	bands, rowsPer   int
+	groups           int
+	tiles, tileWidth int
+}
+
+// callOutputs is how many outputs a kernel call should compute at least,
+// rows permitting, so that small maps (7×7) do not pay a call, a prologue
+// and an epilogue per row of 7.
+const callOutputs = 64
+
+func newGrid(ol Layout, groups, maxTile, threads int) grid {
+	g := grid{n: ol.N, oh: ol.H, ow: ol.W, groups: groups}
+	g.tiles, g.tileWidth = tiles(ol.W, maxTile)
+	g.rowsPer = min(ol.H, max(1, callOutputs/g.tileWidth))
+	// Fewer rows per call while the calls are too few to share evenly.
+	for g.rowsPer > 1 && threads > 1 && ol.N*((ol.H+g.rowsPer-1)/g.rowsPer)*groups*g.tiles < 4*threads {
+		g.rowsPer = (g.rowsPer + 1) / 2
+	}
+	g.bands = (ol.H + g.rowsPer - 1) / g.rowsPer
+	return g
+}
+
+func (g *grid) items() int { return g.n * g.bands * g.groups * g.tiles }
+
+// at returns item it's image, first row, row count, channel group, first
+// column and column count.
+func (g *grid) at(it int) (n, oh, rows, group, ow, cols int) {
+	t := it % g.tiles
+	it /= g.tiles
+	group = it % g.groups
+	it /= g.groups
+	n, oh = it/g.bands, it%g.bands*g.rowsPer
+	ow = t * g.tileWidth
+	return n, oh, min(g.rowsPer, g.oh-oh), group, ow, min(g.tileWidth, g.ow-ow)
 }
 
 // convTileGo is the portable kernel: the same computation as the assembly
@@ -247,39 +289,37 @@ func (d *Depthwise) Run(in []float32, il Layout, out []float32, ol Layout, res [
 	d.check("depthwise convolution", d.C, d.C, il, ol)
 	mustBlocked("depthwise convolution", il, ol, rl)
 	cb := il.Blocks()
-	items := ol.N * cb * ol.H
-	nt, tw := tiles(ol.W, dwTile)
+	threads = workFor(ol.N*cb*ol.H, ol.N*cb*Block*ol.H*ol.W*d.KH*d.KW, threads)
+	gr := newGrid(ol, cb, dwTile, threads)
 	asm := useAsm && d.SW <= 2
-	parallel.For(items, workFor(items, ol.N*cb*Block*ol.H*ol.W*d.KH*d.KW, threads), func(i0, i1, _ int) {
+	parallel.For(gr.items(), threads, func(i0, i1, _ int) {
 		var a kernelArgs
 		a.kh, a.kw = d.KH, d.KW
 		a.inRow, a.kwStep = 4*il.Row()*d.DH, 4*Block*d.DW
 		a.lo, a.hi = lo, hi
+		a.inRowStep, a.outRowStep = 4*il.Row()*d.SH, 4*ol.Row()
 		for it := i0; it < i1; it++ {
-			oh := it % ol.H
-			c := it / ol.H % cb
-			n := it / ol.H / cb
-			inBase := il.At(n, c, oh*d.SH-d.PT, -d.PL)
-			outBase := ol.At(n, c, oh, 0)
+			n, oh, rows, c, ow0, cnt := gr.at(it)
+			inBase := il.At(n, c, oh*d.SH-d.PT, -d.PL) + ow0*d.SW*Block
+			outBase := ol.At(n, c, oh, ow0)
 			resBase := -1
 			if res != nil {
-				resBase = rl.At(n, c, oh, 0)
+				resBase = rl.At(n, c, oh, ow0)
 			}
 			w := d.w[c*d.KH*d.KW*Block:]
-			for t := range nt {
-				ow0 := t * tw
-				cnt := min(tw, ol.W-ow0)
-				if !asm {
-					dwTileGo(in, inBase+ow0*d.SW*Block, w, d.bias[c*Block:], out, outBase+ow0*Block, res, resBase+ow0*Block, cnt, d.SW, &a)
-					continue
+			if !asm {
+				for r := range rows {
+					dwTileGo(in, inBase+r*il.Row()*d.SH, w, d.bias[c*Block:], out, outBase+r*ol.Row(), res, resBase+r*rl.Row(), cnt, d.SW, &a)
 				}
-				a.in, a.w, a.bias = &in[inBase+ow0*d.SW*Block], &w[0], &d.bias[c*Block]
-				a.out, a.res = &out[outBase+ow0*Block], nil
-				if res != nil {
-					a.res = &res[resBase+ow0*Block]
-				}
-				dwKernels[d.SW-1][0][cnt](&a)
+				continue
 			}
+			a.in, a.w, a.bias = &in[inBase], &w[0], &d.bias[c*Block]
+			a.out, a.res, a.resRowStep = &out[outBase], nil, 0
+			if res != nil {
+				a.res, a.resRowStep = &res[resBase], 4*rl.Row()
+			}
+			a.rows = rows
+			dwKernels[d.SW-1][0][cnt](&a)
 		}
 	})
 }
@@ -320,36 +360,33 @@ func (mp *MaxPool) Run(in []float32, il Layout, out []float32, ol Layout, thread
 	mp.check("max pool", mp.C, mp.C, il, ol)
 	mustBlocked("max pool", il, ol)
 	cb := il.Blocks()
-	items := ol.N * cb * ol.H
-	nt, tw := tiles(ol.W, dwTile)
+	threads = workFor(ol.N*cb*ol.H, ol.N*cb*Block*ol.H*ol.W*mp.KH*mp.KW, threads)
+	gr := newGrid(ol, cb, dwTile, threads)
 	asm := useAsm && mp.SW <= 2
-	parallel.For(items, workFor(items, ol.N*cb*Block*ol.H*ol.W*mp.KH*mp.KW, threads), func(i0, i1, _ int) {
+	parallel.For(gr.items(), threads, func(i0, i1, _ int) {
 		var a kernelArgs
 		a.kh, a.kw = mp.KH, mp.KW
 		a.inRow, a.kwStep = 4*il.Row()*mp.DH, 4*Block*mp.DW
 		a.lo, a.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+		a.inRowStep, a.outRowStep = 4*il.Row()*mp.SH, 4*ol.Row()
 		for it := i0; it < i1; it++ {
-			oh := it % ol.H
-			c := it / ol.H % cb
-			n := it / ol.H / cb
-			inBase := il.At(n, c, oh*mp.SH-mp.PT, -mp.PL)
-			outBase := ol.At(n, c, oh, 0)
-			for t := range nt {
-				ow0 := t * tw
-				cnt := min(tw, ol.W-ow0)
-				if asm {
-					a.in, a.out = &in[inBase+ow0*mp.SW*Block], &out[outBase+ow0*Block]
-					maxKernels[mp.SW-1][0][cnt](&a)
-					continue
-				}
+			n, oh, rows, c, ow0, cnt := gr.at(it)
+			inBase := il.At(n, c, oh*mp.SH-mp.PT, -mp.PL) + ow0*mp.SW*Block
+			outBase := ol.At(n, c, oh, ow0)
+			if asm {
+				a.in, a.out, a.rows = &in[inBase], &out[outBase], rows
+				maxKernels[mp.SW-1][0][cnt](&a)
+				continue
+			}
+			for r := range rows {
 				for j := range cnt {
-					o := out[outBase+(ow0+j)*Block:][:Block]
+					o := out[outBase+r*ol.Row()+j*Block:][:Block]
 					for i := range o {
 						o[i] = a.lo
 					}
 					for kh := range mp.KH {
 						for kw := range mp.KW {
-							x := in[inBase+kh*mp.DH*il.Row()+((ow0+j)*mp.SW+kw*mp.DW)*Block:][:Block]
+							x := in[inBase+(r*mp.SH+kh*mp.DH)*il.Row()+(j*mp.SW+kw*mp.DW)*Block:][:Block]
 							for i := range o {
 								o[i] = max(o[i], x[i])
 							}

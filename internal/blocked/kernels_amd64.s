@@ -4,10 +4,12 @@
 
 #include "textflag.h"
 
-// Each kernel computes n consecutive outputs of one output row, for one or
-// two blocks of 16 output channels (conv) or for one block of 16 channels
-// (depthwise), on the NCHW16c layout: the input of output j starts j*stride
-// pixels (of 64 bytes) after the input of output 0. All arguments are in a
+// Each kernel computes n consecutive outputs of each of rows output rows,
+// for one or two blocks of 16 output channels (conv) or for one block of 16
+// channels (depthwise), on the NCHW16c layout: the input of output j starts
+// j*stride pixels (of 64 bytes) after the input of output 0. Between rows
+// the kernel advances the input, output and residual pointers in its
+// arguments by their row steps (the residual's step is 0 without one). All arguments are in a
 // kernelArgs (kernels.go); the loop over input channel blocks, kernel rows
 // and kernel columns runs here so that a call does all of an output's
 // reduction. Accumulators start at the bias; the epilogue adds the
@@ -19,6 +21,7 @@
 // func convN1B1S1(a *kernelArgs)
 TEXT ·convN1B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -68,12 +71,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN2B1S1(a *kernelArgs)
 TEXT ·convN2B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -132,12 +146,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN3B1S1(a *kernelArgs)
 TEXT ·convN3B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -205,12 +230,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN4B1S1(a *kernelArgs)
 TEXT ·convN4B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -287,12 +323,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN5B1S1(a *kernelArgs)
 TEXT ·convN5B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -378,12 +425,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN6B1S1(a *kernelArgs)
 TEXT ·convN6B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -478,12 +536,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN7B1S1(a *kernelArgs)
 TEXT ·convN7B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -587,12 +656,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN8B1S1(a *kernelArgs)
 TEXT ·convN8B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -705,12 +785,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN9B1S1(a *kernelArgs)
 TEXT ·convN9B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -832,12 +923,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN10B1S1(a *kernelArgs)
 TEXT ·convN10B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -968,12 +1070,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN11B1S1(a *kernelArgs)
 TEXT ·convN11B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1113,12 +1226,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN12B1S1(a *kernelArgs)
 TEXT ·convN12B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1267,12 +1391,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN13B1S1(a *kernelArgs)
 TEXT ·convN13B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1430,12 +1565,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN14B1S1(a *kernelArgs)
 TEXT ·convN14B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1602,12 +1748,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN1B2S1(a *kernelArgs)
 TEXT ·convN1B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1672,12 +1829,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN2B2S1(a *kernelArgs)
 TEXT ·convN2B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1760,12 +1928,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN3B2S1(a *kernelArgs)
 TEXT ·convN3B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1866,12 +2045,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN4B2S1(a *kernelArgs)
 TEXT ·convN4B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -1990,12 +2180,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN5B2S1(a *kernelArgs)
 TEXT ·convN5B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -2132,12 +2333,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN6B2S1(a *kernelArgs)
 TEXT ·convN6B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -2292,12 +2504,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN7B2S1(a *kernelArgs)
 TEXT ·convN7B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -2470,12 +2693,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN8B2S1(a *kernelArgs)
 TEXT ·convN8B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -2666,12 +2900,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN9B2S1(a *kernelArgs)
 TEXT ·convN9B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -2880,12 +3125,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN10B2S1(a *kernelArgs)
 TEXT ·convN10B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -3112,12 +3368,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN11B2S1(a *kernelArgs)
 TEXT ·convN11B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -3362,12 +3629,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN12B2S1(a *kernelArgs)
 TEXT ·convN12B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -3630,12 +3908,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN13B2S1(a *kernelArgs)
 TEXT ·convN13B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -3916,12 +4205,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN14B2S1(a *kernelArgs)
 TEXT ·convN14B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4220,12 +4520,23 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN1B1S2(a *kernelArgs)
 TEXT ·convN1B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4275,12 +4586,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN2B1S2(a *kernelArgs)
 TEXT ·convN2B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4339,12 +4661,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN3B1S2(a *kernelArgs)
 TEXT ·convN3B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4412,12 +4745,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN4B1S2(a *kernelArgs)
 TEXT ·convN4B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4494,12 +4838,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN5B1S2(a *kernelArgs)
 TEXT ·convN5B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4585,12 +4940,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN6B1S2(a *kernelArgs)
 TEXT ·convN6B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4685,12 +5051,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN7B1S2(a *kernelArgs)
 TEXT ·convN7B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4794,12 +5171,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN8B1S2(a *kernelArgs)
 TEXT ·convN8B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -4912,12 +5300,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN9B1S2(a *kernelArgs)
 TEXT ·convN9B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5039,12 +5438,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN10B1S2(a *kernelArgs)
 TEXT ·convN10B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5175,12 +5585,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN11B1S2(a *kernelArgs)
 TEXT ·convN11B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5320,12 +5741,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN12B1S2(a *kernelArgs)
 TEXT ·convN12B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5474,12 +5906,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN13B1S2(a *kernelArgs)
 TEXT ·convN13B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5637,12 +6080,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN14B1S2(a *kernelArgs)
 TEXT ·convN14B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5809,12 +6263,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN1B2S2(a *kernelArgs)
 TEXT ·convN1B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5879,12 +6344,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN2B2S2(a *kernelArgs)
 TEXT ·convN2B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -5967,12 +6443,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN3B2S2(a *kernelArgs)
 TEXT ·convN3B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -6073,12 +6560,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN4B2S2(a *kernelArgs)
 TEXT ·convN4B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -6197,12 +6695,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN5B2S2(a *kernelArgs)
 TEXT ·convN5B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -6339,12 +6848,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN6B2S2(a *kernelArgs)
 TEXT ·convN6B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -6499,12 +7019,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN7B2S2(a *kernelArgs)
 TEXT ·convN7B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -6677,12 +7208,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN8B2S2(a *kernelArgs)
 TEXT ·convN8B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -6873,12 +7415,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN9B2S2(a *kernelArgs)
 TEXT ·convN9B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -7087,12 +7640,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN10B2S2(a *kernelArgs)
 TEXT ·convN10B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -7319,12 +7883,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN11B2S2(a *kernelArgs)
 TEXT ·convN11B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -7569,12 +8144,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN12B2S2(a *kernelArgs)
 TEXT ·convN12B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -7837,12 +8423,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN13B2S2(a *kernelArgs)
 TEXT ·convN13B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8123,12 +8720,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convN14B2S2(a *kernelArgs)
 TEXT ·convN14B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8427,12 +9035,23 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN1B1S1(a *kernelArgs)
 TEXT ·convPN1B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8470,12 +9089,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN2B1S1(a *kernelArgs)
 TEXT ·convPN2B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8519,12 +9149,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN3B1S1(a *kernelArgs)
 TEXT ·convPN3B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8574,12 +9215,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN4B1S1(a *kernelArgs)
 TEXT ·convPN4B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8635,12 +9287,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN5B1S1(a *kernelArgs)
 TEXT ·convPN5B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8702,12 +9365,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN6B1S1(a *kernelArgs)
 TEXT ·convPN6B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8775,12 +9449,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN7B1S1(a *kernelArgs)
 TEXT ·convPN7B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8854,12 +9539,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN8B1S1(a *kernelArgs)
 TEXT ·convPN8B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -8939,12 +9635,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN9B1S1(a *kernelArgs)
 TEXT ·convPN9B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9030,12 +9737,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN10B1S1(a *kernelArgs)
 TEXT ·convPN10B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9127,12 +9845,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN11B1S1(a *kernelArgs)
 TEXT ·convPN11B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9230,12 +9959,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN12B1S1(a *kernelArgs)
 TEXT ·convPN12B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9339,12 +10079,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN13B1S1(a *kernelArgs)
 TEXT ·convPN13B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9454,12 +10205,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN14B1S1(a *kernelArgs)
 TEXT ·convPN14B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9575,12 +10337,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN1B2S1(a *kernelArgs)
 TEXT ·convPN1B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9627,12 +10400,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN2B2S1(a *kernelArgs)
 TEXT ·convPN2B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9691,12 +10475,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN3B2S1(a *kernelArgs)
 TEXT ·convPN3B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9767,12 +10562,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN4B2S1(a *kernelArgs)
 TEXT ·convPN4B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9855,12 +10661,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN5B2S1(a *kernelArgs)
 TEXT ·convPN5B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -9955,12 +10772,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN6B2S1(a *kernelArgs)
 TEXT ·convPN6B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -10067,12 +10895,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN7B2S1(a *kernelArgs)
 TEXT ·convPN7B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -10191,12 +11030,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN8B2S1(a *kernelArgs)
 TEXT ·convPN8B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -10327,12 +11177,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN9B2S1(a *kernelArgs)
 TEXT ·convPN9B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -10475,12 +11336,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN10B2S1(a *kernelArgs)
 TEXT ·convPN10B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -10635,12 +11507,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN11B2S1(a *kernelArgs)
 TEXT ·convPN11B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -10807,12 +11690,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN12B2S1(a *kernelArgs)
 TEXT ·convPN12B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -10991,12 +11885,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN13B2S1(a *kernelArgs)
 TEXT ·convPN13B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11187,12 +12092,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN14B2S1(a *kernelArgs)
 TEXT ·convPN14B2S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11395,12 +12311,23 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN1B1S2(a *kernelArgs)
 TEXT ·convPN1B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11438,12 +12365,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN2B1S2(a *kernelArgs)
 TEXT ·convPN2B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11487,12 +12425,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN3B1S2(a *kernelArgs)
 TEXT ·convPN3B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11542,12 +12491,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN4B1S2(a *kernelArgs)
 TEXT ·convPN4B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11603,12 +12563,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN5B1S2(a *kernelArgs)
 TEXT ·convPN5B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11670,12 +12641,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN6B1S2(a *kernelArgs)
 TEXT ·convPN6B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11743,12 +12725,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN7B1S2(a *kernelArgs)
 TEXT ·convPN7B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11822,12 +12815,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN8B1S2(a *kernelArgs)
 TEXT ·convPN8B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11907,12 +12911,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN9B1S2(a *kernelArgs)
 TEXT ·convPN9B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -11998,12 +13013,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN10B1S2(a *kernelArgs)
 TEXT ·convPN10B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12095,12 +13121,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN11B1S2(a *kernelArgs)
 TEXT ·convPN11B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12198,12 +13235,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN12B1S2(a *kernelArgs)
 TEXT ·convPN12B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12307,12 +13355,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN13B1S2(a *kernelArgs)
 TEXT ·convPN13B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12422,12 +13481,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN14B1S2(a *kernelArgs)
 TEXT ·convPN14B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12543,12 +13613,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN1B2S2(a *kernelArgs)
 TEXT ·convPN1B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12595,12 +13676,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN2B2S2(a *kernelArgs)
 TEXT ·convPN2B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12659,12 +13751,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN3B2S2(a *kernelArgs)
 TEXT ·convPN3B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12735,12 +13838,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN4B2S2(a *kernelArgs)
 TEXT ·convPN4B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12823,12 +13937,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN5B2S2(a *kernelArgs)
 TEXT ·convPN5B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -12923,12 +14048,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN6B2S2(a *kernelArgs)
 TEXT ·convPN6B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -13035,12 +14171,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN7B2S2(a *kernelArgs)
 TEXT ·convPN7B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -13159,12 +14306,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN8B2S2(a *kernelArgs)
 TEXT ·convPN8B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -13295,12 +14453,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN9B2S2(a *kernelArgs)
 TEXT ·convPN9B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -13443,12 +14612,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN10B2S2(a *kernelArgs)
 TEXT ·convPN10B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -13603,12 +14783,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN11B2S2(a *kernelArgs)
 TEXT ·convPN11B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -13775,12 +14966,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN12B2S2(a *kernelArgs)
 TEXT ·convPN12B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -13959,12 +15161,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN13B2S2(a *kernelArgs)
 TEXT ·convPN13B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14155,12 +15368,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func convPN14B2S2(a *kernelArgs)
 TEXT ·convPN14B2S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14363,12 +15587,23 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN1B1S1(a *kernelArgs)
 TEXT ·dwN1B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14401,12 +15636,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN2B1S1(a *kernelArgs)
 TEXT ·dwN2B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14445,12 +15691,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN3B1S1(a *kernelArgs)
 TEXT ·dwN3B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14495,12 +15752,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN4B1S1(a *kernelArgs)
 TEXT ·dwN4B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14551,12 +15819,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN5B1S1(a *kernelArgs)
 TEXT ·dwN5B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14613,12 +15892,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN6B1S1(a *kernelArgs)
 TEXT ·dwN6B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14681,12 +15971,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN7B1S1(a *kernelArgs)
 TEXT ·dwN7B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14755,12 +16056,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN8B1S1(a *kernelArgs)
 TEXT ·dwN8B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14835,12 +16147,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN9B1S1(a *kernelArgs)
 TEXT ·dwN9B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -14921,12 +16244,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN10B1S1(a *kernelArgs)
 TEXT ·dwN10B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15013,12 +16347,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN11B1S1(a *kernelArgs)
 TEXT ·dwN11B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15111,12 +16456,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN12B1S1(a *kernelArgs)
 TEXT ·dwN12B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15215,12 +16571,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN13B1S1(a *kernelArgs)
 TEXT ·dwN13B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15325,12 +16692,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN14B1S1(a *kernelArgs)
 TEXT ·dwN14B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15441,12 +16819,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN15B1S1(a *kernelArgs)
 TEXT ·dwN15B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15563,12 +16952,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, 896(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN16B1S1(a *kernelArgs)
 TEXT ·dwN16B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15691,12 +17091,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 960(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN17B1S1(a *kernelArgs)
 TEXT ·dwN17B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15825,12 +17236,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 1024(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN18B1S1(a *kernelArgs)
 TEXT ·dwN18B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -15965,12 +17387,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 1088(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN19B1S1(a *kernelArgs)
 TEXT ·dwN19B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -16111,12 +17544,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 1152(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN20B1S1(a *kernelArgs)
 TEXT ·dwN20B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -16263,12 +17707,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 1216(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN21B1S1(a *kernelArgs)
 TEXT ·dwN21B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -16421,12 +17876,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 1280(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN22B1S1(a *kernelArgs)
 TEXT ·dwN22B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -16585,12 +18051,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 1344(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN23B1S1(a *kernelArgs)
 TEXT ·dwN23B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -16755,12 +18232,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 1408(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN24B1S1(a *kernelArgs)
 TEXT ·dwN24B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -16931,12 +18419,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 1472(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN25B1S1(a *kernelArgs)
 TEXT ·dwN25B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17113,12 +18612,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 1536(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN26B1S1(a *kernelArgs)
 TEXT ·dwN26B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17301,12 +18811,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 1600(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN27B1S1(a *kernelArgs)
 TEXT ·dwN27B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17495,12 +19016,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 1664(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN28B1S1(a *kernelArgs)
 TEXT ·dwN28B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17695,12 +19227,23 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 1728(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN1B1S2(a *kernelArgs)
 TEXT ·dwN1B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17733,12 +19276,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN2B1S2(a *kernelArgs)
 TEXT ·dwN2B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17777,12 +19331,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN3B1S2(a *kernelArgs)
 TEXT ·dwN3B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17827,12 +19392,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN4B1S2(a *kernelArgs)
 TEXT ·dwN4B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17883,12 +19459,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN5B1S2(a *kernelArgs)
 TEXT ·dwN5B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -17945,12 +19532,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN6B1S2(a *kernelArgs)
 TEXT ·dwN6B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18013,12 +19611,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN7B1S2(a *kernelArgs)
 TEXT ·dwN7B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18087,12 +19696,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN8B1S2(a *kernelArgs)
 TEXT ·dwN8B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18167,12 +19787,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN9B1S2(a *kernelArgs)
 TEXT ·dwN9B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18253,12 +19884,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN10B1S2(a *kernelArgs)
 TEXT ·dwN10B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18345,12 +19987,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN11B1S2(a *kernelArgs)
 TEXT ·dwN11B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18443,12 +20096,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN12B1S2(a *kernelArgs)
 TEXT ·dwN12B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18547,12 +20211,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN13B1S2(a *kernelArgs)
 TEXT ·dwN13B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18657,12 +20332,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN14B1S2(a *kernelArgs)
 TEXT ·dwN14B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18773,12 +20459,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN15B1S2(a *kernelArgs)
 TEXT ·dwN15B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -18895,12 +20592,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, 896(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN16B1S2(a *kernelArgs)
 TEXT ·dwN16B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -19023,12 +20731,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 960(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN17B1S2(a *kernelArgs)
 TEXT ·dwN17B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -19157,12 +20876,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 1024(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN18B1S2(a *kernelArgs)
 TEXT ·dwN18B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -19297,12 +21027,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 1088(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN19B1S2(a *kernelArgs)
 TEXT ·dwN19B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -19443,12 +21184,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 1152(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN20B1S2(a *kernelArgs)
 TEXT ·dwN20B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -19595,12 +21347,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 1216(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN21B1S2(a *kernelArgs)
 TEXT ·dwN21B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -19753,12 +21516,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 1280(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN22B1S2(a *kernelArgs)
 TEXT ·dwN22B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -19917,12 +21691,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 1344(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN23B1S2(a *kernelArgs)
 TEXT ·dwN23B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -20087,12 +21872,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 1408(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN24B1S2(a *kernelArgs)
 TEXT ·dwN24B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -20263,12 +22059,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 1472(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN25B1S2(a *kernelArgs)
 TEXT ·dwN25B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -20445,12 +22252,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 1536(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN26B1S2(a *kernelArgs)
 TEXT ·dwN26B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -20633,12 +22451,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 1600(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN27B1S2(a *kernelArgs)
 TEXT ·dwN27B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -20827,12 +22656,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 1664(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func dwN28B1S2(a *kernelArgs)
 TEXT ·dwN28B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	MOVQ 32(AX), DX
@@ -21027,12 +22867,23 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 1728(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN1B1S1(a *kernelArgs)
 TEXT ·maxN1B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21062,12 +22913,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN2B1S1(a *kernelArgs)
 TEXT ·maxN2B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21103,12 +22965,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN3B1S1(a *kernelArgs)
 TEXT ·maxN3B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21150,12 +23023,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN4B1S1(a *kernelArgs)
 TEXT ·maxN4B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21203,12 +23087,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN5B1S1(a *kernelArgs)
 TEXT ·maxN5B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21262,12 +23157,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN6B1S1(a *kernelArgs)
 TEXT ·maxN6B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21327,12 +23233,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN7B1S1(a *kernelArgs)
 TEXT ·maxN7B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21398,12 +23315,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN8B1S1(a *kernelArgs)
 TEXT ·maxN8B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21475,12 +23403,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN9B1S1(a *kernelArgs)
 TEXT ·maxN9B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21558,12 +23497,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN10B1S1(a *kernelArgs)
 TEXT ·maxN10B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21647,12 +23597,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN11B1S1(a *kernelArgs)
 TEXT ·maxN11B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21742,12 +23703,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN12B1S1(a *kernelArgs)
 TEXT ·maxN12B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21843,12 +23815,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN13B1S1(a *kernelArgs)
 TEXT ·maxN13B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -21950,12 +23933,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN14B1S1(a *kernelArgs)
 TEXT ·maxN14B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -22063,12 +24057,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN15B1S1(a *kernelArgs)
 TEXT ·maxN15B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -22182,12 +24187,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, 896(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN16B1S1(a *kernelArgs)
 TEXT ·maxN16B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -22307,12 +24323,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 960(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN17B1S1(a *kernelArgs)
 TEXT ·maxN17B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -22438,12 +24465,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 1024(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN18B1S1(a *kernelArgs)
 TEXT ·maxN18B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -22575,12 +24613,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 1088(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN19B1S1(a *kernelArgs)
 TEXT ·maxN19B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -22718,12 +24767,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 1152(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN20B1S1(a *kernelArgs)
 TEXT ·maxN20B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -22867,12 +24927,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 1216(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN21B1S1(a *kernelArgs)
 TEXT ·maxN21B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -23022,12 +25093,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 1280(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN22B1S1(a *kernelArgs)
 TEXT ·maxN22B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -23183,12 +25265,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 1344(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN23B1S1(a *kernelArgs)
 TEXT ·maxN23B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -23350,12 +25443,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 1408(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN24B1S1(a *kernelArgs)
 TEXT ·maxN24B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -23523,12 +25627,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 1472(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN25B1S1(a *kernelArgs)
 TEXT ·maxN25B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -23702,12 +25817,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 1536(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN26B1S1(a *kernelArgs)
 TEXT ·maxN26B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -23887,12 +26013,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 1600(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN27B1S1(a *kernelArgs)
 TEXT ·maxN27B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24078,12 +26215,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 1664(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN28B1S1(a *kernelArgs)
 TEXT ·maxN28B1S1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24275,12 +26423,23 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 1728(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN1B1S2(a *kernelArgs)
 TEXT ·maxN1B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24310,12 +26469,23 @@ clamp:
 	VMAXPS Z30, Z0, Z0
 	VMINPS Z31, Z0, Z0
 	VMOVUPS Z0, (DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN2B1S2(a *kernelArgs)
 TEXT ·maxN2B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24351,12 +26521,23 @@ clamp:
 	VMAXPS Z30, Z1, Z1
 	VMINPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN3B1S2(a *kernelArgs)
 TEXT ·maxN3B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24398,12 +26579,23 @@ clamp:
 	VMAXPS Z30, Z2, Z2
 	VMINPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN4B1S2(a *kernelArgs)
 TEXT ·maxN4B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24451,12 +26643,23 @@ clamp:
 	VMAXPS Z30, Z3, Z3
 	VMINPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN5B1S2(a *kernelArgs)
 TEXT ·maxN5B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24510,12 +26713,23 @@ clamp:
 	VMAXPS Z30, Z4, Z4
 	VMINPS Z31, Z4, Z4
 	VMOVUPS Z4, 256(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN6B1S2(a *kernelArgs)
 TEXT ·maxN6B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24575,12 +26789,23 @@ clamp:
 	VMAXPS Z30, Z5, Z5
 	VMINPS Z31, Z5, Z5
 	VMOVUPS Z5, 320(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN7B1S2(a *kernelArgs)
 TEXT ·maxN7B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24646,12 +26871,23 @@ clamp:
 	VMAXPS Z30, Z6, Z6
 	VMINPS Z31, Z6, Z6
 	VMOVUPS Z6, 384(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN8B1S2(a *kernelArgs)
 TEXT ·maxN8B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24723,12 +26959,23 @@ clamp:
 	VMAXPS Z30, Z7, Z7
 	VMINPS Z31, Z7, Z7
 	VMOVUPS Z7, 448(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN9B1S2(a *kernelArgs)
 TEXT ·maxN9B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24806,12 +27053,23 @@ clamp:
 	VMAXPS Z30, Z8, Z8
 	VMINPS Z31, Z8, Z8
 	VMOVUPS Z8, 512(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN10B1S2(a *kernelArgs)
 TEXT ·maxN10B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24895,12 +27153,23 @@ clamp:
 	VMAXPS Z30, Z9, Z9
 	VMINPS Z31, Z9, Z9
 	VMOVUPS Z9, 576(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN11B1S2(a *kernelArgs)
 TEXT ·maxN11B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -24990,12 +27259,23 @@ clamp:
 	VMAXPS Z30, Z10, Z10
 	VMINPS Z31, Z10, Z10
 	VMOVUPS Z10, 640(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN12B1S2(a *kernelArgs)
 TEXT ·maxN12B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25091,12 +27371,23 @@ clamp:
 	VMAXPS Z30, Z11, Z11
 	VMINPS Z31, Z11, Z11
 	VMOVUPS Z11, 704(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN13B1S2(a *kernelArgs)
 TEXT ·maxN13B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25198,12 +27489,23 @@ clamp:
 	VMAXPS Z30, Z12, Z12
 	VMINPS Z31, Z12, Z12
 	VMOVUPS Z12, 768(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN14B1S2(a *kernelArgs)
 TEXT ·maxN14B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25311,12 +27613,23 @@ clamp:
 	VMAXPS Z30, Z13, Z13
 	VMINPS Z31, Z13, Z13
 	VMOVUPS Z13, 832(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN15B1S2(a *kernelArgs)
 TEXT ·maxN15B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25430,12 +27743,23 @@ clamp:
 	VMAXPS Z30, Z14, Z14
 	VMINPS Z31, Z14, Z14
 	VMOVUPS Z14, 896(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN16B1S2(a *kernelArgs)
 TEXT ·maxN16B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25555,12 +27879,23 @@ clamp:
 	VMAXPS Z30, Z15, Z15
 	VMINPS Z31, Z15, Z15
 	VMOVUPS Z15, 960(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN17B1S2(a *kernelArgs)
 TEXT ·maxN17B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25686,12 +28021,23 @@ clamp:
 	VMAXPS Z30, Z16, Z16
 	VMINPS Z31, Z16, Z16
 	VMOVUPS Z16, 1024(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN18B1S2(a *kernelArgs)
 TEXT ·maxN18B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25823,12 +28169,23 @@ clamp:
 	VMAXPS Z30, Z17, Z17
 	VMINPS Z31, Z17, Z17
 	VMOVUPS Z17, 1088(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN19B1S2(a *kernelArgs)
 TEXT ·maxN19B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -25966,12 +28323,23 @@ clamp:
 	VMAXPS Z30, Z18, Z18
 	VMINPS Z31, Z18, Z18
 	VMOVUPS Z18, 1152(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN20B1S2(a *kernelArgs)
 TEXT ·maxN20B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -26115,12 +28483,23 @@ clamp:
 	VMAXPS Z30, Z19, Z19
 	VMINPS Z31, Z19, Z19
 	VMOVUPS Z19, 1216(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN21B1S2(a *kernelArgs)
 TEXT ·maxN21B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -26270,12 +28649,23 @@ clamp:
 	VMAXPS Z30, Z20, Z20
 	VMINPS Z31, Z20, Z20
 	VMOVUPS Z20, 1280(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN22B1S2(a *kernelArgs)
 TEXT ·maxN22B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -26431,12 +28821,23 @@ clamp:
 	VMAXPS Z30, Z21, Z21
 	VMINPS Z31, Z21, Z21
 	VMOVUPS Z21, 1344(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN23B1S2(a *kernelArgs)
 TEXT ·maxN23B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -26598,12 +28999,23 @@ clamp:
 	VMAXPS Z30, Z22, Z22
 	VMINPS Z31, Z22, Z22
 	VMOVUPS Z22, 1408(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN24B1S2(a *kernelArgs)
 TEXT ·maxN24B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -26771,12 +29183,23 @@ clamp:
 	VMAXPS Z30, Z23, Z23
 	VMINPS Z31, Z23, Z23
 	VMOVUPS Z23, 1472(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN25B1S2(a *kernelArgs)
 TEXT ·maxN25B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -26950,12 +29373,23 @@ clamp:
 	VMAXPS Z30, Z24, Z24
 	VMINPS Z31, Z24, Z24
 	VMOVUPS Z24, 1536(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN26B1S2(a *kernelArgs)
 TEXT ·maxN26B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -27135,12 +29569,23 @@ clamp:
 	VMAXPS Z30, Z25, Z25
 	VMINPS Z31, Z25, Z25
 	VMOVUPS Z25, 1600(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN27B1S2(a *kernelArgs)
 TEXT ·maxN27B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -27326,12 +29771,23 @@ clamp:
 	VMAXPS Z30, Z26, Z26
 	VMINPS Z31, Z26, Z26
 	VMOVUPS Z26, 1664(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 
 // func maxN28B1S2(a *kernelArgs)
 TEXT ·maxN28B1S2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), AX
+row:
 	MOVQ (AX), SI
 	MOVQ 8(AX), DI
 	VBROADCASTSS 104(AX), Z0
@@ -27523,6 +29979,16 @@ clamp:
 	VMAXPS Z30, Z27, Z27
 	VMINPS Z31, Z27, Z27
 	VMOVUPS Z27, 1728(DX)
+	DECQ 112(AX)
+	JZ done
+	MOVQ 120(AX), CX
+	ADDQ CX, (AX)
+	MOVQ 128(AX), CX
+	ADDQ CX, 16(AX)
+	MOVQ 136(AX), CX
+	ADDQ CX, 24(AX)
+	JMP row
+done:
 	VZEROUPPER
 	RET
 

@@ -37,6 +37,10 @@ const (
 	argOutBlk
 	argResBlk
 	argLo // lo and hi: two float32 in one word
+	argRows
+	argInRowStep
+	argOutRowStep
+	argResRowStep
 )
 
 const asmHeader = `//go:build !noasm
@@ -45,10 +49,12 @@ const asmHeader = `//go:build !noasm
 
 #include "textflag.h"
 
-// Each kernel computes n consecutive outputs of one output row, for one or
-// two blocks of 16 output channels (conv) or for one block of 16 channels
-// (depthwise), on the NCHW16c layout: the input of output j starts j*stride
-// pixels (of 64 bytes) after the input of output 0. All arguments are in a
+// Each kernel computes n consecutive outputs of each of rows output rows,
+// for one or two blocks of 16 output channels (conv) or for one block of 16
+// channels (depthwise), on the NCHW16c layout: the input of output j starts
+// j*stride pixels (of 64 bytes) after the input of output 0. Between rows
+// the kernel advances the input, output and residual pointers in its
+// arguments by their row steps (the residual's step is 0 without one). All arguments are in a
 // kernelArgs (kernels.go); the loop over input channel blocks, kernel rows
 // and kernel columns runs here so that a call does all of an output's
 // reduction. Accumulators start at the bias; the epilogue adds the
@@ -143,6 +149,7 @@ func prologue(w writer, n, blocks int, fromLo ...bool) func(j, b int) string {
 		acc = func(j, _ int) string { return fmt.Sprintf("Z%d", j) }
 	}
 	w.p("MOVQ a+0(FP), AX")
+	w.b.WriteString("row:\n")
 	w.p("MOVQ %s, SI", mem(argIn, "AX"))
 	w.p("MOVQ %s, DI", mem(argW, "AX"))
 	if len(fromLo) > 0 && fromLo[0] {
@@ -191,6 +198,19 @@ func epilogue(w writer, n, blocks int, acc func(j, b int) string) {
 			w.p("VMOVUPS %s, %s", acc(j, b), mem(64*j, "DX"))
 		}
 	}
+	// The next output row, if any: advance the pointers in the arguments
+	// (never past the last row, so that they stay inside their buffers for
+	// the garbage collector).
+	w.p("DECQ %s", mem(argRows, "AX"))
+	w.p("JZ done")
+	w.p("MOVQ %s, CX", mem(argInRowStep, "AX"))
+	w.p("ADDQ CX, %s", mem(argIn, "AX"))
+	w.p("MOVQ %s, CX", mem(argOutRowStep, "AX"))
+	w.p("ADDQ CX, %s", mem(argOut, "AX"))
+	w.p("MOVQ %s, CX", mem(argResRowStep, "AX"))
+	w.p("ADDQ CX, %s", mem(argRes, "AX"))
+	w.p("JMP row")
+	w.b.WriteString("done:\n")
 	w.p("VZEROUPPER")
 	w.p("RET")
 }
