@@ -285,8 +285,9 @@ func TestLayoutRoundTripAndPool(t *testing.T) {
 	}
 }
 
-// TestEveryKernel runs each generated kernel at least once: a row of
-// exactly n outputs for every tile width, stride and block count.
+// TestEveryKernel runs each generated kernel at least once, with and
+// without a residual: rows of exactly n outputs for every tile width,
+// stride and block count, several rows per call.
 func TestEveryKernel(t *testing.T) {
 	if !Available() {
 		t.Skip("no AVX-512: the assembly kernels do not run here")
@@ -294,23 +295,25 @@ func TestEveryKernel(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for s := 1; s <= 2; s++ {
 		for n := 1; n <= dwTile; n++ {
-			w := (n-1)*s + 1 // 3×3, padding 1: OW = (w+2−3)/s + 1 = n
-			tc := convCase{n: 1, c: 17, m: 17, h: 3, w: w, depthwise: true, g: Geom{3, 3, s, s, 1, 1, 1, 1}, pb: 1, pr: 1, residual: n%2 == 0, lo: -1, hi: 1}
-			checkConv(t, r, tc, 1)
-			tc.depthwise, tc.maxPool = false, true
-			checkConv(t, r, tc, 1)
-			// No padding: negative inputs too.
-			np := tc
-			np.w, np.g.PT, np.g.PL, np.pb, np.pr = w+2, 0, 0, 0, 0
-			checkConv(t, r, np, 1)
-			tc.maxPool = false
-			if n > convTile {
-				continue
-			}
-			for _, m := range []int{16, 32} {
-				for _, planar := range []bool{false, true} {
-					tc.m, tc.planar = m, planar
-					checkConv(t, r, tc, 1)
+			for _, residual := range []bool{false, true} {
+				w := (n-1)*s + 1 // 3×3, padding 1: OW = (w+2−3)/s + 1 = n
+				tc := convCase{n: 1, c: 17, m: 17, h: 7, w: w, depthwise: true, g: Geom{3, 3, s, s, 1, 1, 1, 1}, pb: 1, pr: 1, residual: residual, lo: -1, hi: 1}
+				checkConv(t, r, tc, 1)
+				tc.depthwise, tc.maxPool = false, true
+				checkConv(t, r, tc, 1)
+				// No padding: negative inputs too.
+				np := tc
+				np.w, np.g.PT, np.g.PL, np.pb, np.pr = w+2, 0, 0, 0, 0
+				checkConv(t, r, np, 1)
+				tc.maxPool = false
+				if n > convTile {
+					continue
+				}
+				for _, m := range []int{16, 32} {
+					for _, planar := range []bool{false, true} {
+						tc.m, tc.planar = m, planar
+						checkConv(t, r, tc, 1)
+					}
 				}
 			}
 		}
