@@ -354,12 +354,16 @@ func (s *blockedSegment) release(v *blockedValue) {
 
 // segmentChunkBytes bounds the largest activation of one pass of a
 // segment: a large batch runs in chunks of images, each through all of the
-// segment's nodes, so that a layer's output is still in the cache (a
-// quarter of a 32 MB L3) when the next layer reads it: the depthwise and
-// pointwise layers of a MobileNet do too little arithmetic per byte to
-// run at DRAM speed. mobilenet_v2 at batch 64, shears run: 315 ms in one
-// pass, 270–280 ms with 4, 8 or 16 MB.
-var segmentChunkBytes = 8 << 20
+// segment's nodes, so that a layer's output is still in cache when the
+// next layer reads it (an input and an output of 2 MB fill the two cores'
+// L2): the depthwise and pointwise layers of a MobileNet do too little
+// arithmetic per byte to run at L3 or DRAM speed. Smaller chunks pay the
+// per-layer overhead (thread wake-ups, calls) too often. shears run,
+// batch 64, builds alternated: mobilenetv2-s 8.7–10.8 ms with 2 MB, 10.7–12.1
+// with 4 MB, 10.3–11.4 with 8 MB, 13.5–13.9 with 1 MB; mobilenet_v2 315 ms
+// in one pass, 270–280 ms with 4–16 MB (its activations exceed 2 MB per
+// image, so it runs one image per pass from 5 MB down).
+var segmentChunkBytes = 2 << 20
 
 // chunk returns the images per pass for the program's batch.
 func (s *blockedSegment) chunk(p *Program) int {
