@@ -18,15 +18,17 @@ func BenchmarkConv(b *testing.B) {
 		c, m, h, k, s int
 		depthwise     bool
 	}{
-		{64, 64, 56, 3, 1, false},  // resnet18 layer1
-		{16, 16, 28, 3, 1, false},  // resnet20 stage 1
-		{64, 64, 7, 3, 1, false},   // resnet20 stage 3
-		{96, 24, 14, 1, 1, false},  // mobilenet project
-		{24, 144, 14, 1, 1, false}, // mobilenet expand
-		{64, 384, 7, 1, 1, false},  // mobilenetv2-s block7.expand
-		{384, 384, 7, 3, 1, true},  // mobilenetv2-s block7.dw
-		{96, 96, 28, 3, 2, true},   // mobilenet depthwise, stride 2
-		{144, 144, 14, 3, 1, true}, // mobilenet depthwise
+		{64, 64, 56, 3, 1, false},   // resnet18 layer1
+		{16, 16, 28, 3, 1, false},   // resnet20 stage 1
+		{64, 64, 7, 3, 1, false},    // resnet20 stage 3
+		{256, 256, 14, 3, 1, false}, // resnet18 layer3
+		{512, 512, 7, 3, 1, false},  // resnet18 layer4
+		{96, 24, 14, 1, 1, false},   // mobilenet project
+		{24, 144, 14, 1, 1, false},  // mobilenet expand
+		{64, 384, 7, 1, 1, false},   // mobilenetv2-s block7.expand
+		{384, 384, 7, 3, 1, true},   // mobilenetv2-s block7.dw
+		{96, 96, 28, 3, 2, true},    // mobilenet depthwise, stride 2
+		{144, 144, 14, 3, 1, true},  // mobilenet depthwise
 	} {
 		for _, threads := range []int{1, 2} {
 			name := fmt.Sprintf("c%d_m%d_%dx%d_k%d_s%d_t%d", tc.c, tc.m, tc.h, tc.h, tc.k, tc.s, threads)

@@ -191,13 +191,42 @@ const callOutputs = 64
 func newGrid(ol Layout, groups, maxTile, threads int) grid {
 	g := grid{n: ol.N, oh: ol.H, ow: ol.W, groups: groups}
 	g.tiles, g.tileWidth = tiles(ol.W, maxTile)
-	g.rowsPer = min(ol.H, max(1, callOutputs/g.tileWidth))
-	// Fewer rows per call while the calls are too few to share evenly.
-	for g.rowsPer > 1 && threads > 1 && ol.N*((ol.H+g.rowsPer-1)/g.rowsPer)*groups*g.tiles < 4*threads {
-		g.rowsPer = (g.rowsPer + 1) / 2
+	// The most rows per call whose calls share evenly among the threads
+	// (parallel.For gives each a contiguous run of calls), else the most
+	// even split.
+	var best grid
+	bestSkew := math.Inf(1)
+	for per := min(ol.H, max(1, callOutputs/g.tileWidth)); per >= 1; per-- {
+		g.rowsPer, g.bands = per, (ol.H+per-1)/per
+		if threads <= 1 || g.items() >= 16*threads {
+			return g
+		}
+		if skew := g.skew(threads); skew < bestSkew-1e-9 {
+			best, bestSkew = g, skew
+		}
+		if bestSkew <= 1.05 {
+			break
+		}
 	}
-	g.bands = (ol.H + g.rowsPer - 1) / g.rowsPer
-	return g
+	return best
+}
+
+// skew is the busiest thread's rows over the mean, when parallel.For
+// splits the calls among threads.
+func (g *grid) skew(threads int) float64 {
+	items := g.items()
+	chunk := (items + threads - 1) / threads
+	total, worst := 0, 0
+	for lo := 0; lo < items; lo += chunk {
+		rows := 0
+		for it := lo; it < min(lo+chunk, items); it++ {
+			_, _, r, _, _, cols := g.at(it)
+			rows += r * cols
+		}
+		total += rows
+		worst = max(worst, rows)
+	}
+	return float64(worst) * float64(threads) / float64(total)
 }
 
 func (g *grid) items() int { return g.n * g.bands * g.groups * g.tiles }
@@ -209,9 +238,11 @@ func (g *grid) at(it int) (n, oh, rows, group, ow, cols int) {
 	it /= g.tiles
 	group = it % g.groups
 	it /= g.groups
-	n, oh = it/g.bands, it%g.bands*g.rowsPer
+	// Bands differ by at most a row (14 rows in 4 bands: 3, 4, 3, 4).
+	n, b := it/g.bands, it%g.bands
+	oh = b * g.oh / g.bands
 	ow = t * g.tileWidth
-	return n, oh, min(g.rowsPer, g.oh-oh), group, ow, min(g.tileWidth, g.ow-ow)
+	return n, oh, (b+1)*g.oh/g.bands - oh, group, ow, min(g.tileWidth, g.ow-ow)
 }
 
 // convTileGo is the portable kernel: the same computation as the assembly
