@@ -7,6 +7,9 @@ import (
 
 	"github.com/shearsml/shears/internal/blocked"
 	"github.com/shearsml/shears/internal/kernels"
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/internal/vec"
+	"github.com/shearsml/shears/tensor"
 )
 
 // Inference programs run runs of convolutions on the NCHW16c layout
@@ -47,7 +50,8 @@ type blockedKind uint8
 const (
 	blockedConv blockedKind = iota
 	blockedDepthwise
-	blockedAdd
+	blockedBinary // Add, Sub or Mul of two values of one shape
+	blockedUnary  // an activation, or a Clip with constant bounds
 	blockedMaxPool
 	blockedPool // GlobalAveragePool, which writes NCHW
 )
@@ -60,7 +64,9 @@ type blockedStep struct {
 	dw     *blocked.Depthwise
 	mp     *blocked.MaxPool
 	gap    *blocked.GlobalAveragePool
-	in     []int // segment values read: conv [x] or [x, residual], Add [a, b], pools [x]
+	bin    binKind
+	unary  func(y, x []float32) // nil for a Clip: clamp to [lo, hi]
+	in     []int // segment values read: conv [x] or [x, residual], binary [a, b], others [x]
 	out    int   // segment value written, or the NCHW slot (global pool)
 	lo, hi float32
 }
@@ -118,8 +124,16 @@ func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKi
 		}
 		return blockedConv, op.group == 1
 	case *binaryOp:
+		// Not Div: a zero in a padding channel would make an infinity
+		// that a convolution's zero weights turn into NaN.
 		a, b := cn.in[0], cn.in[1]
-		return blockedAdd, op.kind == binAdd && is4D(a) && is4D(b) && slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
+		return blockedBinary, (op.kind == binAdd || op.kind == binSub || op.kind == binMul) && is4D(a) && is4D(b) &&
+			slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
+	case *unaryOp:
+		return blockedUnary, blockedUnaryOps[cn.node.Op] && is4D(cn.in[0])
+	case *clipOp:
+		_, _, ok := p.constClip(ni)
+		return blockedUnary, ok && is4D(cn.in[0])
 	case *poolOp:
 		if !op.max || op.win.spatialDim != 2 || !is4D(cn.in[0]) || op.win.sw > 2 {
 			return 0, false
@@ -182,6 +196,13 @@ func (p *Program) buildSegments() error {
 			lo, _ = op.act.bounds()
 		case *poolOp:
 			lo = 0 // a max pool of a non-negative input
+		case *clipOp:
+			lo, _, _ = p.constClip(ni)
+		case *unaryOp:
+			lo = -1
+			if nonNegOps[cn.node.Op] {
+				lo = 0
+			}
 		default:
 			lo = -1
 		}
@@ -241,10 +262,17 @@ func (p *Program) segment(run []int) {
 			}
 			st.lo, st.hi = op.act.bounds()
 		case *binaryOp:
-			st.kind = blockedAdd
+			st.kind, st.bin = blockedBinary, op.kind
 			read(cn.in[0], 0)
 			read(cn.in[1], 0)
 			st.lo, st.hi = op.act.bounds()
+		case *unaryOp:
+			st.kind, st.unary = blockedUnary, op.f.fwd
+			read(cn.in[0], 0)
+		case *clipOp:
+			st.kind = blockedUnary
+			st.lo, st.hi, _ = p.constClip(ni)
+			read(cn.in[0], 0)
 		case *poolOp:
 			st.kind = blockedMaxPool
 			bg, border := poolWindow(op)
@@ -436,9 +464,23 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			}
 		case blockedMaxPool:
 			st.mp.Run(x.buf, x.layout, out.buf, out.layout, threads)
-		case blockedAdd:
+		case blockedBinary:
 			y := s.values[st.in[1]]
-			blocked.Add(out.buf, out.layout, x.buf, x.layout, y.buf, y.layout, st.lo, st.hi, threads)
+			eachRow(out.layout, threads, func(n, cb, h int) {
+				o := out.buf[out.layout.At(n, cb, h, 0):][:out.layout.W*blocked.Block]
+				binRow(st.bin, o, x.buf[x.layout.At(n, cb, h, 0):], y.buf[y.layout.At(n, cb, h, 0):], 1, 1)
+				vec.Clamp(o, o, st.lo, st.hi)
+			})
+		case blockedUnary:
+			eachRow(out.layout, threads, func(n, cb, h int) {
+				o := out.buf[out.layout.At(n, cb, h, 0):][:out.layout.W*blocked.Block]
+				xr := x.buf[x.layout.At(n, cb, h, 0):][:len(o)]
+				if st.unary != nil {
+					st.unary(o, xr)
+				} else {
+					vec.Clamp(o, xr, st.lo, st.hi)
+				}
+			})
 		case blockedPool:
 			st.gap.Run(image(st.out), x.buf, x.layout, threads)
 		}
@@ -459,4 +501,51 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			start = now
 		}
 	}
+}
+
+// blockedUnaryOps are the elementwise ops a segment runs: activations,
+// finite on every finite input, so that the values they make in padding
+// channels stay harmless (Log or Reciprocal of a zero would not).
+var blockedUnaryOps = map[string]bool{
+	"Identity": true, "Relu": true, "LeakyRelu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true,
+	"Tanh": true, "Softsign": true, "ThresholdedRelu": true, "Neg": true, "Abs": true, "Erf": true,
+	"Elu": true, "Selu": true, "Celu": true,
+}
+
+// nonNegOps are the unary ops whose outputs are ≥ 0.
+var nonNegOps = map[string]bool{"Relu": true, "Sigmoid": true, "HardSigmoid": true, "Abs": true, "ThresholdedRelu": true}
+
+// constClip returns the bounds of Clip node ni when they are attributes or
+// params.
+func (p *Program) constClip(ni int) (lo, hi float32, ok bool) {
+	cn := p.nodes[ni]
+	op, isClip := cn.op.(*clipOp)
+	if !isClip {
+		return 0, 0, false
+	}
+	in := make([]*tensor.Tensor, len(cn.in))
+	for k, i := range cn.in[1:] {
+		if i >= 0 {
+			if p.slots[i].param == nil {
+				return 0, 0, false
+			}
+			in[k+1] = p.slots[i].value
+		}
+	}
+	lo, hi, err := op.bounds(in)
+	return lo, hi, err == nil && lo <= hi
+}
+
+// eachRow runs fn on every interior row (image, channel block, row) of a
+// blocked layout, on up to threads workers.
+func eachRow(l blocked.Layout, threads int, fn func(n, cb, h int)) {
+	rows := l.N * l.Blocks() * l.H
+	if rows*l.W*blocked.Block < 1<<15 {
+		threads = 1
+	}
+	parallel.For(rows, threads, func(lo, hi, _ int) {
+		for r := lo; r < hi; r++ {
+			fn(r/l.H/l.Blocks(), r/l.H%l.Blocks(), r%l.H)
+		}
+	})
 }

@@ -211,24 +211,14 @@ func CompileInference(g *Graph) (*Program, error) {
 			continue
 		}
 		var act *clampBounds
-		switch op := cn.op.(type) {
+		switch cn.op.(type) {
 		case *unaryOp:
 			if cn.node.Op == "Relu" {
 				act = &clampBounds{0, float32(math.Inf(1))}
 			}
 		case *clipOp:
 			// Bounds from attributes or constant inputs only.
-			in := make([]*tensor.Tensor, len(cn.in))
-			constant := true
-			for k, i := range cn.in[1:] {
-				if i >= 0 {
-					if p.slots[i].param == nil {
-						constant = false
-					}
-					in[k+1] = p.slots[i].value
-				}
-			}
-			if lo, hi, err := op.bounds(in); constant && err == nil && lo <= hi {
+			if lo, hi, ok := p.constClip(ni); ok {
 				act = &clampBounds{lo, hi}
 			}
 		}

@@ -136,25 +136,6 @@ func (g *GlobalAveragePool) Run(dst, src []float32, l Layout, threads int) {
 	ToNCHW(dst, g.out, ol, threads)
 }
 
-// Add writes clamp(a + b) to out's interior; the three layouts are blocked
-// and have the same N, C, H, W (borders may differ).
-func Add(out []float32, ol Layout, a []float32, al Layout, b []float32, bl Layout, lo, hi float32, threads int) {
-	items := ol.N * ol.Blocks() * ol.H
-	parallel.For(items, workFor(items, ol.N*ol.C*ol.H*ol.W, threads), func(i0, i1, _ int) {
-		for it := i0; it < i1; it++ {
-			h := it % ol.H
-			nb := it / ol.H
-			n, cb := nb/ol.Blocks(), nb%ol.Blocks()
-			o := out[ol.At(n, cb, h, 0):][:ol.W*Block]
-			x := a[al.At(n, cb, h, 0):][:ol.W*Block]
-			y := b[bl.At(n, cb, h, 0):][:ol.W*Block]
-			for i := range o {
-				o[i] = min(max(x[i]+y[i], lo), hi)
-			}
-		}
-	})
-}
-
 // minParallel is the element count below which a memory pass stays on one
 // thread: waking a worker costs more than it saves.
 const minParallel = 1 << 15
