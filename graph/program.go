@@ -167,14 +167,23 @@ func Compile(g *Graph) (*Program, error) {
 }
 
 // CompileInference compiles g for inference only, fusing what training
-// must keep apart: a residual Add into the convolution before it
-// (fuseResiduals), and a Relu or a Clip with constant bounds that is the
-// only reader of a convolution's or an Add's output into that op, which
-// applies it as it writes its results, saving a pass over the activation.
-// A fused op's output and its input's producer's are then one tensor
-// (Value returns the final values for both). Forward in training mode and
-// Backward are errors.
+// must keep apart: BatchNormalization into the convolution or Gemm before
+// it (FoldBatchNorm; Program.Graph is then the folded copy), a residual
+// Add into the convolution before it (fuseResiduals), and a Relu or a Clip
+// with constant bounds that is the only reader of a convolution's or an
+// Add's output into that op, which applies it as it writes its results,
+// saving a pass over the activation. A fused op's output and its input's
+// producer's are then one tensor (Value returns the final values for
+// both). Where the machine has the kernels, runs of convolutions and the
+// ops between them then run on the blocked layout (blocked.go). Forward in
+// training mode and Backward are errors.
 func CompileInference(g *Graph) (*Program, error) {
+	// BatchNormalization in inference mode is an affine map of the
+	// running statistics: folded into the convolution (or Gemm) before
+	// it, it costs nothing, and it does not cut a blocked segment.
+	if folded, n, err := FoldBatchNorm(g); err == nil && n > 0 {
+		g = folded
+	}
 	p, err := Compile(g)
 	if err != nil {
 		return nil, err

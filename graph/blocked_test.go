@@ -1,0 +1,56 @@
+package graph
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shearsml/shears/tensor"
+)
+
+// TestBlockedElementwise: a segment that runs activations, Sub and Mul
+// between convolutions (SiLU as Sigmoid·x, a Tanh, an unfused Clip, a max
+// pool over a Clip ≥ 0, a 20-channel map whose padding channels the
+// elementwise ops also see) matches the plain program, and the nodes
+// really ran in the segment; a Div and a Log stay outside it.
+func TestBlockedElementwise(t *testing.T) {
+	if !SetBlocked(true) {
+		t.Skip("no AVX-512: blocked segments are not used on this machine")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	g, param, node := newTestGraph("elementwise", []int{-1, 20, 9, 9}, r)
+	pad1 := Attrs{"pads": []int{1, 1, 1, 1}}
+	c0 := node("conv0", "Conv", pad1, "x", param("w0", 20, 20, 3, 3), param("b0", 20))
+	silu := node("silu", "Mul", nil, c0, node("sig", "Sigmoid", nil, c0))
+	d := node("sub", "Sub", nil, silu, node("tanh", "Tanh", nil, c0))
+	clip := node("clip", "Clip", Attrs{"min": float32(0), "max": float32(2)}, node("hswish", "HardSwish", nil, d))
+	pool := node("pool", "MaxPool", Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}, "strides": []int{2, 2}}, clip)
+	c1 := node("conv1", "Conv", pad1, pool, param("w1", 24, 20, 3, 3))
+	out := node("div", "Div", nil, node("log", "Log", nil, node("abs", "Abs", nil, c1)), param("k", 1, 24, 1, 1))
+	g.Outputs = []ValueInfo{{Name: out}}
+	ref, err := Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := CompileInference(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := BlockedNodes(fast); n != 10 {
+		t.Errorf("%d nodes in blocked segments, want 10 (conv0 … abs)", n)
+	}
+	for _, batch := range []int{1, 3} {
+		x := randT(r, batch, 20, 9, 9)
+		want, err := ref.Forward(false, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData := want[0].Clone()
+		got, err := fast.Forward(false, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := tensor.RelDiff(got[0], wantData); d > 1e-5 {
+			t.Errorf("batch %d: relative difference %.2g", batch, d)
+		}
+	}
+}
