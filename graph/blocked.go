@@ -66,8 +66,8 @@ type blockedStep struct {
 	gap    *blocked.GlobalAveragePool
 	bin    binKind
 	unary  func(y, x []float32) // nil for a Clip: clamp to [lo, hi]
-	in     []int // segment values read: conv [x] or [x, residual], binary [a, b], others [x]
-	out    int   // segment value written, or the NCHW slot (global pool)
+	in     []int                // segment values read: conv [x] or [x, residual], binary [a, b], others [x]
+	out    int                  // segment value written, or the NCHW slot (global pool)
 	lo, hi float32
 }
 
