@@ -219,13 +219,7 @@ func (p *Program) buildSegments() error {
 
 // segment makes a segment of the nodes run (indices in execution order).
 func (p *Program) segment(run []int) {
-	hasConv := false
-	for _, ni := range run {
-		if _, ok := p.nodes[ni].op.(*convOp); ok {
-			hasConv = true
-		}
-	}
-	if !hasConv {
+	if len(run) == 0 {
 		return
 	}
 	seg := &blockedSegment{first: run[0], free: map[blocked.Layout][][]float32{}}
@@ -299,30 +293,9 @@ func (p *Program) segment(run []int) {
 			}
 		}
 	}
-	for i := range seg.steps {
-		st := &seg.steps[i]
-		cn := p.nodes[st.node]
-		op, ok := cn.op.(*convOp)
-		if !ok {
-			continue
-		}
-		bg, _ := blockedWindow(op.geom)
-		w := p.slots[cn.in[1]].value.Data
-		var b []float32
-		if len(cn.in) > 2 && cn.in[2] >= 0 {
-			b = p.slots[cn.in[2]].value.Data
-		}
-		if st.kind == blockedDepthwise {
-			st.dw = blocked.NewDepthwise(w, op.m, bg, b)
-		} else {
-			st.conv = blocked.NewConv(w, op.m, op.geom.C, bg, b, seg.values[st.in[0]].planar)
-		}
-	}
 	inRun := map[int]bool{}
 	for _, ni := range run {
 		inRun[ni] = true
-		p.skip[ni] = true
-		p.inSegment[ni] = true
 	}
 	// Values read outside the segment (or by the caller) are written back.
 	for ni, cn := range p.nodes {
@@ -342,6 +315,32 @@ func (p *Program) segment(run []int) {
 			seg.values[id].exit = true
 		}
 	}
+	if !seg.worthIt(p) {
+		return
+	}
+	for i := range seg.steps {
+		st := &seg.steps[i]
+		cn := p.nodes[st.node]
+		op, ok := cn.op.(*convOp)
+		if !ok {
+			continue
+		}
+		bg, _ := blockedWindow(op.geom)
+		w := p.slots[cn.in[1]].value.Data
+		var b []float32
+		if len(cn.in) > 2 && cn.in[2] >= 0 {
+			b = p.slots[cn.in[2]].value.Data
+		}
+		if st.kind == blockedDepthwise {
+			st.dw = blocked.NewDepthwise(w, op.m, bg, b)
+		} else {
+			st.conv = blocked.NewConv(w, op.m, op.geom.C, bg, b, seg.values[st.in[0]].planar)
+		}
+	}
+	for _, ni := range run {
+		p.skip[ni] = true
+		p.inSegment[ni] = true
+	}
 	for _, v := range seg.values {
 		if !v.entry && !v.exit {
 			p.slots[v.slot].unused = true
@@ -351,6 +350,36 @@ func (p *Program) segment(run []int) {
 		p.segments = map[int]*blockedSegment{}
 	}
 	p.segments[seg.first] = seg
+}
+
+// minMACsPerConverted is how many multiply-adds of convolutions a segment
+// must hold per element it converts between layouts (its entries and
+// exits): a conversion costs about a nanosecond per element, and the
+// blocked convolutions save somewhat over a hundredth of one per
+// multiply-add. Below it (a lone pointwise convolution, a segment cut
+// short by a Concat on both sides) the NCHW path is faster.
+const minMACsPerConverted = 128
+
+// worthIt says whether the segment's convolutions outweigh its layout
+// conversions, per image.
+func (s *blockedSegment) worthIt(p *Program) bool {
+	elems := func(slot int) int {
+		sh := p.slots[slot].shape
+		return sh[1] * sh[2] * sh[3]
+	}
+	macs, converted := 0, 0
+	for _, st := range s.steps {
+		if op, ok := p.nodes[st.node].op.(*convOp); ok {
+			g := op.geom
+			macs += op.m * g.C * g.KH * g.KW * g.OH * g.OW
+		}
+	}
+	for _, v := range s.values {
+		if v.entry || v.exit {
+			converted += elems(v.slot)
+		}
+	}
+	return macs > 0 && macs >= minMACsPerConverted*converted
 }
 
 // blockedWindow returns the blocked geometry of a window and the border its input
