@@ -23,8 +23,11 @@
 // rewritten graph (pruned widths) is simply compiled again.
 //
 // Two variants trade generality for speed or memory. CompileInference
-// (inference only) fuses a Relu or Clip into the convolution or Add before
-// it, and a residual Add into the convolution before it.
+// (inference only) folds BatchNormalization into the convolution before
+// it, fuses a Relu or Clip into the convolution or Add before it and a
+// residual Add into the convolution before it, and, on machines with
+// AVX-512, runs runs of convolutions and the ops between them on the
+// NCHW16c layout of internal/blocked (blocked.go).
 // Program.ShareGradients keeps activation gradients in buffers shared by
 // values whose gradients are never live at once, as training needs only
 // parameter gradients in the end (the trainer turns it on).
