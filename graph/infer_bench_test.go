@@ -20,22 +20,7 @@ func BenchmarkInfer(b *testing.B) {
 	for _, name := range []string{"lenet5", "resnet20", "mobilenetv2-s"} {
 		for _, batch := range []int{1, 64} {
 			b.Run(fmt.Sprintf("%s/b%d", name, batch), func(b *testing.B) {
-				g := foldedZoo(b, name)
-				p, err := graph.CompileInference(g)
-				if err != nil {
-					b.Fatal(err)
-				}
-				p.Threads = 2
-				xs := graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))
-				if _, err := p.Forward(false, xs...); err != nil {
-					b.Fatal(err)
-				}
-				b.ResetTimer()
-				for range b.N {
-					if _, err := p.Forward(false, xs...); err != nil {
-						b.Fatal(err)
-					}
-				}
+				benchInference(b, foldedZoo(b, name), batch)
 			})
 		}
 	}
@@ -66,23 +51,29 @@ func BenchmarkBlockedVsNCHW(b *testing.B) {
 			for _, mode := range []string{"nchw", "blocked"} {
 				b.Run(fmt.Sprintf("%s/b%d/%s", name, batch, mode), func(b *testing.B) {
 					graph.SetBlocked(mode == "blocked")
-					p, err := graph.CompileInference(g)
-					if err != nil {
-						b.Fatal(err)
-					}
-					p.Threads = 2
-					xs := graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))
-					if _, err := p.Forward(false, xs...); err != nil {
-						b.Fatal(err)
-					}
-					b.ResetTimer()
-					for range b.N {
-						if _, err := p.Forward(false, xs...); err != nil {
-							b.Fatal(err)
-						}
-					}
+					benchInference(b, g, batch)
 				})
 			}
+		}
+	}
+}
+
+// benchInference times CompileInference(g)'s forward pass at a batch size,
+// 2 threads, after one untimed pass.
+func benchInference(b *testing.B, g *graph.Graph, batch int) {
+	p, err := graph.CompileInference(g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Threads = 2
+	xs := graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))
+	if _, err := p.Forward(false, xs...); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := p.Forward(false, xs...); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
