@@ -52,6 +52,7 @@ const (
 	blockedDepthwise
 	blockedBinary // Add, Sub or Mul of two values of one shape
 	blockedUnary  // an activation, or a Clip with constant bounds
+	blockedConcat // along channels, all inputs but the last of whole blocks
 	blockedMaxPool
 	blockedPool // GlobalAveragePool, which writes NCHW
 )
@@ -144,8 +145,49 @@ func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKi
 		return blockedMaxPool, nonNeg[p.root(cn.in[0])] || border <= 0
 	case *globalPoolOp:
 		return blockedPool, !op.max && is4D(cn.in[0])
+	case *batchNormOp:
+		// Inference BatchNorm that did not fold (it follows no
+		// convolution): a 1×1 depthwise convolution.
+		_, _, ok := p.bnAffine(ni)
+		return blockedDepthwise, ok && is4D(cn.in[0])
+	case *concatOp:
+		if op.axis != 1 && op.axis != -3 {
+			return 0, false
+		}
+		for k, i := range cn.in {
+			if !is4D(i) || k < len(cn.in)-1 && p.slots[i].shape[1]%blocked.Block != 0 {
+				return 0, false
+			}
+		}
+		return blockedConcat, len(cn.in) > 0
 	}
 	return 0, false
+}
+
+// bnAffine returns inference BatchNorm node ni as a per-channel scale and
+// shift, when its statistics are params and no other output is read.
+func (p *Program) bnAffine(ni int) (scale, shift []float32, ok bool) {
+	cn := p.nodes[ni]
+	op, isBN := cn.op.(*batchNormOp)
+	if !isBN || op.trainingMode || len(cn.in) != 5 || slices.ContainsFunc(cn.out[1:], func(o int) bool { return o >= 0 }) {
+		return nil, nil, false
+	}
+	var st [4][]float32
+	for k := range st {
+		i := cn.in[k+1]
+		if i < 0 || p.slots[i].param == nil {
+			return nil, nil, false
+		}
+		st[k] = p.slots[i].value.Data
+	}
+	c := len(st[0])
+	scale, shift = make([]float32, c), make([]float32, c)
+	for i := range c {
+		sc := float64(st[0][i]) / math.Sqrt(float64(st[3][i])+float64(op.eps))
+		scale[i] = float32(sc)
+		shift[i] = float32(float64(st[1][i]) - float64(st[2][i])*sc)
+	}
+	return scale, shift, true
 }
 
 // buildSegments finds the runs of blockable nodes (CompileInference) and
@@ -272,6 +314,16 @@ func (p *Program) segment(run []int) {
 			bg, border := poolWindow(op)
 			read(cn.in[0], max(border, 0))
 			st.mp = &blocked.MaxPool{C: op.c, Geom: bg}
+		case *batchNormOp:
+			st.kind = blockedDepthwise
+			read(cn.in[0], 0)
+			scale, shift, _ := p.bnAffine(ni)
+			st.dw = blocked.NewDepthwise(scale, len(scale), blocked.Geom{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}, shift)
+		case *concatOp:
+			st.kind = blockedConcat
+			for _, i := range cn.in {
+				read(i, 0)
+			}
 		case *globalPoolOp:
 			st.kind = blockedPool
 			read(cn.in[0], 0)
@@ -493,6 +545,18 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			}
 		case blockedMaxPool:
 			st.mp.Run(x.buf, x.layout, out.buf, out.layout, threads)
+		case blockedConcat:
+			// The inputs' blocks one after another (all but the last
+			// input are whole blocks).
+			off := 0
+			for _, i := range st.in {
+				v := s.values[i]
+				eachRow(v.layout, threads, func(n, cb, h int) {
+					o := out.buf[out.layout.At(n, off+cb, h, 0):][:out.layout.W*blocked.Block]
+					copy(o, v.buf[v.layout.At(n, cb, h, 0):])
+				})
+				off += v.layout.Blocks()
+			}
 		case blockedBinary:
 			y := s.values[st.in[1]]
 			eachRow(out.layout, threads, func(n, cb, h int) {

@@ -54,3 +54,55 @@ func TestBlockedElementwise(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedConcatBatchNorm: a channel Concat (whole blocks, then a
+// 20-channel tail) and a BatchNormalization that follows no convolution
+// (so it does not fold) run in the segment and match the plain program; a
+// Concat whose first input is not whole blocks stays outside.
+func TestBlockedConcatBatchNorm(t *testing.T) {
+	if !SetBlocked(true) {
+		t.Skip("no AVX-512: blocked segments are not used on this machine")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	g, param, node := newTestGraph("concat_bn", []int{-1, 16, 8, 8}, r)
+	pad1 := Attrs{"pads": []int{1, 1, 1, 1}}
+	a := node("conv_a", "Conv", pad1, "x", param("wa", 32, 16, 3, 3))
+	b := node("conv_b", "Conv", nil, "x", param("wb", 20, 16, 1, 1), param("bb", 20))
+	cat := node("cat", "Concat", Attrs{"axis": 1}, a, "x", b)
+	v := tensor.New(68)
+	for i := range v.Data {
+		v.Data[i] = 0.5 + r.Float32()
+	}
+	g.AddParam("bn.v", v, false)
+	bn := node("bn", "BatchNormalization", nil, cat, param("bn.s", 68), param("bn.b", 68), param("bn.m", 68), "bn.v")
+	c := node("conv_c", "Conv", pad1, node("relu", "Relu", nil, bn), param("wc", 16, 68, 3, 3))
+	// b's 20 channels first: not whole blocks, so this Concat is NCHW.
+	odd := node("odd", "Concat", Attrs{"axis": -3}, b, c)
+	g.Outputs = []ValueInfo{{Name: node("out", "Conv", nil, odd, param("wo", 8, 36, 1, 1))}}
+	ref, err := Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := CompileInference(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := BlockedNodes(fast); n != 6 {
+		t.Errorf("%d nodes in blocked segments, want 6 (conv_a, conv_b, cat, bn, relu, conv_c)", n)
+	}
+	for _, batch := range []int{1, 2} {
+		x := randT(r, batch, 16, 8, 8)
+		want, err := ref.Forward(false, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData := want[0].Clone()
+		got, err := fast.Forward(false, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := tensor.RelDiff(got[0], wantData); d > 1e-5 {
+			t.Errorf("batch %d: relative difference %.2g", batch, d)
+		}
+	}
+}
