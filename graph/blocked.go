@@ -123,7 +123,7 @@ func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKi
 		if op.depthwise() {
 			return blockedDepthwise, true
 		}
-		return blockedConv, op.group == 1
+		return blockedConv, blocked.GroupsFit(op.cin, op.m, op.group)
 	case *binaryOp:
 		// Not Div: a zero in a padding channel would make an infinity
 		// that a convolution's zero weights turn into NaN.
@@ -340,7 +340,7 @@ func (p *Program) segment(run []int) {
 	// copy in) when only dense convolutions read it, as their input.
 	for _, st := range seg.steps {
 		for k, v := range st.in {
-			if st.kind != blockedConv || k > 0 {
+			if op, ok := p.nodes[st.node].op.(*convOp); st.kind != blockedConv || k > 0 || !ok || op.group != 1 {
 				seg.values[v].planar = false
 			}
 		}
@@ -386,7 +386,7 @@ func (p *Program) segment(run []int) {
 		if st.kind == blockedDepthwise {
 			st.dw = blocked.NewDepthwise(w, op.m, bg, b)
 		} else {
-			st.conv = blocked.NewConv(w, op.m, op.geom.C, bg, b, seg.values[st.in[0]].planar)
+			st.conv = blocked.NewConv(w, op.m, op.cin, op.group, bg, b, seg.values[st.in[0]].planar)
 		}
 	}
 	for _, ni := range run {

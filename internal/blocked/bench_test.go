@@ -50,7 +50,7 @@ func BenchmarkConv(b *testing.B) {
 					d := NewDepthwise(randSlice(r, tc.c*tc.k*tc.k), tc.c, g, nil)
 					run = func() { d.Run(in, il, out, ol, nil, ol, -1e30, 1e30, threads) }
 				} else {
-					cv := NewConv(randSlice(r, tc.m*tc.c*tc.k*tc.k), tc.m, tc.c, g, nil, false)
+					cv := NewConv(randSlice(r, tc.m*tc.c*tc.k*tc.k), tc.m, tc.c, 1, g, nil, false)
 					run = func() { cv.Run(in, il, out, ol, nil, ol, -1e30, 1e30, threads) }
 					flops *= tc.c
 				}

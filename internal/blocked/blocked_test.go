@@ -81,6 +81,7 @@ type convCase struct {
 	n, c, m, h, w int
 	depthwise     bool
 	planar        bool // dense: the input in the planar layout
+	groups        int  // dense: groups (0 means 1), of whole blocks
 	maxPool       bool // a max pool of a non-negative input instead
 	g             Geom
 	pb, pr        int
@@ -89,7 +90,7 @@ type convCase struct {
 }
 
 func (tc convCase) String() string {
-	return fmt.Sprintf("n%d_c%d_m%d_%dx%d_planar%v_max%v_dw%v_k%dx%d_s%dx%d_d%dx%d_p%d,%d,%d,%d_res%v_clamp%g,%g", tc.n, tc.c, tc.m, tc.h, tc.w, tc.planar, tc.maxPool, tc.depthwise,
+	return fmt.Sprintf("n%d_c%d_m%d_g%d_%dx%d_planar%v_max%v_dw%v_k%dx%d_s%dx%d_d%dx%d_p%d,%d,%d,%d_res%v_clamp%g,%g", tc.n, tc.c, tc.m, tc.groups, tc.h, tc.w, tc.planar, tc.maxPool, tc.depthwise,
 		tc.g.KH, tc.g.KW, tc.g.SH, tc.g.SW, tc.g.DH, tc.g.DW, tc.g.PT, tc.g.PL, tc.pb, tc.pr, tc.residual, tc.lo, tc.hi)
 }
 
@@ -98,7 +99,8 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	g := tc.g
 	oh := (tc.h+g.PT+tc.pb-((g.KH-1)*g.DH+1))/g.SH + 1
 	ow := (tc.w+g.PL+tc.pr-((g.KW-1)*g.DW+1))/g.SW + 1
-	groups, cg := 1, tc.c
+	groups := max(tc.groups, 1)
+	cg := tc.c / groups
 	if tc.depthwise {
 		groups, cg = tc.c, 1
 	}
@@ -140,7 +142,7 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	case tc.depthwise:
 		NewDepthwise(wt, tc.c, g, bias).Run(in, il, out, ol, res, rl, tc.lo, tc.hi, threads)
 	default:
-		NewConv(wt, tc.m, tc.c, g, bias, tc.planar).Run(in, il, out, ol, res, rl, tc.lo, tc.hi, threads)
+		NewConv(wt, tc.m, tc.c, groups, g, bias, tc.planar).Run(in, il, out, ol, res, rl, tc.lo, tc.hi, threads)
 	}
 	got := make([]float32, tc.n*tc.m*oh*ow)
 	ToNCHW(got, out, ol, threads)
@@ -191,9 +193,6 @@ func convCases(r *rand.Rand, count int) []convCase {
 		k := []int{1, 3, 5}[r.IntN(3)]
 		tc.g = Geom{KH: k, KW: 1 + r.IntN(3), SH: 1 + r.IntN(3), SW: 1 + r.IntN(3), DH: 1 + r.IntN(2), DW: 1 + r.IntN(2)}
 		tc.g.PT, tc.g.PL, tc.pb, tc.pr = r.IntN(k), r.IntN(tc.g.KW), r.IntN(k), r.IntN(tc.g.KW)
-		if (tc.h+tc.g.PT+tc.pb-((tc.g.KH-1)*tc.g.DH+1)) < 0 || (tc.w+tc.g.PL+tc.pr-((tc.g.KW-1)*tc.g.DW+1)) < 0 {
-			continue
-		}
 		tc.residual = r.IntN(2) == 0
 		switch k := r.IntN(4); {
 		case tc.depthwise && k == 0:
@@ -202,9 +201,16 @@ func convCases(r *rand.Rand, count int) []convCase {
 			tc.g.PT, tc.g.PL, tc.pb, tc.pr = min(tc.g.PT, (tc.g.KH-1)*tc.g.DH), min(tc.g.PL, (tc.g.KW-1)*tc.g.DW), 0, 0
 		case !tc.depthwise && k == 0:
 			tc.planar = true
+		case !tc.depthwise && k == 1:
+			// Grouped: whole blocks per group, in and out.
+			tc.groups = 2 + r.IntN(3)
+			tc.c, tc.m = tc.groups*Block*(1+r.IntN(2)), tc.groups*Block*(1+r.IntN(3))
 		}
 		if r.IntN(2) == 0 {
 			tc.lo, tc.hi = 0, 6
+		}
+		if (tc.h+tc.g.PT+tc.pb-((tc.g.KH-1)*tc.g.DH+1)) < 0 || (tc.w+tc.g.PL+tc.pr-((tc.g.KW-1)*tc.g.DW+1)) < 0 {
+			continue // no output
 		}
 		cases = append(cases, tc)
 	}

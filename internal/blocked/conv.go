@@ -50,49 +50,66 @@ type Geom struct {
 	KH, KW, SH, SW, DH, DW, PT, PL int
 }
 
-// Conv is a dense (one group) convolution with its weights packed for the
-// kernels: output channel blocks in pairs, each pair's weights ordered
-// [input block][kernel row][kernel column][input channel][2×16 outputs].
-// Its input is blocked or, for a Conv made with planar set, planar (one
-// input channel per block); its output is blocked.
+// Conv is a dense or grouped convolution with its weights packed for the
+// kernels: each group's output channel blocks in pairs, each pair's
+// weights ordered [input block][kernel row][kernel column][input
+// channel][2×16 outputs]. Its input is blocked or, for a Conv made with
+// planar set (one group only), planar (one input channel per block); its
+// output is blocked. A grouped convolution needs whole blocks per group,
+// in and out: a group then reads its own run of input blocks and writes
+// its own run of output blocks.
 type Conv struct {
-	C, M int
+	C, M, Groups int
 	Geom
 	planar bool
 	w      []float32
 	bias   []float32 // M rounded up to blocks, zero-padded
 }
 
-// NewConv packs an M×C×KH×KW weight tensor (OIHW) and an optional bias of M
-// for an input in a blocked or (planar) a planar layout.
-func NewConv(weight []float32, m, c int, g Geom, bias []float32, planar bool) *Conv {
-	cv := &Conv{C: c, M: m, Geom: g, planar: planar}
+// GroupsFit reports whether a grouped convolution of c input and m output
+// channels in groups groups can run here (whole blocks per group).
+func GroupsFit(c, m, groups int) bool {
+	return groups == 1 || c%groups == 0 && m%groups == 0 && (c/groups)%Block == 0 && (m/groups)%Block == 0
+}
+
+// NewConv packs an M×(C/groups)×KH×KW weight tensor (OIHW) and an optional
+// bias of M for an input in a blocked or (planar, one group) a planar
+// layout. It panics unless GroupsFit.
+func NewConv(weight []float32, m, c, groups int, g Geom, bias []float32, planar bool) *Conv {
+	if !GroupsFit(c, m, groups) || planar && groups != 1 {
+		panic(fmt.Sprintf("blocked: %d groups of %d→%d channels (planar %v) do not fit", groups, c, m, planar))
+	}
+	cv := &Conv{C: c, M: m, Groups: groups, Geom: g, planar: planar}
 	lanes := Block
 	if planar {
 		lanes = 1
 	}
-	cb, mb := (c+lanes-1)/lanes, (m+Block-1)/Block
-	cv.bias = make([]float32, mb*Block)
+	cg, mg := c/groups, m/groups
+	cb, mb := (cg+lanes-1)/lanes, (mg+Block-1)/Block // per group
+	cv.bias = make([]float32, (m+Block-1)/Block*Block)
 	copy(cv.bias, bias)
 	pairLen := cb * g.KH * g.KW * lanes * 2 * Block
-	cv.w = make([]float32, (mb+1)/2*pairLen)
-	for p := 0; p < (mb+1)/2; p++ {
-		blocks := min(2, mb-2*p)
-		pw := cv.w[p*pairLen:]
-		for icb := range cb {
-			for kh := range g.KH {
-				for kw := range g.KW {
-					for ic := range lanes {
-						i := icb*lanes + ic
-						if i >= c {
-							continue
-						}
-						base := (((icb*g.KH+kh)*g.KW+kw)*lanes + ic) * blocks * Block
-						for b := range blocks {
-							for oc := range Block {
-								o := (2*p+b)*Block + oc
-								if o < m {
-									pw[base+b*Block+oc] = weight[((o*c+i)*g.KH+kh)*g.KW+kw]
+	pairs := (mb + 1) / 2
+	cv.w = make([]float32, groups*pairs*pairLen)
+	for gi := range groups {
+		for p := range pairs {
+			blocks := min(2, mb-2*p)
+			pw := cv.w[(gi*pairs+p)*pairLen:]
+			for icb := range cb {
+				for kh := range g.KH {
+					for kw := range g.KW {
+						for ic := range lanes {
+							i := icb*lanes + ic // in the group
+							if i >= cg {
+								continue
+							}
+							base := (((icb*g.KH+kh)*g.KW+kw)*lanes + ic) * blocks * Block
+							for b := range blocks {
+								for oc := range Block {
+									o := (2*p+b)*Block + oc // in the group
+									if o < mg {
+										pw[base+b*Block+oc] = weight[(((gi*mg+o)*cg+i)*g.KH+kh)*g.KW+kw]
+									}
 								}
 							}
 						}
@@ -129,12 +146,13 @@ func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []flo
 		panic("blocked: conv input layout is not the one its weights were packed for")
 	}
 	lanes := il.Lanes()
-	cb := il.Blocks()
-	pairs := (ol.Blocks() + 1) / 2
+	cb := il.Blocks() / cv.Groups // input blocks per group
+	mb := ol.Blocks() / cv.Groups // output blocks per group
+	pairs := (mb + 1) / 2         // per group
 	pairLen := cb * cv.KH * cv.KW * lanes * 2 * Block
 	macs := ol.N * ol.H * ol.W * ol.Blocks() * Block * cb * lanes * cv.KH * cv.KW
-	threads = workFor(ol.N*ol.H*pairs, macs/8, threads)
-	gr := newGrid(ol, pairs, convTile, threads)
+	threads = workFor(ol.N*ol.H*pairs*cv.Groups, macs/8, threads)
+	gr := newGrid(ol, pairs*cv.Groups, convTile, threads)
 	asm := useAsm && cv.SW <= 2
 	kernels := &convKernels
 	if cv.planar {
@@ -148,22 +166,24 @@ func (cv *Conv) Run(in []float32, il Layout, out []float32, ol Layout, res []flo
 		a.lo, a.hi = lo, hi
 		a.inRowStep, a.outRowStep = 4*il.Row()*cv.SH, 4*ol.Row()
 		for it := i0; it < i1; it++ {
-			n, oh, rows, p, ow0, cnt := gr.at(it)
-			blocks := min(2, ol.Blocks()-2*p)
-			inBase := il.At(n, 0, oh*cv.SH-cv.PT, -cv.PL) + ow0*cv.SW*lanes
-			outBase := ol.At(n, 2*p, oh, ow0)
+			n, oh, rows, gp, ow0, cnt := gr.at(it)
+			gi, p := gp/pairs, gp%pairs
+			blocks := min(2, mb-2*p)
+			ob := gi*mb + 2*p // first output block
+			inBase := il.At(n, gi*cb, oh*cv.SH-cv.PT, -cv.PL) + ow0*cv.SW*lanes
+			outBase := ol.At(n, ob, oh, ow0)
 			resBase := -1
 			if res != nil {
-				resBase = rl.At(n, 2*p, oh, ow0)
+				resBase = rl.At(n, ob, oh, ow0)
 			}
-			w := cv.w[p*pairLen:]
+			w := cv.w[gp*pairLen:]
 			if !asm {
 				for r := range rows {
-					convTileGo(in, inBase+r*il.Row()*cv.SH, w, cv.bias[2*p*Block:], out, outBase+r*ol.Row(), res, resBase+r*rl.Row(), cnt, blocks, cv.SW, lanes, &a)
+					convTileGo(in, inBase+r*il.Row()*cv.SH, w, cv.bias[ob*Block:], out, outBase+r*ol.Row(), res, resBase+r*rl.Row(), cnt, blocks, cv.SW, lanes, &a)
 				}
 				continue
 			}
-			a.in, a.w, a.bias = &in[inBase], &w[0], &cv.bias[2*p*Block]
+			a.in, a.w, a.bias = &in[inBase], &w[0], &cv.bias[ob*Block]
 			a.out, a.res, a.resRowStep = &out[outBase], nil, 0
 			if res != nil {
 				a.res, a.resRowStep = &res[resBase], 4*rl.Row()
