@@ -16,22 +16,34 @@ import (
 // (internal/blocked) when the machine has its kernels: CompileInference
 // gathers maximal runs of consecutive nodes that the layout supports into
 // segments. A segment converts the values it reads from outside into the
-// blocked layout once, runs its nodes there — dense and depthwise
-// convolutions with their fused bias, residual and activation, Adds, max
-// pools (over ReLU outputs, or with no window past the input), and a final
-// GlobalAveragePool that writes NCHW — and converts back only the values
-// that nodes outside it or the caller read. Values that live only inside a
-// segment have no NCHW tensor at all (Value returns nil for them). An
-// entry that only dense convolutions read stays planar (padded NCHW), so
-// an RGB stem or a 20-channel input is not padded to 16 channels. A large
-// batch runs through a segment in chunks of images (segmentChunkBytes).
+// blocked layout once, runs its nodes there, and converts back only the
+// values that nodes outside it or the caller read. Values that live only
+// inside a segment have no NCHW tensor at all (Value returns nil for them;
+// Shape still answers). It runs:
+//   - dense, grouped (whole blocks per group) and depthwise convolutions
+//     with their fused bias, residual and activation;
+//   - Add, Sub and Mul of same-shape values, and Mul by an N×C×1×1 scale
+//     (squeeze-excitation);
+//   - activations that are finite on finite inputs, and Clip;
+//   - max pools (over inputs ≥ 0, or with no window past the input);
+//   - global average pools, as depthwise convolutions with a whole-map
+//     kernel;
+//   - channel Concats whose inputs but the last are whole blocks;
+//   - BatchNormalization that did not fold, as a 1×1 depthwise convolution.
+//
+// An entry that only dense convolutions read stays planar (padded NCHW),
+// so an RGB stem or a 20-channel input is not padded to 16 channels. A
+// large batch runs through a segment in chunks of images
+// (segmentChunkBytes), and a segment is built only where its convolutions
+// outweigh its conversions (minMACsPerConverted).
 //
 // The blocked layout's direct convolutions need no column matrix, copy no
 // input into a padded buffer (each activation keeps a zero border as wide
 // as its readers' padding) and compute no junk columns, which is where the
 // NCHW path lost most of its time at batch 1 and on small maps. Results
 // differ from the NCHW program's by float rounding only (the sums run in
-// another order): TestBlockedSegments, TestTorchvisionORT.
+// another order): TestBlockedSegments, TestBlockedElementwise,
+// TestBlockedConcatBatchNorm, TestTorchvisionORT.
 
 // useBlocked lets tests turn the blocked segments off to compare.
 var useBlocked = blockedAvailable()
@@ -54,7 +66,7 @@ const (
 	blockedUnary  // an activation, or a Clip with constant bounds
 	blockedConcat // along channels, all inputs but the last of whole blocks
 	blockedMaxPool
-	blockedPool // GlobalAveragePool, which writes NCHW
+	blockedScale // Mul of an N×C×H×W value by an N×C×1×1 one (squeeze-excitation)
 )
 
 // blockedStep is one node of a segment.
@@ -64,7 +76,6 @@ type blockedStep struct {
 	conv   *blocked.Conv
 	dw     *blocked.Depthwise
 	mp     *blocked.MaxPool
-	gap    *blocked.GlobalAveragePool
 	bin    binKind
 	unary  func(y, x []float32) // nil for a Clip: clamp to [lo, hi]
 	in     []int                // segment values read: conv [x] or [x, residual], binary [a, b], others [x]
@@ -128,7 +139,14 @@ func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKi
 		// Not Div: a zero in a padding channel would make an infinity
 		// that a convolution's zero weights turn into NaN.
 		a, b := cn.in[0], cn.in[1]
-		return blockedBinary, (op.kind == binAdd || op.kind == binSub || op.kind == binMul) && is4D(a) && is4D(b) &&
+		if !is4D(a) || !is4D(b) {
+			return 0, false
+		}
+		if op.kind == binMul && (isChannelScale(p.slots[a].shape, p.slots[b].shape) && isChannelScale(at2[a], at2[b]) ||
+			isChannelScale(p.slots[b].shape, p.slots[a].shape) && isChannelScale(at2[b], at2[a])) {
+			return blockedScale, true
+		}
+		return blockedBinary, (op.kind == binAdd || op.kind == binSub || op.kind == binMul) &&
 			slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
 	case *unaryOp:
 		return blockedUnary, blockedUnaryOps[cn.node.Op] && is4D(cn.in[0])
@@ -144,7 +162,8 @@ func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKi
 		_, border := poolWindow(op)
 		return blockedMaxPool, nonNeg[p.root(cn.in[0])] || border <= 0
 	case *globalPoolOp:
-		return blockedPool, !op.max && is4D(cn.in[0])
+		// A depthwise convolution whose kernel is the whole map.
+		return blockedDepthwise, !op.max && is4D(cn.in[0])
 	case *batchNormOp:
 		// Inference BatchNorm that did not fold (it follows no
 		// convolution): a 1×1 depthwise convolution.
@@ -249,11 +268,6 @@ func (p *Program) buildSegments() error {
 			lo = -1
 		}
 		nonNeg[out] = lo >= 0
-		// A global pool's output is NCHW: it cannot feed the same
-		// segment, so the run ends after it.
-		if kind == blockedPool {
-			flush()
-		}
 	}
 	flush()
 	return nil
@@ -299,8 +313,15 @@ func (p *Program) segment(run []int) {
 			st.lo, st.hi = op.act.bounds()
 		case *binaryOp:
 			st.kind, st.bin = blockedBinary, op.kind
-			read(cn.in[0], 0)
-			read(cn.in[1], 0)
+			a, b := cn.in[0], cn.in[1]
+			if isChannelScale(p.slots[b].shape, p.slots[a].shape) {
+				a, b = b, a
+			}
+			if !slices.Equal(p.slots[a].shape, p.slots[b].shape) {
+				st.kind = blockedScale // a is the map, b the N×C×1×1 scale
+			}
+			read(a, 0)
+			read(b, 0)
 			st.lo, st.hi = op.act.bounds()
 		case *unaryOp:
 			st.kind, st.unary = blockedUnary, op.f.fwd
@@ -325,15 +346,16 @@ func (p *Program) segment(run []int) {
 				read(i, 0)
 			}
 		case *globalPoolOp:
-			st.kind = blockedPool
+			st.kind = blockedDepthwise
 			read(cn.in[0], 0)
-			st.out = cn.out[0]
 			sh := p.slots[cn.in[0]].shape
-			st.gap = blocked.NewGlobalAveragePool(sh[1], sh[2], sh[3])
+			k := make([]float32, sh[1]*sh[2]*sh[3])
+			for i := range k {
+				k[i] = 1 / float32(sh[2]*sh[3])
+			}
+			st.dw = blocked.NewDepthwise(k, sh[1], blocked.Geom{KH: sh[2], KW: sh[3], SH: 1, SW: 1, DH: 1, DW: 1}, nil)
 		}
-		if st.kind != blockedPool {
-			st.out = value(cn.out[0], false)
-		}
+		st.out = value(cn.out[0], false)
 		seg.steps = append(seg.steps, st)
 	}
 	// An entry stays planar (padded NCHW, no channel padding and a plain
@@ -524,11 +546,8 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 		}
 	}
 	for si, st := range s.steps {
-		out := s.values[0] // placeholder for pools
-		if st.kind != blockedPool {
-			out = s.values[st.out]
-			out.buf = s.get(out.layout)
-		}
+		out := s.values[st.out]
+		out.buf = s.get(out.layout)
 		x := s.values[st.in[0]]
 		switch st.kind {
 		case blockedConv, blockedDepthwise:
@@ -574,10 +593,22 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 					vec.Clamp(o, xr, st.lo, st.hi)
 				}
 			})
-		case blockedPool:
-			st.gap.Run(image(st.out), x.buf, x.layout, threads)
+		case blockedScale:
+			y := s.values[st.in[1]]
+			eachRow(out.layout, threads, func(n, cb, h int) {
+				o := out.buf[out.layout.At(n, cb, h, 0):][:out.layout.W*blocked.Block]
+				xr := x.buf[x.layout.At(n, cb, h, 0):][:len(o)]
+				sc := (*[blocked.Block]float32)(y.buf[y.layout.At(n, cb, 0, 0):])
+				for px := 0; px < len(o); px += blocked.Block {
+					op, xp := (*[blocked.Block]float32)(o[px:]), (*[blocked.Block]float32)(xr[px:])
+					for c := range op {
+						op[c] = xp[c] * sc[c]
+					}
+				}
+				vec.Clamp(o, o, st.lo, st.hi)
+			})
 		}
-		if st.kind != blockedPool && out.exit {
+		if out.exit {
 			blocked.ToNCHW(image(out.slot), out.buf, out.layout, threads)
 		}
 		for _, i := range st.in {
@@ -585,7 +616,7 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 				s.release(v)
 			}
 		}
-		if st.kind != blockedPool && out.lastUse <= si && out.buf != nil {
+		if out.lastUse <= si && out.buf != nil {
 			s.release(out)
 		}
 		if timed {
@@ -641,4 +672,10 @@ func eachRow(l blocked.Layout, threads int, fn func(n, cb, h int)) {
 			fn(r/l.H/l.Blocks(), r/l.H%l.Blocks(), r%l.H)
 		}
 	})
+}
+
+// isChannelScale reports whether shape s is [N, C, 1, 1] for a map x of
+// shape [N, C, H, W] (a squeeze-excitation's scale).
+func isChannelScale(x, s []int) bool {
+	return len(x) == 4 && len(s) == 4 && s[0] == x[0] && s[1] == x[1] && s[2] == 1 && s[3] == 1
 }

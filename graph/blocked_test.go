@@ -106,3 +106,50 @@ func TestBlockedConcatBatchNorm(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedSqueezeExcitation: a squeeze-excitation block (global pool,
+// two 1×1 convolutions on the pooled map, Sigmoid, then the map times the
+// N×C×1×1 scale, with the scale on either side of the Mul) runs whole in
+// one segment and matches the plain program; the pooled map is also a
+// graph output, so it is converted back.
+func TestBlockedSqueezeExcitation(t *testing.T) {
+	if !SetBlocked(true) {
+		t.Skip("no AVX-512: blocked segments are not used on this machine")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	g, param, node := newTestGraph("se", []int{-1, 32, 7, 7}, r)
+	pad1 := Attrs{"pads": []int{1, 1, 1, 1}}
+	x := node("conv0", "Conv", pad1, "x", param("w0", 48, 32, 3, 3))
+	pooled := node("gap", "GlobalAveragePool", nil, x)
+	sq := node("relu", "Relu", nil, node("squeeze", "Conv", nil, pooled, param("ws", 8, 48, 1, 1), param("bs", 8)))
+	sc := node("sig", "Sigmoid", nil, node("excite", "Conv", nil, sq, param("we", 48, 8, 1, 1), param("be", 48)))
+	y := node("scale", "Mul", nil, x, sc)
+	z := node("scale2", "Mul", nil, sc, node("conv1", "Conv", pad1, y, param("w1", 48, 48, 3, 3)))
+	g.Outputs = []ValueInfo{{Name: node("out", "Conv", nil, z, param("wo", 16, 48, 1, 1))}, {Name: pooled}}
+	ref, err := Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := CompileInference(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := BlockedNodes(fast); n != 9 {
+		t.Errorf("%d nodes in blocked segments, want all 9 (the Relu is fused into squeeze)", n)
+	}
+	for _, batch := range []int{1, 3} {
+		in := randT(r, batch, 32, 7, 7)
+		want, err := ref.Forward(false, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w0, w1 := want[0].Clone(), want[1].Clone()
+		got, err := fast.Forward(false, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := max(tensor.RelDiff(got[0], w0), tensor.RelDiff(got[1], w1)); d > 1e-5 {
+			t.Errorf("batch %d: relative difference %.2g", batch, d)
+		}
+	}
+}

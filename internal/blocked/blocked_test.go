@@ -264,8 +264,17 @@ func TestLayoutRoundTripAndPool(t *testing.T) {
 		if l.Planar {
 			continue // the pool takes blocked layouts only
 		}
+		// A global average pool, as graph runs it: a depthwise
+		// convolution whose kernel is the whole map.
+		k := make([]float32, l.C*l.H*l.W)
+		for i := range k {
+			k[i] = 1 / float32(l.H*l.W)
+		}
+		pl := Layout{N: l.N, C: l.C, H: 1, W: 1}
+		pooled := make([]float32, pl.Len())
+		NewDepthwise(k, l.C, Geom{KH: l.H, KW: l.W, SH: 1, SW: 1, DH: 1, DW: 1}, nil).Run(b, l, pooled, pl, nil, pl, float32(math.Inf(-1)), float32(math.Inf(1)), 2)
 		pool := make([]float32, l.N*l.C)
-		NewGlobalAveragePool(l.C, l.H, l.W).Run(pool, b, l, 2)
+		ToNCHW(pool, pooled, pl, 2)
 		for i := range pool {
 			s := 0.0
 			for _, v := range x[i*l.H*l.W : (i+1)*l.H*l.W] {

@@ -1,8 +1,6 @@
 package blocked
 
 import (
-	"math"
-
 	"github.com/shearsml/shears/internal/parallel"
 )
 
@@ -105,35 +103,6 @@ func ToNCHW(dst []float32, src []float32, l Layout, threads int) {
 			}
 		}
 	})
-}
-
-// GlobalAveragePool writes the mean of each channel of a blocked input to
-// an N×C output. It runs as a depthwise convolution whose kernel covers the
-// whole map with weights 1/(H·W), on the depthwise kernels.
-type GlobalAveragePool struct {
-	C, H, W int
-	dw      *Depthwise
-	out     []float32 // the pooled N×C×1×1, blocked
-}
-
-// NewGlobalAveragePool makes a pool of C channels of H×W maps.
-func NewGlobalAveragePool(c, h, w int) *GlobalAveragePool {
-	k := make([]float32, c*h*w)
-	for i := range k {
-		k[i] = 1 / float32(h*w)
-	}
-	return &GlobalAveragePool{C: c, H: h, W: w, dw: NewDepthwise(k, c, Geom{KH: h, KW: w, SH: 1, SW: 1, DH: 1, DW: 1}, nil)}
-}
-
-// Run pools src (layout l, C×H×W maps) into dst (N×C).
-func (g *GlobalAveragePool) Run(dst, src []float32, l Layout, threads int) {
-	ol := Layout{N: l.N, C: g.C, H: 1, W: 1}
-	if len(g.out) < ol.Len() {
-		g.out = make([]float32, ol.Len())
-	}
-	inf := float32(math.Inf(1))
-	g.dw.Run(src, l, g.out, ol, nil, ol, -inf, inf, threads)
-	ToNCHW(dst, g.out, ol, threads)
 }
 
 // minParallel is the element count below which a memory pass stays on one
