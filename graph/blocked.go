@@ -57,6 +57,11 @@ func blockedAvailable() bool { return blocked.Available() }
 // starts a new segment.
 const minBlockedChannels = 8
 
+// minPlanarPixels is the smallest output map (pixels) on which a
+// convolution of fewer than minBlockedChannels input channels cuts a
+// segment to read a planar input.
+const minPlanarPixels = 64
+
 type blockedKind uint8
 
 const (
@@ -241,9 +246,12 @@ func (p *Program) buildSegments() error {
 			continue
 		}
 		cn := p.nodes[ni]
-		// A dense convolution of few channels reads a planar input, which
-		// only an entry value can be: it starts a segment of its own.
-		if conv, ok := cn.op.(*convOp); ok && kind == blockedConv && conv.geom.C < minBlockedChannels && inRun[p.root(cn.in[0])] {
+		// A dense convolution of few channels on a real map reads a
+		// planar input, which only an entry value can be: it starts a
+		// segment of its own. On a tiny map (a squeeze-excitation's 1×1)
+		// the padded channels cost less than a cut.
+		if conv, ok := cn.op.(*convOp); ok && kind == blockedConv && conv.geom.C < minBlockedChannels &&
+			conv.geom.OH*conv.geom.OW >= minPlanarPixels && inRun[p.root(cn.in[0])] {
 			flush()
 		}
 		run = append(run, ni)
