@@ -8,7 +8,9 @@
 // ORT's intra-op threads busy-wait for more work after a run (its default,
 // which gives it its best latency), and they would hold a core during
 // shears' next run. Each ORT block opens its own session and closes it, so
-// its threads are gone before shears runs again.
+// its threads are gone before shears runs again. Four blocks each by
+// default (-rounds): this machine has slow phases of tens of seconds, and
+// more, shorter blocks spread them over both runtimes instead of one.
 //
 //	go run ./internal/cmd/benchinfer [-threads 2] [-batches 1,64] [-models ...] [-mintime 2s]
 //
@@ -48,6 +50,9 @@ import (
 // ortProfile is the -ortprofile prefix.
 var ortProfile string
 
+// rounds is -rounds: blocks per runtime and row.
+var rounds int
+
 func main() {
 	threads := flag.Int("threads", 2, "threads for both runtimes")
 	batches := flag.String("batches", "1,64", "batch sizes")
@@ -56,6 +61,7 @@ func main() {
 	minTime := flag.Duration("mintime", 2*time.Second, "time each runtime at least this long per row (and at least -minruns runs)")
 	minRuns := flag.Int("minruns", 5, "timed runs per runtime and row, at least")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (ORT shows as cgocall) to this file")
+	flag.IntVar(&rounds, "rounds", 4, "alternating blocks per runtime and row: more blocks spread the machine's slow phases over both runtimes")
 	flag.StringVar(&ortProfile, "ortprofile", "", "write ORT's per-node trace of each row's second ORT block to files of this prefix (JSON, chrome://tracing format)")
 	layers := flag.String("layers", "", "time each node of these types (comma-separated, e.g. Conv) alone, as a one-node model, instead of whole models")
 	flag.Parse()
@@ -105,7 +111,7 @@ func run(threads int, batchList, modelList, tvDir, layerOps string, minTime time
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("machine: %s, %d cores, load %s\n", cpu, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("shears (%s) vs ONNX Runtime %s (CPU, intra-op threads %d, sequential, default graph optimisations); threads %d each;\n", runtime.Version(), ortref.RuntimeVersion(), threads, threads)
-	fmt.Printf("median of ≥ %d runs and ≥ %v per runtime, in two blocks each (shears, ORT, shears, ORT), after a warm-up run per block\n\n", minRuns, minTime)
+	fmt.Printf("median of ≥ %d runs and ≥ %v per runtime, in %d alternating blocks each (shears, ORT, shears, ORT, …), after a warm-up run per block\n\n", minRuns, minTime, rounds)
 	fmt.Println("| model | input | batch | shears ms | ORT ms | shears/ORT | max rel. diff |")
 	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, name := range strings.Split(modelList, ",") {
@@ -171,14 +177,14 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 	for i := range x.Data {
 		x.Data[i] = float32(r.NormFloat64())
 	}
-	// measure runs f (after one warm-up run) for at least half of minTime and
-	// half of minRuns, appending milliseconds to ts.
+	// measure runs f (after one warm-up run) for at least its block's share
+	// of minTime and of minRuns, appending milliseconds to ts.
 	measure := func(ts []float64, f func() error) ([]float64, error) {
 		if err := f(); err != nil {
 			return nil, err
 		}
 		var spent time.Duration
-		for n := 0; n < (minRuns+1)/2 || spent < minTime/2; n++ {
+		for n := 0; n < (minRuns+rounds-1)/rounds || spent < minTime/time.Duration(rounds); n++ {
 			t0 := time.Now()
 			if err := f(); err != nil {
 				return nil, err
@@ -194,7 +200,7 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 	}
 	var ts, to []float64
 	var diff float64
-	for round := 0; round < 2; round++ {
+	for round := range rounds {
 		var got []*tensor.Tensor
 		if ts, err = measure(ts, func() error {
 			var err error
