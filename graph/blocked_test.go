@@ -27,32 +27,7 @@ func TestBlockedElementwise(t *testing.T) {
 	c1 := node("conv1", "Conv", pad1, pool, param("w1", 24, 20, 3, 3))
 	out := node("div", "Div", nil, node("log", "Log", nil, node("abs", "Abs", nil, c1)), param("k", 1, 24, 1, 1))
 	g.Outputs = []ValueInfo{{Name: out}}
-	ref, err := Compile(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast, err := CompileInference(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := BlockedNodes(fast); n != 10 {
-		t.Errorf("%d nodes in blocked segments, want 10 (conv0 … abs)", n)
-	}
-	for _, batch := range []int{1, 3} {
-		x := randT(r, batch, 20, 9, 9)
-		want, err := ref.Forward(false, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantData := want[0].Clone()
-		got, err := fast.Forward(false, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := tensor.RelDiff(got[0], wantData); d > 1e-5 {
-			t.Errorf("batch %d: relative difference %.2g", batch, d)
-		}
-	}
+	checkBlocked(t, g, r, 10, "conv0 … abs")
 }
 
 // TestBlockedConcatBatchNorm: a channel Concat (whole blocks, then a
@@ -79,32 +54,7 @@ func TestBlockedConcatBatchNorm(t *testing.T) {
 	// b's 20 channels first: not whole blocks, so this Concat is NCHW.
 	odd := node("odd", "Concat", Attrs{"axis": -3}, b, c)
 	g.Outputs = []ValueInfo{{Name: node("out", "Conv", nil, odd, param("wo", 8, 36, 1, 1))}}
-	ref, err := Compile(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast, err := CompileInference(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := BlockedNodes(fast); n != 6 {
-		t.Errorf("%d nodes in blocked segments, want 6 (conv_a, conv_b, cat, bn, relu, conv_c)", n)
-	}
-	for _, batch := range []int{1, 2} {
-		x := randT(r, batch, 16, 8, 8)
-		want, err := ref.Forward(false, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantData := want[0].Clone()
-		got, err := fast.Forward(false, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := tensor.RelDiff(got[0], wantData); d > 1e-5 {
-			t.Errorf("batch %d: relative difference %.2g", batch, d)
-		}
-	}
+	checkBlocked(t, g, r, 6, "conv_a, conv_b, cat, bn, relu, conv_c")
 }
 
 // TestBlockedSqueezeExcitation: a squeeze-excitation block (global pool,
@@ -126,6 +76,14 @@ func TestBlockedSqueezeExcitation(t *testing.T) {
 	y := node("scale", "Mul", nil, x, sc)
 	z := node("scale2", "Mul", nil, sc, node("conv1", "Conv", pad1, y, param("w1", 48, 48, 3, 3)))
 	g.Outputs = []ValueInfo{{Name: node("out", "Conv", nil, z, param("wo", 16, 48, 1, 1))}, {Name: pooled}}
+	checkBlocked(t, g, r, 9, "all; the Relu is fused into squeeze")
+}
+
+// checkBlocked compiles g for inference, checks that wantNodes nodes run in
+// blocked segments, and compares every output with the plain program's at
+// batch 1 and 3.
+func checkBlocked(t *testing.T, g *Graph, r *rand.Rand, wantNodes int, which string) {
+	t.Helper()
 	ref, err := Compile(g)
 	if err != nil {
 		t.Fatal(err)
@@ -134,22 +92,28 @@ func TestBlockedSqueezeExcitation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := BlockedNodes(fast); n != 9 {
-		t.Errorf("%d nodes in blocked segments, want all 9 (the Relu is fused into squeeze)", n)
+	if n := BlockedNodes(fast); n != wantNodes {
+		t.Errorf("%d nodes in blocked segments, want %d (%s)", n, wantNodes, which)
 	}
 	for _, batch := range []int{1, 3} {
-		in := randT(r, batch, 32, 7, 7)
-		want, err := ref.Forward(false, in)
+		shape := append([]int{batch}, g.Inputs[0].Shape[1:]...)
+		x := randT(r, shape...)
+		want, err := ref.Forward(false, x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w0, w1 := want[0].Clone(), want[1].Clone()
-		got, err := fast.Forward(false, in)
+		var wants []*tensor.Tensor
+		for _, w := range want {
+			wants = append(wants, w.Clone())
+		}
+		got, err := fast.Forward(false, x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := max(tensor.RelDiff(got[0], w0), tensor.RelDiff(got[1], w1)); d > 1e-5 {
-			t.Errorf("batch %d: relative difference %.2g", batch, d)
+		for k := range got {
+			if d := tensor.RelDiff(got[k], wants[k]); d > 1e-5 {
+				t.Errorf("batch %d, output %d: relative difference %.2g", batch, k, d)
+			}
 		}
 	}
 }
