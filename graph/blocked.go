@@ -43,7 +43,8 @@ import (
 // NCHW path lost most of its time at batch 1 and on small maps. Results
 // differ from the NCHW program's by float rounding only (the sums run in
 // another order): TestBlockedSegments, TestBlockedElementwise,
-// TestBlockedConcatBatchNorm, TestTorchvisionORT.
+// TestBlockedConcatBatchNorm, TestBlockedSqueezeExcitation,
+// TestTorchvisionORT.
 
 // useBlocked lets tests turn the blocked segments off to compare.
 var useBlocked = blockedAvailable()
@@ -52,9 +53,9 @@ func blockedAvailable() bool { return blocked.Available() }
 
 // minBlockedChannels is the fewest input channels a dense convolution
 // needs to read a blocked input: channels are padded to blocks of 16, and
-// on 3 channels that would be 16/3 times the work. With fewer it reads its
-// input planar (padded NCHW), which only a segment's entry can be, so it
-// starts a new segment.
+// on 3 channels that would be 16/3 times the work. With fewer (on maps of
+// minPlanarPixels or more) it reads its input planar (padded NCHW), which
+// only a segment's entry can be, so it starts a new segment.
 const minBlockedChannels = 8
 
 // minPlanarPixels is the smallest output map (pixels) on which a
@@ -83,8 +84,8 @@ type blockedStep struct {
 	mp     *blocked.MaxPool
 	bin    binKind
 	unary  func(y, x []float32) // nil for a Clip: clamp to [lo, hi]
-	in     []int                // segment values read: conv [x] or [x, residual], binary [a, b], others [x]
-	out    int                  // segment value written, or the NCHW slot (global pool)
+	in     []int                // segment values read: conv [x] or [x, residual], binary [a, b], scale [x, s], concat its inputs, others [x]
+	out    int                  // segment value written
 	lo, hi float32
 }
 
