@@ -105,7 +105,7 @@ type blockedSegment struct {
 	first  int // first node: the segment runs in its place
 	steps  []blockedStep
 	values []*blockedValue
-	batch  int
+	batch  int // images (N) the buffers are set up for
 	images int // per pass (chunk)
 	// free holds the buffers of dead values by layout, for reuse: kernels
 	// write only interiors, so a buffer's border stays zero.
@@ -125,8 +125,11 @@ func (p *Program) root(i int) int {
 // tells the values known to be ≥ 0 (a max pool's zero border needs it).
 func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKind, bool) {
 	cn := p.nodes[ni]
+	// A 4-D value whose C, H and W do not depend on the batch size: the
+	// kernels' geometry is fixed when the segment is built.
 	is4D := func(i int) bool {
-		return i >= 0 && p.slots[i].param == nil && len(p.slots[i].shape) == 4 && len(at2[i]) == 4
+		return i >= 0 && p.slots[i].param == nil && len(p.slots[i].shape) == 4 && len(at2[i]) == 4 &&
+			slices.Equal(p.slots[i].shape[1:], at2[i][1:])
 	}
 	switch op := cn.op.(type) {
 	case *convOp:
@@ -233,7 +236,7 @@ func (p *Program) buildSegments() error {
 	inRun := map[int]bool{} // root slots the run computes
 	nonNeg := map[int]bool{}
 	flush := func() {
-		p.segment(run)
+		p.segment(run, at2)
 		run = run[:0]
 		clear(inRun)
 	}
@@ -283,7 +286,7 @@ func (p *Program) buildSegments() error {
 }
 
 // segment makes a segment of the nodes run (indices in execution order).
-func (p *Program) segment(run []int) {
+func (p *Program) segment(run []int, at2 [][]int) {
 	if len(run) == 0 {
 		return
 	}
@@ -374,6 +377,15 @@ func (p *Program) segment(run []int) {
 			if op, ok := p.nodes[st.node].op.(*convOp); st.kind != blockedConv || k > 0 || !ok || op.group != 1 {
 				seg.values[v].planar = false
 			}
+		}
+	}
+	// All values must have one N, at every batch size: the segment runs
+	// images in chunks (a fixed-N value among batch-sized ones would not
+	// split with them).
+	for _, v := range seg.values {
+		v0 := seg.values[0].slot
+		if p.slots[v.slot].shape[0] != p.slots[v0].shape[0] || at2[v.slot][0] != at2[v0][0] {
+			return
 		}
 	}
 	inRun := map[int]bool{}
@@ -505,29 +517,31 @@ func (s *blockedSegment) release(v *blockedValue) {
 // image, so it runs one image per pass from 5 MB down).
 var segmentChunkBytes = 2 << 20
 
-// chunk returns the images per pass for the program's batch.
-func (s *blockedSegment) chunk(p *Program) int {
+// chunk returns the images per pass for n images.
+func (s *blockedSegment) chunk(p *Program, n int) int {
 	largest := 0
 	for _, v := range s.values {
 		sh := p.slots[v.slot].shape
 		l := blocked.Layout{N: 1, C: sh[1], H: sh[2], W: sh[3], Border: v.border, Planar: v.planar}
 		largest = max(largest, 4*l.Len())
 	}
-	n := p.batch
 	passes := (n*largest + segmentChunkBytes - 1) / segmentChunkBytes
 	passes = min(max(passes, 1), n)
 	return (n + passes - 1) / passes
 }
 
-// forward runs the segment on the program's current values.
+// forward runs the segment on the program's current values. Its images
+// are its values' N (segment checks they all have the same): the batch
+// size, or a graph's fixed N.
 func (s *blockedSegment) forward(p *Program, threads int) {
-	if s.batch != p.batch {
-		s.batch = p.batch
+	n := p.slots[s.values[0].slot].shape[0]
+	if s.batch != n {
+		s.batch = n
 		clear(s.free)
-		s.images = s.chunk(p)
+		s.images = s.chunk(p, n)
 	}
-	for n0 := 0; n0 < p.batch; n0 += s.images {
-		s.pass(p, n0, min(s.images, p.batch-n0), threads)
+	for n0 := 0; n0 < n; n0 += s.images {
+		s.pass(p, n0, min(s.images, n-n0), threads)
 	}
 }
 
@@ -536,7 +550,7 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 	// image returns the NCHW slice of the chunk's images in slot i.
 	image := func(i int) []float32 {
 		d := p.slots[i].value.Data
-		per := len(d) / p.batch
+		per := len(d) / s.batch
 		return d[n0*per : (n0+cnt)*per]
 	}
 	for _, v := range s.values {

@@ -117,3 +117,43 @@ func checkBlocked(t *testing.T, g *Graph, r *rand.Rand, wantNodes int, which str
 		}
 	}
 }
+
+// TestBlockedStaticBatch: a graph whose input has a fixed N of 4 (an
+// export without a dynamic batch) runs all four images through its
+// segment, in chunks.
+func TestBlockedStaticBatch(t *testing.T) {
+	if !SetBlocked(true) {
+		t.Skip("no AVX-512: blocked segments are not used on this machine")
+	}
+	defer func(old int) { segmentChunkBytes = old }(segmentChunkBytes)
+	segmentChunkBytes = 1 // one image per pass
+	r := rand.New(rand.NewPCG(13, 14))
+	g, param, node := newTestGraph("static", []int{4, 16, 8, 8}, r)
+	pad1 := Attrs{"pads": []int{1, 1, 1, 1}}
+	c := node("conv1", "Conv", pad1, node("conv0", "Conv", pad1, "x", param("w0", 32, 16, 3, 3)), param("w1", 16, 32, 3, 3))
+	g.Outputs = []ValueInfo{{Name: c}}
+	ref, err := Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := CompileInference(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := BlockedNodes(fast); n != 2 {
+		t.Errorf("%d nodes in blocked segments, want 2", n)
+	}
+	x := randT(r, 4, 16, 8, 8)
+	want, err := ref.Forward(false, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := want[0].Clone()
+	got, err := fast.Forward(false, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tensor.RelDiff(got[0], w); d > 1e-5 {
+		t.Errorf("relative difference %.2g", d)
+	}
+}
