@@ -44,7 +44,7 @@ import (
 // differ from the NCHW program's by float rounding only (the sums run in
 // another order): TestBlockedSegments, TestBlockedElementwise,
 // TestBlockedConcatBatchNorm, TestBlockedSqueezeExcitation,
-// TestTorchvisionORT.
+// TestBlockedStaticBatch, TestTorchvisionORT.
 
 // useBlocked lets tests turn the blocked segments off to compare.
 var useBlocked = blockedAvailable()
