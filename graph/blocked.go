@@ -268,7 +268,11 @@ func (p *Program) buildSegments() error {
 		case *binaryOp:
 			lo, _ = op.act.bounds()
 		case *poolOp:
-			lo = 0 // a max pool of a non-negative input
+			// A max pool's output is ≥ 0 when its input is (one that
+			// reads no border may take a negative input).
+			if !nonNeg[p.root(cn.in[0])] {
+				lo = -1
+			}
 		case *clipOp:
 			lo, _, _ = p.constClip(ni)
 		case *unaryOp:

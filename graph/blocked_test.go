@@ -157,3 +157,20 @@ func TestBlockedStaticBatch(t *testing.T) {
 		t.Errorf("relative difference %.2g", d)
 	}
 }
+
+// TestBlockedPoolAfterPool: a max pool that reads no border may take a
+// negative input, and its output is then not known to be ≥ 0: a padded
+// max pool after it must not treat its zero border as −∞.
+func TestBlockedPoolAfterPool(t *testing.T) {
+	if !SetBlocked(true) {
+		t.Skip("no AVX-512: blocked segments are not used on this machine")
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	g, param, node := newTestGraph("pools", []int{-1, 16, 12, 12}, r)
+	c := node("conv0", "Conv", Attrs{"pads": []int{1, 1, 1, 1}}, "x", param("w0", 32, 16, 3, 3), param("b0", 32))
+	g.Param("b0").Value.Fill(-100) // every conv0 output < 0
+	p1 := node("pool1", "MaxPool", Attrs{"kernel_shape": []int{2, 2}, "strides": []int{2, 2}}, c)
+	p2 := node("pool2", "MaxPool", Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}}, p1)
+	g.Outputs = []ValueInfo{{Name: node("conv1", "Conv", nil, p2, param("w1", 16, 32, 1, 1))}}
+	checkBlocked(t, g, r, 2, "conv0, pool1; pool2 reads a border of a value that may be negative")
+}
