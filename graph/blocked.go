@@ -7,7 +7,6 @@ import (
 
 	"github.com/shearsml/shears/internal/blocked"
 	"github.com/shearsml/shears/internal/kernels"
-	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/internal/vec"
 	"github.com/shearsml/shears/tensor"
 )
@@ -121,9 +120,10 @@ func (p *Program) root(i int) int {
 	return p.byName[s.name]
 }
 
-// blockedOp says whether node ni can run in a segment, and how. nonNeg
-// tells the values known to be ≥ 0 (a max pool's zero border needs it).
-func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKind, bool) {
+// blockable says whether node ni can run in a segment (segment decides
+// how). nonNeg tells the values known to be ≥ 0 (a max pool's zero border
+// needs it).
+func (p *Program) blockable(ni int, at2 [][]int, nonNeg map[int]bool) bool {
 	cn := p.nodes[ni]
 	// A 4-D value whose C, H and W do not depend on the batch size: the
 	// kernels' geometry is fixed when the segment is built.
@@ -135,61 +135,58 @@ func (p *Program) blockedOp(ni int, at2 [][]int, nonNeg map[int]bool) (blockedKi
 	case *convOp:
 		if op.win.spatialDim != 2 || !is4D(cn.in[0]) || cn.in[1] < 0 || p.slots[cn.in[1]].param == nil ||
 			(len(cn.in) > 2 && cn.in[2] >= 0 && p.slots[cn.in[2]].param == nil) || op.geom.SW > 2 {
-			return 0, false
+			return false
 		}
 		if op.residual && !is4D(cn.in[3]) {
-			return 0, false
+			return false
 		}
-		if op.depthwise() {
-			return blockedDepthwise, true
-		}
-		return blockedConv, blocked.GroupsFit(op.cin, op.m, op.group)
+		return op.depthwise() || blocked.GroupsFit(op.cin, op.m, op.group)
 	case *binaryOp:
 		// Not Div: a zero in a padding channel would make an infinity
 		// that a convolution's zero weights turn into NaN.
 		a, b := cn.in[0], cn.in[1]
 		if !is4D(a) || !is4D(b) {
-			return 0, false
+			return false
 		}
 		if op.kind == binMul && (isChannelScale(p.slots[a].shape, p.slots[b].shape) && isChannelScale(at2[a], at2[b]) ||
 			isChannelScale(p.slots[b].shape, p.slots[a].shape) && isChannelScale(at2[b], at2[a])) {
-			return blockedScale, true
+			return true
 		}
-		return blockedBinary, (op.kind == binAdd || op.kind == binSub || op.kind == binMul) &&
+		return (op.kind == binAdd || op.kind == binSub || op.kind == binMul) &&
 			slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
 	case *unaryOp:
-		return blockedUnary, blockedUnaryOps[cn.node.Op] && is4D(cn.in[0])
+		return blockedUnaryOps[cn.node.Op] && is4D(cn.in[0])
 	case *clipOp:
 		_, _, ok := p.constClip(ni)
-		return blockedUnary, ok && is4D(cn.in[0])
+		return ok && is4D(cn.in[0])
 	case *poolOp:
 		if !op.max || op.win.spatialDim != 2 || !is4D(cn.in[0]) || op.win.sw > 2 {
-			return 0, false
+			return false
 		}
 		// The zero border stands in for −∞ padding when the input is ≥ 0,
 		// or when no window reaches into it.
 		_, border := poolWindow(op)
-		return blockedMaxPool, nonNeg[p.root(cn.in[0])] || border <= 0
+		return nonNeg[p.root(cn.in[0])] || border == 0
 	case *globalPoolOp:
 		// A depthwise convolution whose kernel is the whole map.
-		return blockedDepthwise, !op.max && is4D(cn.in[0])
+		return !op.max && is4D(cn.in[0])
 	case *batchNormOp:
 		// Inference BatchNorm that did not fold (it follows no
 		// convolution): a 1×1 depthwise convolution.
 		_, _, ok := p.bnAffine(ni)
-		return blockedDepthwise, ok && is4D(cn.in[0])
+		return ok && is4D(cn.in[0])
 	case *concatOp:
 		if op.axis != 1 && op.axis != -3 {
-			return 0, false
+			return false
 		}
 		for k, i := range cn.in {
 			if !is4D(i) || k < len(cn.in)-1 && p.slots[i].shape[1]%blocked.Block != 0 {
-				return 0, false
+				return false
 			}
 		}
-		return blockedConcat, len(cn.in) > 0
+		return len(cn.in) > 0
 	}
-	return 0, false
+	return false
 }
 
 // bnAffine returns inference BatchNorm node ni as a per-channel scale and
@@ -208,30 +205,21 @@ func (p *Program) bnAffine(ni int) (scale, shift []float32, ok bool) {
 		}
 		st[k] = p.slots[i].value.Data
 	}
-	c := len(st[0])
-	scale, shift = make([]float32, c), make([]float32, c)
-	for i := range c {
-		sc := float64(st[0][i]) / math.Sqrt(float64(st[3][i])+float64(op.eps))
-		scale[i] = float32(sc)
-		shift[i] = float32(float64(st[1][i]) - float64(st[2][i])*sc)
+	s64, t64, ok := bnScaleShift(st[0], st[1], st[2], st[3], op.eps)
+	if !ok {
+		return nil, nil, false
+	}
+	scale, shift = make([]float32, len(s64)), make([]float32, len(t64))
+	for i := range s64 {
+		scale[i], shift[i] = float32(s64[i]), float32(t64[i])
 	}
 	return scale, shift, true
 }
 
 // buildSegments finds the runs of blockable nodes (CompileInference) and
-// turns each that holds a convolution into a segment.
-func (p *Program) buildSegments() error {
-	// Shapes at batch 2 tell a batch-dependent dimension from a fixed one.
-	if err := p.setBatch(2, false); err != nil {
-		return err
-	}
-	at2 := make([][]int, len(p.slots))
-	for i, sl := range p.slots {
-		at2[i] = sl.shape
-	}
-	if err := p.setBatch(1, false); err != nil {
-		return err
-	}
+// turns each that pays into a segment. at2 holds the slots' shapes at
+// batch 2 (the program's are at batch 1).
+func (p *Program) buildSegments(at2 [][]int) {
 	var run []int
 	inRun := map[int]bool{} // root slots the run computes
 	nonNeg := map[int]bool{}
@@ -244,8 +232,7 @@ func (p *Program) buildSegments() error {
 		if p.skip[ni] {
 			continue
 		}
-		kind, ok := p.blockedOp(ni, at2, nonNeg)
-		if !ok {
+		if !p.blockable(ni, at2, nonNeg) {
 			flush()
 			continue
 		}
@@ -254,7 +241,7 @@ func (p *Program) buildSegments() error {
 		// planar input, which only an entry value can be: it starts a
 		// segment of its own. On a tiny map (a squeeze-excitation's 1×1)
 		// the padded channels cost less than a cut.
-		if conv, ok := cn.op.(*convOp); ok && kind == blockedConv && conv.geom.C < minBlockedChannels &&
+		if conv, ok := cn.op.(*convOp); ok && !conv.depthwise() && conv.geom.C < minBlockedChannels &&
 			conv.geom.OH*conv.geom.OW >= minPlanarPixels && inRun[p.root(cn.in[0])] {
 			flush()
 		}
@@ -286,7 +273,6 @@ func (p *Program) buildSegments() error {
 		nonNeg[out] = lo >= 0
 	}
 	flush()
-	return nil
 }
 
 // segment makes a segment of the nodes run (indices in execution order).
@@ -318,7 +304,7 @@ func (p *Program) segment(run []int, at2 [][]int) {
 		switch op := cn.op.(type) {
 		case *convOp:
 			_, border := blockedWindow(op.geom)
-			read(cn.in[0], max(border, 0))
+			read(cn.in[0], border)
 			st.kind = blockedConv
 			if op.depthwise() {
 				st.kind = blockedDepthwise
@@ -349,7 +335,7 @@ func (p *Program) segment(run []int, at2 [][]int) {
 		case *poolOp:
 			st.kind = blockedMaxPool
 			bg, border := poolWindow(op)
-			read(cn.in[0], max(border, 0))
+			read(cn.in[0], border)
 			st.mp = &blocked.MaxPool{C: op.c, Geom: bg}
 		case *batchNormOp:
 			st.kind = blockedDepthwise
@@ -481,12 +467,11 @@ func (s *blockedSegment) worthIt(p *Program) bool {
 	return macs > 0 && macs >= minMACsPerConverted*converted
 }
 
-// blockedWindow returns the blocked geometry of a window and the border its input
-// needs (≤ 0 when no window reaches past the input).
+// blockedWindow returns the blocked geometry of a window and the border its
+// input needs (0 when no window reaches past the input).
 func blockedWindow(g kernels.Geom) (blocked.Geom, int) {
-	pb := (g.OH-1)*g.SH + (g.KH-1)*g.DH - g.PT - (g.H - 1)
-	pr := (g.OW-1)*g.SW + (g.KW-1)*g.DW - g.PL - (g.W - 1)
-	return blocked.Geom{KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, DH: g.DH, DW: g.DW, PT: g.PT, PL: g.PL}, max(g.PT, g.PL, pb, pr)
+	bg := blocked.Geom{KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, DH: g.DH, DW: g.DW, PT: g.PT, PL: g.PL}
+	return bg, bg.Border(g.H, g.W, g.OH, g.OW)
 }
 
 func poolWindow(op *poolOp) (blocked.Geom, int) {
@@ -597,7 +582,7 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			off := 0
 			for _, i := range st.in {
 				v := s.values[i]
-				eachRow(v.layout, threads, func(n, cb, h int) {
+				blocked.ForRows(v.layout, threads, func(n, cb, h int) {
 					o := out.buf[out.layout.At(n, off+cb, h, 0):][:out.layout.W*blocked.Block]
 					copy(o, v.buf[v.layout.At(n, cb, h, 0):])
 				})
@@ -605,13 +590,13 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			}
 		case blockedBinary:
 			y := s.values[st.in[1]]
-			eachRow(out.layout, threads, func(n, cb, h int) {
+			blocked.ForRows(out.layout, threads, func(n, cb, h int) {
 				o := out.buf[out.layout.At(n, cb, h, 0):][:out.layout.W*blocked.Block]
 				binRow(st.bin, o, x.buf[x.layout.At(n, cb, h, 0):], y.buf[y.layout.At(n, cb, h, 0):], 1, 1)
 				vec.Clamp(o, o, st.lo, st.hi)
 			})
 		case blockedUnary:
-			eachRow(out.layout, threads, func(n, cb, h int) {
+			blocked.ForRows(out.layout, threads, func(n, cb, h int) {
 				o := out.buf[out.layout.At(n, cb, h, 0):][:out.layout.W*blocked.Block]
 				xr := x.buf[x.layout.At(n, cb, h, 0):][:len(o)]
 				if st.unary != nil {
@@ -622,7 +607,7 @@ func (s *blockedSegment) pass(p *Program, n0, cnt, threads int) {
 			})
 		case blockedScale:
 			y := s.values[st.in[1]]
-			eachRow(out.layout, threads, func(n, cb, h int) {
+			blocked.ForRows(out.layout, threads, func(n, cb, h int) {
 				o := out.buf[out.layout.At(n, cb, h, 0):][:out.layout.W*blocked.Block]
 				xr := x.buf[x.layout.At(n, cb, h, 0):][:len(o)]
 				sc := (*[blocked.Block]float32)(y.buf[y.layout.At(n, cb, 0, 0):])
@@ -685,20 +670,6 @@ func (p *Program) constClip(ni int) (lo, hi float32, ok bool) {
 	}
 	lo, hi, err := op.bounds(in)
 	return lo, hi, err == nil && lo <= hi
-}
-
-// eachRow runs fn on every interior row (image, channel block, row) of a
-// blocked layout, on up to threads workers.
-func eachRow(l blocked.Layout, threads int, fn func(n, cb, h int)) {
-	rows := l.N * l.Blocks() * l.H
-	if rows*l.W*blocked.Block < 1<<15 {
-		threads = 1
-	}
-	parallel.For(rows, threads, func(lo, hi, _ int) {
-		for r := lo; r < hi; r++ {
-			fn(r/l.H/l.Blocks(), r/l.H%l.Blocks(), r%l.H)
-		}
-	})
 }
 
 // isChannelScale reports whether shape s is [N, C, 1, 1] for a map x of

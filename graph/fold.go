@@ -69,18 +69,7 @@ func FoldBatchNorm(g *Graph) (*Graph, int, error) {
 		if err != nil {
 			continue
 		}
-		c := st[0].Value.Len()
-		scale := make([]float64, c)
-		shift := make([]float64, c)
-		for i := range scale {
-			if st[1].Value.Len() != c || st[2].Value.Len() != c || st[3].Value.Len() != c {
-				ok = false
-				break
-			}
-			s := float64(st[0].Value.Data[i]) / math.Sqrt(float64(st[3].Value.Data[i])+float64(eps))
-			scale[i] = s
-			shift[i] = float64(st[1].Value.Data[i]) - float64(st[2].Value.Data[i])*s
-		}
+		scale, shift, ok := bnScaleShift(st[0].Value.Data, st[1].Value.Data, st[2].Value.Data, st[3].Value.Data, eps)
 		if !ok {
 			continue
 		}
@@ -115,6 +104,22 @@ func FoldBatchNorm(g *Graph) (*Graph, int, error) {
 	}
 	LabelAxes(g)
 	return g, folded, nil
+}
+
+// bnScaleShift returns inference BatchNorm as a per-channel affine map,
+// y = scale·x + shift with scale = γ/√(var+ε) and shift = β − mean·scale,
+// computed in float64; ok is false when the four vectors differ in length.
+func bnScaleShift(gamma, beta, mean, variance []float32, eps float32) (scale, shift []float64, ok bool) {
+	c := len(gamma)
+	if len(beta) != c || len(mean) != c || len(variance) != c {
+		return nil, nil, false
+	}
+	scale, shift = make([]float64, c), make([]float64, c)
+	for i := range c {
+		scale[i] = float64(gamma[i]) / math.Sqrt(float64(variance[i])+float64(eps))
+		shift[i] = float64(beta[i]) - float64(mean[i])*scale[i]
+	}
+	return scale, shift, true
 }
 
 // ownParam returns input i of n when it is a param that only n reads.

@@ -201,7 +201,15 @@ func CompileInference(g *Graph) (*Program, error) {
 	// fusedInto maps a skipped node to the one that now computes its
 	// output.
 	fusedInto := map[int]int{}
-	p.fuseResiduals(readers, producers, nodeIndex, fusedInto)
+	// Shapes at batch 2 next to those at batch 1 tell a batch-dependent
+	// dimension from a fixed one (a constant of the batch-1 shape would
+	// broadcast at other batches).
+	// A graph that runs at batch 1 only gets neither that fusion nor
+	// blocked segments.
+	at2, err := p.shapesAt(2)
+	if err == nil {
+		p.fuseResiduals(readers, producers, nodeIndex, fusedInto, at2)
+	}
 	for ni, cn := range p.nodes {
 		if len(cn.in) == 0 || cn.in[0] < 0 || len(cn.out) != 1 || cn.out[0] < 0 {
 			continue
@@ -238,12 +246,30 @@ func CompileInference(g *Graph) (*Program, error) {
 		p.alias(cn.out[0], cn.in[0])
 	}
 	p.inSegment = make([]bool, len(p.nodes))
-	if useBlocked {
-		if err := p.buildSegments(); err != nil {
-			return nil, err
-		}
+	if useBlocked && at2 != nil {
+		p.buildSegments(at2)
 	}
 	return p, nil
+}
+
+// shapesAt returns every slot's shape at a batch size, and leaves the
+// program's shapes at batch 1 (as Compile does), which always infer.
+func (p *Program) shapesAt(batch int) ([][]int, error) {
+	err := p.setBatch(batch, false)
+	var shapes [][]int
+	if err == nil {
+		shapes = make([][]int, len(p.slots))
+		for i, sl := range p.slots {
+			shapes[i] = sl.shape
+		}
+	}
+	if err1 := p.setBatch(1, false); err == nil {
+		err = err1
+	}
+	if err != nil {
+		return nil, err
+	}
+	return shapes, nil
 }
 
 // alias makes slot o the same tensor as slot i (or the one i is).
@@ -262,24 +288,12 @@ func (p *Program) alias(o, i int) {
 // input as a fourth input and adds it as it writes its output, and the
 // Add is skipped. The other input must be computed before the
 // convolution runs; depthwise convolutions keep their Add.
-func (p *Program) fuseResiduals(readers map[string][]*Node, producers map[string]*Node, nodeIndex map[*Node]int, fusedInto map[int]int) {
-	// Shapes at batch 1 and 2: operands equal at both are equal at every
-	// batch (one could be a constant that broadcasts at batch 1 only).
-	at1 := make([][]int, len(p.slots))
-	for i, sl := range p.slots {
-		at1[i] = sl.shape
+func (p *Program) fuseResiduals(readers map[string][]*Node, producers map[string]*Node, nodeIndex map[*Node]int, fusedInto map[int]int, at2 [][]int) {
+	// Operands equal at batch 1 and 2 are equal at every batch (one could
+	// be a constant that broadcasts at batch 1 only).
+	sameShape := func(a, b int) bool {
+		return slices.Equal(p.slots[a].shape, p.slots[b].shape) && slices.Equal(at2[a], at2[b])
 	}
-	if err := p.setBatch(2, false); err != nil {
-		return
-	}
-	at2 := make([][]int, len(p.slots))
-	for i, sl := range p.slots {
-		at2[i] = sl.shape
-	}
-	if err := p.setBatch(1, false); err != nil {
-		return
-	}
-	sameShape := func(a, b int) bool { return slices.Equal(at1[a], at1[b]) && slices.Equal(at2[a], at2[b]) }
 	for ni, cn := range p.nodes {
 		add, ok := cn.op.(*binaryOp)
 		if !ok || add.kind != binAdd || add.act != nil || len(cn.in) != 2 || len(cn.out) != 1 || cn.out[0] < 0 {

@@ -121,11 +121,18 @@ func NewConv(weight []float32, m, c, groups int, g Geom, bias []float32, planar 
 	return cv
 }
 
+// Border returns the zero border an input of h×w pixels needs for an
+// output of oh×ow: the widest padding the windows reach into, top, left,
+// bottom or right (0 when none reaches past the input).
+func (g *Geom) Border(h, w, oh, ow int) int {
+	pb := (oh-1)*g.SH + (g.KH-1)*g.DH - g.PT - (h - 1)
+	pr := (ow-1)*g.SW + (g.KW-1)*g.DW - g.PL - (w - 1)
+	return max(g.PT, g.PL, pb, pr, 0)
+}
+
 // check panics when the layouts do not fit the convolution: a caller bug.
 func (g *Geom) check(what string, c, m int, il, ol Layout) {
-	pb := (ol.H-1)*g.SH + (g.KH-1)*g.DH - g.PT - (il.H - 1)
-	pr := (ol.W-1)*g.SW + (g.KW-1)*g.DW - g.PL - (il.W - 1)
-	if il.C != c || ol.C != m || il.N != ol.N || max(g.PT, g.PL, pb, pr) > il.Border || g.PT < 0 || g.PL < 0 {
+	if il.C != c || ol.C != m || il.N != ol.N || g.Border(il.H, il.W, ol.H, ol.W) > il.Border || g.PT < 0 || g.PL < 0 {
 		panic(fmt.Sprintf("blocked: %s %+v: input %+v, output %+v do not fit", what, *g, il, ol))
 	}
 }
@@ -339,38 +346,44 @@ func NewDepthwise(weight []float32, c int, g Geom, bias []float32) *Depthwise {
 func (d *Depthwise) Run(in []float32, il Layout, out []float32, ol Layout, res []float32, rl Layout, lo, hi float32, threads int) {
 	d.check("depthwise convolution", d.C, d.C, il, ol)
 	mustBlocked("depthwise convolution", il, ol, rl)
-	cb := il.Blocks()
-	threads = workFor(ol.N*cb*ol.H, ol.N*cb*Block*ol.H*ol.W*d.KH*d.KW, threads)
-	gr := newGrid(ol, cb, dwTile, threads)
 	asm := useAsm && d.SW <= 2
+	d.forBlockCalls(il, ol, lo, hi, threads, func(a *kernelArgs, n, c, oh, rows, ow0, cnt, inBase, outBase int) {
+		resBase := -1
+		if res != nil {
+			resBase = rl.At(n, c, oh, ow0)
+		}
+		w := d.w[c*d.KH*d.KW*Block:]
+		if !asm {
+			for r := range rows {
+				dwTileGo(in, inBase+r*il.Row()*d.SH, w, d.bias[c*Block:], out, outBase+r*ol.Row(), res, resBase+r*rl.Row(), cnt, d.SW, a)
+			}
+			return
+		}
+		a.in, a.w, a.bias = &in[inBase], &w[0], &d.bias[c*Block]
+		a.out, a.res, a.resRowStep = &out[outBase], nil, 0
+		if res != nil {
+			a.res, a.resRowStep = &res[resBase], 4*rl.Row()
+		}
+		a.rows = rows
+		dwKernels[d.SW-1][0][cnt](a)
+	})
+}
+
+// forBlockCalls splits a per-block window op (depthwise convolution, max
+// pool) into kernel calls over out's interior and runs call for each, on up
+// to threads workers: its worker's kernel arguments (window, strides and
+// lo, hi set), its image, channel block, first row, rows, first column and
+// columns, and the offsets of its first input and output pixels.
+func (g *Geom) forBlockCalls(il, ol Layout, lo, hi float32, threads int, call func(a *kernelArgs, n, c, oh, rows, ow0, cnt, inBase, outBase int)) {
+	cb := il.Blocks()
+	threads = workFor(ol.N*cb*ol.H, ol.N*cb*Block*ol.H*ol.W*g.KH*g.KW, threads)
+	gr := newGrid(ol, cb, dwTile, threads)
 	parallel.For(gr.items(), threads, func(i0, i1, _ int) {
-		var a kernelArgs
-		a.kh, a.kw = d.KH, d.KW
-		a.inRow, a.kwStep = 4*il.Row()*d.DH, 4*Block*d.DW
-		a.lo, a.hi = lo, hi
-		a.inRowStep, a.outRowStep = 4*il.Row()*d.SH, 4*ol.Row()
+		a := &kernelArgs{kh: g.KH, kw: g.KW, inRow: 4 * il.Row() * g.DH, kwStep: 4 * Block * g.DW, lo: lo, hi: hi,
+			inRowStep: 4 * il.Row() * g.SH, outRowStep: 4 * ol.Row()}
 		for it := i0; it < i1; it++ {
 			n, oh, rows, c, ow0, cnt := gr.at(it)
-			inBase := il.At(n, c, oh*d.SH-d.PT, -d.PL) + ow0*d.SW*Block
-			outBase := ol.At(n, c, oh, ow0)
-			resBase := -1
-			if res != nil {
-				resBase = rl.At(n, c, oh, ow0)
-			}
-			w := d.w[c*d.KH*d.KW*Block:]
-			if !asm {
-				for r := range rows {
-					dwTileGo(in, inBase+r*il.Row()*d.SH, w, d.bias[c*Block:], out, outBase+r*ol.Row(), res, resBase+r*rl.Row(), cnt, d.SW, &a)
-				}
-				continue
-			}
-			a.in, a.w, a.bias = &in[inBase], &w[0], &d.bias[c*Block]
-			a.out, a.res, a.resRowStep = &out[outBase], nil, 0
-			if res != nil {
-				a.res, a.resRowStep = &res[resBase], 4*rl.Row()
-			}
-			a.rows = rows
-			dwKernels[d.SW-1][0][cnt](&a)
+			call(a, n, c, oh, rows, ow0, cnt, il.At(n, c, oh*g.SH-g.PT, -g.PL)+ow0*g.SW*Block, ol.At(n, c, oh, ow0))
 		}
 	})
 }
@@ -410,37 +423,25 @@ type MaxPool struct {
 func (mp *MaxPool) Run(in []float32, il Layout, out []float32, ol Layout, threads int) {
 	mp.check("max pool", mp.C, mp.C, il, ol)
 	mustBlocked("max pool", il, ol)
-	cb := il.Blocks()
-	threads = workFor(ol.N*cb*ol.H, ol.N*cb*Block*ol.H*ol.W*mp.KH*mp.KW, threads)
-	gr := newGrid(ol, cb, dwTile, threads)
 	asm := useAsm && mp.SW <= 2
-	parallel.For(gr.items(), threads, func(i0, i1, _ int) {
-		var a kernelArgs
-		a.kh, a.kw = mp.KH, mp.KW
-		a.inRow, a.kwStep = 4*il.Row()*mp.DH, 4*Block*mp.DW
-		a.lo, a.hi = float32(math.Inf(-1)), float32(math.Inf(1))
-		a.inRowStep, a.outRowStep = 4*il.Row()*mp.SH, 4*ol.Row()
-		for it := i0; it < i1; it++ {
-			n, oh, rows, c, ow0, cnt := gr.at(it)
-			inBase := il.At(n, c, oh*mp.SH-mp.PT, -mp.PL) + ow0*mp.SW*Block
-			outBase := ol.At(n, c, oh, ow0)
-			if asm {
-				a.in, a.out, a.rows = &in[inBase], &out[outBase], rows
-				maxKernels[mp.SW-1][0][cnt](&a)
-				continue
-			}
-			for r := range rows {
-				for j := range cnt {
-					o := out[outBase+r*ol.Row()+j*Block:][:Block]
-					for i := range o {
-						o[i] = a.lo
-					}
-					for kh := range mp.KH {
-						for kw := range mp.KW {
-							x := in[inBase+(r*mp.SH+kh*mp.DH)*il.Row()+(j*mp.SW+kw*mp.DW)*Block:][:Block]
-							for i := range o {
-								o[i] = max(o[i], x[i])
-							}
+	inf := float32(math.Inf(1))
+	mp.forBlockCalls(il, ol, -inf, inf, threads, func(a *kernelArgs, _, _, _, rows, _, cnt, inBase, outBase int) {
+		if asm {
+			a.in, a.out, a.rows = &in[inBase], &out[outBase], rows
+			maxKernels[mp.SW-1][0][cnt](a)
+			return
+		}
+		for r := range rows {
+			for j := range cnt {
+				o := out[outBase+r*ol.Row()+j*Block:][:Block]
+				for i := range o {
+					o[i] = -inf
+				}
+				for kh := range mp.KH {
+					for kw := range mp.KW {
+						x := in[inBase+(r*mp.SH+kh*mp.DH)*il.Row()+(j*mp.SW+kw*mp.DW)*Block:][:Block]
+						for i := range o {
+							o[i] = max(o[i], x[i])
 						}
 					}
 				}

@@ -51,56 +51,45 @@ func (l Layout) At(n, cb, h, w int) int {
 // padding channels must be zero already (a fresh buffer); they are not
 // written.
 func FromNCHW(dst []float32, l Layout, src []float32, threads int) {
-	hw := l.H * l.W
-	items := l.N * l.Blocks()
-	parallel.For(items, workFor(items, l.N*l.C*hw, threads), func(lo, hi, _ int) {
-		for it := lo; it < hi; it++ {
-			n, cb := it/l.Blocks(), it%l.Blocks()
-			lanes := l.Lanes()
-			cn := min(lanes, l.C-cb*lanes)
-			s := src[(n*l.C+cb*lanes)*hw:]
-			for h := range l.H {
-				d := dst[l.At(n, cb, h, 0):]
-				d = d[:l.W*lanes]
-				for c := range cn {
-					row := s[c*hw+h*l.W : c*hw+h*l.W+l.W]
-					if lanes == 1 {
-						copy(d, row)
-						continue
-					}
-					for w, v := range row {
-						d[w*Block+c] = v
-					}
-				}
-			}
-		}
-	})
+	ForRows(l, threads, func(n, cb, h int) { reorderRow(l, dst, src, n, cb, h, true) })
 }
 
 // ToNCHW writes src's interior into dst (N×C×H×W).
 func ToNCHW(dst []float32, src []float32, l Layout, threads int) {
-	hw := l.H * l.W
-	items := l.N * l.Blocks()
-	parallel.For(items, workFor(items, l.N*l.C*hw, threads), func(lo, hi, _ int) {
-		for it := lo; it < hi; it++ {
-			n, cb := it/l.Blocks(), it%l.Blocks()
-			lanes := l.Lanes()
-			cn := min(lanes, l.C-cb*lanes)
-			d := dst[(n*l.C+cb*lanes)*hw:]
-			for h := range l.H {
-				s := src[l.At(n, cb, h, 0):]
-				s = s[:l.W*lanes]
-				for c := range cn {
-					row := d[c*hw+h*l.W : c*hw+h*l.W+l.W]
-					if lanes == 1 {
-						copy(row, s)
-						continue
-					}
-					for w := range row {
-						row[w] = s[w*Block+c]
-					}
-				}
+	ForRows(l, threads, func(n, cb, h int) { reorderRow(l, src, dst, n, cb, h, false) })
+}
+
+// reorderRow moves row h of block cb of image n between the blocked
+// buffer b and the NCHW tensor x: into b when toBlocked, else out of it.
+func reorderRow(l Layout, b, x []float32, n, cb, h int, toBlocked bool) {
+	lanes := l.Lanes()
+	br := b[l.At(n, cb, h, 0):][:l.W*lanes]
+	for c := range min(lanes, l.C-cb*lanes) {
+		xr := x[((n*l.C+cb*lanes+c)*l.H+h)*l.W:][:l.W]
+		switch {
+		case lanes == 1 && toBlocked:
+			copy(br, xr)
+		case lanes == 1:
+			copy(xr, br)
+		case toBlocked:
+			for w, v := range xr {
+				br[w*Block+c] = v
 			}
+		default:
+			for w := range xr {
+				xr[w] = br[w*Block+c]
+			}
+		}
+	}
+}
+
+// ForRows runs fn on every interior row (image n, channel block cb, row h)
+// of a layout, on up to threads workers (one below minParallel elements).
+func ForRows(l Layout, threads int, fn func(n, cb, h int)) {
+	rows := l.N * l.Blocks() * l.H
+	parallel.For(rows, workFor(rows, rows*l.W*l.Lanes(), threads), func(lo, hi, _ int) {
+		for r := lo; r < hi; r++ {
+			fn(r/l.H/l.Blocks(), r/l.H%l.Blocks(), r%l.H)
 		}
 	})
 }

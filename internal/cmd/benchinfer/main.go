@@ -63,7 +63,6 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (ORT shows as cgocall) to this file")
 	flag.IntVar(&rounds, "rounds", 4, "alternating blocks per runtime and row: more blocks spread the machine's slow phases over both runtimes")
 	flag.StringVar(&ortProfile, "ortprofile", "", "write ORT's per-node trace of each row's second ORT block to files of this prefix (JSON, chrome://tracing format)")
-	layers := flag.String("layers", "", "time each node of these types (comma-separated, e.g. Conv) alone, as a one-node model, instead of whole models")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -79,14 +78,14 @@ func main() {
 			f.Close()
 		}()
 	}
-	if err := run(*threads, *batches, *models, *tvDir, *layers, *minTime, *minRuns); err != nil {
+	if err := run(*threads, *batches, *models, *tvDir, *minTime, *minRuns); err != nil {
 		fmt.Fprintln(os.Stderr, "benchinfer:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(threads int, batchList, modelList, tvDir, layerOps string, minTime time.Duration, minRuns int) error {
+func run(threads int, batchList, modelList, tvDir string, minTime time.Duration, minRuns int) error {
 	if err := ortref.Init(); err != nil {
 		return err
 	}
@@ -121,12 +120,6 @@ func run(threads int, batchList, modelList, tvDir, layerOps string, minTime time
 			return err
 		}
 		for _, b := range batches {
-			if layerOps != "" {
-				if err := benchLayers(g, strings.Split(layerOps, ","), b, threads, minTime, minRuns); err != nil {
-					return fmt.Errorf("%s batch %d: %w", name, b, err)
-				}
-				continue
-			}
 			row, err := bench(name, model, g, b, threads, minTime, minRuns)
 			if err != nil {
 				return fmt.Errorf("%s batch %d: %w", name, b, err)
@@ -234,61 +227,6 @@ func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTim
 	ms, mo := median(ts), median(to)
 	in := tensor.ShapeString(shape[1:])
 	return fmt.Sprintf("| %s | %s | %d | %s | %s | %.2f | %.1g |", name, in, batch, msStr(ms), msStr(mo), ms/mo, diff), nil
-}
-
-// benchLayers times every node of g whose op is in ops, each alone as a
-// one-node model whose single value input comes first (its other inputs
-// are params), and prints a row per node. ORT runs a lone node with its
-// layout conversions around it (NCHWc reorders), so its per-layer figures
-// are pessimistic for it; the ratios still point at the layers where shears
-// loses most.
-func benchLayers(g *graph.Graph, ops []string, batch, threads int, minTime time.Duration, minRuns int) error {
-	prog, err := graph.Compile(g)
-	if err != nil {
-		return err
-	}
-	shapes, err := prog.InferShapes(1)
-	if err != nil {
-		return err
-	}
-	params := g.ParamMap()
-	for _, n := range g.Nodes {
-		if !slices.Contains(ops, n.Op) || len(n.Inputs) == 0 || params[n.Inputs[0]] != nil {
-			continue
-		}
-		sub := &graph.Graph{Name: n.Name}
-		ok := true
-		for i, in := range n.Inputs {
-			switch p := params[in]; {
-			case in == "":
-			case p != nil:
-				sub.Params = append(sub.Params, p)
-			case i == 0:
-				sub.Inputs = []graph.ValueInfo{{Name: in, Shape: append([]int{-1}, shapes[in][1:]...)}}
-			default:
-				ok = false
-			}
-		}
-		if !ok {
-			continue
-		}
-		sub.Nodes = []*graph.Node{n}
-		sub.Outputs = []graph.ValueInfo{{Name: n.Outputs[0], Shape: append([]int{-1}, shapes[n.Outputs[0]][1:]...)}}
-		b, err := onnx.Encode(sub)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
-		}
-		sg, err := onnx.Decode(b, n.Name)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
-		}
-		row, err := bench(n.Name, b, sg, batch, threads, minTime, minRuns)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
-		}
-		fmt.Println(row)
-	}
-	return nil
 }
 
 // msStr prints 3 significant digits without an exponent.

@@ -143,7 +143,7 @@ func mem(off int, base string) string {
 // prologue loads the pointers, starts the accumulators at the bias (or,
 // fromLo, at lo: −∞ for a max pool) and returns the accumulator register
 // of output j, block b.
-func prologue(w writer, n, blocks int, fromLo ...bool) func(j, b int) string {
+func prologue(w writer, n, blocks int, fromLo bool) func(j, b int) string {
 	acc := func(j, b int) string { return fmt.Sprintf("Z%d", j+b*maxConvN) }
 	if blocks == 1 {
 		acc = func(j, _ int) string { return fmt.Sprintf("Z%d", j) }
@@ -152,7 +152,7 @@ func prologue(w writer, n, blocks int, fromLo ...bool) func(j, b int) string {
 	w.b.WriteString("row:\n")
 	w.p("MOVQ %s, SI", mem(argIn, "AX"))
 	w.p("MOVQ %s, DI", mem(argW, "AX"))
-	if len(fromLo) > 0 && fromLo[0] {
+	if fromLo {
 		w.p("VBROADCASTSS %s, %s", mem(argLo, "AX"), acc(0, 0))
 		for j := 1; j < n; j++ {
 			w.p("VMOVAPS %s, %s", acc(0, 0), acc(j, 0))
@@ -250,7 +250,7 @@ func conv(buf *bytes.Buffer, n, blocks, stride int, planar bool) {
 	}
 	nm := name(kind, n, blocks, stride)
 	fmt.Fprintf(buf, "// func %s(a *kernelArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", nm, nm)
-	acc := prologue(w, n, blocks)
+	acc := prologue(w, n, blocks, false)
 	w.p("MOVQ %s, BX", mem(argICB, "AX"))
 	buf.WriteString("icb:\n")
 	openWindowLoops(w)
