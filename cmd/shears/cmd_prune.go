@@ -17,6 +17,7 @@ import (
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/prune/recipe"
 )
 
 // flagOf names the flag that sets a recipe field, for errors in flags.
@@ -52,14 +53,14 @@ func (l *ratioList) String() string     { return strings.Join(*l, ",") }
 func (l *ratioList) Set(s string) error { *l = append(*l, s); return nil }
 
 func cmdPrune(ctx context.Context, args []string) error {
-	r := prune.DefaultRecipe()
+	r := recipe.Default()
 	recipeFile := recipeArg(args)
 	if recipeFile != "" {
 		b, err := os.ReadFile(recipeFile)
 		if err != nil {
 			return err
 		}
-		if r, err = prune.ParseRecipe(b, recipeFile); err != nil {
+		if r, err = recipe.Parse(b, recipeFile); err != nil {
 			return usageError{err}
 		}
 	}
@@ -127,10 +128,10 @@ func cmdPrune(ctx context.Context, args []string) error {
 		r.Target.Ratios = nil // --ratio replaces a recipe's list of ratios
 	}
 	if set["regularize"] {
-		r.Regularize = &prune.RegularizeSpec{Kind: *reg, Lambda: *lambda, Epochs: *regEpochs}
+		r.Regularize = &recipe.RegularizeSpec{Kind: *reg, Lambda: *lambda, Epochs: *regEpochs}
 	}
 	if set["sensitivity-keep"] {
-		r.Sensitivity = &prune.SensitivitySpec{Keep: *sensKeep, Budget: *sensBudget, CSV: *sensCSV, Plot: *sensPlot,
+		r.Sensitivity = &recipe.SensitivitySpec{Keep: *sensKeep, Budget: *sensBudget, CSV: *sensCSV, Plot: *sensPlot,
 			Holdout: *holdout, Split: *holdSplit}
 	} else if set["sensitivity-csv"] || set["sensitivity-plot"] {
 		return usagef("--sensitivity-csv and --sensitivity-plot go with --sensitivity-keep")
@@ -149,7 +150,7 @@ func cmdPrune(ctx context.Context, args []string) error {
 	for _, rr := range sweep {
 		rep, err := pruneOne(ctx, rr, *quiet)
 		if err != nil {
-			if prune.IsDataError(err) {
+			if recipe.IsDataError(err) {
 				return usageError{err}
 			}
 			return flagError(err, recipeFile)
@@ -175,7 +176,7 @@ func cmdPrune(ctx context.Context, args []string) error {
 
 // flagError names the flag (or the recipe file) in a recipe field error.
 func flagError(err error, recipeFile string) error {
-	var fe *prune.FieldError
+	var fe *recipe.FieldError
 	if !errors.As(err, &fe) {
 		return err
 	}
@@ -190,7 +191,7 @@ func flagError(err error, recipeFile string) error {
 
 // labelFree reports whether a recipe needs no labels: a criterion that
 // reads activations or nothing, one-shot, no training of any kind.
-func labelFree(r prune.Recipe) bool {
+func labelFree(r recipe.Recipe) bool {
 	crit, err := prune.ParseCriterion(r.Method.Criterion)
 	if err != nil || crit.Needs() == prune.NeedsLabels {
 		return false
@@ -200,14 +201,14 @@ func labelFree(r prune.Recipe) bool {
 }
 
 // pruneOne runs one recipe, writes its outputs and prints its report.
-func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, error) {
+func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool) (map[string]any, error) {
 	start := time.Now()
 	g, _, err := loadModel(r.Model, r.Seed)
 	if err != nil {
 		return nil, err
 	}
 	pb := newProgress(quiet)
-	env := prune.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update,
+	env := recipe.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update,
 		Log: func(s string) {
 			if !quiet || strings.HasPrefix(s, "warning:") {
 				fmt.Fprintln(os.Stderr, s)
@@ -237,7 +238,7 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, 
 			env.Test = nil
 		}
 	}
-	rep, err := prune.Run(ctx, r, env)
+	rep, err := recipe.Run(ctx, r, env)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +281,7 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool) (map[string]any, 
 	if r.Output.Plot != "" {
 		var b bytes.Buffer
 		title := fmt.Sprintf("%s lottery ticket: test top-1 per epoch", rep.Model)
-		if err := prune.LotteryPlot(&b, title, rep.Lottery); err != nil {
+		if err := recipe.LotteryPlot(&b, title, rep.Lottery); err != nil {
 			return nil, err
 		}
 		if err := writeAtomic(r.Output.Plot, b.Bytes()); err != nil {
@@ -332,14 +333,14 @@ func makeParent(path string) error {
 	return os.MkdirAll(filepath.Dir(path), 0o755)
 }
 
-func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
+func writeSensitivity(r recipe.Recipe, rep *recipe.Report) error {
 	s := r.Sensitivity
 	if s == nil {
 		return nil
 	}
 	if s.CSV != "" {
 		var b bytes.Buffer
-		if err := prune.WriteCurves(&b, rep.BaseAccuracy, rep.Curves); err != nil {
+		if err := recipe.WriteCurves(&b, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
 		if err := writeAtomic(s.CSV, b.Bytes()); err != nil {
@@ -349,7 +350,7 @@ func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
 	if s.Plot != "" {
 		var b bytes.Buffer
 		title := fmt.Sprintf("%s sensitivity: %s %s (dense %.2f%%)", rep.Model, rep.Criterion, rep.Granularity, 100*rep.BaseAccuracy)
-		if err := prune.PlotCurves(&b, title, rep.BaseAccuracy, rep.Curves); err != nil {
+		if err := recipe.PlotCurves(&b, title, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
 		if err := writeAtomic(s.Plot, b.Bytes()); err != nil {
