@@ -17,7 +17,7 @@ import (
 // --recipe R.yaml` reads it from YAML (ParseRecipe, strict: an unknown
 // key is an error naming its line); the command's flags fill the same
 // fields. Zero values mean the defaults of DefaultRecipe where one says
-// so. The recipes/ folder has one example per ZOO.md protocol:
+// so. The recipes/ folder has one example per docs/ZOO.md protocol:
 //
 //	model: lenet5
 //	data: {name: mnist}
