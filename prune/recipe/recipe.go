@@ -19,7 +19,7 @@ import (
 // --recipe R.yaml` reads it from YAML (Parse, strict: an unknown
 // key is an error naming its line); the command's flags fill the same
 // fields. Zero values mean the defaults of Default where one says
-// so. The recipes/ folder has one example per ZOO.md protocol:
+// so. The recipes/ folder has one example per docs/ZOO.md protocol:
 //
 //	model: lenet5
 //	data: {name: mnist}
