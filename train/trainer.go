@@ -176,19 +176,22 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		} else {
 			epLoss, epCorrect, epSeen = 0, 0, 0
 		}
-		st.Epoch, st.Step, st.Batch, st.Loss = epoch, step, Batch{}, LossValue{}
-		if first == 0 {
-			epochMeans()
-			if err := t.run(StartOfEpoch, st); err != nil {
-				return nil, err
-			}
-		}
+		st.Epoch = epoch
 		for bi := first; bi < batches; bi++ {
 			if err := ctx.Err(); err != nil {
 				if serr := save(epoch, bi); serr != nil {
 					return nil, fmt.Errorf("%w; saving checkpoint failed: %v", ErrInterrupted, serr)
 				}
 				return nil, fmt.Errorf("%w at epoch %d, batch %d", ErrInterrupted, epoch+1, bi)
+			}
+			if bi == 0 {
+				// After the interrupt check, so that a run interrupted
+				// here starts this epoch when it resumes, and only then.
+				st.Step, st.Batch, st.Loss = step, Batch{}, LossValue{}
+				epochMeans()
+				if err := t.run(StartOfEpoch, st); err != nil {
+					return nil, err
+				}
 			}
 			b := loader.Batch(epoch, bi)
 			t0 := time.Now()
