@@ -63,8 +63,8 @@ func zeroWhere(x, mask []float32) {
 	}
 }
 
-// MaskGrads zeros the gradients of masked weights after a Backward (the
-// trainer's train.AfterBackward phase): masked gradients keep optimiser state
+// MaskGrads zeros the gradients of masked weights after a Backward (at
+// train.AfterBackward): masked gradients keep optimiser state
 // (momentum, Adam moments) at zero for pruned weights, and keep
 // gradient-based criteria and regularisers from seeing them.
 func (m Masks) MaskGrads(prog *graph.Program) {

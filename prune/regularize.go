@@ -10,7 +10,7 @@ import (
 
 // Regularizer adds the gradient of a sparsity penalty to a program's
 // parameter gradients after each backward pass, before the optimiser step
-// (the trainer's train.AfterBackward phase): training then drives what the penalty groups
+// (train.AfterBackward): training then drives what the penalty groups
 // towards zero, and pruning removes it with little loss.
 type Regularizer interface {
 	Name() string

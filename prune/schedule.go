@@ -131,7 +131,7 @@ func (a AGP) Validate() error {
 
 // Attach makes t prune with p on AGP's schedule: at steps t0, t0 + Δt, …,
 // t0 + nΔt (counted from this call) p.Step runs at s_t, after the
-// optimiser step and the train.AfterStep callbacks already registered. Attach the masks (p.Masks,
+// optimiser step and earlier AfterStep callbacks. Attach the masks (p.Masks,
 // made by a first p.Step) to t before, so pruned weights stay zero between
 // updates. The first error stops the updates and is returned by the
 // returned function.
