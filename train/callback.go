@@ -83,8 +83,9 @@ type Callback func(*State) error
 // On registers f to run at phase p. Callbacks of one phase run in the
 // order they were registered, so a callback registered after another sees
 // its effects (masks registered after a regulariser zero what it added).
-// Callbacks are not saved in checkpoints: register them again on the
-// Trainer that resumes.
+// Register callbacks before Run; they stay for later runs of t. Callbacks
+// are not saved in checkpoints: register them again on the Trainer that
+// resumes.
 func (t *Trainer) On(p Phase, f Callback) {
 	switch {
 	case p < 0 || p >= numPhases:
