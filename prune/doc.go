@@ -115,10 +115,10 @@
 // # Masks in training
 //
 // Masks.Attach makes a train.Trainer keep masked weights at zero: it masks
-// gradients before each optimiser step (Masks.MaskGrads fits
-// Trainer.GradHook) and zeros the weights after it (AfterStep), since
-// momentum and weight decay accumulated before the masks were made still
-// move them. Masks.Sparsity reports pruned counts per param and for the
+// gradients before each optimiser step (Masks.MaskGrads, a
+// train.AfterBackward callback) and zeros the weights after it (a
+// train.AfterStep callback), since momentum and weight decay accumulated
+// before the masks were made still move them. Masks.Sparsity reports pruned counts per param and for the
 // whole model.
 //
 // # Methods: granularity, criterion, allocation, schedule, recovery

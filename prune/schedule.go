@@ -131,23 +131,20 @@ func (a AGP) Validate() error {
 
 // Attach makes t prune with p on AGP's schedule: at steps t0, t0 + Δt, …,
 // t0 + nΔt (counted from this call) p.Step runs at s_t, after the
-// optimiser step and the hooks already set. Attach the masks (p.Masks,
+// optimiser step and earlier AfterStep callbacks. Attach the masks (p.Masks,
 // made by a first p.Step) to t before, so pruned weights stay zero between
 // updates. The first error stops the updates and is returned by the
 // returned function.
 func (a AGP) Attach(t *train.Trainer, p *Pruner) (errf func() error) {
 	step := 0
 	var err error
-	prev := t.AfterStep
-	t.AfterStep = func() {
-		if prev != nil {
-			prev()
-		}
+	t.On(train.AfterStep, func(*train.State) error {
 		step++
 		if err != nil || step < a.Start || (step-a.Start)%max(a.Every, 1) != 0 || step > a.Start+a.N*a.Every {
-			return
+			return nil
 		}
 		err = p.Step(a.At(step))
-	}
+		return nil
+	})
 	return func() error { return err }
 }

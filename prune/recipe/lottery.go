@@ -42,15 +42,12 @@ func (ru *runner) lottery(p *prune.Pruner) error {
 			if rewind != nil {
 				return
 			}
-			prev := t.AfterStep
-			t.AfterStep = func() {
-				if prev != nil {
-					prev()
-				}
+			t.On(train.AfterStep, func(*train.State) error {
 				if step++; step == s.RewindSteps {
 					rewind = g.Clone()
 				}
-			}
+				return nil
+			})
 		})
 		if err != nil {
 			return err
@@ -116,17 +113,14 @@ func (ru *runner) fitTracked(name string, remaining float64, g *graph.Graph, att
 		if ru.env.Test == nil {
 			return
 		}
-		prev := t.AfterStep
-		t.AfterStep = func() {
-			if prev != nil {
-				prev()
-			}
+		t.On(train.AfterStep, func(*train.State) error {
 			if step++; step%per == 0 && everr == nil {
 				var acc float64
 				acc, everr = ru.evaluate(g)
 				run.EpochAccuracy = append(run.EpochAccuracy, acc)
 			}
-		}
+			return nil
+		})
 	})
 	if err == nil {
 		err = everr
