@@ -163,15 +163,27 @@ func (a Allocation) Allocate(layers []*Layer) (*Plan, error) {
 	return p, nil
 }
 
+// AllocationError is an error about one setting of an Allocation, named
+// by its field (Ratio, LayerRatios) and, for a list, the entry's index, so
+// that a caller can name the setting as its user wrote it.
+type AllocationError struct {
+	Field string
+	Index int
+	Err   error
+}
+
+func (e *AllocationError) Error() string { return e.Err.Error() }
+func (e *AllocationError) Unwrap() error { return e.Err }
+
 // Check reports, before any scoring, a layer ratio whose pattern matches
 // no layer and a global ratio that cannot be met without emptying layers
-// or breaking the cap.
+// or breaking the cap, as *AllocationError.
 func (a Allocation) Check(layers []*Layer) error {
 	inGlobal := make([]bool, len(layers))
 	for i := range layers {
 		inGlobal[i] = a.Global && layers[i].sets == nil
 	}
-	for _, lr := range a.LayerRatios {
+	for k, lr := range a.LayerRatios {
 		found := false
 		for i, l := range layers {
 			if lr.re.MatchString(l.Name) {
@@ -179,7 +191,7 @@ func (a Allocation) Check(layers []*Layer) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("layer ratio %q matches no layer (layers: %s)", lr.Pattern, strings.Join(layerNames(layers), ", "))
+			return &AllocationError{"LayerRatios", k, fmt.Errorf("layer ratio %q matches no layer (layers: %s)", lr.Pattern, strings.Join(layerNames(layers), ", "))}
 		}
 	}
 	total, most := 0, 0
@@ -198,8 +210,8 @@ func (a Allocation) Check(layers []*Layer) error {
 		}
 	}
 	if a.Global && total > 0 && int(math.Floor(a.Ratio*float64(total)+1e-9)) > most {
-		return fmt.Errorf("global ratio %g cannot be met: with every layer keeping at least one unit%s, at most %.4f of the units can go",
-			a.Ratio, capNote(a.MaxLayerRatio), float64(most)/float64(total))
+		return &AllocationError{Field: "Ratio", Err: fmt.Errorf("global ratio %g cannot be met: with every layer keeping at least one unit%s, at most %.4f of the units can go",
+			a.Ratio, capNote(a.MaxLayerRatio), float64(most)/float64(total))}
 	}
 	return nil
 }

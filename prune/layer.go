@@ -58,14 +58,12 @@ func Layers(g *graph.Graph, d *DepGraph, gr Granularity) (layers []*Layer, warni
 		for _, u := range unit {
 			l.elems[u]++
 		}
-		if nm, ok := gr.(NM); ok {
-			sets, err := nm.sets(p)
-			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("%s left dense: %v", p.Name, err))
-				continue
-			}
-			l.sets, l.n = sets, nm.N
+		sets, keep, err := gr.Sets(p)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("%s left dense: %v", p.Name, err))
+			continue
 		}
+		l.sets, l.n = sets, keep
 		layers = append(layers, l)
 	}
 	if len(layers) == 0 {
