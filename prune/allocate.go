@@ -10,6 +10,23 @@ import (
 	"strings"
 )
 
+// Allocator decides which units of scored layers stay. Allocation (a
+// uniform ratio, a global ranking, ratios by layer name) and
+// SensitivityBudget implement it; a search loop (evolutionary, AMC) is one
+// more implementation, proposing per-layer ratios and keeping the best by
+// a Cost and an Evaluator. Pruner.Step calls Plan with each step's ratio.
+type Allocator interface {
+	// Plan decides which units stay at ratio (the fraction of units to
+	// remove; an allocator that sets its own ratios ignores it).
+	Plan(layers []*Layer, ratio float64) (*Plan, error)
+}
+
+// Plan is Allocate at ratio instead of a.Ratio.
+func (a Allocation) Plan(layers []*Layer, ratio float64) (*Plan, error) {
+	a.Ratio = ratio
+	return a.Allocate(layers)
+}
+
 // Allocation says how many units of each layer go, given their scores.
 //
 // Uniform (the default) removes the fraction Ratio of every layer's units;
@@ -160,7 +177,33 @@ func (a Allocation) Allocate(layers []*Layer) (*Plan, error) {
 			}
 		}
 	}
+	if err := p.choose(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// choose lets a Selector criterion pick the kept units of each layer
+// whose count allocation decided.
+func (p *Plan) choose() error {
+	for i, l := range p.Layers {
+		if l.choose == nil || l.sets != nil || l.Skip != "" {
+			continue
+		}
+		k := numTrue(p.Keep[i])
+		if k == l.Units {
+			continue // nothing to choose
+		}
+		keep, err := l.choose(k)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.Name, err)
+		}
+		if len(keep) != l.Units || numTrue(keep) != k {
+			return fmt.Errorf("prune: the criterion selected %d of %d units of %s, want %d of %d", numTrue(keep), len(keep), l.Name, k, l.Units)
+		}
+		copy(p.Keep[i], keep)
+	}
+	return nil
 }
 
 // AllocationError is an error about one setting of an Allocation, named

@@ -51,6 +51,18 @@ type Criterion interface {
 	Score(c *Context, layers []*Layer) error
 }
 
+// Selector is a criterion that chooses each layer's kept units itself
+// instead of only ranking them — ThiNet's greedy channel selection, a
+// LASSO regression over channels. Score still fills Layer.Scores (global
+// allocation counts with them); once allocation has decided how many
+// units of a layer stay, it asks Select which. Units pruned earlier
+// (Context.Prior) must stay pruned.
+type Selector interface {
+	Criterion
+	// Select returns keep[u] for every unit of l, exactly k of them true.
+	Select(c *Context, l *Layer, k int) (keep []bool, err error)
+}
+
 // Context is what criteria read: the graph, its dependency analysis and,
 // for criteria that need data, calibration images with labels.
 type Context struct {
@@ -89,7 +101,12 @@ func Score(c *Context, crit Criterion, layers []*Layer, normalize string) error 
 	if err := crit.Score(c, layers); err != nil {
 		return err
 	}
+	sel, selects := crit.(Selector)
 	for i, l := range layers {
+		l.choose = nil
+		if selects {
+			l.choose = func(k int) ([]bool, error) { return sel.Select(c, l, k) }
+		}
 		if len(l.Scores) != l.Units {
 			return fmt.Errorf("prune: criterion %s gave %s %d scores for %d units", crit.Name(), l.Name, len(l.Scores), l.Units)
 		}

@@ -25,6 +25,9 @@ type Layer struct {
 	elems []int   // elements per unit; nil for channels (one each)
 	sets  []int32 // N:M: unit → its set of M
 	n     int     // N of N:M
+	// choose picks the kept units itself (a Selector criterion, set by
+	// Score); nil: the highest scores stay.
+	choose func(k int) ([]bool, error)
 }
 
 // Size is the number of elements unit u removes (1 for a channel: ratios

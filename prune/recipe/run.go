@@ -318,7 +318,7 @@ func (s *Session) sensitivity(p *prune.Pruner, sp *SensitivitySpec) error {
 		}
 		hold = s.Env.Test.Limit(sp.holdout())
 	}
-	eval := func(m *graph.Graph) (float64, error) { return train.Evaluate(s.Ctx, m, nil, hold, 256, nil) }
+	eval := prune.Evaluator(func(m *graph.Graph) (float64, error) { return train.Evaluate(s.Ctx, m, nil, hold, 256, nil) })
 	grid := sp.Ratios
 	if len(grid) == 0 {
 		grid = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}
@@ -328,45 +328,20 @@ func (s *Session) sensitivity(p *prune.Pruner, sp *SensitivitySpec) error {
 		return err
 	}
 	s.Report.BaseAccuracy, s.Report.Curves = base, curves
-	dense := p.Graph
-	_, td, err := graph.Stats(dense)
+	budget := sp.Budget
+	if budget == "" {
+		budget = "macs"
+	}
+	cost, err := prune.ParseCost(budget)
 	if err != nil {
-		return err
+		return &FieldError{Path: "sensitivity.budget", Err: err}
 	}
-	cost := func(ratios []float64) (float64, error) {
-		plan, err := prune.UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
-		if err != nil {
-			return 0, err
-		}
-		var m *graph.Graph
-		if plan.Structured() {
-			if m, err = plan.Slim(dense); err != nil {
-				return 0, err
-			}
-		} else {
-			m = dense.Clone()
-			if _, err := plan.Apply(m); err != nil {
-				return 0, err
-			}
-		}
-		met, err := prune.Measure(dense, m, nil)
-		if err != nil {
-			return 0, err
-		}
-		if sp.Budget == "params" {
-			return float64(met.Nonzero) / float64(td.Params), nil
-		}
-		return float64(met.EffectiveMACs) / float64(td.MACs), nil
-	}
-	ratios, err := prune.RatiosForBudget(p.Layers, base, curves, sp.Keep, cost)
+	alloc := &prune.SensitivityBudget{Dense: p.Graph, Base: base, Curves: curves, Keep: sp.Keep, Cost: cost, RoundTo: s.Recipe.Target.RoundTo}
+	plan, err := alloc.Plan(p.Layers, 0)
 	if err != nil {
-		return err
+		return &FieldError{Path: "sensitivity.keep", Err: err}
 	}
-	s.Report.LayerRatios = ratios
-	plan, err := prune.UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
-	if err != nil {
-		return err
-	}
+	s.Report.LayerRatios = alloc.Ratios
 	m, err := plan.Apply(p.Graph)
 	if err != nil {
 		return err
