@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -235,6 +236,9 @@ func lineOf(n *yaml.Node, path string) int {
 
 // Validate checks every setting that does not need the model.
 func (r *Recipe) Validate() error {
+	if err := r.checkFinite(); err != nil {
+		return err
+	}
 	if r.Model == "" {
 		return fieldErr("model", "missing: a zoo model name or a model file")
 	}
@@ -332,6 +336,35 @@ func (r *Recipe) Validate() error {
 	}
 	if r.Output.MaskedOut != "" && !prune.Structured(gran) {
 		return fieldErr("output.masked_out", "granularity %s only masks: output.out is the masked model", gran.Name())
+	}
+	return nil
+}
+
+// checkFinite refuses NaN and infinite numbers, which pass comparisons
+// such as lr ≥ 0 unnoticed.
+func (r *Recipe) checkFinite() error {
+	type num struct {
+		path string
+		v    float64
+	}
+	nums := []num{{"target.ratio", r.Target.Ratio}, {"target.max_layer_ratio", r.Target.MaxLayerRatio},
+		{"schedule.initial", r.Schedule.Initial}, {"finetune.lr", r.Finetune.LR}}
+	for i, x := range r.Target.Ratios {
+		nums = append(nums, num{fmt.Sprintf("target.ratios.%d", i), x})
+	}
+	if g := r.Regularize; g != nil {
+		nums = append(nums, num{"regularize.lambda", g.Lambda})
+	}
+	if s := r.Sensitivity; s != nil {
+		nums = append(nums, num{"sensitivity.keep", s.Keep})
+		for i, x := range s.Ratios {
+			nums = append(nums, num{fmt.Sprintf("sensitivity.ratios.%d", i), x})
+		}
+	}
+	for _, n := range nums {
+		if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+			return fieldErr(n.path, "must be a finite number, have %g", n.v)
+		}
 	}
 	return nil
 }

@@ -175,3 +175,47 @@ func TestRunErrorsNameFields(t *testing.T) {
 		t.Errorf("fine-tuning without data: %v (%+v)", err, de)
 	}
 }
+
+func TestNonFiniteRefused(t *testing.T) {
+	for _, tc := range []struct{ yaml, path string }{
+		{"finetune: {lr: .nan}", "finetune.lr"},
+		{"regularize: {kind: l1, lambda: .inf, epochs: 1}", "regularize.lambda"},
+		{"target: {ratio: .nan}", "target.ratio"},
+		{"sensitivity: {keep: -.inf}", "sensitivity.keep"},
+	} {
+		_, err := Parse([]byte("model: lenet5\noutput: {out: x.onnx}\n"+tc.yaml+"\n"), "r.yaml")
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Path != tc.path || fe.Line != 3 || !strings.Contains(err.Error(), "finite") {
+			t.Errorf("%s: %v", tc.yaml, err)
+		}
+	}
+}
+
+func TestWriteLayers(t *testing.T) {
+	m := &prune.Metrics{Layers: []prune.LayerMetrics{{Name: "conv1", Op: "Conv", Params: 500, Nonzero: 250, Sparsity: 0.5, MACs: 1000, EffectiveMACs: 500, SlimParams: 250, SlimMACs: 500}}}
+	var b strings.Builder
+	if err := WriteLayers(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	want := "layer,op,params,nonzero,sparsity,macs,effective_macs,slim_params,slim_macs\nconv1,Conv,500,250,0.500000,1000,500,250,500\n"
+	if b.String() != want {
+		t.Errorf("csv %q, want %q", b.String(), want)
+	}
+}
+
+func TestLoadData(t *testing.T) {
+	tr, te, err := LoadData(DataSpec{Name: "mnist", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.N != 10 || te.N != 10 || tr.Name != "mnist" {
+		t.Errorf("train %d, test %d images", tr.N, te.N)
+	}
+	if tr, te, err := LoadData(DataSpec{}); tr != nil || te != nil || err != nil {
+		t.Errorf("no data: %v %v %v", tr, te, err)
+	}
+	var fe *FieldError
+	if _, _, err := LoadData(DataSpec{Name: "cifar"}); !errors.As(err, &fe) || fe.Path != "data.name" {
+		t.Errorf("unknown data set: %v", err)
+	}
+}
