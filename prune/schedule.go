@@ -17,7 +17,7 @@ type Pruner struct {
 	Graph     *graph.Graph
 	Layers    []*Layer
 	Criterion Criterion
-	Alloc     Allocation // Ratio is set by each Step
+	Alloc     Allocator // each Step plans at its ratio (nil: Allocation{}, uniform)
 	Normalize string
 	Ctx       *Context
 	Masks     Masks
@@ -36,9 +36,11 @@ func (p *Pruner) Step(ratio float64) error {
 	if err := Score(p.Ctx, p.Criterion, p.Layers, p.Normalize); err != nil {
 		return err
 	}
-	a := p.Alloc
-	a.Ratio = ratio
-	plan, err := a.Allocate(p.Layers)
+	alloc := p.Alloc
+	if alloc == nil {
+		alloc = Allocation{} // the same ratio in every layer
+	}
+	plan, err := alloc.Plan(p.Layers, ratio)
 	if err != nil {
 		return err
 	}
