@@ -151,10 +151,12 @@ func TestStatsMACs(t *testing.T) {
 func TestRegisterCustomOp(t *testing.T) {
 	const op = "TestChannelScale"
 	RegisterOp(OpSpec{
-		Type:   op,
-		Build:  func(*Node) (Op, error) { return scaleOp{}, nil },
-		Params: func(*Node, []Operand) []ParamUse { return []ParamUse{{Input: 1, Kind: ParamScale, Axes: []AxisRole{AxisOut}, Trainable: true}} },
-		MACs:   func(_ *Node, _, out [][]int) int { return numElems(out[0]) },
+		Type:  op,
+		Build: func(*Node) (Op, error) { return scaleOp{}, nil },
+		Params: func(*Node, []Operand) []ParamUse {
+			return []ParamUse{{Input: 1, Kind: ParamScale, Axes: []AxisRole{AxisOut}, Trainable: true}}
+		},
+		MACs: func(_ *Node, _, out [][]int) int { return numElems(out[0]) },
 	})
 	defer unregister(op)
 	g := &Graph{Name: "custom", Inputs: []ValueInfo{{Name: "x", Shape: []int{-1, 3}}}, Outputs: []ValueInfo{{Name: "y"}}}
