@@ -16,10 +16,10 @@ import (
 // Rule is the channel rule of an op type: how a node of that type moves,
 // makes or fixes channels. Rules are registered per op type with
 // RegisterRule (Torch-Pruning's per-layer pruner table); the built-in ones
-// are registered below, and an op without a rule is opaque.
+// are registered in this file's init, and an op without a rule is opaque.
 type Rule struct {
 	// Apply traces the node through the analysis: give each output its
-	// channels (Analysis.Pass, Analysis.NewChannels, Analysis.SetChannels),
+	// channels (Analysis.Pass, Analysis.NewChannels, Analysis.SetLayout),
 	// bind the param axes that hold them (Analysis.Bind), tie channels
 	// that must stay equal (Analysis.Unite), or give up on the node with
 	// a reason (Analysis.Opaque).
