@@ -24,8 +24,9 @@ type OpSpec struct {
 	Params func(n *Node, in []Operand) []ParamUse
 	// Weight finds the node's conv or linear weight: which input it is
 	// and which of its axes hold the output and input channels. Nil for
-	// ops without one. Params, MACs and Init of the same op call it, so
-	// that an attribute such as Gemm's transB is decoded in one place.
+	// ops without one. The op's own Params and Init read the weight's
+	// layout from it too, so that an attribute such as Gemm's transB is
+	// decoded in one place.
 	Weight func(n *Node, in []Operand) (WeightUse, bool)
 	// MACs counts the node's multiply-accumulates given its input and
 	// output shapes (one image). Nil: none are counted.
@@ -35,8 +36,8 @@ type OpSpec struct {
 	// as they are.
 	Init func(n *Node, in []Operand, r *rand.Rand)
 	// NoGradient, when set, says why the op has no gradient to check
-	// (Shape's output is integers read off its input's shape). Every other
-	// op must have a finite-difference gradient check.
+	// (Constant has no inputs). Every other op must have a
+	// finite-difference gradient check in the package's tests.
 	NoGradient string
 }
 

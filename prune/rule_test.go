@@ -103,3 +103,24 @@ func TestRegisterRule(t *testing.T) {
 		t.Errorf("the pruned graph does not compile: %v", err)
 	}
 }
+
+// A rule that names a feature axis its node does not have is reported as
+// a bug in the rule, not a panic.
+func TestRuleWithBadFeatures(t *testing.T) {
+	graph.Register("TestGainBad", func(*graph.Node) (graph.Op, error) { return gainOp{}, nil })
+	prune.RegisterRule("TestGainBad", prune.Rule{
+		Apply: (*prune.Analysis).Pass,
+		Features: func(a *prune.Analysis, n *graph.Node) []prune.ParamAxis {
+			return []prune.ParamAxis{{Param: n.Inputs[1], Axis: 3}, {Param: "nope", Axis: 0}}
+		},
+	})
+	g := gainGraph()
+	g.Nodes[1].Op = "TestGainBad"
+	d, err := prune.Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Groups()) != 0 || !strings.Contains(fmt.Sprint(d.Unprunable()), "a bug in the rule") {
+		t.Errorf("groups %v, unprunable %v; want conv1's channels refused as a rule's bug", d.Groups(), d.Unprunable())
+	}
+}

@@ -134,6 +134,10 @@ func (a *Analysis) node(n *graph.Node) {
 		feats = r.Features(a, n)
 	}
 	for _, f := range feats {
+		if p := a.params[f.Param]; p == nil || f.Axis < 0 || f.Axis >= p.Value.Rank() {
+			a.Opaque(n, "%s %s: its rule lists axis %d of param %q as a feature axis, which the param does not have (a bug in the rule)", n.Op, n.Name, f.Axis, f.Param)
+			continue
+		}
 		if _, ok := a.bound[fmt.Sprintf("%s/%d", f.Param, f.Axis)]; ok {
 			continue
 		}
