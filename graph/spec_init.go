@@ -8,7 +8,7 @@ import (
 )
 
 // Helpers for the op specs: shape arithmetic for MACs and the zoo's
-// initialisation rules for Init (ZOO.md: PyTorch's defaults, with conv
+// initialisation rules for Init (docs/ZOO.md: PyTorch's defaults, with conv
 // weights Kaiming-normal).
 
 // numElems is the element count of a shape (0 for an invalid one).
