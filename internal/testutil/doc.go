@@ -13,8 +13,8 @@
 //	Uniform    r.Float32()*2 - 1, in [-1, 1)
 //	Uniform64  float32(r.Float64()*2 - 1), Uniform's range from a float64 draw
 //
-// [Floats] and [Tensor] fill a slice or a tensor; [NormalTensor] and
-// [UniformTensor] are the common cases.
+// [Floats] and [Tensor] fill a slice or a tensor; [NormalFloats],
+// [UniformFloats], [NormalTensor] and [UniformTensor] are the common cases.
 //
 // # Tolerances
 //

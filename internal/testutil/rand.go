@@ -53,3 +53,9 @@ func NormalTensor(r *rand.Rand, shape ...int) *tensor.Tensor { return Tensor(r, 
 
 // UniformTensor is Tensor(r, Uniform, shape...).
 func UniformTensor(r *rand.Rand, shape ...int) *tensor.Tensor { return Tensor(r, Uniform, shape...) }
+
+// NormalFloats is Floats(r, Normal, n).
+func NormalFloats(r *rand.Rand, n int) []float32 { return Floats(r, Normal, n) }
+
+// UniformFloats is Floats(r, Uniform, n).
+func UniformFloats(r *rand.Rand, n int) []float32 { return Floats(r, Uniform, n) }

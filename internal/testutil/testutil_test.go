@@ -43,8 +43,11 @@ func TestStreams(t *testing.T) {
 	if !tensor.SameShape(b.Shape, []int{2, 3}) || Mismatch(b.Data, a, 0, 0) != "" {
 		t.Errorf("NormalTensor = %v %v, want [2 3] %v", b.Shape, b.Data, a)
 	}
-	if u := UniformTensor(NewRand(1, 2), 6); Mismatch(u.Data, Floats(NewRand(1, 2), Uniform, 6), 0, 0) != "" {
-		t.Errorf("UniformTensor differs from Floats(Uniform)")
+	if u := UniformTensor(NewRand(1, 2), 6); Mismatch(u.Data, UniformFloats(NewRand(1, 2), 6), 0, 0) != "" {
+		t.Errorf("UniformTensor differs from UniformFloats")
+	}
+	if Mismatch(NormalFloats(NewRand(1, 2), 6), a, 0, 0) != "" {
+		t.Errorf("NormalFloats differs from Floats(Normal)")
 	}
 	if NewRand(5, 6).Uint64() == NewRand(6, 5).Uint64() {
 		t.Errorf("NewRand ignores the order of its seeds")
