@@ -18,6 +18,7 @@ import (
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/internal/testmodels"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
 )
@@ -31,15 +32,6 @@ func needORT(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
-}
-
-func randInput(seed uint64, shape ...int) *tensor.Tensor {
-	r := rand.New(rand.NewPCG(seed, 7))
-	x := tensor.New(shape...)
-	for i := range x.Data {
-		x.Data[i] = float32(r.NormFloat64())
-	}
-	return x
 }
 
 // torchvisionReport is where TestTorchvisionORT writes a Markdown table:
@@ -87,7 +79,7 @@ func TestTorchvisionORT(t *testing.T) {
 			p.Threads = 2
 			shape := append([]int(nil), g.Inputs[0].Shape...)
 			shape[0] = 1
-			x := randInput(1, shape...)
+			x := testutil.NormalTensor(testutil.NewRand(1, 7), shape...)
 			t0 := time.Now()
 			got, err := p.Forward(false, x)
 			if err != nil {
@@ -225,7 +217,7 @@ func TestZooORT(t *testing.T) {
 				}
 				shape := append([]int(nil), g.Inputs[0].Shape...)
 				shape[0] = 2
-				x := randInput(4, shape...)
+				x := testutil.NormalTensor(testutil.NewRand(4, 7), shape...)
 				got, err := p.Forward(false, x)
 				if err != nil {
 					t.Fatal(err)
