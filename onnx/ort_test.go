@@ -45,6 +45,9 @@ var torchvisionReport = flag.String("tvreport", "", "TestTorchvisionORT: write a
 // difference / max abs value ≤ 1e-4. It also checks that the imported
 // graph still takes any batch size.
 func TestTorchvisionORT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the torchvision and hand-built exports against ONNX Runtime take minutes: -short")
+	}
 	files, dirs := testmodels.Torchvision("..")
 	if len(files) == 0 {
 		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dirs)
