@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -100,9 +101,7 @@ func TestConvMatchesNaive(t *testing.T) {
 			}
 			oh, ow := outs[0].Shape[2], outs[0].Shape[3]
 			want := naiveConv(x, w, b, cc.group, cc.stride, cc.stride, cc.dil, cc.dil, cc.pad, cc.pad, oh, ow)
-			if d, err := tensor.MaxAbsDiff(outs[0], want); err != nil || d > 1e-4 {
-				t.Errorf("%s threads=%d: max diff %g (%v)", cc.name, threads, d, err)
-			}
+			testutil.CheckTensorsClose(t, fmt.Sprintf("%s threads=%d", cc.name, threads), outs[0], want, 1e-4, 0)
 		}
 	}
 }
@@ -330,9 +329,7 @@ func TestConvAsymmetricPads(t *testing.T) {
 			}
 		}
 		want := naiveConv(xp, w, nil, 1, 1, 1, 1, 1, 0, 0, h-2, wd-2)
-		if d, err := tensor.MaxAbsDiff(y[0], want); err != nil || d > 1e-4 {
-			t.Errorf("pads %v: max diff %g (%v)", pads, d, err)
-		}
+		testutil.CheckTensorsClose(t, fmt.Sprintf("pads %v", pads), y[0], want, 1e-4, 0)
 		checkGrad(t, "Conv", a, []gcIn{in(x), param(w)}, 1, true)
 	}
 }
