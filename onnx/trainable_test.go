@@ -9,6 +9,7 @@ import (
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // gated is a linear layer whose output is scaled by sigmoid(gate), a
@@ -21,8 +22,8 @@ func gated() *graph.Graph {
 		Inputs:  []graph.ValueInfo{{Name: "x", Shape: []int{-1, 4}}},
 		Outputs: []graph.ValueInfo{{Name: "y", Shape: []int{-1, 3}}},
 	}
-	g.AddParam("w", randTensor(r, 4, 3), true)
-	g.AddParam("gate", randTensor(r, 1, 3, 1), false)
+	g.AddParam("w", testutil.UniformTensor(r, 4, 3), true)
+	g.AddParam("gate", testutil.UniformTensor(r, 1, 3, 1), false)
 	g.Nodes = []*graph.Node{
 		{Name: "mm", Op: "MatMul", Inputs: []string{"x", "w"}, Outputs: []string{"h"}},
 		{Name: "sig", Op: "Sigmoid", Inputs: []string{"gate"}, Outputs: []string{"s"}},
