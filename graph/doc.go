@@ -46,9 +46,11 @@
 //   - Params says what each param input is (ParamKind: weight, bias,
 //     scale, shift, running mean or variance; anything undeclared is a
 //     constant), its axis roles, and whether it trains. Weights, biases,
-//     norm scales and shifts, PReLU slopes and layer-scale Mul params (a
+//     norm scales and shifts, PReLU slopes, layer-scale Mul params (a
 //     Mul of an activation by a param with one value per channel, as
-//     ConvNeXt's γ) train; statistics and constants do not;
+//     ConvNeXt's γ) and bias Adds (an Add of an activation and such a
+//     param: a MatMul's bias, TensorFlow's BiasAdd) train; statistics
+//     and constants do not;
 //   - Weight locates a conv or linear weight and its out and in axes
 //     (WeightOf asks it): Gemm's transB is read there and nowhere else;
 //   - MACs counts multiply-accumulates (Stats);

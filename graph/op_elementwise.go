@@ -43,6 +43,21 @@ func preluParams(n *Node, in []Operand) []ParamUse {
 // tensor of several axes, or a factor applied to a graph input (input
 // normalisation).
 func layerScaleParams(n *Node, in []Operand) []ParamUse {
+	return perChannelParam(in, ParamScale)
+}
+
+// biasAddParams: an Add of an activation and a param holding one value
+// per channel is a bias (a MatMul's, as PyTorch exports nn.Linear on N-d
+// inputs and ConvNeXt's blocks, or TensorFlow's BiasAdd) and trains, by
+// the same shape rule as a layer scale.
+func biasAddParams(n *Node, in []Operand) []ParamUse {
+	return perChannelParam(in, ParamBias)
+}
+
+// perChannelParam declares the param operand of a binary op trainable,
+// as kind, when the other operand is an activation (not a param, not a
+// graph input) and the param has exactly one axis longer than 1.
+func perChannelParam(in []Operand, kind ParamKind) []ParamUse {
 	if len(in) != 2 {
 		return nil
 	}
@@ -58,14 +73,14 @@ func layerScaleParams(n *Node, in []Operand) []ParamUse {
 			}
 		}
 		if long == 1 {
-			return []ParamUse{{Input: i, Kind: ParamScale, Trainable: true}}
+			return []ParamUse{{Input: i, Kind: kind, Trainable: true}}
 		}
 	}
 	return nil
 }
 
 func init() {
-	params := map[binKind]func(*Node, []Operand) []ParamUse{binMul: layerScaleParams, binPRelu: preluParams}
+	params := map[binKind]func(*Node, []Operand) []ParamUse{binAdd: biasAddParams, binMul: layerScaleParams, binPRelu: preluParams}
 	for name, k := range map[string]binKind{"Add": binAdd, "Sub": binSub, "Mul": binMul, "Div": binDiv, "Pow": binPow, "PRelu": binPRelu} {
 		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil }, Params: params[k]})
 	}
