@@ -72,6 +72,8 @@ type Trainer struct {
 	// It sees parameter gradients (prog.Grad); activation gradients share
 	// buffers during training (graph.Program.ShareGradients) and are gone.
 	GradHook func(prog *graph.Program)
+	// Source is recorded in checkpoints.
+	Source Source
 
 	prog *graph.Program
 	opt  Optimizer
@@ -153,7 +155,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			return err
 		}
 		return WriteCheckpoint(t.Checkpoint, &Checkpoint{Model: model, Optimizer: opt.Name(), OptState: opt.State(),
-			Epoch: epoch, Batch: batch, Step: step, Seed: cfg.Seed, Config: cfg, Loss: epLoss, Correct: epCorrect, Seen: epSeen})
+			Epoch: epoch, Batch: batch, Step: step, Seed: cfg.Seed, Config: cfg, Loss: epLoss, Correct: epCorrect, Seen: epSeen, Source: t.Source})
 	}
 	lastReport := time.Time{}
 	startStep := step

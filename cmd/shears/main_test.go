@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -15,36 +18,48 @@ import (
 	"github.com/shearsml/shears/zoo"
 )
 
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "shears-cli")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "shears")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		panic(string(out))
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// shears runs the binary and returns stdout, stderr and the exit code.
+// shears runs a command line in-process and returns stdout, stderr and
+// the exit status.
 func shears(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
 	var so, se strings.Builder
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := run(context.Background(), args, &so, &se)
 	return so.String(), se.String(), code
+}
+
+var (
+	buildOnce sync.Once
+	bin       string
+	buildErr  error
+)
+
+// buildBinary builds the command once, for the tests that need a real process
+// (signals, exit statuses as the shell sees them).
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shears-cli")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bin = filepath.Join(dir, "shears")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin != "" {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
 }
 
 // wantError checks for a non-zero exit with a one-line message that
