@@ -150,6 +150,17 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	return nil
 }
 
+// unitName is what a granularity removes.
+func unitName(granularity string) string {
+	switch granularity {
+	case "filter", "channel":
+		return "channel"
+	case "weight":
+		return "weight"
+	}
+	return "unit"
+}
+
 // labelFree reports whether a recipe needs no labels: a criterion that
 // reads activations or nothing, one-shot, no training of any kind.
 func labelFree(r prune.Recipe) bool {
@@ -171,7 +182,7 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool, maxMem int64, s s
 	pb := newProgress(quiet, s.err)
 	env := prune.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update,
 		Log: func(line string) {
-			if !quiet || strings.HasPrefix(line, "warning:") {
+			if !quiet || strings.HasPrefix(line, "warning:") || strings.HasPrefix(line, "note:") {
 				fmt.Fprintln(s.err, line)
 			}
 		}}
@@ -212,6 +223,13 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool, maxMem int64, s s
 	rep, err := prune.Run(ctx, r, env)
 	if err != nil {
 		return nil, err
+	}
+	var notes []string
+	if rep.Achieved == 0 {
+		// Ratio 0, layer ratios of 0 or a rounding larger than the layers:
+		// valid settings whose step removes nothing.
+		notes = append(notes, "note: the settings remove no "+unitName(rep.Granularity)+": the model is written unchanged")
+		env.Log(notes[0])
 	}
 	meta := fmt.Sprintf("criterion %s, granularity %s, ratio %g (achieved %.4f), schedule %s, fine-tune %d epochs",
 		rep.Criterion, rep.Granularity, rep.Target, rep.Achieved, rep.Schedule, r.Finetune.Epochs)
@@ -278,6 +296,9 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool, maxMem int64, s s
 		"schedule": rep.Schedule, "target_ratio": rep.Target, "achieved_ratio": rep.Achieved, "global": r.Target.Global,
 		"finetune_epochs": r.Finetune.Epochs, "seed": r.Seed, "metrics": rep.Metrics, "summary": rep.Summary,
 		"recovery": rep.Recovery, "warnings": append([]string{}, rep.Warnings...), "outputs": outputs, "seconds": time.Since(start).Seconds()}
+	if notes != nil {
+		j["notes"] = notes
+	}
 	if rep.LayerRatios != nil {
 		j["layer_ratios"] = rep.LayerRatios
 	}
