@@ -72,7 +72,7 @@ func parseArgs(fs *flag.FlagSet, args []string, s streams, help helpText) (parse
 
 var (
 	flagUndefined = regexp.MustCompile(`^flag provided but not defined: -+(\S+)$`)
-	flagInvalid   = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for flag -(\S+): (.*)$`)
+	flagInvalid   = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-+(\S+): (.*)$`)
 	flagNeedsArg  = regexp.MustCompile(`^flag needs an argument: -+(\S+)$`)
 )
 
@@ -154,11 +154,16 @@ func (f *sizeFlag) Set(s string) error {
 
 // formatBytes prints a byte count in binary units.
 func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return strconv.FormatFloat(float64(n)/(1<<30), 'f', -1, 64) + "GiB"
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + "MiB"
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size {
+			if n%u.size == 0 {
+				return strconv.FormatInt(n/u.size, 10) + u.name
+			}
+			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', 1, 64) + u.name
+		}
 	}
 	return strconv.FormatInt(n, 10) + "B"
 }

@@ -43,6 +43,10 @@ func checkOutputs(outs []output, mkdir bool) error {
 		case err == nil && !st.Mode().IsRegular():
 			return usagef("%s %s: not a regular file (%s); shears writes regular files only", o.flag, o.path, fileKind(st.Mode()))
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			// A parent that is a file gives ENOTDIR: say so plainly.
+			if derr := writableDir(filepath.Dir(abs), false); derr != nil {
+				return usagef("%s %s: %v", o.flag, o.path, derr)
+			}
 			return usagef("%s %s: %v", o.flag, o.path, unwrapPathErr(err))
 		case err != nil:
 			st = nil
