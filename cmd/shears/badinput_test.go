@@ -106,7 +106,9 @@ type badRow struct {
 
 func badRows(f *badFixture) []badRow {
 	out, p := f.p("out.onnx"), f.p
-	T := func(extra ...string) []string { return append([]string{"train", "--model", "lenet5", "--out", out}, extra...) }
+	T := func(extra ...string) []string {
+		return append([]string{"train", "--model", "lenet5", "--out", out}, extra...)
+	}
 	P := func(extra ...string) []string {
 		return append([]string{"prune", "lenet5", "--finetune-epochs", "0", "--latency-runs", "0", "--out", out}, extra...)
 	}

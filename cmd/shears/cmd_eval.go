@@ -67,10 +67,8 @@ func cmdEval(ctx context.Context, args []string, s streams) error {
 	if err := checkMemory(prog, b, false, int64(*maxMem)); err != nil {
 		return err
 	}
-	if !*quiet {
-		for _, n := range notes {
-			fmt.Fprintln(s.err, n)
-		}
+	for _, n := range notes { // notes are not progress: --quiet keeps them
+		fmt.Fprintln(s.err, n)
 	}
 	pb := newProgress(*quiet, s.err)
 	start := time.Now()

@@ -311,10 +311,8 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 	if err := checkMemory(prog, cfg.Batch, true, int64(*maxMem)); err != nil {
 		return err
 	}
-	if !*quiet {
-		for _, n := range notes {
-			fmt.Fprintln(s.err, n)
-		}
+	for _, n := range notes { // notes are not progress: --quiet keeps them
+		fmt.Fprintln(s.err, n)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted before training started")

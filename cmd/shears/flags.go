@@ -209,11 +209,17 @@ func (h helpText) print(w io.Writer, fs *flag.FlagSet) {
 				continue
 			}
 			kind, text := flag.UnquoteUsage(f)
-			if _, ok := f.Value.(*floatFlag); ok {
+			switch f.Value.(type) {
+			case *floatFlag:
 				kind = "float"
-			}
-			if _, ok := f.Value.(*sizeFlag); ok {
+			case *sizeFlag:
 				kind = "size"
+			case *stringValue, *listFlag:
+				kind = "string"
+			case *intValue:
+				kind = "int"
+			case *uint64Value:
+				kind = "uint"
 			}
 			line := "  --" + f.Name
 			if kind != "" {
