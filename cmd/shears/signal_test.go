@@ -122,4 +122,3 @@ func TestRunEvalSIGTERM(t *testing.T) {
 		}
 	}
 }
-
