@@ -62,13 +62,14 @@ func NewLayerRatio(pattern string, ratio float64) (LayerRatio, error) {
 	if err != nil {
 		return LayerRatio{}, fmt.Errorf("layer ratio: bad regular expression %q: %v", pattern, err)
 	}
-	if err := checkRatio(fmt.Sprintf("layer ratio for %q", pattern), ratio); err != nil {
+	if err := CheckRatio(fmt.Sprintf("layer ratio for %q", pattern), ratio); err != nil {
 		return LayerRatio{}, err
 	}
 	return LayerRatio{Pattern: pattern, Ratio: ratio, re: re}, nil
 }
 
-func checkRatio(what string, r float64) error {
+// CheckRatio reports a pruning ratio outside [0, 1), naming it what.
+func CheckRatio(what string, r float64) error {
 	if !(r >= 0 && r < 1) {
 		if r == 1 {
 			return fmt.Errorf("%s is 1, which would empty a layer: want a ratio in [0, 1)", what)
@@ -80,11 +81,11 @@ func checkRatio(what string, r float64) error {
 
 // Validate reports the first bad setting.
 func (a Allocation) Validate() error {
-	if err := checkRatio("ratio", a.Ratio); err != nil {
+	if err := CheckRatio("ratio", a.Ratio); err != nil {
 		return err
 	}
 	if a.MaxLayerRatio != 0 {
-		if err := checkRatio("max layer ratio", a.MaxLayerRatio); err != nil {
+		if err := CheckRatio("max layer ratio", a.MaxLayerRatio); err != nil {
 			return err
 		}
 	}
@@ -126,7 +127,7 @@ func (a Allocation) Allocate(layers []*Layer) (*Plan, error) {
 			inGlobal[i] = false
 		}
 	}
-	if err := a.check(layers); err != nil {
+	if err := a.Check(layers); err != nil {
 		return nil, err
 	}
 	for i, l := range layers {
@@ -162,10 +163,10 @@ func (a Allocation) Allocate(layers []*Layer) (*Plan, error) {
 	return p, nil
 }
 
-// check reports, before any scoring, a layer ratio whose pattern matches
+// Check reports, before any scoring, a layer ratio whose pattern matches
 // no layer and a global ratio that cannot be met without emptying layers
 // or breaking the cap.
-func (a Allocation) check(layers []*Layer) error {
+func (a Allocation) Check(layers []*Layer) error {
 	inGlobal := make([]bool, len(layers))
 	for i := range layers {
 		inGlobal[i] = a.Global && layers[i].sets == nil

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/train"
 )
 
@@ -50,9 +50,9 @@ type Criterion interface {
 // for criteria that need data, calibration images with labels.
 type Context struct {
 	Graph *graph.Graph
-	Dep   *DepGraph     // nil when the granularity is not structured and analysis failed
-	Calib *data.Dataset // calibration images; nil when none were given
-	Batch int           // calibration batch size (64 when 0)
+	Dep   *DepGraph   // nil when the granularity is not structured and analysis failed
+	Calib Calibration // calibration images; nil when none were given
+	Batch int         // calibration batch size (64 when 0)
 	Seed  uint64
 	// Reduction combines a channel's scores across the slices of its
 	// group: "sum" (default), "mean" or "max".
@@ -63,6 +63,16 @@ type Context struct {
 	// Prior lists, per layer index, units pruned earlier (iterative
 	// schedules): they score −Inf and stay pruned.
 	Prior [][]bool
+}
+
+// Calibration is the labelled images that data-driven criteria run
+// through the model. *data.Dataset implements it; the interface keeps the
+// pruning core free of the data sets.
+type Calibration interface {
+	// Batches calls f with consecutive batches of at most size images
+	// (B×C×H×W) and their labels, in a fixed order, and stops at f's
+	// first error.
+	Batches(size int, f func(x *tensor.Tensor, labels []int) error) error
 }
 
 // Score runs crit over layers, checks the scores, marks units pruned
@@ -281,27 +291,20 @@ func (c *Context) batches(backward bool, f func(prog *graph.Program, n int) erro
 	if bs <= 0 {
 		bs = 64
 	}
-	loader, err := data.NewLoader(c.Calib, bs, false, data.Augment{}, 0)
-	if err != nil {
-		return err
-	}
-	for b := range loader.Epoch(0) {
-		outs, err := prog.Forward(false, b.X)
+	return c.Calib.Batches(bs, func(x *tensor.Tensor, labels []int) error {
+		outs, err := prog.Forward(false, x)
 		if err != nil {
 			return err
 		}
 		if backward {
 			grad := outs[0].Clone()
-			if _, _, err := train.SoftmaxCrossEntropy(outs[0], b.Labels, grad); err != nil {
+			if _, _, err := train.SoftmaxCrossEntropy(outs[0], labels, grad); err != nil {
 				return err
 			}
 			if err := prog.Backward(grad); err != nil {
 				return err
 			}
 		}
-		if err := f(prog, len(b.Labels)); err != nil {
-			return err
-		}
-	}
-	return nil
+		return f(prog, len(labels))
+	})
 }

@@ -143,15 +143,15 @@
 //     per layer, or a global ranking with a per-layer cap (a layer always
 //     keeps one unit; caps that bind are warnings, unreachable targets
 //     errors), ratios by regular expression over layer names, kept
-//     channels rounded to a multiple. Sensitivity (sensitivity.go, with a
-//     CSV and a PNG plot) prunes one layer at a time and RatiosForBudget
+//     channels rounded to a multiple. Sensitivity (sensitivity.go)
+//     prunes one layer at a time and RatiosForBudget
 //     derives per-layer ratios that meet a MAC or parameter budget.
 //     Plan.Apply masks, Plan.Slim slims.
 //   - Schedules (schedule.go): a Pruner steps to growing ratios keeping
 //     what it removed before — one-shot, iterative (IterativeTargets,
 //     Han et al.), AGP (Zhu & Gupta, through the trainer's AfterStep) —
-//     and Run adds the lottery ticket with rewinding and its random
-//     re-initialisation control.
+//     and package prune/recipe adds the lottery ticket with rewinding and
+//     its random re-initialisation control.
 //   - Recovery: fine-tuning with masks held (Masks.Attach), training the
 //     pruned architecture from scratch (Reinit), and regularisers that
 //     prepare a model for pruning during training (regularize.go: L1,
@@ -159,10 +159,15 @@
 //
 // Measure reports ShrinkBench's metrics (params and non-zero params,
 // compression, MACs and effective MACs, theoretical speedup) with
-// per-layer rows, and Latencies times forward passes of several models taking turns. A Recipe (recipe.go)
-// holds a whole run — model, data, method, target, schedule, recovery,
-// outputs — parsed strictly from YAML; Run executes it, and `shears
-// prune` is a thin layer over Run.
+// per-layer rows, and Latencies times forward passes of several models
+// taking turns.
+//
+// The experiment runner is not here: package prune/recipe holds a whole
+// run — model, data, method, target, schedule, recovery, outputs — parsed
+// strictly from YAML, executes it (recipe.Run) and writes its CSV and PNG
+// outputs; `shears prune` is a thin layer over it. This package imports no
+// YAML, image encoder or data set: criteria read calibration images
+// through the Calibration interface, which *data.Dataset implements.
 //
 // # Example
 //

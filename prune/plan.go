@@ -12,7 +12,7 @@ import (
 // the units' weights. g is the analysed graph or a copy of it (a copy is
 // analysed again; its groups must match).
 func (p *Plan) Apply(g *graph.Graph) (Masks, error) {
-	if p.structured() {
+	if p.Structured() {
 		keep, err := p.keepMap(g)
 		if err != nil {
 			return nil, err
@@ -44,7 +44,7 @@ func (p *Plan) Apply(g *graph.Graph) (Masks, error) {
 // channels (PruneGroups); g itself is not changed. Only structured plans
 // slim: element granularities keep shapes.
 func (p *Plan) Slim(g *graph.Graph) (*graph.Graph, error) {
-	if !p.structured() {
+	if !p.Structured() {
 		return nil, fmt.Errorf("prune: only filter and channel granularities slim a model; this plan masks weights")
 	}
 	c := g.Clone()
@@ -58,7 +58,9 @@ func (p *Plan) Slim(g *graph.Graph) (*graph.Graph, error) {
 	return c, nil
 }
 
-func (p *Plan) structured() bool { return len(p.Layers) > 0 && p.Layers[0].Group != nil }
+// Structured reports whether the plan removes channels (and so slims),
+// not single weights.
+func (p *Plan) Structured() bool { return len(p.Layers) > 0 && p.Layers[0].Group != nil }
 
 // keepMap lists the kept channels of each group for g, analysing g again
 // when it is not the graph the plan's groups come from.

@@ -117,10 +117,10 @@ func (a AGP) At(t int) float64 {
 
 // Validate reports a nonsensical schedule.
 func (a AGP) Validate() error {
-	if err := checkRatio("AGP initial sparsity", a.Initial); err != nil {
+	if err := CheckRatio("AGP initial sparsity", a.Initial); err != nil {
 		return err
 	}
-	if err := checkRatio("AGP final sparsity", a.Final); err != nil {
+	if err := CheckRatio("AGP final sparsity", a.Final); err != nil {
 		return err
 	}
 	if a.Initial > a.Final || a.N < 1 || a.Every < 1 || a.Start < 0 {

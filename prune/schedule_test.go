@@ -1,13 +1,9 @@
 package prune
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"image/png"
 	"math"
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -276,102 +272,5 @@ func TestSensitivityAndBudget(t *testing.T) {
 	}
 	if _, err := RatiosForBudget(layers, base, curves, 0.001, cost); err == nil || !strings.Contains(err.Error(), "cannot be met") {
 		t.Errorf("unreachable budget: %v", err)
-	}
-	var csv, img bytes.Buffer
-	if err := WriteCurves(&csv, base, curves); err != nil || !strings.HasPrefix(csv.String(), "layer,ratio,accuracy,drop\nconv1,0.25,") {
-		t.Errorf("csv %q, %v", csv.String(), err)
-	}
-	if err := PlotCurves(&img, "lenet5", base, curves); err != nil {
-		t.Fatal(err)
-	}
-	if im, err := png.Decode(&img); err != nil || im.Bounds().Dx() < 100 {
-		t.Errorf("plot: %v", err)
-	}
-}
-
-func TestRunSchedules(t *testing.T) {
-	set := tinySet(t, 48)
-	base := func() Recipe {
-		r := DefaultRecipe()
-		r.Model, r.Output.Out, r.Output.LatencyRuns = "tiny", "x.onnx", 0
-		r.Method = MethodSpec{Criterion: "l1", Granularity: "weight"}
-		r.Target = TargetSpec{Ratio: 0.5, Global: true}
-		r.Finetune = FinetuneSpec{Epochs: 1, Recipe: "finetune", Batch: 8}
-		return r
-	}
-	env := func() Env { return Env{Model: tinyMLP(), Train: set, Test: set, Threads: 1} }
-	for _, kind := range []string{"oneshot", "iterative", "agp", "lottery"} {
-		r := base()
-		r.Schedule = ScheduleSpec{Kind: kind, Rounds: 2}
-		if kind == "lottery" {
-			r.Schedule.Reinit, r.Schedule.RewindSteps = true, 2
-		}
-		rep, err := Run(context.Background(), r, env())
-		if err != nil {
-			t.Fatalf("%s: %v", kind, err)
-		}
-		m := rep.Metrics
-		if rep.Slim != nil || m.AccuracyBefore == nil || m.AccuracyFinetuned == nil || m.Nonzero >= m.Params {
-			t.Errorf("%s: %+v", kind, m)
-		}
-		if math.Abs(rep.Achieved-0.5) > 0.1 {
-			t.Errorf("%s: achieved %g", kind, rep.Achieved)
-		}
-		if (m.AccuracyReinit != nil) != (kind == "lottery") {
-			t.Errorf("%s: reinit accuracy %v", kind, m.AccuracyReinit)
-		}
-		if kind != "lottery" {
-			if rep.Lottery != nil {
-				t.Errorf("%s: lottery runs %+v", kind, rep.Lottery)
-			}
-			continue
-		}
-		// Two rounds (dense, round 2), the control and the ticket, one
-		// accuracy per epoch each; the ticket's last one is the report's.
-		var names []string
-		for _, run := range rep.Lottery {
-			names = append(names, fmt.Sprintf("%s@%.2f/%d", run.Name, run.Remaining, len(run.EpochAccuracy)))
-		}
-		if got := strings.Join(names, " "); !regexp.MustCompile(`^dense@1\.00/1 round 2@0\.(6\d|7\d)/1 control@0\.(4\d|5\d)/1 ticket@0\.(4\d|5\d)/1$`).MatchString(got) {
-			t.Errorf("lottery runs: %s", got)
-		}
-		if last := rep.Lottery[len(rep.Lottery)-1]; last.EpochAccuracy[0] != *m.AccuracyFinetuned {
-			t.Errorf("ticket accuracy %g, report %g", last.EpochAccuracy[0], *m.AccuracyFinetuned)
-		}
-		var img bytes.Buffer
-		if err := LotteryPlot(&img, "tiny", rep.Lottery); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := png.Decode(&img); err != nil {
-			t.Errorf("lottery plot: %v", err)
-		}
-	}
-	// Structured, trained from scratch: only the slimmed model comes out.
-	r := base()
-	r.Method = MethodSpec{Criterion: "l1", Granularity: "filter"}
-	r.Target = TargetSpec{Ratio: 0.4}
-	r.Finetune.FromScratch = true
-	rep, err := Run(context.Background(), r, env())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Slim == nil || rep.Masked != nil || rep.Recovery != "from_scratch" || rep.Slim.Param("fc1.weight").Value.Shape[0] != 2 {
-		t.Errorf("from scratch: slim %v, masked %v, recovery %s", rep.Slim != nil, rep.Masked != nil, rep.Recovery)
-	}
-	// Data that is missing is named.
-	r = base()
-	r.Method.Criterion = "taylor"
-	e := env()
-	e.Train, e.Test = nil, nil
-	if _, err := Run(context.Background(), r, e); !IsDataError(err) || !strings.Contains(err.Error(), "criterion taylor needs labelled data") {
-		t.Errorf("taylor without data: %v", err)
-	}
-	r = base()
-	if _, err := Run(context.Background(), r, e); !IsDataError(err) || !strings.Contains(err.Error(), "fine-tuning needs data") {
-		t.Errorf("fine-tuning without data: %v", err)
-	}
-	r.Finetune.Epochs = 0
-	if _, err := Run(context.Background(), r, e); err != nil {
-		t.Errorf("data-free pruning: %v", err)
 	}
 }

@@ -1,11 +1,8 @@
 package prune
 
 import (
-	"encoding/csv"
 	"fmt"
-	"io"
 	"regexp"
-	"strconv"
 
 	"github.com/shearsml/shears/graph"
 )
@@ -25,7 +22,7 @@ type Curve struct {
 // accuracy of g itself and one curve per layer (skipped layers have none).
 func Sensitivity(g *graph.Graph, layers []*Layer, ratios []float64, eval func(*graph.Graph) (float64, error)) (base float64, curves []Curve, err error) {
 	for _, r := range ratios {
-		if err := checkRatio("sensitivity ratio", r); err != nil {
+		if err := CheckRatio("sensitivity ratio", r); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -66,21 +63,6 @@ func onlyLayer(layers []*Layer, i int, r float64) *Plan {
 	n := int(float64(l.Units)*r + 1e-9)
 	keepBest(l, p.Keep[i], l.Units-n)
 	return p
-}
-
-// WriteCurves writes curves as CSV: layer, ratio, accuracy, drop (from
-// base).
-func WriteCurves(w io.Writer, base float64, curves []Curve) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"layer", "ratio", "accuracy", "drop"})
-	for _, c := range curves {
-		for k, r := range c.Ratios {
-			cw.Write([]string{c.Layer, strconv.FormatFloat(r, 'g', -1, 64), strconv.FormatFloat(c.Accuracy[k], 'f', 6, 64),
-				strconv.FormatFloat(base-c.Accuracy[k], 'f', 6, 64)})
-		}
-	}
-	cw.Flush()
-	return cw.Error()
 }
 
 // ratiosAt returns, for a tolerated accuracy drop tol, each layer's

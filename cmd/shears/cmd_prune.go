@@ -15,6 +15,7 @@ import (
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/prune/recipe"
 	"github.com/shearsml/shears/report"
 	"github.com/shearsml/shears/train"
 )
@@ -61,7 +62,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	r := prune.DefaultRecipe()
+	r := recipe.Default()
 	if p.set["recipe"] {
 		if *recipeFile == "" {
 			return usagef("--recipe is empty")
@@ -70,7 +71,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 		if err != nil {
 			return usageError{err}
 		}
-		if r, err = prune.ParseRecipe(b, *recipeFile); err != nil {
+		if r, err = recipe.Parse(b, *recipeFile); err != nil {
 			return usageError{err}
 		}
 	}
@@ -122,7 +123,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	for _, rr := range sweep {
 		rep, err := pruneOne(ctx, rr, *quiet, int64(*maxMem), s)
 		if err != nil {
-			if prune.IsDataError(err) {
+			if recipe.IsDataError(err) {
 				return usageError{err}
 			}
 			return flagError(err, rows, p.set, *recipeFile)
@@ -163,7 +164,7 @@ func unitName(granularity string) string {
 
 // labelFree reports whether a recipe needs no labels: a criterion that
 // reads activations or nothing, one-shot, no training of any kind.
-func labelFree(r prune.Recipe) bool {
+func labelFree(r recipe.Recipe) bool {
 	crit, err := prune.ParseCriterion(r.Method.Criterion)
 	if err != nil || crit.Needs() == prune.NeedsLabels {
 		return false
@@ -173,14 +174,14 @@ func labelFree(r prune.Recipe) bool {
 }
 
 // pruneOne runs one recipe, writes its outputs and prints its report.
-func pruneOne(ctx context.Context, r prune.Recipe, quiet bool, maxMem int64, s streams) (map[string]any, error) {
+func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s streams) (map[string]any, error) {
 	start := time.Now()
 	g, _, err := loadModel(r.Model, r.Seed)
 	if err != nil {
 		return nil, err
 	}
 	pb := newProgress(quiet, s.err)
-	env := prune.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update,
+	env := recipe.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update,
 		Log: func(line string) {
 			if !quiet || strings.HasPrefix(line, "warning:") || strings.HasPrefix(line, "note:") {
 				fmt.Fprintln(s.err, line)
@@ -220,7 +221,7 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool, maxMem int64, s s
 	if err := pruneMemory(g, r, env, maxMem, s); err != nil {
 		return nil, err
 	}
-	rep, err := prune.Run(ctx, r, env)
+	rep, err := recipe.Run(ctx, r, env)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +261,7 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool, maxMem int64, s s
 	if r.Output.Plot != "" {
 		var b bytes.Buffer
 		title := fmt.Sprintf("%s lottery ticket: test top-1 per epoch", rep.Model)
-		if err := prune.LotteryPlot(&b, title, rep.Lottery); err != nil {
+		if err := recipe.LotteryPlot(&b, title, rep.Lottery); err != nil {
 			return nil, err
 		}
 		if err := writeAtomic(r.Output.Plot, b.Bytes()); err != nil {
@@ -311,7 +312,7 @@ func pruneOne(ctx context.Context, r prune.Recipe, quiet bool, maxMem int64, s s
 // pruneMemory refuses a run whose activations would pass the memory
 // limit: fine-tuning at its batch (with gradients), latency timing at
 // batch 64. A fine-tuning batch larger than the data is capped by it.
-func pruneMemory(g *graph.Graph, r prune.Recipe, env prune.Env, maxMem int64, s streams) error {
+func pruneMemory(g *graph.Graph, r recipe.Recipe, env recipe.Env, maxMem int64, s streams) error {
 	prog, err := graph.Compile(g)
 	if err != nil {
 		return err
@@ -326,7 +327,7 @@ func pruneMemory(g *graph.Graph, r prune.Recipe, env prune.Env, maxMem int64, s 
 	}
 	cfg, err := train.Recipe(r.Finetune.Recipe)
 	if err != nil {
-		return &prune.FieldError{Path: "finetune.recipe", Err: err}
+		return &recipe.FieldError{Path: "finetune.recipe", Err: err}
 	}
 	batch := cfg.Batch
 	if r.Finetune.Batch > 0 {
@@ -335,14 +336,14 @@ func pruneMemory(g *graph.Graph, r prune.Recipe, env prune.Env, maxMem int64, s 
 	return checkMemory(prog, min(batch, max(env.Train.N, 1)), true, maxMem)
 }
 
-func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
+func writeSensitivity(r recipe.Recipe, rep *recipe.Report) error {
 	s := r.Sensitivity
 	if s == nil {
 		return nil
 	}
 	if s.CSV != "" {
 		var b bytes.Buffer
-		if err := prune.WriteCurves(&b, rep.BaseAccuracy, rep.Curves); err != nil {
+		if err := recipe.WriteCurves(&b, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
 		if err := writeAtomic(s.CSV, b.Bytes()); err != nil {
@@ -352,7 +353,7 @@ func writeSensitivity(r prune.Recipe, rep *prune.Report) error {
 	if s.Plot != "" {
 		var b bytes.Buffer
 		title := fmt.Sprintf("%s sensitivity: %s %s (dense %.2f%%)", rep.Model, rep.Criterion, rep.Granularity, 100*rep.BaseAccuracy)
-		if err := prune.PlotCurves(&b, title, rep.BaseAccuracy, rep.Curves); err != nil {
+		if err := recipe.PlotCurves(&b, title, rep.BaseAccuracy, rep.Curves); err != nil {
 			return err
 		}
 		if err := writeAtomic(s.Plot, b.Bytes()); err != nil {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/prune/recipe"
 )
 
 // prune's flags overlay a recipe field by field from one table: each flag
@@ -19,14 +19,14 @@ import (
 // recipeFlag is one row of the table.
 type recipeFlag struct {
 	name  string // as typed, without dashes
-	path  string // recipe field (prune.FieldError.Path)
+	path  string // recipe field (recipe.FieldError.Path)
 	group string // help section
 	usage string
 	value flag.Value // holds what the user typed
 	// apply copies the typed value into r, creating r's optional section
 	// (regularize, sensitivity) when needed, and returns the field's value
 	// before and after, printed.
-	apply func(r *prune.Recipe) (before, after string)
+	apply func(r *recipe.Recipe) (before, after string)
 	check func() error // bounds of the typed value (nil: the library's)
 	// section: the optional recipe section the field lives in ("" for
 	// none); a flag of a section that neither a recipe nor its creating
@@ -37,9 +37,9 @@ type recipeFlag struct {
 
 // field makes a table row for a field of type T. get returns the field
 // (nil when its section is absent and create is false).
-func field[T any](name, path, group, usage string, v flag.Value, typed *T, get func(r *prune.Recipe, create bool) *T) recipeFlag {
+func field[T any](name, path, group, usage string, v flag.Value, typed *T, get func(r *recipe.Recipe, create bool) *T) recipeFlag {
 	return recipeFlag{name: name, path: path, group: group, usage: usage, value: v,
-		apply: func(r *prune.Recipe) (string, string) {
+		apply: func(r *recipe.Recipe) (string, string) {
 			before := "(none)"
 			if p := get(r, false); p != nil {
 				before = fmt.Sprint(*p)
@@ -50,25 +50,25 @@ func field[T any](name, path, group, usage string, v flag.Value, typed *T, get f
 		}}
 }
 
-func strFlag(name, path, group, usage string, def string, get func(*prune.Recipe, bool) *string) recipeFlag {
+func strFlag(name, path, group, usage string, def string, get func(*recipe.Recipe, bool) *string) recipeFlag {
 	v := def
 	return field(name, path, group, usage, (*stringValue)(&v), &v, get)
 }
 
-func intFlagRow(name, path, group, usage string, def, lo int, get func(*prune.Recipe, bool) *int) recipeFlag {
+func intFlagRow(name, path, group, usage string, def, lo int, get func(*recipe.Recipe, bool) *int) recipeFlag {
 	v := def
 	f := field(name, path, group, usage, (*intValue)(&v), &v, get)
 	f.check = func() error { return atLeast(name, v, lo) }
 	return f
 }
 
-func boolFlagRow(name, path, group, usage string, def bool, get func(*prune.Recipe, bool) *bool) recipeFlag {
+func boolFlagRow(name, path, group, usage string, def bool, get func(*recipe.Recipe, bool) *bool) recipeFlag {
 	v := def
 	return field(name, path, group, usage, (*boolValue)(&v), &v, get)
 }
 
 // floatFlagRow: a finite float; positive says it must be > 0.
-func floatFlagRow(name, path, group, usage string, def float64, positive bool, get func(*prune.Recipe, bool) *float64) recipeFlag {
+func floatFlagRow(name, path, group, usage string, def float64, positive bool, get func(*recipe.Recipe, bool) *float64) recipeFlag {
 	v := def
 	f := field(name, path, group, usage, (*floatFlag)(&v), &v, get)
 	if positive {
@@ -82,24 +82,24 @@ func floatFlagRow(name, path, group, usage string, def float64, positive bool, g
 	return f
 }
 
-func regularize(r *prune.Recipe, create bool) *prune.RegularizeSpec {
+func regularize(r *recipe.Recipe, create bool) *recipe.RegularizeSpec {
 	if r.Regularize == nil && create {
-		r.Regularize = &prune.RegularizeSpec{Lambda: 1e-4, Epochs: 10}
+		r.Regularize = &recipe.RegularizeSpec{Lambda: 1e-4, Epochs: 10}
 	}
 	return r.Regularize
 }
 
-func sensitivity(r *prune.Recipe, create bool) *prune.SensitivitySpec {
+func sensitivity(r *recipe.Recipe, create bool) *recipe.SensitivitySpec {
 	if r.Sensitivity == nil && create {
-		r.Sensitivity = &prune.SensitivitySpec{}
+		r.Sensitivity = &recipe.SensitivitySpec{}
 	}
 	return r.Sensitivity
 }
 
 // inRegularize and inSensitivity adapt a field getter of an optional
 // section.
-func inRegularize[T any](f func(*prune.RegularizeSpec) *T) func(*prune.Recipe, bool) *T {
-	return func(r *prune.Recipe, create bool) *T {
+func inRegularize[T any](f func(*recipe.RegularizeSpec) *T) func(*recipe.Recipe, bool) *T {
+	return func(r *recipe.Recipe, create bool) *T {
 		if s := regularize(r, create); s != nil {
 			return f(s)
 		}
@@ -107,8 +107,8 @@ func inRegularize[T any](f func(*prune.RegularizeSpec) *T) func(*prune.Recipe, b
 	}
 }
 
-func inSensitivity[T any](f func(*prune.SensitivitySpec) *T) func(*prune.Recipe, bool) *T {
-	return func(r *prune.Recipe, create bool) *T {
+func inSensitivity[T any](f func(*recipe.SensitivitySpec) *T) func(*recipe.Recipe, bool) *T {
+	return func(r *recipe.Recipe, create bool) *T {
 		if s := sensitivity(r, create); s != nil {
 			return f(s)
 		}
@@ -119,7 +119,7 @@ func inSensitivity[T any](f func(*prune.SensitivitySpec) *T) func(*prune.Recipe,
 // pruneFlags builds the table with DefaultRecipe's values as the flags'
 // defaults (what help prints).
 func pruneFlags() []recipeFlag {
-	d := prune.DefaultRecipe()
+	d := recipe.Default()
 	const (
 		method, target, schedule, recovery, dataG, outputs = "method", "target", "schedule", "recovery", "data and machine", "outputs"
 	)
@@ -127,87 +127,87 @@ func pruneFlags() []recipeFlag {
 	seed := d.Seed
 	rows := []recipeFlag{
 		strFlag("criterion", "method.criterion", method, "random, l1, l2, bn, apoz, mean-act, taylor, snip, fpgm, lamp", d.Method.Criterion,
-			func(r *prune.Recipe, _ bool) *string { return &r.Method.Criterion }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Method.Criterion }),
 		strFlag("granularity", "method.granularity", method, "filter, channel (slim), weight, shape, N:M such as 2:4, blockAxB such as block1x4 (mask)", d.Method.Granularity,
-			func(r *prune.Recipe, _ bool) *string { return &r.Method.Granularity }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Method.Granularity }),
 		strFlag("reduction", "method.reduction", method, "combine a channel's scores across coupled layers: sum, mean, max (default sum)", d.Method.Reduction,
-			func(r *prune.Recipe, _ bool) *string { return &r.Method.Reduction }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Method.Reduction }),
 		strFlag("normalize", "method.normalize", method, "per-layer score normalisation: none, mean, max, sum, gaussian (default: mean for global channels)", d.Method.Normalize,
-			func(r *prune.Recipe, _ bool) *string { return &r.Method.Normalize }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Method.Normalize }),
 		floatFlagRow("ratio", "target.ratio", target, "fraction of units to remove, in [0, 1): channels, or weights", d.Target.Ratio, false,
-			func(r *prune.Recipe, _ bool) *float64 { return &r.Target.Ratio }),
+			func(r *recipe.Recipe, _ bool) *float64 { return &r.Target.Ratio }),
 		boolFlagRow("global", "target.global", target, "rank all layers' units together instead of the same ratio per layer", d.Target.Global,
-			func(r *prune.Recipe, _ bool) *bool { return &r.Target.Global }),
+			func(r *recipe.Recipe, _ bool) *bool { return &r.Target.Global }),
 		floatFlagRow("max-layer-ratio", "target.max_layer_ratio", target, "with --global: remove at most this fraction of any layer", d.Target.MaxLayerRatio, true,
-			func(r *prune.Recipe, _ bool) *float64 { return &r.Target.MaxLayerRatio }),
+			func(r *recipe.Recipe, _ bool) *float64 { return &r.Target.MaxLayerRatio }),
 		intFlagRow("round-to", "target.round_to", target, "keep a multiple of N channels per layer", d.Target.RoundTo, 1,
-			func(r *prune.Recipe, _ bool) *int { return &r.Target.RoundTo }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Target.RoundTo }),
 		field("layer-ratio", "target.layer_ratios", target, "'REGEX=R': ratio for the layers whose names match (repeatable, replaces a recipe's list; first match wins; 0 leaves them alone)",
-			layerRatios, (*[]string)(layerRatios), func(r *prune.Recipe, _ bool) *[]string { return &r.Target.LayerRatios }),
+			layerRatios, (*[]string)(layerRatios), func(r *recipe.Recipe, _ bool) *[]string { return &r.Target.LayerRatios }),
 		floatFlagRow("sensitivity-keep", "sensitivity.keep", target, "run a sensitivity analysis and keep this fraction of the MACs (or params), in (0, 1]", 0, false,
-			inSensitivity(func(s *prune.SensitivitySpec) *float64 { return &s.Keep })),
+			inSensitivity(func(s *recipe.SensitivitySpec) *float64 { return &s.Keep })),
 		strFlag("sensitivity-budget", "sensitivity.budget", target, "what --sensitivity-keep counts: macs or params (default macs)", "",
-			inSensitivity(func(s *prune.SensitivitySpec) *string { return &s.Budget })),
+			inSensitivity(func(s *recipe.SensitivitySpec) *string { return &s.Budget })),
 		intFlagRow("holdout", "sensitivity.holdout", target, "images the sensitivity analysis measures accuracy on (default 1000)", 0, 1,
-			inSensitivity(func(s *prune.SensitivitySpec) *int { return &s.Holdout })),
+			inSensitivity(func(s *recipe.SensitivitySpec) *int { return &s.Holdout })),
 		strFlag("holdout-split", "sensitivity.split", target, "test: the first --holdout test images; train: the last training images, left out of fine-tuning (default test)", "",
-			inSensitivity(func(s *prune.SensitivitySpec) *string { return &s.Split })),
+			inSensitivity(func(s *recipe.SensitivitySpec) *string { return &s.Split })),
 		strFlag("schedule", "schedule.kind", schedule, "oneshot, iterative, agp, lottery", d.Schedule.Kind,
-			func(r *prune.Recipe, _ bool) *string { return &r.Schedule.Kind }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Schedule.Kind }),
 		intFlagRow("rounds", "schedule.rounds", schedule, "rounds of iterative and lottery schedules, AGP pruning steps (default 3, AGP 10)", d.Schedule.Rounds, 1,
-			func(r *prune.Recipe, _ bool) *int { return &r.Schedule.Rounds }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Schedule.Rounds }),
 		intFlagRow("rewind-steps", "schedule.rewind_steps", schedule, "lottery: rewind to the weights after N steps (0: to initialisation)", d.Schedule.RewindSteps, 0,
-			func(r *prune.Recipe, _ bool) *int { return &r.Schedule.RewindSteps }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Schedule.RewindSteps }),
 		boolFlagRow("reinit-control", "schedule.reinit_control", schedule, "lottery: also train a random re-initialisation under the same mask", d.Schedule.Reinit,
-			func(r *prune.Recipe, _ bool) *bool { return &r.Schedule.Reinit }),
+			func(r *recipe.Recipe, _ bool) *bool { return &r.Schedule.Reinit }),
 		strFlag("regularize", "regularize.kind", recovery, "train first with a sparsity regulariser: l1, bn-l1, group-lasso-filter|channel|shape", "",
-			inRegularize(func(s *prune.RegularizeSpec) *string { return &s.Kind })),
+			inRegularize(func(s *recipe.RegularizeSpec) *string { return &s.Kind })),
 		floatFlagRow("lambda", "regularize.lambda", recovery, "regulariser strength (default 0.0001)", 1e-4, true,
-			inRegularize(func(s *prune.RegularizeSpec) *float64 { return &s.Lambda })),
+			inRegularize(func(s *recipe.RegularizeSpec) *float64 { return &s.Lambda })),
 		intFlagRow("reg-epochs", "regularize.epochs", recovery, "epochs of regularised training (default 10)", 10, 1,
-			inRegularize(func(s *prune.RegularizeSpec) *int { return &s.Epochs })),
+			inRegularize(func(s *recipe.RegularizeSpec) *int { return &s.Epochs })),
 		intFlagRow("finetune-epochs", "finetune.epochs", recovery, "fine-tuning epochs (per round for iterative and lottery)", d.Finetune.Epochs, 0,
-			func(r *prune.Recipe, _ bool) *int { return &r.Finetune.Epochs }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Finetune.Epochs }),
 		strFlag("finetune-recipe", "finetune.recipe", recovery, "training recipe for fine-tuning", d.Finetune.Recipe,
-			func(r *prune.Recipe, _ bool) *string { return &r.Finetune.Recipe }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Finetune.Recipe }),
 		floatFlagRow("lr", "finetune.lr", recovery, "fine-tuning learning rate (default: the recipe's)", 0, true,
-			func(r *prune.Recipe, _ bool) *float64 { return &r.Finetune.LR }),
+			func(r *recipe.Recipe, _ bool) *float64 { return &r.Finetune.LR }),
 		intFlagRow("batch", "finetune.batch", recovery, "fine-tuning batch size (default: the recipe's)", 0, 1,
-			func(r *prune.Recipe, _ bool) *int { return &r.Finetune.Batch }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Finetune.Batch }),
 		boolFlagRow("from-scratch", "finetune.from_scratch", recovery, "re-initialise the pruned architecture and train it instead of fine-tuning", d.Finetune.FromScratch,
-			func(r *prune.Recipe, _ bool) *bool { return &r.Finetune.FromScratch }),
+			func(r *recipe.Recipe, _ bool) *bool { return &r.Finetune.FromScratch }),
 		strFlag("data", "data.name", dataG, "data set: mnist or fashion-mnist (needed by data criteria and fine-tuning)", d.Data.Name,
-			func(r *prune.Recipe, _ bool) *string { return &r.Data.Name }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Data.Name }),
 		strFlag("data-dir", "data.dir", dataG, "directory with the IDX files", d.Data.Dir,
-			func(r *prune.Recipe, _ bool) *string { return &r.Data.Dir }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Data.Dir }),
 		intFlagRow("limit", "data.limit", dataG, "use the first N training and test images (0: all)", d.Data.Limit, 0,
-			func(r *prune.Recipe, _ bool) *int { return &r.Data.Limit }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Data.Limit }),
 		intFlagRow("calib", "data.calib", dataG, "calibration images for data criteria (the first of the training split)", d.Data.Calib, 1,
-			func(r *prune.Recipe, _ bool) *int { return &r.Data.Calib }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Data.Calib }),
 		{name: "seed", path: "seed", group: dataG, usage: "random seed (zoo weights, random criterion, data order)", value: (*uint64Value)(&seed),
-			apply: func(r *prune.Recipe) (string, string) {
+			apply: func(r *recipe.Recipe) (string, string) {
 				before := fmt.Sprint(r.Seed)
 				r.Seed = seed
 				return before, fmt.Sprint(seed)
 			}},
 		intFlagRow("threads", "threads", dataG, "worker threads (default: all cores)", d.Threads, 0,
-			func(r *prune.Recipe, _ bool) *int { return &r.Threads }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Threads }),
 		strFlag("out", "output.out", outputs, "write the pruned model here: slimmed for filter/channel, masked otherwise", d.Output.Out,
-			func(r *prune.Recipe, _ bool) *string { return &r.Output.Out }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Output.Out }),
 		strFlag("masked-out", "output.masked_out", outputs, "also write the masked model here (filter/channel)", d.Output.MaskedOut,
-			func(r *prune.Recipe, _ bool) *string { return &r.Output.MaskedOut }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Output.MaskedOut }),
 		strFlag("layers-csv", "output.layers_csv", outputs, "write the per-layer metrics here (CSV)", d.Output.LayersCSV,
-			func(r *prune.Recipe, _ bool) *string { return &r.Output.LayersCSV }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Output.LayersCSV }),
 		strFlag("plot", "output.plot", outputs, "lottery schedule: plot test accuracy per epoch of dense, ticket and control here (PNG)", d.Output.Plot,
-			func(r *prune.Recipe, _ bool) *string { return &r.Output.Plot }),
+			func(r *recipe.Recipe, _ bool) *string { return &r.Output.Plot }),
 		strFlag("sensitivity-csv", "sensitivity.csv", outputs, "write the sensitivity curves here (CSV)", "",
-			inSensitivity(func(s *prune.SensitivitySpec) *string { return &s.CSV })),
+			inSensitivity(func(s *recipe.SensitivitySpec) *string { return &s.CSV })),
 		strFlag("sensitivity-plot", "sensitivity.plot", outputs, "plot the sensitivity curves here (PNG)", "",
-			inSensitivity(func(s *prune.SensitivitySpec) *string { return &s.Plot })),
+			inSensitivity(func(s *recipe.SensitivitySpec) *string { return &s.Plot })),
 		intFlagRow("latency-runs", "output.latency_runs", outputs, "timed forward passes per model and batch size (0: no timing)", d.Output.LatencyRuns, 0,
-			func(r *prune.Recipe, _ bool) *int { return &r.Output.LatencyRuns }),
+			func(r *recipe.Recipe, _ bool) *int { return &r.Output.LatencyRuns }),
 		boolFlagRow("json", "output.json", outputs, "print a JSON report as the last line", d.Output.JSON,
-			func(r *prune.Recipe, _ bool) *bool { return &r.Output.JSON }),
+			func(r *recipe.Recipe, _ bool) *bool { return &r.Output.JSON }),
 	}
 	for i := range rows {
 		f := &rows[i]
@@ -231,7 +231,7 @@ type override struct {
 
 // overlay applies the flags the user typed to r, checks their bounds, and
 // returns the fields where a recipe said otherwise.
-func overlay(r *prune.Recipe, rows []recipeFlag, set map[string]bool, fromRecipe bool) ([]override, error) {
+func overlay(r *recipe.Recipe, rows []recipeFlag, set map[string]bool, fromRecipe bool) ([]override, error) {
 	sections := map[string]bool{"regularize": r.Regularize != nil, "sensitivity": r.Sensitivity != nil}
 	for _, f := range rows {
 		if set[f.name] && f.creates {
@@ -269,7 +269,7 @@ func overlay(r *prune.Recipe, rows []recipeFlag, set map[string]bool, fromRecipe
 // flagError names the flag the user typed (or the recipe) in a recipe
 // field error.
 func flagError(err error, rows []recipeFlag, set map[string]bool, recipeFile string) error {
-	var fe *prune.FieldError
+	var fe *recipe.FieldError
 	if !errors.As(err, &fe) {
 		return err
 	}

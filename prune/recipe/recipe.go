@@ -1,4 +1,4 @@
-package prune
+package recipe
 
 import (
 	"bytes"
@@ -9,14 +9,16 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shearsml/shears/prune"
+
 	"go.yaml.in/yaml/v3"
 )
 
 // Recipe is a whole pruning run: the model, the data, the method, the
 // target, the schedule, the recovery and the outputs. `shears prune
-// --recipe R.yaml` reads it from YAML (ParseRecipe, strict: an unknown
+// --recipe R.yaml` reads it from YAML (Parse, strict: an unknown
 // key is an error naming its line); the command's flags fill the same
-// fields. Zero values mean the defaults of DefaultRecipe where one says
+// fields. Zero values mean the defaults of Default where one says
 // so. The recipes/ folder has one example per ZOO.md protocol:
 //
 //	model: lenet5
@@ -50,8 +52,8 @@ type DataSpec struct {
 
 // MethodSpec is the criterion and the granularity.
 type MethodSpec struct {
-	Criterion   string `yaml:"criterion"`   // see Criteria
-	Granularity string `yaml:"granularity"` // see ParseGranularity
+	Criterion   string `yaml:"criterion"`   // see prune.Criteria
+	Granularity string `yaml:"granularity"` // see prune.ParseGranularity
 	Reduction   string `yaml:"reduction"`   // sum (default), mean, max
 	Normalize   string `yaml:"normalize"`   // none, mean, max, sum, gaussian (default: mean for a global channel ranking, none otherwise)
 }
@@ -85,7 +87,7 @@ type ScheduleSpec struct {
 
 // RegularizeSpec trains with a sparsity regulariser before pruning.
 type RegularizeSpec struct {
-	Kind   string  `yaml:"kind"` // see ParseRegularizer
+	Kind   string  `yaml:"kind"` // see prune.ParseRegularizer
 	Lambda float64 `yaml:"lambda"`
 	Epochs int     `yaml:"epochs"`
 }
@@ -122,8 +124,8 @@ type OutputSpec struct {
 	LatencyRuns int    `yaml:"latency_runs"` // forward passes timed per model and batch size (default 5, −1: none)
 }
 
-// DefaultRecipe is the recipe every parse starts from.
-func DefaultRecipe() Recipe {
+// Default is the recipe every parse starts from.
+func Default() Recipe {
 	return Recipe{Seed: 1, Data: DataSpec{Calib: 256}, Method: MethodSpec{Criterion: "l1", Granularity: "filter"},
 		Schedule: ScheduleSpec{Kind: "oneshot"}, Finetune: FinetuneSpec{Epochs: 10, Recipe: "finetune"},
 		Output: OutputSpec{LatencyRuns: 5}}
@@ -150,11 +152,11 @@ func fieldErr(path string, format string, args ...any) error {
 	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
 }
 
-// ParseRecipe reads a YAML recipe strictly: unknown keys, values of the
+// Parse reads a YAML recipe strictly: unknown keys, values of the
 // wrong type and invalid settings are errors that name the line. name
 // prefixes messages (the file name).
-func ParseRecipe(b []byte, name string) (Recipe, error) {
-	r := DefaultRecipe()
+func Parse(b []byte, name string) (Recipe, error) {
+	r := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&r); err != nil {
@@ -182,7 +184,7 @@ func ParseRecipe(b []byte, name string) (Recipe, error) {
 
 var (
 	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
-	typeNames    = strings.NewReplacer("prune.", "", "Spec", "")
+	typeNames    = strings.NewReplacer("recipe.", "", "Spec", "")
 )
 
 // yamlMessage turns yaml's multi-line errors into one line, with unknown
@@ -245,11 +247,11 @@ func (r *Recipe) Validate() error {
 	if r.Data.Calib < 1 {
 		return fieldErr("data.calib", "must be ≥ 1, have %d", r.Data.Calib)
 	}
-	crit, err := ParseCriterion(r.Method.Criterion)
+	crit, err := prune.ParseCriterion(r.Method.Criterion)
 	if err != nil {
 		return &FieldError{Path: "method.criterion", Err: err}
 	}
-	gran, err := ParseGranularity(r.Method.Granularity)
+	gran, err := prune.ParseGranularity(r.Method.Granularity)
 	if err != nil {
 		return &FieldError{Path: "method.granularity", Err: err}
 	}
@@ -261,14 +263,14 @@ func (r *Recipe) Validate() error {
 	default:
 		return fieldErr("method.reduction", "unknown reduction %q (sum, mean, max)", r.Method.Reduction)
 	}
-	if err := Normalize([]float64{1}, r.Method.Normalize); err != nil {
+	if err := prune.Normalize([]float64{1}, r.Method.Normalize); err != nil {
 		return &FieldError{Path: "method.normalize", Err: err}
 	}
 	if _, err := r.Allocation(); err != nil {
 		return err
 	}
 	for i, x := range r.Target.Ratios {
-		if err := checkRatio("ratio", x); err != nil {
+		if err := prune.CheckRatio("ratio", x); err != nil {
 			return &FieldError{Path: fmt.Sprintf("target.ratios.%d", i), Err: err}
 		}
 	}
@@ -279,7 +281,7 @@ func (r *Recipe) Validate() error {
 		return err
 	}
 	if g := r.Regularize; g != nil {
-		if _, err := ParseRegularizer(g.Kind, g.Lambda); err != nil {
+		if _, err := prune.ParseRegularizer(g.Kind, g.Lambda); err != nil {
 			return &FieldError{Path: "regularize", Err: err}
 		}
 		if g.Epochs < 1 {
@@ -288,7 +290,7 @@ func (r *Recipe) Validate() error {
 	}
 	if s := r.Sensitivity; s != nil {
 		for i, x := range s.Ratios {
-			if err := checkRatio("ratio", x); err != nil {
+			if err := prune.CheckRatio("ratio", x); err != nil {
 				return &FieldError{Path: fmt.Sprintf("sensitivity.ratios.%d", i), Err: err}
 			}
 		}
@@ -322,19 +324,19 @@ func (r *Recipe) Validate() error {
 	if r.Output.Out == "" {
 		return fieldErr("output.out", "missing: where to write the pruned model")
 	}
-	if r.Output.MaskedOut != "" && f.FromScratch && Structured(gran) {
+	if r.Output.MaskedOut != "" && f.FromScratch && prune.Structured(gran) {
 		return fieldErr("output.masked_out", "trained from scratch, only the slimmed model is an output")
 	}
 	if r.Output.Plot != "" && r.Schedule.Kind != "lottery" {
 		return fieldErr("output.plot", "only the lottery schedule draws a plot (sensitivity.plot is the sensitivity analysis')")
 	}
-	if r.Output.MaskedOut != "" && !Structured(gran) {
+	if r.Output.MaskedOut != "" && !prune.Structured(gran) {
 		return fieldErr("output.masked_out", "granularity %s only masks: output.out is the masked model", gran.Name())
 	}
 	return nil
 }
 
-func (r *Recipe) validateSchedule(gran Granularity) error {
+func (r *Recipe) validateSchedule(gran prune.Granularity) error {
 	s := r.Schedule
 	switch s.Kind {
 	case "oneshot":
@@ -352,7 +354,7 @@ func (r *Recipe) validateSchedule(gran Granularity) error {
 		return fieldErr("schedule.kind", "unknown schedule %q (oneshot, iterative, agp, lottery)", s.Kind)
 	}
 	if s.Kind == "agp" {
-		a := AGP{Initial: s.Initial, Final: r.Target.Ratio, Start: s.Start, N: max(s.Rounds, 1), Every: max(s.Every, 1)}
+		a := prune.AGP{Initial: s.Initial, Final: r.Target.Ratio, Start: s.Start, N: max(s.Rounds, 1), Every: max(s.Every, 1)}
 		if err := a.Validate(); err != nil {
 			return &FieldError{Path: "schedule", Err: err}
 		}
@@ -363,21 +365,21 @@ func (r *Recipe) validateSchedule(gran Granularity) error {
 	if (s.RewindSteps > 0 || s.Reinit) && s.Kind != "lottery" {
 		return fieldErr("schedule", "rewind_steps and reinit_control go with the lottery schedule")
 	}
-	if _, ok := gran.(NM); ok && s.Kind != "oneshot" {
+	if _, ok := gran.(prune.NM); ok && s.Kind != "oneshot" {
 		return fieldErr("schedule.kind", "an N:M pattern is fixed: use oneshot")
 	}
 	return nil
 }
 
 // fitCheck rejects criteria that cannot score a granularity.
-func fitCheck(c Criterion, g Granularity) error {
+func fitCheck(c prune.Criterion, g prune.Granularity) error {
 	switch c.(type) {
-	case BNScale, APoZ, MeanActivation, FPGM:
-		if !Structured(g) {
+	case prune.BNScale, prune.APoZ, prune.MeanActivation, prune.FPGM:
+		if !prune.Structured(g) {
 			return fmt.Errorf("criterion %s scores channels: use granularity filter or channel", c.Name())
 		}
-	case LAMP:
-		if Structured(g) {
+	case prune.LAMP:
+		if prune.Structured(g) {
 			return fmt.Errorf("criterion lamp scores weights: use granularity weight, shape, N:M or blockAxB")
 		}
 	}
@@ -385,14 +387,14 @@ func fitCheck(c Criterion, g Granularity) error {
 }
 
 // Allocation builds the recipe's allocation.
-func (r *Recipe) Allocation() (Allocation, error) {
+func (r *Recipe) Allocation() (prune.Allocation, error) {
 	t := r.Target
-	a := Allocation{Ratio: t.Ratio, Global: t.Global, MaxLayerRatio: t.MaxLayerRatio, RoundTo: t.RoundTo}
-	if err := checkRatio("ratio", t.Ratio); err != nil {
+	a := prune.Allocation{Ratio: t.Ratio, Global: t.Global, MaxLayerRatio: t.MaxLayerRatio, RoundTo: t.RoundTo}
+	if err := prune.CheckRatio("ratio", t.Ratio); err != nil {
 		return a, &FieldError{Path: "target.ratio", Err: err}
 	}
 	if t.MaxLayerRatio != 0 {
-		if err := checkRatio("max layer ratio", t.MaxLayerRatio); err != nil {
+		if err := prune.CheckRatio("max layer ratio", t.MaxLayerRatio); err != nil {
 			return a, &FieldError{Path: "target.max_layer_ratio", Err: err}
 		}
 	}
@@ -400,7 +402,7 @@ func (r *Recipe) Allocation() (Allocation, error) {
 		return a, fieldErr("target.round_to", "must be ≥ 1, have %d", t.RoundTo)
 	}
 	for i, s := range t.LayerRatios {
-		lr, err := ParseLayerRatio(s)
+		lr, err := prune.ParseLayerRatio(s)
 		if err != nil {
 			return a, &FieldError{Path: fmt.Sprintf("target.layer_ratios.%d", i), Err: err}
 		}

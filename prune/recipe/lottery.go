@@ -1,10 +1,11 @@
-package prune
+package recipe
 
 import (
 	"fmt"
 	"io"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
 )
 
@@ -15,7 +16,7 @@ import (
 // survivors to their rewind values, repeat; then train the ticket. With
 // the control, a random re-initialisation under the same mask is trained
 // too.
-func (ru *runner) lottery(p *Pruner) error {
+func (ru *runner) lottery(p *prune.Pruner) error {
 	s := ru.r.Schedule
 	rounds := s.Rounds
 	if rounds == 0 {
@@ -29,7 +30,7 @@ func (ru *runner) lottery(p *Pruner) error {
 	if err := p.Step(0); err != nil {
 		return err
 	}
-	for k, target := range IterativeTargets(ru.r.Target.Ratio, rounds) {
+	for k, target := range prune.IterativeTargets(ru.r.Target.Ratio, rounds) {
 		var aerr error
 		step := 0
 		run := fmt.Sprintf("round %d", k+1)
@@ -71,12 +72,12 @@ func (ru *runner) lottery(p *Pruner) error {
 	}
 	if s.Reinit {
 		c := g.Clone()
-		Reinit(c, ru.r.Seed+1)
+		prune.Reinit(c, ru.r.Seed+1)
 		if err := p.Masks.Apply(c); err != nil {
 			return err
 		}
 		var aerr error
-		cp := &Pruner{Masks: p.Masks}
+		cp := &prune.Pruner{Masks: p.Masks}
 		if err := ru.fitTracked("control", 1-p.Plan.Ratio(), c, holdMasks(cp, &aerr)); err != nil {
 			return err
 		}

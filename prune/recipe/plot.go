@@ -1,4 +1,4 @@
-package prune
+package recipe
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/shearsml/shears/prune"
 )
 
 // Series is one line of a Plot.
@@ -27,7 +29,7 @@ type Plot struct {
 // PlotCurves draws sensitivity curves: x the pruning ratio, y the top-1
 // accuracy, one coloured line per layer starting at the unpruned
 // accuracy base.
-func PlotCurves(w io.Writer, title string, base float64, curves []Curve) error {
+func PlotCurves(w io.Writer, title string, base float64, curves []prune.Curve) error {
 	p := Plot{Title: title, XLabel: "pruning ratio"}
 	for _, c := range curves {
 		s := Series{Name: c.Layer, X: append([]float64{0}, c.Ratios...), Y: append([]float64{base}, c.Accuracy...)}

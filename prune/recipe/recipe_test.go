@@ -1,4 +1,4 @@
-package prune
+package recipe
 
 import (
 	"os"
@@ -25,7 +25,7 @@ func TestRecipeErrorsNameTheLine(t *testing.T) {
 		{"", []string{"empty"}},
 		{"model: lenet5\ntarget: {ratios: [0.5, 0.9]}\noutput: {out: x.onnx}\n", []string{"{ratio}"}},
 	} {
-		_, err := ParseRecipe([]byte(tc.yaml), "r.yaml")
+		_, err := Parse([]byte(tc.yaml), "r.yaml")
 		if err == nil {
 			t.Errorf("%q: no error", tc.yaml)
 			continue
@@ -43,7 +43,7 @@ func TestRecipeErrorsNameTheLine(t *testing.T) {
 }
 
 func TestRecipeSweepAndDefaults(t *testing.T) {
-	r, err := ParseRecipe([]byte("model: lenet300\nmethod: {granularity: weight}\ntarget: {ratios: [0.5, 0.98], global: true}\noutput: {out: 'o/m-{ratio}.onnx'}\n"), "r")
+	r, err := Parse([]byte("model: lenet300\nmethod: {granularity: weight}\ntarget: {ratios: [0.5, 0.98], global: true}\noutput: {out: 'o/m-{ratio}.onnx'}\n"), "r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestRecipeSweepAndDefaults(t *testing.T) {
 
 // TestExampleRecipes parses every recipe in recipes/.
 func TestExampleRecipes(t *testing.T) {
-	files, _ := filepath.Glob("../recipes/*.yaml")
+	files, _ := filepath.Glob("../../recipes/*.yaml")
 	if len(files) < 8 {
 		t.Fatalf("%d example recipes", len(files))
 	}
@@ -67,7 +67,7 @@ func TestExampleRecipes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ParseRecipe(b, f); err != nil {
+		if _, err := Parse(b, f); err != nil {
 			t.Error(err)
 		}
 	}

@@ -1,14 +1,16 @@
-package prune
+package recipe
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
 )
 
@@ -34,20 +36,20 @@ func (e *DataError) Error() string { return e.Msg }
 
 // Report is the outcome of Run.
 type Report struct {
-	Model       string    `json:"model"`
-	Criterion   string    `json:"criterion"`
-	Granularity string    `json:"granularity"`
-	Schedule    string    `json:"schedule"`
-	Recovery    string    `json:"recovery"` // none, finetune or from_scratch
-	Target      float64   `json:"target_ratio"`
-	Achieved    float64   `json:"achieved_ratio"` // of the granularity's units (channels, weights, blocks)
-	LayerRatios []float64 `json:"layer_ratios,omitempty"`
-	Metrics     *Metrics  `json:"metrics"`
-	Summary     []string  `json:"summary"`
-	Warnings    []string  `json:"warnings,omitempty"`
+	Model       string         `json:"model"`
+	Criterion   string         `json:"criterion"`
+	Granularity string         `json:"granularity"`
+	Schedule    string         `json:"schedule"`
+	Recovery    string         `json:"recovery"` // none, finetune or from_scratch
+	Target      float64        `json:"target_ratio"`
+	Achieved    float64        `json:"achieved_ratio"` // of the granularity's units (channels, weights, blocks)
+	LayerRatios []float64      `json:"layer_ratios,omitempty"`
+	Metrics     *prune.Metrics `json:"metrics"`
+	Summary     []string       `json:"summary"`
+	Warnings    []string       `json:"warnings,omitempty"`
 	// Sensitivity analysis, when run.
-	BaseAccuracy float64 `json:"-"`
-	Curves       []Curve `json:"-"`
+	BaseAccuracy float64       `json:"-"`
+	Curves       []prune.Curve `json:"-"`
 	// Lottery ticket: every training, with test accuracy per epoch.
 	Lottery []TrainingRun `json:"lottery,omitempty"`
 
@@ -75,8 +77,8 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	crit, _ := ParseCriterion(r.Method.Criterion)
-	gran, _ := ParseGranularity(r.Method.Granularity)
+	crit, _ := prune.ParseCriterion(r.Method.Criterion)
+	gran, _ := prune.ParseGranularity(r.Method.Granularity)
 	alloc, _ := r.Allocation()
 	ru := &runner{ctx: ctx, r: r, env: env, train: env.Train,
 		rep: &Report{Model: env.Model.Name, Criterion: crit.Name(), Granularity: gran.Name(), Schedule: r.Schedule.Kind, Target: r.Target.Ratio}}
@@ -98,11 +100,11 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 
 	g := env.Model
 	dense := g.Clone()
-	d, aerr := Analyze(g)
-	if aerr != nil && Structured(gran) {
+	d, aerr := prune.Analyze(g)
+	if aerr != nil && prune.Structured(gran) {
 		return nil, fmt.Errorf("dependency analysis: %w", aerr)
 	}
-	if d != nil && Structured(gran) {
+	if d != nil && prune.Structured(gran) {
 		for _, why := range d.Unprunable() {
 			if !onlyGraphEnds(why.Why) {
 				ru.warn(why.String())
@@ -122,41 +124,41 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		ru.rep.Metrics = &Metrics{AccuracyBefore: &acc}
+		ru.rep.Metrics = &prune.Metrics{AccuracyBefore: &acc}
 	}
-	layers, warns, err := Layers(g, d, gran)
+	layers, warns, err := prune.Layers(g, d, gran)
 	if err != nil {
 		return nil, err
 	}
-	if err := alloc.check(layers); err != nil {
+	if err := alloc.Check(layers); err != nil {
 		return nil, err
 	}
 	for _, w := range warns {
 		ru.warn(w)
 	}
-	if nm, ok := gran.(NM); ok && r.Target.Ratio != 0 && math.Abs(r.Target.Ratio-(1-float64(nm.N)/float64(nm.M))) > 1e-9 {
+	if nm, ok := gran.(prune.NM); ok && r.Target.Ratio != 0 && math.Abs(r.Target.Ratio-(1-float64(nm.N)/float64(nm.M))) > 1e-9 {
 		ru.warn(fmt.Sprintf("granularity %s fixes the sparsity at %g; ratio %g is not used", nm.Name(), 1-float64(nm.N)/float64(nm.M), r.Target.Ratio))
 	}
 	ru.log(fmt.Sprintf("pruning %s: criterion %s, granularity %s, %s, schedule %s", g.Name, crit.Name(), gran.Name(), r.Target.describe(), r.Schedule.Kind))
 	if rg := r.Regularize; rg != nil {
-		reg, _ := ParseRegularizer(rg.Kind, rg.Lambda)
+		reg, _ := prune.ParseRegularizer(rg.Kind, rg.Lambda)
 		ru.log(fmt.Sprintf("training %d epochs with %s", rg.Epochs, reg.Name()))
-		if err := ru.fit(g, rg.Epochs, func(t *train.Trainer) { AttachRegularizer(t, reg) }); err != nil {
+		if err := ru.fit(g, rg.Epochs, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
 			return nil, err
 		}
 	}
-	cc := &Context{Graph: g, Dep: d, Seed: r.Seed, Reduction: r.Method.Reduction, Filters: gran.Name() == "filter"}
-	if crit.Needs() != NeedsNothing {
+	cc := &prune.Context{Graph: g, Dep: d, Seed: r.Seed, Reduction: r.Method.Reduction, Filters: gran.Name() == "filter"}
+	if crit.Needs() != prune.NeedsNothing {
 		cc.Calib = ru.train.Limit(r.Data.Calib)
 	}
 	norm := r.Method.Normalize
 	if norm == "" {
 		norm = "none"
-		if Structured(gran) && (alloc.Global || r.Sensitivity != nil) {
+		if prune.Structured(gran) && (alloc.Global || r.Sensitivity != nil) {
 			norm = "mean"
 		}
 	}
-	p := &Pruner{Graph: g, Layers: layers, Criterion: crit, Alloc: alloc, Normalize: norm, Ctx: cc, OnWarning: ru.warn}
+	p := &prune.Pruner{Graph: g, Layers: layers, Criterion: crit, Alloc: alloc, Normalize: norm, Ctx: cc, OnWarning: ru.warn}
 	var accPruned *float64
 	switch r.Schedule.Kind {
 	case "oneshot":
@@ -205,13 +207,13 @@ func (s *SensitivitySpec) holdout() int {
 }
 
 // needData reports the first step that needs data not given.
-func (ru *runner) needData(crit Criterion) error {
+func (ru *runner) needData(crit prune.Criterion) error {
 	r := ru.r
 	const pass = ": pass --data mnist|fashion-mnist (data: in a recipe)"
 	switch {
 	case ru.env.Train != nil:
 		return nil
-	case crit.Needs() != NeedsNothing:
+	case crit.Needs() != prune.NeedsNothing:
 		return &DataError{fmt.Sprintf("criterion %s needs %s%s", crit.Name(), crit.Needs(), pass)}
 	case r.Regularize != nil:
 		return &DataError{"regularised training needs data" + pass}
@@ -232,7 +234,7 @@ func (ru *runner) log(s string) {
 }
 
 func (ru *runner) warn(s string) {
-	if !contains(ru.rep.Warnings, s) {
+	if !slices.Contains(ru.rep.Warnings, s) {
 		ru.rep.Warnings = append(ru.rep.Warnings, s)
 		ru.log("warning: " + s)
 	}
@@ -259,7 +261,7 @@ func (ru *runner) fit(g *graph.Graph, epochs int, attach func(*train.Trainer)) e
 }
 
 // holdMasks returns an attach function that holds p's masks in training.
-func holdMasks(p *Pruner, err *error) func(*train.Trainer) {
+func holdMasks(p *prune.Pruner, err *error) func(*train.Trainer) {
 	return func(t *train.Trainer) {
 		if e := p.Masks.Attach(t); e != nil {
 			*err = e
@@ -277,7 +279,7 @@ func (ru *runner) accuracy(g *graph.Graph) (*float64, error) {
 
 // oneshot prunes once (to the target, or to ratios from a sensitivity
 // analysis) and fine-tunes with the masks held.
-func (ru *runner) oneshot(p *Pruner) (*float64, error) {
+func (ru *runner) oneshot(p *prune.Pruner) (*float64, error) {
 	if ru.r.Sensitivity != nil {
 		if err := ru.sensitivity(p); err != nil {
 			return nil, err
@@ -297,13 +299,13 @@ func (ru *runner) oneshot(p *Pruner) (*float64, error) {
 }
 
 // iterative prunes in rounds to growing ratios, fine-tuning after each.
-func (ru *runner) iterative(p *Pruner) (*float64, error) {
+func (ru *runner) iterative(p *prune.Pruner) (*float64, error) {
 	rounds := ru.r.Schedule.Rounds
 	if rounds == 0 {
 		rounds = 3
 	}
 	var acc *float64
-	for k, s := range IterativeTargets(ru.r.Target.Ratio, rounds) {
+	for k, s := range prune.IterativeTargets(ru.r.Target.Ratio, rounds) {
 		if err := p.Step(s); err != nil {
 			return nil, err
 		}
@@ -336,7 +338,7 @@ func (ru *runner) iterative(p *Pruner) (*float64, error) {
 }
 
 // agp trains for the fine-tuning epochs while AGP raises the sparsity.
-func (ru *runner) agp(p *Pruner) error {
+func (ru *runner) agp(p *prune.Pruner) error {
 	s := ru.r.Schedule
 	n := s.Rounds
 	if n == 0 {
@@ -347,7 +349,7 @@ func (ru *runner) agp(p *Pruner) error {
 	if every == 0 {
 		every = max(1, (steps*3/4-s.Start)/n)
 	}
-	a := AGP{Initial: s.Initial, Final: ru.r.Target.Ratio, Start: s.Start, N: n, Every: every}
+	a := prune.AGP{Initial: s.Initial, Final: ru.r.Target.Ratio, Start: s.Start, N: n, Every: every}
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -383,18 +385,18 @@ func (ru *runner) stepsPerEpoch() int {
 	return (ru.train.N + b - 1) / b
 }
 
-func (ru *runner) metrics() *Metrics {
+func (ru *runner) metrics() *prune.Metrics {
 	if ru.rep.Metrics == nil {
-		ru.rep.Metrics = &Metrics{}
+		ru.rep.Metrics = &prune.Metrics{}
 	}
 	return ru.rep.Metrics
 }
 
 // sensitivity runs the analysis and prunes each layer at the ratio that
 // meets the budget.
-func (ru *runner) sensitivity(p *Pruner) error {
+func (ru *runner) sensitivity(p *prune.Pruner) error {
 	s := ru.r.Sensitivity
-	if err := Score(p.Ctx, p.Criterion, p.Layers, p.Normalize); err != nil {
+	if err := prune.Score(p.Ctx, p.Criterion, p.Layers, p.Normalize); err != nil {
 		return err
 	}
 	hold := ru.hold
@@ -409,7 +411,7 @@ func (ru *runner) sensitivity(p *Pruner) error {
 	if len(grid) == 0 {
 		grid = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}
 	}
-	base, curves, err := Sensitivity(p.Graph, p.Layers, grid, eval)
+	base, curves, err := prune.Sensitivity(p.Graph, p.Layers, grid, eval)
 	if err != nil {
 		return err
 	}
@@ -420,12 +422,12 @@ func (ru *runner) sensitivity(p *Pruner) error {
 		return err
 	}
 	cost := func(ratios []float64) (float64, error) {
-		plan, err := UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
+		plan, err := prune.UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
 		if err != nil {
 			return 0, err
 		}
 		var m *graph.Graph
-		if plan.structured() {
+		if plan.Structured() {
 			if m, err = plan.Slim(dense); err != nil {
 				return 0, err
 			}
@@ -435,7 +437,7 @@ func (ru *runner) sensitivity(p *Pruner) error {
 				return 0, err
 			}
 		}
-		met, err := Measure(dense, m, nil)
+		met, err := prune.Measure(dense, m, nil)
 		if err != nil {
 			return 0, err
 		}
@@ -444,12 +446,12 @@ func (ru *runner) sensitivity(p *Pruner) error {
 		}
 		return float64(met.EffectiveMACs) / float64(td.MACs), nil
 	}
-	ratios, err := RatiosForBudget(p.Layers, base, curves, s.Keep, cost)
+	ratios, err := prune.RatiosForBudget(p.Layers, base, curves, s.Keep, cost)
 	if err != nil {
 		return err
 	}
 	ru.rep.LayerRatios = ratios
-	plan, err := UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
+	plan, err := prune.UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
 	if err != nil {
 		return err
 	}
@@ -462,16 +464,16 @@ func (ru *runner) sensitivity(p *Pruner) error {
 }
 
 // finish slims, recovers from scratch when asked, and measures.
-func (ru *runner) finish(dense, g *graph.Graph, p *Pruner, accPruned *float64) (*Report, error) {
+func (ru *runner) finish(dense, g *graph.Graph, p *prune.Pruner, accPruned *float64) (*Report, error) {
 	rep := ru.rep
 	rep.Masked = g
-	if p.Plan.structured() {
+	if p.Plan.Structured() {
 		slim, err := p.Plan.Slim(g)
 		if err != nil {
 			return nil, err
 		}
 		rep.Slim = slim
-		rep.Summary = Summary(dense, slim)
+		rep.Summary = prune.Summary(dense, slim)
 	} else {
 		_, total := p.Masks.Sparsity(g)
 		rep.Summary = []string{fmt.Sprintf("%s pruned at granularity %s: %s", g.Name, rep.Granularity, total)}
@@ -495,7 +497,7 @@ func (ru *runner) finish(dense, g *graph.Graph, p *Pruner, accPruned *float64) (
 	}
 	// Trained from scratch after slimming, the masked model is no output;
 	// its counts are still the pruned structure's.
-	m, err := Measure(dense, g, rep.Slim)
+	m, err := prune.Measure(dense, g, rep.Slim)
 	if err != nil {
 		return nil, err
 	}
@@ -513,16 +515,16 @@ func (ru *runner) finish(dense, g *graph.Graph, p *Pruner, accPruned *float64) (
 // fromScratch re-initialises the pruned architecture and trains it:
 // the slimmed graph for structured granularities (the masked model is then
 // not an output), the masked one with its masks held otherwise.
-func (ru *runner) fromScratch(g *graph.Graph, p *Pruner) (*float64, error) {
+func (ru *runner) fromScratch(g *graph.Graph, p *prune.Pruner) (*float64, error) {
 	if ru.rep.Slim != nil {
-		Reinit(ru.rep.Slim, ru.r.Seed+1)
+		prune.Reinit(ru.rep.Slim, ru.r.Seed+1)
 		ru.rep.Masked = nil
 		if err := ru.fit(ru.rep.Slim, ru.r.Finetune.Epochs, nil); err != nil {
 			return nil, err
 		}
 		return ru.accuracy(ru.rep.Slim)
 	}
-	Reinit(g, ru.r.Seed+1)
+	prune.Reinit(g, ru.r.Seed+1)
 	var aerr error
 	if err := ru.fit(g, ru.r.Finetune.Epochs, holdMasks(p, &aerr)); err != nil {
 		return nil, err
@@ -533,7 +535,7 @@ func (ru *runner) fromScratch(g *graph.Graph, p *Pruner) (*float64, error) {
 	return ru.accuracy(g)
 }
 
-func (ru *runner) latency(m *Metrics, dense *graph.Graph, rep *Report) error {
+func (ru *runner) latency(m *prune.Metrics, dense *graph.Graph, rep *Report) error {
 	runs := ru.r.Output.LatencyRuns
 	if runs <= 0 {
 		return nil
@@ -560,7 +562,7 @@ func (ru *runner) latency(m *Metrics, dense *graph.Graph, rep *Report) error {
 		m.LatencyMS[name] = map[string]float64{}
 	}
 	for _, b := range []int{1, 64} {
-		ts, err := Latencies(gs, b, runs)
+		ts, err := prune.Latencies(gs, b, runs)
 		if err != nil {
 			return fmt.Errorf("latency at batch %d: %w", b, err)
 		}
