@@ -35,7 +35,22 @@ var pruneHelp = helpText{
 		"of the recipe (--json records the recipe's value and the flag's).",
 }
 
-func cmdPrune(ctx context.Context, args []string, s streams) error {
+// pruneCommand is a parsed prune command line: the recipe with the flags
+// overlaid and validated.
+type pruneCommand struct {
+	r          recipe.Recipe
+	overrides  []override
+	rows       []recipeFlag
+	set        map[string]bool
+	recipeFile string
+	maxMem     int64
+	quiet      bool
+}
+
+// parsePrune parses the flags, reads the recipe, overlays the flags the
+// user typed on it and validates the result, naming the flag or the
+// recipe in errors.
+func parsePrune(args []string, s streams) (*pruneCommand, error) {
 	fs := newFlagSet("prune")
 	recipeFile := fs.String("recipe", "", "YAML recipe with every setting (flags given too override its fields)")
 	rows := pruneFlags()
@@ -60,55 +75,70 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	help.groups = append([]flagGroup{{"recipe", []string{"recipe"}}}, help.groups...)
 	p, err := parseArgs(fs, args, s, help)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r := recipe.Default()
+	c := &pruneCommand{r: recipe.Default(), rows: rows, set: p.set, recipeFile: *recipeFile, maxMem: int64(*maxMem), quiet: *quiet}
 	if p.set["recipe"] {
 		if *recipeFile == "" {
-			return usagef("--recipe is empty")
+			return nil, usagef("--recipe is empty")
 		}
 		b, err := readBounded("recipe", *recipeFile, maxRecipeBytes)
 		if err != nil {
-			return usageError{err}
+			return nil, usageError{err}
 		}
-		if r, err = recipe.Parse(b, *recipeFile); err != nil {
-			return usageError{err}
+		if c.r, err = recipe.Parse(b, *recipeFile); err != nil {
+			return nil, usageError{err}
 		}
 	}
-	overrides, err := overlay(&r, rows, p.set, p.set["recipe"])
-	if err != nil {
-		return err
+	if c.overrides, err = overlay(&c.r, rows, p.set, p.set["recipe"]); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(p.pos) == 1:
-		if p.set["recipe"] && r.Model != p.pos[0] {
-			overrides = append(overrides, override{Flag: "MODEL", Field: "model", Recipe: r.Model, Value: p.pos[0]})
+		if p.set["recipe"] && c.r.Model != p.pos[0] {
+			c.overrides = append(c.overrides, override{Flag: "MODEL", Field: "model", Recipe: c.r.Model, Value: p.pos[0]})
 		}
-		r.Model = p.pos[0]
+		c.r.Model = p.pos[0]
 	case len(p.pos) > 1:
-		return usagef("want one model (zoo name or file), have %d arguments", len(p.pos))
+		return nil, usagef("want one model (zoo name or file), have %d arguments", len(p.pos))
 	}
-	if r.Model == "" {
-		return usagef("want a model: shears prune MODEL --criterion C --granularity G --ratio R --out OUT (or --recipe R.yaml)")
+	if c.r.Model == "" {
+		return nil, usagef("want a model: shears prune MODEL --criterion C --granularity G --ratio R --out OUT (or --recipe R.yaml)")
 	}
-	if err := r.Validate(); err != nil {
-		return usageError{flagError(err, rows, p.set, *recipeFile)}
+	if err := c.r.Validate(); err != nil {
+		return nil, usageError{flagError(err, rows, p.set, *recipeFile)}
 	}
+	return c, nil
+}
+
+// outputName names an output in errors: the flag when the user typed it
+// or no recipe was given, else the recipe's field.
+func (c *pruneCommand) outputName(flagName, path string) string {
+	if c.recipeFile == "" || c.set[flagName] {
+		return "--" + flagName
+	}
+	return "recipe " + c.recipeFile + ": " + path
+}
+
+func cmdPrune(ctx context.Context, args []string, s streams) error {
+	c, err := parsePrune(args, s)
+	if err != nil {
+		return err
+	}
+	r, overrides := c.r, c.overrides
 	if r.Target.MaxLayerRatio != 0 && !r.Target.Global {
 		fmt.Fprintln(s.err, "warning: --max-layer-ratio has no effect without --global: every layer loses the same ratio")
 	}
 	sweep := r.Sweep()
 	var outs []output
 	for _, rr := range sweep {
-		outs = append(outs, output{"--out", rr.Output.Out}, output{"--masked-out", rr.Output.MaskedOut},
-			output{"--layers-csv", rr.Output.LayersCSV}, output{"--plot", rr.Output.Plot})
+		outs = append(outs, output{c.outputName("out", "output.out"), rr.Output.Out},
+			output{c.outputName("masked-out", "output.masked_out"), rr.Output.MaskedOut},
+			output{c.outputName("layers-csv", "output.layers_csv"), rr.Output.LayersCSV},
+			output{c.outputName("plot", "output.plot"), rr.Output.Plot})
 		if sv := rr.Sensitivity; sv != nil {
-			outs = append(outs, output{"--sensitivity-csv", sv.CSV}, output{"--sensitivity-plot", sv.Plot})
-		}
-	}
-	if p.set["recipe"] {
-		for i := range outs {
-			outs[i].flag = "output " + strings.TrimPrefix(outs[i].flag, "--")
+			outs = append(outs, output{c.outputName("sensitivity-csv", "sensitivity.csv"), sv.CSV},
+				output{c.outputName("sensitivity-plot", "sensitivity.plot"), sv.Plot})
 		}
 	}
 	// Recipes write to folders such as out/: a missing folder is created
@@ -121,12 +151,12 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	}
 	var reports []map[string]any
 	for _, rr := range sweep {
-		rep, err := pruneOne(ctx, rr, *quiet, int64(*maxMem), s)
+		rep, err := pruneOne(ctx, rr, c.quiet, c.maxMem, s)
 		if err != nil {
 			if recipe.IsDataError(err) {
 				return usageError{err}
 			}
-			return flagError(err, rows, p.set, *recipeFile)
+			return flagError(err, c.rows, c.set, c.recipeFile)
 		}
 		if len(overrides) > 0 {
 			rep["overrides"] = overrides
