@@ -11,6 +11,7 @@ import (
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/tensor"
+	"github.com/shearsml/shears/train"
 	"github.com/shearsml/shears/zoo"
 )
 
@@ -26,6 +27,7 @@ type badFixture struct {
 	xnpy    string
 	bomb    string
 	trunc   string
+	ckpt    string // a valid checkpoint: lenet5 on the first 1000 MNIST images
 	rootRun bool
 }
 
@@ -74,6 +76,18 @@ func newBadFixture(t *testing.T) *badFixture {
 	if st, _ := os.Stat(f.bomb); st.Size() > 1000 {
 		t.Fatalf("the activation bomb is %d bytes, want a small file", st.Size())
 	}
+	model, err := onnx.Encode(zoo.LeNet5(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := train.Recipe("dense-mnist")
+	f.ckpt = f.p("good.ckpt")
+	if err := train.WriteCheckpoint(f.ckpt, &train.Checkpoint{Model: model, Optimizer: "sgd", Epoch: 1, Config: cfg,
+		Source: train.Source{Model: "lenet5", Data: "mnist", Limit: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(f.ckpt)
+	f.keep[f.ckpt] = b
 	f.rootRun = os.Geteuid() == 0
 	return f
 }
@@ -145,6 +159,11 @@ func badRows(f *badFixture) []badRow {
 		{args: a("train", "--model", "lenet5"), code: 2, line: "shears train: --out is required"},
 		{args: a("train", "--model", "", "--out", out), code: 2, line: "shears train: --model is empty"},
 		{args: T("--resume", p("trunc.ckpt")), code: 2, line: "shears train: --model with --resume"},
+		{args: a("train", "--resume", f.ckpt, "--lr", "0.5", "--out", out), code: 2, line: "shears train: --lr 0.5 contradicts the checkpoint, which holds 0.1"},
+		{args: a("train", "--resume", f.ckpt, "--data", "fashion-mnist", "--out", out), code: 2, line: "shears train: --data fashion-mnist contradicts the checkpoint, which holds mnist"},
+		{args: a("train", "--resume", f.ckpt, "--limit", "50", "--out", out), code: 2, line: "shears train: --limit 50 contradicts the checkpoint, which holds 1000"},
+		{args: a("train", "--resume", f.ckpt, "--seed", "7", "--out", out), code: 2, line: "shears train: --seed 7 contradicts the checkpoint, which holds 0"},
+		{args: a("train", "--resume", f.ckpt, "--out", f.ckpt), code: 2, line: "shears train: --resume and --out name the same file"},
 		// train: outputs.
 		{args: a("train", "--model", "lenet5", "--out", "/dev/null"), code: 2, line: "shears train: --out /dev/null: not a regular file (a character device)"},
 		{args: a("train", "--model", "lenet5", "--out", f.fifo), code: 2, line: "shears train: --out " + f.fifo + ": not a regular file (a FIFO)"},
@@ -188,6 +207,8 @@ func badRows(f *badFixture) []badRow {
 		{args: R("--threads", "-1"), code: 2, line: "shears run: --threads must be ≥ 0, have -1"},
 		{args: R("--repeat", "0"), code: 2, line: "shears run: --repeat must be ≥ 1, have 0"},
 		{args: R("--batch", "0"), code: 2, line: "shears run: --batch must be ≥ 1, have 0"},
+		{args: R("--batch", "1000000000"), code: 1, line: `shears run: node "conv1" (Conv): output "conv1": tensor: shape [1000000000 20 24 24] has more than`},
+		{args: R("--batch", "50000", "--max-memory", "1GiB"), code: 1, line: "shears run: model lenet5 needs about "},
 		{args: a("run", "lenet5"), code: 2, line: "shears run: --input FILE is required"},
 		{args: a("run", "lenet5", "--input", "/dev/zero"), code: 1, line: "shears run: tensor file /dev/zero: not a regular file (a character device)"},
 		{args: a("run", "lenet5", "--input", f.fifo), code: 1, line: "shears run: tensor file " + f.fifo + ": not a regular file (a FIFO)"},

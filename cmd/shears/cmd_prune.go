@@ -150,7 +150,10 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 		parallel.SetThreads(r.Threads)
 	}
 	var reports []map[string]any
-	for _, rr := range sweep {
+	for i, rr := range sweep {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %d of the sweep's %d runs (their reports are above)", i, len(sweep))
+		}
 		rep, err := pruneOne(ctx, rr, c.quiet, c.maxMem, s)
 		if err != nil {
 			if recipe.IsDataError(err) {
