@@ -308,3 +308,27 @@ func TestBadInputTable(t *testing.T) {
 		t.Errorf("a refused run created its output folder")
 	}
 }
+
+// The memory estimate sums every value at the batch, counting a fused
+// value once: the bomb's eight 2³⁰-float values and its one-float input.
+func TestActivationBytes(t *testing.T) {
+	p, err := graph.Compile(activationBomb())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.ActivationBytes(1); err != nil || n != 8<<32+4 {
+		t.Errorf("bomb: %d bytes, %v; want %d", n, err, int64(8<<32+4))
+	}
+	p, err = graph.Compile(zoo.LeNet5(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err1 := p.ActivationBytes(1)
+	ten, err10 := p.ActivationBytes(10)
+	if err1 != nil || err10 != nil || one <= 4*784 || ten != 10*one {
+		t.Errorf("lenet5: %d bytes at batch 1 (%v), %d at batch 10 (%v)", one, err1, ten, err10)
+	}
+	if _, err := p.Forward(false, randTensor(1, 3, 1, 28, 28)); err != nil {
+		t.Errorf("the program does not run after the estimate: %v", err)
+	}
+}

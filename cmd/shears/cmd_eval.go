@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,6 +74,9 @@ func cmdEval(ctx context.Context, args []string, s streams) error {
 	pb := newProgress(*quiet, s.err)
 	start := time.Now()
 	acc, err := train.Evaluate(ctx, g, nil, ds, b, pb.update)
+	if errors.Is(err, train.ErrInterrupted) {
+		return errors.New("interrupted during evaluation; nothing was written")
+	}
 	if err != nil {
 		return err
 	}
