@@ -12,7 +12,7 @@
 // # Data sets
 //
 // Load(name, dir, split) returns a Dataset: images N×1×28×28, kept as raw
-// bytes and normalised as (x/255 − mean)/std with ZOO.md's constants
+// bytes and normalised as (x/255 − mean)/std with docs/ZOO.md's constants
 // (MNIST 0.1307, 0.3081; Fashion-MNIST 0.2860, 0.3530) when copied out
 // (Dataset.ImageInto, which the Loader uses), and uint8 labels 0–9. In dir it
 // looks for the standard names train-images-idx3-ubyte,

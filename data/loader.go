@@ -19,7 +19,7 @@ type Augment struct {
 	Flip bool
 }
 
-// RecipeAugment is the augmentation of ZOO.md's dense-fashion recipe:
+// RecipeAugment is the augmentation of docs/ZOO.md's dense-fashion recipe:
 // random crop 28 after zero-padding 2, random horizontal flip.
 var RecipeAugment = Augment{Pad: 2, Flip: true}
 

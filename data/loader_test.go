@@ -266,7 +266,7 @@ func TestNewLoaderErrors(t *testing.T) {
 	}
 }
 
-// The loader must keep up with training by a wide margin: ZOO.md's models
+// The loader must keep up with training by a wide margin: docs/ZOO.md's models
 // train at a few thousand images per second on this machine. The bound is
 // loose (the loader does over a million per second) so the test is not
 // flaky on a loaded or race-instrumented run.

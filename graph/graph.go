@@ -140,7 +140,7 @@ func (g *Graph) RemoveUnusedParams() {
 }
 
 // NumParams counts the elements of trainable params plus BatchNorm
-// statistics are excluded: this is the "params" figure of ZOO.md
+// statistics are excluded: this is the "params" figure of docs/ZOO.md
 // (weights, biases, BN scale and shift).
 func (g *Graph) NumParams() int {
 	n := 0

@@ -52,7 +52,7 @@ type ConvOpts struct {
 }
 
 // Conv adds a square k×k convolution with out output channels. Weights are
-// Kaiming-normal (fan-out, ReLU gain) as ZOO.md specifies; a bias, when
+// Kaiming-normal (fan-out, ReLU gain) as docs/ZOO.md specifies; a bias, when
 // asked for, gets PyTorch's default uniform(±1/√fan_in).
 func (b *Builder) Conv(x, name string, in, out, k int, o ConvOpts) string {
 	if o.Stride == 0 {

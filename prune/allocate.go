@@ -10,6 +10,23 @@ import (
 	"strings"
 )
 
+// Allocator decides which units of scored layers stay. Allocation (a
+// uniform ratio, a global ranking, ratios by layer name) and
+// SensitivityBudget implement it; a search loop (evolutionary, AMC) is one
+// more implementation, proposing per-layer ratios and keeping the best by
+// a Cost and an Evaluator. Pruner.Step calls Plan with each step's ratio.
+type Allocator interface {
+	// Plan decides which units stay at ratio (the fraction of units to
+	// remove; an allocator that sets its own ratios ignores it).
+	Plan(layers []*Layer, ratio float64) (*Plan, error)
+}
+
+// Plan is Allocate at ratio instead of a.Ratio.
+func (a Allocation) Plan(layers []*Layer, ratio float64) (*Plan, error) {
+	a.Ratio = ratio
+	return a.Allocate(layers)
+}
+
 // Allocation says how many units of each layer go, given their scores.
 //
 // Uniform (the default) removes the fraction Ratio of every layer's units;
@@ -160,18 +177,56 @@ func (a Allocation) Allocate(layers []*Layer) (*Plan, error) {
 			}
 		}
 	}
+	if err := p.choose(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
+// choose lets a Selector criterion pick the kept units of each layer
+// whose count allocation decided.
+func (p *Plan) choose() error {
+	for i, l := range p.Layers {
+		if l.choose == nil || l.sets != nil || l.Skip != "" {
+			continue
+		}
+		k := numTrue(p.Keep[i])
+		if k == l.Units {
+			continue // nothing to choose
+		}
+		keep, err := l.choose(k)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.Name, err)
+		}
+		if len(keep) != l.Units || numTrue(keep) != k {
+			return fmt.Errorf("prune: the criterion selected %d of %d units of %s, want %d of %d", numTrue(keep), len(keep), l.Name, k, l.Units)
+		}
+		copy(p.Keep[i], keep)
+	}
+	return nil
+}
+
+// AllocationError is an error about one setting of an Allocation, named
+// by its field (Ratio, LayerRatios) and, for a list, the entry's index, so
+// that a caller can name the setting as its user wrote it.
+type AllocationError struct {
+	Field string
+	Index int
+	Err   error
+}
+
+func (e *AllocationError) Error() string { return e.Err.Error() }
+func (e *AllocationError) Unwrap() error { return e.Err }
+
 // Check reports, before any scoring, a layer ratio whose pattern matches
 // no layer and a global ratio that cannot be met without emptying layers
-// or breaking the cap.
+// or breaking the cap, as *AllocationError.
 func (a Allocation) Check(layers []*Layer) error {
 	inGlobal := make([]bool, len(layers))
 	for i := range layers {
 		inGlobal[i] = a.Global && layers[i].sets == nil
 	}
-	for _, lr := range a.LayerRatios {
+	for k, lr := range a.LayerRatios {
 		found := false
 		for i, l := range layers {
 			if lr.re.MatchString(l.Name) {
@@ -179,7 +234,7 @@ func (a Allocation) Check(layers []*Layer) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("layer ratio %q matches no layer (layers: %s)", lr.Pattern, strings.Join(layerNames(layers), ", "))
+			return &AllocationError{"LayerRatios", k, fmt.Errorf("layer ratio %q matches no layer (layers: %s)", lr.Pattern, strings.Join(layerNames(layers), ", "))}
 		}
 	}
 	total, most := 0, 0
@@ -198,8 +253,8 @@ func (a Allocation) Check(layers []*Layer) error {
 		}
 	}
 	if a.Global && total > 0 && int(math.Floor(a.Ratio*float64(total)+1e-9)) > most {
-		return fmt.Errorf("global ratio %g cannot be met: with every layer keeping at least one unit%s, at most %.4f of the units can go",
-			a.Ratio, capNote(a.MaxLayerRatio), float64(most)/float64(total))
+		return &AllocationError{Field: "Ratio", Err: fmt.Errorf("global ratio %g cannot be met: with every layer keeping at least one unit%s, at most %.4f of the units can go",
+			a.Ratio, capNote(a.MaxLayerRatio), float64(most)/float64(total))}
 	}
 	return nil
 }

@@ -254,7 +254,7 @@ func TestMeasureLeNet5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// conv1 20→10, conv2 50→25, fc1 500→250 (ZOO.md counts).
+	// conv1 20→10, conv2 50→25, fc1 500→250 (docs/ZOO.md counts).
 	want := 10*25 + 10 + 25*10*25 + 25 + 250*400 + 250 + 10*250 + 10
 	if m.Params != 431080 || m.SlimParams != want || m.Nonzero != want || m.EffectiveMACs != m.SlimMACs || len(m.Layers) != 4 {
 		t.Errorf("params %d, slim %d, nonzero %d (want %d), eff MACs %d, slim MACs %d", m.Params, m.SlimParams, m.Nonzero, want, m.EffectiveMACs, m.SlimMACs)

@@ -14,8 +14,9 @@ import (
 // zero after their ReLU go first. The activation read is ActivationValue's.
 type APoZ struct{}
 
-func (APoZ) Name() string       { return "apoz" }
-func (APoZ) Needs() Requirement { return NeedsCalibration }
+func (APoZ) Name() string               { return "apoz" }
+func (APoZ) Needs() Requirement         { return NeedsCalibration }
+func (c APoZ) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
 
 func (APoZ) Score(c *Context, layers []*Layer) error {
 	return c.activationStats("apoz", layers, false, func(a, _ []float32, _ int) float64 {
@@ -35,8 +36,9 @@ func (APoZ) Score(c *Context, layers []*Layer) error {
 // read is ActivationValue's.
 type MeanActivation struct{}
 
-func (MeanActivation) Name() string       { return "mean-act" }
-func (MeanActivation) Needs() Requirement { return NeedsCalibration }
+func (MeanActivation) Name() string               { return "mean-act" }
+func (MeanActivation) Needs() Requirement         { return NeedsCalibration }
+func (c MeanActivation) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
 
 func (MeanActivation) Score(c *Context, layers []*Layer) error {
 	return c.activationStats("mean-act", layers, false, func(a, _ []float32, _ int) float64 {

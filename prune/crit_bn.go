@@ -10,8 +10,9 @@ import "math"
 // scored and is left unpruned with a warning.
 type BNScale struct{}
 
-func (BNScale) Name() string       { return "bn" }
-func (BNScale) Needs() Requirement { return NeedsNothing }
+func (BNScale) Name() string               { return "bn" }
+func (BNScale) Needs() Requirement         { return NeedsNothing }
+func (c BNScale) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
 
 func (BNScale) Score(c *Context, layers []*Layer) error {
 	if err := channelsOnly("bn", layers); err != nil {

@@ -15,8 +15,9 @@ import (
 // across the group's coupled convs.
 type FPGM struct{}
 
-func (FPGM) Name() string       { return "fpgm" }
-func (FPGM) Needs() Requirement { return NeedsNothing }
+func (FPGM) Name() string               { return "fpgm" }
+func (FPGM) Needs() Requirement         { return NeedsNothing }
+func (c FPGM) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
 
 func (FPGM) Score(c *Context, layers []*Layer) error {
 	if err := channelsOnly("fpgm", layers); err != nil {

@@ -13,8 +13,9 @@ import (
 // single weights or blocks (their squared norms); channels are not scored.
 type LAMP struct{}
 
-func (LAMP) Name() string       { return "lamp" }
-func (LAMP) Needs() Requirement { return NeedsNothing }
+func (LAMP) Name() string               { return "lamp" }
+func (LAMP) Needs() Requirement         { return NeedsNothing }
+func (c LAMP) Fits(g Granularity) error { return weightsFit(c.Name(), g) }
 
 func (LAMP) Score(c *Context, layers []*Layer) error {
 	if err := weightsOnly("lamp", layers); err != nil {

@@ -16,8 +16,9 @@ import (
 // and BatchNorm scale (channel), reduced across slices.
 type Magnitude struct{ P float64 }
 
-func (m Magnitude) Name() string     { return fmt.Sprintf("l%g", m.P) }
-func (Magnitude) Needs() Requirement { return NeedsNothing }
+func (m Magnitude) Name() string         { return fmt.Sprintf("l%g", m.P) }
+func (Magnitude) Needs() Requirement     { return NeedsNothing }
+func (Magnitude) Fits(Granularity) error { return nil } // every granularity
 
 func (m Magnitude) Score(c *Context, layers []*Layer) error {
 	return c.scoreWeights(layers, func(p *graph.Param) ([]float64, error) {

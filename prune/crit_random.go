@@ -11,8 +11,9 @@ import (
 // "What is the State of Neural Network Pruning?").
 type Random struct{}
 
-func (Random) Name() string       { return "random" }
-func (Random) Needs() Requirement { return NeedsNothing }
+func (Random) Name() string           { return "random" }
+func (Random) Needs() Requirement     { return NeedsNothing }
+func (Random) Fits(Granularity) error { return nil } // every granularity
 
 func (Random) Score(c *Context, layers []*Layer) error {
 	for _, l := range layers {

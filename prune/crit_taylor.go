@@ -19,8 +19,9 @@ import (
 // statistics).
 type Taylor struct{}
 
-func (Taylor) Name() string       { return "taylor" }
-func (Taylor) Needs() Requirement { return NeedsLabels }
+func (Taylor) Name() string           { return "taylor" }
+func (Taylor) Needs() Requirement     { return NeedsLabels }
+func (Taylor) Fits(Granularity) error { return nil } // every granularity
 
 func (Taylor) Score(c *Context, layers []*Layer) error {
 	if len(layers) > 0 && layers[0].Group != nil {
@@ -44,8 +45,9 @@ func (Taylor) Score(c *Context, layers []*Layer) error {
 // score sums its weights' sensitivities. Needs labelled data.
 type SNIP struct{}
 
-func (SNIP) Name() string       { return "snip" }
-func (SNIP) Needs() Requirement { return NeedsLabels }
+func (SNIP) Name() string           { return "snip" }
+func (SNIP) Needs() Requirement     { return NeedsLabels }
+func (SNIP) Fits(Granularity) error { return nil } // every granularity
 
 func (SNIP) Score(c *Context, layers []*Layer) error {
 	return c.gradTimesWeight("snip", layers, true)

@@ -31,8 +31,9 @@ func (r Requirement) String() string {
 }
 
 // Criterion scores units: higher is more important, the lowest go first.
-// A criterion fills Layer.Scores for every layer (one score per unit), or
-// says which granularities it cannot score.
+// A criterion fills Layer.Scores for every layer (one score per unit), and
+// says which granularities it can score (Fits), so that a recipe is
+// checked before any work.
 //
 // Criteria defined on weights (magnitude, Taylor and SNIP on weights,
 // LAMP) score elements; a unit's score is the sum over its elements, and a
@@ -43,7 +44,23 @@ func (r Requirement) String() string {
 type Criterion interface {
 	Name() string
 	Needs() Requirement
+	// Fits reports, as an error saying what to use instead, a
+	// granularity whose units the criterion cannot score; nil when it
+	// can.
+	Fits(g Granularity) error
 	Score(c *Context, layers []*Layer) error
+}
+
+// Selector is a criterion that chooses each layer's kept units itself
+// instead of only ranking them — ThiNet's greedy channel selection, a
+// LASSO regression over channels. Score still fills Layer.Scores (global
+// allocation counts with them); once allocation has decided how many
+// units of a layer stay, it asks Select which. Units pruned earlier
+// (Context.Prior) must stay pruned.
+type Selector interface {
+	Criterion
+	// Select returns keep[u] for every unit of l, exactly k of them true.
+	Select(c *Context, l *Layer, k int) (keep []bool, err error)
 }
 
 // Context is what criteria read: the graph, its dependency analysis and,
@@ -84,7 +101,12 @@ func Score(c *Context, crit Criterion, layers []*Layer, normalize string) error 
 	if err := crit.Score(c, layers); err != nil {
 		return err
 	}
+	sel, selects := crit.(Selector)
 	for i, l := range layers {
+		l.choose = nil
+		if selects {
+			l.choose = func(k int) ([]bool, error) { return sel.Select(c, l, k) }
+		}
 		if len(l.Scores) != l.Units {
 			return fmt.Errorf("prune: criterion %s gave %s %d scores for %d units", crit.Name(), l.Name, len(l.Scores), l.Units)
 		}
@@ -254,12 +276,29 @@ func (c *Context) reduce(per [][]float64) ([]float64, error) {
 	return out, nil
 }
 
+// channelsFit is Fits for criteria that score group channels only.
+func channelsFit(name string, g Granularity) error {
+	if !g.Structured() {
+		return fmt.Errorf("criterion %s scores channels: use granularity filter or channel", name)
+	}
+	return nil
+}
+
+// weightsFit is Fits for criteria that score elements of one weight only.
+func weightsFit(name string, g Granularity) error {
+	if g.Structured() {
+		return fmt.Errorf("criterion %s scores weights: use granularity weight, shape, N:M or blockAxB", name)
+	}
+	return nil
+}
+
 // channelsOnly reports an error for a criterion that only scores group
-// channels when a layer is a weight.
+// channels when a layer is a weight (layers made for another granularity
+// than the one checked with Fits).
 func channelsOnly(name string, layers []*Layer) error {
 	for _, l := range layers {
 		if l.Group == nil {
-			return fmt.Errorf("criterion %s scores channels: use --granularity filter or channel", name)
+			return channelsFit(name, Blocks{1, 1})
 		}
 	}
 	return nil
@@ -270,7 +309,7 @@ func channelsOnly(name string, layers []*Layer) error {
 func weightsOnly(name string, layers []*Layer) error {
 	for _, l := range layers {
 		if l.Group != nil {
-			return fmt.Errorf("criterion %s scores weights: use --granularity weight, shape, N:M or blockAxB", name)
+			return weightsFit(name, Channels{})
 		}
 	}
 	return nil

@@ -115,47 +115,61 @@
 // # Masks in training
 //
 // Masks.Attach makes a train.Trainer keep masked weights at zero: it masks
-// gradients before each optimiser step (Masks.MaskGrads fits
-// Trainer.GradHook) and zeros the weights after it (AfterStep), since
-// momentum and weight decay accumulated before the masks were made still
-// move them. Masks.Sparsity reports pruned counts per param and for the
+// gradients before each optimiser step (Masks.MaskGrads, a
+// train.AfterBackward callback) and zeros the weights after it (a
+// train.AfterStep callback), since momentum and weight decay accumulated
+// before the masks were made still move them. Masks.Sparsity reports pruned counts per param and for the
 // whole model.
 //
 // # Methods: granularity, criterion, allocation, schedule, recovery
 //
-// The survey's axes are small types, one file per method family:
+// The survey's axes are small types, one file per method family, each
+// answering for itself so that a new method is one new type:
 //
 //   - Granularity (granularity.go) says what one decision removes:
 //     Channels ("filter": scored by the coupled filters, Li et al.;
 //     "channel": by every coupled weight slice and BatchNorm scale, as
 //     Torch-Pruning) slims the model; Blocks (single weights, SSL's
-//     kernel shapes, 1×4 blocks) and NM (2:4) only mask. Layers lists
-//     the units: one Layer per group or per conv/linear weight.
+//     kernel shapes, 1×4 blocks) and NM (2:4) only mask. A granularity
+//     says whether it slims (Structured), what its units are (Units),
+//     whether a layer keeps a fixed count per set of units (Sets: N of
+//     every M) and whether it fixes the sparsity (FixedRatio, which rules
+//     out gradual schedules). Layers lists the units: one Layer per
+//     group or per conv/linear weight.
 //   - Criterion (criterion.go, crit_*.go) scores units, higher is more
-//     important, and says what it Needs: nothing (random, l1, l2, bn,
+//     important, says what it Needs: nothing (random, l1, l2, bn,
 //     fpgm, lamp), calibration images (apoz, mean-act, read at
-//     DepGraph.ActivationValue) or labels (taylor, snip). A channel's
-//     score from weight scores sums each coupled slice and combines the
-//     slices with Context.Reduction (sum, mean, max); Score then
-//     normalises each layer (none, mean, max, sum, gaussian) so that
-//     layers compare in a global ranking.
-//   - Allocation (allocate.go) turns scores into a Plan: the same ratio
-//     per layer, or a global ranking with a per-layer cap (a layer always
-//     keeps one unit; caps that bind are warnings, unreachable targets
-//     errors), ratios by regular expression over layer names, kept
-//     channels rounded to a multiple. Sensitivity (sensitivity.go)
-//     prunes one layer at a time and RatiosForBudget
-//     derives per-layer ratios that meet a MAC or parameter budget.
-//     Plan.Apply masks, Plan.Slim slims.
-//   - Schedules (schedule.go): a Pruner steps to growing ratios keeping
-//     what it removed before — one-shot, iterative (IterativeTargets,
-//     Han et al.), AGP (Zhu & Gupta, through the trainer's AfterStep) —
-//     and package prune/recipe adds the lottery ticket with rewinding and
-//     its random re-initialisation control.
-//   - Recovery: fine-tuning with masks held (Masks.Attach), training the
-//     pruned architecture from scratch (Reinit), and regularisers that
-//     prepare a model for pruning during training (regularize.go: L1,
-//     SSL's group lasso, Network Slimming's L1 on BatchNorm scales).
+//     DepGraph.ActivationValue) or labels (taylor, snip), and which
+//     granularities it can score (Fits). A channel's score from weight
+//     scores sums each coupled slice and combines the slices with
+//     Context.Reduction (sum, mean, max); Score then normalises each
+//     layer (none, mean, max, sum, gaussian) so that layers compare in a
+//     global ranking. A criterion that also implements Selector chooses
+//     each layer's kept units itself (ThiNet, LASSO) once allocation has
+//     decided how many stay.
+//   - Allocator (allocate.go) turns scores into a Plan. Allocation is the
+//     same ratio per layer, or a global ranking with a per-layer cap (a
+//     layer always keeps one unit; caps that bind are warnings,
+//     unreachable targets errors), ratios by regular expression over
+//     layer names, kept channels rounded to a multiple. Sensitivity
+//     (sensitivity.go) prunes one layer at a time and SensitivityBudget
+//     (cost.go, with RatiosForBudget) derives per-layer ratios that meet
+//     a budget in a Cost: MACsCost, ParamsCost, or LatencyCost with the
+//     caller's clock. Cost and Evaluator (accuracy of a candidate) are
+//     what a search loop (evolutionary, AMC) would need as one more
+//     Allocator. Plan.Apply masks, Plan.Slim slims.
+//   - Schedules: a Pruner (schedule.go) steps to growing ratios keeping
+//     what it removed before; IterativeTargets (Han et al.) and AGP (Zhu
+//     & Gupta, through the trainer's AfterStep) give the ratios. The
+//     schedules themselves — one-shot, iterative, AGP, the lottery ticket
+//     with rewinding — interleave pruning with training and evaluation
+//     and live in package prune/recipe as types implementing
+//     recipe.Schedule.
+//   - Recovery: the core holds masks held in training (Masks.Attach),
+//     re-initialisation (Reinit) and regularisers that prepare a model
+//     for pruning during training (regularize.go: L1, SSL's group lasso,
+//     Network Slimming's L1 on BatchNorm scales); fine-tuning and
+//     training from scratch are recipe.Recovery types.
 //
 // Measure reports ShrinkBench's metrics (params and non-zero params,
 // compression, MACs and effective MACs, theoretical speedup) with
@@ -166,8 +180,11 @@
 // run — model, data, method, target, schedule, recovery, outputs — parsed
 // strictly from YAML, executes it (recipe.Run) and writes its CSV and PNG
 // outputs; `shears prune` is a thin layer over it. This package imports no
-// YAML, image encoder or data set: criteria read calibration images
-// through the Calibration interface, which *data.Dataset implements.
+// YAML, image encoder or data set (TestCoreImports checks): criteria read
+// calibration images through the Calibration interface, which
+// *data.Dataset implements. Errors name settings as this package knows
+// them (AllocationError names the Allocation field), never a command's
+// flags.
 //
 // # Example
 //

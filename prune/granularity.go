@@ -16,13 +16,33 @@ import (
 // zero sets of elements inside one weight (masks only): Blocks covers
 // single weights ("weight"), SSL's kernel shapes ("shape") and blocks
 // ("block1x4"); NM adds the N-of-every-M pattern of sparse tensor cores.
+//
+// A granularity answers for itself what the rest of the package needs to
+// know about it, so that a new one is one new type: whether it slims,
+// what its units are, how a layer's kept units are chosen, and whether
+// its sparsity is fixed (which rules out schedules that raise it step by
+// step).
 type Granularity interface {
 	Name() string
+	// Structured reports whether the units are channels of dependency
+	// groups, so that pruning can slim the model; the others only mask.
+	Structured() bool
 	// Units assigns each element of weight p to a unit (unit[i] for
 	// element i in row-major order) and returns the number of units.
 	// Structured granularities return nil: their units are the channels
 	// of dependency groups.
 	Units(p *graph.Param) (unit []int32, n int, err error)
+	// Sets returns, for a granularity that keeps a fixed number of units
+	// in each of several sets of a weight, each unit's set and how many
+	// units of a set stay (N:M: N of every M consecutive inputs); nil
+	// when allocation ranks the units of a layer freely. An error says
+	// why weight p does not fit the pattern (it is then left dense).
+	Sets(p *graph.Param) (set []int32, keep int, err error)
+	// FixedRatio returns the sparsity the granularity itself imposes
+	// (N:M: 1 − N/M) and true, or false when the allocation chooses it.
+	// A fixed sparsity is reached in one step: gradual schedules do not
+	// apply.
+	FixedRatio() (ratio float64, fixed bool)
 }
 
 // Channels is the structured granularity: a unit is one channel of a
@@ -43,7 +63,10 @@ func (c Channels) Name() string {
 	return "channel"
 }
 
+func (Channels) Structured() bool                         { return true }
 func (Channels) Units(*graph.Param) ([]int32, int, error) { return nil, 0, nil }
+func (Channels) Sets(*graph.Param) ([]int32, int, error)  { return nil, 0, nil }
+func (Channels) FixedRatio() (float64, bool)              { return 0, false }
 
 // Blocks partitions a weight into blocks of Out output × In input
 // positions at each kernel position; 0 means the whole axis. Blocks{1, 1}
@@ -62,6 +85,10 @@ func (b Blocks) Name() string {
 	}
 	return fmt.Sprintf("block%dx%d", b.Out, b.In)
 }
+
+func (Blocks) Structured() bool                        { return false }
+func (Blocks) Sets(*graph.Param) ([]int32, int, error) { return nil, 0, nil }
+func (Blocks) FixedRatio() (float64, bool)             { return 0, false }
 
 func (b Blocks) Units(p *graph.Param) ([]int32, int, error) {
 	oa, ia := weightAxes(p)
@@ -117,20 +144,23 @@ type NM struct{ N, M int }
 
 func (g NM) Name() string { return fmt.Sprintf("%d:%d", g.N, g.M) }
 
+func (NM) Structured() bool                             { return false }
 func (g NM) Units(p *graph.Param) ([]int32, int, error) { return Blocks{1, 1}.Units(p) }
+func (g NM) FixedRatio() (float64, bool)                { return 1 - float64(g.N)/float64(g.M), true }
 
-// sets returns, for each element of p, its set of M along the input
-// axis, or an error when the input axis is not a multiple of M.
-func (g NM) sets(p *graph.Param) ([]int32, error) {
+// Sets returns, for each element of p (a unit: N:M units are single
+// weights), its set of M along the input axis, or an error when the input
+// axis is not a multiple of M.
+func (g NM) Sets(p *graph.Param) ([]int32, int, error) {
 	_, ia := weightAxes(p)
 	if ia < 0 {
-		return nil, fmt.Errorf("%s has no input axis", p.Name)
+		return nil, 0, fmt.Errorf("%s has no input axis", p.Name)
 	}
 	if d := p.Value.Shape[ia]; d%g.M != 0 {
-		return nil, fmt.Errorf("%s has %d inputs, not a multiple of %d", p.Name, d, g.M)
+		return nil, 0, fmt.Errorf("%s has %d inputs, not a multiple of %d", p.Name, d, g.M)
 	}
 	s, _, err := Blocks{1, g.M}.Units(p)
-	return s, err
+	return s, g.N, err
 }
 
 // ParseGranularity reads a granularity name: filter, channel, weight (or
@@ -168,11 +198,8 @@ func ParseGranularity(s string) (Granularity, error) {
 	return nil, fmt.Errorf("unknown granularity %q (filter, channel, weight, shape, N:M such as 2:4, blockAxB such as block1x4)", s)
 }
 
-// Structured reports whether gr removes channels (and so can slim).
-func Structured(gr Granularity) bool {
-	_, ok := gr.(Channels)
-	return ok
-}
+// Structured reports whether gr removes channels (and so can slim): gr.Structured().
+func Structured(gr Granularity) bool { return gr.Structured() }
 
 // weightAxes returns the out and in axes of a conv or linear weight, or
 // −1 when p is not one.

@@ -25,6 +25,9 @@ type Layer struct {
 	elems []int   // elements per unit; nil for channels (one each)
 	sets  []int32 // N:M: unit → its set of M
 	n     int     // N of N:M
+	// choose picks the kept units itself (a Selector criterion, set by
+	// Score); nil: the highest scores stay.
+	choose func(k int) ([]bool, error)
 }
 
 // Size is the number of elements unit u removes (1 for a channel: ratios
@@ -58,14 +61,12 @@ func Layers(g *graph.Graph, d *DepGraph, gr Granularity) (layers []*Layer, warni
 		for _, u := range unit {
 			l.elems[u]++
 		}
-		if nm, ok := gr.(NM); ok {
-			sets, err := nm.sets(p)
-			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("%s left dense: %v", p.Name, err))
-				continue
-			}
-			l.sets, l.n = sets, nm.N
+		sets, keep, err := gr.Sets(p)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("%s left dense: %v", p.Name, err))
+			continue
 		}
+		l.sets, l.n = sets, keep
 		layers = append(layers, l)
 	}
 	if len(layers) == 0 {

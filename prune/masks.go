@@ -63,8 +63,8 @@ func zeroWhere(x, mask []float32) {
 	}
 }
 
-// MaskGrads zeros the gradients of masked weights after a Backward. It
-// fits train.Trainer.GradHook: masked gradients keep optimiser state
+// MaskGrads zeros the gradients of masked weights after a Backward (at
+// train.AfterBackward): masked gradients keep optimiser state
 // (momentum, Adam moments) at zero for pruned weights, and keep
 // gradient-based criteria and regularisers from seeing them.
 func (m Masks) MaskGrads(prog *graph.Program) {
@@ -76,28 +76,23 @@ func (m Masks) MaskGrads(prog *graph.Program) {
 }
 
 // Attach makes a trainer keep the masked weights at zero: it zeros them
-// now, masks gradients before each step (GradHook) and zeros the weights
-// again after each step (AfterStep), since weight decay and momentum
-// accumulated before the masks were made still move them. Hooks already
-// set on t run first.
+// now, masks gradients before each step (a train.AfterBackward callback)
+// and zeros the weights again after each step (train.AfterStep), since
+// weight decay and momentum accumulated before the masks were made still
+// move them. Callbacks already registered on t run first.
 func (m Masks) Attach(t *train.Trainer) error {
 	if err := m.Apply(t.Graph); err != nil {
 		return err
 	}
 	params := t.Graph.ParamMap()
-	prevGrad, prevStep := t.GradHook, t.AfterStep
-	t.GradHook = func(prog *graph.Program) {
-		if prevGrad != nil {
-			prevGrad(prog)
-		}
-		m.MaskGrads(prog)
-	}
-	t.AfterStep = func() {
-		if prevStep != nil {
-			prevStep()
-		}
+	t.On(train.AfterBackward, func(s *train.State) error {
+		m.MaskGrads(s.Program)
+		return nil
+	})
+	t.On(train.AfterStep, func(*train.State) error {
 		m.apply(params)
-	}
+		return nil
+	})
 	return nil
 }
 

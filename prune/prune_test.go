@@ -205,7 +205,7 @@ func trainMasked(t *testing.T, g *graph.Graph, m Masks) {
 	cfg := train.Config{Epochs: 1, Batch: 16, LR: 0.1, Optimizer: "sgd", Momentum: 0.9, WeightDecay: 5e-4, Schedule: "constant", Threads: 1}
 	tr := &train.Trainer{Graph: g, Config: cfg, Train: ds, Resume: &train.Checkpoint{Optimizer: "sgd", OptState: velocity}}
 	steps := 0
-	tr.AfterStep = func() { steps++ }
+	tr.On(train.AfterStep, func(*train.State) error { steps++; return nil })
 	if err := m.Attach(tr); err != nil {
 		t.Fatal(err)
 	}

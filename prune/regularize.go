@@ -10,23 +10,21 @@ import (
 
 // Regularizer adds the gradient of a sparsity penalty to a program's
 // parameter gradients after each backward pass, before the optimiser step
-// (Trainer.GradHook): training then drives what the penalty groups
+// (train.AfterBackward): training then drives what the penalty groups
 // towards zero, and pruning removes it with little loss.
 type Regularizer interface {
 	Name() string
 	AddGrad(g *graph.Graph, prog *graph.Program)
 }
 
-// AttachRegularizer runs r after t's current GradHook. Attach masks after
-// the regulariser, so that masked gradients stay zero.
+// AttachRegularizer makes t add r's gradient after every backward pass,
+// after the train.AfterBackward callbacks already registered. Attach masks
+// after the regulariser, so that masked gradients stay zero.
 func AttachRegularizer(t *train.Trainer, r Regularizer) {
-	prev := t.GradHook
-	t.GradHook = func(prog *graph.Program) {
-		if prev != nil {
-			prev(prog)
-		}
-		r.AddGrad(t.Graph, prog)
-	}
+	t.On(train.AfterBackward, func(s *train.State) error {
+		r.AddGrad(s.Graph, s.Program)
+		return nil
+	})
 }
 
 // L1 is λ·Σ|w| over the conv and linear weights, pushing single weights

@@ -8,7 +8,7 @@ import (
 )
 
 // Reinit gives every param of g a fresh initialisation by the zoo's rules
-// (ZOO.md, as package nn builds them), read from the ops and the params'
+// (docs/ZOO.md, as package nn builds them), read from the ops and the params'
 // axis roles, so that any graph — a slimmed one in particular — can be
 // trained from scratch: conv weights Kaiming-normal with fan-out and ReLU
 // gain, conv biases and linear weights and biases uniform(±1/√fan-in)

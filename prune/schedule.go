@@ -17,7 +17,7 @@ type Pruner struct {
 	Graph     *graph.Graph
 	Layers    []*Layer
 	Criterion Criterion
-	Alloc     Allocation // Ratio is set by each Step
+	Alloc     Allocator // each Step plans at its ratio (nil: Allocation{}, uniform)
 	Normalize string
 	Ctx       *Context
 	Masks     Masks
@@ -36,9 +36,11 @@ func (p *Pruner) Step(ratio float64) error {
 	if err := Score(p.Ctx, p.Criterion, p.Layers, p.Normalize); err != nil {
 		return err
 	}
-	a := p.Alloc
-	a.Ratio = ratio
-	plan, err := a.Allocate(p.Layers)
+	alloc := p.Alloc
+	if alloc == nil {
+		alloc = Allocation{} // the same ratio in every layer
+	}
+	plan, err := alloc.Plan(p.Layers, ratio)
 	if err != nil {
 		return err
 	}
@@ -131,23 +133,20 @@ func (a AGP) Validate() error {
 
 // Attach makes t prune with p on AGP's schedule: at steps t0, t0 + Δt, …,
 // t0 + nΔt (counted from this call) p.Step runs at s_t, after the
-// optimiser step and the hooks already set. Attach the masks (p.Masks,
+// optimiser step and earlier AfterStep callbacks. Attach the masks (p.Masks,
 // made by a first p.Step) to t before, so pruned weights stay zero between
 // updates. The first error stops the updates and is returned by the
 // returned function.
 func (a AGP) Attach(t *train.Trainer, p *Pruner) (errf func() error) {
 	step := 0
 	var err error
-	prev := t.AfterStep
-	t.AfterStep = func() {
-		if prev != nil {
-			prev()
-		}
+	t.On(train.AfterStep, func(*train.State) error {
 		step++
 		if err != nil || step < a.Start || (step-a.Start)%max(a.Every, 1) != 0 || step > a.Start+a.N*a.Every {
-			return
+			return nil
 		}
 		err = p.Step(a.At(step))
-	}
+		return nil
+	})
 	return func() error { return err }
 }

@@ -20,7 +20,7 @@ type Curve struct {
 // with eval, as Li et al. 2017 ("Pruning Filters for Efficient ConvNets",
 // §4.2) do to find the layers that tolerate pruning. It returns the
 // accuracy of g itself and one curve per layer (skipped layers have none).
-func Sensitivity(g *graph.Graph, layers []*Layer, ratios []float64, eval func(*graph.Graph) (float64, error)) (base float64, curves []Curve, err error) {
+func Sensitivity(g *graph.Graph, layers []*Layer, ratios []float64, eval Evaluator) (base float64, curves []Curve, err error) {
 	for _, r := range ratios {
 		if err := CheckRatio("sensitivity ratio", r); err != nil {
 			return 0, nil, err
@@ -35,7 +35,10 @@ func Sensitivity(g *graph.Graph, layers []*Layer, ratios []float64, eval func(*g
 		}
 		c := Curve{Layer: l.Name}
 		for _, r := range ratios {
-			p := onlyLayer(layers, i, r)
+			p, err := onlyLayer(layers, i, r)
+			if err != nil {
+				return 0, nil, err
+			}
 			m := g.Clone()
 			if _, err := p.Apply(m); err != nil {
 				return 0, nil, err
@@ -53,7 +56,7 @@ func Sensitivity(g *graph.Graph, layers []*Layer, ratios []float64, eval func(*g
 }
 
 // onlyLayer plans pruning ratio r of layer i and nothing else.
-func onlyLayer(layers []*Layer, i int, r float64) *Plan {
+func onlyLayer(layers []*Layer, i int, r float64) (*Plan, error) {
 	p := &Plan{Layers: layers, Keep: make([][]bool, len(layers))}
 	for k, l := range layers {
 		p.Keep[k] = make([]bool, l.Units)
@@ -62,7 +65,7 @@ func onlyLayer(layers []*Layer, i int, r float64) *Plan {
 	l := layers[i]
 	n := int(float64(l.Units)*r + 1e-9)
 	keepBest(l, p.Keep[i], l.Units-n)
-	return p
+	return p, p.choose()
 }
 
 // ratiosAt returns, for a tolerated accuracy drop tol, each layer's

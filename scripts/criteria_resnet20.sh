@@ -4,8 +4,9 @@
 # filters of the first conv of each block, the stem and the residual groups
 # kept) with the criterion swapped, ratio R (default 0.5), fine-tuned E
 # epochs (default 10, ZOO.md's protocol). One JSON line per criterion in
-# results/criteria-resnet20-eE.jsonl, then a Markdown table. LAMP is left
-# out: it scores weights, not filters.
+# results/criteria-resnet20/criteria-resnet20-eE.jsonl (progress in the
+# .log beside it), then a Markdown table. LAMP is left out: it scores
+# weights, not filters.
 #
 # The run resumes: a criterion that already has a line in the output file is
 # skipped (nine criteria × ten epochs is hours of this machine), so the
@@ -17,11 +18,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ratio=${1:-0.5}
 epochs=${2:-10}
-mkdir -p results out
+mkdir -p results/criteria-resnet20 out
 bin=${SHEARS:-./shears}
 [ -n "${SHEARS:-}" ] || go build -o shears ./cmd/shears
-out=results/criteria-resnet20-e$epochs.jsonl
-log=results/criteria-resnet20-e$epochs.log
+out=results/criteria-resnet20/criteria-resnet20-e$epochs.jsonl
+log=results/criteria-resnet20/criteria-resnet20-e$epochs.log
 if [ "${FRESH:-0}" = 1 ]; then : >"$out"; fi
 touch "$out"
 for c in random l1 l2 bn apoz mean-act taylor snip fpgm; do

@@ -26,7 +26,7 @@ type Config struct {
 	Threads     int
 }
 
-// Recipes are ZOO.md's training recipes. dense-mnist's learning rate is
+// Recipes are docs/ZOO.md's training recipes. dense-mnist's learning rate is
 // per model (0.1 for lenet300, 0.01 for lenet5); zoo.Model carries it.
 var Recipes = map[string]Config{
 	"dense-mnist": {Recipe: "dense-mnist", Epochs: 20, Batch: 128, LR: 0.1, Optimizer: "sgd", Momentum: 0.9,

@@ -27,12 +27,13 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	ckpt := filepath.Join(t.TempDir(), "run.ckpt")
 	ctx, cancel := context.WithCancel(context.Background())
 	steps := 0
-	first := &Trainer{Graph: zoo.VGGS(2), Config: cfg, Train: trainSet, Checkpoint: ckpt, EncodeModel: onnx.Encode,
-		AfterStep: func() {
-			if steps++; steps == 13 {
-				cancel() // in the second epoch, batch 3
-			}
-		}}
+	first := &Trainer{Graph: zoo.VGGS(2), Config: cfg, Train: trainSet, Checkpoint: ckpt, EncodeModel: onnx.Encode}
+	first.On(AfterStep, func(*State) error {
+		if steps++; steps == 13 {
+			cancel() // in the second epoch, batch 3
+		}
+		return nil
+	})
 	if _, err := first.Run(ctx); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("want an interruption, got %v", err)
 	}

@@ -1,4 +1,4 @@
-// Package zoo builds the reference models of ZOO.md (lenet300, lenet5,
+// Package zoo builds the reference models of docs/ZOO.md (lenet300, lenet5,
 // vgg-s, resnet20, mobilenetv2-s) with exactly the layer structure,
 // parameter counts and MACs given there, and names the training recipe
 // each one uses by default.
@@ -19,8 +19,8 @@ type Model struct {
 	Build   func(seed uint64) *graph.Graph
 	Recipe  string  // default training recipe (see Recipes)
 	Dataset string  // default dataset
-	Params  int     // expected parameter count (ZOO.md)
-	MACs    int     // expected multiply-accumulates per image (ZOO.md)
+	Params  int     // expected parameter count (docs/ZOO.md)
+	MACs    int     // expected multiply-accumulates per image (docs/ZOO.md)
 	LR      float32 // the recipe's base learning rate for this model
 }
 
@@ -125,7 +125,7 @@ func ResNet20(seed uint64) *graph.Graph {
 	return b.Graph(b.Linear(x, "fc", 64, 10))
 }
 
-// MobileNetV2S is the small MobileNetV2 of ZOO.md: inverted residual
+// MobileNetV2S is the small MobileNetV2 of docs/ZOO.md: inverted residual
 // blocks (expand 1×1, depthwise 3×3, project 1×1) with ReLU6.
 func MobileNetV2S(seed uint64) *graph.Graph {
 	b := nn.NewBuilder("mobilenetv2-s", seed)

@@ -7,7 +7,7 @@ import (
 	"github.com/shearsml/shears/tensor"
 )
 
-// TestCountsMatchZOO checks every model against ZOO.md's parameter and MAC
+// TestCountsMatchZOO checks every model against docs/ZOO.md's parameter and MAC
 // counts, which is what makes results comparable with other toolkits.
 func TestCountsMatchZOO(t *testing.T) {
 	for _, name := range Names() {

@@ -1,12 +1,43 @@
 // Package recipe is shears' pruning experiment runner, on top of the
-// pruning core (package prune): a Recipe describes a whole run — model,
-// data, method, target, schedule, recovery and outputs — and is parsed
-// strictly from YAML (Parse: an unknown key or a bad value is an error
-// naming its line and field path, a FieldError); Run executes it on a
-// model and data sets the caller loaded and returns a Report; WriteCurves,
-// PlotCurves and LotteryPlot write a run's CSV and PNG outputs.
+// pruning core (package prune), which stays free of YAML, image encoders
+// and data sets.
 //
-// The core stays free of YAML, image encoders and data sets; everything a
-// run needs beyond pruning itself (training, evaluation, hold-out splits,
-// sweeps over ratios) lives here.
+// A Recipe describes a whole run — model, data, method, target, schedule,
+// recovery and outputs — and is parsed strictly from YAML (Parse: an
+// unknown key, a bad or non-finite value is an error naming its line).
+// Run executes it on a model and data sets the caller loaded (LoadData
+// loads the recipe's) and returns a Report, typed and versioned
+// (ReportVersion) so that a command prints it as JSON as it is.
+// WriteCurves, WriteLayers, PlotCurves and LotteryPlot write a run's CSV
+// and PNG outputs.
+//
+// # Errors
+//
+// Every error about a recipe value is a *FieldError naming the field by
+// its YAML path (target.ratio, target.layer_ratios.1, schedule.kind), at
+// parse time and at run time (a layer ratio that matches no layer of the
+// model, a global ratio the model cannot meet); a command maps paths to
+// its flags. A step that needs data not given is a *DataError listing the
+// fields that would fix it.
+//
+// # Schedules and recoveries
+//
+// Schedule and Recovery are interfaces here rather than in the core
+// because they interleave pruning with training and evaluation: they run
+// on a Session (the recipe, the data, the fine-tuning configuration, the
+// report), and the core keeps their building blocks (prune.Pruner.Step,
+// prune.IterativeTargets, prune.AGP, prune.Masks.Attach, prune.Reinit).
+//
+// OneShot, Iterative, AGP and Lottery implement Schedule; NoRecovery,
+// FineTune and FromScratch implement Recovery. Each is registered once, by
+// name, in Schedules or Recoveries (name → constructor from the recipe);
+// the recipe parser and the command read those tables, so a new schedule
+// (or a new recovery: least-squares reconstruction, distillation) is one
+// type and one table entry. A schedule calls Recovery.Step after each
+// pruning step it wants recovered (one-shot once, iterative every round;
+// AGP and the lottery ticket train as part of the schedule); Run calls
+// Recovery.Finish once the result is slimmed, which is where training from
+// scratch starts over. The recipe selects the recovery with its finetune
+// section (Recipe.RecoveryName): from_scratch, finetune with epochs, none
+// without.
 package recipe

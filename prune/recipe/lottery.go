@@ -9,89 +9,100 @@ import (
 	"github.com/shearsml/shears/train"
 )
 
-// lottery runs iterative magnitude pruning with rewinding (Frankle &
+// Lottery is iterative magnitude pruning with rewinding (Frankle &
 // Carbin 2019, "The Lottery Ticket Hypothesis"; rewinding to step k:
 // Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket
 // Hypothesis"): train, prune a fraction of what remains, reset the
 // survivors to their rewind values, repeat; then train the ticket. With
-// the control, a random re-initialisation under the same mask is trained
-// too.
-func (ru *runner) lottery(p *prune.Pruner) error {
-	s := ru.r.Schedule
-	rounds := s.Rounds
+// Control, a random re-initialisation under the same mask is trained
+// too. Every training runs the fine-tuning epochs and is recorded in the
+// report's Lottery runs; the training is the schedule's own, so the
+// recovery's Step is not called.
+type Lottery struct {
+	Ratio       float64
+	Rounds      int    // 0: 3
+	RewindSteps int    // rewind to the weights after this many optimiser steps (0: to initialisation)
+	Control     bool   // train the random re-initialisation control
+	Seed        uint64 // the control's initialisation is Seed + 1
+}
+
+func (Lottery) Name() string  { return "lottery" }
+func (Lottery) Gradual() bool { return true }
+
+func (l Lottery) Validate(r *Recipe) error { return validateGradual(r, l.Name()) }
+
+func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
+	rounds := l.Rounds
 	if rounds == 0 {
 		rounds = 3
 	}
 	g := p.Graph
 	var rewind *graph.Graph
-	if s.RewindSteps == 0 {
+	if l.RewindSteps == 0 {
 		rewind = g.Clone()
 	}
 	if err := p.Step(0); err != nil {
-		return err
+		return nil, err
 	}
-	for k, target := range prune.IterativeTargets(ru.r.Target.Ratio, rounds) {
+	for k, target := range prune.IterativeTargets(l.Ratio, rounds) {
 		var aerr error
 		step := 0
 		run := fmt.Sprintf("round %d", k+1)
 		if k == 0 {
 			run = "dense"
 		}
-		err := ru.fitTracked(run, 1-p.Plan.Ratio(), g, func(t *train.Trainer) {
-			holdMasks(p, &aerr)(t)
+		err := s.fitTracked(run, 1-p.Plan.Ratio(), g, func(t *train.Trainer) {
+			s.HoldMasks(p, &aerr)(t)
 			if rewind != nil {
 				return
 			}
-			prev := t.AfterStep
-			t.AfterStep = func() {
-				if prev != nil {
-					prev()
-				}
-				if step++; step == s.RewindSteps {
+			t.On(train.AfterStep, func(*train.State) error {
+				if step++; step == l.RewindSteps {
 					rewind = g.Clone()
 				}
-			}
+				return nil
+			})
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if aerr != nil {
-			return aerr
+			return nil, aerr
 		}
 		if rewind == nil {
-			return fmt.Errorf("lottery: training had fewer than %d steps to rewind to", s.RewindSteps)
+			return nil, fieldErr("schedule.rewind_steps", "lottery: training had fewer than %d steps to rewind to", l.RewindSteps)
 		}
 		if err := p.Step(target); err != nil {
-			return err
+			return nil, err
 		}
 		copyParams(g, rewind)
 		if err := p.Masks.Apply(g); err != nil {
-			return err
+			return nil, err
 		}
-		ru.log(fmt.Sprintf("lottery round %d/%d: ratio %.4f, rewound", k+1, rounds, p.Plan.Ratio()))
+		s.Log(fmt.Sprintf("lottery round %d/%d: ratio %.4f, rewound", k+1, rounds, p.Plan.Ratio()))
 	}
-	if s.Reinit {
+	if l.Control {
 		c := g.Clone()
-		prune.Reinit(c, ru.r.Seed+1)
+		prune.Reinit(c, l.Seed+1)
 		if err := p.Masks.Apply(c); err != nil {
-			return err
+			return nil, err
 		}
 		var aerr error
 		cp := &prune.Pruner{Masks: p.Masks}
-		if err := ru.fitTracked("control", 1-p.Plan.Ratio(), c, holdMasks(cp, &aerr)); err != nil {
-			return err
+		if err := s.fitTracked("control", 1-p.Plan.Ratio(), c, s.HoldMasks(cp, &aerr)); err != nil {
+			return nil, err
 		}
-		acc, err := ru.accuracy(c)
+		acc, err := s.Accuracy(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ru.metrics().AccuracyReinit = acc
+		s.Metrics().AccuracyReinit = acc
 	}
 	var aerr error
-	if err := ru.fitTracked("ticket", 1-p.Plan.Ratio(), g, holdMasks(p, &aerr)); err != nil {
-		return err
+	if err := s.fitTracked("ticket", 1-p.Plan.Ratio(), g, s.HoldMasks(p, &aerr)); err != nil {
+		return nil, err
 	}
-	return aerr
+	return nil, aerr
 }
 
 // TrainingRun is one training of a lottery-ticket experiment: the network
@@ -106,27 +117,24 @@ type TrainingRun struct {
 // accuracy after every epoch (when there is a test split) into the
 // report's Lottery runs: whether a ticket reaches the dense accuracy
 // within the dense epochs is the lottery ticket's claim.
-func (ru *runner) fitTracked(name string, remaining float64, g *graph.Graph, attach func(*train.Trainer)) error {
+func (s *Session) fitTracked(name string, remaining float64, g *graph.Graph, attach func(*train.Trainer)) error {
 	run := TrainingRun{Name: name, Remaining: remaining}
-	per := ru.stepsPerEpoch()
+	per := s.StepsPerEpoch()
 	var everr error
 	step := 0
-	err := ru.fit(g, ru.r.Finetune.Epochs, func(t *train.Trainer) {
+	err := s.Fit(g, s.Recipe.Finetune.Epochs, func(t *train.Trainer) {
 		attach(t)
-		if ru.env.Test == nil {
+		if s.Env.Test == nil {
 			return
 		}
-		prev := t.AfterStep
-		t.AfterStep = func() {
-			if prev != nil {
-				prev()
-			}
+		t.On(train.AfterStep, func(*train.State) error {
 			if step++; step%per == 0 && everr == nil {
 				var acc float64
-				acc, everr = ru.evaluate(g)
+				acc, everr = s.Evaluate(g)
 				run.EpochAccuracy = append(run.EpochAccuracy, acc)
 			}
-		}
+			return nil
+		})
 	})
 	if err == nil {
 		err = everr
@@ -135,9 +143,9 @@ func (ru *runner) fitTracked(name string, remaining float64, g *graph.Graph, att
 		return err
 	}
 	if n := len(run.EpochAccuracy); n > 0 {
-		ru.log(fmt.Sprintf("%s (%.1f%% of the weights): test top-1 %.2f%%", name, 100*remaining, 100*run.EpochAccuracy[n-1]))
+		s.Log(fmt.Sprintf("%s (%.1f%% of the weights): test top-1 %.2f%%", name, 100*remaining, 100*run.EpochAccuracy[n-1]))
 	}
-	ru.rep.Lottery = append(ru.rep.Lottery, run)
+	s.Report.Lottery = append(s.Report.Lottery, run)
 	return nil
 }
 

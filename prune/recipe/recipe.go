@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // --recipe R.yaml` reads it from YAML (Parse, strict: an unknown
 // key is an error naming its line); the command's flags fill the same
 // fields. Zero values mean the defaults of Default where one says
-// so. The recipes/ folder has one example per ZOO.md protocol:
+// so. The recipes/ folder has one example per docs/ZOO.md protocol:
 //
 //	model: lenet5
 //	data: {name: mnist}
@@ -235,6 +236,9 @@ func lineOf(n *yaml.Node, path string) int {
 
 // Validate checks every setting that does not need the model.
 func (r *Recipe) Validate() error {
+	if err := r.checkFinite(); err != nil {
+		return err
+	}
 	if r.Model == "" {
 		return fieldErr("model", "missing: a zoo model name or a model file")
 	}
@@ -255,7 +259,7 @@ func (r *Recipe) Validate() error {
 	if err != nil {
 		return &FieldError{Path: "method.granularity", Err: err}
 	}
-	if err := fitCheck(crit, gran); err != nil {
+	if err := crit.Fits(gran); err != nil {
 		return &FieldError{Path: "method.criterion", Err: err}
 	}
 	switch r.Method.Reduction {
@@ -336,52 +340,52 @@ func (r *Recipe) Validate() error {
 	return nil
 }
 
-func (r *Recipe) validateSchedule(gran prune.Granularity) error {
-	s := r.Schedule
-	switch s.Kind {
-	case "oneshot":
-	case "iterative", "agp", "lottery":
-		if s.Rounds < 0 {
-			return fieldErr("schedule.rounds", "must be ≥ 1, have %d", s.Rounds)
-		}
-		if r.Finetune.Epochs < 1 {
-			return fieldErr("finetune.epochs", "schedule %s trains: want ≥ 1 epoch", s.Kind)
-		}
-		if r.Finetune.FromScratch {
-			return fieldErr("finetune.from_scratch", "goes with the oneshot schedule only")
-		}
-	default:
-		return fieldErr("schedule.kind", "unknown schedule %q (oneshot, iterative, agp, lottery)", s.Kind)
+// checkFinite refuses NaN and infinite numbers, which pass comparisons
+// such as lr ≥ 0 unnoticed.
+func (r *Recipe) checkFinite() error {
+	type num struct {
+		path string
+		v    float64
 	}
-	if s.Kind == "agp" {
-		a := prune.AGP{Initial: s.Initial, Final: r.Target.Ratio, Start: s.Start, N: max(s.Rounds, 1), Every: max(s.Every, 1)}
-		if err := a.Validate(); err != nil {
-			return &FieldError{Path: "schedule", Err: err}
+	nums := []num{{"target.ratio", r.Target.Ratio}, {"target.max_layer_ratio", r.Target.MaxLayerRatio},
+		{"schedule.initial", r.Schedule.Initial}, {"finetune.lr", r.Finetune.LR}}
+	for i, x := range r.Target.Ratios {
+		nums = append(nums, num{fmt.Sprintf("target.ratios.%d", i), x})
+	}
+	if g := r.Regularize; g != nil {
+		nums = append(nums, num{"regularize.lambda", g.Lambda})
+	}
+	if s := r.Sensitivity; s != nil {
+		nums = append(nums, num{"sensitivity.keep", s.Keep})
+		for i, x := range s.Ratios {
+			nums = append(nums, num{fmt.Sprintf("sensitivity.ratios.%d", i), x})
 		}
 	}
-	if s.RewindSteps < 0 {
-		return fieldErr("schedule.rewind_steps", "must be ≥ 0")
-	}
-	if (s.RewindSteps > 0 || s.Reinit) && s.Kind != "lottery" {
-		return fieldErr("schedule", "rewind_steps and reinit_control go with the lottery schedule")
-	}
-	if _, ok := gran.(prune.NM); ok && s.Kind != "oneshot" {
-		return fieldErr("schedule.kind", "an N:M pattern is fixed: use oneshot")
+	for _, n := range nums {
+		if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+			return fieldErr(n.path, "must be a finite number, have %g", n.v)
+		}
 	}
 	return nil
 }
 
-// fitCheck rejects criteria that cannot score a granularity.
-func fitCheck(c prune.Criterion, g prune.Granularity) error {
-	switch c.(type) {
-	case prune.BNScale, prune.APoZ, prune.MeanActivation, prune.FPGM:
-		if !prune.Structured(g) {
-			return fmt.Errorf("criterion %s scores channels: use granularity filter or channel", c.Name())
-		}
-	case prune.LAMP:
-		if prune.Structured(g) {
-			return fmt.Errorf("criterion lamp scores weights: use granularity weight, shape, N:M or blockAxB")
-		}
+func (r *Recipe) validateSchedule(gran prune.Granularity) error {
+	sched, err := NewSchedule(r)
+	if err != nil {
+		return err
+	}
+	if err := sched.Validate(r); err != nil {
+		return err
+	}
+	s := r.Schedule
+	if s.RewindSteps < 0 {
+		return fieldErr("schedule.rewind_steps", "must be ≥ 0")
+	}
+	if (s.RewindSteps > 0 || s.Reinit) && sched.Name() != "lottery" {
+		return fieldErr("schedule", "rewind_steps and reinit_control go with the lottery schedule")
+	}
+	if _, fixed := gran.FixedRatio(); fixed && sched.Gradual() {
+		return fieldErr("schedule.kind", "granularity %s fixes the sparsity: use oneshot", gran.Name())
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
@@ -29,43 +30,31 @@ type Env struct {
 	Threads int
 }
 
-// DataError says that a step needs data that was not given.
-type DataError struct{ Msg string }
+// DataError says that a step needs data that was not given. Fields
+// names the recipe fields that would fix it (data.name, or
+// finetune.epochs to fine-tune no more).
+type DataError struct {
+	Msg    string
+	Fields []string
+}
 
 func (e *DataError) Error() string { return e.Msg }
 
-// Report is the outcome of Run.
-type Report struct {
-	Model       string         `json:"model"`
-	Criterion   string         `json:"criterion"`
-	Granularity string         `json:"granularity"`
-	Schedule    string         `json:"schedule"`
-	Recovery    string         `json:"recovery"` // none, finetune or from_scratch
-	Target      float64        `json:"target_ratio"`
-	Achieved    float64        `json:"achieved_ratio"` // of the granularity's units (channels, weights, blocks)
-	LayerRatios []float64      `json:"layer_ratios,omitempty"`
-	Metrics     *prune.Metrics `json:"metrics"`
-	Summary     []string       `json:"summary"`
-	Warnings    []string       `json:"warnings,omitempty"`
-	// Sensitivity analysis, when run.
-	BaseAccuracy float64       `json:"-"`
-	Curves       []prune.Curve `json:"-"`
-	// Lottery ticket: every training, with test accuracy per epoch.
-	Lottery []TrainingRun `json:"lottery,omitempty"`
-
-	Masked *graph.Graph `json:"-"` // nil when trained from scratch after slimming
-	Slim   *graph.Graph `json:"-"` // nil for granularities that only mask
-}
-
-// run holds one Run's state.
-type runner struct {
-	ctx   context.Context
-	r     Recipe
-	env   Env
-	cfg   train.Config
-	rep   *Report
-	train *data.Dataset // fine-tuning and calibration images
-	hold  *data.Dataset // sensitivity hold-out
+// Session is one Run in progress as schedules and recoveries see it: the
+// recipe, the data, the training configuration and the report being
+// filled.
+type Session struct {
+	Ctx    context.Context
+	Recipe Recipe
+	Env    Env
+	Config train.Config // fine-tuning: the recipe's training recipe with its lr, batch, seed and threads
+	// Train holds the fine-tuning and calibration images: Env.Train
+	// without the sensitivity hold-out Hold (split train), which is nil
+	// otherwise.
+	Train, Hold *data.Dataset
+	Report      *Report
+	Schedule    Schedule
+	Recovery    Recovery
 }
 
 // Run prunes env.Model as the recipe says: analysis, optional
@@ -74,15 +63,23 @@ type runner struct {
 // cannot prune, caps that bind, weights an N:M pattern does not fit) go to
 // env.Log and the report; nothing is left unpruned silently.
 func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
+	start := time.Now()
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	crit, _ := prune.ParseCriterion(r.Method.Criterion)
 	gran, _ := prune.ParseGranularity(r.Method.Granularity)
 	alloc, _ := r.Allocation()
-	ru := &runner{ctx: ctx, r: r, env: env, train: env.Train,
-		rep: &Report{Model: env.Model.Name, Criterion: crit.Name(), Granularity: gran.Name(), Schedule: r.Schedule.Kind, Target: r.Target.Ratio}}
-	if err := ru.needData(crit); err != nil {
+	sched, _ := NewSchedule(&r)
+	rec, err := NewRecovery(&r)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Ctx: ctx, Recipe: r, Env: env, Train: env.Train, Schedule: sched, Recovery: rec,
+		Report: &Report{Version: ReportVersion, Command: "prune", Model: env.Model.Name, Criterion: crit.Name(), Granularity: gran.Name(),
+			Schedule: sched.Name(), Target: r.Target.Ratio, Global: r.Target.Global, FinetuneEpochs: r.Finetune.Epochs, Seed: r.Seed,
+			Warnings: []string{}}}
+	if err := s.needData(crit); err != nil {
 		return nil, err
 	}
 	cfg, err := train.Recipe(r.Finetune.Recipe)
@@ -96,85 +93,95 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		cfg.Batch = r.Finetune.Batch
 	}
 	cfg.Seed, cfg.Threads = r.Seed, env.Threads
-	ru.cfg = cfg
+	s.Config = cfg
 
 	g := env.Model
 	dense := g.Clone()
 	d, aerr := prune.Analyze(g)
-	if aerr != nil && prune.Structured(gran) {
+	if aerr != nil && gran.Structured() {
 		return nil, fmt.Errorf("dependency analysis: %w", aerr)
 	}
-	if d != nil && prune.Structured(gran) {
+	if d != nil && gran.Structured() {
 		for _, why := range d.Unprunable() {
 			if !onlyGraphEnds(why.Why) {
-				ru.warn(why.String())
+				s.Warn(why.String())
 			}
 		}
 		if len(d.Groups()) == 0 {
 			return nil, fmt.Errorf("no prunable channel group in %s", g.Name)
 		}
 	}
-	if s := r.Sensitivity; s != nil && s.Split == "train" {
-		k := min(s.holdout(), ru.train.N-1)
-		ru.hold = ru.train.Slice(ru.train.N-k, ru.train.N)
-		ru.train = ru.train.Limit(ru.train.N - k)
+	if sp := r.Sensitivity; sp != nil && sp.Split == "train" {
+		k := min(sp.holdout(), s.Train.N-1)
+		s.Hold = s.Train.Slice(s.Train.N-k, s.Train.N)
+		s.Train = s.Train.Limit(s.Train.N - k)
 	}
-	if ru.env.Test != nil {
-		acc, err := ru.evaluate(g)
+	if s.Env.Test != nil {
+		acc, err := s.Evaluate(g)
 		if err != nil {
 			return nil, err
 		}
-		ru.rep.Metrics = &prune.Metrics{AccuracyBefore: &acc}
+		s.Report.Metrics = &prune.Metrics{AccuracyBefore: &acc}
 	}
 	layers, warns, err := prune.Layers(g, d, gran)
 	if err != nil {
 		return nil, err
 	}
 	if err := alloc.Check(layers); err != nil {
-		return nil, err
+		return nil, allocationFieldError(err)
 	}
 	for _, w := range warns {
-		ru.warn(w)
+		s.Warn(w)
 	}
-	if nm, ok := gran.(prune.NM); ok && r.Target.Ratio != 0 && math.Abs(r.Target.Ratio-(1-float64(nm.N)/float64(nm.M))) > 1e-9 {
-		ru.warn(fmt.Sprintf("granularity %s fixes the sparsity at %g; ratio %g is not used", nm.Name(), 1-float64(nm.N)/float64(nm.M), r.Target.Ratio))
+	if fixed, ok := gran.FixedRatio(); ok && r.Target.Ratio != 0 && math.Abs(r.Target.Ratio-fixed) > 1e-9 {
+		s.Warn(fmt.Sprintf("granularity %s fixes the sparsity at %g; ratio %g is not used", gran.Name(), fixed, r.Target.Ratio))
 	}
-	ru.log(fmt.Sprintf("pruning %s: criterion %s, granularity %s, %s, schedule %s", g.Name, crit.Name(), gran.Name(), r.Target.describe(), r.Schedule.Kind))
+	s.Log(fmt.Sprintf("pruning %s: criterion %s, granularity %s, %s, schedule %s", g.Name, crit.Name(), gran.Name(), r.Target.describe(), sched.Name()))
 	if rg := r.Regularize; rg != nil {
 		reg, _ := prune.ParseRegularizer(rg.Kind, rg.Lambda)
-		ru.log(fmt.Sprintf("training %d epochs with %s", rg.Epochs, reg.Name()))
-		if err := ru.fit(g, rg.Epochs, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
+		s.Log(fmt.Sprintf("training %d epochs with %s", rg.Epochs, reg.Name()))
+		if err := s.Fit(g, rg.Epochs, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
 			return nil, err
 		}
 	}
 	cc := &prune.Context{Graph: g, Dep: d, Seed: r.Seed, Reduction: r.Method.Reduction, Filters: gran.Name() == "filter"}
 	if crit.Needs() != prune.NeedsNothing {
-		cc.Calib = ru.train.Limit(r.Data.Calib)
+		cc.Calib = s.Train.Limit(r.Data.Calib)
 	}
 	norm := r.Method.Normalize
 	if norm == "" {
 		norm = "none"
-		if prune.Structured(gran) && (alloc.Global || r.Sensitivity != nil) {
+		if gran.Structured() && (alloc.Global || r.Sensitivity != nil) {
 			norm = "mean"
 		}
 	}
-	p := &prune.Pruner{Graph: g, Layers: layers, Criterion: crit, Alloc: alloc, Normalize: norm, Ctx: cc, OnWarning: ru.warn}
-	var accPruned *float64
-	switch r.Schedule.Kind {
-	case "oneshot":
-		accPruned, err = ru.oneshot(p)
-	case "iterative":
-		accPruned, err = ru.iterative(p)
-	case "agp":
-		err = ru.agp(p)
-	case "lottery":
-		err = ru.lottery(p)
-	}
+	p := &prune.Pruner{Graph: g, Layers: layers, Criterion: crit, Alloc: alloc, Normalize: norm, Ctx: cc, OnWarning: s.Warn}
+	accPruned, err := sched.Prune(s, p)
 	if err != nil {
 		return nil, err
 	}
-	ru.rep.Achieved = p.Plan.Ratio()
-	return ru.finish(dense, g, p, accPruned)
+	s.Report.Achieved = p.Plan.Ratio()
+	rep, err := s.finish(dense, g, p, accPruned)
+	if err != nil {
+		return nil, err
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// allocationFieldError names the recipe field of an allocation error.
+func allocationFieldError(err error) error {
+	var ae *prune.AllocationError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch ae.Field {
+	case "LayerRatios":
+		return &FieldError{Path: fmt.Sprintf("target.layer_ratios.%d", ae.Index), Err: ae.Err}
+	case "MaxLayerRatio":
+		return &FieldError{Path: "target.max_layer_ratio", Err: ae.Err}
+	}
+	return &FieldError{Path: "target.ratio", Err: ae.Err}
 }
 
 // onlyGraphEnds reports whether every cause of an unprunable group is a
@@ -207,61 +214,76 @@ func (s *SensitivitySpec) holdout() int {
 }
 
 // needData reports the first step that needs data not given.
-func (ru *runner) needData(crit prune.Criterion) error {
-	r := ru.r
+func (s *Session) needData(crit prune.Criterion) error {
+	r := s.Recipe
 	const pass = ": pass --data mnist|fashion-mnist (data: in a recipe)"
+	data := []string{"data.name"}
 	switch {
-	case ru.env.Train != nil:
+	case s.Env.Train != nil:
 		return nil
 	case crit.Needs() != prune.NeedsNothing:
-		return &DataError{fmt.Sprintf("criterion %s needs %s%s", crit.Name(), crit.Needs(), pass)}
+		return &DataError{fmt.Sprintf("criterion %s needs %s%s", crit.Name(), crit.Needs(), pass), data}
 	case r.Regularize != nil:
-		return &DataError{"regularised training needs data" + pass}
+		return &DataError{"regularised training needs data" + pass, data}
 	case r.Sensitivity != nil:
-		return &DataError{"sensitivity analysis needs data" + pass}
-	case r.Schedule.Kind != "oneshot":
-		return &DataError{fmt.Sprintf("schedule %s trains and needs data%s", r.Schedule.Kind, pass)}
+		return &DataError{"sensitivity analysis needs data" + pass, data}
+	case s.Schedule.Gradual():
+		return &DataError{fmt.Sprintf("schedule %s trains and needs data%s", s.Schedule.Name(), pass), data}
 	case r.Finetune.Epochs > 0:
-		return &DataError{"fine-tuning needs data" + pass + ", or --finetune-epochs 0"}
+		return &DataError{"fine-tuning needs data" + pass + ", or --finetune-epochs 0", []string{"data.name", "finetune.epochs"}}
 	}
 	return nil
 }
 
-func (ru *runner) log(s string) {
-	if ru.env.Log != nil {
-		ru.env.Log(s)
+// Log sends a note to Env.Log.
+func (s *Session) Log(line string) {
+	if s.Env.Log != nil {
+		s.Env.Log(line)
 	}
 }
 
-func (ru *runner) warn(s string) {
-	if !slices.Contains(ru.rep.Warnings, s) {
-		ru.rep.Warnings = append(ru.rep.Warnings, s)
-		ru.log("warning: " + s)
+// Warn records a warning in the report, once, and logs it.
+func (s *Session) Warn(w string) {
+	if !slices.Contains(s.Report.Warnings, w) {
+		s.Report.Warnings = append(s.Report.Warnings, w)
+		s.Log("warning: " + w)
 	}
 }
 
-func (ru *runner) evaluate(g *graph.Graph) (float64, error) {
-	return train.Evaluate(ru.ctx, g, nil, ru.env.Test, 256, nil)
+// Evaluate returns g's top-1 accuracy on the test split.
+func (s *Session) Evaluate(g *graph.Graph) (float64, error) {
+	return train.Evaluate(s.Ctx, g, nil, s.Env.Test, 256, nil)
 }
 
-// fit trains g for epochs with hooks set by attach.
-func (ru *runner) fit(g *graph.Graph, epochs int, attach func(*train.Trainer)) error {
+// Accuracy is Evaluate, nil without a test split.
+func (s *Session) Accuracy(g *graph.Graph) (*float64, error) {
+	if s.Env.Test == nil {
+		return nil, nil
+	}
+	a, err := s.Evaluate(g)
+	return &a, err
+}
+
+// Fit trains g for epochs on Train with the fine-tuning configuration and
+// the hooks that attach sets (nil: none); 0 epochs do nothing.
+func (s *Session) Fit(g *graph.Graph, epochs int, attach func(*train.Trainer)) error {
 	if epochs == 0 {
 		return nil
 	}
-	cfg := ru.cfg
+	cfg := s.Config
 	cfg.Epochs = epochs
-	ru.log(fmt.Sprintf("training %d epochs on %d images: %s, lr %g, batch %d", epochs, ru.train.N, cfg.Recipe, cfg.LR, cfg.Batch))
-	t := &train.Trainer{Graph: g, Config: cfg, Train: ru.train, OnProgress: ru.env.Progress}
+	s.Log(fmt.Sprintf("training %d epochs on %d images: %s, lr %g, batch %d", epochs, s.Train.N, cfg.Recipe, cfg.LR, cfg.Batch))
+	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress}
 	if attach != nil {
 		attach(t)
 	}
-	_, err := t.Run(ru.ctx)
+	_, err := t.Run(s.Ctx)
 	return err
 }
 
-// holdMasks returns an attach function that holds p's masks in training.
-func holdMasks(p *prune.Pruner, err *error) func(*train.Trainer) {
+// HoldMasks returns an attach function for Fit that holds p's masks in
+// training (prune.Masks.Attach); an error attaching them goes to *err.
+func (s *Session) HoldMasks(p *prune.Pruner, err *error) func(*train.Trainer) {
 	return func(t *train.Trainer) {
 		if e := p.Masks.Attach(t); e != nil {
 			*err = e
@@ -269,145 +291,35 @@ func holdMasks(p *prune.Pruner, err *error) func(*train.Trainer) {
 	}
 }
 
-func (ru *runner) accuracy(g *graph.Graph) (*float64, error) {
-	if ru.env.Test == nil {
-		return nil, nil
-	}
-	a, err := ru.evaluate(g)
-	return &a, err
+// StepsPerEpoch is the number of optimiser steps in one epoch of Fit.
+func (s *Session) StepsPerEpoch() int {
+	b := s.Config.Batch
+	return (s.Train.N + b - 1) / b
 }
 
-// oneshot prunes once (to the target, or to ratios from a sensitivity
-// analysis) and fine-tunes with the masks held.
-func (ru *runner) oneshot(p *prune.Pruner) (*float64, error) {
-	if ru.r.Sensitivity != nil {
-		if err := ru.sensitivity(p); err != nil {
-			return nil, err
-		}
-	} else if err := p.Step(ru.r.Target.Ratio); err != nil {
-		return nil, err
+// Metrics returns the report's metrics, made when not yet there.
+func (s *Session) Metrics() *prune.Metrics {
+	if s.Report.Metrics == nil {
+		s.Report.Metrics = &prune.Metrics{}
 	}
-	acc, err := ru.accuracy(p.Graph)
-	if err != nil || ru.r.Finetune.FromScratch {
-		return acc, err
-	}
-	var aerr error
-	if err := ru.fit(p.Graph, ru.r.Finetune.Epochs, holdMasks(p, &aerr)); err != nil {
-		return nil, err
-	}
-	return acc, aerr
-}
-
-// iterative prunes in rounds to growing ratios, fine-tuning after each.
-func (ru *runner) iterative(p *prune.Pruner) (*float64, error) {
-	rounds := ru.r.Schedule.Rounds
-	if rounds == 0 {
-		rounds = 3
-	}
-	var acc *float64
-	for k, s := range prune.IterativeTargets(ru.r.Target.Ratio, rounds) {
-		if err := p.Step(s); err != nil {
-			return nil, err
-		}
-		a, err := ru.accuracy(p.Graph)
-		if err != nil {
-			return nil, err
-		}
-		if k == rounds-1 {
-			acc = a
-		}
-		var aerr error
-		if err := ru.fit(p.Graph, ru.r.Finetune.Epochs, holdMasks(p, &aerr)); err != nil {
-			return nil, err
-		}
-		if aerr != nil {
-			return nil, aerr
-		}
-		// Han et al. report each round: accuracy pruned and retrained.
-		line := fmt.Sprintf("round %d/%d: ratio %.4f", k+1, rounds, p.Plan.Ratio())
-		if a != nil {
-			after, err := ru.accuracy(p.Graph)
-			if err != nil {
-				return nil, err
-			}
-			line += fmt.Sprintf(", test top-1 pruned %.2f%%, fine-tuned %.2f%%", 100**a, 100**after)
-		}
-		ru.log(line)
-	}
-	return acc, nil
-}
-
-// agp trains for the fine-tuning epochs while AGP raises the sparsity.
-func (ru *runner) agp(p *prune.Pruner) error {
-	s := ru.r.Schedule
-	n := s.Rounds
-	if n == 0 {
-		n = 10
-	}
-	steps := ru.stepsPerEpoch() * ru.r.Finetune.Epochs
-	every := s.Every
-	if every == 0 {
-		every = max(1, (steps*3/4-s.Start)/n)
-	}
-	a := prune.AGP{Initial: s.Initial, Final: ru.r.Target.Ratio, Start: s.Start, N: n, Every: every}
-	if err := a.Validate(); err != nil {
-		return err
-	}
-	if a.Start+a.N*a.Every > steps {
-		ru.warn(fmt.Sprintf("AGP: the schedule ends at step %d but training has %d steps; the final sparsity is set after training", a.Start+a.N*a.Every, steps))
-	}
-	if err := p.Step(a.At(0)); err != nil {
-		return err
-	}
-	var errf func() error
-	var aerr error
-	err := ru.fit(p.Graph, ru.r.Finetune.Epochs, func(t *train.Trainer) {
-		aerr = p.Masks.Attach(t)
-		errf = a.Attach(t, p)
-	})
-	if err != nil {
-		return err
-	}
-	if aerr != nil {
-		return aerr
-	}
-	if err := errf(); err != nil {
-		return err
-	}
-	if p.Plan.Ratio() < a.Final-1e-9 {
-		return p.Step(a.Final)
-	}
-	return nil
-}
-
-func (ru *runner) stepsPerEpoch() int {
-	b := ru.cfg.Batch
-	return (ru.train.N + b - 1) / b
-}
-
-func (ru *runner) metrics() *prune.Metrics {
-	if ru.rep.Metrics == nil {
-		ru.rep.Metrics = &prune.Metrics{}
-	}
-	return ru.rep.Metrics
+	return s.Report.Metrics
 }
 
 // sensitivity runs the analysis and prunes each layer at the ratio that
 // meets the budget.
-func (ru *runner) sensitivity(p *prune.Pruner) error {
-	s := ru.r.Sensitivity
+func (s *Session) sensitivity(p *prune.Pruner, sp *SensitivitySpec) error {
 	if err := prune.Score(p.Ctx, p.Criterion, p.Layers, p.Normalize); err != nil {
 		return err
 	}
-	hold := ru.hold
+	hold := s.Hold
 	if hold == nil {
-		if ru.env.Test == nil {
-			return &DataError{"sensitivity analysis needs test data"}
+		if s.Env.Test == nil {
+			return &DataError{"sensitivity analysis needs test data", []string{"data.name"}}
 		}
-		hold = ru.env.Test.Limit(s.holdout())
+		hold = s.Env.Test.Limit(sp.holdout())
 	}
-	eval := func(m *graph.Graph) (float64, error) { return train.Evaluate(ru.ctx, m, nil, hold, 256, nil) }
-	grid := s.Ratios
+	eval := prune.Evaluator(func(m *graph.Graph) (float64, error) { return train.Evaluate(s.Ctx, m, nil, hold, 256, nil) })
+	grid := sp.Ratios
 	if len(grid) == 0 {
 		grid = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}
 	}
@@ -415,46 +327,21 @@ func (ru *runner) sensitivity(p *prune.Pruner) error {
 	if err != nil {
 		return err
 	}
-	ru.rep.BaseAccuracy, ru.rep.Curves = base, curves
-	dense := p.Graph
-	_, td, err := graph.Stats(dense)
+	s.Report.BaseAccuracy, s.Report.Curves = base, curves
+	budget := sp.Budget
+	if budget == "" {
+		budget = "macs"
+	}
+	cost, err := prune.ParseCost(budget)
 	if err != nil {
-		return err
+		return &FieldError{Path: "sensitivity.budget", Err: err}
 	}
-	cost := func(ratios []float64) (float64, error) {
-		plan, err := prune.UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
-		if err != nil {
-			return 0, err
-		}
-		var m *graph.Graph
-		if plan.Structured() {
-			if m, err = plan.Slim(dense); err != nil {
-				return 0, err
-			}
-		} else {
-			m = dense.Clone()
-			if _, err := plan.Apply(m); err != nil {
-				return 0, err
-			}
-		}
-		met, err := prune.Measure(dense, m, nil)
-		if err != nil {
-			return 0, err
-		}
-		if s.Budget == "params" {
-			return float64(met.Nonzero) / float64(td.Params), nil
-		}
-		return float64(met.EffectiveMACs) / float64(td.MACs), nil
-	}
-	ratios, err := prune.RatiosForBudget(p.Layers, base, curves, s.Keep, cost)
+	alloc := &prune.SensitivityBudget{Dense: p.Graph, Base: base, Curves: curves, Keep: sp.Keep, Cost: cost, RoundTo: s.Recipe.Target.RoundTo}
+	plan, err := alloc.Plan(p.Layers, 0)
 	if err != nil {
-		return err
+		return &FieldError{Path: "sensitivity.keep", Err: err}
 	}
-	ru.rep.LayerRatios = ratios
-	plan, err := prune.UniformPlan(p.Layers, ratios, p.Alloc.RoundTo)
-	if err != nil {
-		return err
-	}
+	s.Report.LayerRatios = alloc.Ratios
 	m, err := plan.Apply(p.Graph)
 	if err != nil {
 		return err
@@ -463,9 +350,9 @@ func (ru *runner) sensitivity(p *prune.Pruner) error {
 	return nil
 }
 
-// finish slims, recovers from scratch when asked, and measures.
-func (ru *runner) finish(dense, g *graph.Graph, p *prune.Pruner, accPruned *float64) (*Report, error) {
-	rep := ru.rep
+// finish slims, recovers, and measures.
+func (s *Session) finish(dense, g *graph.Graph, p *prune.Pruner, accPruned *float64) (*Report, error) {
+	rep := s.Report
 	rep.Masked = g
 	if p.Plan.Structured() {
 		slim, err := p.Plan.Slim(g)
@@ -478,20 +365,8 @@ func (ru *runner) finish(dense, g *graph.Graph, p *prune.Pruner, accPruned *floa
 		_, total := p.Masks.Sparsity(g)
 		rep.Summary = []string{fmt.Sprintf("%s pruned at granularity %s: %s", g.Name, rep.Granularity, total)}
 	}
-	var accFinal *float64
-	var err error
-	rep.Recovery = "none"
-	switch {
-	case ru.r.Finetune.FromScratch:
-		rep.Recovery = "from_scratch"
-	case ru.r.Finetune.Epochs > 0:
-		rep.Recovery = "finetune"
-	}
-	if ru.r.Finetune.FromScratch {
-		accFinal, err = ru.fromScratch(g, p)
-	} else if ru.r.Finetune.Epochs > 0 || ru.r.Schedule.Kind != "oneshot" {
-		accFinal, err = ru.accuracy(g)
-	}
+	rep.Recovery = s.Recovery.Name()
+	accFinal, err := s.Recovery.Finish(s, p)
 	if err != nil {
 		return nil, err
 	}
@@ -505,38 +380,15 @@ func (ru *runner) finish(dense, g *graph.Graph, p *prune.Pruner, accPruned *floa
 		m.AccuracyBefore, m.AccuracyReinit = prev.AccuracyBefore, prev.AccuracyReinit
 	}
 	m.AccuracyPruned, m.AccuracyFinetuned = accPruned, accFinal
-	if err := ru.latency(m, dense, rep); err != nil {
+	if err := s.latency(m, dense, rep); err != nil {
 		return nil, err
 	}
 	rep.Metrics = m
 	return rep, nil
 }
 
-// fromScratch re-initialises the pruned architecture and trains it:
-// the slimmed graph for structured granularities (the masked model is then
-// not an output), the masked one with its masks held otherwise.
-func (ru *runner) fromScratch(g *graph.Graph, p *prune.Pruner) (*float64, error) {
-	if ru.rep.Slim != nil {
-		prune.Reinit(ru.rep.Slim, ru.r.Seed+1)
-		ru.rep.Masked = nil
-		if err := ru.fit(ru.rep.Slim, ru.r.Finetune.Epochs, nil); err != nil {
-			return nil, err
-		}
-		return ru.accuracy(ru.rep.Slim)
-	}
-	prune.Reinit(g, ru.r.Seed+1)
-	var aerr error
-	if err := ru.fit(g, ru.r.Finetune.Epochs, holdMasks(p, &aerr)); err != nil {
-		return nil, err
-	}
-	if aerr != nil {
-		return nil, aerr
-	}
-	return ru.accuracy(g)
-}
-
-func (ru *runner) latency(m *prune.Metrics, dense *graph.Graph, rep *Report) error {
-	runs := ru.r.Output.LatencyRuns
+func (s *Session) latency(m *prune.Metrics, dense *graph.Graph, rep *Report) error {
+	runs := s.Recipe.Output.LatencyRuns
 	if runs <= 0 {
 		return nil
 	}
