@@ -149,7 +149,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	if r.Threads > 0 {
 		parallel.SetThreads(r.Threads)
 	}
-	var reports []map[string]any
+	var reports []*pruneResult
 	for i, rr := range sweep {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted after %d of the sweep's %d runs (their reports are above)", i, len(sweep))
@@ -161,9 +161,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 			}
 			return flagError(err, c.rows, c.set, c.recipeFile)
 		}
-		if len(overrides) > 0 {
-			rep["overrides"] = overrides
-		}
+		rep.Overrides = overrides
 		reports = append(reports, rep)
 		// A sweep can run for hours: each run's report is printed as it
 		// ends, so an interrupted sweep keeps the finished ones; the last
@@ -178,10 +176,26 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 		if len(reports) == 1 {
 			return printJSON(s, reports[0])
 		}
-		h := report.NewHeader("prune", parallel.Threads())
-		return printJSON(s, map[string]any{"command": "prune", "version": h.Version, "provenance": h.Provenance, "runs": reports})
+		return printJSON(s, pruneSweep{Version: recipe.ReportVersion, Command: "prune", Provenance: report.NewProvenance(parallel.Threads()), Runs: reports})
 	}
 	return nil
+}
+
+// pruneResult is one prune run's JSON: the library's report with what
+// the command adds (provenance, the flags that overrode the recipe, notes).
+type pruneResult struct {
+	*recipe.Report
+	Provenance report.Provenance `json:"provenance"`
+	Overrides  []override        `json:"overrides,omitempty"`
+	Notes      []string          `json:"notes,omitempty"`
+}
+
+// pruneSweep is a sweep's JSON (recipe.SweepReport with provenance).
+type pruneSweep struct {
+	Version    int               `json:"version"`
+	Command    string            `json:"command"`
+	Provenance report.Provenance `json:"provenance"`
+	Runs       []*pruneResult    `json:"runs"`
 }
 
 // unitName is what a granularity removes.
@@ -207,7 +221,7 @@ func labelFree(r recipe.Recipe) bool {
 }
 
 // pruneOne runs one recipe, writes its outputs and prints its report.
-func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s streams) (map[string]any, error) {
+func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s streams) (*pruneResult, error) {
 	start := time.Now()
 	g, _, err := loadModel(r.Model, r.Seed)
 	if err != nil {
@@ -325,21 +339,11 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s 
 	} else {
 		fmt.Fprintf(s.out, "wrote the masked model to %s (granularity %s zeros weights and keeps shapes)\n", r.Output.Out, rep.Granularity)
 	}
-	h := report.NewHeader("prune", parallel.Threads())
-	j := map[string]any{"command": "prune", "version": h.Version, "provenance": h.Provenance, "model": rep.Model, "criterion": rep.Criterion, "granularity": rep.Granularity,
-		"schedule": rep.Schedule, "target_ratio": rep.Target, "achieved_ratio": rep.Achieved, "global": r.Target.Global,
-		"finetune_epochs": r.Finetune.Epochs, "seed": r.Seed, "metrics": rep.Metrics, "summary": rep.Summary,
-		"recovery": rep.Recovery, "warnings": append([]string{}, rep.Warnings...), "outputs": outputs, "seconds": time.Since(start).Seconds()}
-	if notes != nil {
-		j["notes"] = notes
+	rep.Outputs, rep.Seconds = outputs, time.Since(start).Seconds()
+	if rep.Warnings == nil {
+		rep.Warnings = []string{}
 	}
-	if rep.LayerRatios != nil {
-		j["layer_ratios"] = rep.LayerRatios
-	}
-	if rep.Lottery != nil {
-		j["lottery"] = rep.Lottery
-	}
-	return j, nil
+	return &pruneResult{Report: rep, Provenance: report.NewProvenance(parallel.Threads()), Notes: notes}, nil
 }
 
 // pruneMemory refuses a run whose activations would pass the memory
