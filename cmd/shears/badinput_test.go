@@ -242,6 +242,12 @@ func badRows(f *badFixture) []badRow {
 		{args: P("--finetune-epochs", "-3"), code: 2, line: "shears prune: --finetune-epochs must be ≥ 0, have -3"},
 		{args: P("--max-layer-ratio", "NaN"), code: 2, line: "shears prune: --max-layer-ratio NaN: not a finite number"},
 		{args: P("--global", "--ratio", "0.5", "--max-layer-ratio", "-1"), code: 2, line: "shears prune: --max-layer-ratio must be > 0, have -1"},
+		{args: P("--sensitivity-keep", "2"), code: 2, line: "shears prune: --sensitivity-keep: the fraction of the budget to keep must be in (0, 1], have 2"},
+		{args: P("--ratio", "0.5,0.6"), code: 2, line: "shears prune: --ratio 0.5,0.6: not a number"},
+		{args: P("--layer-ratio", "conv1"), code: 2, line: `shears prune: --layer-ratio: layer ratio "conv1": want REGEX=RATIO`},
+		{args: P("--rewind-steps", "5"), code: 2, line: "shears prune: --rewind-steps: rewind_steps and reinit_control go with the lottery schedule"},
+		{args: P("--regularize", "l9"), code: 2, line: `shears prune: --regularize: unknown regulariser "l9"`},
+		{args: P("--finetune-recipe", "foo", "--finetune-epochs", "1", "--data", "mnist", "--limit", "10"), code: 2, line: `shears prune: --finetune-recipe: unknown recipe "foo"`},
 		// prune: flags without their section, unknown names.
 		{args: P("--lambda", "0.1"), code: 2, line: "shears prune: --lambda goes with --regularize"},
 		{args: P("--sensitivity-csv", p("s.csv")), code: 2, line: "shears prune: --sensitivity-csv goes with --sensitivity-keep"},

@@ -156,10 +156,11 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 		}
 		rep, err := pruneOne(ctx, rr, c.quiet, c.maxMem, s)
 		if err != nil {
-			if recipe.IsDataError(err) {
-				return usageError{err}
+			var fe *recipe.FieldError
+			if recipe.IsDataError(err) || errors.As(err, &fe) {
+				return usageError{flagError(err, c.rows, c.set, c.recipeFile)}
 			}
-			return flagError(err, c.rows, c.set, c.recipeFile)
+			return err
 		}
 		rep.Overrides = overrides
 		reports = append(reports, rep)

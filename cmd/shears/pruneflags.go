@@ -284,6 +284,17 @@ func flagError(err error, rows []recipeFlag, set map[string]bool, recipeFile str
 	if match != nil && (set[match.name] || recipeFile == "") {
 		return fmt.Errorf("--%s: %v", match.name, fe.Err)
 	}
+	if match == nil { // a section (schedule, regularize): the flags typed in it
+		var typed []string
+		for _, f := range rows {
+			if set[f.name] && strings.HasPrefix(f.path, fe.Path+".") {
+				typed = append(typed, "--"+f.name)
+			}
+		}
+		if len(typed) > 0 {
+			return fmt.Errorf("%s: %v", strings.Join(typed, ", "), fe.Err)
+		}
+	}
 	if recipeFile != "" {
 		return fmt.Errorf("recipe %s: %w", recipeFile, err)
 	}
