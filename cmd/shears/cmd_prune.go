@@ -160,6 +160,9 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 			if recipe.IsDataError(err) || errors.As(err, &fe) {
 				return usageError{flagError(err, c.rows, c.set, c.recipeFile)}
 			}
+			if errors.Is(err, train.ErrInterrupted) || ctx.Err() != nil {
+				return fmt.Errorf("%v; prune keeps no checkpoint: nothing of this run was written, run the command again", err)
+			}
 			return err
 		}
 		rep.Overrides = overrides

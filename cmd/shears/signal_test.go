@@ -108,11 +108,12 @@ func TestTrainSIGTERMResumes(t *testing.T) {
 	}
 }
 
-// Timing runs and evaluation stop on SIGTERM too.
+// Timing runs, evaluation and pruning's fine-tuning stop on SIGTERM too.
 func TestRunEvalSIGTERM(t *testing.T) {
 	for _, args := range [][]string{
 		{"run", "lenet5", "--random-input", "--batch", "8", "--repeat", "100000000"},
 		{"eval", "lenet5", "--batch", "1", "--threads", "1"},
+		{"prune", "lenet5", "--ratio", "0.5", "--data", "mnist", "--finetune-epochs", "50", "--latency-runs", "0", "--out", filepath.Join(t.TempDir(), "p.onnx")},
 	} {
 		cmd, sc, _ := started(t, args...)
 		time.Sleep(time.Second)
