@@ -3,6 +3,8 @@ package graph
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // TestConv1dPadBiggerThanInput: windows that see only padding.
@@ -11,10 +13,10 @@ func TestConv1dPadBiggerThanInput(t *testing.T) {
 	// pytorch-converted/test_Conv1d_pad2size1: width 1, kernel 5, pad 2.
 	for _, w := range []int{1, 2} {
 		for _, k := range []int{3, 5} {
-			x := randT(r, 2, 3, w)
-			wt := randT(r, 4, 3, k)
+			x := testutil.UniformTensor(r, 2, 3, w)
+			wt := testutil.UniformTensor(r, 4, 3, k)
 			checkGrad(t, "Conv", Attrs{"pads": []int{2, 2}}, []gcIn{in(x), param(wt)}, 1, true)
-			checkGrad(t, "Conv", Attrs{"pads": []int{2, 2}, "group": 3}, []gcIn{in(x), param(randT(r, 3, 1, k))}, 1, true)
+			checkGrad(t, "Conv", Attrs{"pads": []int{2, 2}, "group": 3}, []gcIn{in(x), param(testutil.UniformTensor(r, 3, 1, k))}, 1, true)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -19,11 +20,7 @@ func BenchmarkConvTrain(b *testing.B) {
 			Nodes: []*Node{{Name: "conv", Op: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"y"},
 				Attrs: Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}}}}}
 		r := rand.New(rand.NewPCG(1, 2))
-		w := tensor.New(s.c, s.c, 3, 3)
-		for i := range w.Data {
-			w.Data[i] = float32(r.NormFloat64())
-		}
-		g.AddParam("w", w, true)
+		g.AddParam("w", testutil.NormalTensor(r, s.c, s.c, 3, 3), true)
 		p, err := Compile(g)
 		if err != nil {
 			b.Fatal(err)

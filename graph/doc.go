@@ -8,9 +8,13 @@
 // of Nodes and a list of Params (ONNX initializers). A Node names its op
 // type ("Conv", "Gemm", "BatchNormalization", ... exactly as in ONNX), its
 // input and output value names and its attributes. Every Param carries an
-// axis role per dimension (AxisOut, AxisIn, AxisSpatial), derived from how
-// the param is used (LabelAxes): this is what pruning asks when it needs to
-// know which slice of a tensor belongs to which channel.
+// axis role per dimension (AxisOut, AxisIn, AxisSpatial) and a Trainable
+// flag, derived from how the param is used (LabelAxes, from the op specs):
+// this is what pruning asks when it needs to know which slice of a tensor
+// belongs to which channel, and what the trainer updates. A user can
+// override trainability per param (Graph.SetTrainable: train a learned
+// gate, freeze a layer); overrides survive Clone, LabelAxes and ONNX save
+// and load.
 //
 // # Execution
 //
@@ -35,6 +39,26 @@
 // # Ops
 //
 // Each op lives in its own file (op_conv.go, op_pool.go, ...) with Forward
-// and Backward, and registers itself with Register. A finite-difference test
-// checks every op's gradients.
+// and Backward, and registers itself once, in an init function, with
+// RegisterOp and an OpSpec that holds everything shears knows about it:
+//
+//   - Build makes the Op (shape inference and kernels);
+//   - Params says what each param input is (ParamKind: weight, bias,
+//     scale, shift, running mean or variance; anything undeclared is a
+//     constant), its axis roles, and whether it trains. Weights, biases,
+//     norm scales and shifts, PReLU slopes and layer-scale Mul params (a
+//     Mul of an activation by a param with one value per channel, as
+//     ConvNeXt's γ) train; statistics and constants do not;
+//   - Weight locates a conv or linear weight and its out and in axes
+//     (WeightOf asks it): Gemm's transB is read there and nowhere else;
+//   - MACs counts multiply-accumulates (Stats);
+//   - Init re-initialises the params the zoo's way (prune.Reinit);
+//   - NoGradient exempts an op without a gradient by nature (Constant)
+//     from the rule that every op has a finite-difference gradient check;
+//     the package's TestMain fails, naming the op, when one has none.
+//
+// Register(type, builder) is the short form for an op with nothing but a
+// builder. Outside the op files, the ONNX codec, the model builders and
+// the rewrite passes (fold.go, blocked.go, program.go), no code switches
+// on op names to learn what an op means; TestNoOpNameSwitches keeps it so.
 package graph

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/nn"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
@@ -43,14 +44,6 @@ func forward(t *testing.T, g *graph.Graph, x *tensor.Tensor) *tensor.Tensor {
 	return out[0].Clone()
 }
 
-func randInput(r *rand.Rand, shape ...int) *tensor.Tensor {
-	x := tensor.New(shape...)
-	for i := range x.Data {
-		x.Data[i] = float32(r.NormFloat64())
-	}
-	return x
-}
-
 func count(g *graph.Graph, op string) int {
 	n := 0
 	for _, x := range g.Nodes {
@@ -75,10 +68,10 @@ func checkFold(t *testing.T, g *graph.Graph, wantFolded int, shape ...int) {
 	if got := count(f, "BatchNormalization"); got != count(g, "BatchNormalization")-n {
 		t.Errorf("%d BatchNorms left", got)
 	}
-	if d := tensor.RelDiff(forward(t, g, randInput(rand.New(rand.NewPCG(1, 1)), shape...)), forward(t, before, randInput(rand.New(rand.NewPCG(1, 1)), shape...))); d != 0 {
+	if d := tensor.RelDiff(forward(t, g, testutil.NormalTensor(rand.New(rand.NewPCG(1, 1)), shape...)), forward(t, before, testutil.NormalTensor(rand.New(rand.NewPCG(1, 1)), shape...))); d != 0 {
 		t.Fatalf("FoldBatchNorm changed its argument (%g)", d)
 	}
-	x := randInput(rand.New(rand.NewPCG(2, 2)), shape...)
+	x := testutil.NormalTensor(rand.New(rand.NewPCG(2, 2)), shape...)
 	if d := tensor.RelDiff(forward(t, f, x), forward(t, g, x)); d > 1e-5 {
 		t.Errorf("folded and unfolded outputs differ by %.2g relative", d)
 	}
@@ -116,11 +109,11 @@ func TestFoldBatchNormCases(t *testing.T) {
 			if transB == 1 {
 				wShape = []int{6, 5}
 			}
-			g.AddParam("w", randInput(r, wShape...), true)
+			g.AddParam("w", testutil.NormalTensor(r, wShape...), true)
 			gemm := &graph.Node{Name: "fc", Op: "Gemm", Inputs: []string{"x", "w"}, Outputs: []string{"h"},
 				Attrs: graph.Attrs{"transB": transB, "alpha": float32(0.7)}}
 			if withC {
-				g.AddParam("c", randInput(r, 6), true)
+				g.AddParam("c", testutil.NormalTensor(r, 6), true)
 				gemm.Inputs = append(gemm.Inputs, "c")
 				gemm.Attrs["beta"] = float32(1.5)
 			}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -18,7 +19,7 @@ func newTestGraph(name string, input []int, r *rand.Rand) (g *Graph, param func(
 	g = &Graph{Name: name}
 	g.Inputs = []ValueInfo{{Name: "x", Shape: input}}
 	param = func(name string, shape ...int) string {
-		g.AddParam(name, randT(r, shape...), true)
+		g.AddParam(name, testutil.UniformTensor(r, shape...), true)
 		return name
 	}
 	node = func(name, op string, attrs Attrs, in ...string) string {
@@ -66,8 +67,8 @@ func freshTestGraph() *Graph {
 func TestFreshGrads(t *testing.T) {
 	r := rand.New(rand.NewPCG(85, 86))
 	g := freshTestGraph()
-	x := randT(r, 2, 3, 8, 8)
-	seed := randT(r, 2, 8, 1, 1)
+	x := testutil.UniformTensor(r, 2, 3, 8, 8)
+	seed := testutil.UniformTensor(r, 2, 8, 1, 1)
 	run := func(fresh bool) map[string][]float32 {
 		noFreshGrads = !fresh
 		defer func() { noFreshGrads = false }()
@@ -129,12 +130,12 @@ func TestShareGradients(t *testing.T) {
 			grads := map[string][]float32{}
 			for step, batch := range []int{2, 2, 3, 2} {
 				rs := rand.New(rand.NewPCG(uint64(step), 1))
-				x := randT(rs, append([]int{batch}, g.Inputs[0].Shape[1:]...)...)
+				x := testutil.UniformTensor(rs, append([]int{batch}, g.Inputs[0].Shape[1:]...)...)
 				outs, err := p.Forward(true, x)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := p.Backward(randT(rs, outs[0].Shape...)); err != nil {
+				if err := p.Backward(testutil.UniformTensor(rs, outs[0].Shape...)); err != nil {
 					t.Fatal(err)
 				}
 				for _, prm := range g.Params {

@@ -3,6 +3,8 @@ package graph
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // TestFuseResidualCases: CompileInference takes a residual Add into the
@@ -40,7 +42,7 @@ func TestFuseResidualCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, batch := range []int{1, 3, 2} {
-		x := randT(r, batch, 4, 6, 6)
+		x := testutil.UniformTensor(r, batch, 4, 6, 6)
 		want, err := ref.Forward(false, x)
 		if err != nil {
 			t.Fatal(err)

@@ -4,10 +4,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/shearsml/shears/tensor"
 )
+
+// gradChecked records the op types checkGrad has run on, for the check in
+// TestMain that every registered op has a gradient check.
+var gradChecked sync.Map
 
 // gcKind says how a gradient-check input enters the test graph.
 type gcKind int
@@ -76,6 +81,7 @@ func singleNodeGraph(op string, attrs Attrs, ins []gcIn, nOut int) *Graph {
 // Forward runs in training mode when train is set.
 func checkGrad(t *testing.T, op string, attrs Attrs, ins []gcIn, nOut int, train bool) {
 	t.Helper()
+	gradChecked.Store(op, true)
 	g := singleNodeGraph(op, attrs, ins, nOut)
 	p, err := Compile(g)
 	if err != nil {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/shearsml/shears/tensor"
@@ -67,6 +68,9 @@ type Graph struct {
 	// Meta holds free-form key/value metadata (recipe, training history);
 	// it is written into model files.
 	Meta map[string]string
+	// TrainOverrides maps param names to the trainability a user chose
+	// (SetTrainable), which wins over what the ops declare.
+	TrainOverrides map[string]bool
 }
 
 // Param returns the param with the given name, or nil.
@@ -157,6 +161,9 @@ func (g *Graph) Clone() *Graph {
 	c := &Graph{Name: g.Name, Meta: map[string]string{}}
 	for k, v := range g.Meta {
 		c.Meta[k] = v
+	}
+	if g.TrainOverrides != nil {
+		c.TrainOverrides = maps.Clone(g.TrainOverrides)
 	}
 	for _, vi := range g.Inputs {
 		c.Inputs = append(c.Inputs, ValueInfo{vi.Name, slices.Clone(vi.Shape)})

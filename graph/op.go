@@ -3,8 +3,6 @@ package graph
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
-	"sync"
 
 	"github.com/shearsml/shears/tensor"
 )
@@ -59,54 +57,6 @@ type FreshGradWriter interface {
 
 // Builder makes an Op from a node's attributes.
 type Builder func(n *Node) (Op, error)
-
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Builder{}
-)
-
-// Register makes an op type available to Compile. Ops register themselves
-// in init functions.
-func Register(opType string, b Builder) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	registry[opType] = b
-}
-
-// Supported reports whether an op type has an implementation.
-func Supported(opType string) bool {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	_, ok := registry[opType]
-	return ok
-}
-
-// SupportedOps lists the registered op types, sorted.
-func SupportedOps() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	var s []string
-	for k := range registry {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
-
-// NewOp instantiates a node's op.
-func NewOp(n *Node) (Op, error) {
-	registryMu.RLock()
-	b, ok := registry[n.Op]
-	registryMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("node %q: unsupported op type %s", n.Name, n.Op)
-	}
-	op, err := b(n)
-	if err != nil {
-		return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
-	}
-	return op, nil
-}
 
 // shapeErr formats an error whose []int arguments are shapes, printed as
 // 2×3×4 for both %s and %v. (The arguments are copied into a new slice so

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -116,7 +117,7 @@ func TestActivationGrad(t *testing.T) {
 
 func TestActivationParallel(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	x := randT(r, 2, 1<<16)
+	x := testutil.UniformTensor(r, 2, 1<<16)
 	for _, op := range []string{"Relu", "Tanh"} {
 		a := opsRun(t, op, nil, []gcIn{in(x)}, 1, 1, false)[0]
 		b := opsRun(t, op, nil, []gcIn{in(x)}, 1, 2, false)[0]
@@ -173,7 +174,7 @@ func TestSoftmax(t *testing.T) {
 
 	// axis 1 of a rank-3 tensor equals axis −2.
 	r := rand.New(rand.NewPCG(17, 18))
-	x3 := randT(r, 2, 3, 4)
+	x3 := testutil.UniformTensor(r, 2, 3, 4)
 	g1 := opsRun(t, "Softmax", Attrs{"axis": 1}, []gcIn{in(x3)}, 1, 1, false)[0]
 	g2 := opsRun(t, "Softmax", Attrs{"axis": -2}, []gcIn{in(x3)}, 1, 1, false)[0]
 	for o := 0; o < 2; o++ {
@@ -191,8 +192,8 @@ func TestSoftmax(t *testing.T) {
 		t.Errorf("Softmax axis 1 vs -2 differ by %g", d)
 	}
 	for _, axis := range []int{-1, 0, 1, 2} {
-		checkGrad(t, "Softmax", Attrs{"axis": axis}, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
-		checkGrad(t, "LogSoftmax", Attrs{"axis": axis}, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
+		checkGrad(t, "Softmax", Attrs{"axis": axis}, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4))}, 1, false)
+		checkGrad(t, "LogSoftmax", Attrs{"axis": axis}, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4))}, 1, false)
 	}
 	// LogSoftmax is log(Softmax), without overflow for large inputs.
 	big := opsT([]int{1, 3}, 1000, 1001, 999)
@@ -249,7 +250,7 @@ func TestDropout(t *testing.T) {
 	outs = opsRun(t, "Dropout", Attrs{"ratio": float32(0)}, []gcIn{in(x)}, 1, 1, true)
 	opsExpect(t, "Dropout ratio 0", outs[0], x.Shape, x.Data, 0)
 
-	xs := randT(r, 4, 8)
+	xs := testutil.UniformTensor(r, 4, 8)
 	checkGrad(t, "Dropout", Attrs{"ratio": float32(0.4)}, []gcIn{in(xs)}, 1, true)
 	checkGrad(t, "Dropout", Attrs{"ratio": float32(0.4)}, []gcIn{in(xs)}, 2, true)
 	checkGrad(t, "Dropout", nil, []gcIn{in(xs), konst(opsT(nil, 0.25))}, 1, true)
@@ -281,7 +282,7 @@ func TestDropout(t *testing.T) {
 func TestInstanceNormAndLRN(t *testing.T) {
 	r := rand.New(rand.NewPCG(71, 72))
 	// InstanceNorm: each plane comes out with mean B and deviation |scale|.
-	x := randT(r, 2, 3, 4, 5)
+	x := testutil.UniformTensor(r, 2, 3, 4, 5)
 	scale, bias := opsT([]int{3}, 1, 2, 0.5), opsT([]int{3}, 0, 1, -1)
 	y := opsRun(t, "InstanceNormalization", Attrs{"epsilon": float32(0)}, []gcIn{in(x), konst(scale), konst(bias)}, 1, 2, false)[0]
 	for p := 0; p < 6; p++ {
@@ -297,12 +298,12 @@ func TestInstanceNormAndLRN(t *testing.T) {
 			t.Errorf("plane %d: mean %g, deviation %g", p, mu, math.Sqrt(q/20))
 		}
 	}
-	checkGrad(t, "InstanceNormalization", nil, []gcIn{in(randT(r, 2, 3, 4, 3)), param(randT(r, 3)), param(randT(r, 3))}, 1, false)
-	checkGrad(t, "InstanceNormalization", nil, []gcIn{in(randT(r, 2, 2, 7)), param(randT(r, 2)), param(randT(r, 2))}, 1, false)
-	opsWantErr(t, "InstanceNorm scale", opsErr("InstanceNormalization", nil, []gcIn{in(x), konst(randT(r, 2)), konst(bias)}, 1), "scale must be 3")
+	checkGrad(t, "InstanceNormalization", nil, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4, 3)), param(testutil.UniformTensor(r, 3)), param(testutil.UniformTensor(r, 3))}, 1, false)
+	checkGrad(t, "InstanceNormalization", nil, []gcIn{in(testutil.UniformTensor(r, 2, 2, 7)), param(testutil.UniformTensor(r, 2)), param(testutil.UniformTensor(r, 2))}, 1, false)
+	opsWantErr(t, "InstanceNorm scale", opsErr("InstanceNormalization", nil, []gcIn{in(x), konst(testutil.UniformTensor(r, 2)), konst(bias)}, 1), "scale must be 3")
 
 	// LRN against the definition, then gradients for odd and even sizes.
-	x = randT(r, 2, 5, 3, 2)
+	x = testutil.UniformTensor(r, 2, 5, 3, 2)
 	for _, size := range []int{1, 2, 3, 4, 5} {
 		attrs := Attrs{"size": size, "alpha": float32(0.5), "beta": float32(0.75), "bias": float32(2)}
 		got := opsRun(t, "LRN", attrs, []gcIn{in(x)}, 1, 1, false)[0]
@@ -321,7 +322,7 @@ func TestInstanceNormAndLRN(t *testing.T) {
 				}
 			}
 		}
-		checkGrad(t, "LRN", attrs, []gcIn{in(randT(r, 2, 5, 2, 2))}, 1, false)
+		checkGrad(t, "LRN", attrs, []gcIn{in(testutil.UniformTensor(r, 2, 5, 2, 2))}, 1, false)
 	}
 	opsWantErr(t, "LRN size", opsErr("LRN", nil, []gcIn{in(x)}, 1), "size")
 }

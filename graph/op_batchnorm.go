@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/internal/vec"
@@ -33,11 +34,36 @@ type batchNormOp struct {
 }
 
 func init() {
-	Register("BatchNormalization", func(n *Node) (Op, error) {
-		r := attrReader{a: n.Attrs}
-		op := &batchNormOp{eps: r.float("epsilon", 1e-5), momentum: r.float("momentum", 0.9), trainingMode: r.int("training_mode", 0) != 0}
-		return op, r.err
-	})
+	RegisterOp(OpSpec{Type: "BatchNormalization", Build: newBatchNorm, Params: batchNormParams, Init: batchNormInit})
+}
+
+func newBatchNorm(n *Node) (Op, error) {
+	r := attrReader{a: n.Attrs}
+	op := &batchNormOp{eps: r.float("epsilon", 1e-5), momentum: r.float("momentum", 0.9), trainingMode: r.int("training_mode", 0) != 0}
+	return op, r.err
+}
+
+// batchNormParams: scale and bias are per channel and train; the running
+// mean and variance are per channel and are statistics, not trained.
+func batchNormParams(n *Node, in []Operand) []ParamUse {
+	out := []AxisRole{AxisOut}
+	return []ParamUse{
+		{Input: 1, Kind: ParamScale, Axes: out, Trainable: true},
+		{Input: 2, Kind: ParamShift, Axes: out, Trainable: true},
+		{Input: 3, Kind: ParamMean, Axes: out},
+		{Input: 4, Kind: ParamVar, Axes: out},
+	}
+}
+
+// batchNormInit: γ = 1, β = 0, running mean 0 and variance 1.
+func batchNormInit(n *Node, in []Operand, _ *rand.Rand) {
+	if len(in) != 5 {
+		return
+	}
+	initFill(in[1].Param, 1)
+	initFill(in[2].Param, 0)
+	initFill(in[3].Param, 0)
+	initFill(in[4].Param, 1)
 }
 
 func (b *batchNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {

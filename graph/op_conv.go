@@ -114,20 +114,47 @@ func biasOf(b []float32, i int) float32 {
 }
 
 func init() {
-	Register("Conv", func(n *Node) (Op, error) {
-		w, err := parseWindow(n, false)
-		if err != nil {
-			return nil, err
-		}
-		g, err := n.Attrs.Int("group", 1)
-		if err != nil {
-			return nil, err
-		}
-		if g < 1 {
-			return nil, fmt.Errorf("group must be ≥ 1, have %d", g)
-		}
-		return &convOp{win: w, group: g}, nil
-	})
+	RegisterOp(OpSpec{Type: "Conv", Build: newConv, Weight: convWeight, Params: convParams, MACs: convMACs, Init: convInit})
+}
+
+// convWeight: W is out×in/group×k….
+func convWeight(n *Node, in []Operand) (WeightUse, bool) {
+	if len(in) < 2 {
+		return WeightUse{}, false
+	}
+	g, _ := n.Attrs.Int("group", 1)
+	return WeightUse{Input: 1, Out: 0, In: 1, Groups: g}, true
+}
+
+// convParams: W out×in×spatial…, the bias out; both train.
+func convParams(n *Node, in []Operand) []ParamUse {
+	return []ParamUse{
+		{Input: 1, Kind: ParamWeight, Axes: []AxisRole{AxisOut, AxisIn, AxisSpatial}, Trainable: true},
+		{Input: 2, Kind: ParamBias, Axes: []AxisRole{AxisOut}, Trainable: true},
+	}
+}
+
+// convMACs: every output element reads in/group×k… weights.
+func convMACs(n *Node, in, out [][]int) int {
+	if len(in) < 2 || len(out) == 0 {
+		return 0
+	}
+	return numElems(out[0]) * product(in[1][1:])
+}
+
+func newConv(n *Node) (Op, error) {
+	w, err := parseWindow(n, false)
+	if err != nil {
+		return nil, err
+	}
+	g, err := n.Attrs.Int("group", 1)
+	if err != nil {
+		return nil, err
+	}
+	if g < 1 {
+		return nil, fmt.Errorf("group must be ≥ 1, have %d", g)
+	}
+	return &convOp{win: w, group: g}, nil
 }
 
 func (c *convOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {

@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -79,12 +81,12 @@ func TestConvMatchesNaive(t *testing.T) {
 			// 4 threads: the im2col path for stride-1 convs too.
 			useRows = threads != 4
 			convChunkCols = []int{1, 512, 4096, 512}[threads-1]
-			x := randT(r, cc.n, cc.c, cc.h, cc.w)
-			w := randT(r, cc.m, cc.c/cc.group, cc.k, cc.k)
+			x := testutil.UniformTensor(r, cc.n, cc.c, cc.h, cc.w)
+			w := testutil.UniformTensor(r, cc.m, cc.c/cc.group, cc.k, cc.k)
 			var b *tensor.Tensor
 			ins := []gcIn{in(x), param(w)}
 			if cc.bias {
-				b = randT(r, cc.m)
+				b = testutil.UniformTensor(r, cc.m)
 				ins = append(ins, param(b))
 			}
 			g := singleNodeGraph("Conv", convNodeAttrs(cc), ins, 1)
@@ -99,9 +101,7 @@ func TestConvMatchesNaive(t *testing.T) {
 			}
 			oh, ow := outs[0].Shape[2], outs[0].Shape[3]
 			want := naiveConv(x, w, b, cc.group, cc.stride, cc.stride, cc.dil, cc.dil, cc.pad, cc.pad, oh, ow)
-			if d, err := tensor.MaxAbsDiff(outs[0], want); err != nil || d > 1e-4 {
-				t.Errorf("%s threads=%d: max diff %g (%v)", cc.name, threads, d, err)
-			}
+			testutil.CheckTensorsClose(t, fmt.Sprintf("%s threads=%d", cc.name, threads), outs[0], want, 1e-4, 0)
 		}
 	}
 }
@@ -114,11 +114,11 @@ func TestConvGrad(t *testing.T) {
 		// between the padded-rows and im2col paths.
 		convChunkCols = []int{1, 4096}[i%2]
 		useRows = i%4 < 2 || cc.c%8 == 0
-		x := randT(r, cc.n, cc.c, cc.h, cc.w)
-		w := randT(r, cc.m, cc.c/cc.group, cc.k, cc.k)
+		x := testutil.UniformTensor(r, cc.n, cc.c, cc.h, cc.w)
+		w := testutil.UniformTensor(r, cc.m, cc.c/cc.group, cc.k, cc.k)
 		ins := []gcIn{in(x), param(w)}
 		if cc.bias {
-			ins = append(ins, param(randT(r, cc.m)))
+			ins = append(ins, param(testutil.UniformTensor(r, cc.m)))
 		}
 		t.Run(cc.name, func(t *testing.T) { checkGrad(t, "Conv", convNodeAttrs(cc), ins, 1, true) })
 	}
@@ -126,11 +126,11 @@ func TestConvGrad(t *testing.T) {
 
 func TestConv1DAndAutoPad(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	x := randT(r, 2, 3, 10)
-	w := randT(r, 4, 3, 3)
+	x := testutil.UniformTensor(r, 2, 3, 10)
+	w := testutil.UniformTensor(r, 4, 3, 3)
 	checkGrad(t, "Conv", Attrs{"pads": []int{1, 1}}, []gcIn{in(x), param(w)}, 1, true)
-	x2 := randT(r, 1, 2, 7, 7)
-	w2 := randT(r, 2, 2, 3, 3)
+	x2 := testutil.UniformTensor(r, 1, 2, 7, 7)
+	w2 := testutil.UniformTensor(r, 2, 2, 3, 3)
 	g := singleNodeGraph("Conv", Attrs{"auto_pad": "SAME_UPPER", "strides": []int{2, 2}}, []gcIn{in(x2), param(w2)}, 1)
 	p, err := Compile(g)
 	if err != nil {
@@ -149,9 +149,9 @@ func TestConvShapeErrors(t *testing.T) {
 		x, w *tensor.Tensor
 		a    Attrs
 	}{
-		{"channel mismatch", randT(r, 1, 3, 5, 5), randT(r, 2, 4, 3, 3), nil},
-		{"group mismatch", randT(r, 1, 3, 5, 5), randT(r, 2, 1, 3, 3), Attrs{"group": 2}},
-		{"kernel too big", randT(r, 1, 1, 2, 2), randT(r, 1, 1, 3, 3), nil},
+		{"channel mismatch", testutil.UniformTensor(r, 1, 3, 5, 5), testutil.UniformTensor(r, 2, 4, 3, 3), nil},
+		{"group mismatch", testutil.UniformTensor(r, 1, 3, 5, 5), testutil.UniformTensor(r, 2, 1, 3, 3), Attrs{"group": 2}},
+		{"kernel too big", testutil.UniformTensor(r, 1, 1, 2, 2), testutil.UniformTensor(r, 1, 1, 3, 3), nil},
 	}
 	for _, c := range cases {
 		g := singleNodeGraph("Conv", c.a, []gcIn{in(c.x), param(c.w)}, 1)
@@ -167,38 +167,38 @@ func TestGemmGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, ta := range []int{0, 1} {
 		for _, tb := range []int{0, 1} {
-			a := randT(r, 5, 7)
+			a := testutil.UniformTensor(r, 5, 7)
 			if ta == 1 {
-				a = randT(r, 7, 5)
+				a = testutil.UniformTensor(r, 7, 5)
 			}
-			b := randT(r, 7, 3)
+			b := testutil.UniformTensor(r, 7, 3)
 			if tb == 1 {
-				b = randT(r, 3, 7)
+				b = testutil.UniformTensor(r, 3, 7)
 			}
-			for _, c := range []*tensor.Tensor{randT(r, 3), randT(r, 5, 1), randT(r, 5, 3)} {
+			for _, c := range []*tensor.Tensor{testutil.UniformTensor(r, 3), testutil.UniformTensor(r, 5, 1), testutil.UniformTensor(r, 5, 3)} {
 				checkGrad(t, "Gemm", Attrs{"transA": ta, "transB": tb, "alpha": float32(0.7), "beta": float32(1.3)},
 					[]gcIn{in(a), param(b), param(c)}, 1, true)
 			}
 		}
 	}
-	if _, err := Compile(singleNodeGraph("Gemm", nil, []gcIn{in(randT(r, 2, 3)), param(randT(r, 4, 5))}, 1)); err == nil {
+	if _, err := Compile(singleNodeGraph("Gemm", nil, []gcIn{in(testutil.UniformTensor(r, 2, 3)), param(testutil.UniformTensor(r, 4, 5))}, 1)); err == nil {
 		t.Error("Gemm with mismatched inner dims compiled")
 	}
 }
 
 func TestMatMulGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	checkGrad(t, "MatMul", nil, []gcIn{in(randT(r, 4, 6)), param(randT(r, 6, 3))}, 1, true)
-	checkGrad(t, "MatMul", nil, []gcIn{in(randT(r, 2, 4, 6)), param(randT(r, 6, 3))}, 1, true)
-	checkGrad(t, "MatMul", nil, []gcIn{in(randT(r, 2, 1, 4, 6)), in(randT(r, 3, 6, 2))}, 1, true)
-	checkGrad(t, "MatMul", nil, []gcIn{in(randT(r, 6)), in(randT(r, 6, 2))}, 1, true)
+	checkGrad(t, "MatMul", nil, []gcIn{in(testutil.UniformTensor(r, 4, 6)), param(testutil.UniformTensor(r, 6, 3))}, 1, true)
+	checkGrad(t, "MatMul", nil, []gcIn{in(testutil.UniformTensor(r, 2, 4, 6)), param(testutil.UniformTensor(r, 6, 3))}, 1, true)
+	checkGrad(t, "MatMul", nil, []gcIn{in(testutil.UniformTensor(r, 2, 1, 4, 6)), in(testutil.UniformTensor(r, 3, 6, 2))}, 1, true)
+	checkGrad(t, "MatMul", nil, []gcIn{in(testutil.UniformTensor(r, 6)), in(testutil.UniformTensor(r, 6, 2))}, 1, true)
 }
 
 func TestBatchNormGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	x := randT(r, 4, 3, 3, 2)
-	scale, bias := randT(r, 3), randT(r, 3)
-	mean, vr := randT(r, 3), tensor.New(3)
+	x := testutil.UniformTensor(r, 4, 3, 3, 2)
+	scale, bias := testutil.UniformTensor(r, 3), testutil.UniformTensor(r, 3)
+	mean, vr := testutil.UniformTensor(r, 3), tensor.New(3)
 	vr.Fill(0.8)
 	for _, train := range []bool{true, false} {
 		checkGrad(t, "BatchNormalization", nil, []gcIn{in(x), param(scale), param(bias), konst(mean), konst(vr)}, 1, train)
@@ -309,8 +309,8 @@ func TestPoolValues(t *testing.T) {
 func TestConvAsymmetricPads(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	for _, pads := range [][]int{{0, 2, 0, 0}, {2, 0, 0, 2}, {0, 0, 2, 2}, {1, 2, 0, 1}} {
-		x := randT(r, 2, 3, 6, 12)
-		w := randT(r, 4, 3, 3, 3)
+		x := testutil.UniformTensor(r, 2, 3, 6, 12)
+		w := testutil.UniformTensor(r, 4, 3, 3, 3)
 		a := Attrs{"pads": pads}
 		p, err := Compile(singleNodeGraph("Conv", a, []gcIn{in(x), param(w)}, 1))
 		if err != nil {
@@ -329,9 +329,7 @@ func TestConvAsymmetricPads(t *testing.T) {
 			}
 		}
 		want := naiveConv(xp, w, nil, 1, 1, 1, 1, 1, 0, 0, h-2, wd-2)
-		if d, err := tensor.MaxAbsDiff(y[0], want); err != nil || d > 1e-4 {
-			t.Errorf("pads %v: max diff %g (%v)", pads, d, err)
-		}
+		testutil.CheckTensorsClose(t, fmt.Sprintf("pads %v", pads), y[0], want, 1e-4, 0)
 		checkGrad(t, "Conv", a, []gcIn{in(x), param(w)}, 1, true)
 	}
 }

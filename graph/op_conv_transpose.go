@@ -30,24 +30,54 @@ type convTransposeOp struct {
 }
 
 func init() {
-	Register("ConvTranspose", func(n *Node) (Op, error) {
-		w, err := parseWindow(n, false)
-		if err != nil {
-			return nil, err
-		}
-		r := attrReader{a: n.Attrs}
-		op := &convTransposeOp{win: w, group: r.int("group", 1), outPad: r.ints("output_padding", nil), outShape: r.ints("output_shape", nil)}
-		if r.err != nil {
-			return nil, r.err
-		}
-		if op.group < 1 {
-			return nil, fmt.Errorf("group must be ≥ 1, have %d", op.group)
-		}
-		if w.ceil {
-			return nil, fmt.Errorf("ceil_mode is not a ConvTranspose attribute")
-		}
-		return op, nil
-	})
+	RegisterOp(OpSpec{Type: "ConvTranspose", Build: newConvTranspose, Weight: convTransposeWeight,
+		Params: convTransposeParams, MACs: convTransposeMACs, Init: convInit})
+}
+
+// convTransposeWeight: W is in×out/group×k….
+func convTransposeWeight(n *Node, in []Operand) (WeightUse, bool) {
+	if len(in) < 2 {
+		return WeightUse{}, false
+	}
+	g, _ := n.Attrs.Int("group", 1)
+	return WeightUse{Input: 1, Out: 1, In: 0, Groups: g}, true
+}
+
+// convTransposeParams: W in×out×spatial… (out per group), the bias out;
+// both train.
+func convTransposeParams(n *Node, in []Operand) []ParamUse {
+	return []ParamUse{
+		{Input: 1, Kind: ParamWeight, Axes: []AxisRole{AxisIn, AxisOut, AxisSpatial}, Trainable: true},
+		{Input: 2, Kind: ParamBias, Axes: []AxisRole{AxisOut}, Trainable: true},
+	}
+}
+
+// convTransposeMACs: every input element meets one kernel per output
+// channel of its group (W is in×out/group×k…).
+func convTransposeMACs(n *Node, in, out [][]int) int {
+	if len(in) < 2 || len(out) == 0 {
+		return 0
+	}
+	return numElems(in[0]) * product(in[1][1:])
+}
+
+func newConvTranspose(n *Node) (Op, error) {
+	w, err := parseWindow(n, false)
+	if err != nil {
+		return nil, err
+	}
+	r := attrReader{a: n.Attrs}
+	op := &convTransposeOp{win: w, group: r.int("group", 1), outPad: r.ints("output_padding", nil), outShape: r.ints("output_shape", nil)}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if op.group < 1 {
+		return nil, fmt.Errorf("group must be ≥ 1, have %d", op.group)
+	}
+	if w.ceil {
+		return nil, fmt.Errorf("ceil_mode is not a ConvTranspose attribute")
+	}
+	return op, nil
 }
 
 func (c *convTransposeOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -67,9 +68,9 @@ func TestConvTranspose(t *testing.T) {
 		{"depthwise", 2, 3, 4, 4, 1, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 8, 8},
 	}
 	for _, c := range cases {
-		x := randT(r, c.n, c.cin, c.h, c.w)
-		w := randT(r, c.cin, c.mg, c.kh, c.kw)
-		b := randT(r, c.mg*c.group)
+		x := testutil.UniformTensor(r, c.n, c.cin, c.h, c.w)
+		w := testutil.UniformTensor(r, c.cin, c.mg, c.kh, c.kw)
+		b := testutil.UniformTensor(r, c.mg*c.group)
 		attrs := Attrs{"strides": []int{c.sh, c.sw}, "dilations": []int{c.dh, c.dw}, "pads": []int{c.pt, c.pl, c.pb, c.pr},
 			"output_padding": []int{c.oph, c.opw}, "group": c.group}
 		want := naiveConvTranspose(x, w, b, c.group, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl, c.oh, c.ow)
@@ -81,15 +82,15 @@ func TestConvTranspose(t *testing.T) {
 	}
 
 	// 1-D, and output_shape with auto_pad.
-	x := randT(r, 2, 3, 7)
-	w := randT(r, 3, 2, 3)
+	x := testutil.UniformTensor(r, 2, 3, 7)
+	w := testutil.UniformTensor(r, 3, 2, 3)
 	checkGrad(t, "ConvTranspose", Attrs{"strides": []int{2}}, []gcIn{in(x), param(w)}, 1, false)
 	got := opsRun(t, "ConvTranspose", Attrs{"strides": []int{2}, "auto_pad": "SAME_UPPER"}, []gcIn{in(x), konst(w)}, 1, 1, false)[0]
 	if !tensor.SameShape(got.Shape, []int{2, 2, 14}) {
 		t.Errorf("SAME_UPPER 1-D: shape %v, want 2×2×14", got.Shape)
 	}
-	x2 := randT(r, 1, 2, 3, 3)
-	w2 := randT(r, 2, 2, 3, 3)
+	x2 := testutil.UniformTensor(r, 1, 2, 3, 3)
+	w2 := testutil.UniformTensor(r, 2, 2, 3, 3)
 	got = opsRun(t, "ConvTranspose", Attrs{"strides": []int{3, 2}, "output_shape": []int{10, 8}}, []gcIn{in(x2), konst(w2)}, 1, 1, false)[0]
 	want := naiveConvTranspose(x2, w2, nil, 1, 3, 2, 1, 1, 0, 0, 10, 8)
 	opsExpect(t, "ConvTranspose output_shape", got, want.Shape, want.Data, 1e-5)
@@ -97,6 +98,6 @@ func TestConvTranspose(t *testing.T) {
 		t.Fatal("NaN")
 	}
 
-	opsWantErr(t, "ConvTranspose channels", opsErr("ConvTranspose", nil, []gcIn{in(randT(r, 1, 3, 4, 4)), konst(randT(r, 2, 2, 3, 3))}, 1), "input channels")
-	opsWantErr(t, "ConvTranspose 3-D", opsErr("ConvTranspose", nil, []gcIn{in(randT(r, 1, 2, 3, 3, 3)), konst(randT(r, 2, 2, 2, 2, 2))}, 1), "only 1-D and 2-D")
+	opsWantErr(t, "ConvTranspose channels", opsErr("ConvTranspose", nil, []gcIn{in(testutil.UniformTensor(r, 1, 3, 4, 4)), konst(testutil.UniformTensor(r, 2, 2, 3, 3))}, 1), "input channels")
+	opsWantErr(t, "ConvTranspose 3-D", opsErr("ConvTranspose", nil, []gcIn{in(testutil.UniformTensor(r, 1, 2, 3, 3, 3)), konst(testutil.UniformTensor(r, 2, 2, 2, 2, 2))}, 1), "only 1-D and 2-D")
 }

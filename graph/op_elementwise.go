@@ -31,9 +31,43 @@ const (
 	binPRelu // y = a if a ≥ 0, else a·b
 )
 
+// preluParams: a PReLU's param slope trains (PyTorch's nn.PReLU learns it).
+func preluParams(n *Node, in []Operand) []ParamUse {
+	return []ParamUse{{Input: 1, Kind: ParamScale, Trainable: true}}
+}
+
+// layerScaleParams: a Mul of an activation by a param holding one value
+// per channel (one axis longer than 1, more than one element) is a
+// learned layer scale (ConvNeXt's γ, CaiT's LayerScale) and trains. Any
+// other param operand is a constant: a scalar (GELU's 0.5 and 1/√2), a
+// tensor of several axes, or a factor applied to a graph input (input
+// normalisation).
+func layerScaleParams(n *Node, in []Operand) []ParamUse {
+	if len(in) != 2 {
+		return nil
+	}
+	for i, op := range in {
+		x := in[1-i]
+		if op.Param == nil || x.Name == "" || x.Param != nil || x.GraphInput {
+			continue
+		}
+		long := 0
+		for _, d := range op.Param.Value.Shape {
+			if d > 1 {
+				long++
+			}
+		}
+		if long == 1 {
+			return []ParamUse{{Input: i, Kind: ParamScale, Trainable: true}}
+		}
+	}
+	return nil
+}
+
 func init() {
+	params := map[binKind]func(*Node, []Operand) []ParamUse{binMul: layerScaleParams, binPRelu: preluParams}
 	for name, k := range map[string]binKind{"Add": binAdd, "Sub": binSub, "Mul": binMul, "Div": binDiv, "Pow": binPow, "PRelu": binPRelu} {
-		Register(name, func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil })
+		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil }, Params: params[k]})
 	}
 	registerUnary("Neg", func(*Node) (unaryFn, error) {
 		return unaryFn{

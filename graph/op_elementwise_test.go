@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -115,7 +116,7 @@ func TestBinaryParallel(t *testing.T) {
 		for _, sb := range [][]int{{4, 16, 32, 32}, {1, 16, 1, 1}, {4, 16, 1, 1}, {32}} {
 			a, b := opsBinaryOperands(r, op, full, sb)
 			want := opsNaiveBinaryT(op, a, b)
-			g := randT(r, full...)
+			g := testutil.UniformTensor(r, full...)
 			// Reference gradients in float64.
 			ga, gb := make([]float64, len(a.Data)), make([]float64, len(b.Data))
 			for i := range want.Data {
@@ -224,8 +225,8 @@ func BenchmarkBinary(b *testing.B) {
 		{"add-bias", binAdd, []int{1, 64, 1, 1}},
 	} {
 		r := rand.New(rand.NewPCG(1, 1))
-		x, y := randT(r, full...), randT(r, c.sb...)
-		out, g := tensor.New(full...), randT(r, full...)
+		x, y := testutil.UniformTensor(r, full...), testutil.UniformTensor(r, c.sb...)
+		out, g := tensor.New(full...), testutil.UniformTensor(r, full...)
 		gx, gy := tensor.New(full...), tensor.New(c.sb...)
 		for _, threads := range []int{1, 2} {
 			ctx := &Ctx{Threads: threads}

@@ -17,12 +17,61 @@ type gemmOp struct {
 }
 
 func init() {
-	Register("Gemm", func(n *Node) (Op, error) {
-		r := attrReader{a: n.Attrs}
-		op := &gemmOp{alpha: r.float("alpha", 1), beta: r.float("beta", 1),
-			transA: r.int("transA", 0) != 0, transB: r.int("transB", 0) != 0}
-		return op, r.err
-	})
+	RegisterOp(OpSpec{Type: "Gemm", Build: newGemm, Weight: gemmWeight, Params: gemmParams, MACs: gemmMACs,
+		Init: linearInit(gemmWeight, true)})
+}
+
+func newGemm(n *Node) (Op, error) {
+	r := attrReader{a: n.Attrs}
+	op := &gemmOp{alpha: r.float("alpha", 1), beta: r.float("beta", 1),
+		transA: r.int("transA", 0) != 0, transB: r.int("transB", 0) != 0}
+	return op, r.err
+}
+
+// gemmWeight: B is out×in with transB=1 (a linear layer), in×out without.
+// This is the one place that reads transB for the rest of shears.
+func gemmWeight(n *Node, in []Operand) (WeightUse, bool) {
+	if len(in) < 2 {
+		return WeightUse{}, false
+	}
+	if tb, _ := n.Attrs.Int("transB", 0); tb != 0 {
+		return WeightUse{Input: 1, Out: 0, In: 1, Groups: 1}, true
+	}
+	return WeightUse{Input: 1, Out: 1, In: 0, Groups: 1}, true
+}
+
+// gemmParams: B is the weight, C the bias when 1-D (out) or 2-D (1×out);
+// both train. A scalar C is a constant.
+func gemmParams(n *Node, in []Operand) []ParamUse {
+	w, ok := gemmWeight(n, in)
+	if !ok {
+		return nil
+	}
+	roles := make([]AxisRole, 2)
+	roles[w.Out], roles[w.In] = AxisOut, AxisIn
+	uses := []ParamUse{{Input: w.Input, Kind: ParamWeight, Axes: roles, Trainable: true}}
+	if c := paramAt(in, 2); c != nil {
+		switch c.Value.Rank() {
+		case 1:
+			uses = append(uses, ParamUse{Input: 2, Kind: ParamBias, Axes: []AxisRole{AxisOut}, Trainable: true})
+		case 2:
+			uses = append(uses, ParamUse{Input: 2, Kind: ParamBias, Axes: []AxisRole{AxisNone, AxisOut}, Trainable: true})
+		}
+	}
+	return uses
+}
+
+// gemmMACs: every output element is a dot product over A's inner axis.
+func gemmMACs(n *Node, in, out [][]int) int {
+	if len(in) < 2 || len(out) == 0 {
+		return 0
+	}
+	a := in[0]
+	k := a[1]
+	if t, _ := n.Attrs.Int("transA", 0); t != 0 {
+		k = a[0]
+	}
+	return numElems(out[0]) * k
 }
 
 func (g *gemmOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
@@ -167,7 +216,35 @@ type matMulOp struct {
 }
 
 func init() {
-	Register("MatMul", func(n *Node) (Op, error) { return &matMulOp{}, nil })
+	RegisterOp(OpSpec{Type: "MatMul", Build: func(n *Node) (Op, error) { return &matMulOp{}, nil },
+		Weight: matMulWeight, Params: matMulParams, MACs: matMulMACs, Init: linearInit(matMulWeight, false)})
+}
+
+// matMulWeight: a 2-D param B of x·B is a linear layer's in×out weight;
+// MatMul by anything else has none.
+func matMulWeight(n *Node, in []Operand) (WeightUse, bool) {
+	if b := paramAt(in, 1); b == nil || b.Value.Rank() != 2 {
+		return WeightUse{}, false
+	}
+	return WeightUse{Input: 1, Out: 1, In: 0, Groups: 1}, true
+}
+
+// matMulParams: the weight trains; other param operands are constants.
+func matMulParams(n *Node, in []Operand) []ParamUse {
+	w, ok := matMulWeight(n, in)
+	if !ok {
+		return nil
+	}
+	return []ParamUse{{Input: w.Input, Kind: ParamWeight, Axes: []AxisRole{AxisIn, AxisOut}, Trainable: true}}
+}
+
+// matMulMACs: every output element is a dot product over A's last axis.
+func matMulMACs(n *Node, in, out [][]int) int {
+	if len(in) < 2 || len(out) == 0 {
+		return 0
+	}
+	a := in[0]
+	return numElems(out[0]) * a[len(a)-1]
 }
 
 func (mm *matMulOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {

@@ -20,7 +20,18 @@ import (
 	"github.com/shearsml/shears/tensor"
 )
 
-func init() { Register("LayerNormalization", newLayerNorm) }
+func init() {
+	RegisterOp(OpSpec{Type: "LayerNormalization", Build: newLayerNorm, Params: layerNormParams})
+}
+
+// layerNormParams: Scale and B train; they run along the normalised axes,
+// not the channels, so they have no channel axes.
+func layerNormParams(n *Node, in []Operand) []ParamUse {
+	return []ParamUse{
+		{Input: 1, Kind: ParamScale, Trainable: true},
+		{Input: 2, Kind: ParamShift, Trainable: true},
+	}
+}
 
 type layerNormOp struct {
 	axis int

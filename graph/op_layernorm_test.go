@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 func TestErfGrad(t *testing.T) {
@@ -52,9 +54,9 @@ func TestLayerNormGrad(t *testing.T) {
 		{-2, []int{3, 4, 2}, []int{4, 2}, nil, 2},           // no B
 		{0, []int{2, 3}, []int{2, 3}, []int{2, 3}, 3},
 	} {
-		ins := []gcIn{in(randT(r, c.x...)), param(randT(r, c.scale...))}
+		ins := []gcIn{in(testutil.UniformTensor(r, c.x...)), param(testutil.UniformTensor(r, c.scale...))}
 		if c.b != nil {
-			ins = append(ins, param(randT(r, c.b...)))
+			ins = append(ins, param(testutil.UniformTensor(r, c.b...)))
 		}
 		checkGrad(t, "LayerNormalization", Attrs{"axis": c.axis}, ins, c.nOut, false)
 		checkGrad(t, "LayerNormalization", Attrs{"axis": c.axis}, ins, c.nOut, true)

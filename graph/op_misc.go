@@ -15,8 +15,9 @@ func init() {
 	for _, kind := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"} {
 		Register(kind, func(n *Node) (Op, error) { return newReduce(n, kind) })
 	}
-	Register("Constant", newConstant)
-	Register("ConstantOfShape", newConstantOfShape)
+	RegisterOp(OpSpec{Type: "Constant", Build: newConstant, NoGradient: "no inputs: its value is an attribute"})
+	RegisterOp(OpSpec{Type: "ConstantOfShape", Build: newConstantOfShape,
+		NoGradient: "its only input is a shape, and its output one value repeated"})
 	Register("Shape", newShape)
 	Register("Cast", newCast)
 }

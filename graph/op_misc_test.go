@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -32,13 +33,13 @@ func TestReduceMean(t *testing.T) {
 
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, attrs := range []Attrs{{"axes": []int{1}}, {"axes": []int{0, 2}, "keepdims": 0}, nil, {"axes": []int{-1}}} {
-		checkGrad(t, "ReduceMean", attrs, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
+		checkGrad(t, "ReduceMean", attrs, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4))}, 1, false)
 	}
-	checkGrad(t, "ReduceMean", nil, []gcIn{param(randT(r, 2, 3, 4)), konst(ivec(2))}, 1, false)
+	checkGrad(t, "ReduceMean", nil, []gcIn{param(testutil.UniformTensor(r, 2, 3, 4)), konst(ivec(2))}, 1, false)
 
 	// Large: global-average-pool style and over the batch (a broadcast
 	// target reduced per worker), against a float64 reference.
-	big := randT(r, 4, 16, 32, 32)
+	big := testutil.UniformTensor(r, 4, 16, 32, 32)
 	for _, axes := range [][]int{{2, 3}, {0}, {0, 2}} {
 		keep := cloneShape(big.Shape)
 		for _, a := range axes {
@@ -98,7 +99,7 @@ func TestReduceSumMaxMin(t *testing.T) {
 	r := rand.New(rand.NewPCG(43, 44))
 	for _, op := range []string{"ReduceSum", "ReduceMax", "ReduceMin"} {
 		for _, attrs := range []Attrs{{"axes": []int{1}}, {"axes": []int{0, 2}, "keepdims": 0}, nil} {
-			checkGrad(t, op, attrs, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
+			checkGrad(t, op, attrs, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4))}, 1, false)
 		}
 	}
 	// Ties share the gradient equally.
@@ -179,7 +180,7 @@ func TestShapeOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	opsExpect(t, "Shape batch 5", outs[0], []int{3}, opsF(5, 3, 4), 0)
-	checkGrad(t, "Shape", nil, []gcIn{in(randT(rand.New(rand.NewPCG(1, 1)), 2, 3))}, 1, false)
+	checkGrad(t, "Shape", nil, []gcIn{in(testutil.UniformTensor(rand.New(rand.NewPCG(1, 1)), 2, 3))}, 1, false)
 }
 
 func TestCast(t *testing.T) {
@@ -191,7 +192,7 @@ func TestCast(t *testing.T) {
 		opsExpect(t, "Cast int", got, []int{5}, opsF(-1, 0, 0, 2, 3), 0)
 	}
 	r := rand.New(rand.NewPCG(43, 44))
-	checkGrad(t, "Cast", Attrs{"to": 1}, []gcIn{in(randT(r, 2, 3))}, 1, false)
+	checkGrad(t, "Cast", Attrs{"to": 1}, []gcIn{in(testutil.UniformTensor(r, 2, 3))}, 1, false)
 	// Integer casts are piecewise constant: zero gradient (values away
 	// from integers so finite differences agree).
 	checkGrad(t, "Cast", Attrs{"to": onnxInt64}, []gcIn{in(opsRand(r, -3, 3, []float32{-2, -1, 0, 1, 2}, 0.05, 2, 3))}, 1, false)
@@ -237,7 +238,7 @@ func TestOpsBatchChange(t *testing.T) {
 	g.AddParam("ends", ivec(-1, -1), false)
 	g.AddParam("axes", ivec(2, 3), false)
 	g.AddParam("shape", ivec(0, -1), false)
-	g.AddParam("scale", randT(r, 1, 4, 1, 1), true)
+	g.AddParam("scale", testutil.UniformTensor(r, 1, 4, 1, 1), true)
 	g.Nodes = []*Node{
 		{Name: "pad", Op: "Pad", Inputs: []string{"x", "pads"}, Outputs: []string{"p"}, Attrs: Attrs{"mode": "edge"}},
 		{Name: "mul", Op: "Mul", Inputs: []string{"p", "scale"}, Outputs: []string{"m"}},
@@ -258,7 +259,7 @@ func TestOpsBatchChange(t *testing.T) {
 		return outs[0].Data[0]
 	}
 	for _, batch := range []int{2, 3, 1, 2} {
-		x := randT(r, batch, 4, 3, 3)
+		x := testutil.UniformTensor(r, batch, 4, 3, 3)
 		outs, err := p.Forward(false, x)
 		if err != nil {
 			t.Fatal(err)

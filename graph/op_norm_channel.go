@@ -12,11 +12,19 @@ import (
 )
 
 func init() {
-	Register("InstanceNormalization", func(n *Node) (Op, error) {
+	RegisterOp(OpSpec{Type: "InstanceNormalization", Build: func(n *Node) (Op, error) {
 		eps, err := n.Attrs.Float("epsilon", 1e-5)
 		return &instanceNormOp{eps: float64(eps)}, err
-	})
+	}, Params: instanceNormParams})
 	Register("LRN", newLRN)
+}
+
+// instanceNormParams: scale and B are per channel and train.
+func instanceNormParams(n *Node, in []Operand) []ParamUse {
+	return []ParamUse{
+		{Input: 1, Kind: ParamScale, Axes: []AxisRole{AxisOut}, Trainable: true},
+		{Input: 2, Kind: ParamShift, Axes: []AxisRole{AxisOut}, Trainable: true},
+	}
 }
 
 // instanceNormOp is InstanceNormalization: each (image, channel) plane is

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -53,10 +54,10 @@ func TestViewOps(t *testing.T) {
 	opsExpect(t, "Reshape allowzero", got, []int{3, 0}, nil, 0)
 
 	r := rand.New(rand.NewPCG(21, 22))
-	checkGrad(t, "Flatten", nil, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
-	checkGrad(t, "Reshape", nil, []gcIn{in(randT(r, 2, 3, 4)), konst(ivec(4, -1))}, 1, false)
-	checkGrad(t, "Squeeze", nil, []gcIn{in(randT(r, 1, 3, 1)), konst(ivec(0))}, 1, false)
-	checkGrad(t, "Unsqueeze", Attrs{"axes": []int{1}}, []gcIn{in(randT(r, 3, 2))}, 1, false)
+	checkGrad(t, "Flatten", nil, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4))}, 1, false)
+	checkGrad(t, "Reshape", nil, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4)), konst(ivec(4, -1))}, 1, false)
+	checkGrad(t, "Squeeze", nil, []gcIn{in(testutil.UniformTensor(r, 1, 3, 1)), konst(ivec(0))}, 1, false)
+	checkGrad(t, "Unsqueeze", Attrs{"axes": []int{1}}, []gcIn{in(testutil.UniformTensor(r, 3, 2))}, 1, false)
 
 	// Errors.
 	opsWantErr(t, "Reshape incompatible", opsErr("Reshape", nil, []gcIn{in(x), konst(ivec(5, 5))}, 1), "cannot reshape", "2×3×4", "24")
@@ -99,10 +100,10 @@ func TestTranspose(t *testing.T) {
 	opsExpect(t, "Transpose 2-D", got, []int{3, 2}, opsF(0, 3, 1, 4, 2, 5), 0)
 
 	r := rand.New(rand.NewPCG(23, 24))
-	checkGrad(t, "Transpose", Attrs{"perm": []int{2, 0, 1}}, []gcIn{in(randT(r, 2, 3, 4))}, 1, false)
-	checkGrad(t, "Transpose", Attrs{"perm": []int{0, 2, 3, 1}}, []gcIn{param(randT(r, 2, 3, 2, 2))}, 1, false)
+	checkGrad(t, "Transpose", Attrs{"perm": []int{2, 0, 1}}, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4))}, 1, false)
+	checkGrad(t, "Transpose", Attrs{"perm": []int{0, 2, 3, 1}}, []gcIn{param(testutil.UniformTensor(r, 2, 3, 2, 2))}, 1, false)
 	// Channel shuffle size: parallel path equals serial.
-	big := randT(r, 2, 4, 8, 32, 32)
+	big := testutil.UniformTensor(r, 2, 4, 8, 32, 32)
 	a := opsRun(t, "Transpose", Attrs{"perm": []int{0, 2, 1, 3, 4}}, []gcIn{in(big)}, 1, 1, false)[0]
 	b := opsRun(t, "Transpose", Attrs{"perm": []int{0, 2, 1, 3, 4}}, []gcIn{in(big)}, 1, 2, false)[0]
 	if d, _ := tensor.MaxAbsDiff(a, b); d != 0 {
@@ -131,8 +132,8 @@ func TestConcat(t *testing.T) {
 	opsExpect(t, "Concat axis -1", got, []int{2, 3}, opsF(0, 0, 1, 1, 2, 3), 0)
 
 	r := rand.New(rand.NewPCG(25, 26))
-	checkGrad(t, "Concat", Attrs{"axis": 1}, []gcIn{in(randT(r, 2, 1, 2)), param(randT(r, 2, 3, 2)), konst(randT(r, 2, 2, 2)), in(randT(r, 2, 1, 2))}, 1, false)
-	checkGrad(t, "Concat", Attrs{"axis": -1}, []gcIn{in(randT(r, 2, 3)), in(randT(r, 2, 2))}, 1, false)
+	checkGrad(t, "Concat", Attrs{"axis": 1}, []gcIn{in(testutil.UniformTensor(r, 2, 1, 2)), param(testutil.UniformTensor(r, 2, 3, 2)), konst(testutil.UniformTensor(r, 2, 2, 2)), in(testutil.UniformTensor(r, 2, 1, 2))}, 1, false)
+	checkGrad(t, "Concat", Attrs{"axis": -1}, []gcIn{in(testutil.UniformTensor(r, 2, 3)), in(testutil.UniformTensor(r, 2, 2))}, 1, false)
 
 	err := opsErr("Concat", Attrs{"axis": 1}, []gcIn{in(opsIota(2, 3, 4)), in(opsIota(2, 3, 5))}, 1)
 	opsWantErr(t, "Concat mismatch", err, "2×3×5", "2×3×4", "axis 1")
@@ -168,8 +169,8 @@ func TestSplit(t *testing.T) {
 		}
 	}
 	r := rand.New(rand.NewPCG(27, 28))
-	checkGrad(t, "Split", Attrs{"axis": 1}, []gcIn{in(randT(r, 2, 6, 2)), konst(ivec(1, 3, 2))}, 3, false)
-	checkGrad(t, "Split", Attrs{"axis": 0}, []gcIn{param(randT(r, 4, 3))}, 2, false)
+	checkGrad(t, "Split", Attrs{"axis": 1}, []gcIn{in(testutil.UniformTensor(r, 2, 6, 2)), konst(ivec(1, 3, 2))}, 3, false)
+	checkGrad(t, "Split", Attrs{"axis": 0}, []gcIn{param(testutil.UniformTensor(r, 4, 3))}, 2, false)
 
 	opsWantErr(t, "Split bad sizes", opsErr("Split", Attrs{"axis": 1}, []gcIn{in(x), konst(ivec(1, 2))}, 2), "sums to 3")
 	opsWantErr(t, "Split count", opsErr("Split", Attrs{"axis": 1}, []gcIn{in(x), konst(ivec(1, 2, 3))}, 2), "3 sizes for 2 outputs")
@@ -211,10 +212,10 @@ func TestSlice(t *testing.T) {
 	opsExpect(t, "Slice opset 9 attrs", got, []int{1, 4}, opsF(4, 5, 6, 7), 0)
 
 	r := rand.New(rand.NewPCG(29, 30))
-	checkGrad(t, "Slice", nil, []gcIn{in(randT(r, 3, 5, 4)), konst(ivec(4, 1)), konst(ivec(0, 3)), konst(ivec(1, 2)), konst(ivec(-2, 1))}, 1, false)
-	checkGrad(t, "Slice", nil, []gcIn{param(randT(r, 4, 6)), konst(ivec(1)), konst(ivec(-1)), konst(ivec(1))}, 1, false)
+	checkGrad(t, "Slice", nil, []gcIn{in(testutil.UniformTensor(r, 3, 5, 4)), konst(ivec(4, 1)), konst(ivec(0, 3)), konst(ivec(1, 2)), konst(ivec(-2, 1))}, 1, false)
+	checkGrad(t, "Slice", nil, []gcIn{param(testutil.UniformTensor(r, 4, 6)), konst(ivec(1)), konst(ivec(-1)), konst(ivec(1))}, 1, false)
 	// Large: parallel path equals serial.
-	big := randT(r, 8, 64, 32, 16)
+	big := testutil.UniformTensor(r, 8, 64, 32, 16)
 	ins := []gcIn{in(big), konst(ivec(1, 31)), konst(ivec(-1, 0)), konst(ivec(1, 2)), konst(ivec(1, -3))}
 	a, b := opsRun(t, "Slice", nil, ins, 1, 1, false)[0], opsRun(t, "Slice", nil, ins, 1, 2, false)[0]
 	if d, _ := tensor.MaxAbsDiff(a, b); d != 0 || a.Shape[1] != 62 || a.Shape[2] != 11 {
@@ -238,8 +239,8 @@ func TestGather(t *testing.T) {
 
 	r := rand.New(rand.NewPCG(31, 32))
 	// Repeated indices: the gradient scatter-adds.
-	checkGrad(t, "Gather", Attrs{"axis": 1}, []gcIn{in(randT(r, 2, 4, 3)), konst(opsT([]int{2, 2}, 1, 1, -1, 0))}, 1, false)
-	checkGrad(t, "Gather", nil, []gcIn{param(randT(r, 5, 3)), konst(ivec(4, 0, 4))}, 1, false)
+	checkGrad(t, "Gather", Attrs{"axis": 1}, []gcIn{in(testutil.UniformTensor(r, 2, 4, 3)), konst(opsT([]int{2, 2}, 1, 1, -1, 0))}, 1, false)
+	checkGrad(t, "Gather", nil, []gcIn{param(testutil.UniformTensor(r, 5, 3)), konst(ivec(4, 0, 4))}, 1, false)
 
 	opsWantErr(t, "Gather out of range", opsErr("Gather", nil, []gcIn{in(d), konst(ivec(3))}, 1), "index 3 out of range")
 	opsWantErr(t, "Gather runtime indices", opsErr("Gather", nil, []gcIn{in(d), in(ivec(0))}, 1), "indices", "must be a constant")
@@ -286,10 +287,10 @@ func TestPad(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(33, 34))
 	for _, mode := range []string{"constant", "reflect", "edge", "wrap"} {
-		checkGrad(t, "Pad", Attrs{"mode": mode}, []gcIn{in(randT(r, 2, 3, 4)), konst(ivec(0, 2, -1, 1, 0, 3))}, 1, false)
+		checkGrad(t, "Pad", Attrs{"mode": mode}, []gcIn{in(testutil.UniformTensor(r, 2, 3, 4)), konst(ivec(0, 2, -1, 1, 0, 3))}, 1, false)
 	}
 	// The constant's gradient is the sum over padded positions.
-	checkGrad(t, "Pad", nil, []gcIn{in(randT(r, 2, 3)), konst(ivec(1, 1, 0, 2)), param(opsT(nil, 0.5))}, 1, false)
+	checkGrad(t, "Pad", nil, []gcIn{in(testutil.UniformTensor(r, 2, 3)), konst(ivec(1, 1, 0, 2)), param(opsT(nil, 0.5))}, 1, false)
 
 	opsWantErr(t, "Pad too much crop", opsErr("Pad", nil, []gcIn{in(x), konst(ivec(0, -2, 0, -2))}, 1), "crop")
 	opsWantErr(t, "Pad pads length", opsErr("Pad", nil, []gcIn{in(x), konst(ivec(1, 1))}, 1), "want 4 values")
@@ -307,7 +308,7 @@ func TestExpand(t *testing.T) {
 	opsExpect(t, "Expand to 1", got, []int{3, 1}, opsF(1, 2, 3), 0)
 
 	r := rand.New(rand.NewPCG(35, 36))
-	checkGrad(t, "Expand", nil, []gcIn{in(randT(r, 3, 1)), konst(ivec(2, 3, 4))}, 1, false)
-	checkGrad(t, "Expand", nil, []gcIn{param(randT(r, 1, 4)), konst(ivec(3, 1))}, 1, false)
+	checkGrad(t, "Expand", nil, []gcIn{in(testutil.UniformTensor(r, 3, 1)), konst(ivec(2, 3, 4))}, 1, false)
+	checkGrad(t, "Expand", nil, []gcIn{param(testutil.UniformTensor(r, 1, 4)), konst(ivec(3, 1))}, 1, false)
 	opsWantErr(t, "Expand incompatible", opsErr("Expand", nil, []gcIn{in(x), konst(ivec(2, 4))}, 1), "3×1", "2×4")
 }

@@ -1,7 +1,5 @@
 package graph
 
-import "github.com/shearsml/shears/tensor"
-
 // NodeStats is the per-layer summary that `shears info` prints and pruning
 // reports compare before and after.
 type NodeStats struct {
@@ -10,7 +8,7 @@ type NodeStats struct {
 	Output  []int // output shape for one image
 	Params  int   // trainable parameter elements this node owns
 	Nonzero int   // of those, how many are non-zero
-	MACs    int   // multiply-accumulates for one image (Conv, Gemm, MatMul)
+	MACs    int   // multiply-accumulates for one image, as the op's spec counts them
 }
 
 // Stats computes NodeStats for every node (batch 1) and the totals.
@@ -51,42 +49,19 @@ func Stats(g *Graph) ([]NodeStats, NodeStats, error) {
 	return rows, total, nil
 }
 
+// nodeMACs asks n's op spec (OpSpec.MACs), given the inferred shapes.
 func nodeMACs(n *Node, shapes map[string][]int) int {
-	elems := func(s []int) int {
-		e, _ := tensor.NumElems(s)
-		return e
-	}
-	if len(n.Outputs) == 0 || len(n.Inputs) < 2 {
+	spec, ok := Spec(n.Op)
+	if !ok || spec.MACs == nil {
 		return 0
 	}
-	out := shapes[n.Outputs[0]]
-	switch n.Op {
-	case "Conv":
-		w := shapes[n.Inputs[1]]
-		k := 1
-		for _, d := range w[1:] {
-			k *= d
-		}
-		return elems(out) * k
-	case "ConvTranspose":
-		// Every input element meets one kernel per output channel of its
-		// group: W is in×out/group×k….
-		w := shapes[n.Inputs[1]]
-		k := 1
-		for _, d := range w[1:] {
-			k *= d
-		}
-		return elems(shapes[n.Inputs[0]]) * k
-	case "Gemm":
-		a := shapes[n.Inputs[0]]
-		k := a[1]
-		if t, _ := n.Attrs.Int("transA", 0); t != 0 {
-			k = a[0]
-		}
-		return elems(out) * k
-	case "MatMul":
-		a := shapes[n.Inputs[0]]
-		return elems(out) * a[len(a)-1]
+	in := make([][]int, len(n.Inputs))
+	for i, name := range n.Inputs {
+		in[i] = shapes[name]
 	}
-	return 0
+	out := make([][]int, len(n.Outputs))
+	for i, name := range n.Outputs {
+		out[i] = shapes[name]
+	}
+	return spec.MACs(n, in, out)
 }

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -287,6 +288,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, err
 	}
 	graph.LabelAxes(d.g)
+	if err := d.g.CheckTrainOverrides(); err != nil {
+		return nil, d.errf("%s: %s", TrainableKey, strings.TrimPrefix(err.Error(), "graph: "))
+	}
 	return d.g, nil
 }
 
@@ -304,6 +308,12 @@ func (d *decoder) meta(m *onnxpb.ModelProto) error {
 			return d.errf("written by a newer shears (%s %d; this version reads up to %d)", FormatKey, v, FormatVersion)
 		}
 		delete(d.g.Meta, FormatKey)
+	}
+	if v, ok := d.g.Meta[TrainableKey]; ok {
+		if err := json.Unmarshal([]byte(v), &d.g.TrainOverrides); err != nil {
+			return d.errf("bad %s in metadata (want a JSON object from param names to true or false): %v", TrainableKey, err)
+		}
+		delete(d.g.Meta, TrainableKey)
 	}
 	return nil
 }

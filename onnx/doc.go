@@ -62,7 +62,10 @@
 //     batch (F.interpolate(x, size=...)) gets constant scales instead.
 //     Nodes and params that only fed what was folded are dropped; graph
 //     outputs are never folded;
-//   - metadata_props become Graph.Meta, and graph.LabelAxes labels params.
+//   - metadata_props become Graph.Meta, except "shears.trainable"
+//     (TrainableKey), which becomes Graph.TrainOverrides (a param it names
+//     is not folded, and a name the graph lacks is an error); then
+//     graph.LabelAxes labels params.
 //
 // A model using op types that the graph package does not implement (see
 // graph.SupportedOps), or ops of another domain, is refused with one error
@@ -84,7 +87,9 @@
 // such as HardSwish or Reshape's allowzero), producer "shears"
 // (ProducerVersion), and metadata_props from Graph.Meta plus
 // "shears.format" = FormatVersion, so that later readers can tell which
-// conventions a file follows (files without it, foreign ONNX, load too).
+// conventions a file follows (files without it, foreign ONNX, load too),
+// and "shears.trainable" with the trainability overrides of the params the
+// graph still has (Graph.SetTrainable), as a JSON object.
 //
 // The IR holds every tensor as float32; ONNX types some inputs as integers
 // or booleans. Params are written as FLOAT initializers in raw_data, except

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,6 +31,11 @@ const (
 	// tell what they read. Files without it (foreign ONNX) load too.
 	FormatKey     = "shears.format"
 	FormatVersion = 1
+	// TrainableKey is the metadata key holding the graph's trainability
+	// overrides (Graph.SetTrainable), as a JSON object from param name to
+	// true or false, so that a param a user chose to train (a learned
+	// gate) still trains after a save and reload.
+	TrainableKey = "shears.trainable"
 	// dynamicDim is the dim_param written for dynamic (−1) dimensions.
 	dynamicDim = "N"
 )
@@ -156,13 +162,18 @@ func encode(g *graph.Graph) ([]byte, error) {
 	}
 	keys := make([]string, 0, len(g.Meta))
 	for k := range g.Meta {
-		if k != FormatKey {
+		if k != FormatKey && k != TrainableKey {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: ptr(k), Value: ptr(g.Meta[k])})
+	}
+	if v, ok, err := trainOverrides(g); err != nil {
+		return nil, err
+	} else if ok {
+		m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: ptr(TrainableKey), Value: ptr(v)})
 	}
 	m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: ptr(FormatKey), Value: ptr(fmt.Sprint(FormatVersion))})
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
@@ -273,4 +284,25 @@ func attrProto(name string, v any) (*onnxpb.AttributeProto, error) {
 		return nil, fmt.Errorf("type %T is not an attribute type (int, float32, string, []int, []float32, *tensor.Tensor)", v)
 	}
 	return ap, nil
+}
+
+// trainOverrides writes the overrides of g's params as TrainableKey's
+// value; ok is false when there are none. An override whose param has
+// gone (removed by pruning or folding) means nothing and is left out.
+func trainOverrides(g *graph.Graph) (string, bool, error) {
+	kept := map[string]bool{}
+	params := g.ParamMap()
+	for name, on := range g.TrainOverrides {
+		if params[name] != nil {
+			kept[name] = on
+		}
+	}
+	if len(kept) == 0 {
+		return "", false, nil
+	}
+	b, err := json.Marshal(kept) // sorted keys: the file is deterministic
+	if err != nil {
+		return "", false, err
+	}
+	return string(b), true, nil
 }

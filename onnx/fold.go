@@ -330,7 +330,10 @@ func propagate(g *graph.Graph, batch int) *foldState {
 	s := &foldState{shapes: map[string][]int{}, vals: map[string]*tensor.Tensor{}}
 	for _, p := range g.Params {
 		s.shapes[p.Name] = p.Value.Shape
-		s.vals[p.Name] = p.Value
+		if !g.TrainOverrides[p.Name] {
+			// A param the user trains is no constant to fold away.
+			s.vals[p.Name] = p.Value
+		}
 	}
 	for _, in := range g.Inputs {
 		shape := slices.Clone(in.Shape)

@@ -18,6 +18,7 @@ import (
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/internal/testmodels"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
 )
@@ -33,15 +34,6 @@ func needORT(t *testing.T) {
 	}
 }
 
-func randInput(seed uint64, shape ...int) *tensor.Tensor {
-	r := rand.New(rand.NewPCG(seed, 7))
-	x := tensor.New(shape...)
-	for i := range x.Data {
-		x.Data[i] = float32(r.NormFloat64())
-	}
-	return x
-}
-
 // torchvisionReport is where TestTorchvisionORT writes a Markdown table:
 //
 //	SHEARS_TORCHVISION=all go test -run TestTorchvisionORT ./onnx/ -args -tvreport torchvision.md
@@ -53,6 +45,9 @@ var torchvisionReport = flag.String("tvreport", "", "TestTorchvisionORT: write a
 // difference / max abs value ≤ 1e-4. It also checks that the imported
 // graph still takes any batch size.
 func TestTorchvisionORT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the torchvision and hand-built exports against ONNX Runtime take minutes: -short")
+	}
 	files, dirs := testmodels.Torchvision("..")
 	if len(files) == 0 {
 		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dirs)
@@ -87,7 +82,7 @@ func TestTorchvisionORT(t *testing.T) {
 			p.Threads = 2
 			shape := append([]int(nil), g.Inputs[0].Shape...)
 			shape[0] = 1
-			x := randInput(1, shape...)
+			x := testutil.NormalTensor(testutil.NewRand(1, 7), shape...)
 			t0 := time.Now()
 			got, err := p.Forward(false, x)
 			if err != nil {
@@ -225,7 +220,7 @@ func TestZooORT(t *testing.T) {
 				}
 				shape := append([]int(nil), g.Inputs[0].Shape...)
 				shape[0] = 2
-				x := randInput(4, shape...)
+				x := testutil.NormalTensor(testutil.NewRand(4, 7), shape...)
 				got, err := p.Forward(false, x)
 				if err != nil {
 					t.Fatal(err)

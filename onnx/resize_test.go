@@ -11,6 +11,7 @@ import (
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // TestResizeNodeTests runs ONNX's Resize and Upsample node tests, which
@@ -80,7 +81,7 @@ func TestResizeNodeTests(t *testing.T) {
 			t.Errorf("%s: forward: %v", name, err)
 			continue
 		}
-		if msg := closeTo(outs[0], want); msg != "" {
+		if msg := testutil.MismatchTensors(outs[0], want, conformanceAtol, conformanceRtol); msg != "" {
 			t.Errorf("%s: %s", name, msg)
 			continue
 		}

@@ -14,16 +14,9 @@ import (
 	"testing"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
-
-func randTensor(r *rand.Rand, shape ...int) *tensor.Tensor {
-	t := tensor.New(shape...)
-	for i := range t.Data {
-		t.Data[i] = r.Float32()*2 - 1
-	}
-	return t
-}
 
 func vecT(v ...float32) *tensor.Tensor {
 	t := tensor.New(len(v))
@@ -41,12 +34,12 @@ func smallCNN() *graph.Graph {
 		Outputs: []graph.ValueInfo{{Name: "prob", Shape: []int{-1, 10}}},
 		Meta:    map[string]string{"recipe": "l1-filter 50%", "history": "epoch 3: acc 0.91"},
 	}
-	g.AddParam("conv1.w", randTensor(r, 4, 3, 3, 3), true)
-	g.AddParam("conv1.b", randTensor(r, 4), true)
-	g.AddParam("bn1.scale", randTensor(r, 4), true)
-	g.AddParam("bn1.bias", randTensor(r, 4), true)
-	g.AddParam("bn1.mean", randTensor(r, 4), false)
-	v := randTensor(r, 4)
+	g.AddParam("conv1.w", testutil.UniformTensor(r, 4, 3, 3, 3), true)
+	g.AddParam("conv1.b", testutil.UniformTensor(r, 4), true)
+	g.AddParam("bn1.scale", testutil.UniformTensor(r, 4), true)
+	g.AddParam("bn1.bias", testutil.UniformTensor(r, 4), true)
+	g.AddParam("bn1.mean", testutil.UniformTensor(r, 4), false)
+	v := testutil.UniformTensor(r, 4)
 	for i := range v.Data {
 		v.Data[i] = 1 + v.Data[i]*v.Data[i]
 	}
@@ -59,8 +52,8 @@ func smallCNN() *graph.Graph {
 	w[3] = math.Float32frombits(1)
 	g.AddParam("bn1.var", v, false)
 	g.AddParam("flat.shape", vecT(-1, 4), false)
-	g.AddParam("fc.w", randTensor(r, 10, 4), true)
-	g.AddParam("fc.b", randTensor(r, 10), true)
+	g.AddParam("fc.w", testutil.UniformTensor(r, 10, 4), true)
+	g.AddParam("fc.b", testutil.UniformTensor(r, 10), true)
 	g.Nodes = []*graph.Node{
 		{Name: "conv1", Op: "Conv", Inputs: []string{"x", "conv1.w", "conv1.b"}, Outputs: []string{"c1"},
 			Attrs: graph.Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}, "strides": []int{1, 1}, "group": 1}},
@@ -88,8 +81,8 @@ func mlp() *graph.Graph {
 		Inputs:  []graph.ValueInfo{{Name: "in", Shape: []int{-1, 6}}},
 		Outputs: []graph.ValueInfo{{Name: "y", Shape: []int{-1, 3}}, {Name: "h", Shape: []int{-1, 5}}},
 	}
-	g.AddParam("w1", randTensor(r, 6, 5), true)
-	g.AddParam("w2", randTensor(r, 5, 3), true)
+	g.AddParam("w1", testutil.UniformTensor(r, 6, 5), true)
+	g.AddParam("w2", testutil.UniformTensor(r, 5, 3), true)
 	g.AddParam("lo", &tensor.Tensor{Shape: []int{}, Data: []float32{0}}, false)
 	g.Nodes = []*graph.Node{
 		{Name: "mm1", Op: "MatMul", Inputs: []string{"in", "w1"}, Outputs: []string{"a"}},
@@ -470,7 +463,7 @@ func TestLegacyFormsExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := randTensor(rand.New(rand.NewPCG(7, 8)), 2, 2, 3, 4)
+	x := testutil.UniformTensor(rand.New(rand.NewPCG(7, 8)), 2, 2, 3, 4)
 	run := func(g *graph.Graph) []*tensor.Tensor {
 		p, err := graph.Compile(g)
 		if err != nil {

@@ -3,7 +3,6 @@ package onnx
 import (
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -389,7 +389,7 @@ func runConformance(t errorfer, f, test string) (res conformanceResult, why stri
 		}
 		ok := true
 		for k, want := range wants {
-			if msg := closeTo(outs[k], want); msg != "" {
+			if msg := testutil.MismatchTensors(outs[k], want, conformanceAtol, conformanceRtol); msg != "" {
 				ok = false
 				t.Errorf("%s: %s: output %d (%s): %s", test, filepath.Base(dir), k, g.Outputs[k].Name, msg)
 			}
@@ -426,20 +426,4 @@ func readTensorFile(t errorfer, path string) *tensor.Tensor {
 		return nil
 	}
 	return x
-}
-
-func closeTo(got, want *tensor.Tensor) string {
-	if !tensor.SameShape(got.Shape, want.Shape) {
-		return fmt.Sprintf("shape %v, want %v", got.Shape, want.Shape)
-	}
-	for i := range want.Data {
-		g, w := float64(got.Data[i]), float64(want.Data[i])
-		if math.IsNaN(w) && math.IsNaN(g) || g == w {
-			continue
-		}
-		if math.Abs(g-w) > conformanceAtol+conformanceRtol*math.Abs(w) {
-			return fmt.Sprintf("element %d is %v, want %v", i, g, w)
-		}
-	}
-	return ""
 }

@@ -61,7 +61,10 @@ type block struct {
 	why string
 }
 
-type analyzer struct {
+// Analysis is the dependency analysis under way, as a channel Rule sees
+// it: the values' shapes and channel layouts, and the operations that
+// couple channels. Analyze makes one; rules only receive it.
+type Analysis struct {
 	g       *graph.Graph
 	params  map[string]*graph.Param
 	shapes  map[string][]int
@@ -108,7 +111,7 @@ func Analyze(g *graph.Graph) (*DepGraph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	a := &analyzer{g: g, params: g.ParamMap(), shapes: shapes, readers: g.Consumers(),
+	a := &Analysis{g: g, params: g.ParamMap(), shapes: shapes, readers: g.Consumers(),
 		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}, opaques: map[string]string{}}
 	for _, in := range g.Inputs {
 		if l := a.freshValue(in.Name); l != nil {
@@ -146,12 +149,12 @@ func count(n int, word string) string {
 
 // union-find over elements
 
-func (a *analyzer) newElem() int {
+func (a *Analysis) newElem() int {
 	a.parent = append(a.parent, len(a.parent))
 	return len(a.parent) - 1
 }
 
-func (a *analyzer) find(e int) int {
+func (a *Analysis) find(e int) int {
 	for a.parent[e] != e {
 		a.parent[e] = a.parent[a.parent[e]]
 		e = a.parent[e]
@@ -159,7 +162,7 @@ func (a *analyzer) find(e int) int {
 	return e
 }
 
-func (a *analyzer) union(x, y int) {
+func (a *Analysis) union(x, y int) {
 	x, y = a.find(x), a.find(y)
 	if x != y {
 		a.parent[max(x, y)] = min(x, y)
@@ -167,7 +170,7 @@ func (a *analyzer) union(x, y int) {
 }
 
 // fresh makes a layout of n new channels.
-func (a *analyzer) fresh(n int) layout {
+func (a *Analysis) fresh(n int) layout {
 	l := make(layout, n)
 	for i := range l {
 		l[i] = unit{a.newElem(), i, 1}
@@ -177,10 +180,10 @@ func (a *analyzer) fresh(n int) layout {
 
 // freshValue gives value name new channels on axis 1 (nil for a value of
 // rank < 2, which has no channel axis).
-func (a *analyzer) freshValue(name string) layout { return a.freshValueAt(name, 1) }
+func (a *Analysis) freshValue(name string) layout { return a.freshValueAt(name, 1) }
 
 // freshValueAt gives value name new channels on axis ax.
-func (a *analyzer) freshValueAt(name string, ax int) layout {
+func (a *Analysis) freshValueAt(name string, ax int) layout {
 	s := a.shapes[name]
 	if len(s) < 2 || ax < 1 || ax >= len(s) {
 		return nil
@@ -191,12 +194,12 @@ func (a *analyzer) freshValueAt(name string, ax int) layout {
 }
 
 // setLayout gives value name the channels l on axis 1.
-func (a *analyzer) setLayout(name string, l layout) { a.setLayoutAt(name, l, 1) }
+func (a *Analysis) setLayout(name string, l layout) { a.setLayoutAt(name, l, 1) }
 
 // setLayoutAt gives value name the channels l on axis ax. The channel axis
 // is 1 (N×C×…) unless a Transpose moved it: ConvNeXt and transformer
 // blocks run their linear layers on N×H×W×C values, channels last.
-func (a *analyzer) setLayoutAt(name string, l layout, ax int) {
+func (a *Analysis) setLayoutAt(name string, l layout, ax int) {
 	if name == "" || l == nil {
 		return
 	}
@@ -212,7 +215,7 @@ func (a *analyzer) setLayoutAt(name string, l layout, ax int) {
 }
 
 // axisOf is the channel axis of a value (1 unless a Transpose moved it).
-func (a *analyzer) axisOf(name string) int {
+func (a *Analysis) axisOf(name string) int {
 	if ax, ok := a.axes[name]; ok {
 		return ax
 	}
@@ -222,7 +225,7 @@ func (a *analyzer) axisOf(name string) int {
 // layoutOf returns the channel layout of a value, or of a param read as
 // data (its axis 1, new channels bound to the param); nil when the operand
 // has no channel axis.
-func (a *analyzer) layoutOf(name string) layout {
+func (a *Analysis) layoutOf(name string) layout {
 	if l, ok := a.lays[name]; ok {
 		return l
 	}
@@ -236,7 +239,73 @@ func (a *analyzer) layoutOf(name string) layout {
 	return l
 }
 
-func (a *analyzer) block(l layout, why string) {
+// Layout is the channels of a value or a param axis, in order along the
+// axis. Layouts come from the Analysis (Layout, NewChannels) and go back
+// into it (SetLayout, Bind, Unite).
+type Layout struct{ l layout }
+
+// Len is the size of the axis the layout covers.
+func (l Layout) Len() int { return l.l.size() }
+
+// Sub returns the channels at positions [lo, hi) of the axis, as a layout
+// starting at 0 (a Split's or Slice's part); ok is false when a channel
+// straddles lo or hi.
+func (l Layout) Sub(lo, hi int) (Layout, bool) {
+	s, ok := l.l.sub(lo, hi)
+	return Layout{s}, ok
+}
+
+// Shape returns a value's or param's shape (the batch as analysed, 1 or
+// 2).
+func (a *Analysis) Shape(value string) []int { return a.shapes[value] }
+
+// Param returns the param that input i of n reads, or nil.
+func (a *Analysis) Param(n *graph.Node, i int) *graph.Param { return a.paramOf(n, i) }
+
+// ChannelAxis is the channel axis of a value: 1 unless a Transpose moved
+// it.
+func (a *Analysis) ChannelAxis(value string) int { return a.axisOf(value) }
+
+// Layout returns the channels of a value, or of a param read as data (its
+// axis 1, which becomes new channels bound to the param); ok is false
+// when it has no channel axis.
+func (a *Analysis) Layout(value string) (Layout, bool) {
+	l := a.layoutOf(value)
+	return Layout{l}, l != nil
+}
+
+// SetLayout gives value the channels l on axis axis (an output whose
+// channels are an input's, rearranged).
+func (a *Analysis) SetLayout(value string, l Layout, axis int) { a.setLayoutAt(value, l.l, axis) }
+
+// NewChannels gives output value of n new channels on axis axis, which n
+// makes (a conv's filters): they form a group of their own until coupled.
+// ok is false when the value has no such axis.
+func (a *Analysis) NewChannels(n *graph.Node, value string, axis int) (Layout, bool) {
+	l := a.freshValueAt(value, axis)
+	if l == nil {
+		return Layout{}, false
+	}
+	a.sources = append(a.sources, source{n.Name, value, l, ""})
+	return Layout{l}, true
+}
+
+// Bind ties axis axis of param to the channels l: pruning a channel
+// removes its slice of the param.
+func (a *Analysis) Bind(param string, axis int, l Layout) { a.bind(param, axis, l.l) }
+
+// Unite makes x and y the same channels (a residual Add's operands); when
+// their structure differs they cannot be matched, and both are fixed with
+// reason why.
+func (a *Analysis) Unite(x, y Layout, why string) { a.unite(x.l, y.l, why) }
+
+// Refuse fixes param axes of n that hold no channels of any value (a
+// LayerNorm's per-position scale), with reason why.
+func (a *Analysis) Refuse(n *graph.Node, why string, axes ...ParamAxis) {
+	a.refuse(n, why, "feature", axes...)
+}
+
+func (a *Analysis) block(l layout, why string) {
 	for _, u := range l {
 		a.blocks = append(a.blocks, block{u.e, why})
 	}
@@ -245,7 +314,7 @@ func (a *analyzer) block(l layout, why string) {
 // unite makes two layouts the same channels (operands of a residual Add,
 // two uses of one param). Layouts whose units differ cannot be matched
 // channel for channel; both are blocked.
-func (a *analyzer) unite(x, y layout, why string) {
+func (a *Analysis) unite(x, y layout, why string) {
 	if !x.sameShape(y) {
 		a.block(x, why)
 		a.block(y, why)
@@ -257,7 +326,7 @@ func (a *analyzer) unite(x, y layout, why string) {
 }
 
 // bind couples axis of param to layout l.
-func (a *analyzer) bind(param string, axis int, l layout) {
+func (a *Analysis) bind(param string, axis int, l layout) {
 	p := a.params[param]
 	if p == nil || l == nil {
 		return
@@ -275,13 +344,13 @@ func (a *analyzer) bind(param string, axis int, l layout) {
 	a.binds = append(a.binds, binding{param, axis, l})
 }
 
-// opaque is the rule for an op pruning cannot see through: the channels
+// Opaque is the rule for an op pruning cannot see through: the channels
 // it reads cannot change, and the channels it makes are new and fixed.
 // An output of the rank of the first input with channels keeps that
 // input's channel axis (a ReduceMean over the channels of an N×H×W×C
 // value gives N×H×W×1: channels last, one of them), so that what follows
 // still finds the channels where they are.
-func (a *analyzer) opaque(n *graph.Node, format string, args ...any) {
+func (a *Analysis) Opaque(n *graph.Node, format string, args ...any) {
 	why := fmt.Sprintf(format, args...)
 	if _, ok := a.opaques[n.Name]; !ok {
 		a.opaques[n.Name] = why
@@ -310,19 +379,19 @@ func (a *analyzer) opaque(n *graph.Node, format string, args ...any) {
 	}
 }
 
-// pass gives output 0 (and any further same-shaped outputs) the channels
+// Pass gives output 0 (and any further same-shaped outputs) the channels
 // of input 0, for ops that act on each channel separately.
-func (a *analyzer) pass(n *graph.Node) {
+func (a *Analysis) Pass(n *graph.Node) {
 	if len(n.Inputs) == 0 {
-		a.opaque(n, "%s %s has no input", n.Op, n.Name)
+		a.Opaque(n, "%s %s has no input", n.Op, n.Name)
 		return
 	}
-	a.passTo(n, a.axisOf(n.Inputs[0]))
+	a.PassTo(n, a.axisOf(n.Inputs[0]))
 }
 
-// passTo is pass for an op that moves input 0's channel axis to axis oax
+// PassTo is Pass for an op that moves input 0's channel axis to axis oax
 // of its outputs (a Transpose, a ReduceMean without keepdims).
-func (a *analyzer) passTo(n *graph.Node, oax int) {
+func (a *Analysis) PassTo(n *graph.Node, oax int) {
 	in := a.layoutOf(n.Inputs[0])
 	si := a.shapes[n.Inputs[0]]
 	ax := a.axisOf(n.Inputs[0])
@@ -333,20 +402,20 @@ func (a *analyzer) passTo(n *graph.Node, oax int) {
 		so := a.shapes[o]
 		if in == nil {
 			if len(so) >= 2 {
-				a.opaque(n, "%s %s makes channels from an input without a channel axis", n.Op, n.Name)
+				a.Opaque(n, "%s %s makes channels from an input without a channel axis", n.Op, n.Name)
 				return
 			}
 			continue
 		}
 		if len(so) < 2 || oax >= len(so) || so[0] != si[0] || so[oax] != si[ax] {
-			a.opaque(n, "%s %s changes the channel axis (%s → %s)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
+			a.Opaque(n, "%s %s changes the channel axis (%s → %s)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
 			return
 		}
 		a.setLayoutAt(o, in, oax)
 	}
 }
 
-func (a *analyzer) paramOf(n *graph.Node, i int) *graph.Param {
+func (a *Analysis) paramOf(n *graph.Node, i int) *graph.Param {
 	if i >= len(n.Inputs) || n.Inputs[i] == "" {
 		return nil
 	}
@@ -372,7 +441,7 @@ func ints(p *graph.Param) []int {
 }
 
 // finish resolves the union-find into groups.
-func (a *analyzer) finish() *DepGraph {
+func (a *Analysis) finish() *DepGraph {
 	d := &DepGraph{g: a.g, class: map[int]chanRef{}, shapes: map[string][]int{}}
 	// Link the channels of each source into one group.
 	gp := map[int]int{}

@@ -16,7 +16,8 @@
 // N×C×H×W, F of N×F) unless a Transpose moved it (ConvNeXt and
 // transformer blocks run their linear layers channels-last, on N×H×W×C).
 // Every channel of every value is an element of a union-find; a rule per
-// op says which elements are the same channel:
+// op type (Rule, registered with RegisterRule: Torch-Pruning's per-layer
+// pruner table) says which elements are the same channel:
 //
 //   - Conv, Gemm and MatMul with a 2-D param make new channels on their
 //     output (W axis 0 and the bias; a Gemm's out axis follows transB) and
@@ -38,7 +39,7 @@
 //   - Add, Sub, Mul, Div, Pow, PRelu and the variadic Sum, Mean, Max and
 //     Min couple all operands whose axis aligned with the output's axis 1
 //     has the full width (a residual add, a squeeze-excitation Mul by
-//     N×C×1×1); a param operand such as a C×1×1 constant (a PReLU slope)
+//     N×C×1×1); a param operand such as a C×1×1 PReLU slope or layer scale
 //     contributes its slice; scalars and size-1 axes broadcast and couple
 //     nothing;
 //   - Concat on axis 1 lays its inputs' channels side by side, so each
@@ -60,6 +61,49 @@
 // Torch-Pruning's group.details() does:
 //
 //	conv2: 50 channels: conv2.weight[out 0:50] → conv2.bias[0:50] → fc1.weight[in 0:800, 16 per channel]
+//
+// What an op's params are (weight, bias, scale, statistic, constant),
+// which of a weight's axes are its out and in channels, and whether they
+// train is not pruning's business: package graph's op specs declare it
+// (graph.OpSpec), and the rules, Summary, Reinit and the criteria ask
+// them (graph.WeightOf, graph.ParamUses, Param.Axes) instead of matching
+// op names.
+//
+// # A rule for a new op
+//
+// A custom op (registered with graph.RegisterOp) is opaque to pruning
+// until it has a rule: the channels it reads and writes are then fixed,
+// with the reason "no channel rule for op X". To prune through it,
+// register a Rule for its type, in an init function or before Analyze:
+//
+//	prune.RegisterRule("ChannelGain", prune.Rule{
+//		// y = x·g[c]: the output has the input's channels, and g's
+//		// axis 0 goes with them.
+//		Apply: func(a *prune.Analysis, n *graph.Node) {
+//			a.Pass(n)
+//			if l, ok := a.Layout(n.Outputs[0]); ok {
+//				a.Bind(n.Inputs[1], 0, l)
+//			}
+//		},
+//		// g holds one value per output channel: Analyze checks that
+//		// it is grouped, never left out silently.
+//		Features: func(a *prune.Analysis, n *graph.Node) []prune.ParamAxis {
+//			return []prune.ParamAxis{{Param: n.Inputs[1], Axis: 0}}
+//		},
+//	})
+//
+// Apply sees the node and the Analysis: the values' shapes
+// (Analysis.Shape) and channel axes (ChannelAxis), their channels
+// (Layout, SetLayout), and the operations the built-in rules use — pass
+// the input's channels through (Pass, PassTo), make new channels on an
+// output (NewChannels, a conv's filters), tie a param axis to channels
+// (Bind), make two sets of channels the same (Unite, a residual Add), give
+// up with a reason (Opaque), or refuse param axes that hold no channels
+// (Refuse). A rule that leaves an output's channels untraced, or a
+// Features axis unbound, is reported as a bug in the rule. Unless
+// Rule.AnyAxis is set, a node whose input has its channels off axis 1 (after
+// a Transpose) is made opaque before Apply runs. Surgery, masks and
+// criteria need nothing more: they act on the bound param slices.
 //
 // # What cannot be pruned
 //

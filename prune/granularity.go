@@ -203,22 +203,7 @@ func Structured(gr Granularity) bool { return gr.Structured() }
 
 // weightAxes returns the out and in axes of a conv or linear weight, or
 // −1 when p is not one.
-func weightAxes(p *graph.Param) (out, in int) {
-	out, in = -1, -1
-	for a, r := range p.Axes {
-		switch r {
-		case graph.AxisOut:
-			if out < 0 {
-				out = a
-			}
-		case graph.AxisIn:
-			if in < 0 {
-				in = a
-			}
-		}
-	}
-	return out, in
-}
+func weightAxes(p *graph.Param) (out, in int) { return p.WeightAxes() }
 
 // Weights lists the conv and linear weights of g (trainable params with an
 // out and an in axis), in param order: what element granularities prune.

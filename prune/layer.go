@@ -104,12 +104,22 @@ func isFilter(p *graph.Param, s Slice) bool {
 	return o == s.Axis && i >= 0 && p.Value.Rank() >= 2
 }
 
-// bnScales returns the names of BatchNormalization scale params (γ).
+// bnScales returns the names of BatchNorm scale params (γ): as the op
+// specs declare them, the per-channel scales of nodes that normalise with
+// running statistics (a LayerNorm's or InstanceNorm's scale, or a PReLU
+// slope, is not one).
 func bnScales(g *graph.Graph) map[string]bool {
 	m := map[string]bool{}
+	params := g.ParamMap()
 	for _, n := range g.Nodes {
-		if n.Op == "BatchNormalization" && len(n.Inputs) > 1 {
-			m[n.Inputs[1]] = true
+		uses := graph.ParamUses(g, n, params)
+		if !slices.ContainsFunc(uses, func(u graph.ParamUse) bool { return u.Kind == graph.ParamMean }) {
+			continue
+		}
+		for _, u := range uses {
+			if u.Kind == graph.ParamScale {
+				m[n.Inputs[u.Input]] = true
+			}
 		}
 	}
 	return m

@@ -7,38 +7,114 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
 
-// elementwise are the ops that act on each element separately: their
-// output has their input's channels, on whichever axis they are.
-var elementwise = map[string]bool{
-	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true,
-	"Tanh": true, "Identity": true, "Neg": true, "Sqrt": true, "Exp": true, "Log": true,
-	"Abs": true, "Reciprocal": true, "Clip": true, "Cast": true, "Dropout": true, "Erf": true,
-	"Elu": true, "Selu": true, "Celu": true, "Softplus": true, "Softsign": true, "ThresholdedRelu": true,
+// Rule is the channel rule of an op type: how a node of that type moves,
+// makes or fixes channels. Rules are registered per op type with
+// RegisterRule (Torch-Pruning's per-layer pruner table); the built-in ones
+// are registered in this file's init, and an op without a rule is opaque.
+type Rule struct {
+	// Apply traces the node through the analysis: give each output its
+	// channels (Analysis.Pass, Analysis.NewChannels, Analysis.SetLayout),
+	// bind the param axes that hold them (Analysis.Bind), tie channels
+	// that must stay equal (Analysis.Unite), or give up on the node with
+	// a reason (Analysis.Opaque).
+	Apply func(a *Analysis, n *graph.Node)
+	// AnyAxis says that Apply follows the channels wherever a Transpose
+	// put them. Otherwise an input whose channels are not on axis 1 makes
+	// the node opaque before Apply runs.
+	AnyAxis bool
+	// Features lists the param axes of the node that hold its output
+	// features (a conv's filters and bias). Analyze checks that each ends
+	// up grouped: bound by Apply, owned by an opaque node's fixed
+	// channels, or else reported as a bug in the rule, never skipped. Nil:
+	// the op owns no such params.
+	Features func(a *Analysis, n *graph.Node) []ParamAxis
 }
 
-// pools act on each channel of an N×C×… value separately: their output
-// has their input's channels, which must be on axis 1.
-var pools = map[string]bool{
-	"MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "GlobalMaxPool": true,
+var (
+	rulesMu sync.RWMutex
+	rules   = map[string]Rule{}
+)
+
+// RegisterRule sets the channel rule of an op type, replacing any earlier
+// one (a custom op registered with graph.RegisterOp gets one this way).
+// It panics on a rule without Apply, a programming error.
+func RegisterRule(opType string, r Rule) {
+	if r.Apply == nil {
+		panic(fmt.Sprintf("prune: RegisterRule(%q) needs an Apply function", opType))
+	}
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
+	rules[opType] = r
 }
 
-// anyAxis are the ops whose rule follows the channels wherever a Transpose
-// put them; every other op expects them on axis 1.
-var anyAxis = map[string]bool{
-	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "PRelu": true, "MatMul": true,
-	"Sum": true, "Mean": true, "Max": true, "Min": true,
-	"Transpose": true, "ReduceMean": true, "ReduceSum": true, "ReduceMax": true, "ReduceMin": true,
-	"Softmax": true, "LogSoftmax": true, "LayerNormalization": true, "Resize": true, "Shape": true,
-	"Constant": true,
+// RuleFor returns the channel rule of an op type.
+func RuleFor(opType string) (Rule, bool) {
+	rulesMu.RLock()
+	defer rulesMu.RUnlock()
+	r, ok := rules[opType]
+	return r, ok
 }
 
-func (a *analyzer) node(n *graph.Node) {
-	a.rule(n)
+func init() {
+	// Elementwise ops act on each element separately: their output has
+	// their input's channels, on whichever axis they are.
+	for _, op := range []string{"Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",
+		"Tanh", "Identity", "Neg", "Sqrt", "Exp", "Log", "Abs", "Reciprocal", "Clip", "Cast", "Dropout", "Erf",
+		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
+	}
+	// Pools act on each channel of an N×C×… value separately: their
+	// output has their input's channels, which must be on axis 1.
+	for _, op := range []string{"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).Pass})
+	}
+	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Mean", "Max", "Min"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).binary, AnyAxis: true})
+	}
+	for _, op := range []string{"Flatten", "Reshape", "Squeeze", "Unsqueeze"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).view, AnyAxis: true})
+	}
+	for _, op := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).reduce, AnyAxis: true})
+	}
+	for _, op := range []string{"Softmax", "LogSoftmax"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).softmax, AnyAxis: true})
+	}
+	RegisterRule("Conv", Rule{Apply: (*Analysis).conv, Features: features(1, 0, 2, 0)})
+	RegisterRule("ConvTranspose", Rule{Apply: (*Analysis).convTranspose, Features: features(1, 1, 2, 0)})
+	RegisterRule("Gemm", Rule{Apply: (*Analysis).gemm, Features: gemmFeatures})
+	RegisterRule("MatMul", Rule{Apply: (*Analysis).matmul, AnyAxis: true, Features: matmulFeatures})
+	RegisterRule("BatchNormalization", Rule{Apply: (*Analysis).batchNorm, Features: features(1, 0, 2, 0, 3, 0, 4, 0)})
+	RegisterRule("InstanceNormalization", Rule{Apply: (*Analysis).instanceNorm, Features: features(1, 0, 2, 0)})
+	RegisterRule("LayerNormalization", Rule{Apply: (*Analysis).layerNorm, AnyAxis: true, Features: features(1, 0, 2, 0)})
+	RegisterRule("LRN", Rule{Apply: opaqueRule("LRN %s normalises across neighbouring channels")})
+	RegisterRule("Concat", Rule{Apply: (*Analysis).concat})
+	RegisterRule("Split", Rule{Apply: (*Analysis).split})
+	RegisterRule("Slice", Rule{Apply: (*Analysis).slice})
+	RegisterRule("Transpose", Rule{Apply: (*Analysis).transpose, AnyAxis: true})
+	RegisterRule("Pad", Rule{Apply: (*Analysis).pad})
+	RegisterRule("Resize", Rule{Apply: (*Analysis).resize, AnyAxis: true})
+	RegisterRule("Gather", Rule{Apply: (*Analysis).gather})
+	RegisterRule("Expand", Rule{Apply: (*Analysis).expand})
+	RegisterRule("Shape", Rule{Apply: opaqueRule("Shape %s reads the channel count"), AnyAxis: true})
+	RegisterRule("Constant", Rule{Apply: opaqueRule("Constant %s holds its tensor in an attribute (make it a param to prune it)"), AnyAxis: true})
+}
+
+// opaqueRule makes every node of an op opaque, format being the reason
+// with %s for the node's name.
+func opaqueRule(format string) func(*Analysis, *graph.Node) {
+	return func(a *Analysis, n *graph.Node) { a.Opaque(n, format, n.Name) }
+}
+
+func (a *Analysis) node(n *graph.Node) {
+	r, ok := RuleFor(n.Op)
+	a.rule(n, r, ok)
 	// Every output with a channel axis must have a layout covering it; a
 	// rule that left one out would otherwise drop channels silently.
 	for _, o := range n.Outputs {
@@ -53,18 +129,26 @@ func (a *analyzer) node(n *graph.Node) {
 	// not group is reported, never skipped. A node made opaque owns its
 	// output's fixed channels, weights included; anything else left
 	// unbound is a rule's oversight.
-	for _, f := range a.featureParams(n) {
-		if _, ok := a.bound[fmt.Sprintf("%s/%d", f.param, f.axis)]; ok {
+	var feats []ParamAxis
+	if r.Features != nil {
+		feats = r.Features(a, n)
+	}
+	for _, f := range feats {
+		if p := a.params[f.Param]; p == nil || f.Axis < 0 || f.Axis >= p.Value.Rank() {
+			a.Opaque(n, "%s %s: its rule lists axis %d of param %q as a feature axis, which the param does not have (a bug in the rule)", n.Op, n.Name, f.Axis, f.Param)
 			continue
 		}
-		size := a.params[f.param].Value.Shape[f.axis]
+		if _, ok := a.bound[fmt.Sprintf("%s/%d", f.Param, f.Axis)]; ok {
+			continue
+		}
+		size := a.params[f.Param].Value.Shape[f.Axis]
 		why, opaque := a.opaques[n.Name]
 		if l := a.lays[n.Outputs[0]]; opaque && l.size() == size {
-			a.bind(f.param, f.axis, l)
+			a.bind(f.Param, f.Axis, l)
 			continue
 		}
 		if !opaque {
-			why = fmt.Sprintf("%s %s: its weight %s was not grouped (a bug in package prune)", n.Op, n.Name, f.param)
+			why = fmt.Sprintf("%s %s: its weight %s was not grouped (a bug in package prune)", n.Op, n.Name, f.Param)
 		}
 		a.refuse(n, why, "feature", f)
 	}
@@ -79,65 +163,62 @@ func batchShape(s []int) string {
 	return "N" + strings.TrimPrefix(tensor.ShapeString(s), fmt.Sprint(s[0]))
 }
 
-// paramAxis is axis Axis of param Param.
-type paramAxis struct {
-	param string
-	axis  int
+// ParamAxis is axis Axis of param Param.
+type ParamAxis struct {
+	Param string
+	Axis  int
 }
 
-// featureParams lists the param axes of n that hold its output features:
-// a Conv's filters and bias (axis 0), a ConvTranspose's (weight axis 1),
-// a Gemm's out axis and per-feature C,
-// a MatMul param operand's out axis (the last of x·B, the second to last
-// of A·x), BatchNormalization's four params, InstanceNormalization's scale
-// and B and LayerNormalization's Scale and B (axis 0).
-func (a *analyzer) featureParams(n *graph.Node) []paramAxis {
-	var out []paramAxis
-	add := func(i, axis int) {
-		p := a.paramOf(n, i)
-		if p == nil {
-			return
+// features lists, as Rule.Features, axis pairs[k+1] of the param at input
+// pairs[k] for each k (a negative axis counts from the end), skipping
+// inputs that are not params and axes the param lacks.
+func features(pairs ...int) func(*Analysis, *graph.Node) []ParamAxis {
+	return func(a *Analysis, n *graph.Node) []ParamAxis {
+		var out []ParamAxis
+		for k := 0; k+1 < len(pairs); k += 2 {
+			out = a.feature(out, n, pairs[k], pairs[k+1])
 		}
-		if axis < 0 {
-			axis += p.Value.Rank()
-		}
-		if axis >= 0 && axis < p.Value.Rank() {
-			out = append(out, paramAxis{p.Name, axis})
-		}
+		return out
 	}
-	switch n.Op {
-	case "InstanceNormalization":
-		add(1, 0)
-		add(2, 0)
-	case "Conv":
-		add(1, 0)
-		add(2, 0)
-	case "ConvTranspose":
-		add(1, 1)
-		add(2, 0)
-	case "Gemm":
-		if tb, _ := n.Attrs.Int("transB", 0); tb != 0 {
-			add(1, 0)
-		} else {
-			add(1, 1)
-		}
-		if c := a.paramOf(n, 2); c != nil && c.Value.Rank() > 0 && c.Value.Shape[c.Value.Rank()-1] > 1 {
-			add(2, -1)
-		}
-	case "MatMul":
-		if p := a.paramOf(n, 1); p != nil && p.Value.Rank() >= 2 {
-			add(1, -1)
-		}
-		if p := a.paramOf(n, 0); p != nil && p.Value.Rank() >= 2 {
-			add(0, -2)
-		}
-	case "BatchNormalization":
-		for i := 1; i <= 4; i++ {
-			add(i, 0)
-		}
-	case "LayerNormalization":
-		add(1, 0)
-		add(2, 0)
+}
+
+// feature appends axis axis of the param at input i, if there is one.
+func (a *Analysis) feature(out []ParamAxis, n *graph.Node, i, axis int) []ParamAxis {
+	p := a.paramOf(n, i)
+	if p == nil {
+		return out
+	}
+	if axis < 0 {
+		axis += p.Value.Rank()
+	}
+	if axis >= 0 && axis < p.Value.Rank() {
+		out = append(out, ParamAxis{Param: p.Name, Axis: axis})
+	}
+	return out
+}
+
+// gemmFeatures: the weight's out axis (where its op spec says) and a
+// per-feature C's last axis.
+func gemmFeatures(a *Analysis, n *graph.Node) []ParamAxis {
+	var out []ParamAxis
+	if _, use, ok := graph.WeightOf(a.g, n, a.params); ok {
+		out = a.feature(out, n, use.Input, use.Out)
+	}
+	if c := a.paramOf(n, 2); c != nil && c.Value.Rank() > 0 && c.Value.Shape[c.Value.Rank()-1] > 1 {
+		out = a.feature(out, n, 2, -1)
+	}
+	return out
+}
+
+// matmulFeatures: a param operand's out axis, the last of x·B and the
+// second to last of A·x.
+func matmulFeatures(a *Analysis, n *graph.Node) []ParamAxis {
+	var out []ParamAxis
+	if p := a.paramOf(n, 1); p != nil && p.Value.Rank() >= 2 {
+		out = a.feature(out, n, 1, -1)
+	}
+	if p := a.paramOf(n, 0); p != nil && p.Value.Rank() >= 2 {
+		out = a.feature(out, n, 0, -2)
 	}
 	return out
 }
@@ -146,10 +227,10 @@ func (a *analyzer) featureParams(n *graph.Node) []paramAxis {
 // MatMul along a spatial axis, a LayerNorm's per-position scale): they
 // become one fixed set of units, owned by n and refused with why. Axes of
 // different sizes get a set each.
-func (a *analyzer) refuse(n *graph.Node, why, word string, axes ...paramAxis) {
+func (a *Analysis) refuse(n *graph.Node, why, word string, axes ...ParamAxis) {
 	bySize := map[int]layout{}
 	for _, f := range axes {
-		size := a.params[f.param].Value.Shape[f.axis]
+		size := a.params[f.Param].Value.Shape[f.Axis]
 		l := bySize[size]
 		if l == nil {
 			l = a.fresh(size)
@@ -157,77 +238,37 @@ func (a *analyzer) refuse(n *graph.Node, why, word string, axes ...paramAxis) {
 			a.sources = append(a.sources, source{n.Name, n.Outputs[0], l, word})
 			a.block(l, why)
 		}
-		a.bind(f.param, f.axis, l)
+		a.bind(f.Param, f.Axis, l)
 	}
 }
 
-func (a *analyzer) rule(n *graph.Node) {
-	if !elementwise[n.Op] && !anyAxis[n.Op] {
-		for _, in := range n.Inputs {
-			if ax := a.axisOf(in); ax != 1 && a.lays[in] != nil {
-				switch n.Op {
-				case "Reshape", "Flatten", "Squeeze", "Unsqueeze":
-					a.opaque(n, "%s %s reshapes %s, whose channels a Transpose moved to axis %d (the end of a channel shuffle?)", n.Op, n.Name, in, ax)
-				default:
-					a.opaque(n, "%s %s reads %s with its channels on axis %d (moved there by a Transpose), not axis 1", n.Op, n.Name, in, ax)
-				}
-				return
+// rule applies n's channel rule; an op without one is opaque.
+func (a *Analysis) rule(n *graph.Node, r Rule, ok bool) {
+	if !r.AnyAxis && a.offAxis(n, false) {
+		return
+	}
+	if !ok {
+		a.Opaque(n, "%s %s: no channel rule for op %s", n.Op, n.Name, n.Op)
+		return
+	}
+	r.Apply(a, n)
+}
+
+// offAxis makes n opaque, and reports so, when it reads a value whose
+// channels a Transpose moved off axis 1; reshapes say why that is likely
+// (the end of a channel shuffle).
+func (a *Analysis) offAxis(n *graph.Node, reshapes bool) bool {
+	for _, in := range n.Inputs {
+		if ax := a.axisOf(in); ax != 1 && a.lays[in] != nil {
+			if reshapes {
+				a.Opaque(n, "%s %s reshapes %s, whose channels a Transpose moved to axis %d (the end of a channel shuffle?)", n.Op, n.Name, in, ax)
+			} else {
+				a.Opaque(n, "%s %s reads %s with its channels on axis %d (moved there by a Transpose), not axis 1", n.Op, n.Name, in, ax)
 			}
+			return true
 		}
 	}
-	switch {
-	case elementwise[n.Op], pools[n.Op]:
-		a.pass(n)
-	default:
-		switch n.Op {
-		case "Conv":
-			a.conv(n)
-		case "ConvTranspose":
-			a.convTranspose(n)
-		case "Gemm":
-			a.gemm(n)
-		case "MatMul":
-			a.matmul(n)
-		case "BatchNormalization":
-			a.batchNorm(n)
-		case "InstanceNormalization":
-			a.instanceNorm(n)
-		case "LRN":
-			a.opaque(n, "LRN %s normalises across neighbouring channels", n.Name)
-		case "Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Mean", "Max", "Min":
-			a.binary(n)
-		case "Concat":
-			a.concat(n)
-		case "Split":
-			a.split(n)
-		case "Slice":
-			a.slice(n)
-		case "Flatten", "Reshape", "Squeeze", "Unsqueeze":
-			a.view(n)
-		case "Transpose":
-			a.transpose(n)
-		case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin":
-			a.reduce(n)
-		case "Softmax", "LogSoftmax":
-			a.softmax(n)
-		case "LayerNormalization":
-			a.layerNorm(n)
-		case "Pad":
-			a.pad(n)
-		case "Resize":
-			a.resize(n)
-		case "Gather":
-			a.gather(n)
-		case "Expand":
-			a.expand(n)
-		case "Shape":
-			a.opaque(n, "Shape %s reads the channel count", n.Name)
-		case "Constant":
-			a.opaque(n, "Constant %s holds its tensor in an attribute (make it a param to prune it)", n.Name)
-		default:
-			a.opaque(n, "%s %s: no channel rule for op %s", n.Op, n.Name, n.Op)
-		}
-	}
+	return false
 }
 
 // conv: a new channel axis on the output (W axis 0 and the bias); the
@@ -237,16 +278,16 @@ func (a *analyzer) rule(n *graph.Node) {
 // group k go together, and the group count shrinks. Other grouped
 // convolutions keep their group count: channel p of every group is coupled
 // with channel p of the others, on the input side and on the output side.
-func (a *analyzer) conv(n *graph.Node) {
+func (a *Analysis) conv(n *graph.Node) {
 	x := n.Inputs[0]
 	w := a.paramOf(n, 1)
 	if w == nil || (hasInput(n, 2) && a.paramOf(n, 2) == nil) {
-		a.opaque(n, "Conv %s: weight or bias is not a param", n.Name)
+		a.Opaque(n, "Conv %s: weight or bias is not a param", n.Name)
 		return
 	}
 	xl := a.layoutOf(x)
 	if xl == nil {
-		a.opaque(n, "Conv %s: input %s has no channel axis", n.Name, x)
+		a.Opaque(n, "Conv %s: input %s has no channel axis", n.Name, x)
 		return
 	}
 	group, _ := n.Attrs.Int("group", 1)
@@ -259,7 +300,7 @@ func (a *analyzer) conv(n *graph.Node) {
 		out = a.fresh(m)
 		a.sources = append(a.sources, source{n.Name, n.Outputs[0], out, ""})
 	case len(xl) != c:
-		a.opaque(n, "grouped conv %s: each channel of its input %s spans several positions (made by a Reshape that merged axes, such as a channel shuffle)", n.Name, x)
+		a.Opaque(n, "grouped conv %s: each channel of its input %s spans several positions (made by a Reshape that merged axes, such as a channel shuffle)", n.Name, x)
 		return
 	case cg == 1:
 		mult := m / group
@@ -296,20 +337,20 @@ func (a *analyzer) conv(n *graph.Node) {
 // convTranspose: like a Conv with the weight's axes swapped, W being
 // in×out×k…: new channels on its output (W axis 1 and the bias), the
 // input's read through W axis 0. Grouped ones are refused.
-func (a *analyzer) convTranspose(n *graph.Node) {
+func (a *Analysis) convTranspose(n *graph.Node) {
 	x := n.Inputs[0]
 	w := a.paramOf(n, 1)
 	if w == nil || (hasInput(n, 2) && a.paramOf(n, 2) == nil) {
-		a.opaque(n, "ConvTranspose %s: weight or bias is not a param", n.Name)
+		a.Opaque(n, "ConvTranspose %s: weight or bias is not a param", n.Name)
 		return
 	}
 	xl := a.layoutOf(x)
 	if xl == nil {
-		a.opaque(n, "ConvTranspose %s: input %s has no channel axis", n.Name, x)
+		a.Opaque(n, "ConvTranspose %s: input %s has no channel axis", n.Name, x)
 		return
 	}
 	if group, _ := n.Attrs.Int("group", 1); group != 1 {
-		a.opaque(n, "ConvTranspose %s has %d groups (only ungrouped transposed convolutions are pruned)", n.Name, group)
+		a.Opaque(n, "ConvTranspose %s has %d groups (only ungrouped transposed convolutions are pruned)", n.Name, group)
 		return
 	}
 	a.bind(w.Name, 0, xl)
@@ -326,10 +367,10 @@ func (a *analyzer) convTranspose(n *graph.Node) {
 // the input's features read through the weight's in axis. The features
 // are on axis 1 of an N×F input, or on the last axis of an N-d MatMul
 // input whose channels a Transpose moved there (N×H×W×C).
-func (a *analyzer) linear(n *graph.Node, w *graph.Param, inAxis int) {
+func (a *Analysis) linear(n *graph.Node, w *graph.Param, inAxis int) {
 	al := a.layoutOf(n.Inputs[0])
 	if al == nil {
-		a.opaque(n, "%s %s: input has no feature axis", n.Op, n.Name)
+		a.Opaque(n, "%s %s: input has no feature axis", n.Op, n.Name)
 		return
 	}
 	ax := a.axisOf(n.Inputs[0])
@@ -341,26 +382,22 @@ func (a *analyzer) linear(n *graph.Node, w *graph.Param, inAxis int) {
 	a.setLayoutAt(o, out, ax)
 }
 
-func (a *analyzer) gemm(n *graph.Node) {
+func (a *Analysis) gemm(n *graph.Node) {
 	ta, _ := n.Attrs.Int("transA", 0)
-	tb, _ := n.Attrs.Int("transB", 0)
 	w := a.paramOf(n, 1)
 	switch {
 	case ta != 0:
-		a.opaque(n, "Gemm %s: transA=1 puts the batch on axis 1", n.Name)
+		a.Opaque(n, "Gemm %s: transA=1 puts the batch on axis 1", n.Name)
 		return
 	case w == nil:
-		a.opaque(n, "Gemm %s: B is not a param", n.Name)
+		a.Opaque(n, "Gemm %s: B is not a param", n.Name)
 		return
 	case a.params[n.Inputs[0]] != nil:
-		a.opaque(n, "Gemm %s: A is a param", n.Name)
+		a.Opaque(n, "Gemm %s: A is a param", n.Name)
 		return
 	}
-	inAxis := 0
-	if tb != 0 {
-		inAxis = 1
-	}
-	a.linear(n, w, inAxis)
+	_, use, _ := graph.WeightOf(a.g, n, a.params)
+	a.linear(n, w, use.In)
 	out := a.lays[n.Outputs[0]]
 	if out == nil || !hasInput(n, 2) {
 		return
@@ -379,41 +416,41 @@ func (a *analyzer) gemm(n *graph.Node) {
 	}
 }
 
-func (a *analyzer) matmul(n *graph.Node) {
+func (a *Analysis) matmul(n *graph.Node) {
 	b := a.paramOf(n, 1)
 	sa := a.shapes[n.Inputs[0]]
 	switch {
 	case b == nil || b.Value.Rank() != 2 || a.params[n.Inputs[0]] != nil:
-		a.opaque(n, "MatMul %s: only activation × 2-D param is understood", n.Name)
+		a.Opaque(n, "MatMul %s: only activation × 2-D param is understood", n.Name)
 	case len(sa) < 2:
-		a.opaque(n, "MatMul %s: input %s has no channel axis", n.Name, n.Inputs[0])
+		a.Opaque(n, "MatMul %s: input %s has no channel axis", n.Name, n.Inputs[0])
 	case len(sa) == 2 || a.axisOf(n.Inputs[0]) == len(sa)-1:
 		a.linear(n, b, 0)
 	default:
 		// x[N,C,…,K]·B[K,M] acts on the last axis, not the channels:
 		// they pass, and B's M outputs are no channels.
-		a.pass(n)
+		a.Pass(n)
 		a.refuse(n, fmt.Sprintf("MatMul %s multiplies along axis %d, not the channel axis (axis %d of %s): its weight %s makes no channels",
-			n.Name, len(sa)-1, a.axisOf(n.Inputs[0]), batchShape(sa), b.Name), "feature", paramAxis{b.Name, 1})
+			n.Name, len(sa)-1, a.axisOf(n.Inputs[0]), batchShape(sa), b.Name), "feature", ParamAxis{Param: b.Name, Axis: 1})
 	}
 }
 
-func (a *analyzer) batchNorm(n *graph.Node) {
+func (a *Analysis) batchNorm(n *graph.Node) {
 	for i := 1; i <= 4; i++ {
 		if a.paramOf(n, i) == nil {
-			a.opaque(n, "BatchNormalization %s: input %d is not a param", n.Name, i)
+			a.Opaque(n, "BatchNormalization %s: input %d is not a param", n.Name, i)
 			return
 		}
 	}
 	for _, o := range n.Outputs[1:] {
 		if o != "" && len(a.readers[o]) > 0 {
-			a.opaque(n, "BatchNormalization %s: its statistics outputs are used", n.Name)
+			a.Opaque(n, "BatchNormalization %s: its statistics outputs are used", n.Name)
 			return
 		}
 	}
 	xl := a.layoutOf(n.Inputs[0])
 	if xl == nil {
-		a.opaque(n, "BatchNormalization %s: input has no channel axis", n.Name)
+		a.Opaque(n, "BatchNormalization %s: input has no channel axis", n.Name)
 		return
 	}
 	for i := 1; i <= 4; i++ {
@@ -424,16 +461,16 @@ func (a *analyzer) batchNorm(n *graph.Node) {
 
 // instanceNorm: InstanceNormalization normalises each channel plane on
 // its own, so channels pass, with their scale and B attached.
-func (a *analyzer) instanceNorm(n *graph.Node) {
+func (a *Analysis) instanceNorm(n *graph.Node) {
 	for i := 1; i <= 2; i++ {
 		if a.paramOf(n, i) == nil {
-			a.opaque(n, "InstanceNormalization %s: input %d is not a param", n.Name, i)
+			a.Opaque(n, "InstanceNormalization %s: input %d is not a param", n.Name, i)
 			return
 		}
 	}
 	xl := a.layoutOf(n.Inputs[0])
 	if xl == nil {
-		a.opaque(n, "InstanceNormalization %s: input has no channel axis", n.Name)
+		a.Opaque(n, "InstanceNormalization %s: input has no channel axis", n.Name)
 		return
 	}
 	a.bind(n.Inputs[1], 0, xl)
@@ -448,7 +485,7 @@ func (a *analyzer) instanceNorm(n *graph.Node) {
 // (scalars, N×1×H×W maps) are broadcast and not coupled. The output's
 // channel axis is that of the operands with channels (axis 1, or the last
 // axis of N×H×W×C values); operands must agree on it.
-func (a *analyzer) binary(n *graph.Node) {
+func (a *Analysis) binary(n *graph.Node) {
 	o := n.Outputs[0]
 	so := a.shapes[o]
 	r := len(so)
@@ -485,7 +522,7 @@ func (a *analyzer) binary(n *graph.Node) {
 		k := oc - (r - len(s))
 		if a.params[in] == nil && len(s) >= 2 {
 			if ax := a.axisOf(in); ax != k && s[ax] != 1 {
-				a.opaque(n, "%s %s: operand %s (%s) broadcasts its channel axis onto axis %d", n.Op, n.Name, in, tensor.ShapeString(s), ax+r-len(s))
+				a.Opaque(n, "%s %s: operand %s (%s) broadcasts its channel axis onto axis %d", n.Op, n.Name, in, tensor.ShapeString(s), ax+r-len(s))
 				return
 			}
 		}
@@ -502,7 +539,7 @@ func (a *analyzer) binary(n *graph.Node) {
 			continue
 		}
 		if len(s) < 2 || k != a.axisOf(in) {
-			a.opaque(n, "%s %s: operand %s (%s) broadcasts its axis %d onto the channel axis", n.Op, n.Name, in, tensor.ShapeString(s), k)
+			a.Opaque(n, "%s %s: operand %s (%s) broadcasts its axis %d onto the channel axis", n.Op, n.Name, in, tensor.ShapeString(s), k)
 			return
 		}
 		l := a.layoutOf(in)
@@ -525,7 +562,7 @@ func (a *analyzer) binary(n *graph.Node) {
 	a.setLayoutAt(o, out, oc)
 }
 
-func (a *analyzer) concat(n *graph.Node) {
+func (a *Analysis) concat(n *graph.Node) {
 	o := n.Outputs[0]
 	so := a.shapes[o]
 	if len(so) < 2 {
@@ -572,17 +609,17 @@ func (l layout) sub(lo, hi int) (layout, bool) {
 	return s, true
 }
 
-func (a *analyzer) split(n *graph.Node) {
+func (a *Analysis) split(n *graph.Node) {
 	x := n.Inputs[0]
 	si := a.shapes[x]
 	axis, _ := n.Attrs.Int("axis", 0)
 	ax, _ := resolveAxis(axis, len(si))
 	if len(si) < 2 || ax != 1 {
-		a.pass(n)
+		a.Pass(n)
 		return
 	}
 	if slices.Contains(n.Outputs, "") || (hasInput(n, 1) && a.paramOf(n, 1) == nil) {
-		a.opaque(n, "Split %s: an output is omitted or the sizes are not a param", n.Name)
+		a.Opaque(n, "Split %s: an output is omitted or the sizes are not a param", n.Name)
 		return
 	}
 	xl := a.layoutOf(x)
@@ -592,7 +629,7 @@ func (a *analyzer) split(n *graph.Node) {
 		sz := a.shapes[o][1]
 		l, ok := xl.sub(pos, pos+sz)
 		if !ok {
-			a.opaque(n, "Split %s cuts through a channel's features", n.Name)
+			a.Opaque(n, "Split %s cuts through a channel's features", n.Name)
 			return
 		}
 		outs[i] = l
@@ -604,16 +641,16 @@ func (a *analyzer) split(n *graph.Node) {
 	a.fixups = append(a.fixups, splitFixup{node: n.Name})
 }
 
-func (a *analyzer) slice(n *graph.Node) {
+func (a *Analysis) slice(n *graph.Node) {
 	x := n.Inputs[0]
 	si := a.shapes[x]
 	if len(si) < 2 {
-		a.pass(n)
+		a.Pass(n)
 		return
 	}
 	sl, err := readSlice(n, a.params)
 	if err != nil {
-		a.opaque(n, "Slice %s: %v", n.Name, err)
+		a.Opaque(n, "Slice %s: %v", n.Name, err)
 		return
 	}
 	entry := -1
@@ -623,7 +660,7 @@ func (a *analyzer) slice(n *graph.Node) {
 		}
 	}
 	if entry < 0 {
-		a.pass(n)
+		a.Pass(n)
 		return
 	}
 	step := 1
@@ -631,7 +668,7 @@ func (a *analyzer) slice(n *graph.Node) {
 		step = sl.steps[entry]
 	}
 	if step != 1 {
-		a.opaque(n, "Slice %s takes every %d-th channel", n.Name, step)
+		a.Opaque(n, "Slice %s takes every %d-th channel", n.Name, step)
 		return
 	}
 	dim := si[1]
@@ -646,7 +683,7 @@ func (a *analyzer) slice(n *graph.Node) {
 	e = max(e, b)
 	l, ok := a.layoutOf(x).sub(b, e)
 	if !ok {
-		a.opaque(n, "Slice %s cuts through a channel's features", n.Name)
+		a.Opaque(n, "Slice %s cuts through a channel's features", n.Name)
 		return
 	}
 	a.setLayout(n.Outputs[0], l)
@@ -657,18 +694,21 @@ func (a *analyzer) slice(n *graph.Node) {
 // and a channel occupies the same flat range of each sample; it must fill
 // whole positions of the new axis 1 (N×C×H×W → N×(C·H·W) gives each
 // channel H·W consecutive features).
-func (a *analyzer) view(n *graph.Node) {
+func (a *Analysis) view(n *graph.Node) {
+	if a.offAxis(n, true) {
+		return
+	}
 	x, o := n.Inputs[0], n.Outputs[0]
 	si, so := a.shapes[x], a.shapes[o]
 	xl := a.layoutOf(x)
 	if xl == nil {
 		if len(so) >= 2 {
-			a.opaque(n, "%s %s makes a channel axis from %s", n.Op, n.Name, tensor.ShapeString(si))
+			a.Opaque(n, "%s %s makes a channel axis from %s", n.Op, n.Name, tensor.ShapeString(si))
 		}
 		return
 	}
 	if len(so) < 2 || so[0] != si[0] {
-		a.opaque(n, "%s %s mixes the channel axis with the batch (%s → %s)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
+		a.Opaque(n, "%s %s mixes the channel axis with the batch (%s → %s)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
 		return
 	}
 	inner := func(s []int) int {
@@ -680,14 +720,14 @@ func (a *analyzer) view(n *graph.Node) {
 	}
 	ii, io := inner(si), inner(so)
 	if ii == 0 || io == 0 {
-		a.opaque(n, "%s %s: empty tensor", n.Op, n.Name)
+		a.Opaque(n, "%s %s: empty tensor", n.Op, n.Name)
 		return
 	}
 	out := make(layout, len(xl))
 	for i, u := range xl {
 		lo, hi := u.off*ii, (u.off+u.span)*ii
 		if lo%io != 0 || hi%io != 0 {
-			a.opaque(n, "%s %s splits the channel axis (%s → %s; a channel shuffle?)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
+			a.Opaque(n, "%s %s splits the channel axis (%s → %s; a channel shuffle?)", n.Op, n.Name, tensor.ShapeString(si), tensor.ShapeString(so))
 			return
 		}
 		out[i] = unit{u.e, lo / io, (hi - lo) / io}
@@ -700,7 +740,7 @@ func (a *analyzer) view(n *graph.Node) {
 
 // transpose follows the channel axis to its new place (ConvNeXt's
 // N×C×H×W → N×H×W×C and back); moving the batch axis is opaque.
-func (a *analyzer) transpose(n *graph.Node) {
+func (a *Analysis) transpose(n *graph.Node) {
 	x := n.Inputs[0]
 	r := len(a.shapes[x])
 	perm, _ := n.Attrs.Ints("perm", nil)
@@ -710,29 +750,29 @@ func (a *analyzer) transpose(n *graph.Node) {
 		}
 	}
 	if r < 2 || a.layoutOf(x) == nil {
-		a.pass(n)
+		a.Pass(n)
 		return
 	}
 	if perm[0] != 0 {
-		a.opaque(n, "Transpose %s moves the batch axis (perm %v)", n.Name, perm)
+		a.Opaque(n, "Transpose %s moves the batch axis (perm %v)", n.Name, perm)
 		return
 	}
 	ax := a.axisOf(x)
-	a.passTo(n, slices.Index(perm, ax))
+	a.PassTo(n, slices.Index(perm, ax))
 }
 
-func (a *analyzer) reduce(n *graph.Node) {
+func (a *Analysis) reduce(n *graph.Node) {
 	r := len(a.shapes[n.Inputs[0]])
 	axes, _ := n.Attrs.Ints("axes", nil)
 	if p := a.paramOf(n, 1); p != nil {
 		axes = ints(p)
 	} else if hasInput(n, 1) {
-		a.opaque(n, "%s %s: axes are not a param", n.Op, n.Name)
+		a.Opaque(n, "%s %s: axes are not a param", n.Op, n.Name)
 		return
 	}
 	noop, _ := n.Attrs.Int("noop_with_empty_axes", 0)
 	if len(axes) == 0 && noop != 0 {
-		a.pass(n)
+		a.Pass(n)
 		return
 	}
 	ch := a.axisOf(n.Inputs[0])
@@ -753,32 +793,32 @@ func (a *analyzer) reduce(n *graph.Node) {
 		if ch != 1 {
 			why = fmt.Sprintf("reduces over the batch or channel axis (axis %d here; a LayerNorm over channels?)", ch)
 		}
-		a.opaque(n, "%s %s %s", n.Op, n.Name, why)
+		a.Opaque(n, "%s %s %s", n.Op, n.Name, why)
 		return
 	}
-	a.passTo(n, oax)
+	a.PassTo(n, oax)
 }
 
-func (a *analyzer) softmax(n *graph.Node) {
+func (a *Analysis) softmax(n *graph.Node) {
 	axis, _ := n.Attrs.Int("axis", -1)
 	if ax, _ := resolveAxis(axis, len(a.shapes[n.Inputs[0]])); ax == a.axisOf(n.Inputs[0]) {
-		a.opaque(n, "%s %s normalises across channels", n.Op, n.Name)
+		a.Opaque(n, "%s %s normalises across channels", n.Op, n.Name)
 		return
 	}
-	a.pass(n)
+	a.Pass(n)
 }
 
 // layerNorm: LayerNormalization normalises over the axes from axis on; if
 // they include the channels, removing one changes the others' mean and
 // variance, so the channels are fixed. Otherwise its Scale and B run along
 // the normalised axes only, and channels pass.
-func (a *analyzer) layerNorm(n *graph.Node) {
+func (a *Analysis) layerNorm(n *graph.Node) {
 	r := len(a.shapes[n.Inputs[0]])
 	axis, _ := n.Attrs.Int("axis", -1)
 	ax, _ := resolveAxis(axis, r)
 	ch := a.axisOf(n.Inputs[0])
 	if ax <= ch {
-		a.opaque(n, "LayerNormalization %s normalises across channels", n.Name)
+		a.Opaque(n, "LayerNormalization %s normalises across channels", n.Name)
 		// Its Scale and B are per channel along the channel axis: they
 		// belong to the fixed channels it makes.
 		for i := 1; i <= 2; i++ {
@@ -788,13 +828,13 @@ func (a *analyzer) layerNorm(n *graph.Node) {
 		}
 		return
 	}
-	a.pass(n)
+	a.Pass(n)
 	// Scale and B run along the normalised axes, after the channels: they
 	// are per position, not per channel.
-	var axes []paramAxis
+	var axes []ParamAxis
 	for i := 1; i <= 2; i++ {
 		if p := a.paramOf(n, i); p != nil && p.Value.Rank() > 0 {
-			axes = append(axes, paramAxis{p.Name, 0})
+			axes = append(axes, ParamAxis{Param: p.Name, Axis: 0})
 		}
 	}
 	a.refuse(n, fmt.Sprintf("LayerNormalization %s normalises along axis %d onwards, not the channel axis (axis %d): its scale and bias are per position, not per channel",
@@ -804,26 +844,26 @@ func (a *analyzer) layerNorm(n *graph.Node) {
 // resize: Resize (and imported Upsample) interpolates along the axes it
 // resizes; the channels pass through unless it resizes their axis or the
 // batch's.
-func (a *analyzer) resize(n *graph.Node) {
+func (a *Analysis) resize(n *graph.Node) {
 	x, y := n.Inputs[0], n.Outputs[0]
 	sx, sy := a.shapes[x], a.shapes[y]
 	ch := a.axisOf(x)
 	if len(sx) != len(sy) || ch >= len(sx) {
-		a.opaque(n, "Resize %s: input %v and output %v", n.Name, sx, sy)
+		a.Opaque(n, "Resize %s: input %v and output %v", n.Name, sx, sy)
 		return
 	}
 	if sx[0] != sy[0] || sx[ch] != sy[ch] {
-		a.opaque(n, "Resize %s resizes the batch or channel axis (%v → %v)", n.Name, sx, sy)
+		a.Opaque(n, "Resize %s resizes the batch or channel axis (%v → %v)", n.Name, sx, sy)
 		return
 	}
 	if p := a.paramOf(n, 2); p != nil && len(p.Value.Data) == len(sx) && (p.Value.Data[0] != 1 || p.Value.Data[ch] != 1) {
-		a.opaque(n, "Resize %s scales the batch or channel axis (scales %v)", n.Name, p.Value.Data)
+		a.Opaque(n, "Resize %s scales the batch or channel axis (scales %v)", n.Name, p.Value.Data)
 		return
 	}
-	a.pass(n)
+	a.Pass(n)
 }
 
-func (a *analyzer) pad(n *graph.Node) {
+func (a *Analysis) pad(n *graph.Node) {
 	r := len(a.shapes[n.Inputs[0]])
 	pads, _ := n.Attrs.Ints("pads", nil)
 	if pads == nil {
@@ -833,14 +873,14 @@ func (a *analyzer) pad(n *graph.Node) {
 	if hasInput(n, 1) {
 		p := a.paramOf(n, 1)
 		if p == nil {
-			a.opaque(n, "Pad %s: pads are not a param", n.Name)
+			a.Opaque(n, "Pad %s: pads are not a param", n.Name)
 			return
 		}
 		pads = ints(p)
 		if hasInput(n, 3) {
 			q := a.paramOf(n, 3)
 			if q == nil {
-				a.opaque(n, "Pad %s: axes are not a param", n.Name)
+				a.Opaque(n, "Pad %s: axes are not a param", n.Name)
 				return
 			}
 			axes = ints(q)
@@ -852,34 +892,34 @@ func (a *analyzer) pad(n *graph.Node) {
 		}
 	}
 	if len(pads) != 2*len(axes) {
-		a.opaque(n, "Pad %s: %d pads for %d axes", n.Name, len(pads), len(axes))
+		a.Opaque(n, "Pad %s: %d pads for %d axes", n.Name, len(pads), len(axes))
 		return
 	}
 	for i, ax := range axes {
 		if x, _ := resolveAxis(ax, r); x <= 1 && (pads[i] != 0 || pads[i+len(axes)] != 0) {
-			a.opaque(n, "Pad %s pads the batch or channel axis", n.Name)
+			a.Opaque(n, "Pad %s pads the batch or channel axis", n.Name)
 			return
 		}
 	}
-	a.pass(n)
+	a.Pass(n)
 }
 
-func (a *analyzer) gather(n *graph.Node) {
+func (a *Analysis) gather(n *graph.Node) {
 	axis, _ := n.Attrs.Int("axis", 0)
 	if ax, _ := resolveAxis(axis, len(a.shapes[n.Inputs[0]])); ax <= 1 {
-		a.opaque(n, "Gather %s picks along the batch or channel axis", n.Name)
+		a.Opaque(n, "Gather %s picks along the batch or channel axis", n.Name)
 		return
 	}
-	a.pass(n)
+	a.Pass(n)
 }
 
-func (a *analyzer) expand(n *graph.Node) {
+func (a *Analysis) expand(n *graph.Node) {
 	si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]
 	if len(si) != len(so) {
-		a.opaque(n, "Expand %s changes the rank", n.Name)
+		a.Opaque(n, "Expand %s changes the rank", n.Name)
 		return
 	}
-	a.pass(n)
+	a.Pass(n)
 }
 
 // sliceArgs are a Slice node's starts, ends, axes and steps.

@@ -8,36 +8,30 @@ import (
 )
 
 // width is what Summary compares for a layer: inputs, outputs and the
-// group count of a conv.
-type width struct{ in, out, group int }
+// group count of a conv; spatial is set for a conv (its outputs are
+// channels, not features).
+type width struct {
+	in, out, group int
+	spatial        bool
+}
 
-func layerWidth(g *graph.Graph, n *graph.Node) (width, bool) {
-	if len(n.Inputs) < 2 {
-		return width{}, false
-	}
-	w := g.Param(n.Inputs[1])
-	if w == nil || w.Value.Rank() < 2 {
+// layerWidth reads a conv or linear layer's width off its weight, located
+// by its op's spec (graph.WeightOf). The weight's axis 1 holds one group's
+// channels, so it counts group times.
+func layerWidth(g *graph.Graph, params map[string]*graph.Param, n *graph.Node) (width, bool) {
+	w, use, ok := graph.WeightOf(g, n, params)
+	if !ok || w.Value.Rank() < 2 {
 		return width{}, false
 	}
 	s := w.Value.Shape
-	switch n.Op {
-	case "Conv":
-		grp, _ := n.Attrs.Int("group", 1)
-		return width{s[1] * grp, s[0], grp}, true
-	case "ConvTranspose":
-		grp, _ := n.Attrs.Int("group", 1)
-		return width{s[0], s[1] * grp, grp}, true
-	case "Gemm":
-		if tb, _ := n.Attrs.Int("transB", 0); tb != 0 {
-			return width{s[1], s[0], 1}, true
-		}
-		return width{s[0], s[1], 1}, true
-	case "MatMul":
-		if len(s) == 2 {
-			return width{s[0], s[1], 1}, true
-		}
+	wd := width{in: s[use.In], out: s[use.Out], group: use.Groups, spatial: w.Value.Rank() > 2}
+	switch 1 {
+	case use.In:
+		wd.in *= use.Groups
+	case use.Out:
+		wd.out *= use.Groups
 	}
-	return width{}, false
+	return wd, true
 }
 
 // Summary compares two versions of a model, before and after pruning: a
@@ -49,8 +43,9 @@ func layerWidth(g *graph.Graph, n *graph.Node) (width, bool) {
 // and a last line with the parameter and MAC totals of graph.Stats.
 func Summary(before, after *graph.Graph) []string {
 	var lines []string
+	pb, pa := before.ParamMap(), after.ParamMap()
 	for _, n := range before.Nodes {
-		wb, ok := layerWidth(before, n)
+		wb, ok := layerWidth(before, pb, n)
 		if !ok {
 			continue
 		}
@@ -59,12 +54,12 @@ func Summary(before, after *graph.Graph) []string {
 			lines = append(lines, n.Name+": removed")
 			continue
 		}
-		wa, ok := layerWidth(after, m)
+		wa, ok := layerWidth(after, pa, m)
 		if !ok || wa == wb {
 			continue
 		}
 		outWord := "outputs"
-		if n.Op == "Conv" || n.Op == "ConvTranspose" {
+		if wb.spatial {
 			outWord = "channels"
 		}
 		var parts []string

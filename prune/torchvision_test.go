@@ -28,6 +28,9 @@ var slimReport = flag.String("slimreport", "", "TestTorchvisionMaskedEqualsSlimm
 // be smaller and reload from ONNX as it is. Channels the analysis cannot
 // prune are logged with the reason and counted in the report.
 func TestTorchvisionMaskedEqualsSlimmed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pruning every torchvision and hand-built export takes minutes: -short")
+	}
 	files, dirs := testmodels.Torchvision("..")
 	if len(files) == 0 {
 		t.Skipf("skipping: no models in %s; export them with /usr/bin/python3 scripts/export_torchvision.py", dirs)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // BenchmarkConv reports GFLOP/s of single convolutions on the blocked
@@ -43,14 +45,14 @@ func BenchmarkConv(b *testing.B) {
 				il := Layout{N: 1, C: tc.c, H: tc.h, W: tc.h, Border: 1}
 				ol := Layout{N: 1, C: tc.m, H: oh, W: oh, Border: 1}
 				in, out := make([]float32, il.Len()), make([]float32, ol.Len())
-				FromNCHW(in, il, randSlice(r, tc.c*tc.h*tc.h), 1)
+				FromNCHW(in, il, testutil.NormalFloats(r, tc.c*tc.h*tc.h), 1)
 				var run func()
 				flops := 2 * oh * oh * tc.m * tc.k * tc.k
 				if tc.depthwise {
-					d := NewDepthwise(randSlice(r, tc.c*tc.k*tc.k), tc.c, g, nil)
+					d := NewDepthwise(testutil.NormalFloats(r, tc.c*tc.k*tc.k), tc.c, g, nil)
 					run = func() { d.Run(in, il, out, ol, nil, ol, -1e30, 1e30, threads) }
 				} else {
-					cv := NewConv(randSlice(r, tc.m*tc.c*tc.k*tc.k), tc.m, tc.c, 1, g, nil, false)
+					cv := NewConv(testutil.NormalFloats(r, tc.m*tc.c*tc.k*tc.k), tc.m, tc.c, 1, g, nil, false)
 					run = func() { cv.Run(in, il, out, ol, nil, ol, -1e30, 1e30, threads) }
 					flops *= tc.c
 				}

@@ -5,15 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-)
 
-func randSlice(r *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = float32(r.NormFloat64())
-	}
-	return s
-}
+	"github.com/shearsml/shears/internal/testutil"
+)
 
 // naiveConv is the textbook grouped convolution on NCHW, in float64.
 func naiveConv(x []float32, n, c, h, w int, wt []float32, m, groups int, g Geom, bias []float32, oh, ow int) []float64 {
@@ -104,9 +98,9 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	if tc.depthwise {
 		groups, cg = tc.c, 1
 	}
-	x := randSlice(r, tc.n*tc.c*tc.h*tc.w)
-	wt := randSlice(r, tc.m*cg*g.KH*g.KW)
-	bias := randSlice(r, tc.m)
+	x := testutil.NormalFloats(r, tc.n*tc.c*tc.h*tc.w)
+	wt := testutil.NormalFloats(r, tc.m*cg*g.KH*g.KW)
+	bias := testutil.NormalFloats(r, tc.m)
 	want := naiveConv(x, tc.n, tc.c, tc.h, tc.w, wt, tc.m, groups, g, bias, oh, ow)
 	if tc.maxPool {
 		// The border stands in for −∞ padding only on inputs ≥ 0; without
@@ -129,7 +123,7 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	FromNCHW(in, il, x, threads)
 	var res, resNCHW []float32
 	if tc.residual {
-		resNCHW = randSlice(r, tc.n*tc.m*oh*ow)
+		resNCHW = testutil.NormalFloats(r, tc.n*tc.m*oh*ow)
 		res = make([]float32, rl.Len())
 		FromNCHW(res, rl, resNCHW, threads)
 	}
@@ -146,14 +140,15 @@ func checkConv(t *testing.T, r *rand.Rand, tc convCase, threads int) {
 	}
 	got := make([]float32, tc.n*tc.m*oh*ow)
 	ToNCHW(got, out, ol, threads)
+	wantOut := make([]float64, len(want))
 	for i, v := range want {
 		if resNCHW != nil {
 			v += float64(resNCHW[i])
 		}
-		v = math.Min(math.Max(v, float64(tc.lo)), float64(tc.hi))
-		if d := math.Abs(float64(got[i]) - v); d > 1e-4*(1+math.Abs(v)) || math.IsNaN(float64(got[i])) {
-			t.Fatalf("%v: output %d = %g, want %g", tc, i, got[i], v)
-		}
+		wantOut[i] = math.Min(math.Max(v, float64(tc.lo)), float64(tc.hi))
+	}
+	if msg := testutil.Mismatch(got, wantOut, 1e-4, 1e-4); msg != "" {
+		t.Fatalf("%v: output %s", tc, msg)
 	}
 	// The border must still be zero.
 	for nb := 0; nb < ol.N*ol.Blocks(); nb++ {
@@ -237,7 +232,7 @@ func TestConvMatchesNaive(t *testing.T) {
 func TestLayoutRoundTripAndPool(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, l := range []Layout{{2, 3, 5, 7, 0, false}, {1, 33, 4, 4, 1, false}, {3, 16, 1, 1, 2, false}, {2, 5, 3, 4, 2, true}} {
-		x := randSlice(r, l.N*l.C*l.H*l.W)
+		x := testutil.NormalFloats(r, l.N*l.C*l.H*l.W)
 		b := make([]float32, l.Len())
 		FromNCHW(b, l, x, 2)
 		back := make([]float32, len(x))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shearsml/shears/internal/gemm"
 	"github.com/shearsml/shears/internal/gemm/gemmtest"
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // forEachKernel runs fn once per micro-kernel this CPU supports, so the
@@ -197,13 +198,9 @@ func TestPanicsOnBadArguments(t *testing.T) {
 	}
 }
 
-func randSlice(rng *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = float32(rng.Float64()*2 - 1)
-	}
-	return s
-}
+// randSlice draws n values uniform in [-1, 1] from the stream these tests
+// were written with.
+func randSlice(rng *rand.Rand, n int) []float32 { return testutil.Floats(rng, testutil.Uniform64, n) }
 
 // TestSgemv checks the one-row product against a float64 reference for
 // both orientations of B, betas 0 (C's NaNs ignored), 1 and ½, a B with

@@ -1,9 +1,10 @@
 package kernels
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // depthwiseGeoms are one-channel windows: stride 1 (the padded path) with
@@ -40,15 +41,8 @@ func depthwiseCases() []Geom {
 	return out
 }
 
-func randFloats(r *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = float32(r.NormFloat64())
-	}
-	return s
-}
-
-func near(a, b float64) bool { return math.Abs(a-b) <= 1e-4*(1+math.Abs(b)) }
+// near is the kernels' tolerance against a float64 definition.
+func near(got, want float64) bool { return testutil.Near(got, want, 1e-4, 1e-4) }
 
 // TestDepthwiseAgainstDefinition runs chunks of 1 to 3 images, strided
 // apart in x and y as the channels of NCHW tensors are, through plans for
@@ -71,12 +65,12 @@ func checkDepthwise(t *testing.T, r *rand.Rand, g *Geom, cnt int) {
 	}
 	kk, hw, ohw := g.KH*g.KW, g.H*g.W, g.OH*g.OW
 	xs, ys := hw+5, ohw+3 // image strides, with gaps
-	x, k, dy := randFloats(r, cnt*xs), randFloats(r, kk), randFloats(r, cnt*ys)
-	y := randFloats(r, cnt*ys)
+	x, k, dy := testutil.NormalFloats(r, cnt*xs), testutil.NormalFloats(r, kk), testutil.NormalFloats(r, cnt*ys)
+	y := testutil.NormalFloats(r, cnt*ys)
 	y0 := append([]float32(nil), y...)
 	sc := d.NewScratch()
 	// A scratch that has seen other images first: nothing of them may leak.
-	d.Forward(randFloats(r, 3*xs), xs, randFloats(r, 3*ys), ys, 3, k, 1, nil, sc)
+	d.Forward(testutil.NormalFloats(r, 3*xs), xs, testutil.NormalFloats(r, 3*ys), ys, 3, k, 1, nil, sc)
 	d.Forward(x, xs, y, ys, cnt, k, 0.25, nil, sc)
 	for im := range cnt {
 		xi := x[im*xs:][:hw]
@@ -106,7 +100,7 @@ func checkDepthwise(t *testing.T, r *rand.Rand, g *Geom, cnt int) {
 		}
 	}
 	// Backward accumulates: start from known values.
-	dk, dx := randFloats(r, kk), randFloats(r, cnt*xs)
+	dk, dx := testutil.NormalFloats(r, kk), testutil.NormalFloats(r, cnt*xs)
 	dk0, dx0 := append([]float32(nil), dk...), append([]float32(nil), dx...)
 	d.Backward(x, xs, dy, ys, cnt, k, dx, dk, sc)
 	wantDx := make([]float64, len(dx))

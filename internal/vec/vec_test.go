@@ -4,33 +4,29 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shearsml/shears/internal/testutil"
 )
 
 // lengths cover the empty case, the scalar tail alone, one vector, the
 // unrolled loops and their remainders.
 var lengths = []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 257, 1000}
 
-func randSlice(r *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = float32(r.NormFloat64())
-	}
-	return s
-}
-
 // views returns a slice of length n at every offset 0..3 into a larger
 // buffer, so that unaligned starts are exercised, plus the whole buffer
 // for checking that nothing past the view was written.
 func views(r *rand.Rand, n int) (bufs [][]float32, off []int) {
 	for o := 0; o < 4; o++ {
-		bufs = append(bufs, randSlice(r, n+o+8))
+		bufs = append(bufs, testutil.NormalFloats(r, n+o+8))
 		off = append(off, o)
 	}
 	return
 }
 
+// closeTo is the vector loops' tolerance: 1e-5 times the size of the
+// terms summed.
 func closeTo(a, b float32, scale float64) bool {
-	return math.Abs(float64(a-b)) <= 1e-5*scale
+	return testutil.Near(float64(a), float64(b), 1e-5*scale, 0)
 }
 
 func TestAxpy(t *testing.T) {
@@ -39,7 +35,7 @@ func TestAxpy(t *testing.T) {
 		bufs, offs := views(r, n)
 		for k, buf := range bufs {
 			o := offs[k]
-			x := randSlice(r, n+3)[3:]
+			x := testutil.NormalFloats(r, n+3)[3:]
 			want := append([]float32(nil), buf...)
 			for i := 0; i < n; i++ {
 				want[o+i] += 1.5 * x[i]
@@ -58,7 +54,7 @@ func TestDot(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, n := range lengths {
 		for o := 0; o < 4; o++ {
-			x, y := randSlice(r, n+o)[o:], randSlice(r, n+5)
+			x, y := testutil.NormalFloats(r, n+o)[o:], testutil.NormalFloats(r, n+5)
 			var want float64
 			for i := range x {
 				want += float64(x[i]) * float64(y[i])
@@ -80,7 +76,7 @@ func TestClamp(t *testing.T) {
 			bufs, offs := views(r, n)
 			for k, buf := range bufs {
 				o := offs[k]
-				x := randSlice(r, n)
+				x := testutil.NormalFloats(r, n)
 				if n > 3 {
 					x[n/2] = nan
 				}
@@ -95,7 +91,7 @@ func TestClamp(t *testing.T) {
 					}
 				}
 				// AddPairClamp: the same after adding a second vector.
-				x2 := randSlice(r, n)
+				x2 := testutil.NormalFloats(r, n)
 				for i, v := range x {
 					want[o+i] = min(max(v+x2[i], b[0]), b[1])
 				}
@@ -136,7 +132,7 @@ func TestReluGradAdd(t *testing.T) {
 		bufs, offs := views(r, n)
 		for k, buf := range bufs {
 			o := offs[k]
-			x, g := randSlice(r, n), randSlice(r, n)
+			x, g := testutil.NormalFloats(r, n), testutil.NormalFloats(r, n)
 			if n > 3 {
 				x[1], x[2], x[3] = 0, float32(math.Copysign(0, -1)), float32(math.NaN())
 			}
@@ -167,10 +163,8 @@ func BenchmarkAxpy(b *testing.B) {
 // checkRow compares got with want element by element, relative to scale.
 func checkRow(t *testing.T, what string, n int, got []float32, want []float64, scale float64) {
 	t.Helper()
-	for i := range got {
-		if math.Abs(float64(got[i])-want[i]) > 1e-5*scale {
-			t.Fatalf("%s n=%d: [%d] = %g, want %g", what, n, i, got[i], want[i])
-		}
+	if msg := testutil.Mismatch(got, want, 1e-5*scale, 0); msg != "" {
+		t.Fatalf("%s n=%d: %s", what, n, msg)
 	}
 }
 
@@ -178,8 +172,8 @@ func TestElementwise(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, n := range lengths {
 		for o := 0; o < 3; o++ {
-			a, b, c := randSlice(r, n+o)[o:], randSlice(r, n+1)[1:], randSlice(r, n)
-			y := randSlice(r, n+8)
+			a, b, c := testutil.NormalFloats(r, n+o)[o:], testutil.NormalFloats(r, n+1)[1:], testutil.NormalFloats(r, n)
+			y := testutil.NormalFloats(r, n+8)
 			y0 := append([]float32(nil), y...)
 			want := make([]float64, len(y))
 			for i := range y {
@@ -227,7 +221,7 @@ func TestElementwise(t *testing.T) {
 func TestClampGradAdd(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, n := range lengths {
-		gx, x, g := randSlice(r, n+8), randSlice(r, n), randSlice(r, n)
+		gx, x, g := testutil.NormalFloats(r, n+8), testutil.NormalFloats(r, n), testutil.NormalFloats(r, n)
 		if n > 4 {
 			x[0], x[1], x[2], x[3] = 0, 1, float32(math.NaN()), float32(math.Inf(1))
 		}
@@ -250,11 +244,11 @@ func TestGather2(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, n := range lengths {
 		for o := 0; o < 3; o++ {
-			src := randSlice(r, 2*n+o)[o:]
+			src := testutil.NormalFloats(r, 2*n+o)[o:]
 			if n > 0 {
 				src = src[:2*n-1] // the shortest src allowed
 			}
-			dst := randSlice(r, n+4)
+			dst := testutil.NormalFloats(r, n+4)
 			want := append([]float32(nil), dst...)
 			for i := 0; i < n; i++ {
 				want[i] = src[2*i]
@@ -290,9 +284,9 @@ func TestMaxPairs2(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, n := range lengths {
 		for o := 0; o < 3; o++ {
-			a := randSlice(r, 2*n+o)[o:]
-			b := randSlice(r, 2*n+3)[3:]
-			y := randSlice(r, n+4)
+			a := testutil.NormalFloats(r, 2*n+o)[o:]
+			b := testutil.NormalFloats(r, 2*n+3)[3:]
+			y := testutil.NormalFloats(r, n+4)
 			want := append([]float32(nil), y...)
 			for i := 0; i < n; i++ {
 				want[i] = max(a[2*i], a[2*i+1], b[2*i], b[2*i+1])
@@ -311,8 +305,8 @@ func TestMaxInto(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	for _, n := range lengths {
 		for o := 0; o < 3; o++ {
-			x := randSlice(r, n+o)[o:]
-			y := randSlice(r, n+4)
+			x := testutil.NormalFloats(r, n+o)[o:]
+			y := testutil.NormalFloats(r, n+4)
 			want := append([]float32(nil), y...)
 			for i := 0; i < n; i++ {
 				want[i] = max(y[i], x[i])
@@ -341,7 +335,7 @@ func TestMaxPairs2Arg(t *testing.T) {
 				b[i] = float32(r.IntN(3))
 			}
 			a = a[o:]
-			y := randSlice(r, n+4)
+			y := testutil.NormalFloats(r, n+4)
 			code := make([]int32, n+4)
 			want := append([]float32(nil), y...)
 			wantCode := make([]int32, n+4)
@@ -371,8 +365,8 @@ func TestCopyRows(t *testing.T) {
 		for _, rows := range []int{0, 1, 2, 5} {
 			for o := 0; o < 3; o++ {
 				ss, ds := width+r.IntN(5), width+r.IntN(5)
-				src := randSlice(r, o+rows*ss+1)[o:]
-				dst := randSlice(r, rows*ds+3)
+				src := testutil.NormalFloats(r, o+rows*ss+1)[o:]
+				dst := testutil.NormalFloats(r, rows*ds+3)
 				want := append([]float32(nil), dst...)
 				for k := 0; k < rows; k++ {
 					copy(want[k*ds:k*ds+width], src[k*ss:])
@@ -392,13 +386,13 @@ func TestCopyRowsAt(t *testing.T) {
 	r := rand.New(rand.NewPCG(25, 26))
 	for _, width := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 32, 33, 64} {
 		for _, rows := range []int{0, 1, 2, 5, 9} {
-			src := randSlice(r, 4*width+20)
+			src := testutil.NormalFloats(r, 4*width+20)
 			off := make([]int, rows)
 			for k := range off {
 				off[k] = r.IntN(len(src) - width + 1)
 			}
 			ds := width + r.IntN(5)
-			dst := randSlice(r, rows*ds+3)
+			dst := testutil.NormalFloats(r, rows*ds+3)
 			want := append([]float32(nil), dst...)
 			for k, o := range off {
 				copy(want[k*ds:k*ds+width], src[o:])
@@ -425,8 +419,8 @@ func TestAddRows(t *testing.T) {
 		for _, rows := range []int{0, 1, 2, 5} {
 			for o := 0; o < 3; o++ {
 				ss, ds := width+r.IntN(5), width+r.IntN(5)
-				src := randSlice(r, o+rows*ss+1)[o:]
-				dst := randSlice(r, rows*ds+3)
+				src := testutil.NormalFloats(r, o+rows*ss+1)[o:]
+				dst := testutil.NormalFloats(r, rows*ds+3)
 				want := append([]float32(nil), dst...)
 				for k := 0; k < rows; k++ {
 					for i := 0; i < width; i++ {
@@ -450,11 +444,11 @@ func TestAddRows(t *testing.T) {
 func TestSetVariants(t *testing.T) {
 	r := rand.New(rand.NewPCG(25, 26))
 	for _, n := range lengths {
-		x, g, u := randSlice(r, n), randSlice(r, n), randSlice(r, n)
+		x, g, u := testutil.NormalFloats(r, n), testutil.NormalFloats(r, n), testutil.NormalFloats(r, n)
 		if n > 2 {
 			x[1] = 0 // the boundary: not > 0
 		}
-		want, got := make([]float32, n), randSlice(r, n)
+		want, got := make([]float32, n), testutil.NormalFloats(r, n)
 		ReluGradAdd(want, x, g)
 		ReluGrad(got, x, g)
 		for i := range want {
@@ -462,7 +456,7 @@ func TestSetVariants(t *testing.T) {
 				t.Fatalf("ReluGrad n=%d: [%d] = %g, want %g", n, i, got[i], want[i])
 			}
 		}
-		want, got = make([]float32, n), randSlice(r, n)
+		want, got = make([]float32, n), testutil.NormalFloats(r, n)
 		AddAffine2(want, 0.5, u, -1.5, x, 0.25)
 		Affine2(got, 0.5, u, -1.5, x, 0.25)
 		for i := range want {
@@ -483,8 +477,8 @@ func TestGatherRows2(t *testing.T) {
 				if rows > 0 {
 					n += (rows-1)*ss + 2*width - 1 // the shortest src allowed
 				}
-				src := randSlice(r, n)[o:]
-				dst := randSlice(r, rows*ds+3)
+				src := testutil.NormalFloats(r, n)[o:]
+				dst := testutil.NormalFloats(r, rows*ds+3)
 				want := append([]float32(nil), dst...)
 				for k := 0; k < rows; k++ {
 					for i := 0; i < width; i++ {
@@ -510,8 +504,8 @@ func TestTapSum(t *testing.T) {
 	tapSets := [][]int{{0}, {5, 2}, {0, 1, 2, 13, 14, 15, 26, 27, 28}, {40, 0, 7, 3}}
 	for _, n := range lengths {
 		for _, off := range tapSets {
-			x := randSlice(r, n+41)
-			k := randSlice(r, len(off))
+			x := testutil.NormalFloats(r, n+41)
+			k := testutil.NormalFloats(r, len(off))
 			bufs, offs := views(r, n)
 			for b, buf := range bufs {
 				o := offs[b]
@@ -549,8 +543,8 @@ func TestCopyPlanes(t *testing.T) {
 			for _, planes := range []int{0, 1, 2, 5} {
 				ss, ds := width+r.IntN(3), width+r.IntN(3)
 				sp, dp := rows*ss+r.IntN(4), rows*ds+r.IntN(4)
-				src := randSlice(r, max(planes*sp, 1)+ss)
-				dst := randSlice(r, max(planes*dp, 1)+ds)
+				src := testutil.NormalFloats(r, max(planes*sp, 1)+ss)
+				dst := testutil.NormalFloats(r, max(planes*dp, 1)+ds)
 				want := append([]float32(nil), dst...)
 				for p := range planes {
 					for k := range rows {
