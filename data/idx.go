@@ -49,6 +49,12 @@ var idxTypeNames = map[byte]string{
 // gzip magic bytes rather than the file name, so a raw file called .gz (or a
 // gzipped one without the suffix) still reads.
 func ReadIDX(path string) (*IDX, error) {
+	// A FIFO would block Open for ever and a device never ends: only
+	// regular files are read.
+	st, err := os.Stat(path)
+	if err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("idx file %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		// The *PathError would repeat the path; keep its cause, which still

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,12 +38,26 @@ func Load(path string) (*graph.Graph, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("onnx: %s: is a directory, not an ONNX model", path)
 	}
+	// A FIFO would block the read for ever and a device such as /dev/zero
+	// never ends: only regular files are models.
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("onnx: %s: not a regular file, not an ONNX model", path)
+	}
 	if st.Size() > MaxModelBytes {
 		return nil, fmt.Errorf("onnx: %s: file of %d bytes is larger than an ONNX model can be (%d bytes)", path, st.Size(), int64(MaxModelBytes))
 	}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	defer f.Close()
+	// The file may grow after Stat: read at most one byte past the limit.
+	b, err := io.ReadAll(io.LimitReader(f, MaxModelBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	if len(b) > MaxModelBytes {
+		return nil, fmt.Errorf("onnx: %s: larger than an ONNX model can be (%d bytes)", path, int64(MaxModelBytes))
 	}
 	d := &decoder{file: path, dir: filepath.Dir(path)}
 	return d.decode(b)

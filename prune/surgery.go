@@ -75,6 +75,9 @@ func MaskGroups(g *graph.Graph, keep map[*Group][]int) (Masks, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(removed) == 0 { // a step that removes no channel masks nothing
+		return Masks{}, nil
+	}
 	params := g.ParamMap()
 	m := Masks{}
 	for _, b := range d.binds {

@@ -42,6 +42,17 @@ type Checkpoint struct {
 	Loss    float64
 	Correct int
 	Seen    int
+	// Source is what the run trains on, so that a resume needs nothing
+	// but the checkpoint (empty in checkpoints of older versions).
+	Source Source
+}
+
+// Source records a training run's model and data as the user gave them.
+type Source struct {
+	Model   string // zoo name or model file the run started from
+	Data    string // data set name
+	DataDir string // its folder ("" for the default)
+	Limit   int    // first N training images (0: all)
 }
 
 // WriteCheckpoint saves c atomically: a temp file in the same directory,
@@ -63,6 +74,12 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 // ReadCheckpoint loads a checkpoint, with errors that say whether the file
 // is foreign, from a newer version, truncated or corrupt.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
+	// A FIFO would block Open for ever: only regular files are checkpoints.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("checkpoint %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)

@@ -69,6 +69,8 @@ type Trainer struct {
 	// ParamFilter selects the params the optimiser updates (nil: all
 	// trainable ones).
 	ParamFilter func(*graph.Param) bool
+	// Source is recorded in checkpoints.
+	Source Source
 
 	callbacks [numPhases][]Callback // see On
 	onErr     []error               // bad On calls, reported by Run
@@ -156,7 +158,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			return err
 		}
 		return WriteCheckpoint(t.Checkpoint, &Checkpoint{Model: model, Optimizer: opt.Name(), OptState: opt.State(),
-			Epoch: epoch, Batch: batch, Step: step, Seed: cfg.Seed, Config: cfg, Loss: epLoss, Correct: epCorrect, Seen: epSeen})
+			Epoch: epoch, Batch: batch, Step: step, Seed: cfg.Seed, Config: cfg, Loss: epLoss, Correct: epCorrect, Seen: epSeen, Source: t.Source})
 	}
 	// One State, one input list and one gradient per output serve the
 	// whole run, so a step allocates nothing here.

@@ -2,35 +2,46 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/report"
 	"github.com/shearsml/shears/train"
 )
 
-func cmdEval(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+var evalHelp = helpText{
+	usage: "shears eval MODEL [--data DATA] [flags]",
+	examples: []string{
+		"shears eval lenet5.onnx",
+		"shears eval vgg.onnx --data fashion-mnist --limit 1000 --json",
+	},
+	notes: "MODEL is an ONNX file or a zoo name (freshly initialised).",
+}
+
+func cmdEval(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("eval")
 	var df dataFlags
 	df.register(fs, "evaluate on the first N test images (0: all)")
 	batch := fs.Int("batch", 1000, "batch size")
 	threads := fs.Int("threads", 0, "worker threads (default: all cores)")
+	maxMem := maxMemoryFlag(fs)
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	pos, err := parseArgs(fs, args)
+	p, err := parseArgs(fs, args, s, evalHelp)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want one model (file or zoo name), have %d arguments", len(pos))
+	if len(p.pos) != 1 {
+		return usagef("want one model (file or zoo name), have %d arguments", len(p.pos))
 	}
-	if *batch < 1 {
-		return usagef("--batch must be ≥ 1")
+	if err := checkInts(p.set, intMin{"batch", *batch, 1}, intMin{"threads", *threads, 0}, intMin{"limit", df.limit, 0}); err != nil {
+		return err
 	}
 	parallel.SetThreads(*threads)
-	g, zm, err := loadModel(pos[0], 1)
+	g, zm, err := loadModel(p.pos[0], 1)
 	if err != nil {
 		return err
 	}
@@ -44,24 +55,36 @@ func cmdEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if df.limit < 0 {
-		return usagef("--limit must be ≥ 0")
-	}
 	ds = ds.Limit(df.limit)
-	if err := checkImageModel(g, ds); err != nil {
+	prog, err := checkImageModel(g, ds)
+	if err != nil {
 		return err
 	}
-	pb := newProgress(*quiet)
+	var notes []string
+	b := min(*batch, max(ds.N, 1))
+	if p.set["batch"] {
+		b = capBatch(*batch, ds.N, "batch", &notes)
+	}
+	if err := checkMemory(prog, b, false, int64(*maxMem)); err != nil {
+		return err
+	}
+	for _, n := range notes { // notes are not progress: --quiet keeps them
+		fmt.Fprintln(s.err, n)
+	}
+	pb := newProgress(*quiet, s.err)
 	start := time.Now()
-	acc, err := train.Evaluate(ctx, g, nil, ds, *batch, pb.update)
+	acc, err := train.Evaluate(ctx, g, nil, ds, b, pb.update)
+	if errors.Is(err, train.ErrInterrupted) {
+		return errors.New("interrupted during evaluation; nothing was written")
+	}
 	if err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	fmt.Printf("%s: test accuracy %.2f%% on %d %s test images (%.0f images/s)\n", g.Name, 100*acc, ds.N, ds.Name, float64(ds.N)/secs)
+	fmt.Fprintf(s.out, "%s: test accuracy %.2f%% on %d %s test images (%.0f images/s)\n", g.Name, 100*acc, ds.N, ds.Name, float64(ds.N)/secs)
 	if *jsonOut {
-		return printJSON(map[string]any{"command": "eval", "model": g.Name, "data": ds.Name, "test_images": ds.N,
-			"test_accuracy": acc, "images_per_second": float64(ds.N) / secs, "seconds": secs})
+		return printJSON(s, report.Eval{Header: report.NewHeader("eval", parallel.Threads()), Model: g.Name, Data: ds.Name,
+			TestImages: ds.N, TestAccuracy: acc, ImagesPerSecond: float64(ds.N) / secs, Seconds: secs, Notes: notes})
 	}
 	return nil
 }

@@ -2,30 +2,46 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/report"
 )
 
-func cmdExport(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+var exportHelp = helpText{
+	usage: "shears export MODEL --out OUT.onnx [flags]",
+	examples: []string{
+		"shears export resnet20 --out resnet20.onnx",
+		"shears export trained.onnx --fold-bn --out deploy.onnx",
+	},
+	notes: "MODEL is a zoo name (initialised with --seed) or an ONNX file.",
+}
+
+func cmdExport(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("export")
 	out := fs.String("out", "", "write the ONNX model here")
 	foldBN := fs.Bool("fold-bn", false, "fold BatchNormalization into the preceding Conv/Gemm (inference)")
 	seed := fs.Uint64("seed", 1, "seed of a zoo model's initial weights")
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
-	pos, err := parseArgs(fs, args)
+	p, err := parseArgs(fs, args, s, exportHelp)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want one model (zoo name or model file), have %d arguments", len(pos))
+	if len(p.pos) != 1 {
+		return usagef("want one model (zoo name or model file), have %d arguments", len(p.pos))
 	}
 	if *out == "" {
 		return usagef("--out is required: where to write the ONNX model")
 	}
-	g, _, err := loadModel(pos[0], *seed)
+	if err := checkOutputs([]output{{"--out", *out}}, false); err != nil {
+		return err
+	}
+	if sameFile(p.pos[0], *out) {
+		return usagef("--out %s is the model being exported: write to another file", *out)
+	}
+	g, _, err := loadModel(p.pos[0], *seed)
 	if err != nil {
 		return err
 	}
@@ -42,14 +58,14 @@ func cmdExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: model %s, %d nodes, %d params, %d bytes", *out, g.Name, len(g.Nodes), g.NumParams(), st.Size())
+	fmt.Fprintf(s.out, "wrote %s: model %s, %d nodes, %d params, %d bytes", *out, g.Name, len(g.Nodes), g.NumParams(), st.Size())
 	if *foldBN {
-		fmt.Printf(", %d BatchNormalization folded", folded)
+		fmt.Fprintf(s.out, ", %d BatchNormalization folded", folded)
 	}
-	fmt.Println()
+	fmt.Fprintln(s.out)
 	if *jsonOut {
-		return printJSON(map[string]any{"command": "export", "model": g.Name, "out": *out, "nodes": len(g.Nodes),
-			"params": g.NumParams(), "bytes": st.Size(), "folded_batchnorm": folded})
+		return printJSON(s, report.Export{Header: report.NewHeader("export", parallel.Threads()), Model: g.Name, Out: *out,
+			Nodes: len(g.Nodes), Params: g.NumParams(), Bytes: st.Size(), FoldedBatchNorm: folded})
 	}
 	return nil
 }

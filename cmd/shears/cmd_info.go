@@ -2,28 +2,37 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/report"
 	"github.com/shearsml/shears/tensor"
 )
 
-func cmdInfo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+var infoHelp = helpText{
+	usage: "shears info MODEL [flags]",
+	examples: []string{
+		"shears info resnet20",
+		"shears info model.onnx --groups --json",
+	},
+	notes: "MODEL is a zoo name or an ONNX file. Shapes are per image (batch 1).",
+}
+
+func cmdInfo(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("info")
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
 	groups := fs.Bool("groups", false, "also print the dependency groups structured pruning would remove channels from, and the channels it cannot prune with the reason")
-	pos, err := parseArgs(fs, args)
+	p, err := parseArgs(fs, args, s, infoHelp)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want one model (zoo name or file), have %d arguments", len(pos))
+	if len(p.pos) != 1 {
+		return usagef("want one model (zoo name or file), have %d arguments", len(p.pos))
 	}
-	g, _, err := loadModel(pos[0], 1)
+	g, _, err := loadModel(p.pos[0], 1)
 	if err != nil {
 		return err
 	}
@@ -31,53 +40,43 @@ func cmdInfo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("model %s: %d nodes, inputs", g.Name, len(g.Nodes))
+	fmt.Fprintf(s.out, "model %s: %d nodes, inputs", g.Name, len(g.Nodes))
 	for _, in := range g.Inputs {
-		fmt.Printf(" %s %s", in.Name, tensor.ShapeString(in.Shape))
+		fmt.Fprintf(s.out, " %s %s", in.Name, tensor.ShapeString(in.Shape))
 	}
-	fmt.Println()
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(s.out)
+	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "layer\top\toutput (per image)\tparams\tnonzero\tMACs\t")
-	type jl struct {
-		Name   string `json:"name"`
-		Op     string `json:"op"`
-		Output []int  `json:"output"`
-		Params int    `json:"params"`
-		MACs   int    `json:"macs"`
-	}
-	var layers []jl
+	res := report.Info{Header: report.NewHeader("info", parallel.Threads()), Model: g.Name, Params: total.Params,
+		NonzeroParams: total.Nonzero, MACs: total.MACs}
 	for _, r := range rows {
 		out := r.Output
 		if len(out) > 0 {
 			out = out[1:]
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t\n", r.Name, r.Op, tensor.ShapeString(out), r.Params, r.Nonzero, r.MACs)
-		layers = append(layers, jl{r.Name, r.Op, r.Output, r.Params, r.MACs})
+		res.Layers = append(res.Layers, report.Layer{Name: r.Name, Op: r.Op, Output: r.Output, Params: r.Params, MACs: r.MACs})
 	}
 	fmt.Fprintf(tw, "total\t\t\t%d\t%d\t%d\t\n", total.Params, total.Nonzero, total.MACs)
 	tw.Flush()
-	summary := map[string]any{"command": "info", "model": g.Name, "params": total.Params, "nonzero_params": total.Nonzero,
-		"macs": total.MACs, "layers": layers}
 	if *groups {
 		d, err := prune.Analyze(g)
 		if err != nil {
 			return err
 		}
-		var gs, rs []string
-		fmt.Printf("\n%d dependency groups (channels removed together, every coupled slice):\n", len(d.Groups()))
+		fmt.Fprintf(s.out, "\n%d dependency groups (channels removed together, every coupled slice):\n", len(d.Groups()))
 		for _, grp := range d.Groups() {
-			gs = append(gs, grp.String())
-			fmt.Println("  " + gs[len(gs)-1])
+			res.Groups = append(res.Groups, grp.String())
+			fmt.Fprintln(s.out, "  "+grp.String())
 		}
-		fmt.Printf("\n%d sets of channels not prunable:\n", len(d.Unprunable()))
+		fmt.Fprintf(s.out, "\n%d sets of channels not prunable:\n", len(d.Unprunable()))
 		for _, r := range d.Unprunable() {
-			rs = append(rs, r.String())
-			fmt.Println("  " + rs[len(rs)-1])
+			res.Unprunable = append(res.Unprunable, r.String())
+			fmt.Fprintln(s.out, "  "+r.String())
 		}
-		summary["groups"], summary["unprunable"] = gs, rs
 	}
 	if *jsonOut {
-		return printJSON(summary)
+		return printJSON(s, res)
 	}
 	return nil
 }

@@ -5,188 +5,212 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shearsml/shears/data"
+	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/prune/recipe"
+	"github.com/shearsml/shears/report"
+	"github.com/shearsml/shears/train"
 )
 
-// flagOf names the flag that sets a recipe field, for errors in flags.
-var flagOf = map[string]string{
-	"model": "MODEL", "threads": "--threads", "data.limit": "--limit", "data.calib": "--calib",
-	"method.criterion": "--criterion", "method.granularity": "--granularity", "method.reduction": "--reduction",
-	"method.normalize": "--normalize", "target.ratio": "--ratio", "target.max_layer_ratio": "--max-layer-ratio",
-	"target.round_to": "--round-to", "schedule.kind": "--schedule", "schedule.rounds": "--rounds",
-	"schedule.rewind_steps": "--rewind-steps", "finetune.epochs": "--finetune-epochs", "finetune.recipe": "--finetune-recipe",
-	"finetune.from_scratch": "--from-scratch", "output.out": "--out", "output.masked_out": "--masked-out",
-	"regularize": "--regularize", "regularize.epochs": "--reg-epochs", "sensitivity.keep": "--sensitivity-keep",
-	"sensitivity.budget": "--sensitivity-budget", "sensitivity.split": "--holdout-split",
+// maxRecipeBytes bounds a recipe file: real recipes are a few hundred
+// bytes.
+const maxRecipeBytes = 1 << 20
+
+var pruneHelp = helpText{
+	usage: "shears prune MODEL --criterion C --granularity G --ratio R [flags] --out OUT.onnx\n" +
+		"       shears prune --recipe R.yaml [flags that override its fields]",
+	examples: []string{
+		"shears prune lenet5 --criterion l1 --granularity filter --ratio 0.5 --data mnist --out lenet5-slim.onnx",
+		"shears prune --recipe recipes/l1-filter-resnet20.yaml --finetune-epochs 2 --json",
+	},
+	notes: "MODEL is a zoo name or a model file. A flag given with --recipe replaces exactly its field\n" +
+		"of the recipe (--json records the recipe's value and the flag's).",
 }
 
-// recipeArg finds --recipe among the arguments before the flags are
-// parsed, so that flags given with a recipe override it.
-func recipeArg(args []string) string {
-	for i, a := range args {
-		a = strings.TrimLeft(a, "-")
-		if v, ok := strings.CutPrefix(a, "recipe="); ok {
-			return v
-		}
-		if a == "recipe" && i+1 < len(args) && strings.HasPrefix(args[i], "-") {
-			return args[i+1]
-		}
-	}
-	return ""
+// pruneCommand is a parsed prune command line: the recipe with the flags
+// overlaid and validated.
+type pruneCommand struct {
+	r          recipe.Recipe
+	overrides  []override
+	rows       []recipeFlag
+	set        map[string]bool
+	recipeFile string
+	maxMem     int64
+	quiet      bool
 }
 
-type ratioList []string
-
-func (l *ratioList) String() string     { return strings.Join(*l, ",") }
-func (l *ratioList) Set(s string) error { *l = append(*l, s); return nil }
-
-func cmdPrune(ctx context.Context, args []string) error {
-	r := recipe.Default()
-	recipeFile := recipeArg(args)
-	if recipeFile != "" {
-		b, err := os.ReadFile(recipeFile)
-		if err != nil {
-			return err
-		}
-		if r, err = recipe.Parse(b, recipeFile); err != nil {
-			return usageError{err}
-		}
+// parsePrune parses the flags, reads the recipe, overlays the flags the
+// user typed on it and validates the result, naming the flag or the
+// recipe in errors.
+func parsePrune(args []string, s streams) (*pruneCommand, error) {
+	fs := newFlagSet("prune")
+	recipeFile := fs.String("recipe", "", "YAML recipe with every setting (flags given too override its fields)")
+	rows := pruneFlags()
+	for _, f := range rows {
+		fs.Var(f.value, f.name, f.usage)
 	}
-	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
-	fs.String("recipe", recipeFile, "YAML recipe with every setting (flags given too override it)")
-	fs.StringVar(&r.Method.Criterion, "criterion", r.Method.Criterion, "random, l1, l2, bn, apoz, mean-act, taylor, snip, fpgm, lamp")
-	fs.StringVar(&r.Method.Granularity, "granularity", r.Method.Granularity, "filter, channel (slim), weight, shape, N:M such as 2:4, blockAxB such as block1x4 (mask)")
-	fs.StringVar(&r.Method.Reduction, "reduction", r.Method.Reduction, "combine a channel's scores across coupled layers: sum, mean, max")
-	fs.StringVar(&r.Method.Normalize, "normalize", r.Method.Normalize, "per-layer score normalisation: none, mean, max, sum, gaussian (default: mean for global channels)")
-	fs.Float64Var(&r.Target.Ratio, "ratio", r.Target.Ratio, "fraction of units to remove, in [0, 1): channels, or weights")
-	fs.BoolVar(&r.Target.Global, "global", r.Target.Global, "rank all layers' units together instead of the same ratio per layer")
-	fs.Float64Var(&r.Target.MaxLayerRatio, "max-layer-ratio", r.Target.MaxLayerRatio, "with --global: remove at most this fraction of any layer")
-	fs.IntVar(&r.Target.RoundTo, "round-to", r.Target.RoundTo, "keep a multiple of N channels per layer")
-	lrs := (*ratioList)(&r.Target.LayerRatios)
-	fs.Var(lrs, "layer-ratio", "'REGEX=R': ratio for the layers whose names match (repeatable; first match wins; 0 leaves them alone)")
-	fs.StringVar(&r.Schedule.Kind, "schedule", r.Schedule.Kind, "oneshot, iterative, agp, lottery")
-	fs.IntVar(&r.Schedule.Rounds, "rounds", r.Schedule.Rounds, "rounds of iterative and lottery schedules, AGP pruning steps (default 3, AGP 10)")
-	fs.IntVar(&r.Schedule.RewindSteps, "rewind-steps", r.Schedule.RewindSteps, "lottery: rewind to the weights after N steps (0: to initialisation)")
-	fs.BoolVar(&r.Schedule.Reinit, "reinit-control", r.Schedule.Reinit, "lottery: also train a random re-initialisation under the same mask")
-	fs.IntVar(&r.Finetune.Epochs, "finetune-epochs", r.Finetune.Epochs, "fine-tuning epochs (per round for iterative and lottery)")
-	fs.StringVar(&r.Finetune.Recipe, "finetune-recipe", r.Finetune.Recipe, "training recipe for fine-tuning")
-	fs.Float64Var(&r.Finetune.LR, "lr", r.Finetune.LR, "fine-tuning learning rate (default: the recipe's)")
-	fs.IntVar(&r.Finetune.Batch, "batch", r.Finetune.Batch, "fine-tuning batch size (default: the recipe's)")
-	fs.BoolVar(&r.Finetune.FromScratch, "from-scratch", r.Finetune.FromScratch, "re-initialise the pruned architecture and train it instead of fine-tuning")
-	reg := fs.String("regularize", "", "train first with a sparsity regulariser: l1, bn-l1, group-lasso-filter|channel|shape")
-	lambda := fs.Float64("lambda", 1e-4, "regulariser strength")
-	regEpochs := fs.Int("reg-epochs", 10, "epochs of regularised training")
-	sensKeep := fs.Float64("sensitivity-keep", 0, "run a sensitivity analysis and keep this fraction of the MACs (or params)")
-	sensBudget := fs.String("sensitivity-budget", "macs", "what --sensitivity-keep counts: macs or params")
-	sensCSV := fs.String("sensitivity-csv", "", "write the sensitivity curves here (CSV)")
-	sensPlot := fs.String("sensitivity-plot", "", "plot the sensitivity curves here (PNG)")
-	holdout := fs.Int("holdout", 1000, "images the sensitivity analysis measures accuracy on")
-	holdSplit := fs.String("holdout-split", "test", "test: the first --holdout test images; train: the last training images (left out of fine-tuning)")
-	fs.StringVar(&r.Data.Name, "data", r.Data.Name, "data set: mnist or fashion-mnist (needed by data criteria and fine-tuning)")
-	fs.StringVar(&r.Data.Dir, "data-dir", r.Data.Dir, "directory with the IDX files")
-	fs.IntVar(&r.Data.Limit, "limit", r.Data.Limit, "use the first N training and test images (0: all)")
-	fs.IntVar(&r.Data.Calib, "calib", r.Data.Calib, "calibration images for data criteria (the first of the training split)")
-	fs.Uint64Var(&r.Seed, "seed", r.Seed, "random seed (zoo weights, random criterion, data order)")
-	fs.IntVar(&r.Threads, "threads", r.Threads, "worker threads (default: all cores)")
-	fs.StringVar(&r.Output.Out, "out", r.Output.Out, "write the pruned model here: slimmed for filter/channel, masked otherwise")
-	fs.StringVar(&r.Output.MaskedOut, "masked-out", r.Output.MaskedOut, "also write the masked model here (filter/channel)")
-	fs.StringVar(&r.Output.LayersCSV, "layers-csv", r.Output.LayersCSV, "write the per-layer metrics here (CSV)")
-	fs.StringVar(&r.Output.Plot, "plot", r.Output.Plot, "lottery schedule: plot test accuracy per epoch of dense, ticket and control here (PNG)")
-	fs.IntVar(&r.Output.LatencyRuns, "latency-runs", r.Output.LatencyRuns, "timed forward passes per model and batch size (0: no timing)")
-	fs.BoolVar(&r.Output.JSON, "json", r.Output.JSON, "print a JSON report as the last line")
+	maxMem := maxMemoryFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress output")
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: shears prune MODEL --criterion C --granularity G --ratio R [flags] --out OUT.onnx\n"+
-			"       shears prune --recipe R.yaml [flags that override it]\n\nMODEL is a zoo name or a model file.\n\n")
-		fs.PrintDefaults()
+	help := pruneHelp
+	byGroup := map[string]int{}
+	for _, f := range rows {
+		k, ok := byGroup[f.group]
+		if !ok {
+			k = len(help.groups)
+			byGroup[f.group] = k
+			help.groups = append(help.groups, flagGroup{title: f.group})
+		}
+		help.groups[k].names = append(help.groups[k].names, f.name)
 	}
-	pos, err := parseArgs(fs, args)
+	help.groups[byGroup["data and machine"]].names = append(help.groups[byGroup["data and machine"]].names, "max-memory")
+	help.groups[byGroup["outputs"]].names = append(help.groups[byGroup["outputs"]].names, "quiet")
+	help.groups = append([]flagGroup{{"recipe", []string{"recipe"}}}, help.groups...)
+	p, err := parseArgs(fs, args, s, help)
+	if err != nil {
+		return nil, err
+	}
+	c := &pruneCommand{r: recipe.Default(), rows: rows, set: p.set, recipeFile: *recipeFile, maxMem: int64(*maxMem), quiet: *quiet}
+	if p.set["recipe"] {
+		if *recipeFile == "" {
+			return nil, usagef("--recipe is empty")
+		}
+		b, err := readBounded("recipe", *recipeFile, maxRecipeBytes)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if c.r, err = recipe.Parse(b, *recipeFile); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if c.overrides, err = overlay(&c.r, rows, p.set, p.set["recipe"]); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(p.pos) == 1:
+		if p.set["recipe"] && c.r.Model != p.pos[0] {
+			c.overrides = append(c.overrides, override{Flag: "MODEL", Field: "model", Recipe: c.r.Model, Value: p.pos[0]})
+		}
+		c.r.Model = p.pos[0]
+	case len(p.pos) > 1:
+		return nil, usagef("want one model (zoo name or file), have %d arguments", len(p.pos))
+	}
+	if c.r.Model == "" {
+		return nil, usagef("want a model: shears prune MODEL --criterion C --granularity G --ratio R --out OUT (or --recipe R.yaml)")
+	}
+	if err := c.r.Validate(); err != nil {
+		return nil, usageError{flagError(err, rows, p.set, *recipeFile)}
+	}
+	return c, nil
+}
+
+// outputName names an output in errors: the flag when the user typed it
+// or no recipe was given, else the recipe's field.
+func (c *pruneCommand) outputName(flagName, path string) string {
+	if c.recipeFile == "" || c.set[flagName] {
+		return "--" + flagName
+	}
+	return "recipe " + c.recipeFile + ": " + path
+}
+
+func cmdPrune(ctx context.Context, args []string, s streams) error {
+	c, err := parsePrune(args, s)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) == 1:
-		r.Model = pos[0]
-	case len(pos) > 1:
-		return usagef("want one model (zoo name or file), have %d arguments", len(pos))
+	r, overrides := c.r, c.overrides
+	if r.Target.MaxLayerRatio != 0 && !r.Target.Global {
+		fmt.Fprintln(s.err, "warning: --max-layer-ratio has no effect without --global: every layer loses the same ratio")
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["ratio"] {
-		r.Target.Ratios = nil // --ratio replaces a recipe's list of ratios
+	sweep := r.Sweep()
+	var outs []output
+	for _, rr := range sweep {
+		outs = append(outs, output{c.outputName("out", "output.out"), rr.Output.Out},
+			output{c.outputName("masked-out", "output.masked_out"), rr.Output.MaskedOut},
+			output{c.outputName("layers-csv", "output.layers_csv"), rr.Output.LayersCSV},
+			output{c.outputName("plot", "output.plot"), rr.Output.Plot})
+		if sv := rr.Sensitivity; sv != nil {
+			outs = append(outs, output{c.outputName("sensitivity-csv", "sensitivity.csv"), sv.CSV},
+				output{c.outputName("sensitivity-plot", "sensitivity.plot"), sv.Plot})
+		}
 	}
-	if set["regularize"] {
-		r.Regularize = &recipe.RegularizeSpec{Kind: *reg, Lambda: *lambda, Epochs: *regEpochs}
-	}
-	if set["sensitivity-keep"] {
-		r.Sensitivity = &recipe.SensitivitySpec{Keep: *sensKeep, Budget: *sensBudget, CSV: *sensCSV, Plot: *sensPlot,
-			Holdout: *holdout, Split: *holdSplit}
-	} else if set["sensitivity-csv"] || set["sensitivity-plot"] {
-		return usagef("--sensitivity-csv and --sensitivity-plot go with --sensitivity-keep")
-	}
-	if r.Model == "" {
-		return usagef("want a model: shears prune MODEL --criterion C --granularity G --ratio R --out OUT (or --recipe R.yaml)")
-	}
-	if err := r.Validate(); err != nil {
-		return usageError{flagError(err, recipeFile)}
+	// Recipes write to folders such as out/: a missing folder is created
+	// (after every other check), one that cannot be is refused.
+	if err := checkOutputs(outs, true); err != nil {
+		return err
 	}
 	if r.Threads > 0 {
 		parallel.SetThreads(r.Threads)
 	}
-	var reports []map[string]any
-	sweep := r.Sweep()
-	for _, rr := range sweep {
-		rep, err := pruneOne(ctx, rr, *quiet)
-		if err != nil {
-			if recipe.IsDataError(err) {
-				return usageError{err}
-			}
-			return flagError(err, recipeFile)
+	var reports []*pruneResult
+	for i, rr := range sweep {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %d of the sweep's %d runs (their reports are above)", i, len(sweep))
 		}
+		rep, err := pruneOne(ctx, rr, c.quiet, c.maxMem, s)
+		if err != nil {
+			var fe *recipe.FieldError
+			if recipe.IsDataError(err) || errors.As(err, &fe) {
+				return usageError{flagError(err, c.rows, c.set, c.recipeFile)}
+			}
+			if errors.Is(err, train.ErrInterrupted) || ctx.Err() != nil {
+				return fmt.Errorf("%v; prune keeps no checkpoint: nothing of this run was written, run the command again", err)
+			}
+			return err
+		}
+		rep.Overrides = overrides
 		reports = append(reports, rep)
 		// A sweep can run for hours: each run's report is printed as it
 		// ends, so an interrupted sweep keeps the finished ones; the last
 		// line is still the whole sweep's.
 		if r.Output.JSON && len(sweep) > 1 {
-			if err := printJSON(rep); err != nil {
+			if err := printJSON(s, rep); err != nil {
 				return err
 			}
 		}
 	}
 	if r.Output.JSON {
 		if len(reports) == 1 {
-			return printJSON(reports[0])
+			return printJSON(s, reports[0])
 		}
-		return printJSON(map[string]any{"command": "prune", "runs": reports})
+		return printJSON(s, pruneSweep{Version: recipe.ReportVersion, Command: "prune", Provenance: report.NewProvenance(parallel.Threads()), Runs: reports})
 	}
 	return nil
 }
 
-// flagError names the flag (or the recipe file) in a recipe field error.
-func flagError(err error, recipeFile string) error {
-	var fe *recipe.FieldError
-	if !errors.As(err, &fe) {
-		return err
+// pruneResult is one prune run's JSON: the library's report with what
+// the command adds (provenance, the flags that overrode the recipe, notes).
+type pruneResult struct {
+	*recipe.Report
+	Provenance report.Provenance `json:"provenance"`
+	Overrides  []override        `json:"overrides,omitempty"`
+	Notes      []string          `json:"notes,omitempty"`
+}
+
+// pruneSweep is a sweep's JSON (recipe.SweepReport with provenance).
+type pruneSweep struct {
+	Version    int               `json:"version"`
+	Command    string            `json:"command"`
+	Provenance report.Provenance `json:"provenance"`
+	Runs       []*pruneResult    `json:"runs"`
+}
+
+// unitName is what a granularity removes.
+func unitName(granularity string) string {
+	switch granularity {
+	case "filter", "channel":
+		return "channel"
+	case "weight":
+		return "weight"
 	}
-	if recipeFile != "" {
-		return fmt.Errorf("recipe %s: %w", recipeFile, err)
-	}
-	if f, ok := flagOf[fe.Path]; ok {
-		return fmt.Errorf("%s: %v", f, fe.Err)
-	}
-	return err
+	return "unit"
 }
 
 // labelFree reports whether a recipe needs no labels: a criterion that
@@ -201,17 +225,17 @@ func labelFree(r recipe.Recipe) bool {
 }
 
 // pruneOne runs one recipe, writes its outputs and prints its report.
-func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool) (map[string]any, error) {
+func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s streams) (*pruneResult, error) {
 	start := time.Now()
 	g, _, err := loadModel(r.Model, r.Seed)
 	if err != nil {
 		return nil, err
 	}
-	pb := newProgress(quiet)
+	pb := newProgress(quiet, s.err)
 	env := recipe.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update,
-		Log: func(s string) {
-			if !quiet || strings.HasPrefix(s, "warning:") {
-				fmt.Fprintln(os.Stderr, s)
+		Log: func(line string) {
+			if !quiet || strings.HasPrefix(line, "warning:") || strings.HasPrefix(line, "note:") {
+				fmt.Fprintln(s.err, line)
 			}
 		}}
 	if r.Data.Name != "" {
@@ -222,7 +246,7 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool) (map[string]any,
 			return nil, err
 		}
 		env.Train, env.Test = env.Train.Limit(r.Data.Limit), env.Test.Limit(r.Data.Limit)
-		if err := checkImageModel(g, env.Train); err != nil {
+		if _, err := checkImageModel(g, env.Train); err != nil {
 			// A model that reads these images but gives no class scores
 			// (a segmentation head) can still be pruned by label-free
 			// steps: activation statistics of the images, no accuracy, no
@@ -238,19 +262,26 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool) (map[string]any,
 			env.Test = nil
 		}
 	}
+	if env.Train != nil && r.Finetune.Batch > env.Train.N {
+		var notes []string
+		r.Finetune.Batch = capBatch(r.Finetune.Batch, env.Train.N, "batch", &notes)
+		for _, n := range notes {
+			env.Log(n)
+		}
+	}
+	if err := pruneMemory(g, r, env, maxMem, s); err != nil {
+		return nil, err
+	}
 	rep, err := recipe.Run(ctx, r, env)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{r.Output.Out, r.Output.MaskedOut, r.Output.LayersCSV, r.Output.Plot} {
-		if err := makeParent(p); err != nil {
-			return nil, err
-		}
-	}
-	if s := r.Sensitivity; s != nil {
-		if err := errors.Join(makeParent(s.CSV), makeParent(s.Plot)); err != nil {
-			return nil, err
-		}
+	var notes []string
+	if rep.Achieved == 0 {
+		// Ratio 0, layer ratios of 0 or a rounding larger than the layers:
+		// valid settings whose step removes nothing.
+		notes = append(notes, "note: the settings remove no "+unitName(rep.Granularity)+": the model is written unchanged")
+		env.Log(notes[0])
 	}
 	meta := fmt.Sprintf("criterion %s, granularity %s, ratio %g (achieved %.4f), schedule %s, fine-tune %d epochs",
 		rep.Criterion, rep.Granularity, rep.Target, rep.Achieved, rep.Schedule, r.Finetune.Epochs)
@@ -295,42 +326,55 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool) (map[string]any,
 		}
 	}
 	for _, line := range rep.Summary {
-		fmt.Println(line)
+		fmt.Fprintln(s.out, line)
 	}
 	for _, line := range rep.Metrics.Lines() {
-		fmt.Println(line)
+		fmt.Fprintln(s.out, line)
 	}
 	if !quiet {
-		printLayers(rep.Metrics)
+		printLayers(s, rep.Metrics)
 	}
 	if rep.Slim != nil {
-		fmt.Printf("wrote the slimmed model to %s", r.Output.Out)
+		fmt.Fprintf(s.out, "wrote the slimmed model to %s", r.Output.Out)
 		if o := outputs["masked"]; o != "" {
-			fmt.Printf(" and the masked one to %s", o)
+			fmt.Fprintf(s.out, " and the masked one to %s", o)
 		}
-		fmt.Println()
+		fmt.Fprintln(s.out)
 	} else {
-		fmt.Printf("wrote the masked model to %s (granularity %s zeros weights and keeps shapes)\n", r.Output.Out, rep.Granularity)
+		fmt.Fprintf(s.out, "wrote the masked model to %s (granularity %s zeros weights and keeps shapes)\n", r.Output.Out, rep.Granularity)
 	}
-	j := map[string]any{"command": "prune", "model": rep.Model, "criterion": rep.Criterion, "granularity": rep.Granularity,
-		"schedule": rep.Schedule, "target_ratio": rep.Target, "achieved_ratio": rep.Achieved, "global": r.Target.Global,
-		"finetune_epochs": r.Finetune.Epochs, "seed": r.Seed, "metrics": rep.Metrics, "summary": rep.Summary,
-		"recovery": rep.Recovery, "warnings": append([]string{}, rep.Warnings...), "outputs": outputs, "seconds": time.Since(start).Seconds()}
-	if rep.LayerRatios != nil {
-		j["layer_ratios"] = rep.LayerRatios
+	rep.Outputs, rep.Seconds = outputs, time.Since(start).Seconds()
+	if rep.Warnings == nil {
+		rep.Warnings = []string{}
 	}
-	if rep.Lottery != nil {
-		j["lottery"] = rep.Lottery
-	}
-	return j, nil
+	return &pruneResult{Report: rep, Provenance: report.NewProvenance(parallel.Threads()), Notes: notes}, nil
 }
 
-// makeParent creates the folder an output goes to.
-func makeParent(path string) error {
-	if path == "" {
+// pruneMemory refuses a run whose activations would pass the memory
+// limit: fine-tuning at its batch (with gradients), latency timing at
+// batch 64. A fine-tuning batch larger than the data is capped by it.
+func pruneMemory(g *graph.Graph, r recipe.Recipe, env recipe.Env, maxMem int64, s streams) error {
+	prog, err := graph.Compile(g)
+	if err != nil {
+		return err
+	}
+	if r.Output.LatencyRuns > 0 {
+		if err := checkMemory(prog, 64, false, maxMem); err != nil {
+			return err
+		}
+	}
+	if env.Train == nil {
 		return nil
 	}
-	return os.MkdirAll(filepath.Dir(path), 0o755)
+	cfg, err := train.Recipe(r.Finetune.Recipe)
+	if err != nil {
+		return &recipe.FieldError{Path: "finetune.recipe", Err: err}
+	}
+	batch := cfg.Batch
+	if r.Finetune.Batch > 0 {
+		batch = r.Finetune.Batch
+	}
+	return checkMemory(prog, min(batch, max(env.Train.N, 1)), true, maxMem)
 }
 
 func writeSensitivity(r recipe.Recipe, rep *recipe.Report) error {
@@ -375,8 +419,8 @@ func writeLayersCSV(path string, m *prune.Metrics) error {
 	return writeAtomic(path, b.Bytes())
 }
 
-func printLayers(m *prune.Metrics) {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+func printLayers(s streams, m *prune.Metrics) {
+	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "layer\top\tparams\tnonzero\tsparsity\tMACs\teffective MACs\tslim params\tslim MACs\t")
 	for _, l := range m.Layers {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d\t%d\t\n", l.Name, l.Op, l.Params, l.Nonzero, 100*l.Sparsity, l.MACs, l.EffectiveMACs, l.SlimParams, l.SlimMACs)

@@ -290,3 +290,34 @@ func TestPruneLottery(t *testing.T) {
 		t.Errorf("plot without lottery: exit %d, %s", code, stderr)
 	}
 }
+
+// Settings whose pruning step removes no channel used to crash with a nil
+// pointer dereference; they write the model unchanged, with a note. AGP's
+// first steps on filters remove nothing too.
+func TestPruneRemovesNothing(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "p.onnx")
+	for _, extra := range [][]string{
+		{"--ratio", "0"},
+		{"--ratio", "0.5", "--layer-ratio", ".*=0"},
+		{"--ratio", "0.5", "--round-to", "1000000"},
+	} {
+		args := append([]string{"prune", "lenet5", "--granularity", "filter", "--finetune-epochs", "0", "--latency-runs", "0", "--out", out, "--quiet"}, extra...)
+		_, stderr, code := shears(t, args...)
+		if code != 0 || !strings.Contains(stderr, "note: the settings remove no channel: the model is written unchanged") {
+			t.Errorf("%v: exit %d, stderr:\n%s", extra, code, stderr)
+		}
+		g, err := onnx.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, total, _ := graph.Stats(g); total.Params != 431080 {
+			t.Errorf("%v: %d params, want lenet5's 431080", extra, total.Params)
+		}
+	}
+	_, stderr, code := shears(t, "prune", "lenet5", "--granularity", "filter", "--schedule", "agp", "--ratio", "0.5", "--rounds", "4",
+		"--data", "mnist", "--limit", "200", "--finetune-epochs", "1", "--latency-runs", "0", "--out", out, "--quiet")
+	if code != 0 {
+		t.Errorf("agp on filters: exit %d, stderr:\n%s", code, stderr)
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/report"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -22,8 +22,18 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-func cmdRun(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+var runHelp = helpText{
+	usage: "shears run MODEL --input X.npy [--output Y.npy] [flags]\n       shears run MODEL --random-input [--batch N] [flags]",
+	examples: []string{
+		"shears run resnet20.onnx --input x.npy --output y.npy",
+		"shears run lenet5 --random-input --batch 64 --repeat 20 --json",
+	},
+	notes: "MODEL is an ONNX file or a zoo name (initialised with --seed). Timing defaults: 1 warm-up and\n" +
+		"10 timed runs with --json or --random-input, else no warm-up and one run.",
+}
+
+func cmdRun(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("run")
 	var inputs, outputs listFlag
 	fs.Var(&inputs, "input", "input tensor file (.npy or ONNX .pb), repeated in graph-input order or as name=FILE")
 	fs.Var(&outputs, "output", "write an output (.npy or .pb by extension), repeated in output order or as name=FILE")
@@ -31,29 +41,28 @@ func cmdRun(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 1, "batch size of --random-input")
 	seed := fs.Uint64("seed", 1, "seed of a zoo model's weights and of --random-input")
 	threads := fs.Int("threads", 0, "worker threads (default: all cores)")
-	warmup := fs.Int("warmup", -1, "untimed runs before the timed ones (default: 1 with --json or --random-input, else 0)")
-	repeat := fs.Int("repeat", -1, "timed runs; latency is their median (default: 10 with --json or --random-input, else 1)")
+	warmup := fs.Int("warmup", 0, "untimed runs before the timed ones (default: see above)")
+	repeat := fs.Int("repeat", 0, "timed runs; latency is their median (default: see above)")
+	maxMem := maxMemoryFlag(fs)
 	jsonOut := fs.Bool("json", false, "print a JSON summary (latency_ms, p90_ms, batch, threads, ...) as the last line")
 	profile := fs.Bool("profile", false, "time each node over the timed runs and print where the time goes (per node and per op type)")
-	pos, err := parseArgs(fs, args)
+	p, err := parseArgs(fs, args, s, runHelp)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want one model (zoo name or model file), have %d arguments", len(pos))
+	if len(p.pos) != 1 {
+		return usagef("want one model (zoo name or model file), have %d arguments", len(p.pos))
+	}
+	if err := checkInts(p.set, intMin{"warmup", *warmup, 0}, intMin{"repeat", *repeat, 1}, intMin{"batch", *batch, 1},
+		intMin{"threads", *threads, 0}); err != nil {
+		return err
 	}
 	timing := *jsonOut || *random
-	if *warmup < 0 {
+	if !p.set["warmup"] {
 		*warmup = map[bool]int{true: 1, false: 0}[timing]
 	}
-	if *repeat < 0 {
+	if !p.set["repeat"] {
 		*repeat = map[bool]int{true: 10, false: 1}[timing]
-	}
-	if *repeat < 1 {
-		return usagef("--repeat must be ≥ 1")
-	}
-	if *batch < 1 {
-		return usagef("--batch must be ≥ 1")
 	}
 	if *random && len(inputs) > 0 {
 		return usagef("give either --input files or --random-input, not both")
@@ -61,9 +70,23 @@ func cmdRun(ctx context.Context, args []string) error {
 	if !*random && len(inputs) == 0 {
 		return usagef("--input FILE is required (or --random-input for random data)")
 	}
+	if p.set["batch"] && !*random {
+		fmt.Fprintln(s.err, "warning: --batch has no effect without --random-input: the input files set the batch")
+	}
 	parallel.SetThreads(*threads)
-	g, _, err := loadModel(pos[0], *seed)
+	g, _, err := loadModel(p.pos[0], *seed)
 	if err != nil {
+		return err
+	}
+	outFiles, err := outputFiles(g, outputs)
+	if err != nil {
+		return err
+	}
+	var outs0 []output
+	for k, f := range outFiles {
+		outs0 = append(outs0, output{"--output " + g.Outputs[k].Name, f})
+	}
+	if err := checkOutputs(outs0, false); err != nil {
 		return err
 	}
 	prog, err := graph.CompileInference(g)
@@ -71,14 +94,25 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	var xs []*tensor.Tensor
-	if *random {
-		xs = randomInputs(g, *batch, *seed)
-	} else if xs, err = inputTensors(g, inputs); err != nil {
+	if !*random {
+		if xs, err = inputTensors(g, inputs); err != nil {
+			return err
+		}
+	}
+	n := *batch // the batch: dimension 0 of the first input that has a dynamic one
+	for k, in := range g.Inputs {
+		if len(in.Shape) > 0 && in.Shape[0] < 0 {
+			if xs != nil {
+				n = xs[k].Shape[0]
+			}
+			break
+		}
+	}
+	if err := checkMemory(prog, max(n, 1), false, int64(*maxMem)); err != nil {
 		return err
 	}
-	outFiles, err := outputFiles(g, outputs)
-	if err != nil {
-		return err
+	if *random {
+		xs = randomInputs(g, *batch, *seed)
 	}
 	var times []float64
 	var outs []*tensor.Tensor
@@ -98,19 +132,7 @@ func cmdRun(ctx context.Context, args []string) error {
 			times = append(times, time.Since(start).Seconds()*1000)
 		}
 	}
-	n := 1 // the batch: dimension 0 of the first input that has a dynamic one
-	for k, in := range g.Inputs {
-		if len(in.Shape) > 0 && in.Shape[0] < 0 {
-			n = xs[k].Shape[0]
-			break
-		}
-	}
-	type jout struct {
-		Name  string `json:"name"`
-		Shape []int  `json:"shape"`
-		File  string `json:"file,omitempty"`
-	}
-	var jouts []jout
+	var jouts []report.Output
 	for k, o := range g.Outputs {
 		file := outFiles[k]
 		if file != "" {
@@ -118,54 +140,46 @@ func cmdRun(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		jouts = append(jouts, jout{o.Name, outs[k].Shape, file})
+		jouts = append(jouts, report.Output{Name: o.Name, Shape: outs[k].Shape, File: file})
 		desc := summarize(outs[k])
 		if file != "" {
 			desc += ", written to " + file
 		}
-		fmt.Printf("output %s: %s: %s\n", o.Name, shapeString(outs[k].Shape), desc)
+		fmt.Fprintf(s.out, "output %s: %s: %s\n", o.Name, shapeString(outs[k].Shape), desc)
 	}
 	med, p90 := percentile(times, 0.5), percentile(times, 0.9)
-	fmt.Printf("%s: batch %d, %d threads: latency %.3f ms median, %.3f ms p90 over %d runs (%d warm-up)\n",
+	fmt.Fprintf(s.out, "%s: batch %d, %d threads: latency %.3f ms median, %.3f ms p90 over %d runs (%d warm-up)\n",
 		g.Name, n, parallel.Threads(), med, p90, len(times), *warmup)
-	summary := map[string]any{"command": "run", "model": g.Name, "batch": n, "threads": parallel.Threads(),
-		"runs": len(times), "warmup": *warmup, "latency_ms": med, "p90_ms": p90, "outputs": jouts}
+	res := report.Run{Header: report.NewHeader("run", parallel.Threads()), Model: g.Name, Batch: n, Threads: parallel.Threads(),
+		Runs: len(times), Warmup: *warmup, LatencyMs: med, P90Ms: p90, Outputs: jouts}
 	if *profile {
-		summary["profile"] = printProfile(prog)
+		res.Profile = printProfile(s, prog)
 	}
 	if *jsonOut {
-		return printJSON(summary)
+		return printJSON(s, res)
 	}
 	return nil
 }
 
-// nodeTime is one row of --profile's JSON: a node's mean time per run.
-type nodeTime struct {
-	Node  string  `json:"node"`
-	Op    string  `json:"op"`
-	Ms    float64 `json:"ms"`
-	Fused bool    `json:"fused,omitempty"`
-}
-
 // printProfile prints the nodes that took most of the timed runs and the
 // time per op type, and returns every node's time, slowest first.
-func printProfile(prog *graph.Program) []nodeTime {
+func printProfile(s streams, prog *graph.Program) []report.NodeTime {
 	ops := prog.OpTimes()
-	var rows []nodeTime
+	var rows []report.NodeTime
 	var total float64
 	byOp := map[string]float64{}
 	for _, o := range ops {
 		ms := o.Total.Seconds() * 1000 / float64(max(o.Runs, 1))
-		rows = append(rows, nodeTime{o.Node.Name, o.Node.Op, ms, o.Fused})
+		rows = append(rows, report.NodeTime{Node: o.Node.Name, Op: o.Node.Op, Ms: ms, Fused: o.Fused})
 		total += ms
 		byOp[o.Node.Op] += ms
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Ms > rows[j].Ms })
-	fmt.Printf("\nwhere a run's time goes (mean of the timed runs, %.3f ms in nodes):\n", total)
-	fmt.Printf("%9s %6s  %-20s %-16s %s\n", "ms", "%", "op", "output", "node")
+	fmt.Fprintf(s.out, "\nwhere a run's time goes (mean of the timed runs, %.3f ms in nodes):\n", total)
+	fmt.Fprintf(s.out, "%9s %6s  %-20s %-16s %s\n", "ms", "%", "op", "output", "node")
 	for i, r := range rows {
 		if i == 15 {
-			fmt.Printf("%9s (%d more nodes)\n", "...", len(rows)-15)
+			fmt.Fprintf(s.out, "%9s (%d more nodes)\n", "...", len(rows)-15)
 			break
 		}
 		shape := ""
@@ -178,16 +192,16 @@ func printProfile(prog *graph.Program) []nodeTime {
 		if r.Fused {
 			op += " (fused)"
 		}
-		fmt.Printf("%9.3f %5.1f%%  %-20s %-16s %s\n", r.Ms, 100*r.Ms/max(total, 1e-12), op, shape, r.Node)
+		fmt.Fprintf(s.out, "%9.3f %5.1f%%  %-20s %-16s %s\n", r.Ms, 100*r.Ms/max(total, 1e-12), op, shape, r.Node)
 	}
 	types := make([]string, 0, len(byOp))
 	for t := range byOp {
 		types = append(types, t)
 	}
 	sort.Slice(types, func(i, j int) bool { return byOp[types[i]] > byOp[types[j]] })
-	fmt.Println("per op type:")
+	fmt.Fprintln(s.out, "per op type:")
 	for _, t := range types {
-		fmt.Printf("%9.3f %5.1f%%  %s\n", byOp[t], 100*byOp[t]/max(total, 1e-12), t)
+		fmt.Fprintf(s.out, "%9.3f %5.1f%%  %s\n", byOp[t], 100*byOp[t]/max(total, 1e-12), t)
 	}
 	return rows
 }

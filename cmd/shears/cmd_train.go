@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/report"
 	"github.com/shearsml/shears/train"
 )
 
@@ -28,33 +30,60 @@ func (d *dataFlags) register(fs *flag.FlagSet, limitHelp string) {
 	fs.IntVar(&d.limit, "limit", 0, limitHelp)
 }
 
-func (d *dataFlags) load(split data.Split) (*data.Dataset, error) {
-	ds, err := data.Load(d.name, d.dir, split)
+// defaultMaxMemory is --max-memory's default: what a laptop can spare.
+const defaultMaxMemory = 8 << 30
+
+func maxMemoryFlag(fs *flag.FlagSet) *sizeFlag {
+	m := sizeFlag(defaultMaxMemory)
+	fs.Var(&m, "max-memory", "refuse to run a model whose activations need more than this (8GiB, 512MiB, ...)")
+	return &m
+}
+
+// checkMemory refuses to run prog at batch when the activations it would
+// allocate (twice that when training: a gradient per value) pass limit.
+func checkMemory(prog *graph.Program, batch int, training bool, limit int64) error {
+	need, err := prog.ActivationBytes(batch)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if d.limit < 0 {
-		return nil, usagef("--limit must be ≥ 0, have %d", d.limit)
+	what := "activations"
+	if training && need < 1<<62 {
+		need, what = 2*need, "activations and their gradients"
 	}
-	return ds.Limit(d.limit), nil
+	if need > limit {
+		return fmt.Errorf("model %s needs about %s for its %s at batch %d, more than --max-memory %s: lower the batch or raise --max-memory",
+			prog.Graph.Name, formatBytes(need), what, batch, formatBytes(limit))
+	}
+	return nil
+}
+
+// capBatch caps a batch size by the data set: a loader's buffers are
+// sized by the batch, and a batch larger than the data holds all of it.
+func capBatch(batch, n int, flagName string, notes *[]string) int {
+	if n > 0 && batch > n {
+		*notes = append(*notes, fmt.Sprintf("note: --%s %d is larger than the %d images: batches of %d", flagName, batch, n, n))
+		return n
+	}
+	return batch
 }
 
 // checkImageModel verifies that a model takes N×1×28×28 and gives N×10,
-// the contract for training and evaluating on the built-in data sets.
-func checkImageModel(g *graph.Graph, ds *data.Dataset) error {
+// the contract for training and evaluating on the built-in data sets, and
+// returns its compiled program.
+func checkImageModel(g *graph.Graph, ds *data.Dataset) (*graph.Program, error) {
 	prog, err := checkImageInput(g, ds)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	shapes, err := prog.InferShapes(1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := shapes[g.Outputs[0].Name]
 	if len(out) != 2 || out[1] != ds.Classes {
-		return &outputError{fmt.Sprintf("model output %q has shape %v; %s needs N×%d class scores", g.Outputs[0].Name, out, ds.Name, ds.Classes)}
+		return nil, &outputError{fmt.Sprintf("model output %q has shape %v; %s needs N×%d class scores", g.Outputs[0].Name, out, ds.Name, ds.Classes)}
 	}
-	return nil
+	return prog, nil
 }
 
 // outputError says that a model reads the data set's images but does not
@@ -80,55 +109,129 @@ func checkImageInput(g *graph.Graph, ds *data.Dataset) (*graph.Program, error) {
 	return prog, nil
 }
 
-func cmdTrain(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+var trainHelp = helpText{
+	usage: "shears train --model MODEL --data DATA --out OUT.onnx [flags]\n       shears train --resume OUT.onnx.ckpt --out OUT.onnx",
+	examples: []string{
+		"shears train --model lenet5 --out lenet5.onnx",
+		"shears train --model vgg-s --data fashion-mnist --epochs 5 --lr 0.05 --out vgg.onnx",
+	},
+	notes: "MODEL is a zoo name or an ONNX file. Hyper-parameters default to the training recipe's\n" +
+		"(the model's, else dense-mnist). An interrupted run (Ctrl-C, SIGTERM) writes its checkpoint\n" +
+		"and resumes with --resume and nothing else.",
+	groups: []flagGroup{
+		{"model and data", []string{"model", "data", "data-dir", "limit", "seed"}},
+		{"hyper-parameters", []string{"recipe", "epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "warmup"}},
+		{"outputs and resuming", []string{"out", "checkpoint", "resume", "json", "quiet"}},
+		{"machine", []string{"threads", "max-memory"}},
+	},
+}
+
+// resumeConflicts refuses flags that contradict the checkpoint being
+// resumed: it holds the data and the settings, and a different value would
+// not continue the same run (--epochs may extend it). A checkpoint of an
+// older shears records no data set: --data and --limit then say it.
+func resumeConflicts(c *train.Checkpoint, set map[string]bool, df dataFlags, recipe string, batch int, lr float64,
+	opt string, wd float64, sched string, warmup int, seed uint64) error {
+	cfg := c.Config
+	type pair struct {
+		flag      string
+		typed, is any
+	}
+	pairs := []pair{{"recipe", recipe, cfg.Recipe}, {"batch", batch, cfg.Batch}, {"lr", float32(lr), cfg.LR},
+		{"optimizer", opt, cfg.Optimizer}, {"weight-decay", float32(wd), cfg.WeightDecay}, {"schedule", sched, cfg.Schedule},
+		{"warmup", warmup, cfg.Warmup}, {"seed", seed, cfg.Seed}}
+	if c.Source.Data != "" {
+		pairs = append(pairs, pair{"data", df.name, c.Source.Data}, pair{"data-dir", df.dir, c.Source.DataDir}, pair{"limit", df.limit, c.Source.Limit})
+	}
+	for _, p := range pairs {
+		if set[p.flag] && p.typed != p.is {
+			return usagef("--%s %v contradicts the checkpoint, which holds %v: a resumed run continues with its checkpoint's settings", p.flag, p.typed, p.is)
+		}
+	}
+	return nil
+}
+
+func cmdTrain(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("train")
 	model := fs.String("model", "", "zoo model name or model file (.onnx)")
 	var df dataFlags
 	df.register(fs, "train on the first N training images (0: all)")
 	recipe := fs.String("recipe", "", "training recipe: dense-mnist, dense-fashion, finetune (default: the model's)")
-	epochs := fs.Int("epochs", -1, "epochs (default: the recipe's)")
+	epochs := fs.Int("epochs", 0, "epochs (default: the recipe's)")
 	batch := fs.Int("batch", 0, "batch size (default: the recipe's)")
-	lr := fs.Float64("lr", -1, "base learning rate (default: the recipe's)")
+	var lr, wd float64
+	floatVar(fs, &lr, "lr", 0, "base learning rate (default: the recipe's)")
 	opt := fs.String("optimizer", "", "sgd, adam or adamw (default: the recipe's)")
-	wd := fs.Float64("weight-decay", -1, "weight decay (default: the recipe's)")
+	floatVar(fs, &wd, "weight-decay", 0, "weight decay (default: the recipe's)")
 	sched := fs.String("schedule", "", "learning-rate schedule: cosine, step, constant (default: the recipe's)")
-	warmup := fs.Int("warmup", 0, "linear warm-up steps")
+	warmup := fs.Int("warmup", 0, "linear warm-up steps (default: the recipe's)")
 	seed := fs.Uint64("seed", 1, "random seed (weights, data order, augmentation)")
 	threads := fs.Int("threads", 0, "worker threads (default: all cores)")
+	maxMem := maxMemoryFlag(fs)
 	out := fs.String("out", "", "write the trained model here (ONNX)")
 	ckpt := fs.String("checkpoint", "", "checkpoint file written after every epoch and on interrupt (default: OUT.ckpt)")
-	resume := fs.String("resume", "", "resume from this checkpoint")
+	resume := fs.String("resume", "", "resume from this checkpoint (it holds the model, data and settings)")
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	pos, err := parseArgs(fs, args)
+	p, err := parseArgs(fs, args, s, trainHelp)
 	if err != nil {
 		return err
 	}
-	if *model == "" && len(pos) == 1 {
-		*model = pos[0]
-	} else if len(pos) > 0 {
-		return usagef("unexpected arguments %v", pos)
+	set := p.set
+	if len(p.pos) == 1 && !set["model"] && !set["resume"] {
+		*model, set["model"] = p.pos[0], true
+	} else if len(p.pos) > 0 {
+		return usagef("unexpected arguments %v", p.pos)
 	}
-	if *model == "" && *resume == "" {
+	if set["resume"] && set["model"] {
+		return usagef("--model with --resume: the checkpoint holds the model; resume with --resume FILE --out OUT")
+	}
+	switch {
+	case !set["model"] && !set["resume"]:
 		return usagef("--model is required (a zoo model name or a model file)")
-	}
-	if *out == "" {
+	case set["model"] && *model == "":
+		return usagef("--model is empty")
+	case set["resume"] && *resume == "":
+		return usagef("--resume is empty")
+	case *out == "":
 		return usagef("--out is required: where to write the trained model")
 	}
-	if *threads < 0 {
-		return usagef("--threads must be ≥ 0")
+	if err := checkInts(set, intMin{"epochs", *epochs, 0}, intMin{"batch", *batch, 1}, intMin{"warmup", *warmup, 0},
+		intMin{"threads", *threads, 0}, intMin{"limit", df.limit, 0}); err != nil {
+		return err
+	}
+	if set["lr"] && (lr <= 0 || lr > 1000) {
+		return usagef("--lr must be in (0, 1000], have %g", lr)
+	}
+	if set["weight-decay"] && wd < 0 {
+		return usagef("--weight-decay must be ≥ 0, have %g", wd)
+	}
+	if *ckpt == "" {
+		*ckpt = *out + ".ckpt"
+	}
+	if err := checkOutputs([]output{{"--out", *out}, {"--checkpoint", *ckpt}}, false); err != nil {
+		return err
+	}
+	if set["resume"] && sameFile(*resume, *out) {
+		return usagef("--resume and --out name the same file %s", *out)
 	}
 	parallel.SetThreads(*threads)
 
 	var g *graph.Graph
 	var state *train.Checkpoint
 	recipeName, defaultData, modelLR := *recipe, "", float32(0)
-	if *resume != "" {
+	if set["resume"] {
 		if state, err = train.ReadCheckpoint(*resume); err != nil {
 			return err
 		}
 		if g, err = onnx.Decode(state.Model, *resume); err != nil {
 			return err
+		}
+		if err := resumeConflicts(state, set, df, *recipe, *batch, lr, *opt, wd, *sched, *warmup, *seed); err != nil {
+			return err
+		}
+		if state.Source.Data != "" {
+			df = dataFlags{name: state.Source.Data, dir: state.Source.DataDir, limit: state.Source.Limit}
 		}
 	} else {
 		g0, zm, err := loadModel(*model, *seed)
@@ -144,42 +247,41 @@ func cmdTrain(ctx context.Context, args []string) error {
 			modelLR = zm.LR
 		}
 	}
-	if recipeName == "" {
-		recipeName = "dense-mnist"
-	}
-	cfg, err := train.Recipe(recipeName)
-	if err != nil {
-		return usageError{err}
-	}
-	if modelLR > 0 && *recipe == "" {
-		cfg.LR = modelLR
-	}
+	var cfg train.Config
 	if state != nil {
 		cfg = state.Config
+	} else {
+		if recipeName == "" {
+			recipeName = "dense-mnist"
+		}
+		if cfg, err = train.Recipe(recipeName); err != nil {
+			return usagef("--recipe: %v", err)
+		}
+		if modelLR > 0 && !set["recipe"] {
+			cfg.LR = modelLR
+		}
+		cfg.Seed = *seed
 	}
-	if *epochs >= 0 {
+	if set["epochs"] {
 		cfg.Epochs = *epochs
 	}
-	if *batch > 0 {
+	if set["batch"] {
 		cfg.Batch = *batch
 	}
-	if *lr >= 0 {
-		cfg.LR = float32(*lr)
+	if set["lr"] {
+		cfg.LR = float32(lr)
 	}
-	if *opt != "" {
+	if set["optimizer"] {
 		cfg.Optimizer = *opt
 	}
-	if *wd >= 0 {
-		cfg.WeightDecay = float32(*wd)
+	if set["weight-decay"] {
+		cfg.WeightDecay = float32(wd)
 	}
-	if *sched != "" {
+	if set["schedule"] {
 		cfg.Schedule = *sched
 	}
-	if *warmup > 0 {
+	if set["warmup"] {
 		cfg.Warmup = *warmup
-	}
-	if state == nil {
-		cfg.Seed = *seed
 	}
 	cfg.Threads = parallel.Threads()
 	if err := cfg.Validate(); err != nil {
@@ -191,30 +293,49 @@ func cmdTrain(ctx context.Context, args []string) error {
 	if df.name == "" {
 		return usagef("--data is required for a model file (mnist or fashion-mnist)")
 	}
-	trainSet, err := df.load(data.Train)
+	trainSet, err := data.Load(df.name, df.dir, data.Train)
 	if err != nil {
 		return err
 	}
+	trainSet = trainSet.Limit(df.limit)
 	testSet, err := data.Load(df.name, df.dir, data.Test)
 	if err != nil {
 		return err
 	}
-	if err := checkImageModel(g, trainSet); err != nil {
+	prog, err := checkImageModel(g, trainSet)
+	if err != nil {
 		return err
 	}
-	if *ckpt == "" {
-		*ckpt = *out + ".ckpt"
+	var notes []string
+	cfg.Batch = capBatch(cfg.Batch, trainSet.N, "batch", &notes)
+	if err := checkMemory(prog, cfg.Batch, true, int64(*maxMem)); err != nil {
+		return err
 	}
-	pb := newProgress(*quiet)
+	for _, n := range notes { // notes are not progress: --quiet keeps them
+		fmt.Fprintln(s.err, n)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted before training started")
+	}
+	pb := newProgress(*quiet, s.err)
+	src := train.Source{Model: *model, Data: df.name, DataDir: df.dir, Limit: df.limit}
+	if state != nil {
+		src = state.Source
+	}
 	tr := &train.Trainer{Graph: g, Config: cfg, Train: trainSet, Test: testSet, Checkpoint: *ckpt, Resume: state,
-		OnProgress: pb.update, EncodeModel: onnx.Encode}
+		OnProgress: pb.update, EncodeModel: onnx.Encode, Source: src}
 	if !*quiet {
-		fmt.Fprintf(os.Stderr, "training %s on %s (%d images): %s, %d epochs, batch %d, lr %g, %d threads\n",
+		fmt.Fprintf(s.err, "training %s on %s (%d images): %s, %d epochs, batch %d, lr %g, %d threads\n",
 			g.Name, trainSet.Name, trainSet.N, cfg.Recipe, cfg.Epochs, cfg.Batch, cfg.LR, cfg.Threads)
 	}
 	start := time.Now()
 	res, err := tr.Run(ctx)
 	if err != nil {
+		if errors.Is(err, train.ErrInterrupted) {
+			if _, serr := os.Stat(*ckpt); serr == nil {
+				return fmt.Errorf("%v; checkpoint written to %s: continue with shears train --resume %s --out %s", err, *ckpt, *ckpt, *out)
+			}
+		}
 		return err
 	}
 	g.Meta["shears.trained"] = fmt.Sprintf("%s on %s, %d epochs, seed %d, test accuracy %.4f", cfg.Recipe, trainSet.Name, cfg.Epochs, cfg.Seed, res.TestAccuracy)
@@ -226,23 +347,49 @@ func cmdTrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: test accuracy %.2f%% (%d test images), train loss %.4f, %.0f images/s, %.1fs; wrote %s\n",
+	fmt.Fprintf(s.out, "%s: test accuracy %.2f%% (%d test images), train loss %.4f, %.0f images/s, %.1fs; wrote %s\n",
 		g.Name, 100*res.TestAccuracy, testSet.N, res.TrainLoss, res.ImagesPerSecond, time.Since(start).Seconds(), *out)
 	if *jsonOut {
-		return printJSON(map[string]any{"command": "train", "model": g.Name, "data": trainSet.Name, "train_images": trainSet.N,
-			"epochs": cfg.Epochs, "batch": cfg.Batch, "lr": cfg.LR, "seed": cfg.Seed, "threads": cfg.Threads,
-			"test_accuracy": res.TestAccuracy, "train_loss": res.TrainLoss, "train_accuracy": res.TrainAccuracy,
-			"images_per_second": res.ImagesPerSecond, "seconds": time.Since(start).Seconds(),
-			"params": total.Params, "macs": total.MACs, "out": *out})
+		return printJSON(s, report.Train{Header: report.NewHeader("train", cfg.Threads), Model: g.Name, Data: trainSet.Name,
+			TrainImages: trainSet.N, Limit: df.limit, Epochs: cfg.Epochs, Batch: cfg.Batch, LR: cfg.LR, Seed: cfg.Seed, Threads: cfg.Threads,
+			TestAccuracy: res.TestAccuracy, TrainLoss: res.TrainLoss, TrainAccuracy: res.TrainAccuracy,
+			ImagesPerSecond: res.ImagesPerSecond, Seconds: time.Since(start).Seconds(),
+			Params: total.Params, MACs: total.MACs, Out: *out, Resumed: *resume, Notes: notes})
 	}
 	return nil
 }
 
-func printJSON(v any) error {
+// intMin is an integer flag's value and lower bound.
+type intMin struct {
+	name   string
+	v, min int
+}
+
+// checkInts checks the lower bounds of the integer flags the user typed
+// (an untyped flag's zero value may mean "the recipe's").
+func checkInts(set map[string]bool, flags ...intMin) error {
+	for _, f := range flags {
+		if set[f.name] {
+			if err := atLeast(f.name, f.v, f.min); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sameFile reports whether two paths name one existing file.
+func sameFile(a, b string) bool {
+	sa, ea := os.Stat(a)
+	sb, eb := os.Stat(b)
+	return ea == nil && eb == nil && os.SameFile(sa, sb)
+}
+
+func printJSON(s streams, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	fmt.Println(string(b))
+	fmt.Fprintln(s.out, string(b))
 	return nil
 }

@@ -1,7 +1,8 @@
 // Command shears trains, evaluates, inspects, runs, exports and prunes
 // neural networks. It is a thin layer over the shears packages: every
-// subcommand parses flags, calls the library and prints a report, with
-// --json making the last line one JSON object for scripts.
+// subcommand parses flags, checks every value and output path before any
+// work, calls the library and prints a report, with --json making the
+// last line one JSON object (package report) for scripts.
 package main
 
 import (
@@ -9,16 +10,24 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 )
 
+// streams are a command's outputs: the report on out, progress, notes,
+// warnings and errors on err. Commands never write to os.Stdout or
+// os.Stderr directly, so that tests run them in-process.
+type streams struct {
+	out, err io.Writer
+}
+
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, args []string) error
+	run     func(ctx context.Context, args []string, s streams) error
 }
 
 var commands []command
@@ -34,48 +43,61 @@ func init() {
 	}
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, "shears: neural-network pruning in pure Go\n\nusage: shears COMMAND [flags]\n\ncommands:\n")
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "shears: neural-network pruning in pure Go\n\nusage: shears COMMAND [flags]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(os.Stderr, "\nRun 'shears COMMAND -h' for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'shears COMMAND -h' for a command's flags.\n")
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
+// run runs one command line and returns the exit status: 0 on success, 1
+// when the work failed, 2 for a bad command line (or a bad value in it),
+// 130 when interrupted by a signal.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	s := streams{out: stdout, err: stderr}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage()
 		if len(args) == 0 {
+			usage(stderr)
 			return 2
 		}
+		usage(stdout)
 		return 0
 	}
 	for _, c := range commands {
 		if c.name != args[0] {
 			continue
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		err := safeRun(func() error { return c.run(ctx, args[1:]) })
-		if err == nil {
+		err := safeRun(func() error { return c.run(ctx, args[1:], s) })
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
 		}
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+		msg := fmt.Sprintf("shears %s: %s", c.name, oneLine(err.Error()))
 		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(os.Stderr, "shears %s: %v\n", c.name, err)
+		switch {
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "%s (see 'shears %s -h')\n", msg, c.name)
 			return 2
+		case ctx.Err() != nil:
+			fmt.Fprintln(stderr, msg)
+			return 130
 		}
-		fmt.Fprintf(os.Stderr, "shears %s: %s\n", c.name, oneLine(err.Error()))
+		fmt.Fprintln(stderr, msg)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "shears: unknown command %q (commands: %s)\n", args[0], commandNames())
+	if strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "shears: flag %s before a command: usage: shears COMMAND [flags] (commands: %s)\n", args[0], commandNames())
+		return 2
+	}
+	fmt.Fprintf(stderr, "shears: unknown command %q (commands: %s)\n", args[0], commandNames())
 	return 2
 }
 
@@ -108,26 +130,6 @@ func oneLine(s string) string {
 // usageError marks errors in how the command was called (exit status 2).
 type usageError struct{ error }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func (e usageError) Unwrap() error { return e.error }
 
-// parseArgs parses flags that may come before or after positional
-// arguments (shears eval model.onnx --data mnist) and returns the
-// positionals.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(os.Stderr)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -15,36 +18,48 @@ import (
 	"github.com/shearsml/shears/zoo"
 )
 
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "shears-cli")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "shears")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		panic(string(out))
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// shears runs the binary and returns stdout, stderr and the exit code.
+// shears runs a command line in-process and returns stdout, stderr and
+// the exit status.
 func shears(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
 	var so, se strings.Builder
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := run(context.Background(), args, &so, &se)
 	return so.String(), se.String(), code
+}
+
+var (
+	buildOnce sync.Once
+	bin       string
+	buildErr  error
+)
+
+// buildBinary builds the command once, for the tests that need a real process
+// (signals, exit statuses as the shell sees them).
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shears-cli")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bin = filepath.Join(dir, "shears")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin != "" {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
 }
 
 // wantError checks for a non-zero exit with a one-line message that
@@ -196,4 +211,68 @@ func shrinkInitializer(t *testing.T, model []byte, name string, dims ...int64) [
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Each command's -h starts with a usage line and two examples, goes to
+// stdout with exit status 0, says each default at most once, and prune's
+// groups its flags.
+func TestHelp(t *testing.T) {
+	for _, c := range commands {
+		out, stderr, code := shears(t, c.name, "-h")
+		if code != 0 || stderr != "" {
+			t.Errorf("%s -h: exit %d, stderr %q", c.name, code, stderr)
+		}
+		lines := strings.Split(out, "\n")
+		if !strings.HasPrefix(lines[0], "usage: shears "+c.name+" ") {
+			t.Errorf("%s -h starts %q", c.name, lines[0])
+		}
+		ex := strings.Index(out, "\nexamples:\n")
+		if ex < 0 {
+			t.Errorf("%s -h has no examples", c.name)
+			continue
+		}
+		examples := strings.Split(out[ex+len("\nexamples:\n"):], "\n")
+		if len(examples) < 2 || !strings.HasPrefix(examples[0], "  shears "+c.name) || !strings.HasPrefix(examples[1], "  shears "+c.name) {
+			t.Errorf("%s -h: want two examples, have %q", c.name, examples[:min(2, len(examples))])
+		}
+		for _, l := range lines {
+			if strings.Count(l, "default") > 1 {
+				t.Errorf("%s -h says a default twice: %q", c.name, l)
+			}
+		}
+	}
+	out, _, _ := shears(t, "prune", "-h")
+	last := -1
+	for _, g := range []string{"\nmethod:\n", "\ntarget:\n", "\nschedule:\n", "\nrecovery:\n", "\ndata and machine:\n", "\noutputs:\n"} {
+		i := strings.Index(out, g)
+		if i < last {
+			t.Errorf("prune -h: group %q missing or out of order", strings.TrimSpace(g))
+		}
+		last = i
+	}
+	if strings.Contains(out, "other flags:") {
+		t.Errorf("prune -h has flags outside the groups")
+	}
+}
+
+// Flags that have no effect are warnings, the work still done; a batch
+// larger than the data set is capped by it, with a note.
+func TestNoEffectWarnings(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := shears(t, "prune", "lenet5", "--ratio", "0.5", "--max-layer-ratio", "0.5", "--finetune-epochs", "0",
+		"--latency-runs", "0", "--out", filepath.Join(dir, "p.onnx"), "--quiet")
+	if code != 0 || !strings.Contains(stderr, "warning: --max-layer-ratio has no effect without --global") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	out, stderr, code := shears(t, "eval", "lenet5", "--limit", "50", "--batch", "1000000000", "--json", "--quiet")
+	if code != 0 || !strings.Contains(stderr, "note: --batch 1000000000 is larger than the 50 images: batches of 50") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if m := lastJSON(t, out); m["test_images"].(float64) != 50 || m["version"].(float64) != 1 || m["provenance"] == nil {
+		t.Errorf("eval JSON %v", m)
+	}
+	_, stderr, code = shears(t, "run", "lenet5", "--input", filepath.Join(dir, "nosuch.npy"), "--batch", "4")
+	if code == 0 || !strings.Contains(stderr, "warning: --batch has no effect without --random-input") {
+		t.Errorf("run --batch with --input: exit %d, stderr:\n%s", code, stderr)
+	}
 }

@@ -19,12 +19,15 @@ type progressBar struct {
 	start time.Time
 }
 
-func newProgress(quiet bool) *progressBar {
+// newProgress draws on w (a command's stderr).
+func newProgress(quiet bool, w io.Writer) *progressBar {
 	tty := false
-	if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-		tty = true
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
 	}
-	return &progressBar{w: os.Stderr, tty: tty, quiet: quiet, start: time.Now()}
+	return &progressBar{w: w, tty: tty, quiet: quiet, start: time.Now()}
 }
 
 func (p *progressBar) update(pr train.Progress) {

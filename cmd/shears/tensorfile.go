@@ -31,12 +31,9 @@ func readTensorFile(path string) (*tensor.Tensor, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("tensor file %s: is a directory", path)
 	}
-	if st.Size() > maxTensorFile {
-		return nil, fmt.Errorf("tensor file %s: %d bytes is too large", path, st.Size())
-	}
-	b, err := os.ReadFile(path)
+	b, err := readBounded("tensor file", path, maxTensorFile)
 	if err != nil {
-		return nil, fmt.Errorf("tensor file %s: %w", path, unwrapPathErr(err))
+		return nil, err
 	}
 	var t *tensor.Tensor
 	if bytes.HasPrefix(b, []byte(npyMagic)) {

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/tensor"
+	"github.com/shearsml/shears/train"
+	"github.com/shearsml/shears/zoo"
+)
+
+// badFixture is a folder of files the bad-input rows name: outputs with
+// known bytes that every failed run must leave as they were, and hostile
+// inputs (empty, truncated, text, a FIFO, an activation bomb).
+type badFixture struct {
+	dir     string
+	keep    map[string][]byte // outputs that exist before the runs
+	p       func(name string) string
+	model   string // a valid lenet5 ONNX
+	fifo    string
+	xnpy    string
+	bomb    string
+	trunc   string
+	ckpt    string // a valid checkpoint: lenet5 on the first 1000 MNIST images
+	rootRun bool
+}
+
+func newBadFixture(t *testing.T) *badFixture {
+	dir := t.TempDir()
+	f := &badFixture{dir: dir, keep: map[string][]byte{}, p: func(n string) string { return filepath.Join(dir, n) }}
+	write := func(name string, b []byte) string {
+		path := f.p(name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, name := range []string{"out.onnx", "out.csv", "out.npy", "masked.onnx", "out.onnx.ckpt"} {
+		b := []byte("existing " + name + " must survive a failed run\n")
+		f.keep[write(name, b)] = b
+	}
+	f.model = f.p("m.onnx")
+	if err := onnx.Save(f.model, zoo.LeNet5(1)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(f.model)
+	f.keep[f.model] = b
+	f.trunc = write("trunc.onnx", b[:len(b)/2])
+	write("empty.onnx", nil)
+	write("text.onnx", []byte("this is a text file, not a model\n"))
+	write("empty.yaml", nil)
+	write("text.yaml", []byte("just some words\n"))
+	write("empty.npy", nil)
+	write("trunc.ckpt", []byte("SHRSCKPT\x01\x00\x00\x00"))
+	f.xnpy = write("x.npy", encodeNpy(randTensor(1, 1, 1, 28, 28)))
+	write("plain", []byte("a file, not a folder"))
+	os.Mkdir(f.p("sub"), 0o755)
+	f.fifo = f.p("fifo")
+	if err := syscall.Mkfifo(f.fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(f.p("fifo.npy"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.bomb = f.p("bomb.onnx")
+	g := activationBomb()
+	if err := onnx.Save(f.bomb, g); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(f.bomb); st.Size() > 1000 {
+		t.Fatalf("the activation bomb is %d bytes, want a small file", st.Size())
+	}
+	model, err := onnx.Encode(zoo.LeNet5(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := train.Recipe("dense-mnist")
+	f.ckpt = f.p("good.ckpt")
+	if err := train.WriteCheckpoint(f.ckpt, &train.Checkpoint{Model: model, Optimizer: "sgd", Epoch: 1, Config: cfg,
+		Source: train.Source{Model: "lenet5", Data: "mnist", Limit: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(f.ckpt)
+	f.keep[f.ckpt] = b
+	f.rootRun = os.Geteuid() == 0
+	return f
+}
+
+// activationBomb is a model of a few hundred bytes whose activations need
+// 32 GiB: an Expand to 2³⁰ floats (4 GiB) and seven Relus after it.
+func activationBomb() *graph.Graph {
+	g := &graph.Graph{Name: "bomb", Inputs: []graph.ValueInfo{{Name: "x", Shape: []int{1, 1, 1, 1}}}, Meta: map[string]string{}}
+	g.AddParam("shape", &tensor.Tensor{Shape: []int{4}, Data: []float32{1, 1024, 1024, 1024}}, false)
+	g.Nodes = append(g.Nodes, &graph.Node{Name: "expand", Op: "Expand", Inputs: []string{"x", "shape"}, Outputs: []string{"e"}})
+	prev := "e"
+	for i := range 7 {
+		out := "r" + string(rune('0'+i))
+		g.Nodes = append(g.Nodes, &graph.Node{Name: out, Op: "Relu", Inputs: []string{prev}, Outputs: []string{out}})
+		prev = out
+	}
+	g.Outputs = []graph.ValueInfo{{Name: prev}}
+	return g
+}
+
+// badRow is one bad command line: the exit status and the first line of
+// stderr it must give (a prefix, exact up to where the row stops).
+type badRow struct {
+	args []string
+	code int
+	line string
+	// skipRoot: the row relies on permissions root does not have.
+	skipRoot bool
+}
+
+func badRows(f *badFixture) []badRow {
+	out, p := f.p("out.onnx"), f.p
+	T := func(extra ...string) []string {
+		return append([]string{"train", "--model", "lenet5", "--out", out}, extra...)
+	}
+	P := func(extra ...string) []string {
+		return append([]string{"prune", "lenet5", "--finetune-epochs", "0", "--latency-runs", "0", "--out", out}, extra...)
+	}
+	R := func(extra ...string) []string { return append([]string{"run", "lenet5", "--random-input"}, extra...) }
+	a := func(args ...string) []string { return args }
+	return []badRow{
+		// The top level.
+		{args: a(), code: 2, line: "shears: neural-network pruning in pure Go"},
+		{args: a("trian"), code: 2, line: `shears: unknown command "trian" (commands: train, eval, info, run, export, prune)`},
+		{args: a("--out", out), code: 2, line: "shears: flag --out before a command"},
+
+		// train: numbers out of range or not finite, each named.
+		{args: T("--epochs", "-5"), code: 2, line: "shears train: --epochs must be ≥ 0, have -5"},
+		{args: T("--batch", "0"), code: 2, line: "shears train: --batch must be ≥ 1, have 0"},
+		{args: T("--batch", "-5"), code: 2, line: "shears train: --batch must be ≥ 1, have -5"},
+		{args: T("--lr", "NaN"), code: 2, line: "shears train: --lr NaN: not a finite number"},
+		{args: T("--lr", "Inf"), code: 2, line: "shears train: --lr Inf: not a finite number"},
+		{args: T("--lr", "-0.5"), code: 2, line: "shears train: --lr must be in (0, 1000], have -0.5"},
+		{args: T("--lr", "0"), code: 2, line: "shears train: --lr must be in (0, 1000], have 0"},
+		{args: T("--weight-decay", "-2"), code: 2, line: "shears train: --weight-decay must be ≥ 0, have -2"},
+		{args: T("--weight-decay", "NaN"), code: 2, line: "shears train: --weight-decay NaN: not a finite number"},
+		{args: T("--warmup", "-5"), code: 2, line: "shears train: --warmup must be ≥ 0, have -5"},
+		{args: T("--limit", "-1"), code: 2, line: "shears train: --limit must be ≥ 0, have -1"},
+		{args: T("--threads", "-1"), code: 2, line: "shears train: --threads must be ≥ 0, have -1"},
+		{args: T("--epochs", "x"), code: 2, line: "shears train: --epochs x: not a number"},
+		{args: T("--seed", "-1"), code: 2, line: "shears train: --seed -1: not a number"},
+		{args: T("--optimizer", "rmsprop"), code: 2, line: "shears train: unknown optimizer"},
+		{args: T("--schedule", "linear"), code: 2, line: "shears train: unknown"},
+		{args: T("--recipe", "nosuch"), code: 2, line: `shears train: --recipe: unknown recipe "nosuch"`},
+		{args: T("--foo"), code: 2, line: "shears train: unknown flag --foo"},
+		{args: a("train", "--model", "lenet5", "--out"), code: 2, line: "shears train: --out needs a value"},
+		// train: missing, empty and contradicting flags.
+		{args: a("train", "--out", out), code: 2, line: "shears train: --model is required"},
+		{args: a("train", "--model", "lenet5"), code: 2, line: "shears train: --out is required"},
+		{args: a("train", "--model", "", "--out", out), code: 2, line: "shears train: --model is empty"},
+		{args: T("--resume", p("trunc.ckpt")), code: 2, line: "shears train: --model with --resume"},
+		{args: a("train", "--resume", f.ckpt, "--lr", "0.5", "--out", out), code: 2, line: "shears train: --lr 0.5 contradicts the checkpoint, which holds 0.1"},
+		{args: a("train", "--resume", f.ckpt, "--data", "fashion-mnist", "--out", out), code: 2, line: "shears train: --data fashion-mnist contradicts the checkpoint, which holds mnist"},
+		{args: a("train", "--resume", f.ckpt, "--limit", "50", "--out", out), code: 2, line: "shears train: --limit 50 contradicts the checkpoint, which holds 1000"},
+		{args: a("train", "--resume", f.ckpt, "--seed", "7", "--out", out), code: 2, line: "shears train: --seed 7 contradicts the checkpoint, which holds 0"},
+		{args: a("train", "--resume", f.ckpt, "--out", f.ckpt), code: 2, line: "shears train: --resume and --out name the same file"},
+		// train: outputs.
+		{args: a("train", "--model", "lenet5", "--out", "/dev/null"), code: 2, line: "shears train: --out /dev/null: not a regular file (a character device)"},
+		{args: a("train", "--model", "lenet5", "--out", f.fifo), code: 2, line: "shears train: --out " + f.fifo + ": not a regular file (a FIFO)"},
+		{args: a("train", "--model", "lenet5", "--out", p("sub")), code: 2, line: "shears train: --out " + p("sub") + ": is a directory"},
+		{args: a("train", "--model", "lenet5", "--out", p("nodir/o.onnx")), code: 2, line: "shears train: --out " + p("nodir/o.onnx") + ": folder " + p("nodir") + " does not exist"},
+		{args: a("train", "--model", "lenet5", "--out", p("plain/o.onnx")), code: 2, line: "shears train: --out " + p("plain/o.onnx") + ": " + p("plain") + " is not a folder"},
+		{args: T("--checkpoint", out), code: 2, line: "shears train: --out and --checkpoint name the same file"},
+		{args: a("train", "--model", "lenet5", "--out", p("ro/o.onnx")), code: 2, line: "shears train: --out " + p("ro/o.onnx") + ": folder " + p("ro") + " is not writable", skipRoot: true},
+		// train: bad files.
+		{args: a("train", "--resume", p("trunc.ckpt"), "--out", out), code: 1, line: "shears train: checkpoint " + p("trunc.ckpt") + ": truncated"},
+		{args: a("train", "--resume", "/dev/zero", "--out", out), code: 1, line: "shears train: checkpoint /dev/zero: not a regular file"},
+		{args: a("train", "--resume", f.fifo, "--out", out), code: 1, line: "shears train: checkpoint " + f.fifo + ": not a regular file"},
+		{args: a("train", "--model", "/dev/zero", "--out", out), code: 1, line: "shears train: onnx: /dev/zero: not a regular file"},
+		{args: a("train", "--model", f.fifo, "--out", out), code: 1, line: "shears train: onnx: " + f.fifo + ": not a regular file"},
+		{args: a("train", "--model", p("empty.onnx"), "--data", "mnist", "--out", out), code: 1, line: "shears train: onnx: " + p("empty.onnx")},
+		{args: a("train", "--model", p("text.onnx"), "--data", "mnist", "--out", out), code: 1, line: "shears train: onnx: " + p("text.onnx")},
+		{args: T("--data", "cifar"), code: 1, line: `shears train: data: unknown dataset "cifar"`},
+
+		// eval.
+		{args: a("eval", f.model, "--batch", "0"), code: 2, line: "shears eval: --batch must be ≥ 1, have 0"},
+		{args: a("eval", f.model, "--limit", "-1"), code: 2, line: "shears eval: --limit must be ≥ 0, have -1"},
+		{args: a("eval", f.model, "--threads", "-1"), code: 2, line: "shears eval: --threads must be ≥ 0, have -1"},
+		{args: a("eval", f.model, "--max-memory", "0"), code: 2, line: "shears eval: --max-memory 0: want a positive size"},
+		{args: a("eval", f.model, "--data", "mnist", "--max-memory", "1KiB"), code: 1, line: "shears eval: model lenet5 needs about"},
+		{args: a("eval"), code: 2, line: "shears eval: want one model (file or zoo name), have 0 arguments"},
+		{args: a("eval", "/dev/zero", "--data", "mnist"), code: 1, line: "shears eval: onnx: /dev/zero: not a regular file"},
+		{args: a("eval", f.fifo, "--data", "mnist"), code: 1, line: "shears eval: onnx: " + f.fifo + ": not a regular file"},
+		{args: a("eval", f.trunc, "--data", "mnist"), code: 1, line: "shears eval: onnx: " + f.trunc},
+
+		// info.
+		{args: a("info", "/dev/zero"), code: 1, line: "shears info: onnx: /dev/zero: not a regular file"},
+		{args: a("info", p("empty.onnx")), code: 1, line: "shears info: onnx: " + p("empty.onnx")},
+		{args: a("info", p("text.onnx")), code: 1, line: "shears info: onnx: " + p("text.onnx")},
+		{args: a("info", f.trunc), code: 1, line: "shears info: onnx: " + f.trunc},
+		{args: a("info", "lenet5", "lenet300"), code: 2, line: "shears info: want one model (zoo name or file), have 2 arguments"},
+		{args: a("info", "lenet5", "--groups=maybe"), code: 2, line: "shears info: --groups maybe:"},
+		{args: a("info", "resnet21"), code: 1, line: `shears info: unknown model "resnet21"`},
+
+		// run.
+		{args: R("--warmup", "-5"), code: 2, line: "shears run: --warmup must be ≥ 0, have -5"},
+		{args: R("--threads", "-1"), code: 2, line: "shears run: --threads must be ≥ 0, have -1"},
+		{args: R("--repeat", "0"), code: 2, line: "shears run: --repeat must be ≥ 1, have 0"},
+		{args: R("--batch", "0"), code: 2, line: "shears run: --batch must be ≥ 1, have 0"},
+		{args: R("--batch", "1000000000"), code: 1, line: `shears run: node "conv1" (Conv): output "conv1": tensor: shape [1000000000 20 24 24] has more than`},
+		{args: R("--batch", "50000", "--max-memory", "1GiB"), code: 1, line: "shears run: model lenet5 needs about "},
+		{args: a("run", "lenet5"), code: 2, line: "shears run: --input FILE is required"},
+		{args: a("run", "lenet5", "--input", "/dev/zero"), code: 1, line: "shears run: tensor file /dev/zero: not a regular file (a character device)"},
+		{args: a("run", "lenet5", "--input", f.fifo), code: 1, line: "shears run: tensor file " + f.fifo + ": not a regular file (a FIFO)"},
+		{args: a("run", "lenet5", "--input", p("empty.npy")), code: 1, line: "shears run: tensor file " + p("empty.npy")},
+		{args: a("run", "lenet5", "--input", f.xnpy, "--output", p("fifo.npy")), code: 2, line: "shears run: --output fc2 " + p("fifo.npy") + ": not a regular file (a FIFO)"},
+		{args: a("run", "lenet5", "--input", f.xnpy, "--output", p("out.txt")), code: 2, line: "shears run: output file " + p("out.txt") + ": unknown format"},
+		{args: a("run", f.bomb, "--random-input"), code: 1, line: "shears run: model bomb needs about 32.0GiB for its activations at batch 1, more than --max-memory 8GiB"},
+		{args: a("run", f.bomb, "--random-input", "--max-memory", "16GiB"), code: 1, line: "shears run: model bomb needs about 32.0GiB"},
+
+		// export.
+		{args: a("export", "lenet5"), code: 2, line: "shears export: --out is required"},
+		{args: a("export", "lenet5", "--out", "/dev/null"), code: 2, line: "shears export: --out /dev/null: not a regular file (a character device)"},
+		{args: a("export", "lenet5", "--out", p("sub")), code: 2, line: "shears export: --out " + p("sub") + ": is a directory"},
+		{args: a("export", "/dev/zero", "--out", out), code: 1, line: "shears export: onnx: /dev/zero: not a regular file"},
+		{args: a("export", f.model, "--out", f.model), code: 2, line: "shears export: --out " + f.model + " is the model being exported"},
+		{args: a("export", "lenet5", "--seed", "x", "--out", out), code: 2, line: "shears export: --seed x: not a number"},
+
+		// prune: numbers.
+		{args: P("--ratio", "NaN"), code: 2, line: "shears prune: --ratio NaN: not a finite number"},
+		{args: P("--ratio", "1.5"), code: 2, line: "shears prune: --ratio: "},
+		{args: P("--ratio", "-0.1"), code: 2, line: "shears prune: --ratio: "},
+		{args: P("--lr", "-0.5"), code: 2, line: "shears prune: --lr must be > 0, have -0.5"},
+		{args: P("--lr", "Inf"), code: 2, line: "shears prune: --lr Inf: not a finite number"},
+		{args: P("--batch", "0"), code: 2, line: "shears prune: --batch must be ≥ 1, have 0"},
+		{args: P("--rounds", "0"), code: 2, line: "shears prune: --rounds must be ≥ 1, have 0"},
+		{args: P("--round-to", "0"), code: 2, line: "shears prune: --round-to must be ≥ 1, have 0"},
+		{args: P("--limit", "-1"), code: 2, line: "shears prune: --limit must be ≥ 0, have -1"},
+		{args: P("--calib", "0"), code: 2, line: "shears prune: --calib must be ≥ 1, have 0"},
+		{args: P("--threads", "-1"), code: 2, line: "shears prune: --threads must be ≥ 0, have -1"},
+		{args: P("--latency-runs", "-1"), code: 2, line: "shears prune: --latency-runs must be ≥ 0, have -1"},
+		{args: P("--finetune-epochs", "-3"), code: 2, line: "shears prune: --finetune-epochs must be ≥ 0, have -3"},
+		{args: P("--max-layer-ratio", "NaN"), code: 2, line: "shears prune: --max-layer-ratio NaN: not a finite number"},
+		{args: P("--global", "--ratio", "0.5", "--max-layer-ratio", "-1"), code: 2, line: "shears prune: --max-layer-ratio must be > 0, have -1"},
+		{args: P("--sensitivity-keep", "2"), code: 2, line: "shears prune: --sensitivity-keep: the fraction of the budget to keep must be in (0, 1], have 2"},
+		{args: P("--ratio", "0.5,0.6"), code: 2, line: "shears prune: --ratio 0.5,0.6: not a number"},
+		{args: P("--layer-ratio", "conv1"), code: 2, line: `shears prune: --layer-ratio: layer ratio "conv1": want REGEX=RATIO`},
+		{args: P("--rewind-steps", "5"), code: 2, line: "shears prune: --rewind-steps: rewind_steps and reinit_control go with the lottery schedule"},
+		{args: P("--regularize", "l9"), code: 2, line: `shears prune: --regularize: unknown regulariser "l9"`},
+		{args: P("--finetune-recipe", "foo", "--finetune-epochs", "1", "--data", "mnist", "--limit", "10"), code: 2, line: `shears prune: --finetune-recipe: unknown recipe "foo"`},
+		// prune: flags without their section, unknown names.
+		{args: P("--lambda", "0.1"), code: 2, line: "shears prune: --lambda goes with --regularize"},
+		{args: P("--sensitivity-csv", p("s.csv")), code: 2, line: "shears prune: --sensitivity-csv goes with --sensitivity-keep"},
+		{args: P("--holdout", "100"), code: 2, line: "shears prune: --holdout goes with --sensitivity-keep"},
+		{args: P("--criterion", "l3"), code: 2, line: `shears prune: --criterion: unknown criterion "l3"`},
+		{args: P("--schedule", "cyclic"), code: 2, line: `shears prune: --schedule: unknown schedule "cyclic"`},
+		{args: a("prune", "--finetune-epochs", "0", "--out", out), code: 2, line: "shears prune: want a model"},
+		{args: a("prune", "lenet5", "--finetune-epochs", "0"), code: 2, line: "shears prune: --out: missing"},
+		// prune: outputs.
+		{args: P("--masked-out", out), code: 2, line: "shears prune: --out and --masked-out name the same file"},
+		{args: P("--layers-csv", out), code: 2, line: "shears prune: --out and --layers-csv name the same file"},
+		{args: a("prune", "lenet5", "--finetune-epochs", "0", "--out", "/dev/null"), code: 2, line: "shears prune: --out /dev/null: not a regular file (a character device)"},
+		{args: a("prune", "lenet5", "--finetune-epochs", "0", "--out", f.fifo), code: 2, line: "shears prune: --out " + f.fifo + ": not a regular file (a FIFO)"},
+		{args: a("prune", "lenet5", "--finetune-epochs", "0", "--out", p("plain/x.onnx")), code: 2, line: "shears prune: --out " + p("plain/x.onnx") + ": " + p("plain") + " is not a folder"},
+		{args: P("--layers-csv", p("sub")), code: 2, line: "shears prune: --layers-csv " + p("sub") + ": is a directory"},
+		// prune: bad files.
+		{args: a("prune", "--recipe", "/dev/zero"), code: 2, line: "shears prune: recipe /dev/zero: not a regular file (a character device)"},
+		{args: a("prune", "--recipe", f.fifo), code: 2, line: "shears prune: recipe " + f.fifo + ": not a regular file (a FIFO)"},
+		{args: a("prune", "--recipe", p("empty.yaml")), code: 2, line: "shears prune: recipe " + p("empty.yaml") + ": empty"},
+		{args: a("prune", "--recipe", p("text.yaml")), code: 2, line: "shears prune: recipe " + p("text.yaml") + ":"},
+		{args: a("prune", "--recipe", p("nosuch.yaml")), code: 2, line: "shears prune: recipe " + p("nosuch.yaml") + ": no such file or directory"},
+		{args: a("prune", "/dev/zero", "--finetune-epochs", "0", "--out", out), code: 1, line: "shears prune: onnx: /dev/zero: not a regular file"},
+		{args: a("prune", f.trunc, "--finetune-epochs", "0", "--out", out), code: 1, line: "shears prune: onnx: " + f.trunc},
+	}
+}
+
+// TestBadInputTable runs every row in-process: the exit status, the first
+// line of stderr, no trace or "internal error", and every output that
+// existed before is byte-identical after.
+func TestBadInputTable(t *testing.T) {
+	f := newBadFixture(t)
+	rows := badRows(f)
+	if len(rows) < 60 {
+		t.Fatalf("%d rows, the table wants at least 60", len(rows))
+	}
+	if !f.rootRun {
+		ro := f.p("ro")
+		os.Mkdir(ro, 0o555)
+	}
+	for _, r := range rows {
+		if r.skipRoot && f.rootRun {
+			continue
+		}
+		_, stderr, code := shears(t, r.args...)
+		first, _, _ := strings.Cut(stderr, "\n")
+		if code != r.code || !strings.HasPrefix(first, r.line) {
+			t.Errorf("shears %s:\n  exit %d, first line %q\n  want exit %d, %q…", strings.Join(r.args, " "), code, first, r.code, r.line)
+		}
+		for _, bad := range []string{"goroutine ", "internal error", "panic"} {
+			if strings.Contains(stderr, bad) {
+				t.Errorf("shears %s: stderr has %q:\n%s", strings.Join(r.args, " "), bad, stderr)
+			}
+		}
+		for path, want := range f.keep {
+			if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("shears %s changed %s (%v)", strings.Join(r.args, " "), path, err)
+			}
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(f.dir, ".*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	if _, err := os.Stat(f.p("nodir")); err == nil {
+		t.Errorf("a refused run created its output folder")
+	}
+}
+
+// The memory estimate sums every value at the batch, counting a fused
+// value once: the bomb's eight 2³⁰-float values and its one-float input.
+func TestActivationBytes(t *testing.T) {
+	p, err := graph.Compile(activationBomb())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.ActivationBytes(1); err != nil || n != 8<<32+4 {
+		t.Errorf("bomb: %d bytes, %v; want %d", n, err, int64(8<<32+4))
+	}
+	p, err = graph.Compile(zoo.LeNet5(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err1 := p.ActivationBytes(1)
+	ten, err10 := p.ActivationBytes(10)
+	if err1 != nil || err10 != nil || one <= 4*784 || ten != 10*one {
+		t.Errorf("lenet5: %d bytes at batch 1 (%v), %d at batch 10 (%v)", one, err1, ten, err10)
+	}
+	if _, err := p.Forward(false, randTensor(1, 3, 1, 28, 28)); err != nil {
+		t.Errorf("the program does not run after the estimate: %v", err)
+	}
+}
