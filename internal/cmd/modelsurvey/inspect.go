@@ -23,6 +23,7 @@ type fileInfo struct {
 	Inputs   []inputInfo
 	Outputs  []string
 	Ops      map[string]int // op type (domain-qualified outside ai.onnx) → count
+	Weights  map[string]int // initializer element type → elements
 	Meta     map[string]string
 }
 
@@ -57,6 +58,7 @@ func inspect(m *onnxpb.ModelProto) fileInfo {
 		IR:       m.GetIrVersion(),
 		Ops:      map[string]int{},
 		Meta:     map[string]string{},
+		Weights:  map[string]int{},
 	}
 	var opsets []string
 	for _, o := range m.GetOpsetImport() {
@@ -76,6 +78,11 @@ func inspect(m *onnxpb.ModelProto) fileInfo {
 	inits := map[string]bool{}
 	for _, t := range g.GetInitializer() {
 		inits[t.GetName()] = true
+		n := 1
+		for _, d := range t.GetDims() {
+			n *= int(d)
+		}
+		fi.Weights[strings.ToLower(onnxpb.TensorProto_DataType_name[t.GetDataType()])] += n
 	}
 	for _, vi := range g.GetInput() {
 		if inits[vi.GetName()] {
@@ -129,6 +136,16 @@ func valueInfo(vi *onnxpb.ValueInfoProto) inputInfo {
 		}
 	}
 	return in
+}
+
+// weightCount is the number of initializer elements of the float and
+// integer types (weights, quantized ones included).
+func (fi fileInfo) weightCount() int {
+	n := 0
+	for _, c := range fi.Weights {
+		n += c
+	}
+	return n
 }
 
 // opList writes the op histogram, most frequent first.

@@ -122,10 +122,8 @@ func run(w io.Writer, dir, tsv, only string, threads int, details bool) error {
 // row is the model's table row.
 func row(r *result) string {
 	imp := r.status("import")
-	if r.Bound {
-		imp = "FAIL; bound: ok"
-	} else if s := r.status("import, dims bound"); s != "–" {
-		imp += "; bound: " + s
+	if s := r.status("import, dims bound"); s != "–" {
+		imp += " → bound: " + s
 	}
 	slim := "–"
 	if r.SlimP > 0 {
@@ -134,6 +132,9 @@ func row(r *result) string {
 	params, macs := "–", "–"
 	if r.Params > 0 || r.MACs > 0 {
 		params, macs = si(r.Params), si(r.MACs)
+	} else if n := r.Info.weightCount(); n > 0 {
+		// shears could not count them: the file's initializer elements.
+		params = si(n) + " (file)"
 	}
 	stage, msg := r.firstError()
 	if msg != "" {
@@ -156,7 +157,7 @@ const maxRefusals = 8
 func writeDetails(w io.Writer, r *result) {
 	fmt.Fprintf(w, "\n### %s\n\n", r.Model.Name)
 	fmt.Fprintf(w, "- from %s `%s` (%s licence); %s\n", r.Model.Package, r.Model.Path, r.Model.Licence, r.Model.Origin)
-	fmt.Fprintf(w, "- file: producer %q, IR %d, opsets %s\n", r.Info.Producer, r.Info.IR, r.Info.Opsets)
+	fmt.Fprintf(w, "- file: producer %q, IR %d, opsets %s; initializer elements by type: %v\n", r.Info.Producer, r.Info.IR, r.Info.Opsets, r.Info.Weights)
 	var ins []string
 	for _, in := range r.Info.Inputs {
 		ins = append(ins, in.String())

@@ -66,10 +66,12 @@ func (r *result) add(name, status string, err error) {
 	r.Stages = append(r.Stages, s)
 }
 
-// firstError is the first stage error.
+// firstError is the first stage error; where the survey bound the input
+// shapes and the import then worked, the first error after the import
+// (the table's import cell and the details say why it bound them).
 func (r *result) firstError() (string, string) {
 	for _, s := range r.Stages {
-		if s.Err != "" {
+		if s.Err != "" && !(r.Bound && s.Name == "import") {
 			return s.Name, s.Err
 		}
 	}
