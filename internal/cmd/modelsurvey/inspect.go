@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 )
 
@@ -146,6 +147,22 @@ func (fi fileInfo) weightCount() int {
 		n += c
 	}
 	return n
+}
+
+// missingOps lists the op types of the file, subgraphs included, that
+// shears has no implementation of, as the importer decides (Constant
+// becomes a param, Upsample a Resize; an op outside the default domain is
+// unsupported whatever its name). The importer names only the top-level
+// ones: this also shows what waits inside If and Loop bodies.
+func missingOps(ops map[string]int) []string {
+	var miss []string
+	for op := range ops {
+		if strings.Contains(op, ".") || (op != "Constant" && op != "Upsample" && !graph.Supported(op)) {
+			miss = append(miss, op)
+		}
+	}
+	sort.Strings(miss)
+	return miss
 }
 
 // opList writes the op histogram, most frequent first.

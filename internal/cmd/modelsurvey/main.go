@@ -97,8 +97,8 @@ func run(w io.Writer, dir, tsv, only string, threads int, details bool) error {
 	}
 	parallel.SetThreads(threads)
 	fmt.Fprintf(w, "shears survey of %d trained models (%s, ONNX Runtime %s, %d threads)\n\n", len(models), runtime.Version(), ortref.RuntimeVersion(), threads)
-	fmt.Fprintln(w, "| model | ecosystem | file | params | MACs | import | run | = ORT | analyze | prune 30% | slim = masked | in ORT | params / MACs slim | first error |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| model | ecosystem | file | params | MACs | ops shears lacks | import | run | = ORT | analyze | prune 30% | slim = masked | in ORT | slim: params / MACs / file | first error |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	var results []*result
 	for _, m := range models {
 		path := filepath.Join(dir, m.Name+".onnx")
@@ -128,6 +128,9 @@ func row(r *result) string {
 	slim := "–"
 	if r.SlimP > 0 {
 		slim = fmt.Sprintf("%s / %s", si(r.SlimP), si(r.SlimM))
+		if r.SlimBytes > 0 {
+			slim += " / " + bytes(int64(r.SlimBytes))
+		}
 	}
 	params, macs := "–", "–"
 	if r.Params > 0 || r.MACs > 0 {
@@ -145,8 +148,12 @@ func row(r *result) string {
 		msg = "`" + strings.ReplaceAll(msg, "`", "'") + "`"
 	}
 	msg = strings.ReplaceAll(msg, "|", `\|`)
-	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
-		r.Model.Name, r.Model.Ecosystem, bytes(r.FileBytes), params, macs, imp, r.status("run"), r.status("= ORT"),
+	miss := strings.Join(missingOps(r.Info.Ops), ", ")
+	if miss == "" {
+		miss = "none"
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
+		r.Model.Name, r.Model.Ecosystem, bytes(r.FileBytes), params, macs, miss, imp, r.status("run"), r.status("= ORT"),
 		r.status("analyze"), r.status("prune"), r.status("slim = masked"), r.status("slim = masked in ORT"), slim, msg)
 }
 
