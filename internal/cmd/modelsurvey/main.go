@@ -19,7 +19,9 @@
 //     bound shapes (batch 1).
 //   - = ORT: ONNX Runtime on the same bytes and inputs; the worst relative
 //     difference (max abs difference / max abs value) over the outputs that
-//     are not ~0 must be ≤ 1e-4.
+//     are not ~0 must be ≤ 1e-4. Where it is not, the survey runs both
+//     again with every node output exposed and names the first node over
+//     1e-4 (files up to 32 MB).
 //   - analyze: prune.Analyze: the groups, the prunable channels out of all.
 //   - prune: recipe.Run as `shears prune --criterion l1 --granularity
 //     filter --ratio 0.3 --finetune-epochs 0` runs it.

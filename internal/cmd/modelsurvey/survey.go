@@ -180,6 +180,11 @@ func survey(m model, path string, threads int) *result {
 		r.add("= ORT", "FAIL", err)
 	} else if worst > tolerance {
 		r.add("= ORT", fmt.Sprintf("FAIL %.1e", worst), fmt.Errorf("output %d: relative difference %.2g to ONNX Runtime > %g", which, worst, tolerance))
+		var where string
+		if err := guard(func() (err error) { where, err = bisect(model, threads, xs); return }); err != nil {
+			where = "not bisected: " + err.Error()
+		}
+		r.Notes = append(r.Notes, "where shears and ORT part: "+where)
 	} else {
 		r.add("= ORT", fmt.Sprintf("%.0e", worst), nil)
 	}
