@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/internal/parallel"
@@ -144,9 +145,7 @@ func row(r *result) string {
 	stage, msg := r.firstError()
 	if msg != "" {
 		msg = stage + ": " + msg
-		if len(msg) > 400 {
-			msg = msg[:400] + " …"
-		}
+		msg = clip(msg, 400)
 		msg = "`" + strings.ReplaceAll(msg, "`", "'") + "`"
 	}
 	msg = strings.ReplaceAll(msg, "|", `\|`)
@@ -194,12 +193,21 @@ func writeDetails(w io.Writer, r *result) {
 			if i == maxRefusals {
 				break
 			}
-			if len(why) > 300 {
-				why = why[:300] + " …"
-			}
+			why = clip(why, 300)
 			fmt.Fprintf(w, "  - %s\n", why)
 		}
 	}
+}
+
+// clip shortens s to at most n bytes, at a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + " …"
 }
 
 // si writes n with three significant digits and a k/M/G suffix.

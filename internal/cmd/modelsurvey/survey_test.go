@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -146,5 +147,16 @@ func TestSurveySmallModel(t *testing.T) {
 	}
 	if got := r.status("slim = masked in ORT"); got != "ok" {
 		t.Errorf("last stage %q: %+v", got, r.Stages)
+	}
+}
+
+func TestClipKeepsRunes(t *testing.T) {
+	s := strings.Repeat("a", 9) + "×b"
+	got := clip(s, 10) // byte 10 is the middle of ×
+	if !utf8.ValidString(got) || got != strings.Repeat("a", 9)+" …" {
+		t.Errorf("clip: %q", got)
+	}
+	if clip("short", 10) != "short" {
+		t.Error("a short string changed")
 	}
 }
