@@ -7,7 +7,7 @@
 // measuring stick of issue 13.
 //
 //	scripts/fetch_models.sh
-//	go run ./internal/cmd/modelsurvey [-models .cache/models] [-only a,b] [-details]
+//	go run ./internal/cmd/modelsurvey [-models .cache/models] [-only a,b] [-details] [-latency 5]
 //
 // The stages, each run only when the one before it worked:
 //
@@ -28,6 +28,11 @@
 //   - slim = masked: the slimmed and the masked model agree (1e-4) in
 //     shears, then in ONNX Runtime on the files shears writes (and the
 //     slimmed one agrees between the two runtimes).
+//
+// With -latency N the survey also times batch-1 inference of the dense
+// and the slimmed model in both runtimes (shears compiled for inference,
+// as `shears run` runs it), N runs per block in alternating blocks, and
+// prints a second table of medians and ratios.
 //
 // A panic in any stage is caught and reported as the stage's error.
 // ONNX Runtime comes from internal/ortref (cgo).
@@ -52,6 +57,7 @@ func main() {
 	tsv := flag.String("tsv", "scripts/models.tsv", "the pinned models")
 	only := flag.String("only", "", "comma-separated model names (default: all)")
 	threads := flag.Int("threads", 2, "threads for shears and ONNX Runtime")
+	latency := flag.Int("latency", 0, "also time dense and slimmed inference against ONNX Runtime: this many runs per block, 4 alternating blocks per runtime (0: no timing)")
 	details := flag.Bool("details", false, "after the table, each model's inputs, ops, groups, refusals and errors")
 	info := flag.Bool("info", false, "only print what each ONNX file given as an argument says about itself (producer, opsets, inputs, ops)")
 	flag.Parse()
@@ -67,13 +73,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(os.Stdout, *dir, *tsv, *only, *threads, *details); err != nil {
+	if err := run(os.Stdout, *dir, *tsv, *only, *threads, *latency, *details); err != nil {
 		fmt.Fprintln(os.Stderr, "modelsurvey:", err)
 		os.Exit(1)
 	}
 }
 
-func run(w io.Writer, dir, tsv, only string, threads int, details bool) error {
+func run(w io.Writer, dir, tsv, only string, threads, latency int, details bool) error {
 	models, err := readModels(tsv)
 	if err != nil {
 		return err
@@ -110,9 +116,27 @@ func run(w io.Writer, dir, tsv, only string, threads int, details bool) error {
 		}
 		fmt.Fprintf(os.Stderr, "modelsurvey: %s\n", m.Name)
 		r := survey(m, path, threads)
+		if latency > 0 && r.timed != nil && r.MACs > latencyMaxMACs {
+			r.Notes = append(r.Notes, fmt.Sprintf("latency: not timed (%s MACs; the limit is %s)", si(r.MACs), si(latencyMaxMACs)))
+		} else if latency > 0 && r.timed != nil {
+			timeModel(r, threads, latency)
+		}
+		r.timed = nil
 		results = append(results, r)
 		fmt.Fprintln(w, row(r))
 		runtime.GC()
+	}
+	if latency > 0 {
+		load, _ := os.ReadFile("/proc/loadavg")
+		fmt.Fprintf(w, "\nLatency, batch 1, %d threads each: median of %d runs per runtime in %d alternating blocks; shears compiled for inference (as `shears run`), ORT with its default optimisations; load average after the run %s\n\n",
+			threads, latency*latencyRounds, latencyRounds, strings.Join(strings.Fields(string(load))[:3], " "))
+		fmt.Fprintln(w, "| model | dense shears ms | dense ORT ms | shears/ORT | slim shears ms | slim ORT ms | shears/ORT |")
+		fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+		for _, r := range results {
+			if r.Dense.ORT > 0 {
+				fmt.Fprintf(w, "| %s | %s | %s |\n", r.Model.Name, r.Dense, r.SlimLat)
+			}
+		}
 	}
 	if details {
 		for _, r := range results {
@@ -161,6 +185,19 @@ func row(r *result) string {
 // maxRefusals bounds the refusals listed per model: a model that nothing
 // in can be pruned has one per layer.
 const maxRefusals = 8
+
+// timeModel fills r's latencies; a timing error becomes a note.
+func timeModel(r *result, threads, runs int) {
+	t := r.timed
+	fmt.Fprintf(os.Stderr, "modelsurvey: %s: timing\n", r.Model.Name)
+	err := guard(func() (err error) { r.Dense, err = measure(t.dense, t.denseONNX, threads, runs, t.xs); return })
+	if err == nil && t.slim != nil {
+		err = guard(func() (err error) { r.SlimLat, err = measure(t.slim, t.slimONNX, threads, runs, t.xs); return })
+	}
+	if err != nil {
+		r.Notes = append(r.Notes, "latency: "+err.Error())
+	}
+}
 
 func writeDetails(w io.Writer, r *result) {
 	fmt.Fprintf(w, "\n### %s\n\n", r.Model.Name)

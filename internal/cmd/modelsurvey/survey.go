@@ -56,6 +56,17 @@ type result struct {
 	Groups    []string // prune.Group strings, for the details
 	Refused   []string // prune.Reason strings
 	Notes     []string
+
+	// For -latency: the models and inputs, where ORT ran them.
+	timed          *timedModels
+	Dense, SlimLat timing
+}
+
+// timedModels are the graphs and ONNX bytes that -latency times.
+type timedModels struct {
+	xs                  []*tensor.Tensor
+	dense, slim         *graph.Graph
+	denseONNX, slimONNX []byte
 }
 
 func (r *result) add(name, status string, err error) {
@@ -174,6 +185,9 @@ func survey(m model, path string, threads int) *result {
 
 	var ortOut []*tensor.Tensor
 	err = guard(func() (err error) { ortOut, err = runORT(model, threads, xs); return })
+	if err == nil {
+		r.timed = &timedModels{xs: xs, dense: g, denseONNX: model}
+	}
 	if err != nil {
 		r.add("= ORT", "FAIL", fmt.Errorf("ONNX Runtime: %w", err))
 	} else if worst, which, err := compare(dense, ortOut); err != nil {
@@ -296,6 +310,9 @@ func survey(m model, path string, threads int) *result {
 		}
 		if worstS > tolerance {
 			return fmt.Errorf("output %d: the slimmed model differs by %.2g relative between shears and ONNX Runtime", whichS, worstS)
+		}
+		if r.timed != nil {
+			r.timed.slim, r.timed.slimONNX = rep.Slim, sb
 		}
 		r.Notes = append(r.Notes, fmt.Sprintf("ORT: slimmed vs masked %.1e, slimmed shears vs ORT %.1e", worst, worstS))
 		return nil
