@@ -9,7 +9,8 @@
 //	scripts/fetch_models.sh
 //	go run ./internal/cmd/modelsurvey [-models .cache/models] [-only a,b] [-details] [-latency 5]
 //
-// The stages, each run only when the one before it worked:
+// The stages, each run only when the one before it worked (a failed
+// comparison with ORT is reported and the later stages still run):
 //
 //   - import: onnx.Load of the file as shipped. Where that fails and
 //     models.tsv gives shapes for the symbolic input dims, the survey
