@@ -54,7 +54,7 @@ func BindInputs(g *Graph, shapes map[string][]int) error {
 // want's rank and sizes against it.
 func bindShape(declared, want []int) ([]int, error) {
 	if len(want) != len(declared) {
-		return nil, fmt.Errorf("rank %d (%s) given, the input has rank %d (%s)", len(want), FormatShape(want), len(declared), FormatShape(declared))
+		return nil, fmt.Errorf("rank %d (%s) given, the input has rank %d (%s)", len(want), FormatShape(want), len(declared), declaredString(declared))
 	}
 	shape := slices.Clone(declared)
 	for d, v := range want {
@@ -68,7 +68,7 @@ func bindShape(declared, want []int) ([]int, error) {
 		case v > tensor.MaxElems:
 			return nil, fmt.Errorf("dimension %d is %d, above the limit of %d", d, v, tensor.MaxElems)
 		case declared[d] >= 0 && declared[d] != v:
-			return nil, fmt.Errorf("dimension %d is %d, but the model fixes it to %d (shape %s)", d, v, declared[d], FormatShape(declared))
+			return nil, fmt.Errorf("dimension %d is %d, but the model fixes it to %d (shape %s)", d, v, declared[d], declaredString(declared))
 		}
 		shape[d] = v
 	}
@@ -135,6 +135,26 @@ func FormatShape(shape []int) string {
 			parts[d] = "N"
 		} else {
 			parts[d] = strconv.Itoa(v)
+		}
+	}
+	if len(parts) == 0 {
+		return "scalar"
+	}
+	return strings.Join(parts, "x")
+}
+
+// declaredString writes an input's shape as the model declares it: N for
+// a symbolic batch, ? for other symbolic dimensions.
+func declaredString(shape []int) string {
+	parts := make([]string, len(shape))
+	for d, v := range shape {
+		switch {
+		case v >= 0:
+			parts[d] = strconv.Itoa(v)
+		case d == 0:
+			parts[d] = "N"
+		default:
+			parts[d] = "?"
 		}
 	}
 	if len(parts) == 0 {
