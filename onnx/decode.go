@@ -24,9 +24,9 @@ import (
 // Versions the reader accepts.
 const (
 	MinIRVersion = 3
-	MaxIRVersion = 8
+	MaxIRVersion = 10
 	MinOpset     = 6
-	MaxOpset     = 17
+	MaxOpset     = 21
 )
 
 // LoadOptions are settings of the reader. The zero value reads a model as
@@ -113,6 +113,8 @@ type decoder struct {
 	// legacyBroadcast lists opset-6 binary ops with broadcast=1 and an
 	// axis, whose second input must be aligned to the first.
 	legacyBroadcast []legacyBC
+	// pending lists opset-18 nodes whose axes need shapes to rewrite.
+	pending pendingAxes
 }
 
 // errf formats an error with the "onnx: <file>: " prefix.
@@ -219,7 +221,7 @@ func isText(b []byte) bool {
 func (d *decoder) checkVersions(m *onnxpb.ModelProto) error {
 	ir := m.GetIrVersion()
 	if ir > MaxIRVersion {
-		return d.errf("IR version %d is newer than this reader supports (%d to %d); export the model with onnx <= 1.12 or convert it with onnx.version_converter", ir, MinIRVersion, MaxIRVersion)
+		return d.errf("IR version %d is newer than this reader supports (%d to %d); export the model with onnx <= 1.16 or convert it with onnx.version_converter", ir, MinIRVersion, MaxIRVersion)
 	}
 	if ir < MinIRVersion {
 		return d.errf("IR version %d is older than this reader supports (%d to %d)", ir, MinIRVersion, MaxIRVersion)
@@ -302,6 +304,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, d.errf("%s", strings.TrimPrefix(err.Error(), "graph: "))
 	}
 	if err := d.alignLegacyBroadcast(); err != nil {
+		return nil, err
+	}
+	if err := d.expandAxes(); err != nil {
 		return nil, err
 	}
 	d.integerDivision(gp)
