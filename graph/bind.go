@@ -33,10 +33,10 @@ func BindInputs(g *Graph, shapes map[string][]int) error {
 		index[in.Name] = i
 	}
 	bound := make(map[int][]int, len(shapes))
-	for _, name := range sortedKeys(shapes) {
+	for _, name := range bindOrder(shapes) {
 		i, ok := index[name]
 		if !ok {
-			return &BindError{Input: name, Err: fmt.Errorf("the model has no input %q (its inputs: %s)", name, inputNames(g))}
+			return &BindError{Input: name, Err: fmt.Errorf("the model has no input %q (its inputs: %s)", name, bindInputNames(g))}
 		}
 		shape, err := bindShape(g.Inputs[i].Shape, shapes[name])
 		if err != nil {
@@ -163,7 +163,8 @@ func declaredString(shape []int) string {
 	return strings.Join(parts, "x")
 }
 
-func inputNames(g *Graph) string {
+// bindInputNames lists the graph inputs for an error.
+func bindInputNames(g *Graph) string {
 	names := make([]string, len(g.Inputs))
 	for i, in := range g.Inputs {
 		names[i] = in.Name
@@ -174,7 +175,9 @@ func inputNames(g *Graph) string {
 	return strings.Join(names, ", ")
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// bindOrder is the order bindings are checked in, so that the first
+// error is the same on every run.
+func bindOrder(m map[string][]int) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

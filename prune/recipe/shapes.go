@@ -76,7 +76,13 @@ func (s InputShapes) String() string {
 // validate checks what needs no model: names and sizes (the model checks
 // ranks and fixed dimensions when it loads).
 func (s InputShapes) validate() error {
-	for name, shape := range s {
+	names := make([]string, 0, len(s))
+	for name := range s {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first error is the same on every run
+	for _, name := range names {
+		shape := s[name]
 		if name == "" {
 			return fieldErr("input_shapes", "an input name is empty")
 		}
