@@ -30,10 +30,11 @@ import (
 //     Resize (19) adds coordinate_transformation_mode half_pixel_symmetric,
 //     which the IR's Resize refuses as an unknown mode.
 //   - AveragePool (19): dilations, which the IR's pools have.
-//   - Cast (19, 21), Constant, ConstantOfShape (20, 21), Flatten,
-//     Identity, Reshape, Shape, Squeeze, Transpose, Unsqueeze (21), and
-//     ReduceMax, ReduceMin (20): new element types only (float8, int4,
-//     uint4, bool), and Cast's saturate, which only float8 targets read.
+//   - Cast (19, 21), Constant, Identity, Reshape, Shape (19, 21),
+//     ConstantOfShape (20, 21), Flatten, Pad, Squeeze, Transpose,
+//     Unsqueeze (21), and ReduceMax, ReduceMin (20): new element types only
+//     (float8, int4, uint4, bool), and Cast's saturate, which only float8
+//     targets read.
 //     Tensors of those types are refused as unsupported data types;
 //     nothing else changes.
 //   - Gelu (20), GroupNormalization (18, 21), Col2Im, CenterCropPad,
@@ -42,7 +43,8 @@ import (
 //     the IR lacks: unsupported-op errors, as before.
 //
 // IR versions 9 (float8 types) and 10 (int4 and uint4 types, function
-// overloads) add nothing the reader reads beyond those element types.
+// overloads, metadata_props on graphs and nodes) add nothing the reader
+// reads beyond those element types; unknown fields are skipped.
 
 // newerOpset is the opset a node needs when written, when that is above
 // 17 (0 otherwise): the attribute values opset 19 added to ops the IR

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/testutil"
@@ -232,5 +234,34 @@ func TestNewerOpsetRefusals(t *testing.T) {
 		if strings.Contains(msg, "\n") {
 			t.Errorf("error on several lines: %q", msg)
 		}
+	}
+}
+
+// IR 10 adds fields the reader does not know (NodeProto.overload and
+// metadata_props, GraphProto.metadata_props): a file that sets them reads
+// as one that does not.
+func TestIR10Fields(t *testing.T) {
+	m := reluModel()
+	m.IrVersion = ptr(int64(10))
+	m.OpsetImport[0].Version = ptr(int64(21))
+	entry := protowire.AppendTag(nil, 1, protowire.BytesType)
+	entry = protowire.AppendString(entry, "key")
+	entry = protowire.AppendTag(entry, 2, protowire.BytesType)
+	entry = protowire.AppendString(entry, "value")
+	var nodeExtra []byte
+	nodeExtra = protowire.AppendTag(nodeExtra, 8, protowire.BytesType) // overload
+	nodeExtra = protowire.AppendString(nodeExtra, "v2")
+	nodeExtra = protowire.AppendTag(nodeExtra, 9, protowire.BytesType) // metadata_props
+	nodeExtra = protowire.AppendBytes(nodeExtra, entry)
+	m.Graph.Node[0].ProtoReflect().SetUnknown(nodeExtra)
+	graphExtra := protowire.AppendTag(nil, 16, protowire.BytesType) // metadata_props
+	graphExtra = protowire.AppendBytes(graphExtra, entry)
+	m.Graph.ProtoReflect().SetUnknown(graphExtra)
+	g, err := Decode(mustMarshal(t, m), "ir10.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 1 || g.Nodes[0].Op != "Relu" {
+		t.Fatalf("nodes %v", g.Nodes)
 	}
 }
