@@ -49,6 +49,7 @@ func (e *encoder) graph() (*onnxpb.GraphProto, error) {
 		}
 		nodes[i] = en
 	}
+	e.opset18Forms(nodes)
 	valueT, paramTypes := e.types(nodes)
 	// Params that only the legacy forms read (an opset-18 axes input now
 	// written as an attribute) are not written; params nothing read in

@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
@@ -61,6 +62,40 @@ func newerOpset(n *graph.Node) int {
 		}
 	}
 	return 0
+}
+
+// opset18Forms writes the opset-18 forms of nodes toOpset13 wrote
+// in the opset-13 form, when another node raised the written opset to 18
+// or more: the Reduce ops other than ReduceSum take their axes as an input
+// again (they have no axes attribute from 18), and a Split into equal
+// parts by its output count says num_outputs (which 18 requires when no
+// sizes are given).
+func (e *encoder) opset18Forms(nodes []*enode) {
+	if e.opset < 18 {
+		return
+	}
+	for _, en := range nodes {
+		if en.n.Op == "Split" && (len(en.inputs) < 2 || en.inputs[1] == "") {
+			if en.attrs == nil {
+				en.attrs = graph.Attrs{}
+			}
+			en.attrs["num_outputs"] = len(en.n.Outputs)
+			continue
+		}
+		axes, ok := en.attrs["axes"].([]int)
+		if !ok || !strings.HasPrefix(en.n.Op, "Reduce") || en.n.Op == "ReduceSum" {
+			continue
+		}
+		name := e.fresh(en.n.Name + "_axes")
+		t := intsTensor(axes)
+		e.extra = append(e.extra, &graph.Param{Name: name, Value: t})
+		e.params[name] = t
+		en.inputs = append(en.inputs[:1], name)
+		delete(en.attrs, "axes")
+		if len(en.attrs) == 0 {
+			en.attrs = nil
+		}
+	}
 }
 
 // irVersionFor is the IR version written with an opset: that of the onnx

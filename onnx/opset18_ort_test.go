@@ -18,6 +18,9 @@ func TestNewerOpsetsORT(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			x := newerInput(c)
 			g, got := runNewer(t, c, x)
+			if c.checks != nil {
+				c.checks(t, g)
+			}
 			exported, err := Encode(g)
 			if err != nil {
 				t.Fatal(err)

@@ -25,16 +25,22 @@ type newerCase struct {
 	checks func(t *testing.T, g *graph.Graph)
 	// writes is the opset the export needs (0: the opset-13 form)
 	writes int64
+	// then are nodes after node; the last one's outputs are the graph's
+	then []*onnxpb.NodeProto
 }
 
 func (c newerCase) model() *onnxpb.ModelProto {
+	last := c.node
+	if len(c.then) > 0 {
+		last = c.then[len(c.then)-1]
+	}
 	var outs []*onnxpb.ValueInfoProto
-	for _, o := range c.node.Output {
+	for _, o := range last.Output {
 		outs = append(outs, &onnxpb.ValueInfoProto{Name: ptr(o)})
 	}
 	m := modelProto(c.opset, &onnxpb.GraphProto{
 		Name:        ptr(c.name),
-		Node:        []*onnxpb.NodeProto{c.node},
+		Node:        append([]*onnxpb.NodeProto{c.node}, c.then...),
 		Initializer: c.inits,
 		Input:       []*onnxpb.ValueInfoProto{vinfo("x", c.x...)},
 		Output:      outs,
@@ -94,6 +100,26 @@ func newerCases() []newerCase {
 		{name: "pad_wrap_19", opset: 19, x: []any{"N", 2, 4, 5}, writes: 19,
 			node:  node("p", "Pad", []string{"x", "pads"}, []string{"y"}, attrStr("mode", "wrap")),
 			inits: []*onnxpb.TensorProto{int64Vec("pads", 0, 0, 1, 2, 0, 0, 2, 1)}},
+		// Pad's wrap mode makes the export opset 19, where ReduceMean
+		// takes its axes as an input, not the opset-13 attribute.
+		{name: "pad_wrap_then_reducemean_19", opset: 19, x: []any{"N", 2, 4, 5}, writes: 19,
+			node:  node("p", "Pad", []string{"x", "pads"}, []string{"padded"}, attrStr("mode", "wrap")),
+			then:  []*onnxpb.NodeProto{node("r", "ReduceMean", []string{"padded", "axes"}, []string{"y"})},
+			inits: []*onnxpb.TensorProto{int64Vec("pads", 0, 0, 1, 2, 0, 0, 2, 1), int64Vec("axes", 2, 3)}},
+		// A Split into equal parts by its output count, opset-13 style,
+		// says num_outputs when the export is opset 19.
+		{name: "pad_wrap_then_implicit_split_19", opset: 19, x: []any{"N", 2, 4, 5}, writes: 19,
+			node:  node("p", "Pad", []string{"x", "pads"}, []string{"padded"}, attrStr("mode", "wrap")),
+			then:  []*onnxpb.NodeProto{node("s", "Split", []string{"padded"}, []string{"y0", "y1"}, attrInt("axis", 1), attrInt("num_outputs", 2))},
+			inits: []*onnxpb.TensorProto{int64Vec("pads", 0, 0, 1, 2, 0, 0, 2, 1)},
+			checks: func(t *testing.T, g *graph.Graph) {
+				// Make it the opset-13 form: equal parts by output count.
+				for _, n := range g.Nodes {
+					if n.Op == "Split" {
+						delete(n.Attrs, "num_outputs")
+					}
+				}
+			}},
 		{name: "resize_axes_scales_linear_18", opset: 18, x: []any{"N", 2, 4, 5},
 			node:  node("r", "Resize", []string{"x", "", "scales"}, []string{"y"}, attrStr("mode", "linear"), attrInts("axes", 2, 3)),
 			inits: []*onnxpb.TensorProto{floatVec("scales", 2, 1.5)},
