@@ -111,6 +111,13 @@ func irVersionFor(opset int) int {
 	return IRVersion
 }
 
+// newerDataTypes names the element types of IR 9 (float8) and 10 (4-bit
+// integers), which the generated onnxpb (onnx 1.12) does not know.
+var newerDataTypes = map[int32]string{
+	17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ",
+	21: "UINT4", 22: "INT4",
+}
+
 // pendingAxes lists the nodes normalise found in an opset-18 form that
 // needs shapes to rewrite: Resize with axes, Pad with an axes input.
 type pendingAxes struct {

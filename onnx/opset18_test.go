@@ -291,3 +291,20 @@ func TestIR10Fields(t *testing.T) {
 		t.Fatalf("nodes %v", g.Nodes)
 	}
 }
+
+// Tensors of the element types IR 9 and 10 added (float8, int4) are
+// refused by name, not misread.
+func TestIR10ElementTypes(t *testing.T) {
+	for _, c := range []struct {
+		dt   int32
+		name string
+	}{{17, "FLOAT8E4M3FN"}, {19, "FLOAT8E5M2"}, {21, "UINT4"}, {22, "INT4"}} {
+		m := reluModel()
+		m.IrVersion = ptr(int64(10))
+		m.OpsetImport[0].Version = ptr(int64(21))
+		m.Graph.Initializer = []*onnxpb.TensorProto{{Name: ptr("w"), Dims: []int64{2}, DataType: ptr(c.dt), RawData: []byte{1, 2}}}
+		m.Graph.Node = append(m.Graph.Node, node("add", "Add", []string{"y", "w"}, []string{"z"}))
+		m.Graph.Output[0] = vinfo("z", "batch", 4)
+		decodeErr(t, mustMarshal(t, m), `initializer "w"`, c.name)
+	}
+}
