@@ -24,13 +24,31 @@ import (
 // Versions the reader accepts.
 const (
 	MinIRVersion = 3
-	MaxIRVersion = 8
+	MaxIRVersion = 10
 	MinOpset     = 6
-	MaxOpset     = 17
+	MaxOpset     = 21
 )
+
+// LoadOptions are settings of the reader. The zero value reads a model as
+// Load and Decode do.
+type LoadOptions struct {
+	// InputShapes binds graph inputs to shapes, by input name: one size
+	// per dimension, graph.KeepBatch in dimension 0 to leave the batch
+	// symbolic. A symbolic dimension named in the file (a dim_param such
+	// as "H") takes the size it is bound to in one input in every input
+	// that has it, so binding one image input binds its mask too; two
+	// bindings of one name must agree. Shape-computing subgraphs that
+	// read the bound dimensions fold at import.
+	InputShapes map[string][]int
+}
 
 // Load reads an ONNX model file. See Decode.
 func Load(path string) (*graph.Graph, error) {
+	return LoadOptions{}.Load(path)
+}
+
+// Load reads an ONNX model file with these options. See Decode.
+func (o LoadOptions) Load(path string) (*graph.Graph, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
@@ -59,14 +77,20 @@ func Load(path string) (*graph.Graph, error) {
 	if len(b) > MaxModelBytes {
 		return nil, fmt.Errorf("onnx: %s: larger than an ONNX model can be (%d bytes)", path, int64(MaxModelBytes))
 	}
-	d := &decoder{file: path, dir: filepath.Dir(path)}
+	d := &decoder{file: path, dir: filepath.Dir(path), opts: o}
 	return d.decode(b)
 }
 
 // Decode converts the bytes of an ONNX model to a graph; name (usually the
 // file name) prefixes error messages.
 func Decode(b []byte, name string) (*graph.Graph, error) {
-	d := &decoder{file: name}
+	return LoadOptions{}.Decode(b, name)
+}
+
+// Decode converts the bytes of an ONNX model to a graph with these
+// options. See Decode.
+func (o LoadOptions) Decode(b []byte, name string) (*graph.Graph, error) {
+	d := &decoder{file: name, opts: o}
 	g, err := d.decode(b)
 	if err != nil {
 		return nil, err
@@ -76,6 +100,7 @@ func Decode(b []byte, name string) (*graph.Graph, error) {
 
 type decoder struct {
 	file  string
+	opts  LoadOptions
 	dir   string // the model's folder, for external data ("" for bytes)
 	opset int
 	// used holds every value and param name in the model, so that
@@ -88,6 +113,8 @@ type decoder struct {
 	// legacyBroadcast lists opset-6 binary ops with broadcast=1 and an
 	// axis, whose second input must be aligned to the first.
 	legacyBroadcast []legacyBC
+	// pending lists opset-18 nodes whose axes need shapes to rewrite.
+	pending pendingAxes
 }
 
 // errf formats an error with the "onnx: <file>: " prefix.
@@ -194,7 +221,7 @@ func isText(b []byte) bool {
 func (d *decoder) checkVersions(m *onnxpb.ModelProto) error {
 	ir := m.GetIrVersion()
 	if ir > MaxIRVersion {
-		return d.errf("IR version %d is newer than this reader supports (%d to %d); export the model with onnx <= 1.12 or convert it with onnx.version_converter", ir, MinIRVersion, MaxIRVersion)
+		return d.errf("IR version %d is newer than this reader supports (%d to %d); export the model with onnx <= 1.16 or convert it with onnx.version_converter", ir, MinIRVersion, MaxIRVersion)
 	}
 	if ir < MinIRVersion {
 		return d.errf("IR version %d is older than this reader supports (%d to %d)", ir, MinIRVersion, MaxIRVersion)
@@ -277,6 +304,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, d.errf("%s", strings.TrimPrefix(err.Error(), "graph: "))
 	}
 	if err := d.alignLegacyBroadcast(); err != nil {
+		return nil, err
+	}
+	if err := d.expandAxes(); err != nil {
 		return nil, err
 	}
 	d.integerDivision(gp)
@@ -595,6 +625,12 @@ func (d *decoder) values(gp *onnxpb.GraphProto) error {
 		params[p.Name] = true
 	}
 	seen := map[string]bool{}
+	var symbols [][]string // per input, each dimension's dim_param
+	for name := range d.opts.InputShapes {
+		if params[name] {
+			return d.bindErr(&graph.BindError{Input: name, Err: errors.New("is an initializer (a weight), not an input that data is fed to")})
+		}
+	}
 	for _, vi := range gp.Input {
 		name := vi.GetName()
 		if params[name] {
@@ -611,10 +647,14 @@ func (d *decoder) values(gp *onnxpb.GraphProto) error {
 		if err != nil {
 			return d.errf("graph input %q: %v", name, err)
 		}
-		if err := checkInput(vi, shape); err != nil {
+		if err := checkInputType(vi); err != nil {
 			return d.errf("graph input %q: %v", name, err)
 		}
 		d.g.Inputs = append(d.g.Inputs, graph.ValueInfo{Name: name, Shape: shape})
+		symbols = append(symbols, dimParams(vi))
+	}
+	if err := d.bindInputs(symbols); err != nil {
+		return err
 	}
 	for _, vi := range gp.Output {
 		name := vi.GetName()
@@ -677,26 +717,14 @@ func valueShape(vi *onnxpb.ValueInfoProto, input bool) ([]int, error) {
 	return shape, nil
 }
 
-// checkInput enforces the IR's conventions for graph inputs: the element
-// type is FLOAT (the IR computes in float32; shape-like values such as a
-// Reshape's shape must be initializers or computed from shapes, not fed
-// in), and only dimension 0, the batch, may be symbolic: Program replaces
-// every −1 input dimension by the batch size, so another symbolic
-// dimension would silently take the batch's value.
-func checkInput(vi *onnxpb.ValueInfoProto, shape []int) error {
+// checkInputType enforces the IR's convention for graph inputs: the
+// element type is FLOAT (the IR computes in float32; shape-like values
+// such as a Reshape's shape must be initializers or computed from shapes,
+// not fed in).
+func checkInputType(vi *onnxpb.ValueInfoProto) error {
 	tt := vi.GetType().GetTensorType()
 	if dt := onnxpb.TensorProto_DataType(tt.GetElemType()); dt != floatT {
 		return fmt.Errorf("element type %s is not supported: shears computes in float32 and takes FLOAT inputs (integer inputs such as shapes or indices must be initializers)", dataTypeName(int32(dt)))
-	}
-	for i, d := range shape {
-		if d >= 0 || i == 0 {
-			continue
-		}
-		what := "unknown"
-		if p := tt.GetShape().GetDim()[i].GetDimParam(); p != "" {
-			what = fmt.Sprintf("symbolic (%q)", p)
-		}
-		return fmt.Errorf("dimension %d is %s: shears lets only dimension 0 (the batch) vary; export the model with a fixed size for dimension %d", i, what, i)
 	}
 	return nil
 }

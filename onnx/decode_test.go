@@ -177,9 +177,9 @@ func TestVersions(t *testing.T) {
 		domain    string
 		want      string
 	}{
-		{9, 13, "", "IR version 9"},
+		{11, 13, "", "IR version 11"},
 		{2, 13, "", "IR version 2"},
-		{8, 18, "", "opset 18"},
+		{10, 22, "", "opset 22"},
 		{8, 5, "", "opset 5"},
 		{8, 13, "ai.onnx.ml", "no default-domain"},
 	} {

@@ -7,8 +7,9 @@
 //
 // # Import
 //
-// Decode and Load turn an ONNX ModelProto (IR version 3 to 8, default-domain
-// opset 6 to 17) into a *graph.Graph:
+// Decode and Load turn an ONNX ModelProto (IR version 3 to 10,
+// default-domain opset 6 to 21) into a *graph.Graph; LoadOptions sets
+// how (the sizes of symbolic input dimensions):
 //
 //   - every node becomes a graph.Node with the same op type, inputs and
 //     outputs; nodes without a name, or with a name already used, are named
@@ -30,7 +31,11 @@
 //     dimension 0 may be symbolic. That dimension is the batch:
 //     graph.Program replaces every −1 input dimension by the batch size,
 //     so a symbolic height or sequence length would silently take the
-//     batch's value. Concrete dimensions are kept as they are;
+//     batch's value. Other symbolic dimensions are bound to sizes by
+//     LoadOptions.InputShapes (shears --input-shape x=Nx3x48x320), one size
+//     per dim_param across the inputs, before folding (see bind.go); a
+//     model left with one is refused with an error naming the input, its
+//     symbolic shape and the flag. Concrete dimensions are kept as they are;
 //   - opset differences are normalised to the opset-13 form the IR uses:
 //     the axes/split/k/pads/starts… attributes of older Squeeze, Unsqueeze,
 //     ReduceSum, Split, TopK, Pad, Slice and Clip become constant inputs;
@@ -43,7 +48,9 @@
 //     input reshaped or unsqueezed to align at axis; a 1-D PRelu slope
 //     aligns with the channels), and its is_test attributes go
 //     (BatchNormalization is_test=0 becomes training_mode=1); Upsample
-//     (opsets 7–9) becomes the equivalent Resize;
+//     (opsets 7–9) becomes the equivalent Resize; the opset-18 axes of
+//     Resize and Pad become scales, sizes or pads for every axis (the
+//     changes of opsets 18 to 21 are listed in opset18.go);
 //   - every node's op is built once (graph.NewOp), so that attributes an
 //     op refuses (a 3-D convolution, a Cast to STRING) fail the import,
 //     naming the node;

@@ -18,9 +18,9 @@ import (
 // What Encode writes.
 const (
 	// IRVersion and Opset are the ONNX IR version and default-domain opset
-	// of written files. The opset is raised (up to 17) only for a graph
-	// that uses an op or attribute newer than 13, such as HardSwish or
-	// Reshape's allowzero.
+	// of written files. The opset is raised (up to 19, with the IR version
+	// of that opset) only for a graph that uses an op or attribute newer
+	// than 13, such as HardSwish, Reshape's allowzero or Pad's wrap mode.
 	IRVersion = 8
 	Opset     = 13
 	// ProducerName and ProducerVersion identify shears as the producer.
@@ -154,7 +154,7 @@ func encode(g *graph.Graph) ([]byte, error) {
 		return nil, err
 	}
 	m := &onnxpb.ModelProto{
-		IrVersion:       ptr(int64(IRVersion)),
+		IrVersion:       ptr(int64(irVersionFor(e.opset))),
 		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: ptr(""), Version: ptr(int64(e.opset))}},
 		ProducerName:    ptr(ProducerName),
 		ProducerVersion: ptr(ProducerVersion),

@@ -49,6 +49,7 @@ func (e *encoder) graph() (*onnxpb.GraphProto, error) {
 		}
 		nodes[i] = en
 	}
+	e.opset18Forms(nodes)
 	valueT, paramTypes := e.types(nodes)
 	// Params that only the legacy forms read (an opset-18 axes input now
 	// written as an attribute) are not written; params nothing read in
@@ -215,6 +216,9 @@ func (e *encoder) toOpset13(n *graph.Node) (*enode, error) {
 			e.opset = v
 		}
 	}
+	if v := newerOpset(n); v > e.opset {
+		e.opset = v
+	}
 	switch {
 	case strings.HasPrefix(n.Op, "Reduce") && n.Op != "ReduceSum":
 		if len(en.inputs) > 1 && en.inputs[1] != "" {
@@ -264,7 +268,8 @@ func (e *encoder) toOpset13(n *graph.Node) (*enode, error) {
 // minOpset lists ops newer than opset 13 and minOpsetAttr attributes
 // newer than opset 13: a graph using them is written with the smallest
 // opset that has them (no op the IR implements changes meaning between 13
-// and 17, the newest opset the reader accepts).
+// and 21, the newest opset the reader accepts; newerOpset lists the
+// attribute values opset 19 added).
 var (
 	minOpset = map[string]int{
 		"HardSwish": 14, "Trilu": 14, "CastLike": 15, "Bernoulli": 15, "GridSample": 16,

@@ -109,6 +109,9 @@ func (d *decoder) normalise(n *graph.Node) error {
 			delete(n.Attrs, "spatial")
 		}
 	}
+	if d.opset >= 18 {
+		return d.normaliseOpset18(n)
+	}
 	return nil
 }
 

@@ -15,6 +15,9 @@ func dataTypeName(dt int32) string {
 	if s, ok := onnxpb.TensorProto_DataType_name[dt]; ok {
 		return s
 	}
+	if s, ok := newerDataTypes[dt]; ok {
+		return s
+	}
 	return "data type " + strconv.Itoa(int(dt))
 }
 

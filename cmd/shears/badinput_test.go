@@ -202,6 +202,24 @@ func badRows(f *badFixture) []badRow {
 		{args: a("info", "lenet5", "--groups=maybe"), code: 2, line: "shears info: --groups maybe:"},
 		{args: a("info", "resnet21"), code: 1, line: `shears info: unknown model "resnet21"`},
 
+		// --input-shape, on every command that loads a model: a name that
+		// is not an input, the wrong rank, sizes that are not positive or
+		// contradict the model, malformed values.
+		{args: a("info", f.model, "--input-shape", "x=1x1x28x28"), code: 2, line: `shears info: --input-shape x=1x1x28x28: the model has no input "x" (its inputs: input)`},
+		{args: a("info", "lenet5", "--input-shape", "input=1x28x28"), code: 2, line: "shears info: --input-shape input=1x28x28: rank 3 (1x28x28) given, the input has rank 4 (Nx1x28x28)"},
+		{args: a("info", f.model, "--input-shape", "input=1x3x28x28"), code: 2, line: "shears info: --input-shape input=1x3x28x28: dimension 1 is 3, but the model fixes it to 1 (shape Nx1x28x28)"},
+		{args: a("info", f.model, "--input-shape", "input=1x1x0x28"), code: 2, line: `shears info: --input-shape input=1x1x0x28: shape "1x1x0x28": dimension 2 is 0: sizes must be positive`},
+		{args: a("eval", f.model, "--input-shape", "input=1x1x-28x28"), code: 2, line: `shears eval: --input-shape input=1x1x-28x28: shape "1x1x-28x28": dimension 2 is -28: sizes must be positive`},
+		{args: a("run", f.model, "--random-input", "--input-shape", "input1x1x28x28"), code: 2, line: "shears run: --input-shape input1x1x28x28: want NAME=SHAPE such as x=1x3x48x320"},
+		{args: a("run", f.model, "--random-input", "--input-shape", "=1x1x28x28"), code: 2, line: "shears run: --input-shape =1x1x28x28: want NAME=SHAPE"},
+		{args: a("export", f.model, "--out", out, "--input-shape", "input=1x1x28xW"), code: 2, line: `shears export: --input-shape input=1x1x28xW: shape "1x1x28xW": dimension 3 ("W") is not a number`},
+		{args: a("export", f.model, "--out", out, "--input-shape", "input=Nx1xNx28"), code: 2, line: `shears export: --input-shape input=Nx1xNx28: shape "Nx1xNx28": dimension 2 is N: only dimension 0, the batch, may stay symbolic`},
+		{args: a("export", f.model, "--out", out, "--input-shape", "input=1x1x28x28", "--input-shape", "input=2x1x28x28"), code: 2, line: `shears export: --input-shape input=2x1x28x28: input "input" is given twice`},
+		{args: T("--input-shape", "input=1x1x28"), code: 2, line: "shears train: --input-shape input=1x1x28: rank 3 (1x1x28) given, the input has rank 4 (Nx1x28x28)"},
+		{args: a("train", "--resume", f.ckpt, "--input-shape", "input=1x1x28x28", "--out", out), code: 2, line: "shears train: --input-shape with --resume"},
+		{args: P("--input-shape", "img=1x1x28x28"), code: 2, line: `shears prune: --input-shape: input "img": the model has no input "img" (its inputs: input)`},
+		{args: P("--input-shape", "input=1x1x28x0"), code: 2, line: `shears prune: --input-shape input=1x1x28x0: shape "1x1x28x0": dimension 3 is 0`},
+
 		// run.
 		{args: R("--warmup", "-5"), code: 2, line: "shears run: --warmup must be ≥ 0, have -5"},
 		{args: R("--threads", "-1"), code: 2, line: "shears run: --threads must be ≥ 0, have -1"},

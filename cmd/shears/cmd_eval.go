@@ -23,6 +23,7 @@ var evalHelp = helpText{
 
 func cmdEval(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("eval")
+	shapes := inputShapesVar(fs)
 	var df dataFlags
 	df.register(fs, "evaluate on the first N test images (0: all)")
 	batch := fs.Int("batch", 1000, "batch size")
@@ -41,7 +42,7 @@ func cmdEval(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	parallel.SetThreads(*threads)
-	g, zm, err := loadModel(p.pos[0], 1)
+	g, zm, err := loadModel(p.pos[0], 1, *shapes)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ var exportHelp = helpText{
 
 func cmdExport(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("export")
+	shapes := inputShapesVar(fs)
 	out := fs.String("out", "", "write the ONNX model here")
 	foldBN := fs.Bool("fold-bn", false, "fold BatchNormalization into the preceding Conv/Gemm (inference)")
 	seed := fs.Uint64("seed", 1, "seed of a zoo model's initial weights")
@@ -41,7 +42,7 @@ func cmdExport(ctx context.Context, args []string, s streams) error {
 	if sameFile(p.pos[0], *out) {
 		return usagef("--out %s is the model being exported: write to another file", *out)
 	}
-	g, _, err := loadModel(p.pos[0], *seed)
+	g, _, err := loadModel(p.pos[0], *seed, *shapes)
 	if err != nil {
 		return err
 	}

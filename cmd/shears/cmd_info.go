@@ -23,6 +23,7 @@ var infoHelp = helpText{
 
 func cmdInfo(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("info")
+	shapes := inputShapesVar(fs)
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
 	groups := fs.Bool("groups", false, "also print the dependency groups structured pruning would remove channels from, and the channels it cannot prune with the reason")
 	p, err := parseArgs(fs, args, s, infoHelp)
@@ -32,7 +33,7 @@ func cmdInfo(ctx context.Context, args []string, s streams) error {
 	if len(p.pos) != 1 {
 		return usagef("want one model (zoo name or file), have %d arguments", len(p.pos))
 	}
-	g, _, err := loadModel(p.pos[0], 1)
+	g, _, err := loadModel(p.pos[0], 1, *shapes)
 	if err != nil {
 		return err
 	}

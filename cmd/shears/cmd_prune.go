@@ -227,7 +227,7 @@ func labelFree(r recipe.Recipe) bool {
 // pruneOne runs one recipe, writes its outputs and prints its report.
 func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s streams) (*pruneResult, error) {
 	start := time.Now()
-	g, _, err := loadModel(r.Model, r.Seed)
+	g, _, err := loadRecipeModel(r)
 	if err != nil {
 		return nil, err
 	}

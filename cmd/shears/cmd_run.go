@@ -34,6 +34,7 @@ var runHelp = helpText{
 
 func cmdRun(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("run")
+	shapes := inputShapesVar(fs)
 	var inputs, outputs listFlag
 	fs.Var(&inputs, "input", "input tensor file (.npy or ONNX .pb), repeated in graph-input order or as name=FILE")
 	fs.Var(&outputs, "output", "write an output (.npy or .pb by extension), repeated in output order or as name=FILE")
@@ -74,7 +75,7 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 		fmt.Fprintln(s.err, "warning: --batch has no effect without --random-input: the input files set the batch")
 	}
 	parallel.SetThreads(*threads)
-	g, _, err := loadModel(p.pos[0], *seed)
+	g, _, err := loadModel(p.pos[0], *seed, *shapes)
 	if err != nil {
 		return err
 	}

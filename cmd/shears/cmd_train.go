@@ -153,6 +153,7 @@ func resumeConflicts(c *train.Checkpoint, set map[string]bool, df dataFlags, rec
 
 func cmdTrain(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("train")
+	shapes := inputShapesVar(fs)
 	model := fs.String("model", "", "zoo model name or model file (.onnx)")
 	var df dataFlags
 	df.register(fs, "train on the first N training images (0: all)")
@@ -185,6 +186,9 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 	}
 	if set["resume"] && set["model"] {
 		return usagef("--model with --resume: the checkpoint holds the model; resume with --resume FILE --out OUT")
+	}
+	if set["resume"] && set["input-shape"] {
+		return usagef("--input-shape with --resume: the checkpoint holds the model with its input shapes")
 	}
 	switch {
 	case !set["model"] && !set["resume"]:
@@ -234,7 +238,7 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 			df = dataFlags{name: state.Source.Data, dir: state.Source.DataDir, limit: state.Source.Limit}
 		}
 	} else {
-		g0, zm, err := loadModel(*model, *seed)
+		g0, zm, err := loadModel(*model, *seed, *shapes)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/prune/recipe"
 )
 
 // Flags are parsed by the standard flag package with its printing turned
@@ -214,7 +217,7 @@ func (h helpText) print(w io.Writer, fs *flag.FlagSet) {
 				kind = "float"
 			case *sizeFlag:
 				kind = "size"
-			case *stringValue, *listFlag:
+			case *stringValue, *listFlag, *inputShapeFlag:
 				kind = "string"
 			case *intValue:
 				kind = "int"
@@ -239,4 +242,41 @@ func zeroDefault(f *flag.Flag) bool {
 		return true
 	}
 	return false
+}
+
+// inputShapeFlag collects --input-shape NAME=SHAPE (repeatable): the sizes
+// of a model's symbolic input dimensions, such as x=1x3x48x320 (N first
+// keeps the batch dynamic: x=Nx3x48x320).
+type inputShapeFlag map[string][]int
+
+func (f *inputShapeFlag) String() string { return recipe.InputShapes(*f).String() }
+
+func (f *inputShapeFlag) Set(s string) error {
+	name, shape, ok := strings.Cut(s, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=SHAPE such as x=1x3x48x320 (the input's name, =, sizes joined by x)")
+	}
+	dims, err := graph.ParseShape(shape)
+	if err != nil {
+		return err
+	}
+	if _, dup := (*f)[name]; dup {
+		return fmt.Errorf("input %q is given twice", name)
+	}
+	if *f == nil {
+		*f = inputShapeFlag{}
+	}
+	(*f)[name] = dims
+	return nil
+}
+
+const inputShapeUsage = "NAME=SHAPE: sizes of a model file's symbolic input dims, such as x=1x3x48x320 (repeatable; N first, as in x=Nx3x48x320, keeps the batch dynamic)"
+
+// inputShapesVar registers --input-shape, which every command that loads a
+// model takes.
+func inputShapesVar(fs *flag.FlagSet) *inputShapeFlag {
+	f := &inputShapeFlag{}
+	fs.Var(f, "input-shape", inputShapeUsage)
+	return f
 }

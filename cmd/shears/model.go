@@ -1,20 +1,27 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/prune/recipe"
 	"github.com/shearsml/shears/zoo"
 )
 
 // loadModel resolves a zoo name (freshly initialised with seed) or a model
-// file (ONNX).
-func loadModel(spec string, seed uint64) (*graph.Graph, *zoo.Model, error) {
+// file (ONNX), binding its symbolic input dims to shapes (--input-shape;
+// on a zoo model, whose shapes are fixed, they are checked).
+func loadModel(spec string, seed uint64, shapes map[string][]int) (*graph.Graph, *zoo.Model, error) {
 	if m, err := zoo.Get(spec); err == nil {
-		return m.Build(seed), &m, nil
+		g := m.Build(seed)
+		if err := graph.BindInputs(g, shapes); err != nil {
+			return nil, nil, shapeError(err, shapes)
+		}
+		return g, &m, nil
 	}
 	if _, err := os.Stat(spec); err != nil {
 		if strings.ContainsAny(spec, "./") {
@@ -22,11 +29,45 @@ func loadModel(spec string, seed uint64) (*graph.Graph, *zoo.Model, error) {
 		}
 		return nil, nil, fmt.Errorf("unknown model %q: not a zoo model (%s) and no such file", spec, strings.Join(zoo.Names(), ", "))
 	}
-	g, err := onnx.Load(spec)
+	g, err := onnx.LoadOptions{InputShapes: shapes}.Load(spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, shapeError(err, shapes)
 	}
 	return g, nil, nil
+}
+
+// shapeError turns a binding that does not fit the model into a usage
+// error naming --input-shape; other errors are returned as they are.
+func shapeError(err error, shapes map[string][]int) error {
+	var be *graph.BindError
+	if !errors.As(err, &be) {
+		return err
+	}
+	return usageError{inputShapeError{be, shapes[be.Input]}}
+}
+
+// inputShapeError is "--input-shape x=1x3x48x320: why".
+type inputShapeError struct {
+	bind  *graph.BindError
+	shape []int
+}
+
+func (e inputShapeError) Error() string {
+	return fmt.Sprintf("--input-shape %s=%s: %v", e.bind.Input, graph.FormatShape(e.shape), e.bind.Err)
+}
+
+func (e inputShapeError) Unwrap() error { return e.bind }
+
+// loadRecipeModel loads a recipe's model with its input_shapes. A binding
+// that does not fit is an error in that field, which prune names by the
+// flag or by the recipe, as for every field.
+func loadRecipeModel(r recipe.Recipe) (*graph.Graph, *zoo.Model, error) {
+	g, zm, err := loadModel(r.Model, r.Seed, r.InputShapes)
+	var ie inputShapeError
+	if errors.As(err, &ie) {
+		return nil, nil, &recipe.FieldError{Path: "input_shapes." + ie.bind.Input, Err: ie.bind}
+	}
+	return g, zm, err
 }
 
 // saveModel writes a model file atomically (ONNX with shears metadata).

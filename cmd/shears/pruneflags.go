@@ -124,6 +124,7 @@ func pruneFlags() []recipeFlag {
 		method, target, schedule, recovery, dataG, outputs = "method", "target", "schedule", "recovery", "data and machine", "outputs"
 	)
 	layerRatios := &listFlag{}
+	inputShapes := &inputShapeFlag{}
 	seed := d.Seed
 	rows := []recipeFlag{
 		strFlag("criterion", "method.criterion", method, "random, l1, l2, bn, apoz, mean-act, taylor, snip, fpgm, lamp", d.Method.Criterion,
@@ -190,6 +191,8 @@ func pruneFlags() []recipeFlag {
 				r.Seed = seed
 				return before, fmt.Sprint(seed)
 			}},
+		field("input-shape", "input_shapes", dataG, inputShapeUsage+"; replaces a recipe's input_shapes",
+			inputShapes, (*recipe.InputShapes)(inputShapes), func(r *recipe.Recipe, _ bool) *recipe.InputShapes { return &r.InputShapes }),
 		intFlagRow("threads", "threads", dataG, "worker threads (default: all cores)", d.Threads, 0,
 			func(r *recipe.Recipe, _ bool) *int { return &r.Threads }),
 		strFlag("out", "output.out", outputs, "write the pruned model here: slimmed for filter/channel, masked otherwise", d.Output.Out,

@@ -29,7 +29,8 @@ import (
 //	finetune: {epochs: 10}
 //	output: {out: lenet5-l1-50.onnx}
 type Recipe struct {
-	Model       string           `yaml:"model"` // zoo name or model file
+	Model       string           `yaml:"model"`        // zoo name or model file
+	InputShapes InputShapes      `yaml:"input_shapes"` // the model file's symbolic input dims
 	Seed        uint64           `yaml:"seed"`
 	Threads     int              `yaml:"threads"`
 	Data        DataSpec         `yaml:"data"`
@@ -241,6 +242,9 @@ func (r *Recipe) Validate() error {
 	}
 	if r.Model == "" {
 		return fieldErr("model", "missing: a zoo model name or a model file")
+	}
+	if err := r.InputShapes.validate(); err != nil {
+		return err
 	}
 	if r.Threads < 0 {
 		return fieldErr("threads", "must be ≥ 0")
