@@ -102,6 +102,7 @@ func init() {
 	RegisterRule("Resize", Rule{Apply: (*Analysis).resize, AnyAxis: true})
 	RegisterRule("Gather", Rule{Apply: (*Analysis).gather})
 	RegisterRule("Expand", Rule{Apply: (*Analysis).expand})
+	RegisterRule("ConstantOfShape", Rule{Apply: (*Analysis).constantOfShape})
 	RegisterRule("Shape", Rule{Apply: opaqueRule("Shape %s reads the channel count"), AnyAxis: true})
 	RegisterRule("Constant", Rule{Apply: opaqueRule("Constant %s holds its tensor in an attribute (make it a param to prune it)"), AnyAxis: true})
 }
@@ -861,6 +862,11 @@ func (a *Analysis) resize(n *graph.Node) {
 		return
 	}
 	a.Pass(n)
+	// Sizes (F.interpolate(x, size=t.shape[2:]) with a fixed batch,
+	// folded at import) hold the channel count: surgery rewrites it.
+	if p := a.paramOf(n, 3); p != nil && p.Value.Len() == len(sx) {
+		a.fixups = append(a.fixups, shapeFixup{node: n.Name, input: 3, axis: ch, rank: len(sy)})
+	}
 }
 
 func (a *Analysis) pad(n *graph.Node) {
@@ -913,13 +919,45 @@ func (a *Analysis) gather(n *graph.Node) {
 	a.Pass(n)
 }
 
+// expand: Expand broadcasts its input to a shape; the channels pass when
+// their axis keeps its size, and a single channel broadcast to C (a
+// spatial gate expand_as'd to its feature map) makes C new channels, all
+// copies of it, which whatever they meet couples. Either way the shape
+// param holds the channel count, which surgery rewrites.
 func (a *Analysis) expand(n *graph.Node) {
-	si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]
+	x, o := n.Inputs[0], n.Outputs[0]
+	si, so := a.shapes[x], a.shapes[o]
 	if len(si) != len(so) {
 		a.Opaque(n, "Expand %s changes the rank", n.Name)
 		return
 	}
-	a.Pass(n)
+	ch := a.axisOf(x)
+	if len(si) >= 2 && a.layoutOf(x) != nil && si[0] == so[0] && si[ch] == 1 && so[ch] > 1 {
+		l := a.freshValueAt(o, ch)
+		a.sources = append(a.sources, source{n.Name, o, l, ""})
+	} else {
+		a.Pass(n)
+	}
+	if a.lays[o] != nil && a.paramOf(n, 1) != nil {
+		a.fixups = append(a.fixups, shapeFixup{node: n.Name, input: 1, axis: a.axisOf(o), rank: len(so)})
+	}
+}
+
+// constantOfShape: a ConstantOfShape left as a node (too large to fold
+// at import) makes new channels, all alike, coupled with whatever they
+// meet; its shape param holds their count, which surgery rewrites.
+func (a *Analysis) constantOfShape(n *graph.Node) {
+	o := n.Outputs[0]
+	if len(a.shapes[o]) < 2 {
+		return
+	}
+	if a.paramOf(n, 0) == nil {
+		a.Opaque(n, "ConstantOfShape %s: its shape is not a param", n.Name)
+		return
+	}
+	l := a.freshValue(o)
+	a.sources = append(a.sources, source{n.Name, o, l, ""})
+	a.fixups = append(a.fixups, shapeFixup{node: n.Name, input: 0, axis: 1, rank: len(a.shapes[o])})
 }
 
 // sliceArgs are a Slice node's starts, ends, axes and steps.

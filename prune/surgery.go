@@ -408,3 +408,37 @@ func (f reshapeFixup) edit(p *plan) error {
 	p.setInts(n, 1, spec)
 	return nil
 }
+
+// shapeFixup rewrites the channel entry of a shape param that gives a
+// node's output shape (Expand's shape, Resize's sizes, ConstantOfShape's
+// input): the import folds shape subgraphs such as Shape(x) into such
+// constants, and after surgery they must give the slimmed width. The
+// shape may be shorter than the output's rank (Expand aligns it to the
+// trailing axes); an entry of 1 or 0 broadcasts or copies and stays.
+type shapeFixup struct {
+	node  string
+	input int // which input holds the shape
+	axis  int // the output's channel axis
+	rank  int // the output's rank
+}
+
+func (f shapeFixup) edit(p *plan) error {
+	n := p.g.Node(f.node)
+	prm := p.g.Param(n.Inputs[f.input])
+	if prm == nil {
+		return fmt.Errorf("%s %s: its shape is not a param", n.Op, f.node)
+	}
+	spec := ints(prm)
+	o := n.Outputs[0]
+	k := f.axis - (f.rank - len(spec))
+	if k < 0 || k >= len(spec) || spec[k] <= 1 {
+		return nil
+	}
+	c := kept(p.d.lays[o], p.removed)
+	if spec[k] == c {
+		return nil
+	}
+	spec[k] = c
+	p.setInts(n, f.input, spec)
+	return nil
+}
