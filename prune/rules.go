@@ -94,7 +94,7 @@ func init() {
 	RegisterRule("InstanceNormalization", Rule{Apply: (*Analysis).instanceNorm, Features: features(1, 0, 2, 0)})
 	RegisterRule("LayerNormalization", Rule{Apply: (*Analysis).layerNorm, AnyAxis: true, Features: features(1, 0, 2, 0)})
 	RegisterRule("LRN", Rule{Apply: opaqueRule("LRN %s normalises across neighbouring channels")})
-	RegisterRule("Concat", Rule{Apply: (*Analysis).concat})
+	RegisterRule("Concat", Rule{Apply: (*Analysis).concat, AnyAxis: true})
 	RegisterRule("Split", Rule{Apply: (*Analysis).split})
 	RegisterRule("Slice", Rule{Apply: (*Analysis).slice})
 	RegisterRule("Transpose", Rule{Apply: (*Analysis).transpose, AnyAxis: true})
@@ -245,8 +245,13 @@ func (a *Analysis) refuse(n *graph.Node, why, word string, axes ...ParamAxis) {
 
 // rule applies n's channel rule; an op without one is opaque.
 func (a *Analysis) rule(n *graph.Node, r Rule, ok bool) {
-	if !r.AnyAxis && a.offAxis(n, false) {
-		return
+	if !r.AnyAxis {
+		for _, in := range n.Inputs {
+			a.relayoutInput(in, 1)
+		}
+		if a.offAxis(n, false) {
+			return
+		}
 	}
 	if !ok {
 		a.Opaque(n, "%s %s: no channel rule for op %s", n.Op, n.Name, n.Op)
@@ -420,6 +425,10 @@ func (a *Analysis) gemm(n *graph.Node) {
 func (a *Analysis) matmul(n *graph.Node) {
 	b := a.paramOf(n, 1)
 	sa := a.shapes[n.Inputs[0]]
+	if len(sa) > 2 {
+		// x·B reads the last axis of a graph input's N×…×F value.
+		a.relayoutInput(n.Inputs[0], len(sa)-1)
+	}
 	switch {
 	case b == nil || b.Value.Rank() != 2 || a.params[n.Inputs[0]] != nil:
 		a.Opaque(n, "MatMul %s: only activation × 2-D param is understood", n.Name)
@@ -563,6 +572,11 @@ func (a *Analysis) binary(n *graph.Node) {
 	a.setLayoutAt(o, out, oc)
 }
 
+// concat lays its inputs' channels side by side when it joins them along
+// their channel axis (axis 1, or the last axis of N×H×W×C values): each
+// consumer prunes every producer's slice at its offset (DenseNet), and a
+// param operand (zeros padding a shortcut to more channels) gets its slice
+// of that axis. Along another axis the inputs' channels are the same.
 func (a *Analysis) concat(n *graph.Node) {
 	o := n.Outputs[0]
 	so := a.shapes[o]
@@ -571,18 +585,44 @@ func (a *Analysis) concat(n *graph.Node) {
 	}
 	axis, _ := n.Attrs.Int("axis", 0)
 	ax, _ := resolveAxis(axis, len(so))
+	ch := 1
+	for _, in := range n.Inputs {
+		if l := a.lays[in]; l != nil && a.params[in] == nil && len(l) > 0 && a.inputs[l[0].e] == "" {
+			ch = a.axisOf(in)
+			break
+		}
+	}
+	lays := make([]layout, len(n.Inputs))
+	for i, in := range n.Inputs {
+		switch {
+		case a.params[in] != nil && ch != 1:
+			l := a.lays[in]
+			if l == nil || a.axisOf(in) != ch {
+				l = a.freshValueAt(in, ch)
+				a.sources = append(a.sources, source{in, in, l, ""})
+				a.bind(in, ch, l)
+			}
+			lays[i] = l
+		default:
+			a.relayoutInput(in, ch)
+			lays[i] = a.layoutOf(in)
+			if lays[i] != nil && a.axisOf(in) != ch {
+				a.Opaque(n, "Concat %s: input %s has its channels on axis %d, the others on axis %d", n.Name, in, a.axisOf(in), ch)
+				return
+			}
+		}
+	}
 	var out layout
-	if ax == 1 {
+	if ax == ch {
 		base := 0
-		for _, in := range n.Inputs {
-			for _, u := range a.layoutOf(in) {
+		for i, in := range n.Inputs {
+			for _, u := range lays[i] {
 				out = append(out, unit{u.e, u.off + base, u.span})
 			}
-			base += a.shapes[in][1]
+			base += a.shapes[in][ch]
 		}
 	} else {
-		for _, in := range n.Inputs {
-			l := a.layoutOf(in)
+		for _, l := range lays {
 			if out == nil {
 				out = l
 			} else {
@@ -590,7 +630,7 @@ func (a *Analysis) concat(n *graph.Node) {
 			}
 		}
 	}
-	a.setLayout(o, out)
+	a.setLayoutAt(o, out, ch)
 }
 
 // sub returns the units of l covering positions [lo, hi), shifted to start
@@ -696,6 +736,7 @@ func (a *Analysis) slice(n *graph.Node) {
 // whole positions of the new axis 1 (N×C×H×W → N×(C·H·W) gives each
 // channel H·W consecutive features).
 func (a *Analysis) view(n *graph.Node) {
+	a.relayoutInput(n.Inputs[0], 1)
 	if a.offAxis(n, true) {
 		return
 	}
@@ -901,13 +942,44 @@ func (a *Analysis) pad(n *graph.Node) {
 		a.Opaque(n, "Pad %s: %d pads for %d axes", n.Name, len(pads), len(axes))
 		return
 	}
+	before, after := 0, 0
 	for i, ax := range axes {
-		if x, _ := resolveAxis(ax, r); x <= 1 && (pads[i] != 0 || pads[i+len(axes)] != 0) {
-			a.Opaque(n, "Pad %s pads the batch or channel axis", n.Name)
+		x, _ := resolveAxis(ax, r)
+		if x > 1 || (pads[i] == 0 && pads[i+len(axes)] == 0) {
+			continue
+		}
+		mode, _ := n.Attrs.String("mode", "constant")
+		if x == 0 || mode != "constant" || pads[i] < 0 || pads[i+len(axes)] < 0 {
+			a.Opaque(n, "Pad %s pads the batch axis, or the channel axis other than with a constant", n.Name)
 			return
 		}
+		before, after = pads[i], pads[i+len(axes)]
 	}
-	a.Pass(n)
+	if before == 0 && after == 0 {
+		a.Pass(n)
+		return
+	}
+	// Constant channels padded on (a shortcut zero-padded to a wider
+	// block, which the import makes of Concat(x, ConstantOfShape)): x's
+	// channels keep theirs, shifted; the padded ones hold no weights and
+	// go with whatever they meet (the block's conv filters at the Add).
+	xl := a.layoutOf(n.Inputs[0])
+	if xl == nil {
+		a.Opaque(n, "Pad %s: input has no channel axis", n.Name)
+		return
+	}
+	pb, pa := a.fresh(before), a.fresh(after)
+	for i := range pa {
+		pa[i].off += before + xl.size()
+	}
+	out := slices.Clone(pb)
+	for _, u := range xl {
+		out = append(out, unit{u.e, u.off + before, u.span})
+	}
+	out = append(out, pa...)
+	a.sources = append(a.sources, source{n.Name, n.Outputs[0], append(slices.Clone(pb), pa...), ""})
+	a.setLayout(n.Outputs[0], out)
+	a.fixups = append(a.fixups, padFixup{node: n.Name, before: before, width: xl.size(), after: after, rank: r})
 }
 
 func (a *Analysis) gather(n *graph.Node) {

@@ -442,3 +442,66 @@ func (f shapeFixup) edit(p *plan) error {
 	p.setInts(n, f.input, spec)
 	return nil
 }
+
+// padFixup sets how many constant channels a channel-axis Pad adds before
+// and after its input's: as many of the padded ones as stay.
+type padFixup struct {
+	node                 string
+	before, width, after int // channel counts as analysed
+	rank                 int // the input's rank (for negative axes)
+}
+
+func (f padFixup) edit(p *plan) error {
+	n := p.g.Node(f.node)
+	l := p.d.lays[n.Outputs[0]]
+	pb, _ := l.sub(0, f.before)
+	pa, _ := l.sub(f.before+f.width, f.before+f.width+f.after)
+	b, e := kept(pb, p.removed), kept(pa, p.removed)
+	if b == f.before && e == f.after {
+		return nil
+	}
+	pads, _ := n.Attrs.Ints("pads", nil)
+	attr := !hasInput(n, 1)
+	var axes []int
+	if !attr {
+		prm := p.g.Param(n.Inputs[1])
+		if prm == nil {
+			return fmt.Errorf("pad %s: pads are not a param", f.node)
+		}
+		pads = ints(prm)
+		if hasInput(n, 3) {
+			q := p.g.Param(n.Inputs[3])
+			if q == nil {
+				return fmt.Errorf("pad %s: axes are not a param", f.node)
+			}
+			axes = ints(q)
+		}
+	} else if pads == nil {
+		pads, _ = n.Attrs.Ints("paddings", nil)
+	}
+	k := len(pads) / 2
+	entry := 1
+	if axes != nil {
+		entry = -1
+		for i, ax := range axes {
+			if ax == 1 || ax == 1-f.rank {
+				entry = i
+			}
+		}
+	}
+	if entry < 0 || entry >= k {
+		return fmt.Errorf("pad %s: no pads entry for the channel axis", f.node)
+	}
+	pads = slices.Clone(pads)
+	pads[entry], pads[entry+k] = b, e
+	if attr {
+		key := "pads"
+		if _, ok := n.Attrs["pads"]; !ok {
+			key = "paddings"
+		}
+		p.setAttr(n, key, pads)
+		return nil
+	}
+	p.setInts(n, 1, pads)
+	return nil
+}
