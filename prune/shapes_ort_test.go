@@ -78,4 +78,3 @@ func matchORTOutputs(t *testing.T, what string, s *ortref.Session, xs, got []*te
 		}
 	}
 }
-
