@@ -15,6 +15,12 @@
 // The model is channel-level. A value's channel axis is axis 1 (C of
 // N×C×H×W, F of N×F) unless a Transpose moved it (ConvNeXt and
 // transformer blocks run their linear layers channels-last, on N×H×W×C).
+// A graph input is never pruned, so its channel axis is whatever its
+// consumers make of it: a TensorFlow model's N×H×W×C input transposed to
+// N×C×H×W has its channels on axis 1 for the first Conv, and an N×T×F
+// input read by a MatMul has them last; values holding only a graph
+// input's channels take new, equally fixed channels on the axis an op
+// wants, instead of making it opaque.
 // Every channel of every value is an element of a union-find; a rule per
 // op type (Rule, registered with RegisterRule: Torch-Pruning's per-layer
 // pruner table) says which elements are the same channel:
@@ -42,9 +48,20 @@
 //     N×C×1×1); a param operand such as a C×1×1 PReLU slope or layer scale
 //     contributes its slice; scalars and size-1 axes broadcast and couple
 //     nothing;
-//   - Concat on axis 1 lays its inputs' channels side by side, so each
-//     consumer prunes every producer's slice at its offset (DenseNet);
-//     Split and step-1 Slice on axis 1 take sub-ranges;
+//   - Concat along the channel axis (axis 1, or the last axis of N×H×W×C
+//     values) lays its inputs' channels side by side, so each consumer
+//     prunes every producer's slice at its offset (DenseNet), a param
+//     operand included (zeros padding a shortcut); Split and step-1 Slice
+//     on axis 1 take sub-ranges;
+//   - a constant Pad on the channel axis (a shortcut zero-padded to a
+//     wider block; the import makes one of Concat(x, ConstantOfShape))
+//     shifts its input's channels; the padded ones hold no weights and
+//     are pruned with whatever they meet (the block's filters at the
+//     residual Add), surgery padding as many as stay;
+//   - Expand passes channels whose axis keeps its size, and makes C new
+//     channels of one broadcast to C (a spatial gate expand_as'd to its
+//     map), coupled with what they meet, as is a ConstantOfShape's
+//     output;
 //   - Flatten, Reshape, Squeeze and Unsqueeze keep each channel's flat
 //     range of the sample: N×C×H×W → N×(C·H·W) gives each channel H·W
 //     consecutive features of the next linear layer (Span in a Slice);
@@ -112,7 +129,7 @@
 // shuffle (Reshape to N×g×C/g×H×W), Softmax, LayerNormalization or
 // a Reduce* across channels (ConvNeXt's LayerNorm: removing a channel
 // would change the others' mean and variance), Gather, strided Slice or
-// Pad on the channel axis, Transpose of the batch axis, an op that wants
+// reflecting Pad on the channel axis, Transpose of the batch axis, an op that wants
 // channels on axis 1 reading them elsewhere, Shape, Constant, any op
 // without a rule — makes the channels it reads and writes unprunable. Every group touched by such
 // an op is left out of DepGraph.Groups and reported by
@@ -140,9 +157,10 @@
 //     input weights for it are zero.
 //   - Prune and PruneGroups remove the same slices, adjust what depends on
 //     widths (a depthwise conv's group, Split sizes, Slice bounds, an
-//     explicit Reshape width; a shape param shared with other nodes is
-//     copied, not edited) and check the result with graph.Compile; the
-//     graph changes only if it compiles. The slimmed graph computes what
+//     explicit Reshape width, Resize sizes, Expand and ConstantOfShape
+//     shapes, channel pads; see "Shapes computed from widths") and check
+//     the result with graph.Compile; the graph changes only if it
+//     compiles. The slimmed graph computes what
 //     the masked one computes (the tests check every zoo model at random
 //     30% per group) and saves and reloads with package onnx.
 //
@@ -150,6 +168,38 @@
 // removed channels stay finite; an op that turns a zeroed channel into
 // NaN or Inf (Div by it, Log of it) poisons the masked model only, since
 // 0·Inf is NaN.
+//
+// # Shapes computed from widths
+//
+// Exporters compute shapes from tensors: PyTorch's F.interpolate(x,
+// size=t.shape[2:]) becomes Resize(x, sizes=Concat(Slice(Shape(x), 0:2),
+// HW)), x.expand_as(y) Expand(x, Shape(y)), torch.full_like(x, v)
+// ConstantOfShape(Shape(x)); tf2onnx pads shortcuts with
+// ConstantOfShape(Concat(Shape(x)[0:1], [C, H, W])). Package onnx folds
+// these subgraphs at import into params (a shape that follows the batch
+// becomes 0, −1 or 1 entries, Resize scales, or a Pad), so that an entry
+// of such a param may be the channel count of a value this package
+// prunes. Surgery rewrites it: each op whose output shape a param gives
+// records which entry is its output's channel count (Resize sizes at the
+// channel axis, Reshape's axis 1, Expand's shape aligned to the output's
+// channel axis, ConstantOfShape's axis 1, the channel entries of Pad's
+// pads), and Prune writes the kept count there.
+//
+// This, rather than keeping the subgraphs symbolic, is the design, for
+// three reasons. The IR's shape inference (graph.Compile,
+// Program.InferShapes) takes shape inputs from params only, which lets a
+// program plan every buffer before it runs, at training and inference
+// alike; a Shape → Slice → Concat chain kept as nodes would need every
+// program to evaluate integer arithmetic for every batch, and the
+// analysis to follow integers through it to find which entry is a channel
+// count. A folded constant is read by one op whose meaning says which
+// entry that is, whatever computed it. And a constant that several nodes
+// read (one folded sizes param for two Resizes, or a shape also read as
+// data) is copied for each node whose entry changes, so each reader gets
+// its own width and the others keep theirs. A folded channel count used
+// as data (x / C with C from Shape(x)) keeps its value: that is what the
+// masked model computes. A Shape left in the graph (one the import could
+// not fold) still makes the channels it reads unprunable.
 //
 // A DepGraph describes the graph as analysed; after Prune, analyse again
 // (stale groups are refused). Keep lists hold channel indices of the group,
