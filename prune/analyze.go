@@ -80,6 +80,7 @@ type Analysis struct {
 	fixups  []fixup
 	opaques map[string]string // node → why, for nodes made opaque
 	inputs  map[int]string    // channel element of a graph input → the input
+	moved   map[int]bool      // a graph input's elements on an axis its consumers did not take
 }
 
 // Analyze builds the dependency graph of g: which channel slices of which
@@ -113,7 +114,7 @@ func Analyze(g *graph.Graph) (*DepGraph, error) {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	a := &Analysis{g: g, params: g.ParamMap(), shapes: shapes, readers: g.Consumers(),
-		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}, opaques: map[string]string{}, inputs: map[int]string{}}
+		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}, opaques: map[string]string{}, inputs: map[int]string{}, moved: map[int]bool{}}
 	for _, in := range g.Inputs {
 		if l := a.freshValue(in.Name); l != nil {
 			a.inputChannels(in.Name, in.Name, l)
@@ -163,6 +164,9 @@ func (a *Analysis) relayoutInput(value string, ax int) bool {
 	nl := a.freshValueAt(value, ax)
 	if nl == nil {
 		return false
+	}
+	for _, u := range l {
+		a.moved[u.e] = true
 	}
 	a.inputChannels(in, value, nl)
 	return true
@@ -574,7 +578,18 @@ func (a *Analysis) finish() *DepGraph {
 	}
 	d.axes = a.axes
 	d.fixups = a.fixups
+	kept := map[int]bool{} // roots with an element that was not moved away
+	for e := range a.parent {
+		if !a.moved[e] {
+			kept[a.find(e)] = true
+		}
+	}
 	for _, grp := range d.all {
+		if len(grp.Slices) == 0 && !slices.ContainsFunc(grp.classes, func(c int) bool { return kept[c] }) {
+			// A graph input's axis 1 where it holds no channels (the H of
+			// an N×H×W×C input): nothing to report.
+			continue
+		}
 		if w := why[grp]; len(w) > 0 {
 			d.reasons = append(d.reasons, Reason{Node: grp.Owner, Value: grp.Value, Channels: grp.Channels, Why: strings.Join(w, "; "), Slices: grp.Slices, word: grp.word})
 			continue

@@ -74,6 +74,9 @@ func TestShapeModels(t *testing.T) {
 					}
 				}
 				for _, r := range d.Unprunable() {
+					if strings.Contains(r.Why, "graph input") && r.Channels != 3 {
+						t.Errorf("the RGB input is reported with %d channels: %s", r.Channels, r)
+					}
 					if !strings.Contains(r.Why, "graph input") && !strings.Contains(r.Why, "graph output") && (m.refuse == "" || !strings.Contains(r.Why, m.refuse)) {
 						t.Errorf("refused for another reason than a graph input or output: %s", r)
 					}
