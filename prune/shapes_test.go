@@ -36,6 +36,8 @@ var shapeModels = []struct {
 	// stretch and outputs.
 	{"tf_resnet", map[string]int{"model/conv1/Conv2D": 16, "model/conv2/Conv2D": 16},
 		[]string{"model/conv1/bias", "model/conv2/bias", "model/conv3/bias", "model/bn/scale", "model/bn/offset", "model/dense/kernel", "model/head/kernel"}, ""},
+	// tf2onnx: branches concatenated on the last axis of NHWC values.
+	{"tf_nhwc_concat", map[string]int{"model/a/Conv2D": 8, "model/b/Conv2D": 6}, []string{"model/concat/bias", "model/dw/depthwise_kernel", "model/pw/kernel"}, ""},
 }
 
 // TestShapeModels imports each model of shapeModels, checks its groups,

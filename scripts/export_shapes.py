@@ -35,6 +35,10 @@ tf2onnx writes it, "unk__N"; tf_*_static.onnx with N = 1):
                        head (ReduceMean over H, W of NHWC, MatMul + Add) and
                        an NHWC map (Transpose(0,2,3,1) before the output)
 
+    tf_nhwc_concat     two branches transposed to NHWC and concatenated on the
+                       last axis (Concat axis -1), a BiasAdd on the last axis,
+                       a depthwise conv after transposing back, an NHWC output
+
 Weights are random (seeded); the files are small and committed, so the tests
 do not depend on a cache. Running the script again rewrites them.
 """
@@ -196,16 +200,61 @@ def tf_resnet(batch):
     return model
 
 
+def tf_nhwc_concat(batch):
+    """Branches concatenated channels-last; batch None: symbolic."""
+    rng = np.random.default_rng(8)
+    inits, nodes = [], []
+
+    def const(name, a):
+        inits.append(numpy_helper.from_array(np.asarray(a), name))
+        return name
+
+    def w(name, *shape):
+        fan = int(np.prod(shape[1:]))
+        return const(name, (rng.standard_normal(shape) / np.sqrt(fan)).astype(np.float32))
+
+    def node(op, ins, name, **attrs):
+        nodes.append(helper.make_node(op, ins, [name], name=name, **attrs))
+        return name
+
+    n = "unk__31" if batch is None else batch
+    t = node("Transpose", ["input_1"], "model/a/Conv2D__4", perm=[0, 3, 1, 2])
+    branches = []
+    for name, c in (("a", 8), ("b", 6)):
+        y = node("Conv", [t, w("model/%s/kernel" % name, c, 3, 3, 3), const("model/%s/bias" % name, (0.2 * rng.standard_normal(c)).astype(np.float32))],
+                 "model/%s/Conv2D" % name, kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        y = node("Relu", [y], "model/%s/Relu" % name)
+        branches.append(node("Transpose", [y], "model/%s/Relu__nhwc" % name, perm=[0, 2, 3, 1]))
+    cat = node("Concat", branches, "model/concat", axis=-1)
+    cat = node("Add", [cat, const("model/concat/bias", (0.2 * rng.standard_normal(14)).astype(np.float32))], "model/concat/BiasAdd")
+    y = node("Transpose", [node("Relu", [cat], "model/concat/Relu")], "model/dw/Conv2D__9", perm=[0, 3, 1, 2])
+    y = node("Conv", [y, w("model/dw/depthwise_kernel", 14, 1, 3, 3)], "model/dw/depthwise", kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=14)
+    y = node("Relu", [y], "model/dw/Relu")
+    y = node("Conv", [y, w("model/pw/kernel", 5, 14, 1, 1), const("model/pw/bias", (0.2 * rng.standard_normal(5)).astype(np.float32))],
+             "model/pw/Conv2D", kernel_shape=[1, 1])
+    node("Transpose", [y], "output", perm=[0, 2, 3, 1])
+    graph = helper.make_graph(
+        nodes, "tf_nhwc_concat",
+        [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [n, 12, 12, 3])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [n, 12, 12, 5])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="tf2onnx")
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    return model
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "prune", "testdata", "shapes"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     export_torch(args.out)
-    for suffix, batch in (("", None), ("_static", 1)):
-        path = os.path.join(args.out, "tf_resnet" + suffix + ".onnx")
-        onnx.save(tf_resnet(batch), path)
-        print("wrote", path)
+    for name, build in (("tf_resnet", tf_resnet), ("tf_nhwc_concat", tf_nhwc_concat)):
+        for suffix, batch in (("", None), ("_static", 1)):
+            path = os.path.join(args.out, name + suffix + ".onnx")
+            onnx.save(build(batch), path)
+            print("wrote", path)
 
 
 if __name__ == "__main__":
