@@ -86,7 +86,7 @@ func init() {
 	for _, op := range []string{"Softmax", "LogSoftmax"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).softmax, AnyAxis: true})
 	}
-	RegisterRule("Conv", Rule{Apply: (*Analysis).conv, Features: features(1, 0, 2, 0)})
+	RegisterRule("Conv", Rule{Apply: (*Analysis).conv, AnyAxis: true, Features: features(1, 0, 2, 0)})
 	RegisterRule("ConvTranspose", Rule{Apply: (*Analysis).convTranspose, Features: features(1, 1, 2, 0)})
 	RegisterRule("Gemm", Rule{Apply: (*Analysis).gemm, Features: gemmFeatures})
 	RegisterRule("MatMul", Rule{Apply: (*Analysis).matmul, AnyAxis: true, Features: matmulFeatures})
@@ -291,6 +291,7 @@ func (a *Analysis) conv(n *graph.Node) {
 		a.Opaque(n, "Conv %s: weight or bias is not a param", n.Name)
 		return
 	}
+	a.relayoutInput(x, 1)
 	xl := a.layoutOf(x)
 	if xl == nil {
 		a.Opaque(n, "Conv %s: input %s has no channel axis", n.Name, x)
@@ -298,6 +299,10 @@ func (a *Analysis) conv(n *graph.Node) {
 	}
 	group, _ := n.Attrs.Int("group", 1)
 	m, cg := w.Value.Shape[0], w.Value.Shape[1]
+	if ax := a.axisOf(x); ax != 1 {
+		a.convOffAxis(n, w, group, ax)
+		return
+	}
 	c := a.shapes[x][1]
 	var out layout
 	switch {
@@ -338,6 +343,30 @@ func (a *Analysis) conv(n *graph.Node) {
 		a.bind(b.Name, 0, out)
 	}
 	a.setLayout(n.Outputs[0], out)
+}
+
+// convOffAxis is a Conv reading a value whose channels a Transpose moved
+// to axis ax: what its weight reads on axis 1 is no channel axis, so those
+// channels and W's in axis are fixed. Its output still starts new
+// channels on axis 1, its filters, whatever its input's layout; they are
+// prunable unless the conv is grouped (a depthwise conv's outputs are its
+// inputs' channels).
+func (a *Analysis) convOffAxis(n *graph.Node, w *graph.Param, group, ax int) {
+	x, o := n.Inputs[0], n.Outputs[0]
+	why := fmt.Sprintf("Conv %s reads %s with its channels on axis %d (moved there by a Transpose), not axis 1", n.Name, x, ax)
+	a.block(a.lays[x], why)
+	a.refuse(n, why, "channel", ParamAxis{Param: w.Name, Axis: 1})
+	out := a.fresh(w.Value.Shape[0])
+	a.sources = append(a.sources, source{n.Name, o, out, ""})
+	if group != 1 {
+		a.opaques[n.Name] = why
+		a.block(out, why)
+	}
+	a.bind(w.Name, 0, out)
+	if b := a.paramOf(n, 2); b != nil {
+		a.bind(b.Name, 0, out)
+	}
+	a.setLayout(o, out)
 }
 
 // convTranspose: like a Conv with the weight's axes swapped, W being

@@ -184,3 +184,30 @@ func TestInputFeaturesLast(t *testing.T) {
 	}
 	pruneBothWays(t, g, 2)
 }
+
+// A Conv reading a value whose channels a Transpose moved still starts new
+// channels on axis 1, its filters: they are prunable, while the channels
+// it reads (and its weight's in axis) are fixed.
+func TestConvAfterMovedChannels(t *testing.T) {
+	b := newGB("movedchannels", 3, 6, 6)
+	x := b.cbr("c0", "x", 3, 8, 3)
+	y := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, x)
+	y = b.op("cl.relu", "Relu", nil, b.conv("cl", y, 6, 10, 3, 1))
+	g := b.head(b.cbr("c2", y, 10, 5, 3), 5)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "cl"); grp.Channels != 10 {
+		t.Errorf("cl's group: %s", grp)
+	}
+	if !unprunable(d, "Conv cl reads t with its channels on axis 3") {
+		t.Errorf("no reason names cl's input: %v", d.Unprunable())
+	}
+	for _, grp := range d.Groups() {
+		if grp.Owner == "c0" {
+			t.Errorf("c0 is prunable: %s", grp)
+		}
+	}
+	pruneBothWays(t, g, 4)
+}
