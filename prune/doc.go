@@ -26,7 +26,8 @@
 // pruner table) says which elements are the same channel:
 //
 //   - Conv, Gemm and MatMul with a 2-D param make new channels on their
-//     output (W axis 0 and the bias; a Gemm's out axis follows transB) and
+//     output (W axis 0 and the bias; a Gemm's out axis follows transB; a
+//     Conv's on axis 1 whatever its input's layout) and
 //     read their input's channels through W's in axis; a MatMul does so
 //     on the last axis of an N-d input whose channels are last. A MatMul
 //     along another axis (x[N,C,H,W]·B[W,M]) passes the channels, and its
@@ -119,7 +120,9 @@
 // (Refuse). A rule that leaves an output's channels untraced, or a
 // Features axis unbound, is reported as a bug in the rule. Unless
 // Rule.AnyAxis is set, a node whose input has its channels off axis 1 (after
-// a Transpose) is made opaque before Apply runs. Surgery, masks and
+// a Transpose) is made opaque before Apply runs (Conv's rule is AnyAxis: a
+// Conv reading such a value fixes what it reads, and its filters are new
+// channels on axis 1 all the same). Surgery, masks and
 // criteria need nothing more: they act on the bound param slices.
 //
 // # What cannot be pruned
@@ -129,7 +132,8 @@
 // shuffle (Reshape to N×g×C/g×H×W), Softmax, LayerNormalization or
 // a Reduce* across channels (ConvNeXt's LayerNorm: removing a channel
 // would change the others' mean and variance), Gather, strided Slice or
-// reflecting Pad on the channel axis, Transpose of the batch axis, an op that wants
+// reflecting Pad on the channel axis, a flatten of channels-last values
+// (Keras' Flatten after N×H×W×C: each channel owns every C-th feature), Transpose of the batch axis, an op that wants
 // channels on axis 1 reading them elsewhere, Shape, Constant, any op
 // without a rule — makes the channels it reads and writes unprunable. Every group touched by such
 // an op is left out of DepGraph.Groups and reported by

@@ -766,6 +766,13 @@ func (a *Analysis) slice(n *graph.Node) {
 // channel H·W consecutive features).
 func (a *Analysis) view(n *graph.Node) {
 	a.relayoutInput(n.Inputs[0], 1)
+	if si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]; len(si) > 2 && len(so) == 2 && a.lays[n.Inputs[0]] != nil && a.axisOf(n.Inputs[0]) == len(si)-1 {
+		// Keras' Flatten of an N×H×W×C value: channel c owns every C-th
+		// feature, not a run of them.
+		a.Opaque(n, "%s %s flattens %s channels-last (%s → %s): each channel's features are strided, which pruning cannot slice",
+			n.Op, n.Name, n.Inputs[0], batchShape(si), batchShape(so))
+		return
+	}
 	if a.offAxis(n, true) {
 		return
 	}

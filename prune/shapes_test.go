@@ -211,3 +211,24 @@ func TestConvAfterMovedChannels(t *testing.T) {
 	}
 	pruneBothWays(t, g, 4)
 }
+
+// Keras' Flatten of an N×H×W×C value gives each channel every C-th
+// feature: refused with that reason, and the layers around stay prunable.
+func TestFlattenChannelsLast(t *testing.T) {
+	b := newGB("flattenlast", 3, 4, 4)
+	x := b.cbr("c0", "x", 3, 6, 3)
+	y := b.cbr("c1", x, 6, 5, 3)
+	y = b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, y)
+	y = b.op("flat", "Reshape", nil, y, b.param("flat.shape", ints2t(0, -1)))
+	g := b.done(b.linear("fc2", b.op("fc1.relu", "Relu", nil, b.linear("fc1", y, 80, 7)), 7, 3))
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !unprunable(d, "Reshape flat flattens t channels-last (N×4×4×5 → N×80)") {
+		t.Errorf("no reason names the flatten: %v", d.Unprunable())
+	}
+	groupOf(t, d, "c0")
+	groupOf(t, d, "fc1")
+	pruneBothWays(t, g, 6)
+}
