@@ -37,8 +37,9 @@
 //     Softmax and LayerNormalization follow it wherever it is, every
 //     other op wants it on axis 1;
 //   - BatchNormalization, elementwise activations (Relu, Clip, Sigmoid,
-//     HardSwish, Erf, Dropout, Cast, …), pools, Pad that leaves axes 0
-//     and 1 alone, Gather that leaves them in place, Reduce* over
+//     HardSwish, Erf, Dropout, Cast, …), pools, Pad that leaves the batch
+//     and the channels alone (wherever they are: tf2onnx pads N×H×W×C),
+//     Gather that leaves axes 0 and 1 in place, Reduce* over
 //     other axes than the batch and the channels, and LayerNormalization
 //     over axes after the channels pass channels through, with their
 //     per-channel params attached (a LayerNorm's Scale and B there are

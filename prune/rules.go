@@ -98,7 +98,7 @@ func init() {
 	RegisterRule("Split", Rule{Apply: (*Analysis).split})
 	RegisterRule("Slice", Rule{Apply: (*Analysis).slice})
 	RegisterRule("Transpose", Rule{Apply: (*Analysis).transpose, AnyAxis: true})
-	RegisterRule("Pad", Rule{Apply: (*Analysis).pad})
+	RegisterRule("Pad", Rule{Apply: (*Analysis).pad, AnyAxis: true})
 	RegisterRule("Resize", Rule{Apply: (*Analysis).resize, AnyAxis: true})
 	RegisterRule("Gather", Rule{Apply: (*Analysis).gather})
 	RegisterRule("Expand", Rule{Apply: (*Analysis).expand})
@@ -978,10 +978,13 @@ func (a *Analysis) pad(n *graph.Node) {
 		a.Opaque(n, "Pad %s: %d pads for %d axes", n.Name, len(pads), len(axes))
 		return
 	}
+	// Pads of the spatial axes pass the channels, wherever they are (a
+	// tf2onnx Pad of N×H×W×C); the batch must stay.
+	ch := a.axisOf(n.Inputs[0])
 	before, after := 0, 0
 	for i, ax := range axes {
 		x, _ := resolveAxis(ax, r)
-		if x > 1 || (pads[i] == 0 && pads[i+len(axes)] == 0) {
+		if (x != 0 && x != ch) || (pads[i] == 0 && pads[i+len(axes)] == 0) {
 			continue
 		}
 		mode, _ := n.Attrs.String("mode", "constant")
@@ -1014,8 +1017,8 @@ func (a *Analysis) pad(n *graph.Node) {
 	}
 	out = append(out, pa...)
 	a.sources = append(a.sources, source{n.Name, n.Outputs[0], append(slices.Clone(pb), pa...), ""})
-	a.setLayout(n.Outputs[0], out)
-	a.fixups = append(a.fixups, padFixup{node: n.Name, before: before, width: xl.size(), after: after, rank: r})
+	a.setLayoutAt(n.Outputs[0], out, ch)
+	a.fixups = append(a.fixups, padFixup{node: n.Name, before: before, width: xl.size(), after: after, axis: ch, rank: r})
 }
 
 func (a *Analysis) gather(n *graph.Node) {

@@ -448,6 +448,7 @@ func (f shapeFixup) edit(p *plan) error {
 type padFixup struct {
 	node                 string
 	before, width, after int // channel counts as analysed
+	axis                 int // the channel axis
 	rank                 int // the input's rank (for negative axes)
 }
 
@@ -480,11 +481,11 @@ func (f padFixup) edit(p *plan) error {
 		pads, _ = n.Attrs.Ints("paddings", nil)
 	}
 	k := len(pads) / 2
-	entry := 1
+	entry := f.axis
 	if axes != nil {
 		entry = -1
 		for i, ax := range axes {
-			if ax == 1 || ax == 1-f.rank {
+			if ax == f.axis || ax == f.axis-f.rank {
 				entry = i
 			}
 		}

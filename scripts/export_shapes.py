@@ -37,7 +37,8 @@ tf2onnx writes it, "unk__N"; tf_*_static.onnx with N = 1):
 
     tf_nhwc_concat     two branches transposed to NHWC and concatenated on the
                        last axis (Concat axis -1), a BiasAdd on the last axis,
-                       a depthwise conv after transposing back, an NHWC output
+                       a Pad of H and W in NHWC, a depthwise conv after
+                       transposing back, an NHWC output
 
 Weights are random (seeded); the files are small and committed, so the tests
 do not depend on a cache. Running the script again rewrites them.
@@ -227,8 +228,10 @@ def tf_nhwc_concat(batch):
         branches.append(node("Transpose", [y], "model/%s/Relu__nhwc" % name, perm=[0, 2, 3, 1]))
     cat = node("Concat", branches, "model/concat", axis=-1)
     cat = node("Add", [cat, const("model/concat/bias", (0.2 * rng.standard_normal(14)).astype(np.float32))], "model/concat/BiasAdd")
-    y = node("Transpose", [node("Relu", [cat], "model/concat/Relu")], "model/dw/Conv2D__9", perm=[0, 3, 1, 2])
-    y = node("Conv", [y, w("model/dw/depthwise_kernel", 14, 1, 3, 3)], "model/dw/depthwise", kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=14)
+    y = node("Relu", [cat], "model/concat/Relu")
+    y = node("Pad", [y, const("model/dw/pad/paddings", np.array([0, 1, 1, 0, 0, 1, 1, 0], np.int64))], "model/dw/pad")
+    y = node("Transpose", [y], "model/dw/Conv2D__9", perm=[0, 3, 1, 2])
+    y = node("Conv", [y, w("model/dw/depthwise_kernel", 14, 1, 3, 3)], "model/dw/depthwise", kernel_shape=[3, 3], pads=[0, 0, 0, 0], group=14)
     y = node("Relu", [y], "model/dw/Relu")
     y = node("Conv", [y, w("model/pw/kernel", 5, 14, 1, 1), const("model/pw/bias", (0.2 * rng.standard_normal(5)).astype(np.float32))],
              "model/pw/Conv2D", kernel_shape=[1, 1])
