@@ -67,6 +67,9 @@
 //   - Flatten, Reshape, Squeeze and Unsqueeze keep each channel's flat
 //     range of the sample: N×C×H×W → N×(C·H·W) gives each channel H·W
 //     consecutive features of the next linear layer (Span in a Slice);
+//     on channels-last values, views that keep the last axis keep the
+//     channels there (Keras' global pooling squeezed to N×C, N×H×W×C
+//     as N×H·W×C tokens);
 //   - a grouped Conv with one input channel per group (depthwise, with or
 //     without a channel multiplier) couples input channel k with the
 //     output channels of group k, and pruning removes whole groups (the

@@ -766,6 +766,17 @@ func (a *Analysis) slice(n *graph.Node) {
 // channel H·W consecutive features).
 func (a *Analysis) view(n *graph.Node) {
 	a.relayoutInput(n.Inputs[0], 1)
+	if si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]; a.lays[n.Inputs[0]] != nil && len(si) > 2 && a.axisOf(n.Inputs[0]) == len(si)-1 &&
+		len(so) >= 2 && so[0] == si[0] && so[len(so)-1] == si[len(si)-1] {
+		// A channels-last view that keeps the last axis (Keras' global
+		// pooling squeezed, N×1×1×C → N×C; tokens, N×H×W×C → N×H·W×C):
+		// the channels stay where they are, last.
+		a.setLayoutAt(n.Outputs[0], a.lays[n.Inputs[0]], len(so)-1)
+		if n.Op == "Reshape" {
+			a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: len(so) - 1})
+		}
+		return
+	}
 	if si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]; len(si) > 2 && len(so) == 2 && a.lays[n.Inputs[0]] != nil && a.axisOf(n.Inputs[0]) == len(si)-1 {
 		// Keras' Flatten of an N×H×W×C value: channel c owns every C-th
 		// feature, not a run of them.
@@ -812,7 +823,7 @@ func (a *Analysis) view(n *graph.Node) {
 	}
 	a.setLayout(o, out)
 	if n.Op == "Reshape" {
-		a.fixups = append(a.fixups, reshapeFixup{node: n.Name})
+		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: 1})
 	}
 }
 

@@ -232,3 +232,30 @@ func TestFlattenChannelsLast(t *testing.T) {
 	groupOf(t, d, "fc1")
 	pruneBothWays(t, g, 6)
 }
+
+// Views of channels-last values that keep the last axis keep the
+// channels there: Keras' global pooling (ReduceMean over H and W of
+// N×H×W×C, then Squeeze) into a Dense layer, and N×H×W×C reshaped to
+// N×(H·W)×C tokens for a MatMul.
+func TestChannelsLastViews(t *testing.T) {
+	b := newGB("lastviews", 3, 4, 4)
+	x := b.op("t", "Transpose", graph.Attrs{"perm": []int{0, 2, 3, 1}}, b.cbr("c0", "x", 3, 6, 3))
+	x = b.op("scale", "Mul", nil, x, b.param("scale.w", b.rand(1, 6)))
+	tok := b.op("tok", "Reshape", nil, x, b.param("tok.shape", ints2t(0, 16, 6)))
+	tok = b.op("mm", "MatMul", nil, tok, b.param("mm.w", b.rand(0.4, 6, 5)))
+	tok = b.op("tokmean", "ReduceMean", graph.Attrs{"axes": []int{1}, "keepdims": 0}, tok)
+	gap := b.op("gap", "ReduceMean", graph.Attrs{"axes": []int{1, 2}, "keepdims": 1}, x)
+	gap = b.op("sq", "Squeeze", nil, gap, b.param("sq.axes", ints2t(1, 2)))
+	y := b.op("cat", "Concat", graph.Attrs{"axis": 1}, b.linear("fc", gap, 6, 7), tok)
+	g := b.done(b.linear("out", b.op("relu", "Relu", nil, y), 12, 3))
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "c0"); grp.Channels != 6 || !slices.ContainsFunc(grp.Slices, func(s Slice) bool { return s.Param == "mm.w" }) {
+		t.Errorf("c0's group: %s", grp)
+	}
+	groupOf(t, d, "fc")
+	groupOf(t, d, "mm")
+	pruneBothWays(t, g, 8)
+}

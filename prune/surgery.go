@@ -387,8 +387,12 @@ func (f sliceFixup) edit(p *plan) error {
 	return nil
 }
 
-// reshapeFixup rewrites an explicit channel count in a Reshape's shape.
-type reshapeFixup struct{ node string }
+// reshapeFixup rewrites an explicit channel count in a Reshape's shape:
+// entry 1, or the last entry of a channels-last view.
+type reshapeFixup struct {
+	node string
+	axis int // the output's channel axis
+}
 
 func (f reshapeFixup) edit(p *plan) error {
 	n := p.g.Node(f.node)
@@ -397,14 +401,14 @@ func (f reshapeFixup) edit(p *plan) error {
 		return fmt.Errorf("reshape %s: shape is not a param", f.node)
 	}
 	spec := ints(prm)
-	if len(spec) < 2 || spec[1] <= 0 {
+	if len(spec) <= f.axis || spec[f.axis] <= 0 {
 		return nil
 	}
 	k := kept(p.d.lays[n.Outputs[0]], p.removed)
-	if spec[1] == k {
+	if spec[f.axis] == k {
 		return nil
 	}
-	spec[1] = k
+	spec[f.axis] = k
 	p.setInts(n, 1, spec)
 	return nil
 }
