@@ -66,9 +66,18 @@
 //     Reshape (Expand) whose shape follows the batch gets a constant shape
 //     with 0 ("copy the input's dimension"; 1 for Expand) or −1 in the
 //     entries that follow the batch, and a Resize whose sizes follow the
-//     batch (F.interpolate(x, size=...)) gets constant scales instead.
-//     Nodes and params that only fed what was folded are dropped; graph
-//     outputs are never folded;
+//     batch (F.interpolate(x, size=...)) gets constant scales instead. A
+//     ConstantOfShape whose shape follows the batch (torch.full_like,
+//     tf2onnx's zero-padded shortcuts) goes: a broadcasting reader (Add,
+//     Mul, ...) reads a param of the fill with 1 for the batch, and a
+//     Concat of an activation with it becomes a constant Pad of the
+//     activation; each rewrite is checked to give the same shapes at both
+//     batches. Nodes and params that only fed what was folded are
+//     dropped; graph outputs are never folded. A folded constant may hold
+//     the channel count of a value that package prune later slims (Resize
+//     sizes, a Reshape or Expand shape, channel pads): prune's surgery
+//     rewrites that entry (see "Shapes computed from widths" in package
+//     prune for why shapes are folded rather than kept symbolic);
 //   - metadata_props become Graph.Meta, except "shears.trainable"
 //     (TrainableKey), which becomes Graph.TrainOverrides (a param it names
 //     is not folded, and a name the graph lacks is an error); then

@@ -122,6 +122,11 @@ func (d *decoder) foldOnce() bool {
 			changed = true
 		}
 	}
+	for _, n := range slices.Clone(g.Nodes) {
+		if n.Op == "ConstantOfShape" && d.rewriteFill(n, st, isOutput) {
+			changed = true
+		}
+	}
 	if dropDead(g, st[0], isOutput) {
 		changed = true
 	}
@@ -269,6 +274,179 @@ func (d *decoder) rewriteResizeSizes(n *graph.Node, st [2]*foldState) bool {
 	d.g.AddParam(name, &tensor.Tensor{Shape: []int{len(scales)}, Data: scales}, false)
 	n.Inputs = []string{n.Inputs[0], n.Inputs[1], name}
 	return true
+}
+
+// maxFillElems bounds the param that replaces a ConstantOfShape whose
+// shape follows the batch (rewriteFill), as maxFoldGrowth bounds folding.
+const maxFillElems = 1 << 20
+
+// rewriteFill removes a ConstantOfShape whose shape follows the batch
+// (tf2onnx pads a shortcut to more channels with Concat(x,
+// ConstantOfShape(Concat(Shape(x)[0:1], [C, H, W]))); PyTorch exports
+// torch.full_like(x, v) as ConstantOfShape(Shape(x))): the IR's
+// ConstantOfShape needs a constant shape, and ONNX's has no "copy the
+// batch". Each reader is rewritten to compute the same without it: an
+// elementwise op whose other operand has the batch reads a param holding
+// the fill with 1 for the batch entries, and a Concat of an activation and
+// the fill along another axis becomes a constant Pad of the activation.
+// Each rewrite must give the reader's output shapes at both batches; if
+// one reader cannot be rewritten, nothing is.
+func (d *decoder) rewriteFill(n *graph.Node, st [2]*foldState, isOutput map[string]bool) bool {
+	g := d.g
+	if len(n.Inputs) != 1 || len(n.Outputs) != 1 || g.Param(n.Inputs[0]) != nil || isOutput[n.Outputs[0]] {
+		return false
+	}
+	a, b := st[0].vals[n.Inputs[0]], st[1].vals[n.Inputs[0]]
+	if a == nil || b == nil || a.Rank() != 1 || len(a.Data) != len(b.Data) {
+		return false
+	}
+	value := float32(0)
+	if t, ok := n.Attrs["value"].(*tensor.Tensor); ok && t.Len() == 1 {
+		value = t.Data[0]
+	}
+	shape := make([]int, len(a.Data)) // 1 where the shape follows the batch
+	follows := make([]bool, len(a.Data))
+	for i, v := range a.Data {
+		shape[i] = int(v)
+		if v != b.Data[i] {
+			shape[i], follows[i] = 1, true
+		}
+		if shape[i] < 0 {
+			return false
+		}
+	}
+	if !slices.Contains(follows, true) {
+		return false
+	}
+	y := n.Outputs[0]
+	var edits []func()
+	var fill string // the param, made once for every broadcasting reader
+	for _, r := range g.Nodes {
+		if !slices.Contains(r.Inputs, y) {
+			continue
+		}
+		switch {
+		case broadcastReader[r.Op] && fillBroadcasts(r, y, shape, st):
+			if ne, err := tensor.NumElems(shape); err != nil || ne > maxFillElems {
+				return false
+			}
+			edits = append(edits, func() {
+				if fill == "" {
+					t := tensor.New(shape...)
+					t.Fill(value)
+					fill = d.fresh(y)
+					g.AddParam(fill, t, false)
+				}
+				for i, in := range r.Inputs {
+					if in == y {
+						r.Inputs[i] = fill
+					}
+				}
+			})
+		case r.Op == "Concat":
+			e := d.concatAsPad(r, y, shape, follows, value, st)
+			if e == nil {
+				return false
+			}
+			edits = append(edits, e)
+		default:
+			return false
+		}
+	}
+	if len(edits) == 0 {
+		return false
+	}
+	for _, e := range edits {
+		e()
+	}
+	g.Nodes = slices.DeleteFunc(g.Nodes, func(m *graph.Node) bool { return m == n })
+	return true
+}
+
+// broadcastReader lists the ops whose operands broadcast (numpy style), so
+// that a fill with 1 for the batch computes what the full one does.
+var broadcastReader = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true,
+	"Max": true, "Min": true, "Sum": true, "Mean": true, "PRelu": true}
+
+// fillBroadcasts reports whether r, reading a tensor of the given shape
+// in place of y, gives the output shapes it gives at both batches.
+func fillBroadcasts(r *graph.Node, y string, shape []int, st [2]*foldState) bool {
+	op, err := graph.NewOp(r)
+	if err != nil || len(r.Outputs) != 1 {
+		return false
+	}
+	for _, s := range st {
+		ins := make([][]int, len(r.Inputs))
+		consts := make([]*tensor.Tensor, len(r.Inputs))
+		for i, in := range r.Inputs {
+			if in == y {
+				ins[i] = shape
+				continue
+			}
+			if ins[i] = s.shapes[in]; ins[i] == nil {
+				return false
+			}
+			consts[i] = s.vals[in]
+		}
+		outs, err := safeInfer(op, ins, consts)
+		if err != nil || len(outs) != 1 || !slices.Equal(outs[0], s.shapes[r.Outputs[0]]) {
+			return false
+		}
+	}
+	return true
+}
+
+// concatAsPad returns the edit that turns r = Concat(x, y) or Concat(y, x),
+// y being a fill of the given shape (1 where it follows the batch), into
+// Pad(x) with the fill's value, or nil when that does not compute the same
+// shapes at both batches.
+func (d *decoder) concatAsPad(r *graph.Node, y string, shape []int, follows []bool, value float32, st [2]*foldState) func() {
+	if len(r.Inputs) != 2 || len(r.Outputs) != 1 || (r.Inputs[0] == y) == (r.Inputs[1] == y) {
+		return nil
+	}
+	x, first := r.Inputs[1], true
+	if r.Inputs[1] == y {
+		x, first = r.Inputs[0], false
+	}
+	axis, _ := r.Attrs.Int("axis", 0)
+	ax, ok := resolveFoldAxis(axis, len(shape))
+	if !ok || follows[ax] {
+		return nil
+	}
+	pads := make([]float32, 2*len(shape))
+	if first {
+		pads[ax] = float32(shape[ax])
+	} else {
+		pads[len(shape)+ax] = float32(shape[ax])
+	}
+	padsT := &tensor.Tensor{Shape: []int{len(pads)}, Data: pads}
+	valT := &tensor.Tensor{Shape: []int{}, Data: []float32{value}}
+	pn := &graph.Node{Name: r.Name, Op: "Pad", Inputs: []string{x, "pads", "value"}, Outputs: r.Outputs, Attrs: graph.Attrs{"mode": "constant"}}
+	op, err := graph.NewOp(pn)
+	if err != nil {
+		return nil
+	}
+	for _, s := range st {
+		xs := s.shapes[x]
+		outs, err := safeInfer(op, [][]int{xs, {len(pads)}, {}}, []*tensor.Tensor{nil, padsT, valT})
+		if xs == nil || err != nil || len(outs) != 1 || !slices.Equal(outs[0], s.shapes[r.Outputs[0]]) {
+			return nil
+		}
+	}
+	return func() {
+		pName, vName := d.fresh(r.Name+"_pads"), d.fresh(r.Name+"_value")
+		d.g.AddParam(pName, padsT, false)
+		d.g.AddParam(vName, valT, false)
+		r.Op, r.Inputs, r.Attrs = "Pad", []string{x, pName, vName}, graph.Attrs{"mode": "constant"}
+	}
+}
+
+// resolveFoldAxis resolves a negative axis against a rank.
+func resolveFoldAxis(axis, rank int) (int, bool) {
+	if axis < 0 {
+		axis += rank
+	}
+	return axis, axis >= 0 && axis < rank
 }
 
 // exactScale returns the float32 closest to size/in for which

@@ -79,6 +79,8 @@ type Analysis struct {
 	blocks  []block
 	fixups  []fixup
 	opaques map[string]string // node → why, for nodes made opaque
+	inputs  map[int]string    // channel element of a graph input → the input
+	moved   map[int]bool      // a graph input's elements on an axis its consumers did not take
 }
 
 // Analyze builds the dependency graph of g: which channel slices of which
@@ -108,11 +110,10 @@ func Analyze(g *graph.Graph) (*DepGraph, error) {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	a := &Analysis{g: g, params: g.ParamMap(), shapes: shapes, readers: g.Consumers(),
-		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}, opaques: map[string]string{}}
+		lays: map[string]layout{}, axes: map[string]int{}, bound: map[string]int{}, opaques: map[string]string{}, inputs: map[int]string{}, moved: map[int]bool{}}
 	for _, in := range g.Inputs {
 		if l := a.freshValue(in.Name); l != nil {
-			a.sources = append(a.sources, source{in.Name, in.Name, l, ""})
-			a.block(l, fmt.Sprintf("graph input %q: its channels cannot change", in.Name))
+			a.inputChannels(in.Name, in.Name, l)
 		}
 	}
 	for _, n := range sg.Nodes {
@@ -124,6 +125,47 @@ func Analyze(g *graph.Graph) (*DepGraph, error) {
 		}
 	}
 	return a.finish(), nil
+}
+
+// inputChannels makes l, the channels of value (graph input in or a
+// value holding only its channels), fixed channels of that input.
+func (a *Analysis) inputChannels(in, value string, l layout) {
+	a.sources = append(a.sources, source{in, value, l, ""})
+	a.block(l, fmt.Sprintf("graph input %q: its channels cannot change", in))
+	for _, u := range l {
+		a.inputs[u.e] = in
+	}
+}
+
+// relayoutInput moves the channels of value to axis ax when they are all
+// a graph input's. A graph input is never pruned, so which of its axes
+// holds channels is whatever its consumers make of it: a TensorFlow
+// model's N×H×W×C input, transposed to N×C×H×W for its first Conv, has
+// its channels on axis 1 there, not on the H that axis 1 of the input
+// is. The value gets new channels on ax, as fixed as the input's; it
+// reports whether it did.
+func (a *Analysis) relayoutInput(value string, ax int) bool {
+	l, ok := a.lays[value]
+	if !ok || len(l) == 0 || a.axisOf(value) == ax || a.params[value] != nil {
+		return false
+	}
+	in := ""
+	for _, u := range l {
+		src, ok := a.inputs[u.e]
+		if !ok || (in != "" && src != in) {
+			return false
+		}
+		in = src
+	}
+	nl := a.freshValueAt(value, ax)
+	if nl == nil {
+		return false
+	}
+	for _, u := range l {
+		a.moved[u.e] = true
+	}
+	a.inputChannels(in, value, nl)
+	return true
 }
 
 // unitWord names the units of a value's axis 1: features of an N×F
@@ -532,7 +574,18 @@ func (a *Analysis) finish() *DepGraph {
 	}
 	d.axes = a.axes
 	d.fixups = a.fixups
+	kept := map[int]bool{} // roots with an element that was not moved away
+	for e := range a.parent {
+		if !a.moved[e] {
+			kept[a.find(e)] = true
+		}
+	}
 	for _, grp := range d.all {
+		if len(grp.Slices) == 0 && !slices.ContainsFunc(grp.classes, func(c int) bool { return kept[c] }) {
+			// A graph input's axis 1 where it holds no channels (the H of
+			// an N×H×W×C input): nothing to report.
+			continue
+		}
 		if w := why[grp]; len(w) > 0 {
 			d.reasons = append(d.reasons, Reason{Node: grp.Owner, Value: grp.Value, Channels: grp.Channels, Why: strings.Join(w, "; "), Slices: grp.Slices, word: grp.word})
 			continue

@@ -15,12 +15,19 @@
 // The model is channel-level. A value's channel axis is axis 1 (C of
 // N×C×H×W, F of N×F) unless a Transpose moved it (ConvNeXt and
 // transformer blocks run their linear layers channels-last, on N×H×W×C).
+// A graph input is never pruned, so its channel axis is whatever its
+// consumers make of it: a TensorFlow model's N×H×W×C input transposed to
+// N×C×H×W has its channels on axis 1 for the first Conv, and an N×T×F
+// input read by a MatMul has them last; values holding only a graph
+// input's channels take new, equally fixed channels on the axis an op
+// wants, instead of making it opaque.
 // Every channel of every value is an element of a union-find; a rule per
 // op type (Rule, registered with RegisterRule: Torch-Pruning's per-layer
 // pruner table) says which elements are the same channel:
 //
 //   - Conv, Gemm and MatMul with a 2-D param make new channels on their
-//     output (W axis 0 and the bias; a Gemm's out axis follows transB) and
+//     output (W axis 0 and the bias; a Gemm's out axis follows transB; a
+//     Conv's on axis 1 whatever its input's layout) and
 //     read their input's channels through W's in axis; a MatMul does so
 //     on the last axis of an N-d input whose channels are last. A MatMul
 //     along another axis (x[N,C,H,W]·B[W,M]) passes the channels, and its
@@ -30,8 +37,9 @@
 //     Softmax and LayerNormalization follow it wherever it is, every
 //     other op wants it on axis 1;
 //   - BatchNormalization, elementwise activations (Relu, Clip, Sigmoid,
-//     HardSwish, Erf, Dropout, Cast, …), pools, Pad that leaves axes 0
-//     and 1 alone, Gather that leaves them in place, Reduce* over
+//     HardSwish, Erf, Dropout, Cast, …), pools, Pad that leaves the batch
+//     and the channels alone (wherever they are: tf2onnx pads N×H×W×C),
+//     Gather that leaves axes 0 and 1 in place, Reduce* over
 //     other axes than the batch and the channels, and LayerNormalization
 //     over axes after the channels pass channels through, with their
 //     per-channel params attached (a LayerNorm's Scale and B there are
@@ -42,12 +50,26 @@
 //     N×C×1×1); a param operand such as a C×1×1 PReLU slope or layer scale
 //     contributes its slice; scalars and size-1 axes broadcast and couple
 //     nothing;
-//   - Concat on axis 1 lays its inputs' channels side by side, so each
-//     consumer prunes every producer's slice at its offset (DenseNet);
-//     Split and step-1 Slice on axis 1 take sub-ranges;
+//   - Concat along the channel axis (axis 1, or the last axis of N×H×W×C
+//     values) lays its inputs' channels side by side, so each consumer
+//     prunes every producer's slice at its offset (DenseNet), a param
+//     operand included (zeros padding a shortcut); Split and step-1 Slice
+//     on axis 1 take sub-ranges;
+//   - a constant Pad on the channel axis (a shortcut zero-padded to a
+//     wider block; the import makes one of Concat(x, ConstantOfShape))
+//     shifts its input's channels; the padded ones hold no weights and
+//     are pruned with whatever they meet (the block's filters at the
+//     residual Add), surgery padding as many as stay;
+//   - Expand passes channels whose axis keeps its size, and makes C new
+//     channels of one broadcast to C (a spatial gate expand_as'd to its
+//     map), coupled with what they meet, as is a ConstantOfShape's
+//     output;
 //   - Flatten, Reshape, Squeeze and Unsqueeze keep each channel's flat
 //     range of the sample: N×C×H×W → N×(C·H·W) gives each channel H·W
 //     consecutive features of the next linear layer (Span in a Slice);
+//     on channels-last values, views that keep the last axis keep the
+//     channels there (Keras' global pooling squeezed to N×C, N×H×W×C
+//     as N×H·W×C tokens);
 //   - a grouped Conv with one input channel per group (depthwise, with or
 //     without a channel multiplier) couples input channel k with the
 //     output channels of group k, and pruning removes whole groups (the
@@ -102,7 +124,9 @@
 // (Refuse). A rule that leaves an output's channels untraced, or a
 // Features axis unbound, is reported as a bug in the rule. Unless
 // Rule.AnyAxis is set, a node whose input has its channels off axis 1 (after
-// a Transpose) is made opaque before Apply runs. Surgery, masks and
+// a Transpose) is made opaque before Apply runs (Conv's rule is AnyAxis: a
+// Conv reading such a value fixes what it reads, and its filters are new
+// channels on axis 1 all the same). Surgery, masks and
 // criteria need nothing more: they act on the bound param slices.
 //
 // # What cannot be pruned
@@ -112,7 +136,8 @@
 // shuffle (Reshape to N×g×C/g×H×W), Softmax, LayerNormalization or
 // a Reduce* across channels (ConvNeXt's LayerNorm: removing a channel
 // would change the others' mean and variance), Gather, strided Slice or
-// Pad on the channel axis, Transpose of the batch axis, an op that wants
+// reflecting Pad on the channel axis, a flatten of channels-last values
+// (Keras' Flatten after N×H×W×C: each channel owns every C-th feature), Transpose of the batch axis, an op that wants
 // channels on axis 1 reading them elsewhere, Shape, Constant, any op
 // without a rule — makes the channels it reads and writes unprunable. Every group touched by such
 // an op is left out of DepGraph.Groups and reported by
@@ -140,9 +165,10 @@
 //     input weights for it are zero.
 //   - Prune and PruneGroups remove the same slices, adjust what depends on
 //     widths (a depthwise conv's group, Split sizes, Slice bounds, an
-//     explicit Reshape width; a shape param shared with other nodes is
-//     copied, not edited) and check the result with graph.Compile; the
-//     graph changes only if it compiles. The slimmed graph computes what
+//     explicit Reshape width, Resize sizes, Expand and ConstantOfShape
+//     shapes, channel pads; see "Shapes computed from widths") and check
+//     the result with graph.Compile; the graph changes only if it
+//     compiles. The slimmed graph computes what
 //     the masked one computes (the tests check every zoo model at random
 //     30% per group) and saves and reloads with package onnx.
 //
@@ -150,6 +176,38 @@
 // removed channels stay finite; an op that turns a zeroed channel into
 // NaN or Inf (Div by it, Log of it) poisons the masked model only, since
 // 0·Inf is NaN.
+//
+// # Shapes computed from widths
+//
+// Exporters compute shapes from tensors: PyTorch's F.interpolate(x,
+// size=t.shape[2:]) becomes Resize(x, sizes=Concat(Slice(Shape(x), 0:2),
+// HW)), x.expand_as(y) Expand(x, Shape(y)), torch.full_like(x, v)
+// ConstantOfShape(Shape(x)); tf2onnx pads shortcuts with
+// ConstantOfShape(Concat(Shape(x)[0:1], [C, H, W])). Package onnx folds
+// these subgraphs at import into params (a shape that follows the batch
+// becomes 0, −1 or 1 entries, Resize scales, or a Pad), so that an entry
+// of such a param may be the channel count of a value this package
+// prunes. Surgery rewrites it: each op whose output shape a param gives
+// records which entry is its output's channel count (Resize sizes at the
+// channel axis, Reshape's axis 1, Expand's shape aligned to the output's
+// channel axis, ConstantOfShape's axis 1, the channel entries of Pad's
+// pads), and Prune writes the kept count there.
+//
+// This, rather than keeping the subgraphs symbolic, is the design, for
+// three reasons. The IR's shape inference (graph.Compile,
+// Program.InferShapes) takes shape inputs from params only, which lets a
+// program plan every buffer before it runs, at training and inference
+// alike; a Shape → Slice → Concat chain kept as nodes would need every
+// program to evaluate integer arithmetic for every batch, and the
+// analysis to follow integers through it to find which entry is a channel
+// count. A folded constant is read by one op whose meaning says which
+// entry that is, whatever computed it. And a constant that several nodes
+// read (one folded sizes param for two Resizes, or a shape also read as
+// data) is copied for each node whose entry changes, so each reader gets
+// its own width and the others keep theirs. A folded channel count used
+// as data (x / C with C from Shape(x)) keeps its value: that is what the
+// masked model computes. A Shape left in the graph (one the import could
+// not fold) still makes the channels it reads unprunable.
 //
 // A DepGraph describes the graph as analysed; after Prune, analyse again
 // (stale groups are refused). Keep lists hold channel indices of the group,

@@ -86,7 +86,7 @@ func init() {
 	for _, op := range []string{"Softmax", "LogSoftmax"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).softmax, AnyAxis: true})
 	}
-	RegisterRule("Conv", Rule{Apply: (*Analysis).conv, Features: features(1, 0, 2, 0)})
+	RegisterRule("Conv", Rule{Apply: (*Analysis).conv, AnyAxis: true, Features: features(1, 0, 2, 0)})
 	RegisterRule("ConvTranspose", Rule{Apply: (*Analysis).convTranspose, Features: features(1, 1, 2, 0)})
 	RegisterRule("Gemm", Rule{Apply: (*Analysis).gemm, Features: gemmFeatures})
 	RegisterRule("MatMul", Rule{Apply: (*Analysis).matmul, AnyAxis: true, Features: matmulFeatures})
@@ -94,14 +94,15 @@ func init() {
 	RegisterRule("InstanceNormalization", Rule{Apply: (*Analysis).instanceNorm, Features: features(1, 0, 2, 0)})
 	RegisterRule("LayerNormalization", Rule{Apply: (*Analysis).layerNorm, AnyAxis: true, Features: features(1, 0, 2, 0)})
 	RegisterRule("LRN", Rule{Apply: opaqueRule("LRN %s normalises across neighbouring channels")})
-	RegisterRule("Concat", Rule{Apply: (*Analysis).concat})
+	RegisterRule("Concat", Rule{Apply: (*Analysis).concat, AnyAxis: true})
 	RegisterRule("Split", Rule{Apply: (*Analysis).split})
 	RegisterRule("Slice", Rule{Apply: (*Analysis).slice})
 	RegisterRule("Transpose", Rule{Apply: (*Analysis).transpose, AnyAxis: true})
-	RegisterRule("Pad", Rule{Apply: (*Analysis).pad})
+	RegisterRule("Pad", Rule{Apply: (*Analysis).pad, AnyAxis: true})
 	RegisterRule("Resize", Rule{Apply: (*Analysis).resize, AnyAxis: true})
 	RegisterRule("Gather", Rule{Apply: (*Analysis).gather})
 	RegisterRule("Expand", Rule{Apply: (*Analysis).expand})
+	RegisterRule("ConstantOfShape", Rule{Apply: (*Analysis).constantOfShape})
 	RegisterRule("Shape", Rule{Apply: opaqueRule("Shape %s reads the channel count"), AnyAxis: true})
 	RegisterRule("Constant", Rule{Apply: opaqueRule("Constant %s holds its tensor in an attribute (make it a param to prune it)"), AnyAxis: true})
 }
@@ -244,8 +245,13 @@ func (a *Analysis) refuse(n *graph.Node, why, word string, axes ...ParamAxis) {
 
 // rule applies n's channel rule; an op without one is opaque.
 func (a *Analysis) rule(n *graph.Node, r Rule, ok bool) {
-	if !r.AnyAxis && a.offAxis(n, false) {
-		return
+	if !r.AnyAxis {
+		for _, in := range n.Inputs {
+			a.relayoutInput(in, 1)
+		}
+		if a.offAxis(n, false) {
+			return
+		}
 	}
 	if !ok {
 		a.Opaque(n, "%s %s: no channel rule for op %s", n.Op, n.Name, n.Op)
@@ -285,6 +291,7 @@ func (a *Analysis) conv(n *graph.Node) {
 		a.Opaque(n, "Conv %s: weight or bias is not a param", n.Name)
 		return
 	}
+	a.relayoutInput(x, 1)
 	xl := a.layoutOf(x)
 	if xl == nil {
 		a.Opaque(n, "Conv %s: input %s has no channel axis", n.Name, x)
@@ -292,6 +299,10 @@ func (a *Analysis) conv(n *graph.Node) {
 	}
 	group, _ := n.Attrs.Int("group", 1)
 	m, cg := w.Value.Shape[0], w.Value.Shape[1]
+	if ax := a.axisOf(x); ax != 1 {
+		a.convOffAxis(n, w, group, ax)
+		return
+	}
 	c := a.shapes[x][1]
 	var out layout
 	switch {
@@ -332,6 +343,30 @@ func (a *Analysis) conv(n *graph.Node) {
 		a.bind(b.Name, 0, out)
 	}
 	a.setLayout(n.Outputs[0], out)
+}
+
+// convOffAxis is a Conv reading a value whose channels a Transpose moved
+// to axis ax: what its weight reads on axis 1 is no channel axis, so those
+// channels and W's in axis are fixed. Its output still starts new
+// channels on axis 1, its filters, whatever its input's layout; they are
+// prunable unless the conv is grouped (a depthwise conv's outputs are its
+// inputs' channels).
+func (a *Analysis) convOffAxis(n *graph.Node, w *graph.Param, group, ax int) {
+	x, o := n.Inputs[0], n.Outputs[0]
+	why := fmt.Sprintf("Conv %s reads %s with its channels on axis %d (moved there by a Transpose), not axis 1", n.Name, x, ax)
+	a.block(a.lays[x], why)
+	a.refuse(n, why, "channel", ParamAxis{Param: w.Name, Axis: 1})
+	out := a.fresh(w.Value.Shape[0])
+	a.sources = append(a.sources, source{n.Name, o, out, ""})
+	if group != 1 {
+		a.opaques[n.Name] = why
+		a.block(out, why)
+	}
+	a.bind(w.Name, 0, out)
+	if b := a.paramOf(n, 2); b != nil {
+		a.bind(b.Name, 0, out)
+	}
+	a.setLayout(o, out)
 }
 
 // convTranspose: like a Conv with the weight's axes swapped, W being
@@ -419,6 +454,10 @@ func (a *Analysis) gemm(n *graph.Node) {
 func (a *Analysis) matmul(n *graph.Node) {
 	b := a.paramOf(n, 1)
 	sa := a.shapes[n.Inputs[0]]
+	if len(sa) > 2 {
+		// x·B reads the last axis of a graph input's N×…×F value.
+		a.relayoutInput(n.Inputs[0], len(sa)-1)
+	}
 	switch {
 	case b == nil || b.Value.Rank() != 2 || a.params[n.Inputs[0]] != nil:
 		a.Opaque(n, "MatMul %s: only activation × 2-D param is understood", n.Name)
@@ -562,6 +601,11 @@ func (a *Analysis) binary(n *graph.Node) {
 	a.setLayoutAt(o, out, oc)
 }
 
+// concat lays its inputs' channels side by side when it joins them along
+// their channel axis (axis 1, or the last axis of N×H×W×C values): each
+// consumer prunes every producer's slice at its offset (DenseNet), and a
+// param operand (zeros padding a shortcut to more channels) gets its slice
+// of that axis. Along another axis the inputs' channels are the same.
 func (a *Analysis) concat(n *graph.Node) {
 	o := n.Outputs[0]
 	so := a.shapes[o]
@@ -570,18 +614,44 @@ func (a *Analysis) concat(n *graph.Node) {
 	}
 	axis, _ := n.Attrs.Int("axis", 0)
 	ax, _ := resolveAxis(axis, len(so))
+	ch := 1
+	for _, in := range n.Inputs {
+		if l := a.lays[in]; l != nil && a.params[in] == nil && len(l) > 0 && a.inputs[l[0].e] == "" {
+			ch = a.axisOf(in)
+			break
+		}
+	}
+	lays := make([]layout, len(n.Inputs))
+	for i, in := range n.Inputs {
+		switch {
+		case a.params[in] != nil && ch != 1:
+			l := a.lays[in]
+			if l == nil || a.axisOf(in) != ch {
+				l = a.freshValueAt(in, ch)
+				a.sources = append(a.sources, source{in, in, l, ""})
+				a.bind(in, ch, l)
+			}
+			lays[i] = l
+		default:
+			a.relayoutInput(in, ch)
+			lays[i] = a.layoutOf(in)
+			if lays[i] != nil && a.axisOf(in) != ch {
+				a.Opaque(n, "Concat %s: input %s has its channels on axis %d, the others on axis %d", n.Name, in, a.axisOf(in), ch)
+				return
+			}
+		}
+	}
 	var out layout
-	if ax == 1 {
+	if ax == ch {
 		base := 0
-		for _, in := range n.Inputs {
-			for _, u := range a.layoutOf(in) {
+		for i, in := range n.Inputs {
+			for _, u := range lays[i] {
 				out = append(out, unit{u.e, u.off + base, u.span})
 			}
-			base += a.shapes[in][1]
+			base += a.shapes[in][ch]
 		}
 	} else {
-		for _, in := range n.Inputs {
-			l := a.layoutOf(in)
+		for _, l := range lays {
 			if out == nil {
 				out = l
 			} else {
@@ -589,7 +659,7 @@ func (a *Analysis) concat(n *graph.Node) {
 			}
 		}
 	}
-	a.setLayout(o, out)
+	a.setLayoutAt(o, out, ch)
 }
 
 // sub returns the units of l covering positions [lo, hi), shifted to start
@@ -695,6 +765,25 @@ func (a *Analysis) slice(n *graph.Node) {
 // whole positions of the new axis 1 (N×C×H×W → N×(C·H·W) gives each
 // channel H·W consecutive features).
 func (a *Analysis) view(n *graph.Node) {
+	a.relayoutInput(n.Inputs[0], 1)
+	if si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]; a.lays[n.Inputs[0]] != nil && len(si) > 2 && a.axisOf(n.Inputs[0]) == len(si)-1 &&
+		len(so) >= 2 && so[0] == si[0] && so[len(so)-1] == si[len(si)-1] {
+		// A channels-last view that keeps the last axis (Keras' global
+		// pooling squeezed, N×1×1×C → N×C; tokens, N×H×W×C → N×H·W×C):
+		// the channels stay where they are, last.
+		a.setLayoutAt(n.Outputs[0], a.lays[n.Inputs[0]], len(so)-1)
+		if n.Op == "Reshape" {
+			a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: len(so) - 1})
+		}
+		return
+	}
+	if si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]; len(si) > 2 && len(so) == 2 && a.lays[n.Inputs[0]] != nil && a.axisOf(n.Inputs[0]) == len(si)-1 {
+		// Keras' Flatten of an N×H×W×C value: channel c owns every C-th
+		// feature, not a run of them.
+		a.Opaque(n, "%s %s flattens %s channels-last (%s → %s): each channel's features are strided, which pruning cannot slice",
+			n.Op, n.Name, n.Inputs[0], batchShape(si), batchShape(so))
+		return
+	}
 	if a.offAxis(n, true) {
 		return
 	}
@@ -734,7 +823,7 @@ func (a *Analysis) view(n *graph.Node) {
 	}
 	a.setLayout(o, out)
 	if n.Op == "Reshape" {
-		a.fixups = append(a.fixups, reshapeFixup{node: n.Name})
+		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: 1})
 	}
 }
 
@@ -861,6 +950,11 @@ func (a *Analysis) resize(n *graph.Node) {
 		return
 	}
 	a.Pass(n)
+	// Sizes (F.interpolate(x, size=t.shape[2:]) with a fixed batch,
+	// folded at import) hold the channel count: surgery rewrites it.
+	if p := a.paramOf(n, 3); p != nil && p.Value.Len() == len(sx) {
+		a.fixups = append(a.fixups, shapeFixup{node: n.Name, input: 3, axis: ch, rank: len(sy)})
+	}
 }
 
 func (a *Analysis) pad(n *graph.Node) {
@@ -895,13 +989,47 @@ func (a *Analysis) pad(n *graph.Node) {
 		a.Opaque(n, "Pad %s: %d pads for %d axes", n.Name, len(pads), len(axes))
 		return
 	}
+	// Pads of the spatial axes pass the channels, wherever they are (a
+	// tf2onnx Pad of N×H×W×C); the batch must stay.
+	ch := a.axisOf(n.Inputs[0])
+	before, after := 0, 0
 	for i, ax := range axes {
-		if x, _ := resolveAxis(ax, r); x <= 1 && (pads[i] != 0 || pads[i+len(axes)] != 0) {
-			a.Opaque(n, "Pad %s pads the batch or channel axis", n.Name)
+		x, _ := resolveAxis(ax, r)
+		if (x != 0 && x != ch) || (pads[i] == 0 && pads[i+len(axes)] == 0) {
+			continue
+		}
+		mode, _ := n.Attrs.String("mode", "constant")
+		if x == 0 || mode != "constant" || pads[i] < 0 || pads[i+len(axes)] < 0 {
+			a.Opaque(n, "Pad %s pads the batch axis, or the channel axis other than with a constant", n.Name)
 			return
 		}
+		before, after = pads[i], pads[i+len(axes)]
 	}
-	a.Pass(n)
+	if before == 0 && after == 0 {
+		a.Pass(n)
+		return
+	}
+	// Constant channels padded on (a shortcut zero-padded to a wider
+	// block, which the import makes of Concat(x, ConstantOfShape)): x's
+	// channels keep theirs, shifted; the padded ones hold no weights and
+	// go with whatever they meet (the block's conv filters at the Add).
+	xl := a.layoutOf(n.Inputs[0])
+	if xl == nil {
+		a.Opaque(n, "Pad %s: input has no channel axis", n.Name)
+		return
+	}
+	pb, pa := a.fresh(before), a.fresh(after)
+	for i := range pa {
+		pa[i].off += before + xl.size()
+	}
+	out := slices.Clone(pb)
+	for _, u := range xl {
+		out = append(out, unit{u.e, u.off + before, u.span})
+	}
+	out = append(out, pa...)
+	a.sources = append(a.sources, source{n.Name, n.Outputs[0], append(slices.Clone(pb), pa...), ""})
+	a.setLayoutAt(n.Outputs[0], out, ch)
+	a.fixups = append(a.fixups, padFixup{node: n.Name, before: before, width: xl.size(), after: after, axis: ch, rank: r})
 }
 
 func (a *Analysis) gather(n *graph.Node) {
@@ -913,13 +1041,45 @@ func (a *Analysis) gather(n *graph.Node) {
 	a.Pass(n)
 }
 
+// expand: Expand broadcasts its input to a shape; the channels pass when
+// their axis keeps its size, and a single channel broadcast to C (a
+// spatial gate expand_as'd to its feature map) makes C new channels, all
+// copies of it, which whatever they meet couples. Either way the shape
+// param holds the channel count, which surgery rewrites.
 func (a *Analysis) expand(n *graph.Node) {
-	si, so := a.shapes[n.Inputs[0]], a.shapes[n.Outputs[0]]
+	x, o := n.Inputs[0], n.Outputs[0]
+	si, so := a.shapes[x], a.shapes[o]
 	if len(si) != len(so) {
 		a.Opaque(n, "Expand %s changes the rank", n.Name)
 		return
 	}
-	a.Pass(n)
+	ch := a.axisOf(x)
+	if len(si) >= 2 && a.layoutOf(x) != nil && si[0] == so[0] && si[ch] == 1 && so[ch] > 1 {
+		l := a.freshValueAt(o, ch)
+		a.sources = append(a.sources, source{n.Name, o, l, ""})
+	} else {
+		a.Pass(n)
+	}
+	if a.lays[o] != nil && a.paramOf(n, 1) != nil {
+		a.fixups = append(a.fixups, shapeFixup{node: n.Name, input: 1, axis: a.axisOf(o), rank: len(so)})
+	}
+}
+
+// constantOfShape: a ConstantOfShape left as a node (too large to fold
+// at import) makes new channels, all alike, coupled with whatever they
+// meet; its shape param holds their count, which surgery rewrites.
+func (a *Analysis) constantOfShape(n *graph.Node) {
+	o := n.Outputs[0]
+	if len(a.shapes[o]) < 2 {
+		return
+	}
+	if a.paramOf(n, 0) == nil {
+		a.Opaque(n, "ConstantOfShape %s: its shape is not a param", n.Name)
+		return
+	}
+	l := a.freshValue(o)
+	a.sources = append(a.sources, source{n.Name, o, l, ""})
+	a.fixups = append(a.fixups, shapeFixup{node: n.Name, input: 0, axis: 1, rank: len(a.shapes[o])})
 }
 
 // sliceArgs are a Slice node's starts, ends, axes and steps.

@@ -387,8 +387,12 @@ func (f sliceFixup) edit(p *plan) error {
 	return nil
 }
 
-// reshapeFixup rewrites an explicit channel count in a Reshape's shape.
-type reshapeFixup struct{ node string }
+// reshapeFixup rewrites an explicit channel count in a Reshape's shape:
+// entry 1, or the last entry of a channels-last view.
+type reshapeFixup struct {
+	node string
+	axis int // the output's channel axis
+}
 
 func (f reshapeFixup) edit(p *plan) error {
 	n := p.g.Node(f.node)
@@ -397,14 +401,112 @@ func (f reshapeFixup) edit(p *plan) error {
 		return fmt.Errorf("reshape %s: shape is not a param", f.node)
 	}
 	spec := ints(prm)
-	if len(spec) < 2 || spec[1] <= 0 {
+	if len(spec) <= f.axis || spec[f.axis] <= 0 {
 		return nil
 	}
 	k := kept(p.d.lays[n.Outputs[0]], p.removed)
-	if spec[1] == k {
+	if spec[f.axis] == k {
 		return nil
 	}
-	spec[1] = k
+	spec[f.axis] = k
 	p.setInts(n, 1, spec)
+	return nil
+}
+
+// shapeFixup rewrites the channel entry of a shape param that gives a
+// node's output shape (Expand's shape, Resize's sizes, ConstantOfShape's
+// input): the import folds shape subgraphs such as Shape(x) into such
+// constants, and after surgery they must give the slimmed width. The
+// shape may be shorter than the output's rank (Expand aligns it to the
+// trailing axes); an entry of 1 or 0 broadcasts or copies and stays.
+type shapeFixup struct {
+	node  string
+	input int // which input holds the shape
+	axis  int // the output's channel axis
+	rank  int // the output's rank
+}
+
+func (f shapeFixup) edit(p *plan) error {
+	n := p.g.Node(f.node)
+	prm := p.g.Param(n.Inputs[f.input])
+	if prm == nil {
+		return fmt.Errorf("%s %s: its shape is not a param", n.Op, f.node)
+	}
+	spec := ints(prm)
+	o := n.Outputs[0]
+	k := f.axis - (f.rank - len(spec))
+	if k < 0 || k >= len(spec) || spec[k] <= 1 {
+		return nil
+	}
+	c := kept(p.d.lays[o], p.removed)
+	if spec[k] == c {
+		return nil
+	}
+	spec[k] = c
+	p.setInts(n, f.input, spec)
+	return nil
+}
+
+// padFixup sets how many constant channels a channel-axis Pad adds before
+// and after its input's: as many of the padded ones as stay.
+type padFixup struct {
+	node                 string
+	before, width, after int // channel counts as analysed
+	axis                 int // the channel axis
+	rank                 int // the input's rank (for negative axes)
+}
+
+func (f padFixup) edit(p *plan) error {
+	n := p.g.Node(f.node)
+	l := p.d.lays[n.Outputs[0]]
+	pb, _ := l.sub(0, f.before)
+	pa, _ := l.sub(f.before+f.width, f.before+f.width+f.after)
+	b, e := kept(pb, p.removed), kept(pa, p.removed)
+	if b == f.before && e == f.after {
+		return nil
+	}
+	pads, _ := n.Attrs.Ints("pads", nil)
+	attr := !hasInput(n, 1)
+	var axes []int
+	if !attr {
+		prm := p.g.Param(n.Inputs[1])
+		if prm == nil {
+			return fmt.Errorf("pad %s: pads are not a param", f.node)
+		}
+		pads = ints(prm)
+		if hasInput(n, 3) {
+			q := p.g.Param(n.Inputs[3])
+			if q == nil {
+				return fmt.Errorf("pad %s: axes are not a param", f.node)
+			}
+			axes = ints(q)
+		}
+	} else if pads == nil {
+		pads, _ = n.Attrs.Ints("paddings", nil)
+	}
+	k := len(pads) / 2
+	entry := f.axis
+	if axes != nil {
+		entry = -1
+		for i, ax := range axes {
+			if ax == f.axis || ax == f.axis-f.rank {
+				entry = i
+			}
+		}
+	}
+	if entry < 0 || entry >= k {
+		return fmt.Errorf("pad %s: no pads entry for the channel axis", f.node)
+	}
+	pads = slices.Clone(pads)
+	pads[entry], pads[entry+k] = b, e
+	if attr {
+		key := "pads"
+		if _, ok := n.Attrs["pads"]; !ok {
+			key = "paddings"
+		}
+		p.setAttr(n, key, pads)
+		return nil
+	}
+	p.setInts(n, 1, pads)
 	return nil
 }
