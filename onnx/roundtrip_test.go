@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -278,7 +279,7 @@ func TestSharedTypedParam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := graph.Compile(h); err != nil {
+	if _, err := cpu.Compile(h); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -472,7 +473,7 @@ func TestLegacyFormsExport(t *testing.T) {
 	}
 	x := randTensor(rand.New(rand.NewPCG(7, 8)), 2, 2, 3, 4)
 	run := func(g *graph.Graph) []*tensor.Tensor {
-		p, err := graph.Compile(g)
+		p, err := cpu.Compile(g)
 		if err != nil {
 			t.Fatal(err)
 		}

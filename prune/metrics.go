@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -150,11 +151,11 @@ func (m *Metrics) Lines() []string {
 // the same machine conditions (a shared machine's load changes from second
 // to second); it returns each model's median over runs passes.
 func Latencies(gs []*graph.Graph, batch, runs int) ([]time.Duration, error) {
-	progs := make([]*graph.Program, len(gs))
+	progs := make([]*cpu.Program, len(gs))
 	inputs := make([][]*tensor.Tensor, len(gs))
 	for k, g := range gs {
 		var err error
-		if progs[k], err = graph.Compile(g); err != nil {
+		if progs[k], err = cpu.Compile(g); err != nil {
 			return nil, err
 		}
 		inputs[k] = graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))

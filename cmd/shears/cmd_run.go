@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/tensor"
@@ -66,7 +67,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	prog, err := graph.CompileInference(g)
+	prog, err := cpu.CompileInference(g)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ type nodeTime struct {
 
 // printProfile prints the nodes that took most of the timed runs and the
 // time per op type, and returns every node's time, slowest first.
-func printProfile(prog *graph.Program) []nodeTime {
+func printProfile(prog *cpu.Program) []nodeTime {
 	ops := prog.OpTimes()
 	var rows []nodeTime
 	var total float64

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
@@ -65,11 +66,11 @@ func (e *outputError) Error() string { return e.msg }
 
 // checkImageInput verifies that a model has one input, N×1×28×28 as the
 // data set's images, and one output, and compiles it.
-func checkImageInput(g *graph.Graph, ds *data.Dataset) (*graph.Program, error) {
+func checkImageInput(g *graph.Graph, ds *data.Dataset) (*cpu.Program, error) {
 	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
 		return nil, fmt.Errorf("model %q has %d inputs and %d outputs; train and eval need one of each", g.Name, len(g.Inputs), len(g.Outputs))
 	}
-	prog, err := graph.Compile(g)
+	prog, err := cpu.Compile(g)
 	if err != nil {
 		return nil, err
 	}
