@@ -5,6 +5,7 @@ package onnx
 import (
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/ortref"
@@ -63,7 +64,7 @@ func TestBindORT(t *testing.T) {
 			t.Errorf("node %s (%s) is left: the shape subgraph did not fold", n.Name, n.Op)
 		}
 	}
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

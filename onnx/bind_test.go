@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
@@ -40,7 +41,7 @@ func TestBindFoldsShapeSubgraphs(t *testing.T) {
 		if want := []string{"Reshape", "Transpose", "Reshape", "Reshape"}; !slices.Equal(ops, want) {
 			t.Fatalf("after binding and folding the nodes are %v, want %v", ops, want)
 		}
-		p, err := graph.Compile(g)
+		p, err := cpu.Compile(g)
 		if err != nil {
 			t.Fatal(err)
 		}

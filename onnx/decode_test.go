@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
 )
@@ -679,7 +679,7 @@ func TestInputsThatAreInitializers(t *testing.T) {
 	if len(g.Inputs) != 1 || g.Inputs[0].Name != "x" {
 		t.Fatalf("inputs %v", g.Inputs)
 	}
-	if _, err := graph.Compile(g); err != nil {
+	if _, err := cpu.Compile(g); err != nil {
 		t.Fatal(err)
 	}
 	_ = tensor.MaxElems

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/internal/onnxpb"
@@ -141,7 +142,7 @@ func encode(g *graph.Graph) ([]byte, error) {
 	// change g.
 	sg := *g
 	sg.Nodes = slices.Clone(g.Nodes)
-	prog, err := graph.Compile(&sg)
+	prog, err := cpu.Compile(&sg)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func encode(g *graph.Graph) ([]byte, error) {
 // when the graph only runs at batch 1, e.g. a fixed reshape). An output
 // dimension that differs between the two follows the batch and is written
 // as dynamic.
-func (e *encoder) inferShapes(prog *graph.Program) error {
+func (e *encoder) inferShapes(prog *cpu.Program) error {
 	m1, err := prog.InferShapes(1)
 	if err != nil {
 		return err

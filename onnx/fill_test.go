@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
@@ -53,7 +54,7 @@ func TestFoldFills(t *testing.T) {
 	if f := g.Param(g.Nodes[1].Inputs[1]); f == nil || !slices.Equal(f.Value.Shape, []int{1, 2, 3, 3}) {
 		t.Errorf("Mul reads %q, want a 1×2×3×3 param", g.Nodes[1].Inputs[1])
 	}
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

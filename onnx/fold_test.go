@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
 )
@@ -106,7 +106,7 @@ func TestFoldShapeSubgraphs(t *testing.T) {
 	if len(g.Params) != 3 {
 		t.Errorf("%d params, want the 3 reshape shapes", len(g.Params))
 	}
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -164,7 +165,7 @@ func inferShapes(g *graph.Graph) (s1, s2 map[string][]int, err error) {
 	}()
 	sg := *g
 	sg.Nodes = append([]*graph.Node(nil), g.Nodes...)
-	p, err := graph.Compile(&sg)
+	p, err := cpu.Compile(&sg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/testutil"
@@ -162,7 +163,7 @@ func runNewer(t *testing.T, c newerCase, x *tensor.Tensor) (*graph.Graph, []*ten
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestNewerOpsets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := graph.Compile(h)
+			p, err := cpu.Compile(h)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/internal/testmodels"
@@ -75,7 +76,7 @@ func TestTorchvisionORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			tLoad := time.Since(start)
-			p, err := graph.Compile(g)
+			p, err := cpu.Compile(g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +94,7 @@ func TestTorchvisionORT(t *testing.T) {
 			// fused into the ops before them, convolutions on the blocked
 			// layout where the machine has its kernels) must agree with the
 			// plain one up to float rounding, and with ORT (below).
-			fp, err := graph.CompileInference(g)
+			fp, err := cpu.CompileInference(g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +215,7 @@ func TestZooORT(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p, err := graph.Compile(g)
+				p, err := cpu.Compile(g)
 				if err != nil {
 					t.Fatal(err)
 				}

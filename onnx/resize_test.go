@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/testutil"
 )
@@ -69,7 +69,7 @@ func TestResizeNodeTests(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		p, err := graph.Compile(g)
+		p, err := cpu.Compile(g)
 		if err != nil {
 			t.Errorf("%s: compile: %v", name, err)
 			continue

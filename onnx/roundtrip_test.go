@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
@@ -271,7 +272,7 @@ func TestSharedTypedParam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := graph.Compile(h); err != nil {
+	if _, err := cpu.Compile(h); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -465,7 +466,7 @@ func TestLegacyFormsExport(t *testing.T) {
 	}
 	x := testutil.UniformTensor(rand.New(rand.NewPCG(7, 8)), 2, 2, 3, 4)
 	run := func(g *graph.Graph) []*tensor.Tensor {
-		p, err := graph.Compile(g)
+		p, err := cpu.Compile(g)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/testutil"
@@ -356,7 +357,7 @@ func runConformance(t errorfer, f, test string) (res conformanceResult, why stri
 			res = failed
 		}
 	}()
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Errorf("%s: compile: %v", test, err)
 		return failed, ""

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/backend/cpu"
 )
 
 // APoZ scores a channel by 1 − its average percentage of zeros, the share
@@ -112,7 +112,7 @@ func (c *Context) activationStats(name string, layers []*Layer, backward bool, f
 		pos[i] = c.Dep.positions(l.Group, vals[i])
 	}
 	samples := 0
-	err := c.batches(backward, func(prog *graph.Program, n int) error {
+	err := c.batches(backward, func(prog *cpu.Program, n int) error {
 		samples += n
 		for i, l := range layers {
 			a := prog.Value(vals[i])

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 )
 
@@ -74,7 +75,7 @@ func (c *Context) gradTimesWeight(name string, layers []*Layer, oneBatch bool) e
 		grads[n] = nil
 	}
 	seen, done := 0, false
-	err := c.batches(true, func(prog *graph.Program, n int) error {
+	err := c.batches(true, func(prog *cpu.Program, n int) error {
 		if done {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/train"
@@ -318,11 +319,11 @@ func weightsOnly(name string, layers []*Layer) error {
 // batches runs the calibration set through a compiled program in
 // inference mode, calling f after each forward (and, with backward, after
 // the backward of the mean cross-entropy loss).
-func (c *Context) batches(backward bool, f func(prog *graph.Program, n int) error) error {
+func (c *Context) batches(backward bool, f func(prog *cpu.Program, n int) error) error {
 	if c.Calib == nil {
 		return fmt.Errorf("prune: no calibration data")
 	}
-	prog, err := graph.Compile(c.Graph)
+	prog, err := cpu.Compile(c.Graph)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/tensor"
@@ -59,7 +60,7 @@ func randInput(g *graph.Graph, batch int, r *rand.Rand) []*tensor.Tensor {
 // run returns copies of g's outputs in inference mode.
 func run(t *testing.T, g *graph.Graph, xs []*tensor.Tensor) []*tensor.Tensor {
 	t.Helper()
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

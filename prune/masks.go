@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/train"
@@ -67,7 +68,7 @@ func zeroWhere(x, mask []float32) {
 // train.AfterBackward): masked gradients keep optimiser state
 // (momentum, Adam moments) at zero for pruned weights, and keep
 // gradient-based criteria and regularisers from seeing them.
-func (m Masks) MaskGrads(prog *graph.Program) {
+func (m Masks) MaskGrads(prog *cpu.Program) {
 	for name, mk := range m {
 		if g := prog.Grad(name); g != nil && len(g.Data) == len(mk.Data) {
 			zeroWhere(g.Data, mk.Data)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -161,7 +162,7 @@ var deployedInputSeed = [2]uint64{1, 0x1a9}
 
 // timedTurn, when set (tests only), sees each turn's program and inputs
 // once the turn's pass is timed, before the program is released.
-var timedTurn func(model int, p *graph.Program, inputs []*tensor.Tensor)
+var timedTurn func(model int, p *cpu.Program, inputs []*tensor.Tensor)
 
 // Latencies times several models at one batch size on the path `shears
 // run` deploys them on: compiled with graph.CompileInference (BatchNorm
@@ -235,7 +236,7 @@ func timeTurn(ctx context.Context, model int, g *graph.Graph, inputs []*tensor.T
 	if ctx.Err() != nil {
 		return 0, nil
 	}
-	prog, err := graph.CompileInference(g)
+	prog, err := cpu.CompileInference(g)
 	if err != nil {
 		return 0, err
 	}
@@ -247,7 +248,7 @@ func timeTurn(ctx context.Context, model int, g *graph.Graph, inputs []*tensor.T
 	// goroutine so that a cancelled ctx returns now, not after a pass that
 	// may take seconds (a large model at batch 64).
 	done := make(chan result, 1)
-	go func(prog *graph.Program) {
+	go func(prog *cpu.Program) {
 		if _, err := prog.Forward(false, inputs...); err != nil || ctx.Err() != nil {
 			done <- result{err: err}
 			return

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
@@ -26,7 +27,7 @@ func cliInputs(g *graph.Graph, batch int) []*tensor.Tensor {
 }
 
 // withTimedTurn installs the timedTurn hook for one test.
-func withTimedTurn(t *testing.T, hook func(model int, p *graph.Program, inputs []*tensor.Tensor)) {
+func withTimedTurn(t *testing.T, hook func(model int, p *cpu.Program, inputs []*tensor.Tensor)) {
 	t.Helper()
 	timedTurn = hook
 	t.Cleanup(func() { timedTurn = nil })
@@ -48,7 +49,7 @@ func TestLatenciesDeployedPath(t *testing.T) {
 	}
 	const batch, runs = 2, 3
 	var order []int
-	withTimedTurn(t, func(model int, p *graph.Program, inputs []*tensor.Tensor) {
+	withTimedTurn(t, func(model int, p *cpu.Program, inputs []*tensor.Tensor) {
 		order = append(order, model)
 		g := gs[model]
 		if _, err := p.Forward(true, inputs...); err == nil {
@@ -72,7 +73,7 @@ func TestLatenciesDeployedPath(t *testing.T) {
 				t.Errorf("model %d: input %d differs from shears run --random-input's", model, k)
 			}
 		}
-		cli, err := graph.CompileInference(g)
+		cli, err := cpu.CompileInference(g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +121,7 @@ func programHeap(t *testing.T, g *graph.Graph, batch int) uint64 {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
-	p, err := graph.CompileInference(g)
+	p, err := cpu.CompileInference(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestLatenciesOneProgramAtATime(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapAlloc
 	var peak uint64
-	withTimedTurn(t, func(int, *graph.Program, []*tensor.Tensor) {
+	withTimedTurn(t, func(int, *cpu.Program, []*tensor.Tensor) {
 		runtime.ReadMemStats(&ms)
 		peak = max(peak, ms.HeapAlloc-min(ms.HeapAlloc, base))
 	})

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
@@ -96,7 +97,7 @@ func TestMaskedChannelsAreZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestMaskGrads(t *testing.T) {
 		mk.Data[i] = float32(i % 2)
 	}
 	m := Masks{"fc2.weight": mk}
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/train"
 )
@@ -14,7 +15,7 @@ import (
 // towards zero, and pruning removes it with little loss.
 type Regularizer interface {
 	Name() string
-	AddGrad(g *graph.Graph, prog *graph.Program)
+	AddGrad(g *graph.Graph, prog *cpu.Program)
 }
 
 // AttachRegularizer makes t add r's gradient after every backward pass,
@@ -33,7 +34,7 @@ type L1 struct{ Lambda float64 }
 
 func (r L1) Name() string { return fmt.Sprintf("l1(%g)", r.Lambda) }
 
-func (r L1) AddGrad(g *graph.Graph, prog *graph.Program) {
+func (r L1) AddGrad(g *graph.Graph, prog *cpu.Program) {
 	for _, p := range Weights(g) {
 		addSign(prog, p, r.Lambda)
 	}
@@ -47,7 +48,7 @@ type BNL1 struct{ Lambda float64 }
 
 func (r BNL1) Name() string { return fmt.Sprintf("bn-l1(%g)", r.Lambda) }
 
-func (r BNL1) AddGrad(g *graph.Graph, prog *graph.Program) {
+func (r BNL1) AddGrad(g *graph.Graph, prog *cpu.Program) {
 	params := g.ParamMap()
 	for name := range bnScales(g) {
 		if p := params[name]; p != nil && p.Trainable {
@@ -56,7 +57,7 @@ func (r BNL1) AddGrad(g *graph.Graph, prog *graph.Program) {
 	}
 }
 
-func addSign(prog *graph.Program, p *graph.Param, lambda float64) {
+func addSign(prog *cpu.Program, p *graph.Param, lambda float64) {
 	gr := prog.Grad(p.Name)
 	if gr == nil {
 		return
@@ -102,7 +103,7 @@ func ParseRegularizer(name string, lambda float64) (Regularizer, error) {
 	return nil, fmt.Errorf("unknown regulariser %q (l1, bn-l1, group-lasso-filter, group-lasso-channel, group-lasso-shape)", name)
 }
 
-func (r GroupLasso) AddGrad(g *graph.Graph, prog *graph.Program) {
+func (r GroupLasso) AddGrad(g *graph.Graph, prog *cpu.Program) {
 	for _, p := range Weights(g) {
 		gr := prog.Grad(p.Name)
 		if gr == nil {

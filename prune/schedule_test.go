@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
@@ -115,7 +116,7 @@ func TestIterativeKeepsPruned(t *testing.T) {
 
 func gradsAfter(t *testing.T, g *graph.Graph, r Regularizer) (before, after map[string][]float32) {
 	t.Helper()
-	prog, err := graph.Compile(g)
+	prog, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestRegularizers(t *testing.T) {
 	h := bg.bn("bn1", bg.conv("conv1", "x", 1, 3, 1, 1), 3)
 	gb := bg.head(bg.op("relu1", "Relu", nil, h), 3)
 	copy(gb.Param("bn1.weight").Value.Data, []float32{0.5, -2, 1})
-	prog, _ := graph.Compile(gb)
+	prog, _ := cpu.Compile(gb)
 	x := tensor.New(2, 1, 2, 2)
 	x.Fill(1)
 	outs, _ := prog.Forward(true, x)

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -55,7 +56,7 @@ func PruneGroups(g *graph.Graph, keep map[*Group][]int) error {
 	}
 	c := g.Clone()
 	p.apply(c)
-	if _, err := graph.Compile(c); err != nil {
+	if _, err := cpu.Compile(c); err != nil {
 		return fmt.Errorf("prune: the pruned graph does not compile: %w", err)
 	}
 	p.apply(g)

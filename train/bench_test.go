@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
@@ -14,7 +15,7 @@ import (
 // for the whole-program comparison with PyTorch).
 func benchTrainStep(b *testing.B, build func(uint64) *graph.Graph) {
 	g := build(1)
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 )
 
@@ -56,8 +57,8 @@ func (p Phase) String() string {
 // whole run: read it during the call, do not keep it.
 type State struct {
 	Trainer *Trainer
-	Graph   *graph.Graph   // the model being trained (Trainer.Graph)
-	Program *graph.Program // its compiled training program
+	Graph   *graph.Graph // the model being trained (Trainer.Graph)
+	Program *cpu.Program // its compiled training program
 
 	Epoch, Epochs int // Epoch is 0-based
 	Batches       int // batches per epoch

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
@@ -125,7 +126,7 @@ func TestCustomLossRegression(t *testing.T) {
 		}
 	}
 
-	prog, err := graph.Compile(initial)
+	prog, err := cpu.Compile(initial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func images(ds *data.Dataset) *tensor.Tensor {
 
 func forward(t *testing.T, g *graph.Graph, ds *data.Dataset) []*tensor.Tensor {
 	t.Helper()
-	prog, err := graph.Compile(g)
+	prog, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
@@ -75,12 +76,12 @@ type Trainer struct {
 	callbacks [numPhases][]Callback // see On
 	onErr     []error               // bad On calls, reported by Run
 
-	prog *graph.Program
+	prog *cpu.Program
 	opt  Optimizer
 }
 
 // Program returns the compiled program (after Run started).
-func (t *Trainer) Program() *graph.Program { return t.prog }
+func (t *Trainer) Program() *cpu.Program { return t.prog }
 
 // Run trains for Config.Epochs and evaluates on Test.
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
@@ -94,7 +95,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	if t.Train == nil || t.Train.N == 0 {
 		return nil, fmt.Errorf("train: no training data")
 	}
-	prog, err := graph.Compile(t.Graph)
+	prog, err := cpu.Compile(t.Graph)
 	if err != nil {
 		return nil, err
 	}
@@ -322,13 +323,13 @@ func feedInputs(f InputFeeder, b Batch, n int) ([]*tensor.Tensor, error) {
 // Evaluate returns the top-1 accuracy of g on ds in inference mode. prog
 // may be nil (a program is compiled). g must have one input; output 0
 // holds the logits.
-func Evaluate(ctx context.Context, g *graph.Graph, prog *graph.Program, ds *data.Dataset, batch int, progress func(Progress)) (float64, error) {
+func Evaluate(ctx context.Context, g *graph.Graph, prog *cpu.Program, ds *data.Dataset, batch int, progress func(Progress)) (float64, error) {
 	if prog == nil {
 		if g == nil {
 			return 0, fmt.Errorf("evaluate: no model")
 		}
 		var err error
-		if prog, err = graph.Compile(g); err != nil {
+		if prog, err = cpu.Compile(g); err != nil {
 			return 0, err
 		}
 		prog.Threads = parallel.Threads()
@@ -340,7 +341,7 @@ func Evaluate(ctx context.Context, g *graph.Graph, prog *graph.Program, ds *data
 }
 
 // evaluate is Evaluate with the other inputs of the model from feeder.
-func evaluate(ctx context.Context, prog *graph.Program, ds *data.Dataset, batch int, progress func(Progress), feeder InputFeeder) (float64, error) {
+func evaluate(ctx context.Context, prog *cpu.Program, ds *data.Dataset, batch int, progress func(Progress), feeder InputFeeder) (float64, error) {
 	loader, err := data.NewLoader(ds, batch, false, data.Augment{}, 0)
 	if err != nil {
 		return 0, err

@@ -3,6 +3,7 @@ package zoo
 import (
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -20,7 +21,7 @@ func TestCountsMatchZOO(t *testing.T) {
 		if total.Params != m.Params || total.MACs != m.MACs {
 			t.Errorf("%s: params %d MACs %d, ZOO.md says %d and %d", name, total.Params, total.MACs, m.Params, m.MACs)
 		}
-		p, err := graph.Compile(g)
+		p, err := cpu.Compile(g)
 		if err != nil {
 			t.Fatal(err)
 		}

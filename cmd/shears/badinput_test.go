@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/tensor"
@@ -336,14 +337,14 @@ func TestBadInputTable(t *testing.T) {
 // The memory estimate sums every value at the batch, counting a fused
 // value once: the bomb's eight 2³⁰-float values and its one-float input.
 func TestActivationBytes(t *testing.T) {
-	p, err := graph.Compile(activationBomb())
+	p, err := cpu.Compile(activationBomb())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, err := p.ActivationBytes(1); err != nil || n != 8<<32+4 {
 		t.Errorf("bomb: %d bytes, %v; want %d", n, err, int64(8<<32+4))
 	}
-	p, err = graph.Compile(zoo.LeNet5(1))
+	p, err = cpu.Compile(zoo.LeNet5(1))
 	if err != nil {
 		t.Fatal(err)
 	}

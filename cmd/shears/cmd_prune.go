@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
@@ -354,7 +355,7 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s 
 // limit: fine-tuning at its batch (with gradients), latency timing at
 // batch 64. A fine-tuning batch larger than the data is capped by it.
 func pruneMemory(g *graph.Graph, r recipe.Recipe, env recipe.Env, maxMem int64, s streams) error {
-	prog, err := graph.Compile(g)
+	prog, err := cpu.Compile(g)
 	if err != nil {
 		return err
 	}

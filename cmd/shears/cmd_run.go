@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/report"
@@ -90,7 +91,7 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 	if err := checkOutputs(outs0, false); err != nil {
 		return err
 	}
-	prog, err := graph.CompileInference(g)
+	prog, err := cpu.CompileInference(g)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 
 // printProfile prints the nodes that took most of the timed runs and the
 // time per op type, and returns every node's time, slowest first.
-func printProfile(s streams, prog *graph.Program) []report.NodeTime {
+func printProfile(s streams, prog *cpu.Program) []report.NodeTime {
 	ops := prog.OpTimes()
 	var rows []report.NodeTime
 	var total float64

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
@@ -41,7 +42,7 @@ func maxMemoryFlag(fs *flag.FlagSet) *sizeFlag {
 
 // checkMemory refuses to run prog at batch when the activations it would
 // allocate (twice that when training: a gradient per value) pass limit.
-func checkMemory(prog *graph.Program, batch int, training bool, limit int64) error {
+func checkMemory(prog *cpu.Program, batch int, training bool, limit int64) error {
 	need, err := prog.ActivationBytes(batch)
 	if err != nil {
 		return err
@@ -70,7 +71,7 @@ func capBatch(batch, n int, flagName string, notes *[]string) int {
 // checkImageModel verifies that a model takes N×1×28×28 and gives N×10,
 // the contract for training and evaluating on the built-in data sets, and
 // returns its compiled program.
-func checkImageModel(g *graph.Graph, ds *data.Dataset) (*graph.Program, error) {
+func checkImageModel(g *graph.Graph, ds *data.Dataset) (*cpu.Program, error) {
 	prog, err := checkImageInput(g, ds)
 	if err != nil {
 		return nil, err
@@ -94,11 +95,11 @@ func (e *outputError) Error() string { return e.msg }
 
 // checkImageInput verifies that a model has one input, N×1×28×28 as the
 // data set's images, and one output, and compiles it.
-func checkImageInput(g *graph.Graph, ds *data.Dataset) (*graph.Program, error) {
+func checkImageInput(g *graph.Graph, ds *data.Dataset) (*cpu.Program, error) {
 	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
 		return nil, fmt.Errorf("model %q has %d inputs and %d outputs; train and eval need one of each", g.Name, len(g.Inputs), len(g.Outputs))
 	}
-	prog, err := graph.Compile(g)
+	prog, err := cpu.Compile(g)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
@@ -103,7 +103,7 @@ func TestRunExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ import (
 	"strings"
 	"time"
 
+	cpubackend "github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/internal/parallel"
@@ -158,7 +159,7 @@ func loadModel(name, tvDir string) ([]byte, *graph.Graph, error) {
 }
 
 func bench(name string, model []byte, g *graph.Graph, batch, threads int, minTime time.Duration, minRuns int) (string, error) {
-	prog, err := graph.CompileInference(g)
+	prog, err := cpubackend.CompileInference(g)
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/tensor"
@@ -41,7 +42,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // the ONNX bytes model in ORT on xs: runs forward passes per block after
 // a warm-up pass, latencyRounds blocks each, and returns the medians.
 func measure(g *graph.Graph, model []byte, threads, runs int, xs []*tensor.Tensor) (timing, error) {
-	p, err := graph.CompileInference(g)
+	p, err := cpu.CompileInference(g)
 	if err != nil {
 		return timing{}, err
 	}

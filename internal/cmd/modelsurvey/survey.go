@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/ortref"
@@ -389,7 +390,7 @@ func inputs(g *graph.Graph, shapes map[string][]int) ([]*tensor.Tensor, error) {
 }
 
 func forward(g *graph.Graph, threads int, xs []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		return nil, err
 	}
