@@ -956,3 +956,11 @@ func readSlice(n *graph.Node, params map[string]*graph.Param) (sliceArgs, error)
 	}
 	return s, nil
 }
+
+// Rules of the ops added for shipped models (issue 13).
+func init() {
+	// Gelu and Mish are elementwise: channels pass on whichever axis.
+	for _, op := range []string{"Gelu", "Mish"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
+	}
+}
