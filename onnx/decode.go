@@ -287,6 +287,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 	if err := d.checkLegacySoftmax(); err != nil {
 		return nil, err
 	}
+	if err := d.groupNormPerChannel(); err != nil {
+		return nil, err
+	}
 	graph.LabelAxes(d.g)
 	if err := d.g.CheckTrainOverrides(); err != nil {
 		return nil, d.errf("%s: %s", TrainableKey, strings.TrimPrefix(err.Error(), "graph: "))

@@ -380,3 +380,61 @@ func (d *decoder) upsampleToResize(n *graph.Node) error {
 	n.Attrs = graph.Attrs{"mode": mode, "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
 	return nil
 }
+
+// groupNormPerChannel rewrites the per-group scale and bias of opset-18
+// GroupNormalization (num_groups elements) into opset 21's per-channel
+// form, the IR's, by repeating each group's value over its channels. Only
+// constant (param) values are rewritten; a computed per-group scale stays
+// as it is, which the op runs as well.
+func (d *decoder) groupNormPerChannel() error {
+	if d.opset >= 21 {
+		return nil
+	}
+	var nodes []*graph.Node
+	for _, n := range d.g.Nodes {
+		if n.Op == "GroupNormalization" {
+			nodes = append(nodes, n)
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	shapes, _, err := inferShapes(d.g)
+	if err != nil {
+		return d.nodeErr(nodes[0], "opset %d GroupNormalization has one scale and bias per group; rewriting them per channel (opset 21) needs shape inference, which failed: %v", d.opset, err)
+	}
+	params := d.g.ParamMap()
+	replaced := map[string]bool{}
+	for _, n := range nodes {
+		groups, err := n.Attrs.Int("num_groups", 0)
+		if err != nil || len(n.Inputs) < 3 {
+			continue // the op's own checks name the problem
+		}
+		x := shapes[n.Inputs[0]]
+		if len(x) < 2 || groups < 1 || x[1] == groups || x[1]%groups != 0 {
+			continue
+		}
+		c := x[1]
+		for i := 1; i <= 2; i++ {
+			p := params[n.Inputs[i]]
+			if p == nil || p.Value.Len() != groups {
+				continue
+			}
+			t := tensor.New(c)
+			for ch := range c {
+				t.Data[ch] = p.Value.Data[ch/(c/groups)]
+			}
+			name := d.fresh(p.Name + "_per_channel")
+			d.g.AddParam(name, t, p.Trainable)
+			n.Inputs[i] = name
+			replaced[p.Name] = true
+		}
+	}
+	// The per-group params go when nothing else reads them.
+	readers := d.g.Consumers()
+	d.g.Params = slices.DeleteFunc(d.g.Params, func(p *graph.Param) bool {
+		return replaced[p.Name] && len(readers[p.Name]) == 0 &&
+			!slices.ContainsFunc(d.g.Outputs, func(o graph.ValueInfo) bool { return o.Name == p.Name })
+	})
+	return nil
+}

@@ -963,4 +963,75 @@ func init() {
 	for _, op := range []string{"Gelu", "Mish"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
 	}
+	RegisterRule("GroupNormalization", Rule{Apply: (*Analysis).groupNorm, Features: features(1, 0, 2, 0)})
+}
+
+// groupNorm: GroupNormalization normalises each group of C/num_groups
+// channels by the group's own statistics, so removing one channel of a
+// group changes the others; removing a whole group does not touch the
+// rest. The channels of a group are coupled into one unit (pruned
+// together, with their scale and bias), and num_groups shrinks with the
+// groups removed. One group (a LayerNorm over channels and positions)
+// leaves nothing to prune.
+func (a *Analysis) groupNorm(n *graph.Node) {
+	x := n.Inputs[0]
+	for i := 1; i <= 2; i++ {
+		if a.paramOf(n, i) == nil {
+			a.Opaque(n, "GroupNormalization %s: input %d is not a param", n.Name, i)
+			return
+		}
+	}
+	xl := a.layoutOf(x)
+	if xl == nil {
+		a.Opaque(n, "GroupNormalization %s: input has no channel axis", n.Name)
+		return
+	}
+	groups, _ := n.Attrs.Int("num_groups", 0)
+	c := a.shapes[x][1]
+	switch {
+	case groups <= 1:
+		a.Opaque(n, "GroupNormalization %s normalises all its channels together (num_groups %d)", n.Name, groups)
+		return
+	case c%groups != 0:
+		a.Opaque(n, "GroupNormalization %s: %d channels do not split into %d groups", n.Name, c, groups)
+		return
+	case len(xl) != c:
+		a.Opaque(n, "GroupNormalization %s: each channel of its input %s spans several positions (made by a Reshape that merged axes)", n.Name, x)
+		return
+	}
+	for i := 1; i <= 2; i++ {
+		if p := a.paramOf(n, i); p.Value.Len() != c {
+			a.Opaque(n, "GroupNormalization %s: its %s has one value per group, not per channel", n.Name, []string{"scale", "bias"}[i-1])
+			return
+		}
+	}
+	cpg := c / groups
+	for k := range groups {
+		for j := 1; j < cpg; j++ {
+			a.union(xl[k*cpg+j].e, xl[k*cpg].e)
+		}
+	}
+	a.bind(n.Inputs[1], 0, xl)
+	a.bind(n.Inputs[2], 0, xl)
+	a.setLayout(n.Outputs[0], xl)
+	a.fixups = append(a.fixups, groupNormFixup{node: n.Name, perGroup: cpg})
+}
+
+// groupNormFixup sets num_groups of a GroupNormalization after whole
+// groups of its channels were removed.
+type groupNormFixup struct {
+	node     string
+	perGroup int
+}
+
+func (f groupNormFixup) edit(p *plan) error {
+	n := p.g.Node(f.node)
+	k := kept(p.d.lays[n.Outputs[0]], p.removed)
+	if k%f.perGroup != 0 {
+		return fmt.Errorf("GroupNormalization %s: %d channels left for %d per group", f.node, k, f.perGroup)
+	}
+	if old, _ := n.Attrs.Int("num_groups", 0); old != k/f.perGroup {
+		p.setAttr(n, "num_groups", k/f.perGroup)
+	}
+	return nil
 }

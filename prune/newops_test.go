@@ -1,0 +1,69 @@
+package prune
+
+import (
+	"testing"
+
+	"github.com/shearsml/shears/graph"
+)
+
+// groupNormNet is conv(3→8) → GroupNormalization(num_groups) → Relu →
+// conv(8→6) → head.
+func groupNormNet(groups int) *graph.Graph {
+	b := newGB("groupnorm", 3, 6, 6)
+	c1 := b.conv("conv1", "x", 3, 8, 3, 1)
+	s, sh := b.rand(0.5, 8), b.rand(0.5, 8)
+	for i := range s.Data {
+		s.Data[i] += 1
+	}
+	gn := b.op("gn", "GroupNormalization", graph.Attrs{"num_groups": groups, "epsilon": float32(1e-5)},
+		c1, b.param("gn.scale", s), b.param("gn.bias", sh))
+	y := b.conv("conv2", b.op("relu", "Relu", nil, gn), 8, 6, 3, 1)
+	return b.head(y, 6)
+}
+
+// A GroupNormalization prunes whole groups: conv1's 8 filters are 4
+// units of 2, and num_groups follows.
+func TestGroupNormPrunesWholeGroups(t *testing.T) {
+	g := groupNormNet(4)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "conv1"); grp.Channels != 4 {
+		t.Fatalf("conv1's group has %d units, want 4 (one per normalisation group): %s", grp.Channels, grp)
+	}
+	slim := pruneBothWays(t, g, 5)
+	// 30% of 4 groups is one group: 3 are left.
+	if n, _ := slim.Node("gn").Attrs.Int("num_groups", 0); n != 3 {
+		t.Errorf("slimmed num_groups %d, want 3", n)
+	}
+	if s := slim.Param("gn.scale").Value.Shape; s[0] != 6 {
+		t.Errorf("slimmed scale has shape %v, want [6]", s)
+	}
+	// One channel per group: channels prune one by one.
+	d, err = Analyze(groupNormNet(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "conv1"); grp.Channels != 8 {
+		t.Errorf("num_groups 8: conv1's group has %d units, want 8", grp.Channels)
+	}
+	pruneBothWays(t, groupNormNet(8), 6)
+}
+
+// One group normalises every channel together: conv1 is refused, with
+// the reason.
+func TestGroupNormOneGroupIsOpaque(t *testing.T) {
+	d, err := Analyze(groupNormNet(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !unprunable(d, "normalises all its channels together (num_groups 1)") {
+		t.Errorf("num_groups 1: no refusal naming it; unprunable: %v", d.Unprunable())
+	}
+	for _, grp := range d.Groups() {
+		if grp.Owner == "conv1" {
+			t.Errorf("num_groups 1: conv1 is prunable: %s", grp)
+		}
+	}
+}
