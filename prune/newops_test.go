@@ -67,3 +67,24 @@ func TestGroupNormOneGroupIsOpaque(t *testing.T) {
 		}
 	}
 }
+
+// An L2 norm over the spatial axes (a normalised embedding's pooling)
+// passes channels; one over the channels fixes them.
+func TestReduceL2Rule(t *testing.T) {
+	b := newGB("l2", 3, 4, 4)
+	c1 := b.conv("conv1", "x", 3, 8, 3, 1)
+	pooled := b.op("l2", "ReduceL2", graph.Attrs{"axes": []int{2, 3}, "keepdims": 1}, c1)
+	g := b.head(b.conv("conv2", pooled, 8, 6, 1, 1), 6)
+	pruneBothWays(t, g, 3)
+
+	b = newGB("l2c", 3, 4, 4)
+	c1 = b.conv("conv1", "x", 3, 8, 3, 1)
+	norm := b.op("l2", "ReduceL2", graph.Attrs{"axes": []int{1}, "keepdims": 1}, c1)
+	d, err := Analyze(b.head(b.op("div", "Div", nil, c1, norm), 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !unprunable(d, "ReduceL2 l2 reduces over the batch or channel axis") {
+		t.Errorf("ReduceL2 over channels: no refusal naming it; unprunable: %v", d.Unprunable())
+	}
+}

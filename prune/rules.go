@@ -964,6 +964,11 @@ func init() {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
 	}
 	RegisterRule("GroupNormalization", Rule{Apply: (*Analysis).groupNorm, Features: features(1, 0, 2, 0)})
+	// The sum-of-a-function reductions pass channels they do not reduce,
+	// like ReduceSum.
+	for _, op := range []string{"ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).reduce, AnyAxis: true})
+	}
 }
 
 // groupNorm: GroupNormalization normalises each group of C/num_groups
