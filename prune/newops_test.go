@@ -88,3 +88,25 @@ func TestReduceL2Rule(t *testing.T) {
 		t.Errorf("ReduceL2 over channels: no refusal naming it; unprunable: %v", d.Unprunable())
 	}
 }
+
+// A Tile along the spatial axes passes channels; along the channels it
+// is opaque, with the reason.
+func TestTileRule(t *testing.T) {
+	b := newGB("tile", 3, 4, 4)
+	c1 := b.conv("conv1", "x", 3, 8, 3, 1)
+	tiled := b.op("tile", "Tile", nil, c1, b.param("reps", ints2t(1, 1, 2, 3)))
+	b.g.Param("reps").Trainable = false
+	pruneBothWays(t, b.head(b.conv("conv2", tiled, 8, 6, 3, 1), 6), 4)
+
+	b = newGB("tilec", 3, 4, 4)
+	c1 = b.conv("conv1", "x", 3, 8, 3, 1)
+	tiled = b.op("tile", "Tile", nil, c1, b.param("reps", ints2t(1, 2, 1, 1)))
+	b.g.Param("reps").Trainable = false
+	d, err := Analyze(b.head(b.conv("conv2", tiled, 16, 6, 3, 1), 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !unprunable(d, "Tile tile repeats the channel axis (axis 1) 2 times") {
+		t.Errorf("Tile over channels: no refusal naming it; unprunable: %v", d.Unprunable())
+	}
+}

@@ -969,6 +969,26 @@ func init() {
 	for _, op := range []string{"ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).reduce, AnyAxis: true})
 	}
+	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
+}
+
+// tile: Tile repeats its input along axes; channels pass when the channel
+// axis (and the batch) is repeated once. Repeating the channel axis makes
+// output channels that are copies of input ones, interleaved in blocks,
+// which no channel slice describes: opaque.
+func (a *Analysis) tile(n *graph.Node) {
+	p := a.paramOf(n, 1)
+	if p == nil {
+		a.Opaque(n, "Tile %s: repeats are not a param", n.Name)
+		return
+	}
+	reps := ints(p)
+	ch := a.axisOf(n.Inputs[0])
+	if ch < len(reps) && reps[ch] != 1 {
+		a.Opaque(n, "Tile %s repeats the channel axis (axis %d) %d times: its output channels are copies of its input's", n.Name, ch, reps[ch])
+		return
+	}
+	a.Pass(n)
 }
 
 // groupNorm: GroupNormalization normalises each group of C/num_groups
