@@ -110,3 +110,48 @@ func TestTileRule(t *testing.T) {
 		t.Errorf("Tile over channels: no refusal naming it; unprunable: %v", d.Unprunable())
 	}
 }
+
+// An Einsum that is a linear layer prunes like a Gemm, with its weight
+// either way round; an attention product is opaque, naming its equation.
+func TestEinsumRule(t *testing.T) {
+	for _, c := range []struct {
+		eq        string
+		transpose bool
+	}{{"nd,df->nf", false}, {"nd,fd->nf", true}} {
+		b := newGB("einsum", 3, 6, 6)
+		c1 := b.conv("conv1", "x", 3, 8, 3, 1)
+		flat := b.op("flatten", "Flatten", graph.Attrs{"axis": 1}, b.op("gap", "GlobalAveragePool", nil, c1))
+		w1, w2 := b.rand(0.3, 8, 10), b.rand(0.3, 10, 4)
+		if c.transpose {
+			w1, w2 = b.rand(0.3, 10, 8), b.rand(0.3, 4, 10)
+		}
+		e1 := b.op("fc1", "Einsum", graph.Attrs{"equation": c.eq}, flat, b.param("fc1.w", w1))
+		e2 := b.op("fc2", "Einsum", graph.Attrs{"equation": c.eq}, b.op("relu", "Relu", nil, e1), b.param("fc2.w", w2))
+		g := b.done(e2)
+		d, err := Analyze(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if grp := groupOf(t, d, "fc1"); grp.Channels != 10 {
+			t.Errorf("%s: fc1's group has %d channels, want 10", c.eq, grp.Channels)
+		}
+		slim := pruneBothWays(t, g, 7)
+		axis := 1
+		if c.transpose {
+			axis = 0
+		}
+		if s := slim.Param("fc1.w").Value.Shape; s[axis] != 7 || s[1-axis] != 6 {
+			t.Errorf("%s: slimmed fc1.w has shape %v", c.eq, s)
+		}
+	}
+
+	b := newGB("attn", 4, 6)
+	s := b.op("scores", "Einsum", graph.Attrs{"equation": "bid,bjd->bij"}, "x", "x")
+	d, err := Analyze(b.done(b.op("mix", "Einsum", graph.Attrs{"equation": "bij,bjd->bid"}, s, "x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !unprunable(d, `Einsum scores ("bid,bjd->bij"): only a linear layer`) {
+		t.Errorf("attention Einsum: no refusal naming its equation; unprunable: %v", d.Unprunable())
+	}
+}

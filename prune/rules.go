@@ -970,6 +970,37 @@ func init() {
 		RegisterRule(op, Rule{Apply: (*Analysis).reduce, AnyAxis: true})
 	}
 	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
+	RegisterRule("Einsum", Rule{Apply: (*Analysis).einsum, AnyAxis: true, Features: einsumFeatures})
+}
+
+// einsum: an Einsum that is a linear layer over the last axis, x·W with
+// W a 2-D param ("bsd,df->bsf", or "bsd,fd->bsf"), is a MatMul by a
+// weight: new features from W's out axis when x's channels are its last
+// axis, else the channels pass and W makes no channels. Other equations
+// are opaque, with the equation in the reason.
+func (a *Analysis) einsum(n *graph.Node) {
+	eq, _ := n.Attrs.String("equation", "")
+	w, use, ok := graph.WeightOf(a.g, n, a.params)
+	if !ok {
+		a.Opaque(n, "Einsum %s (%q): only a linear layer x·W with W a 2-D param, such as \"bsd,df->bsf\", has a channel rule", n.Name, eq)
+		return
+	}
+	sa := a.shapes[n.Inputs[0]]
+	if len(sa) == 2 || a.axisOf(n.Inputs[0]) == len(sa)-1 {
+		a.linear(n, w, use.In)
+		return
+	}
+	a.Pass(n)
+	a.refuse(n, fmt.Sprintf("Einsum %s (%q) multiplies along axis %d, not the channel axis (axis %d of %s): its weight %s makes no channels",
+		n.Name, eq, len(sa)-1, a.axisOf(n.Inputs[0]), batchShape(sa), w.Name), "feature", ParamAxis{Param: w.Name, Axis: use.Out})
+}
+
+// einsumFeatures: the out axis of a linear-layer Einsum's weight.
+func einsumFeatures(a *Analysis, n *graph.Node) []ParamAxis {
+	if _, use, ok := graph.WeightOf(a.g, n, a.params); ok {
+		return a.feature(nil, n, use.Input, use.Out)
+	}
+	return nil
 }
 
 // tile: Tile repeats its input along axes; channels pass when the channel
