@@ -757,7 +757,7 @@ func (d *decoder) checkConvRanks() error {
 // constInputs lists, per op, float inputs that decide output shapes and
 // so must be constants; int64 ones are refused anyway, as graph inputs
 // must be float32.
-var constInputs = map[string][]int{"Resize": {2, 3}}
+var constInputs = map[string][]int{"Resize": {2, 3}, "Range": {0, 1, 2}}
 
 // checkConstInputs refuses, at import, shape-deciding inputs that are
 // graph inputs: no batch of data can make them constant.
