@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestDoubleNodeTestsAsFloat(t *testing.T) {
 			t.Errorf("%s: %v", test, err)
 			continue
 		}
-		if err := runAsFloat(t, g, filepath.Dir(f), test); err != nil {
+		if err := runAsFloat(t, g, filepath.Dir(f), nil); err != nil {
 			t.Errorf("%s: %v", test, err)
 			continue
 		}
@@ -74,8 +75,9 @@ func TestDoubleNodeTestsAsFloat(t *testing.T) {
 	t.Logf("float64 node tests run in float32: %s", strings.Join(counts, ", "))
 }
 
-// runAsFloat runs every data set of a test on g.
-func runAsFloat(t *testing.T, g *graph.Graph, dir, test string) error {
+// runAsFloat runs every data set of a test on g; files[k] is the index of
+// the input file that holds g's input k (nil: k itself).
+func runAsFloat(t *testing.T, g *graph.Graph, dir string, files []int) error {
 	p, err := graph.Compile(g)
 	if err != nil {
 		return fmt.Errorf("compile: %v", err)
@@ -87,7 +89,11 @@ func runAsFloat(t *testing.T, g *graph.Graph, dir, test string) error {
 	for _, set := range sets {
 		var ins []*tensor.Tensor
 		for k := range g.Inputs {
-			x := readTensorFile(t, filepath.Join(set, fmt.Sprintf("input_%d.pb", k)))
+			file := k
+			if files != nil {
+				file = files[k]
+			}
+			x := readTensorFile(t, filepath.Join(set, fmt.Sprintf("input_%d.pb", file)))
 			if x == nil {
 				return fmt.Errorf("%s: input %d unreadable", filepath.Base(set), k)
 			}
@@ -108,4 +114,51 @@ func runAsFloat(t *testing.T, g *graph.Graph, dir, test string) error {
 		}
 	}
 	return nil
+}
+
+// TestFullLengthSequenceLens runs test_lstm_with_peepholes, whose only
+// reason to be refused is its INT32 sequence_lens graph input, without
+// it: every length in its data is the full sequence, which is what an
+// absent sequence_lens means.
+func TestFullLengthSequenceLens(t *testing.T) {
+	f := filepath.Join(libonnxTestdata, "node", "test_lstm_with_peepholes", "model.onnx")
+	m, err := readModelProto(f)
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	gp := m.GetGraph()
+	n := gp.GetNode()[0]
+	lens := n.GetInput()[4]
+	var files []int
+	var inputs []*onnxpb.ValueInfoProto
+	for k, v := range gp.GetInput() {
+		if v.GetName() == lens {
+			continue
+		}
+		files = append(files, k)
+		inputs = append(inputs, v)
+	}
+	skipped := slices.IndexFunc(gp.GetInput(), func(v *onnxpb.ValueInfoProto) bool { return v.GetName() == lens })
+	sets, _ := filepath.Glob(filepath.Join(filepath.Dir(f), "test_data_set_*"))
+	for _, set := range sets {
+		l := readTensorFile(t, filepath.Join(set, fmt.Sprintf("input_%d.pb", skipped)))
+		x := readTensorFile(t, filepath.Join(set, "input_0.pb"))
+		if l == nil || x == nil {
+			t.Fatalf("%s: unreadable inputs", set)
+		}
+		for _, v := range l.Data {
+			if int(v) != x.Shape[0] {
+				t.Skipf("%s: sequence_lens %v is not the full length %d", set, l.Data, x.Shape[0])
+			}
+		}
+	}
+	gp.Input = inputs
+	n.Input[4] = ""
+	g, err := Decode(mustMarshal(t, m), "test_lstm_with_peepholes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runAsFloat(t, g, filepath.Dir(f), files); err != nil {
+		t.Error(err)
+	}
 }

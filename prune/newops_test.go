@@ -155,3 +155,21 @@ func TestEinsumRule(t *testing.T) {
 		t.Errorf("attention Einsum: no refusal naming its equation; unprunable: %v", d.Unprunable())
 	}
 }
+
+// An LSTM is opaque, with the reason; the conv before it is refused.
+func TestRecurrentOpaque(t *testing.T) {
+	for _, op := range []string{"LSTM", "GRU"} {
+		g := map[string]int{"LSTM": 4, "GRU": 3}[op]
+		b := newGB("rnn", 3, 8)
+		c := b.op("conv1", "Conv", graph.Attrs{"kernel_shape": []int{1}}, "x", b.param("conv1.weight", b.rand(0.3, 6, 3, 1)))
+		seq := b.op("perm", "Transpose", graph.Attrs{"perm": []int{2, 0, 1}}, c) // [8, N, 6]: time first
+		y := b.op("rnn", op, graph.Attrs{"hidden_size": 4}, seq, b.param("rnn.w", b.rand(0.3, 1, g*4, 6)), b.param("rnn.r", b.rand(0.3, 1, g*4, 4)))
+		d, err := Analyze(b.done(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !unprunable(d, op+" rnn: its hidden units feed back into every gate") {
+			t.Errorf("%s: no refusal naming it; unprunable: %v", op, d.Unprunable())
+		}
+	}
+}

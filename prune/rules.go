@@ -971,6 +971,10 @@ func init() {
 	}
 	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
 	RegisterRule("Einsum", Rule{Apply: (*Analysis).einsum, AnyAxis: true, Features: einsumFeatures})
+	// A recurrent layer's hidden units feed back into all its gates at
+	// every step; no rule traces them yet.
+	RegisterRule("LSTM", Rule{Apply: opaqueRule("LSTM %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
+	RegisterRule("GRU", Rule{Apply: opaqueRule("GRU %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
 }
 
 // einsum: an Einsum that is a linear layer over the last axis, x·W with
