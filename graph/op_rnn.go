@@ -10,6 +10,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/shearsml/shears/internal/gemm"
@@ -255,13 +256,13 @@ func (a rnnAttrs) dims(in [][]int) (rnnDims, error) {
 		if i >= len(in) || in[i] == nil {
 			return nil
 		}
-		if !sameInts(in[i], shape) {
+		if !slices.Equal(in[i], shape) {
 			return shapeErr("%s must be %v, have %v", what, shape, in[i])
 		}
 		return nil
 	}
 	if in[1] == nil || in[2] == nil {
-		return d, fmt.Errorf("W and R are required")
+		return d, fmt.Errorf("inputs W and R are required")
 	}
 	if err := want(1, "W", a.dirs, g*h, d.input); err != nil {
 		return d, err
@@ -291,18 +292,6 @@ func (a rnnAttrs) dims(in [][]int) (rnnDims, error) {
 		}
 	}
 	return d, nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // outShapes are Y, Y_h (and Y_c).
