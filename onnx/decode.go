@@ -270,6 +270,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, err
 	}
 	d.dropoutRatios()
+	if err := d.rnnLayouts(); err != nil {
+		return nil, err
+	}
 	if err := d.sort(); err != nil {
 		return nil, err
 	}

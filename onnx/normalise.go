@@ -438,3 +438,52 @@ func (d *decoder) groupNormPerChannel() error {
 	})
 	return nil
 }
+
+// rnnLayouts rewrites LSTM and GRU nodes with layout=1 (batch first, from
+// opset 14) into the layout-0 form of opset 13, the IR's: Transposes move
+// X and the initial states to sequence (or direction) first, and the
+// outputs back. Files written by shears then stay valid opset 13.
+func (d *decoder) rnnLayouts() error {
+	var nodes []*graph.Node
+	for _, n := range d.g.Nodes {
+		layout, err := n.Attrs.Int("layout", 0)
+		if (n.Op != "LSTM" && n.Op != "GRU") || err != nil || layout == 0 {
+			nodes = append(nodes, n)
+			continue
+		}
+		if layout != 1 {
+			return d.nodeErr(n, "attribute layout is %d: want 0 or 1", layout)
+		}
+		transpose := func(in, out string, perm ...int) *graph.Node {
+			return &graph.Node{Name: d.fresh(n.Name + "_layout"), Op: "Transpose", Attrs: graph.Attrs{"perm": perm},
+				Inputs: []string{in}, Outputs: []string{out}}
+		}
+		// X [batch, seq, input] and initial_h, initial_c [batch, dirs,
+		// hidden] swap their first two axes.
+		for _, i := range []int{0, 5, 6} {
+			if i < len(n.Inputs) && n.Inputs[i] != "" && (i != 6 || n.Op == "LSTM") {
+				name := d.fresh(n.Inputs[i] + "_seq_first")
+				nodes = append(nodes, transpose(n.Inputs[i], name, 1, 0, 2))
+				n.Inputs[i] = name
+			}
+		}
+		nodes = append(nodes, n)
+		// Y [seq, dirs, batch, hidden] → [batch, seq, dirs, hidden]; Y_h
+		// and Y_c [dirs, batch, hidden] → [batch, dirs, hidden].
+		for k, o := range n.Outputs {
+			if o == "" {
+				continue
+			}
+			name := d.fresh(o + "_seq_first")
+			perm := []int{1, 0, 2}
+			if k == 0 {
+				perm = []int{2, 0, 1, 3}
+			}
+			nodes = append(nodes, transpose(name, o, perm...))
+			n.Outputs[k] = name
+		}
+		delete(n.Attrs, "layout")
+	}
+	d.g.Nodes = nodes
+	return nil
+}
