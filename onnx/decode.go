@@ -523,6 +523,12 @@ func attrValue(ap *onnxpb.AttributeProto) (any, error) {
 		return v, nil
 	case onnxpb.AttributeProto_FLOATS:
 		return append([]float32{}, ap.Floats...), nil
+	case onnxpb.AttributeProto_STRINGS: // LSTM's and GRU's activations
+		v := make([]string, len(ap.Strings))
+		for i, s := range ap.Strings {
+			v[i] = string(s)
+		}
+		return v, nil
 	case onnxpb.AttributeProto_TENSOR:
 		if ap.T == nil {
 			return nil, fmt.Errorf("TENSOR attribute without a tensor")
