@@ -10,6 +10,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -20,10 +21,10 @@ import (
 func init() {
 	RegisterOp(OpSpec{Type: "LSTM", Build: func(n *Node) (Op, error) { return newRNN(n, lstmCell) },
 		Infer:  func(n *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferRNN(n, in, lstmCell) },
-		Params: rnnParams(lstmCell), MACs: rnnMACs(lstmCell)})
+		Params: rnnParams(lstmCell), MACs: rnnMACs(lstmCell), Init: rnnInit})
 	RegisterOp(OpSpec{Type: "GRU", Build: func(n *Node) (Op, error) { return newRNN(n, gruCell) },
 		Infer:  func(n *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferRNN(n, in, gruCell) },
-		Params: rnnParams(gruCell), MACs: rnnMACs(gruCell)})
+		Params: rnnParams(gruCell), MACs: rnnMACs(gruCell), Init: rnnInit})
 }
 
 // rnnKind says which cell a node runs.
@@ -333,6 +334,18 @@ func rnnParams(kind rnnKind) func(*Node, []Operand) []ParamUse {
 			uses = append(uses, ParamUse{Input: 7, Kind: ParamScale, Trainable: true})
 		}
 		return uses
+	}
+}
+
+// rnnInit draws W, R, B and P uniformly in ±1/√hidden_size, PyTorch's
+// initialisation of its recurrent layers.
+func rnnInit(n *Node, in []Operand, r *rand.Rand) {
+	h, err := n.Attrs.Int("hidden_size", 0)
+	if err != nil || h < 1 {
+		return
+	}
+	for _, i := range []int{1, 2, 3, 7} {
+		initUniform(paramAt(in, i), 1/math.Sqrt(float64(h)), r)
 	}
 }
 
