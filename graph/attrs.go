@@ -9,8 +9,8 @@ import (
 )
 
 // Attrs holds a node's ONNX attributes. Values are int, float32, string,
-// []int, []float32 or *tensor.Tensor (ONNX INT, FLOAT, STRING, INTS, FLOATS,
-// TENSOR).
+// []int, []float32, []string or *tensor.Tensor (ONNX INT, FLOAT, STRING,
+// INTS, FLOATS, STRINGS, TENSOR).
 type Attrs map[string]any
 
 // Clone copies the map and slice values.
@@ -24,6 +24,8 @@ func (a Attrs) Clone() Attrs {
 		case []int:
 			c[k] = slices.Clone(v)
 		case []float32:
+			c[k] = slices.Clone(v)
+		case []string:
 			c[k] = slices.Clone(v)
 		case *tensor.Tensor:
 			c[k] = v.Clone()

@@ -2,8 +2,8 @@ package graph
 
 // Erf, the Gauss error function, elementwise. PyTorch exports GELU
 // (ConvNeXt, transformers) at opsets below 20 as x·(1 + Erf(x/√2))/2, so
-// Erf is what a GELU model needs; the IR has no Gelu op of its own (ONNX
-// added it in opset 20, newer than the reader accepts).
+// Erf is what such a GELU model needs; the single-node Gelu of opset 20 is
+// in op_gelu.go.
 
 import "math"
 

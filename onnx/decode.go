@@ -297,6 +297,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, err
 	}
 	d.dropoutRatios()
+	if err := d.rnnLayouts(); err != nil {
+		return nil, err
+	}
 	if err := d.sort(); err != nil {
 		return nil, err
 	}
@@ -315,6 +318,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, err
 	}
 	if err := d.checkLegacySoftmax(); err != nil {
+		return nil, err
+	}
+	if err := d.groupNormPerChannel(); err != nil {
 		return nil, err
 	}
 	graph.LabelAxes(d.g)
@@ -547,6 +553,12 @@ func attrValue(ap *onnxpb.AttributeProto) (any, error) {
 		return v, nil
 	case onnxpb.AttributeProto_FLOATS:
 		return append([]float32{}, ap.Floats...), nil
+	case onnxpb.AttributeProto_STRINGS: // LSTM's and GRU's activations
+		v := make([]string, len(ap.Strings))
+		for i, s := range ap.Strings {
+			v[i] = string(s)
+		}
+		return v, nil
 	case onnxpb.AttributeProto_TENSOR:
 		if ap.T == nil {
 			return nil, fmt.Errorf("TENSOR attribute without a tensor")
@@ -782,7 +794,7 @@ func (d *decoder) checkConvRanks() error {
 // constInputs lists, per op, float inputs that decide output shapes and
 // so must be constants; int64 ones are refused anyway, as graph inputs
 // must be float32.
-var constInputs = map[string][]int{"Resize": {2, 3}}
+var constInputs = map[string][]int{"Resize": {2, 3}, "Range": {0, 1, 2}}
 
 // checkConstInputs refuses, at import, shape-deciding inputs that are
 // graph inputs: no batch of data can make them constant.

@@ -276,13 +276,18 @@ func attrProto(name string, v any) (*onnxpb.AttributeProto, error) {
 		ap.Type, ap.Ints = typ(onnxpb.AttributeProto_INTS), dimsOf(v)
 	case []float32:
 		ap.Type, ap.Floats = typ(onnxpb.AttributeProto_FLOATS), slices.Clone(v)
+	case []string:
+		ap.Type = typ(onnxpb.AttributeProto_STRINGS)
+		for _, s := range v {
+			ap.Strings = append(ap.Strings, []byte(s))
+		}
 	case *tensor.Tensor:
 		if v == nil {
 			return nil, errors.New("nil tensor")
 		}
 		ap.Type, ap.T = typ(onnxpb.AttributeProto_TENSOR), floatTensorProto("", v)
 	default:
-		return nil, fmt.Errorf("type %T is not an attribute type (int, float32, string, []int, []float32, *tensor.Tensor)", v)
+		return nil, fmt.Errorf("type %T is not an attribute type (int, float32, string, []int, []float32, []string, *tensor.Tensor)", v)
 	}
 	return ap, nil
 }

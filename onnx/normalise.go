@@ -384,3 +384,110 @@ func (d *decoder) upsampleToResize(n *graph.Node) error {
 	n.Attrs = graph.Attrs{"mode": mode, "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
 	return nil
 }
+
+// groupNormPerChannel rewrites the per-group scale and bias of opset-18
+// GroupNormalization (num_groups elements) into opset 21's per-channel
+// form, the IR's, by repeating each group's value over its channels. Only
+// constant (param) values are rewritten; a computed per-group scale stays
+// as it is, which the op runs as well.
+func (d *decoder) groupNormPerChannel() error {
+	if d.opset >= 21 {
+		return nil
+	}
+	var nodes []*graph.Node
+	for _, n := range d.g.Nodes {
+		if n.Op == "GroupNormalization" {
+			nodes = append(nodes, n)
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	shapes, _, err := inferShapes(d.g)
+	if err != nil {
+		return d.nodeErr(nodes[0], "opset %d GroupNormalization has one scale and bias per group; rewriting them per channel (opset 21) needs shape inference, which failed: %v", d.opset, err)
+	}
+	params := d.g.ParamMap()
+	replaced := map[string]bool{}
+	for _, n := range nodes {
+		groups, err := n.Attrs.Int("num_groups", 0)
+		if err != nil || len(n.Inputs) < 3 {
+			continue // the op's own checks name the problem
+		}
+		x := shapes[n.Inputs[0]]
+		if len(x) < 2 || groups < 1 || x[1] == groups || x[1]%groups != 0 {
+			continue
+		}
+		c := x[1]
+		for i := 1; i <= 2; i++ {
+			p := params[n.Inputs[i]]
+			if p == nil || p.Value.Len() != groups {
+				continue
+			}
+			t := tensor.New(c)
+			for ch := range c {
+				t.Data[ch] = p.Value.Data[ch/(c/groups)]
+			}
+			name := d.fresh(p.Name + "_per_channel")
+			d.g.AddParam(name, t, p.Trainable)
+			n.Inputs[i] = name
+			replaced[p.Name] = true
+		}
+	}
+	// The per-group params go when nothing else reads them.
+	readers := d.g.Consumers()
+	d.g.Params = slices.DeleteFunc(d.g.Params, func(p *graph.Param) bool {
+		return replaced[p.Name] && len(readers[p.Name]) == 0 &&
+			!slices.ContainsFunc(d.g.Outputs, func(o graph.ValueInfo) bool { return o.Name == p.Name })
+	})
+	return nil
+}
+
+// rnnLayouts rewrites LSTM and GRU nodes with layout=1 (batch first, from
+// opset 14) into the layout-0 form of opset 13, the IR's: Transposes move
+// X and the initial states to sequence (or direction) first, and the
+// outputs back. Files written by shears then stay valid opset 13.
+func (d *decoder) rnnLayouts() error {
+	var nodes []*graph.Node
+	for _, n := range d.g.Nodes {
+		layout, err := n.Attrs.Int("layout", 0)
+		if (n.Op != "LSTM" && n.Op != "GRU") || err != nil || layout == 0 {
+			nodes = append(nodes, n)
+			continue
+		}
+		if layout != 1 {
+			return d.nodeErr(n, "attribute layout is %d: want 0 or 1", layout)
+		}
+		transpose := func(in, out string, perm ...int) *graph.Node {
+			return &graph.Node{Name: d.fresh(n.Name + "_layout"), Op: "Transpose", Attrs: graph.Attrs{"perm": perm},
+				Inputs: []string{in}, Outputs: []string{out}}
+		}
+		// X [batch, seq, input] and initial_h, initial_c [batch, dirs,
+		// hidden] swap their first two axes.
+		for _, i := range []int{0, 5, 6} {
+			if i < len(n.Inputs) && n.Inputs[i] != "" && (i != 6 || n.Op == "LSTM") {
+				name := d.fresh(n.Inputs[i] + "_seq_first")
+				nodes = append(nodes, transpose(n.Inputs[i], name, 1, 0, 2))
+				n.Inputs[i] = name
+			}
+		}
+		nodes = append(nodes, n)
+		// Y [seq, dirs, batch, hidden] → [batch, seq, dirs, hidden]; Y_h
+		// and Y_c [dirs, batch, hidden] → [batch, dirs, hidden].
+		for k, o := range n.Outputs {
+			if o == "" {
+				continue
+			}
+			name := d.fresh(o + "_seq_first")
+			perm := []int{1, 0, 2}
+			if k == 0 {
+				perm = []int{2, 0, 1, 3}
+			}
+			nodes = append(nodes, transpose(name, o, perm...))
+			n.Outputs[k] = name
+		}
+		delete(n.Attrs, "layout")
+	}
+	d.g.Nodes = nodes
+	return nil
+}

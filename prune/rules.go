@@ -1116,3 +1116,142 @@ func readSlice(n *graph.Node, params map[string]*graph.Param) (sliceArgs, error)
 	}
 	return s, nil
 }
+
+// Rules of the ops added for shipped models (issue 13).
+func init() {
+	// Gelu and Mish are elementwise: channels pass on whichever axis.
+	for _, op := range []string{"Gelu", "Mish"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
+	}
+	RegisterRule("GroupNormalization", Rule{Apply: (*Analysis).groupNorm, Features: features(1, 0, 2, 0)})
+	// The sum-of-a-function reductions pass channels they do not reduce,
+	// like ReduceSum.
+	for _, op := range []string{"ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).reduce, AnyAxis: true})
+	}
+	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
+	RegisterRule("Einsum", Rule{Apply: (*Analysis).einsum, AnyAxis: true, Features: einsumFeatures})
+	// A recurrent layer's hidden units feed back into all its gates at
+	// every step; no rule traces them yet.
+	RegisterRule("LSTM", Rule{Apply: opaqueRule("LSTM %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
+	RegisterRule("GRU", Rule{Apply: opaqueRule("GRU %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
+}
+
+// einsum: an Einsum that is a linear layer over the last axis, x·W with
+// W a 2-D param ("bsd,df->bsf", or "bsd,fd->bsf"), is a MatMul by a
+// weight: new features from W's out axis when x's channels are its last
+// axis, else the channels pass and W makes no channels. Other equations
+// are opaque, with the equation in the reason.
+func (a *Analysis) einsum(n *graph.Node) {
+	eq, _ := n.Attrs.String("equation", "")
+	w, use, ok := graph.WeightOf(a.g, n, a.params)
+	if !ok {
+		a.Opaque(n, "Einsum %s (%q): only a linear layer x·W with W a 2-D param, such as \"bsd,df->bsf\", has a channel rule", n.Name, eq)
+		return
+	}
+	sa := a.shapes[n.Inputs[0]]
+	if len(sa) == 2 || a.axisOf(n.Inputs[0]) == len(sa)-1 {
+		a.linear(n, w, use.In)
+		return
+	}
+	a.Pass(n)
+	a.refuse(n, fmt.Sprintf("Einsum %s (%q) multiplies along axis %d, not the channel axis (axis %d of %s): its weight %s makes no channels",
+		n.Name, eq, len(sa)-1, a.axisOf(n.Inputs[0]), batchShape(sa), w.Name), "feature", ParamAxis{Param: w.Name, Axis: use.Out})
+}
+
+// einsumFeatures: the out axis of a linear-layer Einsum's weight.
+func einsumFeatures(a *Analysis, n *graph.Node) []ParamAxis {
+	if _, use, ok := graph.WeightOf(a.g, n, a.params); ok {
+		return a.feature(nil, n, use.Input, use.Out)
+	}
+	return nil
+}
+
+// tile: Tile repeats its input along axes; channels pass when the channel
+// axis (and the batch) is repeated once. Repeating the channel axis makes
+// output channels that are copies of input ones, interleaved in blocks,
+// which no channel slice describes: opaque.
+func (a *Analysis) tile(n *graph.Node) {
+	p := a.paramOf(n, 1)
+	if p == nil {
+		a.Opaque(n, "Tile %s: repeats are not a param", n.Name)
+		return
+	}
+	reps := ints(p)
+	ch := a.axisOf(n.Inputs[0])
+	if ch < len(reps) && reps[ch] != 1 {
+		a.Opaque(n, "Tile %s repeats the channel axis (axis %d) %d times: its output channels are copies of its input's", n.Name, ch, reps[ch])
+		return
+	}
+	a.Pass(n)
+}
+
+// groupNorm: GroupNormalization normalises each group of C/num_groups
+// channels by the group's own statistics, so removing one channel of a
+// group changes the others; removing a whole group does not touch the
+// rest. The channels of a group are coupled into one unit (pruned
+// together, with their scale and bias), and num_groups shrinks with the
+// groups removed. One group (a LayerNorm over channels and positions)
+// leaves nothing to prune.
+func (a *Analysis) groupNorm(n *graph.Node) {
+	x := n.Inputs[0]
+	for i := 1; i <= 2; i++ {
+		if a.paramOf(n, i) == nil {
+			a.Opaque(n, "GroupNormalization %s: input %d is not a param", n.Name, i)
+			return
+		}
+	}
+	xl := a.layoutOf(x)
+	if xl == nil {
+		a.Opaque(n, "GroupNormalization %s: input has no channel axis", n.Name)
+		return
+	}
+	groups, _ := n.Attrs.Int("num_groups", 0)
+	c := a.shapes[x][1]
+	switch {
+	case groups <= 1:
+		a.Opaque(n, "GroupNormalization %s normalises all its channels together (num_groups %d)", n.Name, groups)
+		return
+	case c%groups != 0:
+		a.Opaque(n, "GroupNormalization %s: %d channels do not split into %d groups", n.Name, c, groups)
+		return
+	case len(xl) != c:
+		a.Opaque(n, "GroupNormalization %s: each channel of its input %s spans several positions (made by a Reshape that merged axes)", n.Name, x)
+		return
+	}
+	for i := 1; i <= 2; i++ {
+		if p := a.paramOf(n, i); p.Value.Len() != c {
+			a.Opaque(n, "GroupNormalization %s: its %s has one value per group, not per channel", n.Name, []string{"scale", "bias"}[i-1])
+			return
+		}
+	}
+	cpg := c / groups
+	for k := range groups {
+		for j := 1; j < cpg; j++ {
+			a.union(xl[k*cpg+j].e, xl[k*cpg].e)
+		}
+	}
+	a.bind(n.Inputs[1], 0, xl)
+	a.bind(n.Inputs[2], 0, xl)
+	a.setLayout(n.Outputs[0], xl)
+	a.fixups = append(a.fixups, groupNormFixup{node: n.Name, perGroup: cpg})
+}
+
+// groupNormFixup sets num_groups of a GroupNormalization after whole
+// groups of its channels were removed.
+type groupNormFixup struct {
+	node     string
+	perGroup int
+}
+
+func (f groupNormFixup) edit(p *plan) error {
+	n := p.g.Node(f.node)
+	k := kept(p.d.lays[n.Outputs[0]], p.removed)
+	if k%f.perGroup != 0 {
+		return fmt.Errorf("GroupNormalization %s: %d channels left for %d per group", f.node, k, f.perGroup)
+	}
+	if old, _ := n.Attrs.Int("num_groups", 0); old != k/f.perGroup {
+		p.setAttr(n, "num_groups", k/f.perGroup)
+	}
+	return nil
+}
