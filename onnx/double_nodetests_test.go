@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/testutil"
@@ -78,7 +79,7 @@ func TestDoubleNodeTestsAsFloat(t *testing.T) {
 // runAsFloat runs every data set of a test on g; files[k] is the index of
 // the input file that holds g's input k (nil: k itself).
 func runAsFloat(t *testing.T, g *graph.Graph, dir string, files []int) error {
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		return fmt.Errorf("compile: %v", err)
 	}

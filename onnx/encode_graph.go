@@ -275,6 +275,10 @@ var (
 		"HardSwish": 14, "Trilu": 14, "CastLike": 15, "Bernoulli": 15, "GridSample": 16,
 		"LayerNormalization": 17, "DFT": 17, "STFT": 17, "BlackmanWindow": 17, "HannWindow": 17,
 		"HammingWindow": 17, "MelWeightMatrix": 17,
+		// GroupNormalization is written in opset 21's form: scale and
+		// bias per channel, as the IR holds them (opset 18 had them per
+		// group).
+		"Mish": 18, "Gelu": 20, "GroupNormalization": 21,
 	}
 	minOpsetAttr = map[string]map[string]int{
 		"Reshape":            {"allowzero": 14},

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -22,7 +23,7 @@ func TestGroupNormPerChannel(t *testing.T) {
 	}
 	run := func(g *graph.Graph) []float32 {
 		t.Helper()
-		p, err := graph.Compile(g)
+		p, err := cpu.Compile(g)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,16 +6,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
-
-func attrStr(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
 
 func attrStrs(name string, v ...string) *onnxpb.AttributeProto {
 	a := &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_STRINGS.Enum()}
@@ -131,7 +127,7 @@ func TestNewOpsORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := graph.Compile(g)
+			p, err := cpu.Compile(g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,6 +138,26 @@ func TestNewOpsORT(t *testing.T) {
 			for k := range want {
 				if e := tensor.RelDiff(got[k], want[k]); !(e <= 1e-4) || !tensor.SameShape(got[k].Shape, want[k].Shape) {
 					t.Errorf("output %s: shears %v vs ORT %v, relative difference %.3g", c.outputs[k], got[k].Shape, want[k].Shape, e)
+				}
+			}
+			// The file shears writes must be one ORT runs (an op newer
+			// than opset 13 raises the written opset) and compute the same.
+			out, err := Encode(g)
+			if err != nil {
+				t.Fatalf("export: %v", err)
+			}
+			s2, err := ortref.Open(out, ortref.Options{Threads: 1})
+			if err != nil {
+				t.Fatalf("ORT on shears' export: %v", err)
+			}
+			defer s2.Close()
+			again, err := s2.Run(xs...)
+			if err != nil {
+				t.Fatalf("ORT run of shears' export: %v", err)
+			}
+			for k := range want {
+				if e := tensor.RelDiff(again[k], want[k]); !(e <= 1e-4) {
+					t.Errorf("output %s of shears' export in ORT: relative difference %.3g", c.outputs[k], e)
 				}
 			}
 		})

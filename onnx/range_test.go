@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
@@ -37,7 +38,7 @@ func TestRangeFolded(t *testing.T) {
 	if slices.ContainsFunc(h.Nodes, func(n *graph.Node) bool { return n.Op == "Range" }) {
 		t.Errorf("a Range is still in the graph after import: %v", h.Nodes)
 	}
-	p, err := graph.Compile(h)
+	p, err := cpu.Compile(h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
@@ -35,7 +36,7 @@ func TestRNNImport(t *testing.T) {
 	}
 	run := func(g *graph.Graph, x *tensor.Tensor) []*tensor.Tensor {
 		t.Helper()
-		p, err := graph.Compile(g)
+		p, err := cpu.Compile(g)
 		if err != nil {
 			t.Fatal(err)
 		}
