@@ -217,6 +217,74 @@ func ForceBlocked(on bool) (was bool) {
 	return was
 }
 
+// PlanBounds returns, at a batch size, the bytes ActivationBytes plans
+// and a lower bound for any plan: the inputs, the graph outputs and the
+// most memory the other values hold at one step (a value held from the
+// step that writes it to its last reader's, by a replay of the pass). It
+// leaves the program at batch 1.
+func PlanBounds(p *Program, batch int) (planned, bound int64, err error) {
+	if err := p.setBatch(batch, false); err != nil {
+		return 0, 0, err
+	}
+	defer p.setBatch(1, false)
+	if planned, err = p.activationBytes(); err != nil {
+		return 0, 0, err
+	}
+	last := map[int]int{} // root → last step that reads it
+	steps := make([][2][]int, len(p.nodes))
+	for t, cn := range p.nodes {
+		var reads, writes []int
+		if seg := p.segments[t]; seg != nil {
+			for _, v := range seg.values {
+				if v.entry {
+					reads = append(reads, v.slot)
+				}
+				if v.exit {
+					writes = append(writes, v.slot)
+				}
+			}
+		} else if !p.skip[t] {
+			reads, writes = cn.in, cn.out
+		}
+		for _, i := range reads {
+			if i >= 0 {
+				last[p.root(i)] = t
+			}
+		}
+		steps[t] = [2][]int{reads, writes}
+	}
+	fixed := map[int]bool{}
+	for _, i := range p.inputs {
+		fixed[i] = true
+	}
+	for _, o := range p.outs {
+		fixed[p.root(o)] = true
+	}
+	for i := range fixed {
+		bound += 4 * int64(shapeProd(p.slots[i].shape))
+	}
+	live := map[int]bool{}
+	var peak int64
+	for t, st := range steps {
+		for _, o := range st[1] {
+			if r := p.root(max(o, 0)); o >= 0 && p.slots[r].param == nil && !fixed[r] {
+				live[r] = true
+			}
+		}
+		var held int64
+		for r := range live {
+			held += 4 * int64(shapeProd(p.slots[r].shape))
+		}
+		peak = max(peak, held)
+		for r := range live {
+			if last[r] <= t {
+				delete(live, r)
+			}
+		}
+	}
+	return planned, bound + peak, nil
+}
+
 // TestValuePlanSynthetic: graphs with fan-out (a value read by three
 // nodes, the last far below), residual Adds (one fused into the
 // convolution before it), a Concat and a Split, a node with two outputs,
@@ -291,6 +359,9 @@ func TestValuePlanChain(t *testing.T) {
 	planned, _ := p.activationBytes()
 	if sum := valueBytes(p); planned*5 > sum {
 		t.Errorf("%d bytes planned, %d in all values: want under a fifth", planned, sum)
+	}
+	if planned, bound, err := PlanBounds(p, 2); err != nil || float64(planned) > 1.1*float64(bound) {
+		t.Errorf("%d bytes planned (%v), at least %d needed: want within 10%%", planned, err, bound)
 	}
 }
 
