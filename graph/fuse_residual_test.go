@@ -58,7 +58,11 @@ func TestFuseResidualCases(t *testing.T) {
 			}
 		}
 	}
-	// after a Forward, so that the values exist
+	// after a Forward with a buffer per value, so that the values exist
+	fused.KeepValues(true)
+	if _, err := fused.Forward(false, testutil.UniformTensor(r, 1, 4, 6, 6)); err != nil {
+		t.Fatal(err)
+	}
 	fusedInto := func(add, conv string) bool {
 		v := fused.Value(add)
 		return v != nil && v == fused.Value(conv)

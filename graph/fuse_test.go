@@ -111,6 +111,11 @@ func TestCompileInference(t *testing.T) {
 				}
 			}
 		}
+		// Fused values are one tensor: seen with a buffer per value.
+		fused.KeepValues(true)
+		if _, err := fused.Forward(false, graph.RandomInputs(g, 1, rand.New(rand.NewPCG(1, 3)))...); err != nil {
+			t.Fatal(err)
+		}
 		fusedPairs, fusedAdds := 0, 0
 		readers, producer := g.Consumers(), g.Producers()
 		for _, n := range g.Nodes {

@@ -106,6 +106,7 @@ func checkGrad(t *testing.T, op string, attrs Attrs, ins []gcIn, nOut int, train
 		return 0, outs
 	}
 	_, outs := loss()
+	checkOverwrites(t, op, p, train, xs, outs)
 	weights := make([]*tensor.Tensor, len(outs))
 	for k, o := range outs {
 		weights[k] = randT(r, o.Shape...)

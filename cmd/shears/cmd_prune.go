@@ -360,7 +360,13 @@ func pruneMemory(g *graph.Graph, r recipe.Recipe, env recipe.Env, maxMem int64, 
 		return err
 	}
 	if r.Output.LatencyRuns > 0 {
-		if err := checkMemory(prog, 64, false, maxMem); err != nil {
+		// prune.Latencies times inference programs, whose values share
+		// memory: the training program's estimate is many times theirs.
+		inf, err := graph.CompileInference(g)
+		if err != nil {
+			return err
+		}
+		if err := checkMemory(inf, 64, false, maxMem); err != nil {
 			return err
 		}
 	}
