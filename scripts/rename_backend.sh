@@ -24,7 +24,10 @@ for f in "$@"; do
 	grep -v '^[[:space:]]*//' "$f" | grep -qE 'graph\.(Compile|CompileInference|Program|OpTime)\b' || continue
 	before=$(cksum <"$f")
 	name=cpu
-	if grep -qw cpu "$f"; then
+	if grep -q "cpubackend $imp" "$f"; then
+		name=cpubackend
+	elif ! grep -q "^[[:space:]]*$imp" "$f" && grep -qw cpu "$f"; then
+		# The name cpu is taken (internal/cpu, a local variable).
 		name=cpubackend
 	fi
 	gofmt -r "graph.CompileInference -> $name.CompileInference" -w "$f"

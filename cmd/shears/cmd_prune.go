@@ -362,7 +362,7 @@ func pruneMemory(g *graph.Graph, r recipe.Recipe, env recipe.Env, maxMem int64, 
 	if r.Output.LatencyRuns > 0 {
 		// prune.Latencies times inference programs, whose values share
 		// memory: the training program's estimate is many times theirs.
-		inf, err := graph.CompileInference(g)
+		inf, err := cpu.CompileInference(g)
 		if err != nil {
 			return err
 		}
