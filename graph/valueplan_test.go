@@ -71,7 +71,8 @@ func checkValuePlan(p *Program) error {
 		} else {
 			reads, writes = cn.in, cn.out
 		}
-		if err := step(t, slices.DeleteFunc(slices.Clone(reads), func(i int) bool { return i < 0 }), writes); err != nil {
+		omitted := func(i int) bool { return i < 0 } // an omitted optional input or output
+		if err := step(t, slices.DeleteFunc(slices.Clone(reads), omitted), slices.DeleteFunc(slices.Clone(writes), omitted)); err != nil {
 			return err
 		}
 	}
