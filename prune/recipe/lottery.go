@@ -38,13 +38,25 @@ func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	}
 	g := p.Graph
 	var rewind *graph.Graph
-	if l.RewindSteps == 0 {
+	done := s.resumedRound()
+	switch {
+	case s.resuming() && s.Env.Resume.Rewind != nil:
+		rewind = g.Clone()
+		if err := setParamValues(rewind, s.Env.Resume.Rewind); err != nil {
+			return nil, err
+		}
+	case l.RewindSteps == 0:
 		rewind = g.Clone()
 	}
-	if err := p.Step(0); err != nil {
-		return nil, err
+	if p.Plan == nil {
+		if err := p.Step(0); err != nil {
+			return nil, err
+		}
 	}
 	for k, target := range prune.IterativeTargets(l.Ratio, rounds) {
+		if k < done {
+			continue
+		}
 		var aerr error
 		step := 0
 		run := fmt.Sprintf("round %d", k+1)
@@ -80,8 +92,11 @@ func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			return nil, err
 		}
 		s.Log(fmt.Sprintf("lottery round %d/%d: ratio %.4f, rewound", k+1, rounds, p.Plan.Ratio()))
+		if err := s.checkpoint(p, boundary{round: k + 1, rewind: rewind}); err != nil {
+			return nil, err
+		}
 	}
-	if l.Control {
+	if l.Control && done <= rounds {
 		c := g.Clone()
 		prune.Reinit(c, l.Seed+1)
 		if err := p.Masks.Apply(c); err != nil {
@@ -97,12 +112,21 @@ func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			return nil, err
 		}
 		s.Metrics().AccuracyReinit = acc
+		if err := s.checkpoint(p, boundary{round: rounds + 1, rewind: rewind}); err != nil {
+			return nil, err
+		}
+	}
+	if done > rounds+1 {
+		return nil, nil
 	}
 	var aerr error
 	if err := s.fitTracked("ticket", 1-p.Plan.Ratio(), g, s.HoldMasks(p, &aerr)); err != nil {
 		return nil, err
 	}
-	return nil, aerr
+	if aerr != nil {
+		return nil, aerr
+	}
+	return nil, s.checkpoint(p, boundary{round: rounds + 2, rewind: rewind})
 }
 
 // TrainingRun is one training of a lottery-ticket experiment: the network

@@ -28,6 +28,12 @@ type Env struct {
 	Progress func(train.Progress)
 	// Threads for training (0: all cores).
 	Threads int
+	// Checkpoint, when set, is where the run's state is written
+	// atomically at every round boundary (see Checkpoint), for a resume.
+	Checkpoint string
+	// Resume continues the run a checkpoint stopped: Model must be the
+	// checkpoint's (Checkpoint.Graph) and the recipe its Recipe.
+	Resume *Checkpoint
 }
 
 // DataError says that a step needs data that was not given. Fields
@@ -55,6 +61,9 @@ type Session struct {
 	Report      *Report
 	Schedule    Schedule
 	Recovery    Recovery
+
+	dense *graph.Graph // the model as the run started
+	model []byte       // dense as ONNX, for checkpoints (made on first use)
 }
 
 // Run prunes env.Model as the recipe says: analysis, optional
@@ -66,6 +75,11 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 	start := time.Now()
 	if err := r.Validate(); err != nil {
 		return nil, err
+	}
+	if env.Resume != nil {
+		if err := checkResume(r, env.Resume); err != nil {
+			return nil, err
+		}
 	}
 	crit, _ := prune.ParseCriterion(r.Method.Criterion)
 	gran, _ := prune.ParseGranularity(r.Method.Granularity)
@@ -79,6 +93,12 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		Report: &Report{Version: ReportVersion, Command: "prune", Model: env.Model.Name, Criterion: crit.Name(), Granularity: gran.Name(),
 			Schedule: sched.Name(), Target: r.Target.Ratio, Global: r.Target.Global, FinetuneEpochs: r.Finetune.Epochs, Seed: r.Seed,
 			Warnings: []string{}}}
+	if c := env.Resume; c != nil {
+		// Warnings keep their first-seen order: those given again below
+		// are already there.
+		s.Report.Warnings = append(s.Report.Warnings, c.Warnings...)
+		s.model = c.Model
+	}
 	if err := s.needData(crit); err != nil {
 		return nil, err
 	}
@@ -97,6 +117,7 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 
 	g := env.Model
 	dense := g.Clone()
+	s.dense = dense
 	d, aerr := prune.Analyze(g)
 	if aerr != nil && gran.Structured() {
 		return nil, fmt.Errorf("dependency analysis: %w", aerr)
@@ -137,7 +158,7 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		s.Warn(fmt.Sprintf("granularity %s fixes the sparsity at %g; ratio %g is not used", gran.Name(), fixed, r.Target.Ratio))
 	}
 	s.Log(fmt.Sprintf("pruning %s: criterion %s, granularity %s, %s, schedule %s", g.Name, crit.Name(), gran.Name(), r.Target.describe(), sched.Name()))
-	if rg := r.Regularize; rg != nil {
+	if rg := r.Regularize; rg != nil && !s.resuming() {
 		reg, _ := prune.ParseRegularizer(rg.Kind, rg.Lambda)
 		s.Log(fmt.Sprintf("training %d epochs with %s", rg.Epochs, reg.Name()))
 		if err := s.Fit(g, rg.Epochs, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
@@ -156,6 +177,13 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		}
 	}
 	p := &prune.Pruner{Graph: g, Layers: layers, Criterion: crit, Alloc: alloc, Normalize: norm, Ctx: cc, OnWarning: s.Warn}
+	if s.resuming() {
+		if err := s.restore(p); err != nil {
+			return nil, err
+		}
+	} else if err := s.checkpoint(p, boundary{}); err != nil {
+		return nil, err
+	}
 	accPruned, err := sched.Prune(s, p)
 	if err != nil {
 		return nil, err
@@ -318,7 +346,24 @@ func (s *Session) sensitivity(p *prune.Pruner, sp *SensitivitySpec) error {
 		}
 		hold = s.Env.Test.Limit(sp.holdout())
 	}
-	eval := prune.Evaluator(func(m *graph.Graph) (float64, error) { return train.Evaluate(s.Ctx, m, nil, hold, 256, nil) })
+	// Each point measured is checkpointed; a resumed analysis takes the
+	// points measured before from the checkpoint, in the order asked.
+	var evals []float64
+	if s.resuming() {
+		evals = slices.Clone(s.Env.Resume.Evals)
+	}
+	asked := 0
+	eval := prune.Evaluator(func(m *graph.Graph) (float64, error) {
+		if asked++; asked <= len(evals) {
+			return evals[asked-1], nil
+		}
+		acc, err := train.Evaluate(s.Ctx, m, nil, hold, 256, nil)
+		if err != nil {
+			return 0, err
+		}
+		evals = append(evals, acc)
+		return acc, s.checkpoint(p, boundary{evals: evals})
+	})
 	grid := sp.Ratios
 	if len(grid) == 0 {
 		grid = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}

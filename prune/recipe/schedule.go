@@ -90,6 +90,9 @@ func (OneShot) Gradual() bool            { return false }
 func (OneShot) Validate(r *Recipe) error { return nil }
 
 func (o OneShot) Prune(s *Session, p *prune.Pruner) (*float64, error) {
+	if s.resumedRound() == 1 {
+		return s.Env.Resume.AccPruned, nil
+	}
 	if o.Sensitivity != nil {
 		if err := s.sensitivity(p, o.Sensitivity); err != nil {
 			return nil, err
@@ -101,7 +104,10 @@ func (o OneShot) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return acc, s.Recovery.Step(s, p)
+	if err := s.Recovery.Step(s, p); err != nil {
+		return nil, err
+	}
+	return acc, s.checkpoint(p, boundary{round: 1, accPruned: acc})
 }
 
 // Iterative prunes in rounds to growing ratios (prune.IterativeTargets,
@@ -121,7 +127,13 @@ func (it Iterative) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 		rounds = 3
 	}
 	var acc *float64
+	if s.resuming() {
+		acc = s.Env.Resume.AccPruned
+	}
 	for k, target := range prune.IterativeTargets(it.Ratio, rounds) {
+		if k < s.resumedRound() {
+			continue
+		}
 		if err := p.Step(target); err != nil {
 			return nil, err
 		}
@@ -145,6 +157,9 @@ func (it Iterative) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			line += fmt.Sprintf(", test top-1 pruned %.2f%%, fine-tuned %.2f%%", 100**a, 100**after)
 		}
 		s.Log(line)
+		if err := s.checkpoint(p, boundary{round: k + 1, accPruned: acc}); err != nil {
+			return nil, err
+		}
 	}
 	return acc, nil
 }
@@ -177,6 +192,9 @@ func (a AGP) Validate(r *Recipe) error {
 }
 
 func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
+	if s.resumedRound() == 1 {
+		return nil, nil
+	}
 	n := a.Steps
 	if n == 0 {
 		n = 10
@@ -212,7 +230,9 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 		return nil, err
 	}
 	if p.Plan.Ratio() < ag.Final-1e-9 {
-		return nil, p.Step(ag.Final)
+		if err := p.Step(ag.Final); err != nil {
+			return nil, err
+		}
 	}
-	return nil, nil
+	return nil, s.checkpoint(p, boundary{round: 1})
 }

@@ -1,0 +1,271 @@
+package recipe
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"reflect"
+	"slices"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/atomicfile"
+	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/prune"
+)
+
+// A prune run checkpoints at round boundaries: before the schedule's first
+// round (after any regularised training), after every round of an
+// iterative or lottery schedule, after AGP's training, after every point
+// of a sensitivity analysis. A round interrupted in its fine-tuning is
+// restarted from its start on resume: every round is a pure function of
+// the state at its start (the data order and augmentation of a training
+// are functions of the seed, epoch and batch; criteria and allocation are
+// deterministic), so the resumed run ends bit for bit where an
+// uninterrupted one does. The fine-tuning trainer's own checkpoint is not
+// kept: it would save at most one round's training.
+
+const (
+	pruneCheckpointMagic   = "SHRSPRCK"
+	pruneCheckpointVersion = 1
+	// maxPruneCheckpointBytes bounds what a corrupt header can make the
+	// reader allocate: two copies of the weights of the largest models.
+	maxPruneCheckpointBytes = 8 << 30
+)
+
+// Checkpoint is a prune run stopped at a round boundary: everything Run
+// needs, with the data the recipe names, to continue it exactly.
+type Checkpoint struct {
+	// Recipe is the run's recipe as it ran (flags applied, one ratio of a
+	// sweep): it names the data set, its folder and limit.
+	Recipe Recipe
+	// Model is the model the run started from, as ONNX: the dense
+	// reference of the report, and the graph the run prunes.
+	Model []byte
+	// Params are the weights at the boundary (masked), by param name.
+	Params map[string][]float32
+	// Round counts the schedule's finished rounds (one-shot: 1 once
+	// pruned and recovered; lottery: the rounds, then the control, then
+	// the ticket).
+	Round int
+	// Keep is the last pruning step's plan (prune.Plan.Keep): which units
+	// of each layer stay; nil before the first step.
+	Keep [][]bool
+	// PrunerWarnings are the allocation warnings given so far
+	// (prune.Pruner.Warnings), Warnings the report's.
+	PrunerWarnings, Warnings []string
+	// AccPruned is the test accuracy after the last pruning step, before
+	// recovery (nil: not measured).
+	AccPruned *float64
+	// Lottery holds the lottery ticket's finished trainings, Rewind the
+	// weights it rewinds to (nil until known), AccuracyReinit the
+	// control's accuracy.
+	Lottery        []TrainingRun
+	Rewind         map[string][]float32
+	AccuracyReinit *float64
+	// Evals are the accuracies a sensitivity analysis measured so far, in
+	// the order it measures them (the dense model first, then each layer
+	// at each ratio of the grid).
+	Evals []float64
+}
+
+// Graph decodes the model the checkpointed run started from.
+func (c *Checkpoint) Graph() (*graph.Graph, error) {
+	g, err := onnx.Decode(c.Model, "checkpoint")
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: its model: %w", err)
+	}
+	return g, nil
+}
+
+// WriteCheckpoint saves c atomically (a temp file renamed over path), so
+// an interrupt during the write keeps the previous checkpoint whole.
+func WriteCheckpoint(path string, c *Checkpoint) error {
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(c); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	var hdr bytes.Buffer
+	hdr.WriteString(pruneCheckpointMagic)
+	binary.Write(&hdr, binary.LittleEndian, uint32(pruneCheckpointVersion))
+	binary.Write(&hdr, binary.LittleEndian, uint64(payload.Len()))
+	binary.Write(&hdr, binary.LittleEndian, crc32.ChecksumIEEE(payload.Bytes()))
+	return atomicfile.WriteFile(path, append(hdr.Bytes(), payload.Bytes()...))
+}
+
+// ErrNotPruneCheckpoint is returned (wrapped) by ReadCheckpoint for a
+// file that is not a prune checkpoint; a training checkpoint says so.
+var ErrNotPruneCheckpoint = errors.New("not a prune checkpoint")
+
+// ReadCheckpoint loads a prune checkpoint, with errors that say whether
+// the file is foreign (a training checkpoint is named as one), from
+// another version, truncated or corrupt.
+func ReadCheckpoint(path string) (*Checkpoint, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("checkpoint %s: not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	hdr := make([]byte, len(pruneCheckpointMagic)+4+8+4)
+	if _, err := io.ReadFull(f, hdr); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
+	}
+	switch magic := string(hdr[:8]); magic {
+	case pruneCheckpointMagic:
+	case "SHRSCKPT":
+		return nil, fmt.Errorf("checkpoint %s: %w: it is a training checkpoint (shears train --resume)", path, ErrNotPruneCheckpoint)
+	default:
+		return nil, fmt.Errorf("checkpoint %s: %w (bad magic %q)", path, ErrNotPruneCheckpoint, magic)
+	}
+	if ver := binary.LittleEndian.Uint32(hdr[8:]); ver != pruneCheckpointVersion {
+		return nil, fmt.Errorf("checkpoint %s: format version %d, this shears reads version %d", path, ver, pruneCheckpointVersion)
+	}
+	n := binary.LittleEndian.Uint64(hdr[12:])
+	if n > maxPruneCheckpointBytes || int64(n) != st.Size()-int64(len(hdr)) {
+		return nil, fmt.Errorf("checkpoint %s: truncated or corrupt: header says %d payload bytes, file has %d", path, n, st.Size()-int64(len(hdr)))
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(f, payload); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
+	}
+	if crc32.ChecksumIEEE(payload) != binary.LittleEndian.Uint32(hdr[20:]) {
+		return nil, fmt.Errorf("checkpoint %s: corrupt (checksum mismatch)", path)
+	}
+	var c Checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&c); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: corrupt: %w", path, err)
+	}
+	return &c, nil
+}
+
+// paramValues copies g's param values by name.
+func paramValues(g *graph.Graph) map[string][]float32 {
+	m := make(map[string][]float32, len(g.Params))
+	for _, p := range g.Params {
+		m[p.Name] = slices.Clone(p.Value.Data)
+	}
+	return m
+}
+
+// setParamValues sets g's params to values, which must hold every one of
+// them at its size.
+func setParamValues(g *graph.Graph, values map[string][]float32) error {
+	for _, p := range g.Params {
+		v, ok := values[p.Name]
+		if !ok || len(v) != p.Value.Len() {
+			return fmt.Errorf("checkpoint: no weights of the right size for param %s", p.Name)
+		}
+		copy(p.Value.Data, v)
+	}
+	return nil
+}
+
+// resuming reports whether the session continues a checkpoint.
+func (s *Session) resuming() bool { return s.Env.Resume != nil }
+
+// resumedRound is the number of rounds the resumed checkpoint finished
+// (0 for a fresh run).
+func (s *Session) resumedRound() int {
+	if s.Env.Resume == nil {
+		return 0
+	}
+	return s.Env.Resume.Round
+}
+
+// checkResume checks that the checkpoint goes with the recipe being run.
+func checkResume(r Recipe, c *Checkpoint) error {
+	if !reflect.DeepEqual(r, c.Recipe) {
+		return fmt.Errorf("checkpoint: it was written by another recipe; resume with the checkpoint's own (Checkpoint.Recipe)")
+	}
+	if len(c.Model) == 0 || c.Params == nil {
+		return fmt.Errorf("checkpoint: holds no model")
+	}
+	return nil
+}
+
+// restore puts the checkpoint's state into the session, the pruner and
+// its graph: weights, the last plan and its masks, the report so far.
+func (s *Session) restore(p *prune.Pruner) error {
+	c := s.Env.Resume
+	if err := setParamValues(p.Graph, c.Params); err != nil {
+		return err
+	}
+	p.Warnings = slices.Clone(c.PrunerWarnings)
+	if c.Keep != nil {
+		if len(c.Keep) != len(p.Layers) {
+			return fmt.Errorf("checkpoint: its plan has %d layers, the model %d", len(c.Keep), len(p.Layers))
+		}
+		for i, l := range p.Layers {
+			if len(c.Keep[i]) != l.Units {
+				return fmt.Errorf("checkpoint: its plan has %d units for %s, the model %d", len(c.Keep[i]), l.Name, l.Units)
+			}
+		}
+		p.Plan = &prune.Plan{Layers: p.Layers, Keep: c.Keep}
+		m, err := p.Plan.Apply(p.Graph)
+		if err != nil {
+			return fmt.Errorf("checkpoint: its masks: %w", err)
+		}
+		p.Masks = m
+	}
+	s.Report.Lottery = slices.Clone(c.Lottery)
+	if c.AccuracyReinit != nil {
+		s.Metrics().AccuracyReinit = c.AccuracyReinit
+	}
+	return nil
+}
+
+// boundary is the schedule-specific part of a checkpoint.
+type boundary struct {
+	round     int
+	accPruned *float64
+	rewind    *graph.Graph
+	evals     []float64
+}
+
+// checkpoint writes the run's state at a round boundary to
+// Env.Checkpoint (nothing when it is empty).
+func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
+	if s.Env.Checkpoint == "" {
+		return nil
+	}
+	if s.model == nil {
+		m, err := onnx.Encode(s.dense)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		s.model = m
+	}
+	c := &Checkpoint{Recipe: s.Recipe, Model: s.model, Params: paramValues(p.Graph), Round: b.round,
+		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals}
+	if p.Plan != nil {
+		c.Keep = p.Plan.Keep
+	}
+	if b.rewind != nil {
+		c.Rewind = paramValues(b.rewind)
+	}
+	if m := s.Report.Metrics; m != nil {
+		c.AccuracyReinit = m.AccuracyReinit
+	}
+	if err := WriteCheckpoint(s.Env.Checkpoint, c); err != nil {
+		return err
+	}
+	if checkpointWritten != nil {
+		checkpointWritten(c)
+	}
+	return nil
+}
+
+// checkpointWritten, when set (by tests), hears every checkpoint written,
+// so that a test can interrupt a run at a chosen boundary.
+var checkpointWritten func(*Checkpoint)
