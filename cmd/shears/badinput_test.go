@@ -20,19 +20,19 @@ import (
 // known bytes that every failed run must leave as they were, and hostile
 // inputs (empty, truncated, text, a FIFO, an activation bomb).
 type badFixture struct {
-	dir     string
-	keep    map[string][]byte // outputs that exist before the runs
-	p       func(name string) string
-	model   string // a valid lenet5 ONNX
-	fifo    string
-	xnpy    string
-	bomb    string
-	trunc   string
-	ckpt    string // a valid checkpoint: lenet5 on the first 1000 MNIST images
+	dir   string
+	keep  map[string][]byte // outputs that exist before the runs
+	p     func(name string) string
+	model string // a valid lenet5 ONNX
+	fifo  string
+	xnpy  string
+	bomb  string
+	trunc string
+	ckpt  string // a valid checkpoint: lenet5 on the first 1000 MNIST images
 	// pruneCkpt: a prune checkpoint of lenet5 at ratio 0.5, with the
 	// default recipe otherwise, writing out.onnx.
 	pruneCkpt string
-	rootRun bool
+	rootRun   bool
 }
 
 func newBadFixture(t *testing.T) *badFixture {
