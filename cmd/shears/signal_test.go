@@ -108,6 +108,59 @@ func TestTrainSIGTERMResumes(t *testing.T) {
 	}
 }
 
+// An iterative prune stopped by SIGTERM inside a round's fine-tuning ends
+// within a couple of seconds with status 130 and says how to resume;
+// resumed with --resume alone, it writes the uninterrupted run's model
+// file, byte for byte, and the same report.
+func TestPruneSIGTERMResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fine-tunes lenet5 six times")
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "p.onnx")
+	args := []string{"prune", "lenet5", "--schedule", "iterative", "--rounds", "3", "--ratio", "0.5", "--data", "mnist", "--limit", "384",
+		"--finetune-epochs", "2", "--batch", "64", "--latency-runs", "0", "--threads", "2", "--json", "--out", out}
+	stdout, stderr, code := shears(t, append(args, "--quiet")...)
+	if code != 0 {
+		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
+	}
+	whole := comparableJSON(t, stdout)
+	if err := os.Rename(out, out+".whole"); err != nil {
+		t.Fatal(err)
+	}
+	cmd, sc, _ := started(t, args...)
+	armed := false
+	for sc.Scan() { // round 1 done, round 2's first epoch too: inside its fine-tuning
+		if strings.HasPrefix(sc.Text(), "round 1/3") {
+			armed = true
+		} else if armed && strings.HasPrefix(sc.Text(), "epoch 1/2") {
+			break
+		}
+	}
+	code, rest, took := terminate(t, cmd, sc)
+	ckpt := out + ".ckpt"
+	if code != 130 || !strings.Contains(rest, "interrupted") || !strings.Contains(rest, "checkpoint written to "+ckpt+": continue with shears prune --resume "+ckpt) {
+		t.Fatalf("after SIGTERM: exit %d in %v, stderr:\n%s", code, took, rest)
+	}
+	if took > 3*time.Second {
+		t.Errorf("pruning took %v to stop after SIGTERM", took)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("an interrupted run wrote its model")
+	}
+	stdout, stderr, code = shears(t, "prune", "--resume", ckpt, "--quiet")
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	sameFiles(t, out+".whole", out)
+	if got := comparableJSON(t, stdout); got != whole {
+		t.Errorf("JSON reports differ:\nuninterrupted %s\nresumed       %s", whole, got)
+	}
+	if _, err := os.Stat(ckpt); err == nil {
+		t.Errorf("the checkpoint is left after the resumed run finished")
+	}
+}
+
 // Timing runs, evaluation and pruning's fine-tuning stop on SIGTERM too.
 func TestRunEvalSIGTERM(t *testing.T) {
 	for _, args := range [][]string{
