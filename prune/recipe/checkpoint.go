@@ -16,18 +16,22 @@ import (
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train"
 )
 
 // A prune run checkpoints at round boundaries: before the schedule's first
 // round (after any regularised training), after every round of an
-// iterative or lottery schedule, after AGP's training, after every point
-// of a sensitivity analysis. A round interrupted in its fine-tuning is
-// restarted from its start on resume: every round is a pure function of
-// the state at its start (the data order and augmentation of a training
-// are functions of the seed, epoch and batch; criteria and allocation are
-// deterministic), so the resumed run ends bit for bit where an
-// uninterrupted one does. The fine-tuning trainer's own checkpoint is not
-// kept: it would save at most one round's training.
+// iterative or lottery schedule (and the lottery's control and ticket),
+// after every epoch of AGP's training and after it, after every point of
+// a sensitivity analysis. AGP, whose one training is the whole schedule,
+// resumes inside that training (its trainer's checkpoint is kept,
+// train.Trainer.Snapshot). A round of the other schedules interrupted in
+// its fine-tuning is restarted from its start on resume: every round is a
+// pure function of the state at its start (the data order and
+// augmentation of a training are functions of the seed, epoch and batch;
+// criteria and allocation are deterministic), so the resumed run still
+// ends bit for bit where an uninterrupted one does, and at most one
+// round's fine-tuning is done twice.
 
 const (
 	pruneCheckpointMagic   = "SHRSPRCK"
@@ -67,6 +71,9 @@ type Checkpoint struct {
 	Lottery        []TrainingRun
 	Rewind         map[string][]float32
 	AccuracyReinit *float64
+	// Trainer is AGP's training at the end of an epoch (nil between
+	// rounds): a resumed AGP run continues inside it.
+	Trainer *train.Checkpoint
 	// Evals are the accuracies a sensitivity analysis measured so far, in
 	// the order it measures them (the dense model first, then each layer
 	// at each ratio of the grid).
@@ -231,6 +238,7 @@ type boundary struct {
 	accPruned *float64
 	rewind    *graph.Graph
 	evals     []float64
+	trainer   *train.Checkpoint
 }
 
 // checkpoint writes the run's state at a round boundary to
@@ -247,7 +255,7 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 		s.model = m
 	}
 	c := &Checkpoint{Recipe: s.Recipe, Model: s.model, Params: paramValues(p.Graph), Round: b.round,
-		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals}
+		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals, Trainer: b.trainer}
 	if p.Plan != nil {
 		c.Keep = p.Plan.Keep
 	}

@@ -113,30 +113,32 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 		edit func(*Recipe)
 		stop stopAt
 		done int // rounds the checkpoint holds when the run stops
+		// inside: the checkpoint holds a training to continue
+		inside bool
 	}{
-		{"iterative, inside round 2's fine-tuning", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} }, stopAt{epochs: 3}, 1},
+		{"iterative, inside round 2's fine-tuning", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} }, stopAt{epochs: 3}, 1, false},
 		{"iterative, after round 1", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} },
-			stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 1 }}, 1},
+			stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 1 }}, 1, false},
 		{"iterative, weights, after round 2", func(r *Recipe) {
 			r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3}
 			r.Method.Granularity = "weight"
-		}, stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 2 }}, 2},
+		}, stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 2 }}, 2, false},
 		{"lottery with rewinding and control, inside round 2", func(r *Recipe) {
 			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2, RewindSteps: 3, Reinit: true}
 			r.Method.Granularity = "weight"
-		}, stopAt{epochs: 3}, 1},
+		}, stopAt{epochs: 3}, 1, false},
 		{"lottery to initialisation, after the control", func(r *Recipe) {
 			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2, Reinit: true}
 			r.Method.Granularity = "weight"
-		}, stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 3 }}, 3},
-		{"agp, inside its training", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "agp", Rounds: 4} }, stopAt{epochs: 1}, 0},
+		}, stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 3 }}, 3, false},
+		{"agp, inside its training", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "agp", Rounds: 4} }, stopAt{epochs: 1}, 0, true},
 		{"regularised, then oneshot", func(r *Recipe) {
 			r.Regularize = &RegularizeSpec{Kind: "l1", Lambda: 1e-4, Epochs: 1}
-		}, stopAt{epochs: 2}, 0},
+		}, stopAt{epochs: 2}, 0, false},
 		{"sensitivity, inside the analysis", func(r *Recipe) {
 			r.Sensitivity = &SensitivitySpec{Ratios: []float64{0.25, 0.5}, Holdout: 200, Keep: 0.6}
 			r.Finetune.Epochs = 1
-		}, stopAt{ckpt: func(c *Checkpoint) bool { return len(c.Evals) == 3 }}, 0},
+		}, stopAt{ckpt: func(c *Checkpoint) bool { return len(c.Evals) == 3 }}, 0, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,8 +156,8 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Round != tc.done {
-				t.Fatalf("the run stopped with %d rounds done, want %d", c.Round, tc.done)
+			if c.Round != tc.done || (c.Trainer != nil) != tc.inside {
+				t.Fatalf("the run stopped with %d rounds done (inside a training: %v), want %d (%v)", c.Round, c.Trainer != nil, tc.done, tc.inside)
 			}
 			resumed, err := resumeRun(t, c.Recipe, path, c, stopAt{})
 			if err != nil {

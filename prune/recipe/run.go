@@ -295,13 +295,19 @@ func (s *Session) Accuracy(g *graph.Graph) (*float64, error) {
 // Fit trains g for epochs on Train with the fine-tuning configuration and
 // the hooks that attach sets (nil: none); 0 epochs do nothing.
 func (s *Session) Fit(g *graph.Graph, epochs int, attach func(*train.Trainer)) error {
+	return s.fitFrom(g, epochs, nil, attach)
+}
+
+// fitFrom is Fit continuing the training a checkpoint stopped (resume
+// nil: from the start); g must hold the weights of that moment.
+func (s *Session) fitFrom(g *graph.Graph, epochs int, resume *train.Checkpoint, attach func(*train.Trainer)) error {
 	if epochs == 0 {
 		return nil
 	}
 	cfg := s.Config
 	cfg.Epochs = epochs
 	s.Log(fmt.Sprintf("training %d epochs on %d images: %s, lr %g, batch %d", epochs, s.Train.N, cfg.Recipe, cfg.LR, cfg.Batch))
-	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress}
+	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress, Resume: resume}
 	if attach != nil {
 		attach(t)
 	}

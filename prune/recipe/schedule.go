@@ -166,7 +166,9 @@ func (it Iterative) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 
 // AGP trains for Epochs while automated gradual pruning (prune.AGP, Zhu &
 // Gupta 2017) raises the sparsity from Initial to Final: the training is
-// the schedule's own, so the recovery's Step is not called.
+// the schedule's own, so the recovery's Step is not called. It
+// checkpoints after every epoch of that training, and a resumed run
+// continues inside it.
 type AGP struct {
 	Initial, Final float64
 	Start          int // first pruning step
@@ -211,14 +213,40 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if ag.Start+ag.N*ag.Every > steps {
 		s.Warn(fmt.Sprintf("AGP: the schedule ends at step %d but training has %d steps; the final sparsity is set after training", ag.Start+ag.N*ag.Every, steps))
 	}
-	if err := p.Step(ag.At(0)); err != nil {
-		return nil, err
+	// A resumed run continues its training from the end of the epoch it
+	// checkpointed, with the masks of that moment (restored by Run).
+	var resume *train.Checkpoint
+	if s.resuming() {
+		resume = s.Env.Resume.Trainer
 	}
-	var errf func() error
-	var aerr error
-	err := s.Fit(p.Graph, a.Epochs, func(t *train.Trainer) {
+	if resume == nil {
+		if err := p.Step(ag.At(0)); err != nil {
+			return nil, err
+		}
+	}
+	var aerr, perr error
+	err := s.fitFrom(p.Graph, a.Epochs, resume, func(t *train.Trainer) {
 		aerr = p.Masks.Attach(t)
-		errf = ag.Attach(t, p)
+		// prune.AGP.Attach's steps, counted by the trainer so that they
+		// go on where a resumed training stopped.
+		t.On(train.AfterStep, func(st *train.State) error {
+			step := st.Step
+			if perr != nil || step < ag.Start || (step-ag.Start)%ag.Every != 0 || step > ag.Start+ag.N*ag.Every {
+				return nil
+			}
+			perr = p.Step(ag.At(step))
+			return nil
+		})
+		t.On(train.EndOfEpoch, func(st *train.State) error {
+			if perr != nil || st.Epoch+1 == st.Epochs {
+				return nil // the boundary after training follows
+			}
+			snap, err := t.Snapshot(st)
+			if err != nil {
+				return err
+			}
+			return s.checkpoint(p, boundary{trainer: snap})
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -226,8 +254,8 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if err := errf(); err != nil {
-		return nil, err
+	if perr != nil {
+		return nil, perr
 	}
 	if p.Plan.Ratio() < ag.Final-1e-9 {
 		if err := p.Step(ag.Final); err != nil {
