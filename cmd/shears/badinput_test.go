@@ -288,8 +288,8 @@ func badRows(f *badFixture) []badRow {
 		// A fresh run finding the checkpoint of an interrupted one
 		// (out.onnx.ckpt) refuses to overwrite it.
 		{args: T("--data", "mnist", "--limit", "10", "--batch", "10", "--epochs", "1"), code: 2, line: "shears train: checkpoint " + out + ".ckpt exists (an interrupted run?): continue it with shears train --resume " + out + ".ckpt, or choose another file with --checkpoint"},
-		{args: P(), code: 2, line: "shears prune: checkpoint " + out + ".ckpt exists (an interrupted run?): continue it with shears prune --resume " + out + ".ckpt, or choose another file with --checkpoint"},
-		{args: a("prune", "lenet5", "--finetune-epochs", "0", "--latency-runs", "0", "--out", p("new.onnx"), "--checkpoint", out+".ckpt"), code: 2, line: "shears prune: checkpoint " + out + ".ckpt exists"},
+		{args: P("--finetune-epochs", "1", "--data", "mnist", "--limit", "10", "--batch", "10"), code: 2, line: "shears prune: checkpoint " + out + ".ckpt exists (an interrupted run?): continue it with shears prune --resume " + out + ".ckpt, or choose another file with --checkpoint"},
+		{args: a("prune", "lenet5", "--schedule", "iterative", "--data", "mnist", "--limit", "10", "--batch", "10", "--latency-runs", "0", "--out", p("new.onnx"), "--checkpoint", out+".ckpt"), code: 2, line: "shears prune: checkpoint " + out + ".ckpt exists"},
 		// Outputs that are the command's input.
 		{args: a("prune", f.model, "--finetune-epochs", "0", "--out", f.model), code: 2, line: "shears prune: --out " + f.model + " is the model " + f.model + ": an output must not replace an input"},
 		{args: a("prune", f.model, "--finetune-epochs", "0", "--out", p("new.onnx"), "--masked-out", f.model), code: 2, line: "shears prune: --masked-out " + f.model + " is the model " + f.model},

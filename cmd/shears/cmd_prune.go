@@ -229,7 +229,10 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 			return nil
 		}
 		staleChecked = true
-		for _, o := range ckpts {
+		for k, o := range ckpts {
+			if !sweep[k].Checkpoints() {
+				continue // writes none, overwrites none
+			}
 			if err := checkStaleCheckpoint(o.path, c.resumeFile, "prune"); err != nil {
 				return err
 			}
@@ -249,7 +252,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 				return usageError{flagError(err, c.rows, c.set, c.recipeFile)}
 			}
 			if errors.Is(err, train.ErrInterrupted) || ctx.Err() != nil {
-				return interruptedPrune(err, ckpt, i, len(sweep))
+				return interruptedPrune(err, rr, ckpt, i, len(sweep))
 			}
 			return err
 		}
@@ -278,7 +281,10 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 // interruptedPrune words an interrupted run of a sweep: where its
 // checkpoint is and how to continue, or that nothing was written when it
 // stopped before its first round boundary.
-func interruptedPrune(err error, ckpt string, run, runs int) error {
+func interruptedPrune(err error, rr recipe.Recipe, ckpt string, run, runs int) error {
+	if !rr.Checkpoints() {
+		return fmt.Errorf("%v; a one-shot run without training keeps no checkpoint: nothing of it was written, run the command again", err)
+	}
 	if _, serr := os.Stat(ckpt); serr != nil {
 		return fmt.Errorf("%v before the first checkpoint: nothing of this run was written, run the command again", err)
 	}

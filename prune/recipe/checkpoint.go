@@ -244,7 +244,7 @@ type boundary struct {
 // checkpoint writes the run's state at a round boundary to
 // Env.Checkpoint (nothing when it is empty).
 func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
-	if s.Env.Checkpoint == "" {
+	if s.Env.Checkpoint == "" || !s.checkpoints() {
 		return nil
 	}
 	if s.model == nil {
@@ -272,6 +272,19 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 		checkpointWritten(c)
 	}
 	return nil
+}
+
+// checkpoints is Recipe.Checkpoints of the session's recipe.
+func (s *Session) checkpoints() bool { return s.Recipe.Checkpoints() }
+
+// Checkpoints reports whether a run of r writes checkpoints (given
+// Env.Checkpoint): when it has work worth resuming, training or a
+// sensitivity analysis. A one-shot run without either is quicker to run
+// again than to checkpoint (the checkpoint holds the model twice).
+func (r *Recipe) Checkpoints() bool {
+	sched, err := NewSchedule(r)
+	gradual := err == nil && sched.Gradual()
+	return r.Regularize != nil || r.Sensitivity != nil || gradual || r.Finetune.Epochs > 0
 }
 
 // checkpointWritten, when set (by tests), hears every checkpoint written,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -168,12 +169,13 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 	}
 }
 
-// A checkpoint does not go with another recipe, and a training checkpoint
-// is named as one.
+// A checkpoint does not go with another recipe, a training checkpoint is
+// named as one, and a run with nothing worth resuming writes none.
 func TestResumeRefusesForeignState(t *testing.T) {
 	r := Default()
 	r.Model = "lenet5"
-	r.Finetune.Epochs = 0
+	r.Data = DataSpec{Name: "mnist", Limit: 64, Calib: 64}
+	r.Finetune.Epochs = 1
 	r.Output.LatencyRuns = -1
 	r.Output.Out = "never-written.onnx"
 	path := filepath.Join(t.TempDir(), "run.ckpt")
@@ -188,6 +190,14 @@ func TestResumeRefusesForeignState(t *testing.T) {
 	other.Target.Ratio = 0.25
 	if _, err := resumeRun(t, other, path, c, stopAt{}); err == nil {
 		t.Errorf("a checkpoint resumed with another recipe")
+	}
+	none := filepath.Join(t.TempDir(), "none.ckpt")
+	r.Finetune.Epochs = 0
+	if _, err := resumeRun(t, r, none, nil, stopAt{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(none); err == nil {
+		t.Errorf("a one-shot run without training wrote a checkpoint")
 	}
 	tp := filepath.Join(t.TempDir(), "train.ckpt")
 	if err := train.WriteCheckpoint(tp, &train.Checkpoint{Optimizer: "sgd"}); err != nil {
