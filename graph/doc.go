@@ -16,6 +16,14 @@
 // gate, freeze a layer); overrides survive Clone, LabelAxes and ONNX save
 // and load.
 //
+// # Shapes
+//
+// InferShapes gives every value's shape at a batch size from the op specs
+// alone (OpSpec.Infer), without building an Op or allocating a buffer:
+// what pruning's dependency analysis and Stats need. Its errors are
+// Compile's. Graph.Sort orders the nodes topologically in O((n+e) log n),
+// leaving a sorted graph as it is.
+//
 // # Execution
 //
 // Compile validates a graph (unknown ops, dangling inputs, cycles, shape
@@ -42,7 +50,11 @@
 // and Backward, and registers itself once, in an init function, with
 // RegisterOp and an OpSpec that holds everything shears knows about it:
 //
-//   - Build makes the Op (shape inference and kernels);
+//   - Build makes the Op (its kernels);
+//   - Infer is its shape inference, from the node's attributes (parsed by
+//     the same function the builder uses) and its input shapes; the Op's
+//     own Infer method runs the same code, then plans its kernels for the
+//     shapes;
 //   - Params says what each param input is (ParamKind: weight, bias,
 //     scale, shift, running mean or variance; anything undeclared is a
 //     constant), its axis roles, and whether it trains. Weights, biases,
@@ -60,7 +72,8 @@
 //     the package's TestMain fails, naming the op, when one has none.
 //
 // Register(type, builder) is the short form for an op with nothing but a
-// builder. Outside the op files, the ONNX codec, the model builders and
-// the rewrite passes (fold.go, blocked.go, program.go), no code switches
-// on op names to learn what an op means; TestNoOpNameSwitches keeps it so.
+// builder (its shapes then come from building the Op and asking it).
+// Outside the op files, the ONNX codec, the model builders and the
+// rewrite passes (fold.go, blocked.go, program.go), no code switches on op
+// names to learn what an op means; TestNoOpNameSwitches keeps it so.
 package graph

@@ -25,24 +25,29 @@ type unaryFn struct {
 // registerUnary registers an elementwise one-input op whose function may
 // depend on the node's attributes.
 func registerUnary(name string, make func(n *Node) (unaryFn, error)) {
-	Register(name, func(n *Node) (Op, error) {
+	RegisterOp(OpSpec{Type: name, Infer: inferUnary, Build: func(n *Node) (Op, error) {
 		f, err := make(n)
 		if err != nil {
 			return nil, err
 		}
 		return &unaryOp{f}, nil
-	})
+	}})
 }
 
 type unaryOp struct{ f unaryFn }
 
 func (op *unaryOp) WritesFreshGrads() bool { return op.f.set != nil }
 
-func (op *unaryOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// inferUnary: one input, and an output of its shape.
+func inferUnary(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
 		return nil, err
 	}
 	return [][]int{cloneShape(in[0])}, nil
+}
+
+func (op *unaryOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	return inferUnary(nil, in, consts)
 }
 
 func (op *unaryOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
@@ -290,10 +295,10 @@ func init() {
 			},
 		}, nil
 	})
-	Register("Clip", newClip)
-	Register("Softmax", newSoftmax)
-	Register("LogSoftmax", newSoftmax)
-	Register("Dropout", newDropout)
+	RegisterOp(OpSpec{Type: "Clip", Build: newClip, Infer: inferClip})
+	RegisterOp(OpSpec{Type: "Softmax", Build: newSoftmax, Infer: inferWith(parseSoftmax)})
+	RegisterOp(OpSpec{Type: "LogSoftmax", Build: newSoftmax, Infer: inferWith(parseSoftmax)})
+	RegisterOp(OpSpec{Type: "Dropout", Build: newDropout, Infer: inferDropout})
 }
 
 // clipOp is Clip: y = min(max(x, lo), hi), with lo and hi from inputs 1 and
@@ -311,7 +316,9 @@ func newClip(n *Node) (Op, error) {
 	return op, r.err
 }
 
-func (op *clipOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// inferClip: the output has x's shape; min and max, when given as inputs,
+// are scalars. (The attribute bounds do not matter to shapes.)
+func inferClip(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 3); err != nil {
 		return nil, err
 	}
@@ -322,6 +329,10 @@ func (op *clipOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 		return nil, err
 	}
 	return [][]int{cloneShape(in[0])}, nil
+}
+
+func (op *clipOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	return inferClip(nil, in, consts)
 }
 
 func (op *clipOp) bounds(in []*tensor.Tensor) (lo, hi float32, err error) {
@@ -386,17 +397,26 @@ func (op *clipOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error 
 // −1). Older opsets coerce the input to 2-D at axis; the importer must
 // rewrite those (Flatten, Softmax, Reshape) unless axis is the last one.
 // With log set it is LogSoftmax: y = x − max − log Σ exp(x − max).
-type softmaxOp struct {
+type softmaxOp struct{ softmaxAttrs }
+
+// softmaxAttrs are Softmax's and LogSoftmax's attributes.
+type softmaxAttrs struct {
 	axis int
 	log  bool
 }
 
-func newSoftmax(n *Node) (Op, error) {
+func parseSoftmax(n *Node) (softmaxAttrs, error) {
 	axis, err := n.Attrs.Int("axis", -1)
-	return &softmaxOp{axis: axis, log: n.Op == "LogSoftmax"}, err
+	return softmaxAttrs{axis: axis, log: n.Op == "LogSoftmax"}, err
 }
 
-func (op *softmaxOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+func newSoftmax(n *Node) (Op, error) {
+	a, err := parseSoftmax(n)
+	return &softmaxOp{a}, err
+}
+
+// Infer is the shape inference of Softmax and of its Op.
+func (op softmaxAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
 		return nil, err
 	}
@@ -513,7 +533,9 @@ func newDropout(n *Node) (Op, error) {
 	return &dropoutOp{ratio: ratio}, err
 }
 
-func (op *dropoutOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// inferDropout: the output and the mask have x's shape; a ratio input is a
+// scalar.
+func inferDropout(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 3); err != nil {
 		return nil, err
 	}
@@ -521,6 +543,10 @@ func (op *dropoutOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error)
 		return nil, err
 	}
 	return [][]int{cloneShape(in[0]), cloneShape(in[0])}, nil
+}
+
+func (op *dropoutOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	return inferDropout(nil, in, consts)
 }
 
 func (op *dropoutOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {

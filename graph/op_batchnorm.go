@@ -34,7 +34,7 @@ type batchNormOp struct {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "BatchNormalization", Build: newBatchNorm, Params: batchNormParams, Init: batchNormInit})
+	RegisterOp(OpSpec{Type: "BatchNormalization", Build: newBatchNorm, Infer: inferBatchNorm, Params: batchNormParams, Init: batchNormInit})
 }
 
 func newBatchNorm(n *Node) (Op, error) {
@@ -66,7 +66,10 @@ func batchNormInit(n *Node, in []Operand, _ *rand.Rand) {
 	initFill(in[4].Param, 1)
 }
 
-func (b *batchNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+// inferBatchNorm: x is N×C×…, the four params have C elements; outputs
+// are y (x's shape) and, when named, the updated running mean and
+// variance.
+func inferBatchNorm(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 5, 5); err != nil {
 		return nil, err
 	}
@@ -81,12 +84,17 @@ func (b *batchNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 			return nil, shapeErr("%s must have %d elements (the input's channels), have %v", name, c, s)
 		}
 	}
-	b.n, b.c = x[0], c
-	b.inner = 1
-	for _, d := range x[2:] {
-		b.inner *= d
+	return [][]int{append([]int(nil), x...), {c}, {c}}, nil
+}
+
+func (b *batchNormOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	outs, err := inferBatchNorm(nil, in, consts)
+	if err != nil {
+		return nil, err
 	}
-	outs := [][]int{append([]int(nil), x...), {c}, {c}}
+	x := in[0]
+	b.n, b.c = x[0], x[1]
+	b.inner = product(x[2:])
 	return outs, nil
 }
 

@@ -114,7 +114,7 @@ func biasOf(b []float32, i int) float32 {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "Conv", Build: newConv, Weight: convWeight, Params: convParams, MACs: convMACs, Init: convInit})
+	RegisterOp(OpSpec{Type: "Conv", Build: newConv, Infer: inferWith(parseConv), Weight: convWeight, Params: convParams, MACs: convMACs, Init: convInit})
 }
 
 // convWeight: W is out×in/group×k….
@@ -142,19 +142,98 @@ func convMACs(n *Node, in, out [][]int) int {
 	return numElems(out[0]) * product(in[1][1:])
 }
 
-func newConv(n *Node) (Op, error) {
+// convAttrs are Conv's attributes: the window as the attributes give it
+// (kernel, pads and spatial rank may still come from the weight and
+// auto_pad) and the group count.
+type convAttrs struct {
+	win   window
+	group int
+}
+
+func parseConv(n *Node) (convAttrs, error) {
 	w, err := parseWindow(n, false)
 	if err != nil {
-		return nil, err
+		return convAttrs{}, err
 	}
 	g, err := n.Attrs.Int("group", 1)
 	if err != nil {
-		return nil, err
+		return convAttrs{}, err
 	}
 	if g < 1 {
-		return nil, fmt.Errorf("group must be ≥ 1, have %d", g)
+		return convAttrs{}, fmt.Errorf("group must be ≥ 1, have %d", g)
 	}
-	return &convOp{win: w, group: g}, nil
+	return convAttrs{win: w, group: g}, nil
+}
+
+func newConv(n *Node) (Op, error) {
+	a, err := parseConv(n)
+	if err != nil {
+		return nil, err
+	}
+	return &convOp{win: a.win, group: a.group}, nil
+}
+
+// Infer is Conv's shape inference (x, W and an optional bias).
+func (a convAttrs) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	r, err := a.shape(in)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{r.out}, nil
+}
+
+// convShape is a Conv's geometry for given input shapes.
+type convShape struct {
+	win    window // resolved: kernel from W, pads for auto_pad
+	oh, ow int    // output size (oh 1 for a 1-D Conv)
+	out    []int  // output shape
+}
+
+// shape checks x, W and the bias against the attributes and resolves the
+// window against them.
+func (a convAttrs) shape(in [][]int) (convShape, error) {
+	win := a.win
+	if err := wantInputs(in, 2, 3); err != nil {
+		return convShape{}, err
+	}
+	x, w := in[0], in[1]
+	if len(w) < 3 || len(w) > 4 {
+		return convShape{}, shapeErr("weight must be M×C/group×k…, have %v", w)
+	}
+	if !win.ndGiven && len(w) == 3 {
+		// No attribute said how many spatial dims: the weight does.
+		win.spatialDim, win.kh, win.sh, win.dh = 1, 1, 1, 1
+	}
+	if win.spatialDim != len(w)-2 {
+		return convShape{}, shapeErr("weight %v does not match %d-D attributes", w, win.spatialDim)
+	}
+	if win.spatialDim == 1 {
+		win.kh, win.kw = 1, w[2]
+	} else {
+		if (win.kh != 0 || win.kw != 0) && (win.kh != w[2] || win.kw != w[3]) {
+			return convShape{}, shapeErr("kernel_shape %d×%d does not match weight %v", win.kh, win.kw, w)
+		}
+		win.kh, win.kw = w[2], w[3]
+	}
+	n, ch, h, wd, err := win.spatial(x)
+	if err != nil {
+		return convShape{}, err
+	}
+	m := w[0]
+	if ch%a.group != 0 || m%a.group != 0 {
+		return convShape{}, shapeErr("input channels %d and output channels %d must divide by group %d", ch, m, a.group)
+	}
+	if w[1] != ch/a.group {
+		return convShape{}, shapeErr("weight %v expects %d input channels per group, input %v has %d (group %d)", w, w[1], x, ch/a.group, a.group)
+	}
+	if len(in) == 3 && in[2] != nil && (len(in[2]) != 1 || in[2][0] != m) {
+		return convShape{}, shapeErr("bias must be %d, have %v", m, in[2])
+	}
+	oh, ow, err := win.resolve(h, wd)
+	if err != nil {
+		return convShape{}, err
+	}
+	return convShape{win: win, oh: oh, ow: ow, out: win.outShape(n, m, oh, ow)}, nil
 }
 
 func (c *convOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
@@ -171,50 +250,17 @@ func (c *convOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	return c.infer(in)
 }
 
+// infer is convAttrs.shape, then the plan for the shapes: the geometry
+// the kernels read and, for a depthwise convolution, its direct kernel.
 func (c *convOp) infer(in [][]int) ([][]int, error) {
-	if err := wantInputs(in, 2, 3); err != nil {
-		return nil, err
-	}
-	x, w := in[0], in[1]
-	if len(w) < 3 || len(w) > 4 {
-		return nil, shapeErr("weight must be M×C/group×k…, have %v", w)
-	}
-	if !c.win.ndGiven && len(w) == 3 {
-		// No attribute said how many spatial dims: the weight does.
-		c.win.spatialDim, c.win.kh, c.win.sh, c.win.dh = 1, 1, 1, 1
-	}
-	if c.win.spatialDim != len(w)-2 {
-		return nil, shapeErr("weight %v does not match %d-D attributes", w, c.win.spatialDim)
-	}
-	if c.win.spatialDim == 1 {
-		c.win.kh, c.win.kw = 1, w[2]
-	} else {
-		if (c.win.kh != 0 || c.win.kw != 0) && (c.win.kh != w[2] || c.win.kw != w[3]) {
-			return nil, shapeErr("kernel_shape %d×%d does not match weight %v", c.win.kh, c.win.kw, w)
-		}
-		c.win.kh, c.win.kw = w[2], w[3]
-	}
-	n, ch, h, wd, err := c.win.spatial(x)
+	r, err := convAttrs{win: c.win, group: c.group}.shape(in)
 	if err != nil {
 		return nil, err
 	}
-	m := w[0]
-	if ch%c.group != 0 || m%c.group != 0 {
-		return nil, shapeErr("input channels %d and output channels %d must divide by group %d", ch, m, c.group)
-	}
-	if w[1] != ch/c.group {
-		return nil, shapeErr("weight %v expects %d input channels per group, input %v has %d (group %d)", w, w[1], x, ch/c.group, c.group)
-	}
-	if len(in) == 3 && in[2] != nil && (len(in[2]) != 1 || in[2][0] != m) {
-		return nil, shapeErr("bias must be %d, have %v", m, in[2])
-	}
-	win := c.win
-	oh, ow, err := win.resolve(h, wd)
-	if err != nil {
-		return nil, err
-	}
+	win, oh, ow := r.win, r.oh, r.ow
+	n, ch, h, wd, _ := win.spatial(in[0])
 	c.win = win
-	c.n, c.m, c.cin = n, m, ch
+	c.n, c.m, c.cin = n, in[1][0], ch
 	c.geom = kernels.Geom{C: ch / c.group, H: h, W: wd, KH: win.kh, KW: win.kw, SH: win.sh, SW: win.sw,
 		DH: win.dh, DW: win.dw, PT: win.pt, PL: win.pl, OH: oh, OW: ow}
 	if c.depthwise() {
@@ -224,7 +270,7 @@ func (c *convOp) infer(in [][]int) ([][]int, error) {
 			c.dw = d
 		}
 	}
-	return [][]int{win.outShape(n, m, oh, ow)}, nil
+	return [][]int{r.out}, nil
 }
 
 func (c *convOp) depthwise() bool { return c.geom.C == 1 && c.m == c.group }

@@ -18,10 +18,7 @@ import (
 // pass backward: dx = Conv(dy, W), and dW is the inner Conv's weight
 // gradient with dy as the Conv's input and x as its output gradient.
 type convTransposeOp struct {
-	win       window
-	group     int
-	outPad    []int // output_padding per spatial dim (nil: zeros)
-	outShape  []int // output_shape per spatial dim (nil: from pads)
+	convTransposeAttrs
 	inner     *convOp
 	n, cin, m int       // batch, input channels, output channels
 	ohw       int       // output pixels per channel
@@ -30,7 +27,7 @@ type convTransposeOp struct {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "ConvTranspose", Build: newConvTranspose, Weight: convTransposeWeight,
+	RegisterOp(OpSpec{Type: "ConvTranspose", Build: newConvTranspose, Infer: inferWith(parseConvTranspose), Weight: convTransposeWeight,
 		Params: convTransposeParams, MACs: convTransposeMACs, Init: convInit})
 }
 
@@ -61,35 +58,84 @@ func convTransposeMACs(n *Node, in, out [][]int) int {
 	return numElems(in[0]) * product(in[1][1:])
 }
 
-func newConvTranspose(n *Node) (Op, error) {
+// convTransposeAttrs are ConvTranspose's attributes.
+type convTransposeAttrs struct {
+	win      window
+	group    int
+	outPad   []int // output_padding per spatial dim (nil: zeros)
+	outShape []int // output_shape per spatial dim (nil: from pads)
+}
+
+func parseConvTranspose(n *Node) (convTransposeAttrs, error) {
 	w, err := parseWindow(n, false)
+	if err != nil {
+		return convTransposeAttrs{}, err
+	}
+	r := attrReader{a: n.Attrs}
+	a := convTransposeAttrs{win: w, group: r.int("group", 1), outPad: r.ints("output_padding", nil), outShape: r.ints("output_shape", nil)}
+	if r.err != nil {
+		return convTransposeAttrs{}, r.err
+	}
+	if a.group < 1 {
+		return convTransposeAttrs{}, fmt.Errorf("group must be ≥ 1, have %d", a.group)
+	}
+	if w.ceil {
+		return convTransposeAttrs{}, fmt.Errorf("ceil_mode is not a ConvTranspose attribute")
+	}
+	return a, nil
+}
+
+func newConvTranspose(n *Node) (Op, error) {
+	a, err := parseConvTranspose(n)
 	if err != nil {
 		return nil, err
 	}
-	r := attrReader{a: n.Attrs}
-	op := &convTransposeOp{win: w, group: r.int("group", 1), outPad: r.ints("output_padding", nil), outShape: r.ints("output_shape", nil)}
-	if r.err != nil {
-		return nil, r.err
+	return &convTransposeOp{convTransposeAttrs: a}, nil
+}
+
+// Infer is ConvTranspose's shape inference.
+func (c convTransposeAttrs) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	r, err := c.shape(in)
+	if err != nil {
+		return nil, err
 	}
-	if op.group < 1 {
-		return nil, fmt.Errorf("group must be ≥ 1, have %d", op.group)
-	}
-	if w.ceil {
-		return nil, fmt.Errorf("ceil_mode is not a ConvTranspose attribute")
-	}
-	return op, nil
+	return [][]int{r.out}, nil
+}
+
+// convTransposeShape is a ConvTranspose's geometry for given input shapes.
+type convTransposeShape struct {
+	inner     convAttrs // the Conv that maps the output's shape back to the input's
+	n, cin, m int       // batch, input channels, output channels
+	ohw       int       // output pixels per channel
+	out       []int     // output shape
 }
 
 func (c *convTransposeOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 2, 3); err != nil {
+	r, err := c.shape(in)
+	if err != nil {
 		return nil, err
+	}
+	inner := &convOp{win: r.inner.win, group: r.inner.group}
+	if _, err := inner.Infer([][]int{r.out, in[1]}, nil); err != nil {
+		return nil, err
+	}
+	c.inner, c.n, c.cin, c.m, c.ohw = inner, r.n, r.cin, r.m, r.ohw
+	return [][]int{r.out}, nil
+}
+
+// shape checks x, W and the bias against the attributes and finds the
+// output shape and the inner Conv.
+func (c convTransposeAttrs) shape(in [][]int) (convTransposeShape, error) {
+	var no convTransposeShape
+	if err := wantInputs(in, 2, 3); err != nil {
+		return no, err
 	}
 	x, w := in[0], in[1]
 	if len(w) > 4 {
-		return nil, fmt.Errorf("only 1-D and 2-D windows are supported, have %d spatial dims (weight %v)", len(w)-2, w)
+		return no, fmt.Errorf("only 1-D and 2-D windows are supported, have %d spatial dims (weight %v)", len(w)-2, w)
 	}
 	if len(w) < 3 {
-		return nil, shapeErr("weight must be C×M/group×k…, have %v", w)
+		return no, shapeErr("weight must be C×M/group×k…, have %v", w)
 	}
 	win := c.win
 	if !win.ndGiven && len(w) == 3 {
@@ -97,34 +143,34 @@ func (c *convTransposeOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error)
 	}
 	nd := win.spatialDim
 	if nd != len(w)-2 {
-		return nil, shapeErr("weight %v does not match %d-D attributes", w, nd)
+		return no, shapeErr("weight %v does not match %d-D attributes", w, nd)
 	}
 	if len(x) != nd+2 {
-		return nil, shapeErr("input must have %d dims (N×C×spatial), have %v", nd+2, x)
+		return no, shapeErr("input must have %d dims (N×C×spatial), have %v", nd+2, x)
 	}
 	kern := w[2:]
 	if nd == 1 {
 		kern = []int{1, w[2]}
 		if win.kw != 0 && win.kw != kern[1] {
-			return nil, shapeErr("kernel_shape does not match weight %v", w)
+			return no, shapeErr("kernel_shape does not match weight %v", w)
 		}
 	} else if (win.kh != 0 || win.kw != 0) && (win.kh != kern[0] || win.kw != kern[1]) {
-		return nil, shapeErr("kernel_shape does not match weight %v", w)
+		return no, shapeErr("kernel_shape does not match weight %v", w)
 	}
 	win.kh, win.kw = kern[0], kern[1]
 	if win.kh < 1 || win.kw < 1 {
-		return nil, shapeErr("kernel must be ≥ 1, have weight %v", w)
+		return no, shapeErr("kernel must be ≥ 1, have weight %v", w)
 	}
 	n, cin := x[0], x[1]
 	if cin != w[0] {
-		return nil, shapeErr("weight %v expects %d input channels, input %v has %d", w, w[0], x, cin)
+		return no, shapeErr("weight %v expects %d input channels, input %v has %d", w, w[0], x, cin)
 	}
 	if cin%c.group != 0 {
-		return nil, shapeErr("input channels %d must divide by group %d", cin, c.group)
+		return no, shapeErr("input channels %d must divide by group %d", cin, c.group)
 	}
 	m := w[1] * c.group
 	if len(in) == 3 && in[2] != nil && (len(in[2]) != 1 || in[2][0] != m) {
-		return nil, shapeErr("bias must be %d, have %v", m, in[2])
+		return no, shapeErr("bias must be %d, have %v", m, in[2])
 	}
 	// Per spatial dim (h first; a 1-D op has a dummy h of size 1).
 	size := []int{1, x[len(x)-1]}
@@ -155,15 +201,15 @@ func (c *convTransposeOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error)
 	for i := range 2 {
 		op, err := last(c.outPad, i, 0)
 		if err != nil {
-			return nil, fmt.Errorf("output_padding %w", err)
+			return no, fmt.Errorf("output_padding %w", err)
 		}
 		if op < 0 || (op >= strides[i] && op >= dil[i]) {
-			return nil, fmt.Errorf("output_padding %d must be ≥ 0 and smaller than the stride or the dilation", op)
+			return no, fmt.Errorf("output_padding %d must be ≥ 0 and smaller than the stride or the dilation", op)
 		}
 		span := strides[i]*(size[i]-1) + op + (kern[i]-1)*dil[i] + 1
 		want, err := last(c.outShape, i, -1)
 		if err != nil {
-			return nil, fmt.Errorf("output_shape %w", err)
+			return no, fmt.Errorf("output_shape %w", err)
 		}
 		switch {
 		case want < 0 && (win.autoPad == "SAME_UPPER" || win.autoPad == "SAME_LOWER"):
@@ -187,7 +233,7 @@ func (c *convTransposeOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error)
 		}
 		out[i] = span - *begin[i] - *end[i] + extra
 		if out[i] < 1 {
-			return nil, shapeErr("output size %d along spatial dim %d (input %d, pads %d+%d)", out[i], i, size[i], *begin[i], *end[i])
+			return no, shapeErr("output size %d along spatial dim %d (input %d, pads %d+%d)", out[i], i, size[i], *begin[i], *end[i])
 		}
 	}
 	win.spatialDim = nd
@@ -195,17 +241,16 @@ func (c *convTransposeOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error)
 	// The inner Conv maps the output's shape back to the input's: explicit
 	// pads, the same strides and dilations; output_padding only adds
 	// positions that the Conv's floor division leaves out.
-	inner := &convOp{win: win, group: c.group}
+	inner := convAttrs{win: win, group: c.group}
 	yShape := win.outShape(n, m, out[0], out[1])
-	got, err := inner.Infer([][]int{yShape, w}, nil)
+	got, err := inner.shape([][]int{yShape, w})
 	if err != nil {
-		return nil, err
+		return no, err
 	}
-	if !tensor.SameShape(got[0], x) {
-		return nil, shapeErr("input %v does not match output %v (the Conv back gives %v)", x, yShape, got[0])
+	if !tensor.SameShape(got.out, x) {
+		return no, shapeErr("input %v does not match output %v (the Conv back gives %v)", x, yShape, got.out)
 	}
-	c.inner, c.n, c.cin, c.m, c.ohw = inner, n, cin, m, out[0]*out[1]
-	return [][]int{yShape}, nil
+	return convTransposeShape{inner: inner, n: n, cin: cin, m: m, ohw: out[0] * out[1], out: yShape}, nil
 }
 
 func (c *convTransposeOp) zeros(n int) []float32 {

@@ -82,7 +82,8 @@ func perChannelParam(in []Operand, kind ParamKind) []ParamUse {
 func init() {
 	params := map[binKind]func(*Node, []Operand) []ParamUse{binAdd: biasAddParams, binMul: layerScaleParams, binPRelu: preluParams}
 	for name, k := range map[string]binKind{"Add": binAdd, "Sub": binSub, "Mul": binMul, "Div": binDiv, "Pow": binPow, "PRelu": binPRelu} {
-		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil }, Params: params[k]})
+		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil },
+			Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferBinary(k, in) }, Params: params[k]})
 	}
 	registerUnary("Neg", func(*Node) (unaryFn, error) {
 		return unaryFn{
@@ -187,7 +188,13 @@ type binaryOp struct {
 	scratch []float32
 }
 
-func (op *binaryOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+func (op *binaryOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	return inferBinary(op.kind, in)
+}
+
+// inferBinary: the inputs broadcast to the output; PRelu's slope
+// broadcasts to X.
+func inferBinary(kind binKind, in [][]int) ([][]int, error) {
 	if err := wantInputs(in, 2, 2); err != nil {
 		return nil, err
 	}
@@ -195,7 +202,7 @@ func (op *binaryOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) 
 	if err != nil {
 		return nil, err
 	}
-	if op.kind == binPRelu && !slices.Equal(out, in[0]) {
+	if kind == binPRelu && !slices.Equal(out, in[0]) {
 		return nil, shapeErr("slope of shape %s does not broadcast to X of shape %s", in[1], in[0])
 	}
 	return [][]int{out}, nil

@@ -10,22 +10,37 @@ import (
 // gemmOp is ONNX Gemm: Y = alpha·op(A)·op(B) + beta·C, with C broadcast
 // to M×N. Linear layers are Gemm(X, W, b, transB=1).
 type gemmOp struct {
+	gemmAttrs
+	gemmDims
+}
+
+// gemmAttrs are Gemm's attributes.
+type gemmAttrs struct {
 	alpha, beta    float32
 	transA, transB bool
-	m, n, k        int
-	cRows, cCols   int // C's broadcast shape (1 or M, 1 or N)
+}
+
+// gemmDims are a Gemm's sizes for given input shapes.
+type gemmDims struct {
+	m, n, k      int
+	cRows, cCols int // C's broadcast shape (1 or M, 1 or N; 0 without C)
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "Gemm", Build: newGemm, Weight: gemmWeight, Params: gemmParams, MACs: gemmMACs,
+	RegisterOp(OpSpec{Type: "Gemm", Build: newGemm, Infer: inferWith(parseGemm), Weight: gemmWeight, Params: gemmParams, MACs: gemmMACs,
 		Init: linearInit(gemmWeight, true)})
 }
 
-func newGemm(n *Node) (Op, error) {
+func parseGemm(n *Node) (gemmAttrs, error) {
 	r := attrReader{a: n.Attrs}
-	op := &gemmOp{alpha: r.float("alpha", 1), beta: r.float("beta", 1),
+	a := gemmAttrs{alpha: r.float("alpha", 1), beta: r.float("beta", 1),
 		transA: r.int("transA", 0) != 0, transB: r.int("transB", 0) != 0}
-	return op, r.err
+	return a, r.err
+}
+
+func newGemm(n *Node) (Op, error) {
+	a, err := parseGemm(n)
+	return &gemmOp{gemmAttrs: a}, err
 }
 
 // gemmWeight: B is out×in with transB=1 (a linear layer), in×out without.
@@ -75,12 +90,32 @@ func gemmMACs(n *Node, in, out [][]int) int {
 }
 
 func (g *gemmOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 2, 3); err != nil {
+	d, err := g.dims(in)
+	if err != nil {
 		return nil, err
+	}
+	g.gemmDims = d
+	return [][]int{{d.m, d.n}}, nil
+}
+
+// Infer is Gemm's shape inference.
+func (g gemmAttrs) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	d, err := g.dims(in)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{{d.m, d.n}}, nil
+}
+
+// dims checks A, B and C against the attributes and sizes the product.
+func (g gemmAttrs) dims(in [][]int) (gemmDims, error) {
+	var d gemmDims
+	if err := wantInputs(in, 2, 3); err != nil {
+		return d, err
 	}
 	a, b := in[0], in[1]
 	if len(a) != 2 || len(b) != 2 {
-		return nil, shapeErr("A and B must be 2-D, have %v and %v", a, b)
+		return d, shapeErr("A and B must be 2-D, have %v and %v", a, b)
 	}
 	m, ka := a[0], a[1]
 	if g.transA {
@@ -91,27 +126,26 @@ func (g *gemmOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 		kb, n = b[1], b[0]
 	}
 	if ka != kb {
-		return nil, shapeErr("inner dimensions differ: A %v (transA=%v), B %v (transB=%v)", a, g.transA, b, g.transB)
+		return d, shapeErr("inner dimensions differ: A %v (transA=%v), B %v (transB=%v)", a, g.transA, b, g.transB)
 	}
-	g.m, g.n, g.k = m, n, ka
-	g.cRows, g.cCols = 0, 0
+	d.m, d.n, d.k = m, n, ka
 	if len(in) == 3 && in[2] != nil {
 		c := in[2]
 		switch len(c) {
 		case 0:
-			g.cRows, g.cCols = 1, 1
+			d.cRows, d.cCols = 1, 1
 		case 1:
-			g.cRows, g.cCols = 1, c[0]
+			d.cRows, d.cCols = 1, c[0]
 		case 2:
-			g.cRows, g.cCols = c[0], c[1]
+			d.cRows, d.cCols = c[0], c[1]
 		default:
-			return nil, shapeErr("C must have at most 2 dims, have %v", c)
+			return d, shapeErr("C must have at most 2 dims, have %v", c)
 		}
-		if (g.cRows != 1 && g.cRows != m) || (g.cCols != 1 && g.cCols != n) {
-			return nil, shapeErr("C %v does not broadcast to %d×%d", c, m, n)
+		if (d.cRows != 1 && d.cRows != m) || (d.cCols != 1 && d.cCols != n) {
+			return d, shapeErr("C %v does not broadcast to %d×%d", c, m, n)
 		}
 	}
-	return [][]int{{m, n}}, nil
+	return d, nil
 }
 
 func (g *gemmOp) lds() (lda, ldb int) {
@@ -208,15 +242,23 @@ func (g *gemmOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 // matMulOp is ONNX MatMul with numpy semantics: 1-D operands are promoted
 // and leading (batch) dimensions broadcast.
 type matMulOp struct {
+	matMulDims
+	aBatch []int // per output batch index: offset multiplier, computed in Infer
+	bBatch []int
+}
+
+// matMulDims are a MatMul's sizes for given input shapes.
+type matMulDims struct {
 	m, n, k    int
-	aBatch     []int // per output batch index: offset multiplier, computed in Infer
-	bBatch     []int
 	batches    int
 	aVec, bVec bool
+	// ab, bb are the operands' batch shapes, batch their broadcast.
+	ab, bb, batch []int
+	out           []int
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "MatMul", Build: func(n *Node) (Op, error) { return &matMulOp{}, nil },
+	RegisterOp(OpSpec{Type: "MatMul", Build: func(n *Node) (Op, error) { return &matMulOp{}, nil }, Infer: inferMatMul,
 		Weight: matMulWeight, Params: matMulParams, MACs: matMulMACs, Init: linearInit(matMulWeight, false)})
 }
 
@@ -248,12 +290,35 @@ func matMulMACs(n *Node, in, out [][]int) int {
 }
 
 func (mm *matMulOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 2, 2); err != nil {
+	d, err := matMulShape(in)
+	if err != nil {
 		return nil, err
+	}
+	mm.matMulDims = d
+	mm.aBatch = batchOffsets(d.ab, d.batch)
+	mm.bBatch = batchOffsets(d.bb, d.batch)
+	return [][]int{d.out}, nil
+}
+
+// inferMatMul is MatMul's shape inference.
+func inferMatMul(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	d, err := matMulShape(in)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{d.out}, nil
+}
+
+// matMulShape checks the operands (numpy semantics) and sizes the
+// product.
+func matMulShape(in [][]int) (matMulDims, error) {
+	var mm matMulDims
+	if err := wantInputs(in, 2, 2); err != nil {
+		return mm, err
 	}
 	a, b := in[0], in[1]
 	if len(a) == 0 || len(b) == 0 {
-		return nil, fmt.Errorf("MatMul operands must have at least 1 dim")
+		return mm, fmt.Errorf("MatMul operands must have at least 1 dim")
 	}
 	mm.aVec, mm.bVec = len(a) == 1, len(b) == 1
 	if mm.aVec {
@@ -264,20 +329,16 @@ func (mm *matMulOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	}
 	mm.m, mm.k = a[len(a)-2], a[len(a)-1]
 	if b[len(b)-2] != mm.k {
-		return nil, shapeErr("inner dimensions differ: %v · %v", in[0], in[1])
+		return mm, shapeErr("inner dimensions differ: %v · %v", in[0], in[1])
 	}
 	mm.n = b[len(b)-1]
 	ab, bb := a[:len(a)-2], b[:len(b)-2]
 	batch, err := matmulBroadcast(ab, bb)
 	if err != nil {
-		return nil, shapeErr("batch dims of %v and %v do not broadcast", in[0], in[1])
+		return mm, shapeErr("batch dims of %v and %v do not broadcast", in[0], in[1])
 	}
-	mm.batches = 1
-	for _, d := range batch {
-		mm.batches *= d
-	}
-	mm.aBatch = batchOffsets(ab, batch)
-	mm.bBatch = batchOffsets(bb, batch)
+	mm.batches = product(batch)
+	mm.ab, mm.bb, mm.batch = ab, bb, batch
 	out := append([]int(nil), batch...)
 	if !mm.aVec {
 		out = append(out, mm.m)
@@ -285,7 +346,8 @@ func (mm *matMulOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if !mm.bVec {
 		out = append(out, mm.n)
 	}
-	return [][]int{out}, nil
+	mm.out = out
+	return mm, nil
 }
 
 // matmulBroadcast applies numpy broadcasting to two shapes.

@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "LayerNormalization", Build: newLayerNorm, Params: layerNormParams})
+	RegisterOp(OpSpec{Type: "LayerNormalization", Build: newLayerNorm, Infer: inferWith(parseLayerNorm), Params: layerNormParams})
 }
 
 // layerNormParams: Scale and B train; they run along the normalised axes,
@@ -34,8 +34,7 @@ func layerNormParams(n *Node, in []Operand) []ParamUse {
 }
 
 type layerNormOp struct {
-	axis int
-	eps  float64
+	layerNormAttrs
 	// per Infer: rows × cols split of X, and where each of the cols
 	// normalised elements reads Scale and B
 	rows, cols   int
@@ -46,24 +45,37 @@ type layerNormOp struct {
 	xhat, invStd []float32 // saved by Forward for Backward
 }
 
-func newLayerNorm(n *Node) (Op, error) {
+// layerNormAttrs are LayerNormalization's attributes.
+type layerNormAttrs struct {
+	axis int
+	eps  float64
+}
+
+func parseLayerNorm(n *Node) (layerNormAttrs, error) {
 	r := attrReader{a: n.Attrs}
 	axis := r.int("axis", -1)
 	eps := r.float("epsilon", 1e-5)
 	stash := r.int("stash_type", 1)
 	if r.err != nil {
-		return nil, r.err
+		return layerNormAttrs{}, r.err
 	}
 	if stash != 1 {
-		return nil, fmt.Errorf("stash_type %d: only 1 (float32) is supported", stash)
+		return layerNormAttrs{}, fmt.Errorf("stash_type %d: only 1 (float32) is supported", stash)
 	}
-	return &layerNormOp{axis: axis, eps: float64(eps)}, nil
+	return layerNormAttrs{axis: axis, eps: float64(eps)}, nil
 }
 
-// broadcastIndex returns, for each element of the row-major shape to,
-// the flat index of the element of shape from (numpy-broadcast to to)
-// that it reads.
-func broadcastIndex(from, to []int) ([]int, error) {
+func newLayerNorm(n *Node) (Op, error) {
+	a, err := parseLayerNorm(n)
+	if err != nil {
+		return nil, err
+	}
+	return &layerNormOp{layerNormAttrs: a}, nil
+}
+
+// indexStrides checks that shape from numpy-broadcasts to shape to and
+// returns from's stride along each axis of to (0 where it broadcasts).
+func indexStrides(from, to []int) ([]int, error) {
 	if len(from) > len(to) {
 		return nil, shapeErr("shape %s does not broadcast to %s", from, to)
 	}
@@ -80,6 +92,17 @@ func broadcastIndex(from, to []int) ([]int, error) {
 			return nil, shapeErr("shape %s does not broadcast to %s", from, to)
 		}
 		s *= d
+	}
+	return strides, nil
+}
+
+// broadcastIndex returns, for each element of the row-major shape to,
+// the flat index of the element of shape from (numpy-broadcast to to)
+// that it reads.
+func broadcastIndex(from, to []int) ([]int, error) {
+	strides, err := indexStrides(from, to)
+	if err != nil {
+		return nil, err
 	}
 	n := 1
 	for _, d := range to {
@@ -103,25 +126,49 @@ func broadcastIndex(from, to []int) ([]int, error) {
 	return idx, nil
 }
 
-func (op *layerNormOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// Infer is LayerNormalization's shape inference: Y has X's shape, the mean
+// and inverse deviation X's with the normalised axes 1.
+func (a layerNormAttrs) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	outs, _, err := a.shape(in)
+	return outs, err
+}
+
+// shape checks X, Scale and B and returns the outputs' shapes and the
+// first normalised axis.
+func (a layerNormAttrs) shape(in [][]int) ([][]int, int, error) {
 	if err := wantInputs(in, 2, 3); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	x := in[0]
-	ax := op.axis
+	ax := a.axis
 	if ax < 0 {
 		ax += len(x)
 	}
 	if ax < 0 || ax >= len(x) {
-		return nil, fmt.Errorf("axis %d out of range for rank %d", op.axis, len(x))
+		return nil, 0, fmt.Errorf("axis %d out of range for rank %d", a.axis, len(x))
 	}
-	rows, cols := 1, 1
-	for _, d := range x[:ax] {
-		rows *= d
+	if _, err := indexStrides(in[1], x[ax:]); err != nil {
+		return nil, 0, fmt.Errorf("input Scale: %w", err)
 	}
-	for _, d := range x[ax:] {
-		cols *= d
+	if len(in) == 3 {
+		if _, err := indexStrides(in[2], x[ax:]); err != nil {
+			return nil, 0, fmt.Errorf("input B: %w", err)
+		}
 	}
+	stat := cloneShape(x)
+	for i := ax; i < len(stat); i++ {
+		stat[i] = 1
+	}
+	return [][]int{cloneShape(x), stat, cloneShape(stat)}, ax, nil
+}
+
+func (op *layerNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	outs, ax, err := op.shape(in)
+	if err != nil {
+		return nil, err
+	}
+	x := in[0]
+	rows, cols := product(x[:ax]), product(x[ax:])
 	if !tensor.SameShape(op.sShape, in[1]) || cols != len(op.sIdx) {
 		var err error
 		if op.sIdx, err = broadcastIndex(in[1], x[ax:]); err != nil {
@@ -138,11 +185,7 @@ func (op *layerNormOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, erro
 		op.bShape = cloneShape(in[2])
 	}
 	op.rows, op.cols = rows, cols
-	stat := cloneShape(x)
-	for i := ax; i < len(stat); i++ {
-		stat[i] = 1
-	}
-	return [][]int{cloneShape(x), stat, cloneShape(stat)}, nil
+	return outs, nil
 }
 
 func (op *layerNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {

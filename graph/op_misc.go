@@ -13,13 +13,14 @@ import (
 
 func init() {
 	for _, kind := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"} {
-		Register(kind, func(n *Node) (Op, error) { return newReduce(n, kind) })
+		parse := func(n *Node) (reduceAttrs, error) { return parseReduce(n, kind) }
+		RegisterOp(OpSpec{Type: kind, Build: func(n *Node) (Op, error) { return newReduce(n, kind) }, Infer: inferWith(parse)})
 	}
-	RegisterOp(OpSpec{Type: "Constant", Build: newConstant, NoGradient: "no inputs: its value is an attribute"})
-	RegisterOp(OpSpec{Type: "ConstantOfShape", Build: newConstantOfShape,
+	RegisterOp(OpSpec{Type: "Constant", Build: newConstant, Infer: inferWith(parseConstant), NoGradient: "no inputs: its value is an attribute"})
+	RegisterOp(OpSpec{Type: "ConstantOfShape", Build: newConstantOfShape, Infer: inferConstantOfShape,
 		NoGradient: "its only input is a shape, and its output one value repeated"})
-	Register("Shape", newShape)
-	Register("Cast", newCast)
+	RegisterOp(OpSpec{Type: "Shape", Build: newShape, Infer: inferWith(parseShape)})
+	RegisterOp(OpSpec{Type: "Cast", Build: newCast, Infer: inferUnary})
 }
 
 // reduceOp is ReduceMean, ReduceSum, ReduceMax and ReduceMin over axes
@@ -30,11 +31,7 @@ func init() {
 // +∞ (min). The gradient of Max and Min is shared equally by the elements
 // that tie for the extreme, as PyTorch's amax/amin do.
 type reduceOp struct {
-	kind      string
-	axes      []int
-	fromInput bool
-	keepdims  bool
-	noop      bool
+	reduceAttrs
 	// cache for one input shape
 	shape, keep, out []int
 	scale            float32 // 1 / number of elements averaged (1 for Sum)
@@ -43,16 +40,93 @@ type reduceOp struct {
 	scratch          []float32
 }
 
-func newReduce(n *Node, kind string) (Op, error) {
+// reduceAttrs are a reduction's attributes.
+type reduceAttrs struct {
+	kind      string
+	axes      []int
+	fromInput bool // the axes are input 1
+	keepdims  bool
+	noop      bool
+}
+
+func parseReduce(n *Node, kind string) (reduceAttrs, error) {
 	r := attrReader{a: n.Attrs}
-	op := &reduceOp{
+	a := reduceAttrs{
 		kind:      kind,
 		axes:      r.ints("axes", nil),
 		fromInput: hasInput(n, 1),
 		keepdims:  r.int("keepdims", 1) != 0,
 		noop:      r.int("noop_with_empty_axes", 0) != 0,
 	}
-	return op, r.err
+	return a, r.err
+}
+
+func newReduce(n *Node, kind string) (Op, error) {
+	a, err := parseReduce(n, kind)
+	return &reduceOp{reduceAttrs: a}, err
+}
+
+// Infer is the reductions' shape inference.
+func (a reduceAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if err := wantInputs(in, 1, 2); err != nil {
+		return nil, err
+	}
+	axes := a.axes
+	if a.fromInput {
+		var err error
+		if axes, err = constIntsInput(consts, 1, "axes"); err != nil {
+			return nil, err
+		}
+	}
+	r, err := a.reduction(axes, in[0])
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{r.out}, nil
+}
+
+// reduction is what reducing a shape over axes gives.
+type reduction struct {
+	keep     []int // the input's shape with the reduced axes 1
+	out      []int // the output's shape (keepdims or not)
+	count    int   // elements reduced into each output
+	identity bool  // no axes and noop_with_empty_axes: the identity
+}
+
+// reduction reduces shape over axes (the attribute's or input 1's).
+func (a reduceAttrs) reduction(axes, shape []int) (reduction, error) {
+	r := len(shape)
+	reduce := make([]bool, r)
+	res := reduction{identity: len(axes) == 0 && a.noop}
+	if len(axes) == 0 {
+		for i := range reduce {
+			reduce[i] = !a.noop
+		}
+	} else {
+		ax, err := resolveAxes(axes, r)
+		if err != nil {
+			return res, err
+		}
+		for _, a := range ax {
+			reduce[a] = true
+		}
+	}
+	keep, out := make([]int, r), []int{}
+	count := 1
+	for d, dim := range shape {
+		keep[d] = dim
+		if reduce[d] {
+			keep[d] = 1
+			count *= dim
+			if a.keepdims {
+				out = append(out, 1)
+			}
+			continue
+		}
+		out = append(out, dim)
+	}
+	res.keep, res.out, res.count = keep, out, count
+	return res, nil
 }
 
 func (op *reduceOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
@@ -76,42 +150,17 @@ func (op *reduceOp) prepare(shape []int) error {
 	if op.shape != nil && slices.Equal(shape, op.shape) {
 		return nil
 	}
-	r := len(shape)
-	reduce := make([]bool, r)
-	op.identity = len(op.axes) == 0 && op.noop
-	if len(op.axes) == 0 {
-		for i := range reduce {
-			reduce[i] = !op.noop
-		}
-	} else {
-		ax, err := resolveAxes(op.axes, r)
-		if err != nil {
-			return err
-		}
-		for _, a := range ax {
-			reduce[a] = true
-		}
+	r, err := op.reduction(op.axes, shape)
+	if err != nil {
+		return err
 	}
-	keep, out := make([]int, r), []int{}
-	count := 1
-	for d, dim := range shape {
-		keep[d] = dim
-		if reduce[d] {
-			keep[d] = 1
-			count *= dim
-			if op.keepdims {
-				out = append(out, 1)
-			}
-			continue
-		}
-		out = append(out, dim)
-	}
-	op.shape, op.keep, op.out = cloneShape(shape), keep, out
+	op.identity = r.identity
+	op.shape, op.keep, op.out = cloneShape(shape), r.keep, r.out
 	op.scale = 1
 	if op.kind == "ReduceMean" {
-		op.scale = 1 / float32(count) // +Inf for an empty reduction: the mean is NaN
+		op.scale = 1 / float32(r.count) // +Inf for an empty reduction: the mean is NaN
 	}
-	op.plan = newBroadcastPlan(shape, keep)
+	op.plan = newBroadcastPlan(shape, r.keep)
 	return nil
 }
 
@@ -247,6 +296,12 @@ func newConstantOfShape(n *Node) (Op, error) {
 }
 
 func (op *constantOfShapeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	return inferConstantOfShape(nil, in, consts)
+}
+
+// inferConstantOfShape: the output's shape is the value of the (constant)
+// input, within maxConstOfShape elements.
+func inferConstantOfShape(_ *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
 		return nil, err
 	}
@@ -280,9 +335,23 @@ func (op *constantOfShapeOp) Backward(*Ctx, []*tensor.Tensor, []*tensor.Tensor, 
 
 // constantOp is Constant: its value from the value (tensor), value_float,
 // value_floats, value_int or value_ints attribute.
-type constantOp struct{ value *tensor.Tensor }
+type constantOp struct{ constantAttrs }
+
+// constantAttrs is Constant's value, from whichever attribute holds it.
+type constantAttrs struct{ value *tensor.Tensor }
 
 func newConstant(n *Node) (Op, error) {
+	a, err := parseConstant(n)
+	if err != nil {
+		return nil, err
+	}
+	return &constantOp{constantAttrs{a.value.Clone()}}, nil
+}
+
+// parseConstant reads the value; a value attribute's tensor is the
+// node's own (newConstant copies it).
+func parseConstant(n *Node) (constantAttrs, error) {
+	var no constantAttrs
 	var vals []*tensor.Tensor
 	for name, v := range n.Attrs {
 		var t *tensor.Tensor
@@ -290,47 +359,48 @@ func newConstant(n *Node) (Op, error) {
 		case "value":
 			tv, ok := v.(*tensor.Tensor)
 			if !ok {
-				return nil, fmt.Errorf("attribute value: want tensor, have %T", v)
+				return no, fmt.Errorf("attribute value: want tensor, have %T", v)
 			}
-			t = tv.Clone()
+			t = tv
 		case "value_float", "value_int":
 			f, err := n.Attrs.Float(name, 0)
 			if err != nil {
-				return nil, err
+				return no, err
 			}
 			t = &tensor.Tensor{Shape: []int{}, Data: []float32{f}}
 		case "value_floats":
 			f, err := n.Attrs.Floats(name, nil)
 			if err != nil {
-				return nil, err
+				return no, err
 			}
 			t = &tensor.Tensor{Shape: []int{len(f)}, Data: slices.Clone(f)}
 		case "value_ints":
 			is, err := n.Attrs.Ints(name, nil)
 			if err != nil {
-				return nil, err
+				return no, err
 			}
 			t = tensor.New(len(is))
 			for i, x := range is {
 				t.Data[i] = float32(x)
 			}
 		case "sparse_value", "value_string", "value_strings":
-			return nil, fmt.Errorf("attribute %s is not supported", name)
+			return no, fmt.Errorf("attribute %s is not supported", name)
 		default:
 			continue
 		}
 		vals = append(vals, t)
 	}
 	if len(vals) != 1 {
-		return nil, fmt.Errorf("want exactly one value attribute, have %d", len(vals))
+		return no, fmt.Errorf("want exactly one value attribute, have %d", len(vals))
 	}
 	if len(vals[0].Data) != shapeProd(vals[0].Shape) {
-		return nil, fmt.Errorf("value tensor has shape %s but %d elements", tensor.ShapeString(vals[0].Shape), len(vals[0].Data))
+		return no, fmt.Errorf("value tensor has shape %s but %d elements", tensor.ShapeString(vals[0].Shape), len(vals[0].Data))
 	}
-	return &constantOp{value: vals[0]}, nil
+	return constantAttrs{value: vals[0]}, nil
 }
 
-func (op *constantOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// Infer is Constant's shape inference: no inputs, the value's shape.
+func (op constantAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 0, 0); err != nil {
 		return nil, err
 	}
@@ -348,19 +418,27 @@ func (op *constantOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) er
 // shapeOp is Shape: the input's shape as a 1-D float32 tensor, optionally
 // the dimensions [start, end) (opset 15; negative counts from the back,
 // clamped to [0, rank]).
-type shapeOp struct {
+type shapeOp struct{ shapeAttrs }
+
+// shapeAttrs are Shape's attributes.
+type shapeAttrs struct {
 	start, end int
 	hasEnd     bool
 }
 
-func newShape(n *Node) (Op, error) {
+func parseShape(n *Node) (shapeAttrs, error) {
 	r := attrReader{a: n.Attrs}
 	_, hasEnd := n.Attrs["end"]
-	op := &shapeOp{start: r.int("start", 0), end: r.int("end", 0), hasEnd: hasEnd}
-	return op, r.err
+	a := shapeAttrs{start: r.int("start", 0), end: r.int("end", 0), hasEnd: hasEnd}
+	return a, r.err
 }
 
-func (op *shapeOp) span(rank int) (int, int) {
+func newShape(n *Node) (Op, error) {
+	a, err := parseShape(n)
+	return &shapeOp{a}, err
+}
+
+func (op shapeAttrs) span(rank int) (int, int) {
 	clamp := func(v int) int {
 		if v < 0 {
 			v += rank
@@ -374,7 +452,8 @@ func (op *shapeOp) span(rank int) (int, int) {
 	return s, max(s, e)
 }
 
-func (op *shapeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// Infer is Shape's shape inference: a vector of the span's length.
+func (op shapeAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
 		return nil, err
 	}
@@ -480,10 +559,7 @@ func roundHalf(v float32) float32 {
 }
 
 func (op *castOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 1, 1); err != nil {
-		return nil, err
-	}
-	return [][]int{cloneShape(in[0])}, nil
+	return inferUnary(nil, in, consts)
 }
 
 func (op *castOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {

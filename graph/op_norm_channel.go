@@ -15,8 +15,8 @@ func init() {
 	RegisterOp(OpSpec{Type: "InstanceNormalization", Build: func(n *Node) (Op, error) {
 		eps, err := n.Attrs.Float("epsilon", 1e-5)
 		return &instanceNormOp{eps: float64(eps)}, err
-	}, Params: instanceNormParams})
-	Register("LRN", newLRN)
+	}, Infer: inferInstanceNorm, Params: instanceNormParams})
+	RegisterOp(OpSpec{Type: "LRN", Build: newLRN, Infer: inferLRN})
 }
 
 // instanceNormParams: scale and B are per channel and train.
@@ -37,7 +37,19 @@ type instanceNormOp struct {
 	invStd   []float32
 }
 
-func (op *instanceNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+func (op *instanceNormOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	outs, err := inferInstanceNorm(nil, in, consts)
+	if err != nil {
+		return nil, err
+	}
+	x := in[0]
+	op.n, op.c, op.hw = x[0], x[1], shapeProd(x[2:])
+	return outs, nil
+}
+
+// inferInstanceNorm: x is N×C×spatial…, scale and B have C elements, y
+// has x's shape.
+func inferInstanceNorm(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 3, 3); err != nil {
 		return nil, err
 	}
@@ -50,7 +62,6 @@ func (op *instanceNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error)
 			return nil, shapeErr("%s must be %d (the channels of %v), have %v", []string{"scale", "B"}[i], x[1], x, s)
 		}
 	}
-	op.n, op.c, op.hw = x[0], x[1], shapeProd(x[2:])
 	return [][]int{cloneShape(x)}, nil
 }
 
@@ -169,7 +180,18 @@ func newLRN(n *Node) (Op, error) {
 	return op, nil
 }
 
-func (op *lrnOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+func (op *lrnOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	outs, err := inferLRN(nil, in, consts)
+	if err != nil {
+		return nil, err
+	}
+	x := in[0]
+	op.n, op.c, op.hw = x[0], x[1], shapeProd(x[2:])
+	return outs, nil
+}
+
+// inferLRN: x is N×C×…, y has its shape.
+func inferLRN(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
 		return nil, err
 	}
@@ -177,7 +199,6 @@ func (op *lrnOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if len(x) < 2 {
 		return nil, shapeErr("input must be N×C×…, have %v", x)
 	}
-	op.n, op.c, op.hw = x[0], x[1], shapeProd(x[2:])
 	return [][]int{cloneShape(x)}, nil
 }
 

@@ -14,11 +14,9 @@ import (
 // records each maximum's position on the way (vectorised), and Backward
 // otherwise finds each window's maximum again from the input and output.
 type poolOp struct {
-	max             bool
-	win             window
-	countIncludePad bool
-	n, c, h, w      int
-	oh, ow          int
+	poolAttrs
+	n, c, h, w int
+	oh, ow     int
 	// codes holds, after a training Forward of a 2×2/2 max pool (coded),
 	// each window's maximum position for Backward (vec.MaxPairs2Arg).
 	codes []int32
@@ -28,38 +26,85 @@ type poolOp struct {
 func init() {
 	for _, name := range []string{"MaxPool", "AveragePool"} {
 		isMax := name == "MaxPool"
-		Register(name, func(n *Node) (Op, error) {
+		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) {
 			if usesPoolND(n, isMax) {
 				return newPoolND(n, isMax) // 3-D and up, or MaxPool's Indices
 			}
-			w, err := parseWindow(n, true)
+			a, err := parsePool(n, isMax)
 			if err != nil {
 				return nil, err
 			}
-			r := attrReader{a: n.Attrs}
-			op := &poolOp{max: isMax, win: w, countIncludePad: r.int("count_include_pad", 0) != 0}
-			// storage_order only matters for the Indices output.
-			return op, r.err
-		})
+			return &poolOp{poolAttrs: a}, nil
+		}, Infer: func(n *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+			var a attrInferer
+			var err error
+			if usesPoolND(n, isMax) {
+				a, err = parsePoolND(n, isMax)
+			} else {
+				a, err = parsePool(n, isMax)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return a.Infer(in, consts)
+		}})
 	}
-	Register("GlobalAveragePool", func(n *Node) (Op, error) { return &globalPoolOp{}, nil })
-	Register("GlobalMaxPool", func(n *Node) (Op, error) { return &globalPoolOp{max: true}, nil })
+	RegisterOp(OpSpec{Type: "GlobalAveragePool", Build: func(n *Node) (Op, error) { return &globalPoolOp{}, nil }, Infer: inferGlobalPool})
+	RegisterOp(OpSpec{Type: "GlobalMaxPool", Build: func(n *Node) (Op, error) { return &globalPoolOp{max: true}, nil }, Infer: inferGlobalPool})
+}
+
+// poolAttrs are the attributes of a 1-D or 2-D MaxPool or AveragePool
+// (poolOp).
+type poolAttrs struct {
+	max             bool
+	win             window
+	countIncludePad bool
+}
+
+func parsePool(n *Node, isMax bool) (poolAttrs, error) {
+	w, err := parseWindow(n, true)
+	if err != nil {
+		return poolAttrs{}, err
+	}
+	r := attrReader{a: n.Attrs}
+	// storage_order only matters for the Indices output.
+	return poolAttrs{max: isMax, win: w, countIncludePad: r.int("count_include_pad", 0) != 0}, r.err
+}
+
+// Infer is the shape inference of the pools poolOp runs.
+func (p poolAttrs) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	win, oh, ow, err := p.shape(in)
+	if err != nil {
+		return nil, err
+	}
+	n, c, _, _, _ := win.spatial(in[0])
+	return [][]int{win.outShape(n, c, oh, ow)}, nil
+}
+
+// shape checks the input and resolves the window against it (pads for
+// auto_pad), giving the output size.
+func (p poolAttrs) shape(in [][]int) (win window, oh, ow int, err error) {
+	win = p.win
+	if err := wantInputs(in, 1, 1); err != nil {
+		return win, 0, 0, err
+	}
+	_, _, h, w, err := win.spatial(in[0])
+	if err != nil {
+		return win, 0, 0, err
+	}
+	oh, ow, err = win.resolve(h, w)
+	return win, oh, ow, err
 }
 
 func (p *poolOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 1, 1); err != nil {
-		return nil, err
-	}
-	n, c, h, w, err := p.win.spatial(in[0])
+	win, oh, ow, err := p.shape(in)
 	if err != nil {
 		return nil, err
 	}
-	oh, ow, err := p.win.resolve(h, w)
-	if err != nil {
-		return nil, err
-	}
+	n, c, h, w, _ := win.spatial(in[0])
+	p.win = win
 	p.n, p.c, p.h, p.w, p.oh, p.ow = n, c, h, w, oh, ow
-	return [][]int{p.win.outShape(n, c, oh, ow)}, nil
+	return [][]int{win.outShape(n, c, oh, ow)}, nil
 }
 
 func (p *poolOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
@@ -323,7 +368,19 @@ type globalPoolOp struct {
 	argmax []int32
 }
 
-func (g *globalPoolOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+func (g *globalPoolOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	outs, err := inferGlobalPool(nil, in, consts)
+	if err != nil {
+		return nil, err
+	}
+	x := in[0]
+	g.planes = x[0] * x[1]
+	g.inner = product(x[2:])
+	return outs, nil
+}
+
+// inferGlobalPool: x is N×C×spatial… with spatial elements, y N×C×1×….
+func inferGlobalPool(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
 		return nil, err
 	}
@@ -331,14 +388,11 @@ func (g *globalPoolOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	if len(x) < 3 {
 		return nil, shapeErr("input must be N×C×spatial…, have %v", x)
 	}
-	g.planes = x[0] * x[1]
-	g.inner = 1
 	out := []int{x[0], x[1]}
-	for _, d := range x[2:] {
-		g.inner *= d
+	for range x[2:] {
 		out = append(out, 1)
 	}
-	if g.inner == 0 {
+	if product(x[2:]) == 0 {
 		return nil, shapeErr("input %v has no spatial elements", x)
 	}
 	return [][]int{out}, nil

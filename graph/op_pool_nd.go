@@ -13,14 +13,7 @@ import (
 // major, or with storage_order=1 column major within each N×C plane). The
 // common 1-D and 2-D pools without Indices run the faster poolOp.
 type poolNDOp struct {
-	max             bool
-	withIndices     bool
-	colMajor        bool
-	countIncludePad bool
-	ceil            bool
-	autoPad         string
-	k, s, d, pads   []int
-	nd              int
+	poolNDAttrs
 	// resolved for one input shape
 	shape, out []int
 	pb, pe     []int
@@ -34,23 +27,44 @@ func usesPoolND(n *Node, isMax bool) bool {
 	return len(ks) > 2 || (isMax && len(n.Outputs) > 1 && n.Outputs[1] != "")
 }
 
+// poolNDAttrs are the attributes of a pool that poolNDOp runs.
+type poolNDAttrs struct {
+	max             bool
+	withIndices     bool
+	colMajor        bool
+	countIncludePad bool
+	ceil            bool
+	autoPad         string
+	k, s, d, pads   []int
+	nd              int
+}
+
 func newPoolND(n *Node, isMax bool) (Op, error) {
+	a, err := parsePoolND(n, isMax)
+	if err != nil {
+		return nil, err
+	}
+	return &poolNDOp{poolNDAttrs: a}, nil
+}
+
+func parsePoolND(n *Node, isMax bool) (poolNDAttrs, error) {
+	var no poolNDAttrs
 	r := attrReader{a: n.Attrs}
-	op := &poolNDOp{max: isMax, autoPad: r.str("auto_pad", "NOTSET"), ceil: r.int("ceil_mode", 0) != 0,
+	op := poolNDAttrs{max: isMax, autoPad: r.str("auto_pad", "NOTSET"), ceil: r.int("ceil_mode", 0) != 0,
 		countIncludePad: r.int("count_include_pad", 0) != 0,
 		k:               r.ints("kernel_shape", nil), s: r.ints("strides", nil), d: r.ints("dilations", nil), pads: r.ints("pads", nil)}
 	so := r.int("storage_order", 0)
 	if r.err != nil {
-		return nil, r.err
+		return no, r.err
 	}
 	if so != 0 && so != 1 {
-		return nil, fmt.Errorf("storage_order must be 0 or 1, have %d", so)
+		return no, fmt.Errorf("storage_order must be 0 or 1, have %d", so)
 	}
 	op.colMajor = so == 1
 	op.withIndices = isMax && len(n.Outputs) > 1 && n.Outputs[1] != ""
 	op.nd = len(op.k)
 	if op.nd == 0 {
-		return nil, fmt.Errorf("kernel_shape is required")
+		return no, fmt.Errorf("kernel_shape is required")
 	}
 	def := func(v []int, n, x int) ([]int, error) {
 		if v == nil {
@@ -66,41 +80,71 @@ func newPoolND(n *Node, isMax bool) (Op, error) {
 	}
 	var err error
 	if op.s, err = def(op.s, op.nd, 1); err != nil {
-		return nil, fmt.Errorf("strides: %w", err)
+		return no, fmt.Errorf("strides: %w", err)
 	}
 	if op.d, err = def(op.d, op.nd, 1); err != nil {
-		return nil, fmt.Errorf("dilations: %w", err)
+		return no, fmt.Errorf("dilations: %w", err)
 	}
 	if op.pads, err = def(op.pads, 2*op.nd, 0); err != nil {
-		return nil, fmt.Errorf("pads: %w", err)
+		return no, fmt.Errorf("pads: %w", err)
 	}
 	for i := range op.nd {
 		if op.k[i] < 1 || op.s[i] < 1 || op.d[i] < 1 {
-			return nil, fmt.Errorf("kernel, strides and dilations must be ≥ 1")
+			return no, fmt.Errorf("kernel, strides and dilations must be ≥ 1")
 		}
 	}
 	for _, p := range op.pads {
 		if p < 0 {
-			return nil, fmt.Errorf("pads must be ≥ 0")
+			return no, fmt.Errorf("pads must be ≥ 0")
 		}
 	}
 	switch op.autoPad {
 	case "NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER", "":
 	default:
-		return nil, fmt.Errorf("unknown auto_pad %q", op.autoPad)
+		return no, fmt.Errorf("unknown auto_pad %q", op.autoPad)
 	}
 	return op, nil
 }
 
 func (p *poolNDOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 1, 1); err != nil {
+	r, err := p.geometry(in)
+	if err != nil {
 		return nil, err
 	}
 	x := in[0]
-	if len(x) != 2+p.nd {
-		return nil, shapeErr("input must have %d dims (N×C×spatial), have %v", 2+p.nd, x)
+	p.pb, p.pe = r.pb, r.pe
+	p.shape, p.out = cloneShape(x), r.out
+	p.planes = x[0] * x[1]
+	return r.outs, nil
+}
+
+// Infer is the shape inference of the pools poolNDOp runs.
+func (p poolNDAttrs) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	r, err := p.geometry(in)
+	if err != nil {
+		return nil, err
 	}
-	p.pb, p.pe = make([]int, p.nd), make([]int, p.nd)
+	return r.outs, nil
+}
+
+// poolNDShape is a pool's geometry for one input shape.
+type poolNDShape struct {
+	pb, pe []int   // begin and end pads, resolved for auto_pad
+	out    []int   // the output's shape
+	outs   [][]int // the outputs' shapes (Indices too)
+}
+
+// geometry checks the input against the attributes and resolves the pads.
+func (p poolNDAttrs) geometry(in [][]int) (poolNDShape, error) {
+	var r poolNDShape
+	if err := wantInputs(in, 1, 1); err != nil {
+		return r, err
+	}
+	x := in[0]
+	if len(x) != 2+p.nd {
+		return r, shapeErr("input must have %d dims (N×C×spatial), have %v", 2+p.nd, x)
+	}
+	r.pb, r.pe = make([]int, p.nd), make([]int, p.nd)
 	out := []int{x[0], x[1]}
 	for i := range p.nd {
 		in, k, s, d := x[2+i], p.k[i], p.s[i], p.d[i]
@@ -129,18 +173,16 @@ func (p *poolNDOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 			}
 		}
 		if o <= 0 {
-			return nil, shapeErr("window %v (dilations %v, pads %v) does not fit input %v", p.k, p.d, p.pads, x)
+			return r, shapeErr("window %v (dilations %v, pads %v) does not fit input %v", p.k, p.d, p.pads, x)
 		}
-		p.pb[i], p.pe[i] = b, e
+		r.pb[i], r.pe[i] = b, e
 		out = append(out, o)
 	}
-	p.shape, p.out = cloneShape(x), out
-	p.planes = x[0] * x[1]
-	outs := [][]int{out}
+	r.out, r.outs = out, [][]int{out}
 	if p.withIndices {
-		outs = append(outs, cloneShape(out))
+		r.outs = append(r.outs, cloneShape(out))
 	}
-	return outs, nil
+	return r, nil
 }
 
 // walk calls fn for every output position of one plane with the input

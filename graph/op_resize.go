@@ -20,13 +20,7 @@ import (
 // ("taps", precomputed per axis), and the backward pass runs the adjoint
 // passes in reverse order.
 type resizeOp struct {
-	mode       string // nearest, linear, cubic
-	coord      string // coordinate_transformation_mode
-	nearest    string // nearest_mode
-	cubicA     float64
-	exclude    bool
-	fromSizes  bool
-	fromScales bool
+	resizeAttrs
 
 	// For one input shape:
 	shape  []int
@@ -43,13 +37,33 @@ type resizePass struct {
 	w                     [][]float32
 }
 
+// resizeAttrs are Resize's attributes.
+type resizeAttrs struct {
+	mode       string // nearest, linear, cubic
+	coord      string // coordinate_transformation_mode
+	nearest    string // nearest_mode
+	cubicA     float64
+	exclude    bool
+	fromSizes  bool
+	fromScales bool
+}
+
 func init() {
-	Register("Resize", newResize)
+	RegisterOp(OpSpec{Type: "Resize", Build: newResize, Infer: inferWith(parseResize)})
 }
 
 func newResize(n *Node) (Op, error) {
+	a, err := parseResize(n)
+	if err != nil {
+		return nil, err
+	}
+	return &resizeOp{resizeAttrs: a}, nil
+}
+
+func parseResize(n *Node) (resizeAttrs, error) {
+	var no resizeAttrs
 	r := attrReader{a: n.Attrs}
-	op := &resizeOp{
+	op := resizeAttrs{
 		mode:    r.str("mode", "nearest"),
 		coord:   r.str("coordinate_transformation_mode", "half_pixel"),
 		nearest: r.str("nearest_mode", "round_prefer_floor"),
@@ -57,35 +71,55 @@ func newResize(n *Node) (Op, error) {
 		exclude: r.int("exclude_outside", 0) != 0,
 	}
 	if r.err != nil {
-		return nil, r.err
+		return no, r.err
 	}
 	switch op.mode {
 	case "nearest", "linear", "cubic":
 	default:
-		return nil, fmt.Errorf("unknown mode %q", op.mode)
+		return no, fmt.Errorf("unknown mode %q", op.mode)
 	}
 	switch op.coord {
 	case "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn":
 	case "tf_crop_and_resize":
-		return nil, fmt.Errorf("coordinate_transformation_mode tf_crop_and_resize is not supported")
+		return no, fmt.Errorf("coordinate_transformation_mode tf_crop_and_resize is not supported")
 	default:
-		return nil, fmt.Errorf("unknown coordinate_transformation_mode %q", op.coord)
+		return no, fmt.Errorf("unknown coordinate_transformation_mode %q", op.coord)
 	}
 	switch op.nearest {
 	case "round_prefer_floor", "round_prefer_ceil", "floor", "ceil":
 	default:
-		return nil, fmt.Errorf("unknown nearest_mode %q", op.nearest)
+		return no, fmt.Errorf("unknown nearest_mode %q", op.nearest)
 	}
 	if v, ok := n.Attrs["antialias"]; ok && v != 0 {
-		return nil, fmt.Errorf("antialias is not supported")
+		return no, fmt.Errorf("antialias is not supported")
 	}
 	op.fromScales, op.fromSizes = hasInput(n, 2), hasInput(n, 3)
 	return op, nil
 }
 
 func (op *resizeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 1, 4); err != nil {
+	out, scale, err := op.size(in, consts)
+	if err != nil {
 		return nil, err
+	}
+	op.plan(in[0], out, scale)
+	return [][]int{out}, nil
+}
+
+// Infer is Resize's shape inference.
+func (op resizeAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	out, _, err := op.size(in, consts)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{out}, nil
+}
+
+// size checks the inputs and returns the output shape and the scale along
+// each axis, from the constant sizes or scales input.
+func (op resizeAttrs) size(in [][]int, consts []*tensor.Tensor) ([]int, []float64, error) {
+	if err := wantInputs(in, 1, 4); err != nil {
+		return nil, nil, err
 	}
 	x := in[0]
 	var scales []float64
@@ -93,7 +127,7 @@ func (op *resizeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) 
 	if op.fromScales {
 		t, err := constInput(consts, 2, "scales")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, v := range t.Data {
 			scales = append(scales, float64(v))
@@ -102,52 +136,51 @@ func (op *resizeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) 
 	if op.fromSizes {
 		s, err := constIntsInput(consts, 3, "sizes")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sizes = s
 	}
 	// An exporter may pass an empty scales (or sizes) next to the other.
 	if len(scales) > 0 && len(sizes) > 0 {
-		return nil, fmt.Errorf("both scales and sizes are given")
+		return nil, nil, fmt.Errorf("both scales and sizes are given")
 	}
 	out := cloneShape(x)
 	scale := make([]float64, len(x))
 	switch {
 	case len(sizes) > 0:
 		if len(sizes) != len(x) {
-			return nil, shapeErr("sizes has %d values, input %v has %d dims", len(sizes), x, len(x))
+			return nil, nil, shapeErr("sizes has %d values, input %v has %d dims", len(sizes), x, len(x))
 		}
 		for d, s := range sizes {
 			if s < 1 {
-				return nil, shapeErr("sizes[%d] = %d must be ≥ 1", d, s)
+				return nil, nil, shapeErr("sizes[%d] = %d must be ≥ 1", d, s)
 			}
 			out[d] = s
 			scale[d] = float64(s) / float64(x[d])
 		}
 	case len(scales) > 0:
 		if len(scales) != len(x) {
-			return nil, shapeErr("scales has %d values, input %v has %d dims", len(scales), x, len(x))
+			return nil, nil, shapeErr("scales has %d values, input %v has %d dims", len(scales), x, len(x))
 		}
 		for d, s := range scales {
 			if !(s > 0) || math.IsInf(s, 0) {
-				return nil, shapeErr("scales[%d] = %g must be positive", d, s)
+				return nil, nil, shapeErr("scales[%d] = %g must be positive", d, s)
 			}
 			out[d] = int(math.Floor(float64(x[d]) * s))
 			if out[d] < 1 || out[d] > maxResizeDim {
-				return nil, shapeErr("scales[%d] = %g gives size %d for input size %d", d, s, out[d], x[d])
+				return nil, nil, shapeErr("scales[%d] = %g gives size %d for input size %d", d, s, out[d], x[d])
 			}
 			scale[d] = s
 		}
 	default:
-		return nil, fmt.Errorf("needs scales or sizes")
+		return nil, nil, fmt.Errorf("needs scales or sizes")
 	}
 	for d, v := range x {
 		if v == 0 && out[d] != 0 {
-			return nil, shapeErr("cannot resize an empty axis %d (input %v)", d, x)
+			return nil, nil, shapeErr("cannot resize an empty axis %d (input %v)", d, x)
 		}
 	}
-	op.plan(x, out, scale)
-	return [][]int{out}, nil
+	return out, scale, nil
 }
 
 // maxResizeDim bounds an output size computed from scales, so that a

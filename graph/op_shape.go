@@ -17,28 +17,38 @@ import (
 )
 
 func init() {
-	Register("Flatten", newFlatten)
-	Register("Reshape", newReshape)
-	Register("Squeeze", newSqueeze)
-	Register("Unsqueeze", newUnsqueeze)
-	Register("Transpose", newTranspose)
-	Register("Concat", newConcat)
-	Register("Split", newSplit)
-	Register("Slice", newSlice)
-	Register("Gather", newGather)
-	Register("Pad", newPad)
-	Register("Expand", func(*Node) (Op, error) { return &expandOp{}, nil })
+	for name, parse := range map[string]func(*Node) (viewShape, error){
+		"Flatten": parseFlatten, "Reshape": parseReshape, "Squeeze": parseSqueeze, "Unsqueeze": parseUnsqueeze,
+	} {
+		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) {
+			f, err := parse(n)
+			if err != nil {
+				return nil, err
+			}
+			return &viewOp{f}, nil
+		}, Infer: inferWith(parse)})
+	}
+	RegisterOp(OpSpec{Type: "Transpose", Build: newTranspose, Infer: inferWith(parseTranspose)})
+	RegisterOp(OpSpec{Type: "Concat", Build: newConcat, Infer: inferWith(parseConcat)})
+	RegisterOp(OpSpec{Type: "Split", Build: newSplit, Infer: inferWith(parseSplit)})
+	RegisterOp(OpSpec{Type: "Slice", Build: newSlice, Infer: inferWith(parseSlice)})
+	RegisterOp(OpSpec{Type: "Gather", Build: newGather, Infer: inferWith(parseGather)})
+	RegisterOp(OpSpec{Type: "Pad", Build: newPad, Infer: inferWith(parsePad)})
+	RegisterOp(OpSpec{Type: "Expand", Build: func(*Node) (Op, error) { return &expandOp{}, nil }, Infer: inferExpand})
 }
 
 // viewOp is an op whose output is its first input's data under a new
 // shape: Flatten, Reshape, Squeeze, Unsqueeze. Outputs have their own
 // buffers, so Forward copies.
-type viewOp struct {
-	infer func(in [][]int, consts []*tensor.Tensor) ([]int, error)
-}
+type viewOp struct{ viewShape }
 
-func (op *viewOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	s, err := op.infer(in, consts)
+// viewShape is a view op's shape inference, made from the node's
+// attributes (parseFlatten, ...): the output's one shape.
+type viewShape func(in [][]int, consts []*tensor.Tensor) ([]int, error)
+
+// Infer is the view op's shape inference (and its Op's).
+func (f viewShape) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	s, err := f(in, consts)
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +67,12 @@ func (op *viewOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error 
 }
 
 // Flatten: [d0 … d(a−1) | da …] → [d0·…·d(a−1), da·…], axis in [−r, r].
-func newFlatten(n *Node) (Op, error) {
+func parseFlatten(n *Node) (viewShape, error) {
 	axis, err := n.Attrs.Int("axis", 1)
 	if err != nil {
 		return nil, err
 	}
-	return &viewOp{infer: func(in [][]int, _ []*tensor.Tensor) ([]int, error) {
+	return viewShape(func(in [][]int, _ []*tensor.Tensor) ([]int, error) {
 		if err := wantInputs(in, 1, 1); err != nil {
 			return nil, err
 		}
@@ -74,17 +84,17 @@ func newFlatten(n *Node) (Op, error) {
 			return nil, fmt.Errorf("axis %d out of range for rank %d", axis, r)
 		}
 		return []int{shapeProd(in[0][:a]), shapeProd(in[0][a:])}, nil
-	}}, nil
+	}), nil
 }
 
 // Reshape: the shape input may hold one −1 (inferred) and 0s, which copy
 // the input's dimension at the same index unless allowzero is 1.
-func newReshape(n *Node) (Op, error) {
+func parseReshape(n *Node) (viewShape, error) {
 	allowzero, err := n.Attrs.Int("allowzero", 0)
 	if err != nil {
 		return nil, err
 	}
-	return &viewOp{infer: func(in [][]int, consts []*tensor.Tensor) ([]int, error) {
+	return viewShape(func(in [][]int, consts []*tensor.Tensor) ([]int, error) {
 		if err := wantInputs(in, 2, 2); err != nil {
 			return nil, err
 		}
@@ -93,7 +103,7 @@ func newReshape(n *Node) (Op, error) {
 			return nil, err
 		}
 		return reshapeTarget(in[0], spec, allowzero != 0)
-	}}, nil
+	}), nil
 }
 
 func reshapeTarget(in, spec []int, allowzero bool) ([]int, error) {
@@ -136,13 +146,13 @@ func reshapeTarget(in, spec []int, allowzero bool) ([]int, error) {
 
 // Squeeze removes the given size-1 axes (attribute ≤ 12, input 1 ≥ 13), or
 // every size-1 axis when none are given.
-func newSqueeze(n *Node) (Op, error) {
+func parseSqueeze(n *Node) (viewShape, error) {
 	fromInput := hasInput(n, 1)
 	attrAxes, err := n.Attrs.Ints("axes", nil)
 	if err != nil {
 		return nil, err
 	}
-	return &viewOp{infer: func(in [][]int, consts []*tensor.Tensor) ([]int, error) {
+	return viewShape(func(in [][]int, consts []*tensor.Tensor) ([]int, error) {
 		if err := wantInputs(in, 1, 2); err != nil {
 			return nil, err
 		}
@@ -177,12 +187,12 @@ func newSqueeze(n *Node) (Op, error) {
 			}
 		}
 		return out, nil
-	}}, nil
+	}), nil
 }
 
 // Unsqueeze inserts size-1 axes at the given positions of the output
 // (attribute ≤ 12, input 1 ≥ 13).
-func newUnsqueeze(n *Node) (Op, error) {
+func parseUnsqueeze(n *Node) (viewShape, error) {
 	fromInput := hasInput(n, 1)
 	attrAxes, err := n.Attrs.Ints("axes", nil)
 	if err != nil {
@@ -191,7 +201,7 @@ func newUnsqueeze(n *Node) (Op, error) {
 	if !fromInput && attrAxes == nil {
 		return nil, fmt.Errorf("axes must be given (attribute or input 1)")
 	}
-	return &viewOp{infer: func(in [][]int, consts []*tensor.Tensor) ([]int, error) {
+	return viewShape(func(in [][]int, consts []*tensor.Tensor) ([]int, error) {
 		if err := wantInputs(in, 1, 2); err != nil {
 			return nil, err
 		}
@@ -220,23 +230,31 @@ func newUnsqueeze(n *Node) (Op, error) {
 			k++
 		}
 		return out, nil
-	}}, nil
+	}), nil
 }
 
 // transposeOp permutes axes: out.shape[i] = in.shape[perm[i]]; perm
 // defaults to reversing the axes.
 type transposeOp struct {
-	perm  []int
+	transposeAttrs
 	plan  *stridePlan
 	shape []int // input shape the plan is for
 }
 
-func newTranspose(n *Node) (Op, error) {
+// transposeAttrs are Transpose's attributes.
+type transposeAttrs struct{ perm []int }
+
+func parseTranspose(n *Node) (transposeAttrs, error) {
 	perm, err := n.Attrs.Ints("perm", nil)
-	return &transposeOp{perm: perm}, err
+	return transposeAttrs{perm: perm}, err
 }
 
-func (op *transposeOp) permFor(rank int) ([]int, error) {
+func newTranspose(n *Node) (Op, error) {
+	a, err := parseTranspose(n)
+	return &transposeOp{transposeAttrs: a}, err
+}
+
+func (op transposeAttrs) permFor(rank int) ([]int, error) {
 	if op.perm == nil {
 		p := make([]int, rank)
 		for i := range p {
@@ -257,7 +275,8 @@ func (op *transposeOp) permFor(rank int) ([]int, error) {
 	return op.perm, nil
 }
 
-func (op *transposeOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// Infer is Transpose's shape inference.
+func (op transposeAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 1); err != nil {
 		return nil, err
 	}
@@ -315,17 +334,26 @@ func (op *transposeOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) e
 }
 
 // concatOp joins its inputs along axis (negative counts from the back).
-type concatOp struct{ axis int }
+type concatOp struct{ concatAttrs }
 
-func newConcat(n *Node) (Op, error) {
+// concatAttrs are Concat's attributes.
+type concatAttrs struct{ axis int }
+
+func parseConcat(n *Node) (concatAttrs, error) {
 	if _, ok := n.Attrs["axis"]; !ok {
-		return nil, fmt.Errorf("attribute axis is required")
+		return concatAttrs{}, fmt.Errorf("attribute axis is required")
 	}
 	axis, err := n.Attrs.Int("axis", 0)
-	return &concatOp{axis: axis}, err
+	return concatAttrs{axis: axis}, err
 }
 
-func (op *concatOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+func newConcat(n *Node) (Op, error) {
+	a, err := parseConcat(n)
+	return &concatOp{a}, err
+}
+
+// Infer is Concat's shape inference.
+func (op concatAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if len(in) == 0 {
 		return nil, fmt.Errorf("want at least 1 input, have 0")
 	}
@@ -409,7 +437,10 @@ func (op *concatOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) erro
 // come from input 1 (opset ≥ 13), the split attribute (≤ 12), or equal
 // parts (with num_outputs, opset 18, or the output count): ceil(d/n) each
 // and a smaller last piece when d is not divisible.
-type splitOp struct {
+type splitOp struct{ splitAttrs }
+
+// splitAttrs are Split's attributes.
+type splitAttrs struct {
 	axis      int
 	nOut      int
 	fromInput bool
@@ -417,22 +448,31 @@ type splitOp struct {
 }
 
 func newSplit(n *Node) (Op, error) {
+	a, err := parseSplit(n)
+	if err != nil {
+		return nil, err
+	}
+	return &splitOp{a}, nil
+}
+
+func parseSplit(n *Node) (splitAttrs, error) {
+	var no splitAttrs
 	r := attrReader{a: n.Attrs}
-	op := &splitOp{axis: r.int("axis", 0), nOut: len(n.Outputs), fromInput: hasInput(n, 1), split: r.ints("split", nil)}
+	op := splitAttrs{axis: r.int("axis", 0), nOut: len(n.Outputs), fromInput: hasInput(n, 1), split: r.ints("split", nil)}
 	num := r.int("num_outputs", 0)
 	if r.err != nil {
-		return nil, r.err
+		return no, r.err
 	}
 	if num != 0 && num != op.nOut {
-		return nil, fmt.Errorf("num_outputs is %d but the node has %d outputs", num, op.nOut)
+		return no, fmt.Errorf("num_outputs is %d but the node has %d outputs", num, op.nOut)
 	}
 	if op.nOut == 0 {
-		return nil, fmt.Errorf("no outputs")
+		return no, fmt.Errorf("no outputs")
 	}
 	return op, nil
 }
 
-func (op *splitOp) sizes(dim int) ([]int, error) {
+func (op splitAttrs) sizes(dim int) ([]int, error) {
 	if op.split != nil {
 		if len(op.split) != op.nOut {
 			return nil, fmt.Errorf("split %v has %d sizes for %d outputs", op.split, len(op.split), op.nOut)
@@ -459,7 +499,17 @@ func (op *splitOp) sizes(dim int) ([]int, error) {
 	return s, nil
 }
 
+// Infer, with the sizes read from input 1 kept for Forward.
 func (op *splitOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	outs, err := op.splitAttrs.Infer(in, consts)
+	if err == nil && op.fromInput {
+		op.split, _ = constIntsInput(consts, 1, "split")
+	}
+	return outs, err
+}
+
+// Infer is Split's shape inference.
+func (op splitAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 1, 2); err != nil {
 		return nil, err
 	}
@@ -548,60 +598,97 @@ func (op *splitOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 // the back; they are clamped like ONNX ([0, d] for positive steps,
 // [−1, d−1] for negative ones), so INT64_MAX/INT64_MIN mean "to the end".
 type sliceOp struct {
+	sliceAttrs
+	plan            *stridePlan
+	shape, outShape []int // input shape the plan is for, and its output
+}
+
+// sliceAttrs are Slice's attributes (opset ≤ 9) or which of its inputs are
+// given, and, once read (withInputs), the starts, ends, axes and steps.
+type sliceAttrs struct {
 	attrForm          bool
 	hasAxes, hasSteps bool
 	starts, ends      []int
 	axes, steps       []int
-	plan              *stridePlan
-	shape, outShape   []int // input shape the plan is for, and its output
 }
 
-func newSlice(n *Node) (Op, error) {
-	op := &sliceOp{hasAxes: hasInput(n, 3), hasSteps: hasInput(n, 4)}
+func parseSlice(n *Node) (sliceAttrs, error) {
+	op := sliceAttrs{hasAxes: hasInput(n, 3), hasSteps: hasInput(n, 4)}
 	if !hasInput(n, 1) {
 		r := attrReader{a: n.Attrs}
 		op.attrForm = true
 		op.starts, op.ends, op.axes = r.ints("starts", nil), r.ints("ends", nil), r.ints("axes", nil)
 		if r.err != nil {
-			return nil, r.err
+			return sliceAttrs{}, r.err
 		}
 		if op.starts == nil || op.ends == nil {
-			return nil, fmt.Errorf("starts and ends must be given (inputs 1, 2 or attributes)")
+			return sliceAttrs{}, fmt.Errorf("starts and ends must be given (inputs 1, 2 or attributes)")
 		}
 	}
 	return op, nil
 }
 
-func (op *sliceOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	if op.attrForm {
-		if err := wantInputs(in, 1, 1); err != nil {
-			return nil, err
-		}
-	} else {
-		if err := wantInputs(in, 3, 5); err != nil {
-			return nil, err
-		}
-		var err error
-		if op.starts, err = constIntsInput(consts, 1, "starts"); err != nil {
-			return nil, err
-		}
-		if op.ends, err = constIntsInput(consts, 2, "ends"); err != nil {
-			return nil, err
-		}
-		op.axes, op.steps = nil, nil
-		if op.hasAxes {
-			if op.axes, err = constIntsInput(consts, 3, "axes"); err != nil {
-				return nil, err
-			}
-		}
-		if op.hasSteps {
-			if op.steps, err = constIntsInput(consts, 4, "steps"); err != nil {
-				return nil, err
-			}
-		}
-		op.plan = nil
+func newSlice(n *Node) (Op, error) {
+	a, err := parseSlice(n)
+	if err != nil {
+		return nil, err
 	}
-	_, _, out, err := op.resolve(in[0])
+	return &sliceOp{sliceAttrs: a}, nil
+}
+
+// withInputs checks the input count and returns the attributes with the
+// starts, ends, axes and steps of the (constant) inputs.
+func (op sliceAttrs) withInputs(in [][]int, consts []*tensor.Tensor) (sliceAttrs, error) {
+	if op.attrForm {
+		return op, wantInputs(in, 1, 1)
+	}
+	if err := wantInputs(in, 3, 5); err != nil {
+		return op, err
+	}
+	var err error
+	if op.starts, err = constIntsInput(consts, 1, "starts"); err != nil {
+		return op, err
+	}
+	if op.ends, err = constIntsInput(consts, 2, "ends"); err != nil {
+		return op, err
+	}
+	op.axes, op.steps = nil, nil
+	if op.hasAxes {
+		if op.axes, err = constIntsInput(consts, 3, "axes"); err != nil {
+			return op, err
+		}
+	}
+	if op.hasSteps {
+		if op.steps, err = constIntsInput(consts, 4, "steps"); err != nil {
+			return op, err
+		}
+	}
+	return op, nil
+}
+
+// Infer is Slice's shape inference.
+func (op sliceAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	a, err := op.withInputs(in, consts)
+	if err != nil {
+		return nil, err
+	}
+	_, _, out, err := a.resolve(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{out}, nil
+}
+
+// Infer keeps what the inputs say for Forward.
+func (op *sliceOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	a, err := op.withInputs(in, consts)
+	if err != nil {
+		return nil, err
+	}
+	if !op.attrForm {
+		op.sliceAttrs, op.plan = a, nil
+	}
+	_, _, out, err := a.resolve(in[0])
 	if err != nil {
 		return nil, err
 	}
@@ -610,7 +697,7 @@ func (op *sliceOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 
 // resolve returns, per input dimension, the first index, the step and the
 // count of elements taken.
-func (op *sliceOp) resolve(shape []int) (start, step, count []int, err error) {
+func (op sliceAttrs) resolve(shape []int) (start, step, count []int, err error) {
 	r := len(shape)
 	if len(op.ends) != len(op.starts) {
 		return nil, nil, nil, fmt.Errorf("starts %v and ends %v differ in length", op.starts, op.ends)
@@ -719,45 +806,85 @@ func (op *sliceOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 // indices.shape + data.shape[axis+1:]; negative indices count from the
 // back. Backward scatter-adds.
 type gatherOp struct {
-	axis     int
+	gatherAttrs
+	gatherIndices
+}
+
+// gatherAttrs are Gather's attributes.
+type gatherAttrs struct{ axis int }
+
+// gatherIndices are the (constant) indices input.
+type gatherIndices struct {
 	raw      []int // indices as given
 	idxShape []int
 }
 
-func newGather(n *Node) (Op, error) {
+func parseGather(n *Node) (gatherAttrs, error) {
 	axis, err := n.Attrs.Int("axis", 0)
-	return &gatherOp{axis: axis}, err
+	return gatherAttrs{axis: axis}, err
 }
 
-func (op *gatherOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 2, 2); err != nil {
+func newGather(n *Node) (Op, error) {
+	a, err := parseGather(n)
+	return &gatherOp{gatherAttrs: a}, err
+}
+
+// Infer is Gather's shape inference.
+func (op gatherAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	_, out, err := op.shape(in, consts)
+	if err != nil {
 		return nil, err
+	}
+	return [][]int{out}, nil
+}
+
+// shape reads the indices and checks them against the data's shape.
+func (op gatherAttrs) shape(in [][]int, consts []*tensor.Tensor) (gatherIndices, []int, error) {
+	var g gatherIndices
+	if err := wantInputs(in, 2, 2); err != nil {
+		return g, nil, err
 	}
 	t, err := constInput(consts, 1, "indices")
 	if err != nil {
-		return nil, err
+		return g, nil, err
 	}
-	if op.raw, err = constInts(t, "indices"); err != nil {
-		return nil, err
+	if g.raw, err = constInts(t, "indices"); err != nil {
+		return g, nil, err
 	}
-	op.idxShape = cloneShape(t.Shape)
-	ax, _, err := op.resolve(in[0])
+	g.idxShape = cloneShape(t.Shape)
+	ax, _, err := resolveGather(op.axis, g.raw, in[0])
+	if err != nil {
+		return g, nil, err
+	}
+	out := append(append(cloneShape(in[0][:ax]), g.idxShape...), in[0][ax+1:]...)
+	return g, out, nil
+}
+
+// Infer keeps the indices for Forward.
+func (op *gatherOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	g, out, err := op.shape(in, consts)
 	if err != nil {
 		return nil, err
 	}
-	out := append(append(cloneShape(in[0][:ax]), op.idxShape...), in[0][ax+1:]...)
+	op.gatherIndices = g
 	return [][]int{out}, nil
 }
 
 // resolve returns the axis and the indices made non-negative.
 func (op *gatherOp) resolve(shape []int) (int, []int, error) {
-	ax, err := resolveAxis(op.axis, len(shape))
+	return resolveGather(op.axis, op.raw, shape)
+}
+
+// resolveGather checks indices raw along axis of shape and returns the axis
+// and the indices made non-negative.
+func resolveGather(axis int, raw, shape []int) (int, []int, error) {
+	ax, err := resolveAxis(axis, len(shape))
 	if err != nil {
 		return 0, nil, err
 	}
 	dim := shape[ax]
-	idx := make([]int, len(op.raw))
-	for i, v := range op.raw {
+	idx := make([]int, len(raw))
+	for i, v := range raw {
 		if v < -dim || v >= dim {
 			return 0, nil, fmt.Errorf("index %d out of range for axis %d of size %d", v, ax, dim)
 		}
@@ -817,25 +944,40 @@ func (op *gatherOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) erro
 // crop; the non-constant modes then reflect/extend the cropped data (as
 // ONNX Runtime does).
 type padOp struct {
-	mode      string
-	attrForm  bool
-	hasAxes   bool
-	pads      []int
-	axes      []int
-	value     float32
+	padAttrs
 	shape     []int   // input shape the maps are for
 	outShape  []int   // and the output shape
 	maps      [][]int // maps[d][o]: input index along d for output index o, −1 for the constant
 	idx, offs []int
 }
 
+// padAttrs are Pad's attributes (pads in opset ≤ 10) and which inputs are
+// given, and, once read (withInputs), the pads and axes.
+type padAttrs struct {
+	mode     string
+	attrForm bool
+	hasAxes  bool
+	pads     []int
+	axes     []int
+	value    float32
+}
+
 func newPad(n *Node) (Op, error) {
+	a, err := parsePad(n)
+	if err != nil {
+		return nil, err
+	}
+	return &padOp{padAttrs: a}, nil
+}
+
+func parsePad(n *Node) (padAttrs, error) {
+	var no padAttrs
 	r := attrReader{a: n.Attrs}
-	op := &padOp{mode: r.str("mode", "constant"), hasAxes: hasInput(n, 3), value: r.float("value", 0)}
+	op := padAttrs{mode: r.str("mode", "constant"), hasAxes: hasInput(n, 3), value: r.float("value", 0)}
 	switch op.mode {
 	case "constant", "reflect", "edge", "wrap":
 	default:
-		return nil, fmt.Errorf("unknown mode %q", op.mode)
+		return no, fmt.Errorf("unknown mode %q", op.mode)
 	}
 	if !hasInput(n, 1) {
 		op.attrForm = true
@@ -844,35 +986,55 @@ func newPad(n *Node) (Op, error) {
 			op.pads = r.ints("paddings", nil) // opset 1
 		}
 		if op.pads == nil && r.err == nil {
-			return nil, fmt.Errorf("pads must be given (input 1 or attribute)")
+			return no, fmt.Errorf("pads must be given (input 1 or attribute)")
 		}
 	}
 	return op, r.err
 }
 
-func (op *padOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+// withInputs checks the input count and returns the attributes with the
+// pads and axes of the (constant) inputs.
+func (op padAttrs) withInputs(in [][]int, consts []*tensor.Tensor) (padAttrs, error) {
 	if op.attrForm {
-		if err := wantInputs(in, 1, 1); err != nil {
-			return nil, err
+		return op, wantInputs(in, 1, 1)
+	}
+	if err := wantInputs(in, 2, 4); err != nil {
+		return op, err
+	}
+	var err error
+	if op.pads, err = constIntsInput(consts, 1, "pads"); err != nil {
+		return op, err
+	}
+	op.axes = nil
+	if op.hasAxes {
+		if op.axes, err = constIntsInput(consts, 3, "axes"); err != nil {
+			return op, err
 		}
-	} else {
-		if err := wantInputs(in, 2, 4); err != nil {
-			return nil, err
-		}
-		var err error
-		if op.pads, err = constIntsInput(consts, 1, "pads"); err != nil {
-			return nil, err
-		}
-		op.axes = nil
-		if op.hasAxes {
-			if op.axes, err = constIntsInput(consts, 3, "axes"); err != nil {
-				return nil, err
-			}
-		}
-		if err := checkScalarInput(in, 2, "constant_value"); err != nil {
-			return nil, err
-		}
-		op.shape = nil
+	}
+	return op, checkScalarInput(in, 2, "constant_value")
+}
+
+// Infer is Pad's shape inference.
+func (op padAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	a, err := op.withInputs(in, consts)
+	if err != nil {
+		return nil, err
+	}
+	_, _, out, err := a.extent(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{out}, nil
+}
+
+// Infer keeps the pads and axes of the inputs for Forward.
+func (op *padOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	a, err := op.withInputs(in, consts)
+	if err != nil {
+		return nil, err
+	}
+	if !op.attrForm {
+		op.padAttrs, op.shape = a, nil
 	}
 	if err := op.prepare(in[0]); err != nil {
 		return nil, err
@@ -880,47 +1042,63 @@ func (op *padOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	return [][]int{cloneShape(op.outShape)}, nil
 }
 
-// prepare builds the index maps for an input shape.
-func (op *padOp) prepare(shape []int) error {
-	if op.shape != nil && slices.Equal(shape, op.shape) {
-		return nil
-	}
+// extent checks the pads against an input shape and returns the pads
+// before and after each axis and the output shape.
+func (op padAttrs) extent(shape []int) (begin, end, out []int, err error) {
 	r := len(shape)
-	begin, end := make([]int, r), make([]int, r)
+	begin, end = make([]int, r), make([]int, r)
 	if op.axes != nil {
 		ax, err := resolveAxes(op.axes, r)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		if len(op.pads) != 2*len(ax) {
-			return fmt.Errorf("pads %v: want %d values for axes %v", op.pads, 2*len(ax), op.axes)
+			return nil, nil, nil, fmt.Errorf("pads %v: want %d values for axes %v", op.pads, 2*len(ax), op.axes)
 		}
 		for i, a := range ax {
 			begin[a], end[a] = op.pads[i], op.pads[i+len(ax)]
 		}
 	} else {
 		if len(op.pads) != 2*r {
-			return shapeErr("pads %s: want %d values for input %s", fmt.Sprint(op.pads), 2*r, shape)
+			return nil, nil, nil, shapeErr("pads %s: want %d values for input %s", fmt.Sprint(op.pads), 2*r, shape)
 		}
 		copy(begin, op.pads[:r])
 		copy(end, op.pads[r:])
 	}
-	out := make([]int, r)
-	maps := make([][]int, r)
+	out = make([]int, r)
 	for d, dim := range shape {
 		b, e := begin[d], end[d]
 		if b > tensor.MaxElems || e > tensor.MaxElems {
-			return fmt.Errorf("pads %v too large", op.pads)
+			return nil, nil, nil, fmt.Errorf("pads %v too large", op.pads)
 		}
 		out[d] = dim + b + e
 		if out[d] < 0 {
-			return shapeErr("pads %s crop more than axis %d of input %s holds", fmt.Sprint(op.pads), d, shape)
+			return nil, nil, nil, shapeErr("pads %s crop more than axis %d of input %s holds", fmt.Sprint(op.pads), d, shape)
 		}
 		lo := max(0, -b)
 		m := dim - lo - max(0, -e) // the kept input range [lo, lo+m)
 		if m <= 0 && out[d] > 0 && op.mode != "constant" {
-			return shapeErr("cannot pad an empty axis %d of input %s in %s mode", d, shape, op.mode)
+			return nil, nil, nil, shapeErr("cannot pad an empty axis %d of input %s in %s mode", d, shape, op.mode)
 		}
+	}
+	return begin, end, out, nil
+}
+
+// prepare builds the index maps for an input shape.
+func (op *padOp) prepare(shape []int) error {
+	if op.shape != nil && slices.Equal(shape, op.shape) {
+		return nil
+	}
+	begin, end, out, err := op.extent(shape)
+	if err != nil {
+		return err
+	}
+	r := len(shape)
+	maps := make([][]int, r)
+	for d, dim := range shape {
+		b, e := begin[d], end[d]
+		lo := max(0, -b)
+		m := dim - lo - max(0, -e) // the kept input range [lo, lo+m)
 		mp := make([]int, out[d])
 		for o := range mp {
 			s := o - max(b, 0)
@@ -1074,6 +1252,11 @@ type expandOp struct {
 }
 
 func (op *expandOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	return inferExpand(nil, in, consts)
+}
+
+// inferExpand: x broadcasts with the (constant) shape input.
+func inferExpand(_ *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := wantInputs(in, 2, 2); err != nil {
 		return nil, err
 	}

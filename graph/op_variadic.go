@@ -20,16 +20,22 @@ type variadicOp struct {
 
 func init() {
 	for _, kind := range []string{"Sum", "Mean", "Max", "Min"} {
-		Register(kind, func(n *Node) (Op, error) { return &variadicOp{kind: kind}, nil })
+		RegisterOp(OpSpec{Type: kind, Build: func(n *Node) (Op, error) { return &variadicOp{kind: kind}, nil },
+			Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferVariadic(kind, in) }})
 	}
 }
 
 func (op *variadicOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	return inferVariadic(op.kind, in)
+}
+
+// inferVariadic: one to 127 inputs that broadcast together.
+func inferVariadic(kind string, in [][]int) ([][]int, error) {
 	if len(in) == 0 {
-		return nil, shapeErr("%s needs at least one input", op.kind)
+		return nil, shapeErr("%s needs at least one input", kind)
 	}
 	if len(in) > 127 {
-		return nil, shapeErr("%s takes at most 127 inputs, have %d", op.kind, len(in))
+		return nil, shapeErr("%s takes at most 127 inputs, have %d", kind, len(in))
 	}
 	out := in[0]
 	for _, s := range in[1:] {

@@ -395,15 +395,7 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 	}
 	p.batch = 0 // until inference succeeds, shapes may be half-updated
 	for k, i := range p.inputs {
-		vi := p.Graph.Inputs[k]
-		shape := make([]int, len(vi.Shape))
-		for d, v := range vi.Shape {
-			if v < 0 {
-				v = batch
-			}
-			shape[d] = v
-		}
-		p.slots[i].shape = shape
+		p.slots[i].shape = batchShape(p.Graph.Inputs[k].Shape, batch)
 	}
 	for _, cn := range p.nodes {
 		ins := make([][]int, len(cn.in))
@@ -421,15 +413,12 @@ func (p *Program) setBatch(batch int, alloc bool) error {
 		if err != nil {
 			return fmt.Errorf("node %q (%s): %w", cn.node.Name, cn.node.Op, err)
 		}
-		if len(outs) < len(cn.out) {
-			return fmt.Errorf("node %q (%s): op makes %d outputs, node names %d", cn.node.Name, cn.node.Op, len(outs), len(cn.out))
+		if err := checkOutputs(cn.node, outs); err != nil {
+			return err
 		}
 		for k, o := range cn.out {
 			if o < 0 {
 				continue
-			}
-			if _, err := tensor.NumElems(outs[k]); err != nil {
-				return fmt.Errorf("node %q (%s): output %q: %w", cn.node.Name, cn.node.Op, cn.node.Outputs[k], err)
 			}
 			p.slots[o].shape = outs[k]
 			if p.slots[o].value != nil && !tensor.SameShape(p.slots[o].value.Shape, outs[k]) {

@@ -5,18 +5,29 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+
+	"github.com/shearsml/shears/tensor"
 )
 
 // OpSpec is everything shears knows about one op type, declared once in the
 // op's file and registered with RegisterOp. Code that needs to know what a
 // node means (LabelAxes, Stats, pruning's summaries and re-initialisation)
-// asks the spec instead of switching on op names. Shape inference and the
-// kernels live in the Op that Build returns.
+// asks the spec instead of switching on op names. The kernels live in the
+// Op that Build returns; shape inference is the spec's, and the Op's Infer
+// method runs the same code.
 type OpSpec struct {
 	// Type is the ONNX op type ("Conv").
 	Type string
 	// Build makes the node's Op (required).
 	Build Builder
+	// Infer returns the node's output shapes for its input shapes, without
+	// building an Op (InferShapes): in[i] is nil for an omitted input, and
+	// consts[i] is the value of input i when it is a param (Reshape's
+	// shape, Slice's starts), else nil. Errors say what is wrong with which
+	// shape; InferShapes adds the node. Every built-in op declares it. Nil
+	// (a custom op registered with Register): InferShapes builds the Op and
+	// asks its Infer method.
+	Infer func(n *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error)
 	// Params says what the node's param inputs are: their kind, axis
 	// roles and whether they train. Nil, or an input it does not list,
 	// means a constant that does not train (shape vectors, axes, scalars
@@ -124,8 +135,8 @@ func RegisterOp(s OpSpec) {
 }
 
 // Register registers an op type that only needs a builder: no params that
-// train, no MACs, nothing to re-initialise. It is RegisterOp(OpSpec{Type:
-// opType, Build: b}).
+// train, no MACs, nothing to re-initialise, and shapes from the built Op's
+// Infer method. It is RegisterOp(OpSpec{Type: opType, Build: b}).
 func Register(opType string, b Builder) { RegisterOp(OpSpec{Type: opType, Build: b}) }
 
 // Spec returns the spec of an op type.

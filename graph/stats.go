@@ -11,13 +11,13 @@ type NodeStats struct {
 	MACs    int   // multiply-accumulates for one image, as the op's spec counts them
 }
 
-// Stats computes NodeStats for every node (batch 1) and the totals.
+// Stats computes NodeStats for every node (batch 1) and the totals, in
+// topological order (it sorts g's nodes, as Compile does).
 func Stats(g *Graph) ([]NodeStats, NodeStats, error) {
-	p, err := Compile(g)
-	if err != nil {
+	if err := g.Sort(); err != nil {
 		return nil, NodeStats{}, err
 	}
-	shapes, err := p.InferShapes(1)
+	shapes, err := InferShapes(g, 1)
 	if err != nil {
 		return nil, NodeStats{}, err
 	}

@@ -805,9 +805,9 @@ var minInputs = map[string]int{
 	"ScatterElements": 3, "ScatterND": 3, "OneHot": 3,
 }
 
-// sort puts the nodes in topological order, stably (an already sorted
-// graph is unchanged), in O(n log n): graph.Sort is quadratic in the worst
-// case. It reports dangling inputs, cycles and values produced twice.
+// sort puts the nodes in topological order (graph.Sort: stable, an already
+// sorted graph is unchanged), after reporting, in the file's terms, values
+// produced twice and inputs nothing defines; graph.Sort names a cycle.
 func (d *decoder) sort() error {
 	g := d.g
 	defined := map[string]bool{"": true}
@@ -832,114 +832,15 @@ func (d *decoder) sort() error {
 			producer[o] = i
 		}
 	}
-	indeg := make([]int, len(g.Nodes))
-	succ := make([][]int, len(g.Nodes))
-	for i, n := range g.Nodes {
+	for _, n := range g.Nodes {
 		for _, in := range n.Inputs {
-			if defined[in] {
-				continue
-			}
-			j, ok := producer[in]
-			if !ok {
+			if _, ok := producer[in]; !ok && !defined[in] {
 				return d.nodeErr(n, "input %q is not a graph input, initializer or node output", in)
 			}
-			succ[j] = append(succ[j], i)
-			indeg[i]++
 		}
 	}
-	var ready intHeap
-	for i := range g.Nodes {
-		if indeg[i] == 0 {
-			ready.push(i)
-		}
+	if err := g.Sort(); err != nil {
+		return d.errf("%s", strings.TrimPrefix(err.Error(), "graph: "))
 	}
-	order := make([]*graph.Node, 0, len(g.Nodes))
-	for len(ready) > 0 {
-		i := ready.pop()
-		order = append(order, g.Nodes[i])
-		for _, j := range succ[i] {
-			indeg[j]--
-			if indeg[j] == 0 {
-				ready.push(j)
-			}
-		}
-	}
-	if len(order) < len(g.Nodes) {
-		// Every node left has a predecessor left: walking predecessors
-		// from any of them must come back to a node already seen, which
-		// lies on a cycle.
-		at := -1
-		for i := range g.Nodes {
-			if indeg[i] > 0 {
-				at = i
-				break
-			}
-		}
-		// took[i] is the input by which the walk left node i; the walk
-		// from the node seen twice comes back to it, so that input lies on
-		// the cycle.
-		took := map[int]string{}
-		for {
-			if _, seen := took[at]; seen {
-				break
-			}
-			next := -1
-			for _, in := range g.Nodes[at].Inputs {
-				if j, ok := producer[in]; ok && !defined[in] && indeg[j] > 0 {
-					took[at], next = in, j
-					break
-				}
-			}
-			if next < 0 { // cannot happen, see above
-				took[at] = ""
-				break
-			}
-			at = next
-		}
-		n := g.Nodes[at]
-		via := took[at]
-		return d.nodeErr(n, "cycle: input %q depends on the node's own output", via)
-	}
-	g.Nodes = order
 	return nil
-}
-
-// intHeap is a min-heap of node indices.
-type intHeap []int
-
-func (h *intHeap) push(v int) {
-	*h = append(*h, v)
-	a := *h
-	for i := len(a) - 1; i > 0; {
-		p := (i - 1) / 2
-		if a[p] <= a[i] {
-			break
-		}
-		a[p], a[i] = a[i], a[p]
-		i = p
-	}
-}
-
-func (h *intHeap) pop() int {
-	a := *h
-	v := a[0]
-	last := len(a) - 1
-	a[0] = a[last]
-	a = a[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(a) && a[l] < a[m] {
-			m = l
-		}
-		if r < len(a) && a[r] < a[m] {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		a[i], a[m] = a[m], a[i]
-		i = m
-	}
-	*h = a
-	return v
 }

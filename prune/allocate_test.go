@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -262,7 +263,7 @@ func TestMeasureLeNet5(t *testing.T) {
 	if math.Abs(m.Compression-float64(431080)/float64(want)) > 1e-9 || math.Abs(m.Speedup-float64(m.MACs)/float64(m.EffectiveMACs)) > 1e-9 {
 		t.Errorf("compression %g, speedup %g", m.Compression, m.Speedup)
 	}
-	if ds, err := Latencies([]*graph.Graph{g, slim}, 2, 3); err != nil || len(ds) != 2 || ds[0] <= 0 || ds[1] <= 0 {
+	if ds, err := Latencies(context.Background(), []*graph.Graph{g, slim}, 2, 3); err != nil || len(ds) != 2 || ds[0] <= 0 || ds[1] <= 0 {
 		t.Errorf("latencies %v, %v", ds, err)
 	}
 }

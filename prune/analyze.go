@@ -82,13 +82,12 @@ type Analysis struct {
 }
 
 // Analyze builds the dependency graph of g: which channel slices of which
-// params are coupled and must be pruned together. g must compile; it is
-// not modified.
+// params are coupled and must be pruned together. g's shapes must infer
+// (graph.InferShapes); it is not modified.
 func Analyze(g *graph.Graph) (*DepGraph, error) {
 	sg := *g
 	sg.Nodes = slices.Clone(g.Nodes)
-	prog, err := graph.Compile(&sg)
-	if err != nil {
+	if err := sg.Sort(); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	// Batch 2 when the batch is dynamic, so that a reshape that folds the
@@ -99,14 +98,11 @@ func Analyze(g *graph.Graph) (*DepGraph, error) {
 			batch = 2
 		}
 	}
-	shapes, err := prog.InferShapes(batch)
+	shapes, err := graph.InferShapes(&sg, batch)
 	if err != nil && batch == 2 {
 		// A graph may declare a dynamic batch and still fix it to 1
-		// inside (a Reshape to 1×…). A fresh program: a failed
-		// InferShapes leaves the old one's shapes half updated.
-		if prog, err = graph.Compile(&sg); err == nil {
-			shapes, err = prog.InferShapes(1)
-		}
+		// inside (a Reshape to 1×…); at batch 1 it fails as Compile would.
+		shapes, err = graph.InferShapes(&sg, 1)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)

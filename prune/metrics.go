@@ -1,9 +1,13 @@
 package prune
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shearsml/shears/graph"
@@ -30,8 +34,9 @@ type Metrics struct {
 	AccuracyFinetuned *float64 `json:"accuracy_finetuned,omitempty"`
 	AccuracyReinit    *float64 `json:"accuracy_reinit,omitempty"` // lottery ticket's random re-initialisation control
 	// Median forward time in milliseconds, per model ("dense", "masked",
-	// "slim") and batch size ("1", "64"), BatchNorm folded as deployed, the
-	// models timed taking turns.
+	// "slim") and batch size ("1", "64"), on the path `shears run` deploys
+	// (graph.CompileInference, the same threads and random inputs), the
+	// models timed taking turns (Latencies).
 	LatencyMS map[string]map[string]float64 `json:"latency_ms,omitempty"`
 	Layers    []LayerMetrics                `json:"layers"`
 }
@@ -139,45 +144,134 @@ func (m *Metrics) Lines() []string {
 	}
 	for _, model := range []string{"dense", "masked", "slim"} {
 		if l, ok := m.LatencyMS[model]; ok {
-			lines = append(lines, fmt.Sprintf("latency %s (BatchNorm folded): %.3f ms at batch 1, %.3f ms at batch 64", model, l["1"], l["64"]))
+			lines = append(lines, fmt.Sprintf("latency %s (as shears run runs it): %.3f ms at batch 1, %.3f ms at batch 64", model, l["1"], l["64"]))
 		}
 	}
 	return lines
 }
 
-// Latencies times several models side by side: after one warm-up pass
-// each, the models take turns, one forward pass at a time, so that all see
-// the same machine conditions (a shared machine's load changes from second
-// to second); it returns each model's median over runs passes.
-func Latencies(gs []*graph.Graph, batch, runs int) ([]time.Duration, error) {
-	progs := make([]*graph.Program, len(gs))
+// ErrTimingInterrupted is returned (wrapped, with the context's error)
+// when Latencies' context is cancelled.
+var ErrTimingInterrupted = errors.New("latency timing interrupted")
+
+// deployedInputSeed is the PCG stream `shears run --random-input` draws
+// its inputs from at its default --seed 1 (cmd/shears randomInputs):
+// latencies in reports are then timed on the very tensors the CLI feeds.
+var deployedInputSeed = [2]uint64{1, 0x1a9}
+
+// timedTurn, when set (tests only), sees each turn's program and inputs
+// once the turn's pass is timed, before the program is released.
+var timedTurn func(model int, p *graph.Program, inputs []*tensor.Tensor)
+
+// Latencies times several models at one batch size on the path `shears
+// run` deploys them on: compiled with graph.CompileInference (BatchNorm
+// folded, residual Adds and activations fused, the blocked NCHW16c layout
+// where the machine has its kernels), run with parallel.Threads() workers,
+// on the standard-normal inputs `shears run --random-input` makes. It
+// returns each model's median over runs timed passes.
+//
+// The models take turns, one pass at a time, so that all see the same
+// machine conditions (a shared machine's load changes from second to
+// second). A turn compiles its model, runs one untimed pass (the first
+// pass allocates and first touches every buffer), times one pass and
+// releases the program before the next model's turn: memory peaks at what
+// `shears run` needs for the largest of the models at this batch, plus the
+// graphs the caller holds and one set of inputs per input signature.
+// Models that share the input shapes (dense, masked and slimmed versions
+// of one network) share the inputs.
+//
+// Cancelling ctx stops the timing at once, even inside a pass: Latencies
+// returns an error wrapping ErrTimingInterrupted and ctx.Err(); the pass in
+// flight finishes in the background and its program is then freed.
+func Latencies(ctx context.Context, gs []*graph.Graph, batch, runs int) ([]time.Duration, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("latency batch %d: must be ≥ 1", batch)
+	}
+	if runs < 1 {
+		return nil, fmt.Errorf("latency runs %d: must be ≥ 1", runs)
+	}
 	inputs := make([][]*tensor.Tensor, len(gs))
+	bySignature := map[string][]*tensor.Tensor{}
 	for k, g := range gs {
-		var err error
-		if progs[k], err = graph.Compile(g); err != nil {
-			return nil, err
+		if g == nil {
+			return nil, fmt.Errorf("model %d of %d: no graph", k+1, len(gs))
 		}
-		inputs[k] = graph.RandomInputs(g, batch, rand.New(rand.NewPCG(1, 2)))
-		if _, err := progs[k].Forward(false, inputs[k]...); err != nil {
-			return nil, err
+		sig := inputSignature(g)
+		if bySignature[sig] == nil {
+			bySignature[sig] = graph.RandomInputs(g, batch, rand.New(rand.NewPCG(deployedInputSeed[0], deployedInputSeed[1])))
 		}
+		inputs[k] = bySignature[sig]
 	}
 	times := make([][]time.Duration, len(gs))
-	for range runs {
-		for k, p := range progs {
-			t0 := time.Now()
-			if _, err := p.Forward(false, inputs[k]...); err != nil {
-				return nil, err
+	for turn := range runs {
+		for k, g := range gs {
+			d, err := timeTurn(ctx, k, g, inputs[k])
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, fmt.Errorf("%w (model %d of %d, pass %d of %d): %w", ErrTimingInterrupted, k+1, len(gs), turn+1, runs, cerr)
 			}
-			times[k] = append(times[k], time.Since(t0))
+			if err != nil {
+				return nil, fmt.Errorf("model %d of %d: %w", k+1, len(gs), err)
+			}
+			// The turn's program, with every activation at this batch,
+			// is garbage now: collecting it before the next turn
+			// allocates its own keeps two programs' buffers from being
+			// resident at once (the collector would otherwise wait for
+			// the heap to double).
+			runtime.GC()
+			times[k] = append(times[k], d)
 		}
 	}
 	med := make([]time.Duration, len(gs))
 	for k, ts := range times {
-		if len(ts) > 0 {
-			slices.Sort(ts)
-			med[k] = ts[len(ts)/2]
-		}
+		slices.Sort(ts)
+		med[k] = ts[len(ts)/2]
 	}
 	return med, nil
+}
+
+// timeTurn is one model's turn of Latencies: compile, an untimed pass, a
+// timed pass. It returns early, with no time, when ctx is cancelled.
+func timeTurn(ctx context.Context, model int, g *graph.Graph, inputs []*tensor.Tensor) (time.Duration, error) {
+	if ctx.Err() != nil {
+		return 0, nil
+	}
+	prog, err := graph.CompileInference(g)
+	if err != nil {
+		return 0, err
+	}
+	type result struct {
+		d   time.Duration
+		err error
+	}
+	// Forward cannot be stopped from outside; the passes run on their own
+	// goroutine so that a cancelled ctx returns now, not after a pass that
+	// may take seconds (a large model at batch 64).
+	done := make(chan result, 1)
+	go func(prog *graph.Program) {
+		if _, err := prog.Forward(false, inputs...); err != nil || ctx.Err() != nil {
+			done <- result{err: err}
+			return
+		}
+		t0 := time.Now()
+		_, err := prog.Forward(false, inputs...)
+		done <- result{time.Since(t0), err}
+	}(prog)
+	select {
+	case r := <-done:
+		if r.err == nil && ctx.Err() == nil && timedTurn != nil {
+			timedTurn(model, prog, inputs)
+		}
+		return r.d, r.err
+	case <-ctx.Done():
+		return 0, nil
+	}
+}
+
+// inputSignature names a graph's input shapes (dynamic dimensions as -1).
+func inputSignature(g *graph.Graph) string {
+	var b strings.Builder
+	for _, in := range g.Inputs {
+		fmt.Fprint(&b, in.Shape, ";")
+	}
+	return b.String()
 }

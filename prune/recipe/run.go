@@ -452,20 +452,16 @@ func (s *Session) latency(m *prune.Metrics, dense *graph.Graph, rep *Report) err
 		if c.g == nil {
 			continue
 		}
-		// Timed as deployed: BatchNorm folded into the convolutions (what
-		// shears export --fold-bn writes).
-		folded, _, err := graph.FoldBatchNorm(c.g)
-		if err != nil {
-			return fmt.Errorf("latency of the %s model: %w", c.name, err)
-		}
-		names, gs = append(names, c.name), append(gs, folded)
+		// prune.Latencies compiles each model as shears run does
+		// (CompileInference folds BatchNorm and fuses itself).
+		names, gs = append(names, c.name), append(gs, c.g)
 	}
 	m.LatencyMS = map[string]map[string]float64{}
 	for _, name := range names {
 		m.LatencyMS[name] = map[string]float64{}
 	}
 	for _, b := range []int{1, 64} {
-		ts, err := prune.Latencies(gs, b, runs)
+		ts, err := prune.Latencies(s.Ctx, gs, b, runs)
 		if err != nil {
 			return fmt.Errorf("latency at batch %d: %w", b, err)
 		}
