@@ -161,6 +161,43 @@ func TestPruneSIGTERMResumes(t *testing.T) {
 	}
 }
 
+// SIGTERM during prune's latency timing ends the run within a couple of
+// seconds with status 130 and writes no output: a run without training
+// says that nothing was written, one with fine-tuning that its checkpoint
+// (after the fine-tuning) resumes it.
+func TestPruneTimingSIGTERM(t *testing.T) {
+	for _, tc := range []struct {
+		name, ready string
+		extra       []string
+		says        string
+	}{
+		{"one-shot", "pruning lenet5", nil, "latency timing interrupted"},
+		{"fine-tuned", "epoch 1/1", []string{"--data", "mnist", "--limit", "64", "--finetune-epochs", "1", "--batch", "64"}, "checkpoint written to "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "p.onnx")
+			args := append([]string{"prune", "lenet5", "--ratio", "0.5", "--finetune-epochs", "0", "--latency-runs", "100000000", "--out", out}, tc.extra...)
+			cmd, sc, _ := started(t, args...)
+			for sc.Scan() && !strings.HasPrefix(sc.Text(), tc.ready) {
+			}
+			time.Sleep(time.Second) // into the timing
+			code, rest, took := terminate(t, cmd, sc)
+			if code != 130 || took > 2*time.Second || !strings.Contains(rest, "latency timing interrupted") || !strings.Contains(rest, tc.says) {
+				t.Fatalf("exit %d after %v, stderr:\n%s", code, took, rest)
+			}
+			if tc.extra == nil && !strings.Contains(rest, "nothing of it was written") {
+				t.Errorf("the message does not say that nothing was written:\n%s", rest)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("the interrupted run wrote %s", out)
+			}
+			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*")); len(left) > 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
+	}
+}
+
 // Timing runs, evaluation and pruning's fine-tuning stop on SIGTERM too.
 func TestRunEvalSIGTERM(t *testing.T) {
 	for _, args := range [][]string{
