@@ -40,4 +40,18 @@
 // scratch starts over. The recipe selects the recovery with its finetune
 // section (Recipe.RecoveryName): from_scratch, finetune with epochs, none
 // without.
+//
+// # Checkpoints and resuming
+//
+// With Env.Checkpoint set, a run that trains or runs a sensitivity
+// analysis (Recipe.Checkpoints) writes a Checkpoint atomically at every
+// round boundary: before the schedule, after each iterative or lottery
+// round, after every epoch of AGP's training, after every sensitivity
+// point. It holds the recipe, the starting model, the masked weights, the
+// plan, the lottery's rewind weights, the curves so far and AGP's trainer
+// state. Run with Env.Resume (and Env.Model from Checkpoint.Graph, the
+// recipe from Checkpoint.Recipe) continues it: AGP inside its training,
+// the other schedules from the start of the interrupted round. Either way
+// the result is bit-identical to an uninterrupted run's, since each round
+// depends only on the state at its start and the seed.
 package recipe
