@@ -22,16 +22,17 @@ import (
 // A prune run checkpoints at round boundaries: before the schedule's first
 // round (after any regularised training), after every round of an
 // iterative or lottery schedule (and the lottery's control and ticket),
-// after every epoch of AGP's training and after it, after every point of
-// a sensitivity analysis. AGP, whose one training is the whole schedule,
-// resumes inside that training (its trainer's checkpoint is kept,
-// train.Trainer.Snapshot). A round of the other schedules interrupted in
-// its fine-tuning is restarted from its start on resume: every round is a
-// pure function of the state at its start (the data order and
-// augmentation of a training are functions of the seed, epoch and batch;
-// criteria and allocation are deterministic), so the resumed run still
-// ends bit for bit where an uninterrupted one does, and at most one
-// round's fine-tuning is done twice.
+// after AGP's training, after every point of a sensitivity analysis; and
+// inside trainings, after every epoch but the last: AGP's, and the
+// fine-tuning of a one-shot or iterative round (the trainer's state is
+// kept, train.Trainer.Snapshot). A resumed run continues inside such a
+// training at the start of the epoch it was in. A lottery round or a
+// one-shot fine-tuning after a sensitivity analysis interrupted in its
+// training is restarted from its start instead: every round is a pure
+// function of the state at its start (the data order and augmentation of
+// a training are functions of the seed, epoch and batch; criteria and
+// allocation are deterministic), so either way the resumed run ends bit
+// for bit where an uninterrupted one does.
 
 const (
 	pruneCheckpointMagic   = "SHRSPRCK"
@@ -63,16 +64,18 @@ type Checkpoint struct {
 	// (prune.Pruner.Warnings), Warnings the report's.
 	PrunerWarnings, Warnings []string
 	// AccPruned is the test accuracy after the last pruning step, before
-	// recovery (nil: not measured).
-	AccPruned *float64
+	// recovery (nil: not measured); RoundPruned, in a checkpoint inside a
+	// round's fine-tuning, that round's.
+	AccPruned, RoundPruned *float64
 	// Lottery holds the lottery ticket's finished trainings, Rewind the
 	// weights it rewinds to (nil until known), AccuracyReinit the
 	// control's accuracy.
 	Lottery        []TrainingRun
 	Rewind         map[string][]float32
 	AccuracyReinit *float64
-	// Trainer is AGP's training at the end of an epoch (nil between
-	// rounds): a resumed AGP run continues inside it.
+	// Trainer is the training in progress at the end of one of its
+	// epochs (nil between rounds): AGP's, or the fine-tuning of round
+	// Round+1. A resumed run continues inside it.
 	Trainer *train.Checkpoint
 	// Evals are the accuracies a sensitivity analysis measured so far, in
 	// the order it measures them (the dense model first, then each layer
@@ -234,11 +237,11 @@ func (s *Session) restore(p *prune.Pruner) error {
 
 // boundary is the schedule-specific part of a checkpoint.
 type boundary struct {
-	round     int
-	accPruned *float64
-	rewind    *graph.Graph
-	evals     []float64
-	trainer   *train.Checkpoint
+	round                  int
+	accPruned, roundPruned *float64
+	rewind                 *graph.Graph
+	evals                  []float64
+	trainer                *train.Checkpoint
 }
 
 // checkpoint writes the run's state at a round boundary to
@@ -255,7 +258,7 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 		s.model = m
 	}
 	c := &Checkpoint{Recipe: s.Recipe, Model: s.model, Params: paramValues(p.Graph), Round: b.round,
-		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals, Trainer: b.trainer}
+		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals, Trainer: b.trainer, RoundPruned: b.roundPruned}
 	if p.Plan != nil {
 		c.Keep = p.Plan.Keep
 	}
@@ -272,6 +275,55 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 		checkpointWritten(c)
 	}
 	return nil
+}
+
+// recover runs the recovery after the pruning step of round b.round+1.
+// With inside, a fine-tuning checkpoints after each of its epochs but the
+// last (b, with the trainer's state), and resumeInside says that a
+// resumed run is to continue inside it from the checkpoint's.
+func (s *Session) recover(p *prune.Pruner, b boundary, inside, resumeInside bool) error {
+	if _, ok := s.Recovery.(FineTune); ok && inside {
+		s.inFit = &fitCheckpoint{p: p, b: b}
+		if resumeInside {
+			s.fitResume = s.Env.Resume.Trainer
+		}
+		defer func() { s.inFit, s.fitResume = nil, nil }()
+	}
+	return s.Recovery.Step(s, p)
+}
+
+// fitCheckpoint is what a fine-tuning checkpoints inside a round.
+type fitCheckpoint struct {
+	p *prune.Pruner
+	b boundary
+}
+
+// insideRound reports whether the resumed checkpoint stopped inside the
+// fine-tuning of the round after its Round (for OneShot and Iterative).
+func (s *Session) insideRound(k int) bool {
+	return s.resuming() && s.Env.Resume.Round == k && s.Env.Resume.Trainer != nil
+}
+
+// attachFitCheckpoint makes t checkpoint after every epoch but the last
+// when the session is inside a round's fine-tuning (see recover).
+func (s *Session) attachFitCheckpoint(t *train.Trainer) {
+	f := s.inFit
+	if f == nil || s.Env.Checkpoint == "" {
+		return
+	}
+	s.inFit = nil // this fine-tuning only
+	t.On(train.EndOfEpoch, func(st *train.State) error {
+		if st.Epoch+1 == st.Epochs {
+			return nil // the round's boundary follows
+		}
+		snap, err := t.Snapshot(st)
+		if err != nil {
+			return err
+		}
+		b := f.b
+		b.trainer = snap
+		return s.checkpoint(f.p, b)
+	})
 }
 
 // checkpoints is Recipe.Checkpoints of the session's recipe.

@@ -45,13 +45,14 @@
 //
 // With Env.Checkpoint set, a run that trains or runs a sensitivity
 // analysis (Recipe.Checkpoints) writes a Checkpoint atomically at every
-// round boundary: before the schedule, after each iterative or lottery
-// round, after every epoch of AGP's training, after every sensitivity
-// point. It holds the recipe, the starting model, the masked weights, the
-// plan, the lottery's rewind weights, the curves so far and AGP's trainer
-// state. Run with Env.Resume (and Env.Model from Checkpoint.Graph, the
-// recipe from Checkpoint.Recipe) continues it: AGP inside its training,
-// the other schedules from the start of the interrupted round. Either way
-// the result is bit-identical to an uninterrupted run's, since each round
-// depends only on the state at its start and the seed.
+// round boundary (before the schedule, after each iterative or lottery
+// round, after every sensitivity point) and after every epoch of AGP's
+// training and of a one-shot or iterative fine-tuning. It holds the
+// recipe, the starting model, the masked weights, the plan, the lottery's
+// rewind weights, the curves so far and the training's state. Run with
+// Env.Resume (and Env.Model from Checkpoint.Graph, the recipe from
+// Checkpoint.Recipe) continues it: inside the training where there is
+// one, from the start of the interrupted round otherwise (the lottery).
+// Either way the result is bit-identical to an uninterrupted run's, since
+// each round depends only on the state at its start and the seed.
 package recipe

@@ -117,7 +117,7 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 		// inside: the checkpoint holds a training to continue
 		inside bool
 	}{
-		{"iterative, inside round 2's fine-tuning", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} }, stopAt{epochs: 3}, 1, false},
+		{"iterative, inside round 2's fine-tuning", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} }, stopAt{epochs: 3}, 1, true},
 		{"iterative, after round 1", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} },
 			stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 1 }}, 1, false},
 		{"iterative, weights, after round 2", func(r *Recipe) {
@@ -135,11 +135,14 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 		{"agp, inside its training", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "agp", Rounds: 4} }, stopAt{epochs: 1}, 0, true},
 		{"regularised, then oneshot", func(r *Recipe) {
 			r.Regularize = &RegularizeSpec{Kind: "l1", Lambda: 1e-4, Epochs: 1}
-		}, stopAt{epochs: 2}, 0, false},
+		}, stopAt{epochs: 2}, 0, true},
 		{"sensitivity, inside the analysis", func(r *Recipe) {
 			r.Sensitivity = &SensitivitySpec{Ratios: []float64{0.25, 0.5}, Holdout: 200, Keep: 0.6}
 			r.Finetune.Epochs = 1
 		}, stopAt{ckpt: func(c *Checkpoint) bool { return len(c.Evals) == 3 }}, 0, false},
+		{"sensitivity, inside the fine-tuning after it", func(r *Recipe) {
+			r.Sensitivity = &SensitivitySpec{Ratios: []float64{0.25, 0.5}, Holdout: 200, Keep: 0.6}
+		}, stopAt{epochs: 1}, 0, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

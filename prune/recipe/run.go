@@ -64,6 +64,10 @@ type Session struct {
 
 	dense *graph.Graph // the model as the run started
 	model []byte       // dense as ONNX, for checkpoints (made on first use)
+	// inFit, set by recover, makes the next Fit checkpoint inside;
+	// fitResume is the training state that Fit continues.
+	inFit     *fitCheckpoint
+	fitResume *train.Checkpoint
 }
 
 // Run prunes env.Model as the recipe says: analysis, optional
@@ -307,10 +311,14 @@ func (s *Session) fitFrom(g *graph.Graph, epochs int, resume *train.Checkpoint, 
 	cfg := s.Config
 	cfg.Epochs = epochs
 	s.Log(fmt.Sprintf("training %d epochs on %d images: %s, lr %g, batch %d", epochs, s.Train.N, cfg.Recipe, cfg.LR, cfg.Batch))
+	if resume == nil && s.fitResume != nil {
+		resume, s.fitResume = s.fitResume, nil
+	}
 	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress, Resume: resume}
 	if attach != nil {
 		attach(t)
 	}
+	s.attachFitCheckpoint(t)
 	_, err := t.Run(s.Ctx)
 	return err
 }

@@ -93,18 +93,26 @@ func (o OneShot) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if s.resumedRound() == 1 {
 		return s.Env.Resume.AccPruned, nil
 	}
-	if o.Sensitivity != nil {
-		if err := s.sensitivity(p, o.Sensitivity); err != nil {
+	// The fine-tuning checkpoints inside unless a sensitivity analysis
+	// came before: resumed, it would score the fine-tuned weights.
+	inside := o.Sensitivity == nil
+	var acc *float64
+	if inside && s.insideRound(0) {
+		acc = s.Env.Resume.RoundPruned
+	} else {
+		if o.Sensitivity != nil {
+			if err := s.sensitivity(p, o.Sensitivity); err != nil {
+				return nil, err
+			}
+		} else if err := p.Step(o.Ratio); err != nil {
 			return nil, err
 		}
-	} else if err := p.Step(o.Ratio); err != nil {
-		return nil, err
+		var err error
+		if acc, err = s.Accuracy(p.Graph); err != nil {
+			return nil, err
+		}
 	}
-	acc, err := s.Accuracy(p.Graph)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Recovery.Step(s, p); err != nil {
+	if err := s.recover(p, boundary{round: 0, roundPruned: acc}, inside, s.insideRound(0)); err != nil {
 		return nil, err
 	}
 	return acc, s.checkpoint(p, boundary{round: 1, accPruned: acc})
@@ -134,17 +142,22 @@ func (it Iterative) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 		if k < s.resumedRound() {
 			continue
 		}
-		if err := p.Step(target); err != nil {
-			return nil, err
-		}
-		a, err := s.Accuracy(p.Graph)
-		if err != nil {
-			return nil, err
+		var a *float64
+		if s.insideRound(k) {
+			a = s.Env.Resume.RoundPruned // stepped and measured before the checkpoint
+		} else {
+			if err := p.Step(target); err != nil {
+				return nil, err
+			}
+			var err error
+			if a, err = s.Accuracy(p.Graph); err != nil {
+				return nil, err
+			}
 		}
 		if k == rounds-1 {
 			acc = a
 		}
-		if err := s.Recovery.Step(s, p); err != nil {
+		if err := s.recover(p, boundary{round: k, accPruned: acc, roundPruned: a}, true, s.insideRound(k)); err != nil {
 			return nil, err
 		}
 		// Han et al. report each round: accuracy pruned and retrained.
