@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 
@@ -23,10 +24,12 @@ import (
 // round (after any regularised training), after every round of an
 // iterative or lottery schedule (and the lottery's control and ticket),
 // after AGP's training, after every point of a sensitivity analysis; and
-// inside trainings, after every epoch but the last: AGP's, and the
-// fine-tuning of a one-shot or iterative round (the trainer's state is
-// kept, train.Trainer.Snapshot). A resumed run continues inside such a
-// training at the start of the epoch it was in. A lottery round or a
+// inside trainings, after every epoch but the last and at the batch where
+// an interrupt stops them: AGP's, and the fine-tuning of a one-shot or
+// iterative round (the trainer's state is kept, train.Trainer.Snapshot and
+// the trainer's own checkpoint). A resumed run continues inside such a
+// training where it stopped (after a crash: at the last epoch's end). A
+// lottery round or a
 // one-shot fine-tuning after a sensitivity analysis interrupted in its
 // training is restarted from its start instead: every round is a pure
 // function of the state at its start (the data order and augmentation of
@@ -278,9 +281,9 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 }
 
 // recover runs the recovery after the pruning step of round b.round+1.
-// With inside, a fine-tuning checkpoints after each of its epochs but the
-// last (b, with the trainer's state), and resumeInside says that a
-// resumed run is to continue inside it from the checkpoint's.
+// With inside, a fine-tuning checkpoints inside (b with the trainer's
+// state, see fitCheckpoints), and resumeInside says that a resumed run is
+// to continue inside it from the checkpoint's.
 func (s *Session) recover(p *prune.Pruner, b boundary, inside, resumeInside bool) error {
 	if _, ok := s.Recovery.(FineTune); ok && inside {
 		s.inFit = &fitCheckpoint{p: p, b: b}
@@ -304,14 +307,19 @@ func (s *Session) insideRound(k int) bool {
 	return s.resuming() && s.Env.Resume.Round == k && s.Env.Resume.Trainer != nil
 }
 
-// attachFitCheckpoint makes t checkpoint after every epoch but the last
-// when the session is inside a round's fine-tuning (see recover).
-func (s *Session) attachFitCheckpoint(t *train.Trainer) {
+// fitCheckpoints makes t checkpoint inside its training when the session
+// is inside a round's (s.inFit, set by recover and AGP): after every epoch
+// but the last (train.Trainer.Snapshot), and at the exact batch when the
+// training is interrupted (the trainer's own checkpoint, written to a side
+// file next to Env.Checkpoint and moved into the run's). Call the
+// returned function with Run's error: it writes the interrupt's checkpoint
+// and removes the side file.
+func (s *Session) fitCheckpoints(t *train.Trainer) (finish func(error) error) {
 	f := s.inFit
-	if f == nil || s.Env.Checkpoint == "" {
-		return
+	s.inFit = nil // this training only
+	if f == nil || s.Env.Checkpoint == "" || !s.checkpoints() {
+		return func(err error) error { return err }
 	}
-	s.inFit = nil // this fine-tuning only
 	t.On(train.EndOfEpoch, func(st *train.State) error {
 		if st.Epoch+1 == st.Epochs {
 			return nil // the round's boundary follows
@@ -324,6 +332,42 @@ func (s *Session) attachFitCheckpoint(t *train.Trainer) {
 		b.trainer = snap
 		return s.checkpoint(f.p, b)
 	})
+	dir, base := filepath.Split(s.Env.Checkpoint)
+	side, err := os.CreateTemp(filepath.Clean(dir+"."), "."+base+".training*")
+	if err != nil {
+		return func(err error) error { return err } // the epochs' checkpoints still stand
+	}
+	side.Close()
+	t.Checkpoint = side.Name()
+	// The run's checkpoint holds the weights: the trainer's keeps its
+	// optimiser state and position only.
+	t.EncodeModel = func(*graph.Graph) ([]byte, error) { return nil, nil }
+	stepped := 0 // optimiser steps taken, as the trainer counts them
+	if t.Resume != nil {
+		stepped = t.Resume.Step
+	}
+	t.On(train.AfterStep, func(st *train.State) error {
+		stepped = st.Step
+		return nil
+	})
+	return func(err error) error {
+		defer os.Remove(t.Checkpoint)
+		if !errors.Is(err, train.ErrInterrupted) {
+			return err
+		}
+		// Only a trainer's checkpoint of this very moment goes with the
+		// weights now in the graph; else the last one written stands.
+		tc, rerr := train.ReadCheckpoint(t.Checkpoint)
+		if rerr != nil || tc.Step != stepped {
+			return err
+		}
+		b := f.b
+		b.trainer = tc
+		if cerr := s.checkpoint(f.p, b); cerr != nil {
+			return fmt.Errorf("%w; saving checkpoint failed: %v", err, cerr)
+		}
+		return err
+	}
 }
 
 // checkpoints is Recipe.Checkpoints of the session's recipe.

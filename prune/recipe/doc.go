@@ -46,8 +46,9 @@
 // With Env.Checkpoint set, a run that trains or runs a sensitivity
 // analysis (Recipe.Checkpoints) writes a Checkpoint atomically at every
 // round boundary (before the schedule, after each iterative or lottery
-// round, after every sensitivity point) and after every epoch of AGP's
-// training and of a one-shot or iterative fine-tuning. It holds the
+// round, after every sensitivity point) and inside AGP's training and a
+// one-shot or iterative fine-tuning (after every epoch, and at the batch
+// where an interrupt stops it). It holds the
 // recipe, the starting model, the masked weights, the plan, the lottery's
 // rewind weights, the curves so far and the training's state. Run with
 // Env.Resume (and Env.Model from Checkpoint.Graph, the recipe from

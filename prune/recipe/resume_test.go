@@ -19,7 +19,11 @@ import (
 // ckpt (nil: never).
 type stopAt struct {
 	epochs int
-	ckpt   func(*Checkpoint) bool
+	// midEpoch: stop after the first batch of the training that starts
+	// after those epochs instead (a trainer always reports its first
+	// batch).
+	midEpoch bool
+	ckpt     func(*Checkpoint) bool
 }
 
 // resumeRun prunes lenet5 (fresh, or from resume) with r, checkpointing
@@ -42,8 +46,14 @@ func resumeRun(t *testing.T, r Recipe, path string, resume *Checkpoint, stop sto
 	epochs := 0
 	env := Env{Model: g, Train: trainSet, Test: testSet, Threads: 2, Checkpoint: path, Resume: resume,
 		Progress: func(p train.Progress) {
-			if p.Phase == "train" && p.Batch == p.Batches {
-				if epochs++; epochs == stop.epochs {
+			if p.Phase != "train" {
+				return
+			}
+			if stop.midEpoch && p.Batch == 1 && epochs == stop.epochs {
+				cancel()
+			}
+			if p.Batch == p.Batches {
+				if epochs++; epochs == stop.epochs && !stop.midEpoch {
 					cancel()
 				}
 			}
@@ -118,6 +128,10 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 		inside bool
 	}{
 		{"iterative, inside round 2's fine-tuning", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} }, stopAt{epochs: 3}, 1, true},
+		{"iterative, inside an epoch of round 2's fine-tuning", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} },
+			stopAt{epochs: 2, midEpoch: true}, 1, true},
+		{"oneshot, inside the first epoch", func(r *Recipe) {}, stopAt{midEpoch: true}, 0, true},
+		{"agp, inside its first epoch", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "agp", Rounds: 4, Every: 1} }, stopAt{midEpoch: true}, 0, true},
 		{"iterative, after round 1", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "iterative", Rounds: 3} },
 			stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 1 }}, 1, false},
 		{"iterative, weights, after round 2", func(r *Recipe) {
@@ -156,9 +170,15 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 			if _, err := resumeRun(t, r, path, nil, tc.stop); !errors.Is(err, context.Canceled) && !errors.Is(err, train.ErrInterrupted) {
 				t.Fatalf("the interrupted run returned %v", err)
 			}
+			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*")); len(left) > 0 {
+				t.Errorf("side files left: %v", left)
+			}
 			c, err := ReadCheckpoint(path)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.stop.midEpoch && (c.Trainer == nil || c.Trainer.Batch != 1) {
+				t.Fatalf("the run did not stop inside an epoch: %+v", c.Trainer)
 			}
 			if c.Round != tc.done || (c.Trainer != nil) != tc.inside {
 				t.Fatalf("the run stopped with %d rounds done (inside a training: %v), want %d (%v)", c.Round, c.Trainer != nil, tc.done, tc.inside)

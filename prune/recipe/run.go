@@ -64,7 +64,7 @@ type Session struct {
 
 	dense *graph.Graph // the model as the run started
 	model []byte       // dense as ONNX, for checkpoints (made on first use)
-	// inFit, set by recover, makes the next Fit checkpoint inside;
+	// inFit, set by recover and AGP, makes the next Fit checkpoint inside;
 	// fitResume is the training state that Fit continues.
 	inFit     *fitCheckpoint
 	fitResume *train.Checkpoint
@@ -318,9 +318,9 @@ func (s *Session) fitFrom(g *graph.Graph, epochs int, resume *train.Checkpoint, 
 	if attach != nil {
 		attach(t)
 	}
-	s.attachFitCheckpoint(t)
+	finish := s.fitCheckpoints(t)
 	_, err := t.Run(s.Ctx)
-	return err
+	return finish(err)
 }
 
 // HoldMasks returns an attach function for Fit that holds p's masks in

@@ -180,8 +180,8 @@ func (it Iterative) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 // AGP trains for Epochs while automated gradual pruning (prune.AGP, Zhu &
 // Gupta 2017) raises the sparsity from Initial to Final: the training is
 // the schedule's own, so the recovery's Step is not called. It
-// checkpoints after every epoch of that training, and a resumed run
-// continues inside it.
+// checkpoints inside that training (after every epoch, and where an
+// interrupt stops it), and a resumed run continues inside it.
 type AGP struct {
 	Initial, Final float64
 	Start          int // first pruning step
@@ -226,8 +226,8 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if ag.Start+ag.N*ag.Every > steps {
 		s.Warn(fmt.Sprintf("AGP: the schedule ends at step %d but training has %d steps; the final sparsity is set after training", ag.Start+ag.N*ag.Every, steps))
 	}
-	// A resumed run continues its training from the end of the epoch it
-	// checkpointed, with the masks of that moment (restored by Run).
+	// A resumed run continues its training where it checkpointed, with
+	// the masks of that moment (restored by Run).
 	var resume *train.Checkpoint
 	if s.resuming() {
 		resume = s.Env.Resume.Trainer
@@ -238,6 +238,7 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 		}
 	}
 	var aerr, perr error
+	s.inFit = &fitCheckpoint{p: p} // checkpoints inside the training
 	err := s.fitFrom(p.Graph, a.Epochs, resume, func(t *train.Trainer) {
 		aerr = p.Masks.Attach(t)
 		// prune.AGP.Attach's steps, counted by the trainer so that they
@@ -249,16 +250,6 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			}
 			perr = p.Step(ag.At(step))
 			return nil
-		})
-		t.On(train.EndOfEpoch, func(st *train.State) error {
-			if perr != nil || st.Epoch+1 == st.Epochs {
-				return nil // the boundary after training follows
-			}
-			snap, err := t.Snapshot(st)
-			if err != nil {
-				return err
-			}
-			return s.checkpoint(p, boundary{trainer: snap})
 		})
 	})
 	if err != nil {
