@@ -36,8 +36,8 @@ var pruneHelp = helpText{
 	notes: "MODEL is a zoo name or a model file. A flag given with --recipe replaces exactly its field\n" +
 		"of the recipe (--json records the recipe's value and the flag's). A run that trains checkpoints\n" +
 		"at every round boundary (OUT.ckpt, or --checkpoint); interrupted, it resumes with --resume and\n" +
-		"nothing else, where it stopped (a lottery round: from the round's start), and ends bit for\n" +
-		"bit as an uninterrupted run.",
+		"nothing else, where it stopped (the lottery's control: from its start), and ends bit for bit\n" +
+		"as an uninterrupted run.",
 }
 
 // pruneCommand is a parsed prune command line: the recipe with the flags

@@ -25,13 +25,13 @@ import (
 // iterative or lottery schedule (and the lottery's control and ticket),
 // after AGP's training, after every point of a sensitivity analysis; and
 // inside trainings, after every epoch but the last and at the batch where
-// an interrupt stops them: AGP's, and the fine-tuning of a one-shot or
-// iterative round (the trainer's state is kept, train.Trainer.Snapshot and
-// the trainer's own checkpoint). A resumed run continues inside such a
-// training where it stopped (after a crash: at the last epoch's end). A
-// lottery round or a
-// one-shot fine-tuning after a sensitivity analysis interrupted in its
-// training is restarted from its start instead: every round is a pure
+// an interrupt stops them: AGP's, the fine-tuning of a one-shot or
+// iterative round, the lottery's trainings of the network (the trainer's
+// state is kept, train.Trainer.Snapshot and the trainer's own
+// checkpoint). A resumed run continues inside such a training where it
+// stopped (after a crash: at the last epoch's end). The lottery's control
+// (a re-initialised copy) and a one-shot fine-tuning after a sensitivity
+// analysis are restarted from their start instead: every round is a pure
 // function of the state at its start (the data order and augmentation of
 // a training are functions of the seed, epoch and batch; criteria and
 // allocation are deterministic), so either way the resumed run ends bit
@@ -76,6 +76,9 @@ type Checkpoint struct {
 	Lottery        []TrainingRun
 	Rewind         map[string][]float32
 	AccuracyReinit *float64
+	// Partial is the lottery training in progress (with Trainer): its
+	// accuracies of the epochs done.
+	Partial *TrainingRun
 	// Trainer is the training in progress at the end of one of its
 	// epochs (nil between rounds): AGP's, or the fine-tuning of round
 	// Round+1. A resumed run continues inside it.
@@ -245,6 +248,7 @@ type boundary struct {
 	rewind                 *graph.Graph
 	evals                  []float64
 	trainer                *train.Checkpoint
+	partial                *TrainingRun
 }
 
 // checkpoint writes the run's state at a round boundary to
@@ -261,7 +265,7 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 		s.model = m
 	}
 	c := &Checkpoint{Recipe: s.Recipe, Model: s.model, Params: paramValues(p.Graph), Round: b.round,
-		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals, Trainer: b.trainer, RoundPruned: b.roundPruned}
+		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals, Trainer: b.trainer, RoundPruned: b.roundPruned, Partial: b.partial}
 	if p.Plan != nil {
 		c.Keep = p.Plan.Keep
 	}
@@ -286,7 +290,7 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 // to continue inside it from the checkpoint's.
 func (s *Session) recover(p *prune.Pruner, b boundary, inside, resumeInside bool) error {
 	if _, ok := s.Recovery.(FineTune); ok && inside {
-		s.inFit = &fitCheckpoint{p: p, b: b}
+		s.inFit = &fitCheckpoint{p: p, at: func() (boundary, bool) { return b, true }}
 		if resumeInside {
 			s.fitResume = s.Env.Resume.Trainer
 		}
@@ -295,10 +299,12 @@ func (s *Session) recover(p *prune.Pruner, b boundary, inside, resumeInside bool
 	return s.Recovery.Step(s, p)
 }
 
-// fitCheckpoint is what a fine-tuning checkpoints inside a round.
+// fitCheckpoint is what a training checkpoints inside a round: p's state
+// and the boundary at returns, the trainer's added; at says false when
+// the moment cannot be resumed from (a measurement of it failed).
 type fitCheckpoint struct {
-	p *prune.Pruner
-	b boundary
+	p  *prune.Pruner
+	at func() (boundary, bool)
 }
 
 // insideRound reports whether the resumed checkpoint stopped inside the
@@ -314,9 +320,7 @@ func (s *Session) insideRound(k int) bool {
 // file next to Env.Checkpoint and moved into the run's). Call the
 // returned function with Run's error: it writes the interrupt's checkpoint
 // and removes the side file.
-func (s *Session) fitCheckpoints(t *train.Trainer) (finish func(error) error) {
-	f := s.inFit
-	s.inFit = nil // this training only
+func (s *Session) fitCheckpoints(t *train.Trainer, f *fitCheckpoint) (finish func(error) error) {
 	if f == nil || s.Env.Checkpoint == "" || !s.checkpoints() {
 		return func(err error) error { return err }
 	}
@@ -324,11 +328,14 @@ func (s *Session) fitCheckpoints(t *train.Trainer) (finish func(error) error) {
 		if st.Epoch+1 == st.Epochs {
 			return nil // the round's boundary follows
 		}
+		b, ok := f.at()
+		if !ok {
+			return nil
+		}
 		snap, err := t.Snapshot(st)
 		if err != nil {
 			return err
 		}
-		b := f.b
 		b.trainer = snap
 		return s.checkpoint(f.p, b)
 	})
@@ -358,10 +365,10 @@ func (s *Session) fitCheckpoints(t *train.Trainer) (finish func(error) error) {
 		// Only a trainer's checkpoint of this very moment goes with the
 		// weights now in the graph; else the last one written stands.
 		tc, rerr := train.ReadCheckpoint(t.Checkpoint)
-		if rerr != nil || tc.Step != stepped {
+		b, ok := f.at()
+		if rerr != nil || tc.Step != stepped || !ok {
 			return err
 		}
-		b := f.b
 		b.trainer = tc
 		if cerr := s.checkpoint(f.p, b); cerr != nil {
 			return fmt.Errorf("%w; saving checkpoint failed: %v", err, cerr)

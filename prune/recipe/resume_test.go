@@ -141,11 +141,27 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 		{"lottery with rewinding and control, inside round 2", func(r *Recipe) {
 			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2, RewindSteps: 3, Reinit: true}
 			r.Method.Granularity = "weight"
-		}, stopAt{epochs: 3}, 1, false},
+		}, stopAt{epochs: 3}, 1, true},
+		{"lottery with rewinding, inside the dense training before the rewind step", func(r *Recipe) {
+			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2, RewindSteps: 3}
+			r.Method.Granularity = "weight"
+		}, stopAt{midEpoch: true}, 0, true},
+		{"lottery, inside an epoch of round 2", func(r *Recipe) {
+			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2}
+			r.Method.Granularity = "weight"
+		}, stopAt{epochs: 2, midEpoch: true}, 1, true},
+		{"lottery with control, inside the control (restarted)", func(r *Recipe) {
+			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2, Reinit: true}
+			r.Method.Granularity = "weight"
+		}, stopAt{epochs: 5}, 2, false},
+		{"lottery, inside the ticket", func(r *Recipe) {
+			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2}
+			r.Method.Granularity = "weight"
+		}, stopAt{epochs: 5}, 3, true},
 		{"lottery to initialisation, after the control", func(r *Recipe) {
 			r.Schedule = ScheduleSpec{Kind: "lottery", Rounds: 2, Reinit: true}
 			r.Method.Granularity = "weight"
-		}, stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 3 }}, 3, false},
+		}, stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 3 }}, 3, true}, // the ticket's training, at its start
 		{"agp, inside its training", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "agp", Rounds: 4} }, stopAt{epochs: 1}, 0, true},
 		{"regularised, then oneshot", func(r *Recipe) {
 			r.Regularize = &RegularizeSpec{Kind: "l1", Lambda: 1e-4, Epochs: 1}

@@ -305,20 +305,23 @@ func (s *Session) Fit(g *graph.Graph, epochs int, attach func(*train.Trainer)) e
 // fitFrom is Fit continuing the training a checkpoint stopped (resume
 // nil: from the start); g must hold the weights of that moment.
 func (s *Session) fitFrom(g *graph.Graph, epochs int, resume *train.Checkpoint, attach func(*train.Trainer)) error {
+	// What recover, AGP or fitTracked set up is for this training only.
+	inside, pending := s.inFit, s.fitResume
+	s.inFit, s.fitResume = nil, nil
 	if epochs == 0 {
 		return nil
 	}
 	cfg := s.Config
 	cfg.Epochs = epochs
 	s.Log(fmt.Sprintf("training %d epochs on %d images: %s, lr %g, batch %d", epochs, s.Train.N, cfg.Recipe, cfg.LR, cfg.Batch))
-	if resume == nil && s.fitResume != nil {
-		resume, s.fitResume = s.fitResume, nil
+	if resume == nil {
+		resume = pending
 	}
 	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress, Resume: resume}
 	if attach != nil {
 		attach(t)
 	}
-	finish := s.fitCheckpoints(t)
+	finish := s.fitCheckpoints(t, inside)
 	_, err := t.Run(s.Ctx)
 	return finish(err)
 }

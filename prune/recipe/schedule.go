@@ -238,7 +238,7 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 		}
 	}
 	var aerr, perr error
-	s.inFit = &fitCheckpoint{p: p} // checkpoints inside the training
+	s.inFit = &fitCheckpoint{p: p, at: func() (boundary, bool) { return boundary{}, true }} // checkpoints inside the training
 	err := s.fitFrom(p.Graph, a.Epochs, resume, func(t *train.Trainer) {
 		aerr = p.Masks.Attach(t)
 		// prune.AGP.Attach's steps, counted by the trainer so that they
