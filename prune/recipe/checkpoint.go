@@ -25,8 +25,9 @@ import (
 // iterative or lottery schedule (and the lottery's control and ticket),
 // after AGP's training, after every point of a sensitivity analysis; and
 // inside trainings, after every epoch but the last and at the batch where
-// an interrupt stops them: AGP's, the fine-tuning of a one-shot or
-// iterative round, the lottery's trainings of the network (the trainer's
+// an interrupt stops them: the regularised training before pruning,
+// AGP's, the fine-tuning of a one-shot or iterative round, the lottery's
+// trainings of the network (the trainer's
 // state is kept, train.Trainer.Snapshot and the trainer's own
 // checkpoint). A resumed run continues inside such a training where it
 // stopped (after a crash: at the last epoch's end). The lottery's control
@@ -79,6 +80,9 @@ type Checkpoint struct {
 	// Partial is the lottery training in progress (with Trainer): its
 	// accuracies of the epochs done.
 	Partial *TrainingRun
+	// Regularizing says that Trainer is the regularised training before
+	// pruning (recipe's regularize section), which the run resumes first.
+	Regularizing bool
 	// Trainer is the training in progress at the end of one of its
 	// epochs (nil between rounds): AGP's, or the fine-tuning of round
 	// Round+1. A resumed run continues inside it.
@@ -249,6 +253,7 @@ type boundary struct {
 	evals                  []float64
 	trainer                *train.Checkpoint
 	partial                *TrainingRun
+	regularizing           bool
 }
 
 // checkpoint writes the run's state at a round boundary to
@@ -265,7 +270,7 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 		s.model = m
 	}
 	c := &Checkpoint{Recipe: s.Recipe, Model: s.model, Params: paramValues(p.Graph), Round: b.round,
-		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals, Trainer: b.trainer, RoundPruned: b.roundPruned, Partial: b.partial}
+		PrunerWarnings: p.Warnings, Warnings: s.Report.Warnings, AccPruned: b.accPruned, Lottery: s.Report.Lottery, Evals: b.evals, Trainer: b.trainer, RoundPruned: b.roundPruned, Partial: b.partial, Regularizing: b.regularizing}
 	if p.Plan != nil {
 		c.Keep = p.Plan.Keep
 	}

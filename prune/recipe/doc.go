@@ -46,7 +46,8 @@
 // With Env.Checkpoint set, a run that trains or runs a sensitivity
 // analysis (Recipe.Checkpoints) writes a Checkpoint atomically at every
 // round boundary (before the schedule, after each iterative or lottery
-// round, after every sensitivity point) and inside AGP's training, a
+// round, after every sensitivity point) and inside the regularised
+// training, AGP's training, a
 // one-shot or iterative fine-tuning and the lottery's trainings (after
 // every epoch, and at the batch where an interrupt stops it). It holds the
 // recipe, the starting model, the masked weights, the plan, the lottery's

@@ -163,6 +163,10 @@ func TestInterruptAndResumeBitIdentical(t *testing.T) {
 			r.Method.Granularity = "weight"
 		}, stopAt{ckpt: func(c *Checkpoint) bool { return c.Round == 3 }}, 3, true}, // the ticket's training, at its start
 		{"agp, inside its training", func(r *Recipe) { r.Schedule = ScheduleSpec{Kind: "agp", Rounds: 4} }, stopAt{epochs: 1}, 0, true},
+		{"regularised, inside the regularised training", func(r *Recipe) {
+			r.Regularize = &RegularizeSpec{Kind: "l1", Lambda: 1e-4, Epochs: 2}
+			r.Finetune.Epochs = 1
+		}, stopAt{epochs: 1}, 0, true},
 		{"regularised, then oneshot", func(r *Recipe) {
 			r.Regularize = &RegularizeSpec{Kind: "l1", Lambda: 1e-4, Epochs: 1}
 		}, stopAt{epochs: 2}, 0, true},

@@ -162,10 +162,21 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		s.Warn(fmt.Sprintf("granularity %s fixes the sparsity at %g; ratio %g is not used", gran.Name(), fixed, r.Target.Ratio))
 	}
 	s.Log(fmt.Sprintf("pruning %s: criterion %s, granularity %s, %s, schedule %s", g.Name, crit.Name(), gran.Name(), r.Target.describe(), sched.Name()))
-	if rg := r.Regularize; rg != nil && !s.resuming() {
+	if rg := r.Regularize; rg != nil && (!s.resuming() || s.Env.Resume.Regularizing) {
 		reg, _ := prune.ParseRegularizer(rg.Kind, rg.Lambda)
+		var resume *train.Checkpoint
+		if c := s.Env.Resume; c != nil {
+			// Stopped inside this training: it continues, and from its
+			// end on the run is a fresh one.
+			if err := setParamValues(g, c.Params); err != nil {
+				return nil, err
+			}
+			resume = c.Trainer
+			s.Env.Resume = nil
+		}
 		s.Log(fmt.Sprintf("training %d epochs with %s", rg.Epochs, reg.Name()))
-		if err := s.Fit(g, rg.Epochs, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
+		s.inFit = &fitCheckpoint{p: &prune.Pruner{Graph: g}, at: func() (boundary, bool) { return boundary{regularizing: true}, true }}
+		if err := s.fitFrom(g, rg.Epochs, resume, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
 			return nil, err
 		}
 	}
