@@ -25,18 +25,18 @@ import (
 // iterative or lottery schedule (and the lottery's control and ticket),
 // after AGP's training, after every point of a sensitivity analysis; and
 // inside trainings, after every epoch but the last and at the batch where
-// an interrupt stops them: the regularised training before pruning,
-// AGP's, the fine-tuning of a one-shot or iterative round, the lottery's
-// trainings of the network (the trainer's
-// state is kept, train.Trainer.Snapshot and the trainer's own
-// checkpoint). A resumed run continues inside such a training where it
-// stopped (after a crash: at the last epoch's end). The lottery's control
-// (a re-initialised copy) and a one-shot fine-tuning after a sensitivity
-// analysis are restarted from their start instead: every round is a pure
-// function of the state at its start (the data order and augmentation of
-// a training are functions of the seed, epoch and batch; criteria and
-// allocation are deterministic), so either way the resumed run ends bit
-// for bit where an uninterrupted one does.
+// an interrupt stops them: the regularised training before pruning, AGP's,
+// the fine-tuning of a one-shot or iterative round, the lottery's
+// trainings of the network (the trainer's state is kept,
+// train.Trainer.Snapshot and the trainer's own checkpoint). A resumed run
+// continues inside such a training where it stopped (after a crash: at the
+// last epoch's end). The lottery's control (a re-initialised copy) and a
+// one-shot fine-tuning after a sensitivity analysis are restarted from
+// their start instead: every round is a pure function of the state at its
+// start (the data order and augmentation of a training are functions of
+// the seed, epoch and batch; criteria and allocation are deterministic),
+// so either way the resumed run ends bit for bit where an uninterrupted
+// one does.
 
 const (
 	pruneCheckpointMagic   = "SHRSPRCK"
