@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/shearsml/shears/internal/atomicfile"
 )
@@ -120,4 +121,31 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint %s: corrupt: %w", path, err)
 	}
 	return &c, nil
+}
+
+// Snapshot returns, from a callback at EndOfEpoch, the checkpoint Run
+// writes after that epoch: for a caller that keeps a training's state
+// inside its own checkpoint (a prune run holds its fine-tuning's) rather
+// than in Trainer.Checkpoint's file. Its Model is empty unless
+// EncodeModel is set; resume it with Resume on a Trainer whose graph
+// holds the weights of that moment.
+func (t *Trainer) Snapshot(st *State) (*Checkpoint, error) {
+	if t.opt == nil || st == nil || st.Trainer != t {
+		return nil, fmt.Errorf("train: Snapshot outside this trainer's Run")
+	}
+	// A copy: the optimiser keeps updating its buffers.
+	state := map[string][]float32{}
+	for k, v := range t.opt.State() {
+		state[k] = slices.Clone(v)
+	}
+	c := &Checkpoint{Optimizer: t.opt.Name(), OptState: state, Epoch: st.Epoch + 1, Step: st.Step,
+		Seed: t.Config.Seed, Config: t.Config, Source: t.Source}
+	if t.EncodeModel != nil {
+		m, err := t.EncodeModel(t.Graph)
+		if err != nil {
+			return nil, err
+		}
+		c.Model = m
+	}
+	return c, nil
 }

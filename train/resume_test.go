@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/shearsml/shears/data"
@@ -61,5 +62,35 @@ func TestResumeIsBitIdentical(t *testing.T) {
 				t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", p.Name, i, v, q.Value.Data[i])
 			}
 		}
+	}
+}
+
+// A Snapshot taken at the end of an epoch is the checkpoint Run writes
+// after it, and outside a run it is an error.
+func TestSnapshotIsTheEpochCheckpoint(t *testing.T) {
+	cfg := Recipes["dense-mnist"]
+	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.Threads = 2, 16, 3, 2
+	trainSet := mnist(t, data.Train, 64)
+	ckpt := filepath.Join(t.TempDir(), "run.ckpt")
+	tr := &Trainer{Graph: zoo.LeNet5(3), Config: cfg, Train: trainSet, Checkpoint: ckpt, EncodeModel: onnx.Encode}
+	var snaps []*Checkpoint
+	tr.On(EndOfEpoch, func(st *State) error {
+		c, err := tr.Snapshot(st)
+		snaps = append(snaps, c)
+		return err
+	})
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	written, err := ReadCheckpoint(ckpt) // after the last epoch
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := snaps[len(snaps)-1]
+	if len(snaps) != 2 || !reflect.DeepEqual(last, written) {
+		t.Errorf("%d snapshots; the last differs from the checkpoint written after it:\n%+v\n%+v", len(snaps), last.Config, written.Config)
+	}
+	if _, err := (&Trainer{}).Snapshot(&State{}); err == nil {
+		t.Errorf("a snapshot outside a run")
 	}
 }

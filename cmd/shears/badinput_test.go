@@ -11,6 +11,7 @@ import (
 	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/prune/recipe"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/train"
 	"github.com/shearsml/shears/zoo"
@@ -20,16 +21,19 @@ import (
 // known bytes that every failed run must leave as they were, and hostile
 // inputs (empty, truncated, text, a FIFO, an activation bomb).
 type badFixture struct {
-	dir     string
-	keep    map[string][]byte // outputs that exist before the runs
-	p       func(name string) string
-	model   string // a valid lenet5 ONNX
-	fifo    string
-	xnpy    string
-	bomb    string
-	trunc   string
-	ckpt    string // a valid checkpoint: lenet5 on the first 1000 MNIST images
-	rootRun bool
+	dir   string
+	keep  map[string][]byte // outputs that exist before the runs
+	p     func(name string) string
+	model string // a valid lenet5 ONNX
+	fifo  string
+	xnpy  string
+	bomb  string
+	trunc string
+	ckpt  string // a valid checkpoint: lenet5 on the first 1000 MNIST images
+	// pruneCkpt: a prune checkpoint of lenet5 at ratio 0.5, with the
+	// default recipe otherwise, writing out.onnx.
+	pruneCkpt string
+	rootRun   bool
 }
 
 func newBadFixture(t *testing.T) *badFixture {
@@ -57,6 +61,7 @@ func newBadFixture(t *testing.T) *badFixture {
 	write("text.onnx", []byte("this is a text file, not a model\n"))
 	write("empty.yaml", nil)
 	write("text.yaml", []byte("just some words\n"))
+	write("sweep.yaml", []byte("model: lenet5\ntarget: {ratios: [0.2, 0.4]}\nfinetune: {epochs: 0}\noutput:\n  out: '"+f.p("r{ratio}.onnx")+"'\n"))
 	write("empty.npy", nil)
 	write("trunc.ckpt", []byte("SHRSCKPT\x01\x00\x00\x00"))
 	f.xnpy = write("x.npy", encodeNpy(randTensor(1, 1, 1, 28, 28)))
@@ -89,6 +94,14 @@ func newBadFixture(t *testing.T) *badFixture {
 	}
 	b, _ = os.ReadFile(f.ckpt)
 	f.keep[f.ckpt] = b
+	r := recipe.Default()
+	r.Model, r.Target.Ratio, r.Output.Out = "lenet5", 0.5, f.p("out.onnx")
+	f.pruneCkpt = f.p("prune.ckpt")
+	if err := recipe.WriteCheckpoint(f.pruneCkpt, &recipe.Checkpoint{Recipe: r, Model: model, Params: map[string][]float32{}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(f.pruneCkpt)
+	f.keep[f.pruneCkpt] = b
 	f.rootRun = os.Geteuid() == 0
 	return f
 }
@@ -292,6 +305,33 @@ func badRows(f *badFixture) []badRow {
 		{args: a("prune", "--recipe", p("nosuch.yaml")), code: 2, line: "shears prune: recipe " + p("nosuch.yaml") + ": no such file or directory"},
 		{args: a("prune", "/dev/zero", "--finetune-epochs", "0", "--out", out), code: 1, line: "shears prune: onnx: /dev/zero: not a regular file"},
 		{args: a("prune", f.trunc, "--finetune-epochs", "0", "--out", out), code: 1, line: "shears prune: onnx: " + f.trunc},
+
+		// A fresh run finding the checkpoint of an interrupted one
+		// (out.onnx.ckpt) refuses to overwrite it.
+		{args: T("--data", "mnist", "--limit", "10", "--batch", "10", "--epochs", "1"), code: 2, line: "shears train: checkpoint " + out + ".ckpt exists (an interrupted run?): continue it with shears train --resume " + out + ".ckpt, or choose another file with --checkpoint"},
+		{args: P("--finetune-epochs", "1", "--data", "mnist", "--limit", "10", "--batch", "10"), code: 2, line: "shears prune: checkpoint " + out + ".ckpt exists (an interrupted run?): continue it with shears prune --resume " + out + ".ckpt, or choose another file with --checkpoint"},
+		{args: a("prune", "lenet5", "--schedule", "iterative", "--data", "mnist", "--limit", "10", "--batch", "10", "--latency-runs", "0", "--out", p("new.onnx"), "--checkpoint", out+".ckpt"), code: 2, line: "shears prune: checkpoint " + out + ".ckpt exists"},
+		// Outputs that are the command's input.
+		{args: a("prune", f.model, "--finetune-epochs", "0", "--out", f.model), code: 2, line: "shears prune: --out " + f.model + " is the model " + f.model + ": an output must not replace an input"},
+		{args: a("prune", f.model, "--finetune-epochs", "0", "--out", p("new.onnx"), "--masked-out", f.model), code: 2, line: "shears prune: --masked-out " + f.model + " is the model " + f.model},
+		{args: a("prune", f.model, "--finetune-epochs", "0", "--out", p("new.onnx"), "--checkpoint", f.model), code: 2, line: "shears prune: --checkpoint " + f.model + " is the model " + f.model},
+		{args: a("train", "--model", f.model, "--data", "mnist", "--out", f.model), code: 2, line: "shears train: --out " + f.model + " is --model " + f.model},
+		{args: a("train", "--model", f.model, "--data", "mnist", "--out", p("new.onnx"), "--checkpoint", f.model), code: 2, line: "shears train: --checkpoint " + f.model + " is --model " + f.model},
+		{args: a("run", f.model, "--input", f.xnpy, "--output", f.xnpy), code: 2, line: "shears run: --output fc2 " + f.xnpy + " is --input " + f.xnpy},
+		{args: a("run", f.model, "--input", "x="+f.xnpy, "--output", "fc2="+f.xnpy), code: 2, line: "shears run: --output fc2 " + f.xnpy + " is --input " + f.xnpy},
+		// prune --resume: a bad checkpoint, or flags that contradict it.
+		{args: a("prune", "--resume", ""), code: 2, line: "shears prune: --resume is empty"},
+		{args: a("prune", "--resume", p("trunc.ckpt")), code: 2, line: "shears prune: checkpoint " + p("trunc.ckpt") + ": truncated"},
+		{args: a("prune", "--resume", f.ckpt), code: 2, line: "shears prune: checkpoint " + f.ckpt + ": not a prune checkpoint: it is a training checkpoint (shears train --resume)"},
+		{args: a("prune", "--resume", f.model), code: 2, line: "shears prune: checkpoint " + f.model + ": not a prune checkpoint (bad magic"},
+		{args: a("prune", "--resume", p("nosuch.ckpt")), code: 2, line: "shears prune: checkpoint: stat " + p("nosuch.ckpt") + ": no such file or directory"},
+		{args: a("prune", "--resume", f.pruneCkpt, "--ratio", "0.7"), code: 2, line: "shears prune: --ratio 0.7 contradicts the checkpoint, which holds 0.5: a resumed run continues with its checkpoint's settings"},
+		{args: a("prune", "--resume", f.pruneCkpt, "--data", "fashion-mnist"), code: 2, line: "shears prune: --data fashion-mnist contradicts the checkpoint, which holds"},
+		{args: a("prune", "--resume", f.pruneCkpt, "--out", p("other.onnx")), code: 2, line: "shears prune: --out " + p("other.onnx") + " contradicts the checkpoint, which holds " + out},
+		{args: a("prune", "--resume", f.pruneCkpt, "lenet5"), code: 2, line: "shears prune: a model with --resume: the checkpoint holds the model"},
+		{args: a("prune", "--resume", f.pruneCkpt, "--recipe", p("empty.yaml")), code: 2, line: "shears prune: --recipe with --resume: the checkpoint holds the recipe"},
+		{args: a("prune", "--resume", f.pruneCkpt, "--checkpoint", ""), code: 2, line: "shears prune: --checkpoint is empty"},
+		{args: a("prune", "--recipe", p("sweep.yaml"), "--checkpoint", p("one.ckpt")), code: 2, line: "shears prune: --checkpoint with a sweep of 2 ratios"},
 	}
 }
 

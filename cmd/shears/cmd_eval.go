@@ -57,7 +57,7 @@ func cmdEval(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	ds = ds.Limit(df.limit)
-	prog, err := checkImageModel(g, ds)
+	prog, err := train.CheckImageModel(g, ds)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,13 +28,17 @@ const maxRecipeBytes = 1 << 20
 
 var pruneHelp = helpText{
 	usage: "shears prune MODEL --criterion C --granularity G --ratio R [flags] --out OUT.onnx\n" +
-		"       shears prune --recipe R.yaml [flags that override its fields]",
+		"       shears prune --recipe R.yaml [flags that override its fields]\n" +
+		"       shears prune --resume OUT.onnx.ckpt",
 	examples: []string{
 		"shears prune lenet5 --criterion l1 --granularity filter --ratio 0.5 --data mnist --out lenet5-slim.onnx",
 		"shears prune --recipe recipes/l1-filter-resnet20.yaml --finetune-epochs 2 --json",
 	},
 	notes: "MODEL is a zoo name or a model file. A flag given with --recipe replaces exactly its field\n" +
-		"of the recipe (--json records the recipe's value and the flag's).",
+		"of the recipe (--json records the recipe's value and the flag's). A run that trains checkpoints\n" +
+		"at every round boundary (OUT.ckpt, or --checkpoint); interrupted, it resumes with --resume and\n" +
+		"nothing else, where it stopped (the lottery's control: from its start), and ends bit for bit\n" +
+		"as an uninterrupted run.",
 }
 
 // pruneCommand is a parsed prune command line: the recipe with the flags
@@ -46,6 +51,11 @@ type pruneCommand struct {
 	recipeFile string
 	maxMem     int64
 	quiet      bool
+	// checkpoint is --checkpoint ("": OUT.ckpt per run); resume the
+	// checkpoint continued (nil for a fresh run) and resumeFile its path.
+	checkpoint string
+	resume     *recipe.Checkpoint
+	resumeFile string
 }
 
 // parsePrune parses the flags, reads the recipe, overlays the flags the
@@ -60,6 +70,8 @@ func parsePrune(args []string, s streams) (*pruneCommand, error) {
 	}
 	maxMem := maxMemoryFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress output")
+	ckpt := fs.String("checkpoint", "", "checkpoint written at every round boundary and kept on interrupt (default: OUT.ckpt)")
+	resume := fs.String("resume", "", "continue an interrupted run from its checkpoint (it holds the recipe, model and state)")
 	help := pruneHelp
 	byGroup := map[string]int{}
 	for _, f := range rows {
@@ -72,13 +84,20 @@ func parsePrune(args []string, s streams) (*pruneCommand, error) {
 		help.groups[k].names = append(help.groups[k].names, f.name)
 	}
 	help.groups[byGroup["data and machine"]].names = append(help.groups[byGroup["data and machine"]].names, "max-memory")
-	help.groups[byGroup["outputs"]].names = append(help.groups[byGroup["outputs"]].names, "quiet")
-	help.groups = append([]flagGroup{{"recipe", []string{"recipe"}}}, help.groups...)
+	help.groups[byGroup["outputs"]].names = append(help.groups[byGroup["outputs"]].names, "quiet", "checkpoint")
+	help.groups = append([]flagGroup{{"recipe and resuming", []string{"recipe", "resume"}}}, help.groups...)
 	p, err := parseArgs(fs, args, s, help)
 	if err != nil {
 		return nil, err
 	}
-	c := &pruneCommand{r: recipe.Default(), rows: rows, set: p.set, recipeFile: *recipeFile, maxMem: int64(*maxMem), quiet: *quiet}
+	c := &pruneCommand{r: recipe.Default(), rows: rows, set: p.set, recipeFile: *recipeFile, maxMem: int64(*maxMem), quiet: *quiet,
+		checkpoint: *ckpt, resumeFile: *resume}
+	switch {
+	case p.set["checkpoint"] && *ckpt == "":
+		return nil, usagef("--checkpoint is empty")
+	case p.set["resume"]:
+		return c, c.parseResume(p.pos)
+	}
 	if p.set["recipe"] {
 		if *recipeFile == "" {
 			return nil, usagef("--recipe is empty")
@@ -112,6 +131,46 @@ func parsePrune(args []string, s streams) (*pruneCommand, error) {
 	return c, nil
 }
 
+// parseResume reads the checkpoint of --resume, which holds the recipe,
+// and refuses what contradicts it: a recipe, a model, a flag whose value
+// differs from the checkpoint's (a resumed run continues the same run).
+func (c *pruneCommand) parseResume(pos []string) error {
+	switch {
+	case c.resumeFile == "":
+		return usagef("--resume is empty")
+	case c.set["recipe"]:
+		return usagef("--recipe with --resume: the checkpoint holds the recipe; resume with --resume FILE alone")
+	case len(pos) > 0:
+		return usagef("a model with --resume: the checkpoint holds the model; resume with --resume FILE alone")
+	}
+	ck, err := recipe.ReadCheckpoint(c.resumeFile)
+	if err != nil {
+		return usageError{err}
+	}
+	typed := ck.Recipe
+	diff, err := overlay(&typed, c.rows, c.set, true)
+	if err != nil {
+		return err
+	}
+	if len(diff) > 0 {
+		d := diff[0]
+		return usagef("%s %s contradicts the checkpoint, which holds %s: a resumed run continues with its checkpoint's settings", d.Flag, d.Value, d.Recipe)
+	}
+	c.r, c.resume = ck.Recipe, ck
+	return nil
+}
+
+// checkpointPath is where run rr of n checkpoints.
+func (c *pruneCommand) checkpointPath(rr recipe.Recipe) string {
+	switch {
+	case c.checkpoint != "":
+		return c.checkpoint
+	case c.resume != nil:
+		return c.resumeFile
+	}
+	return rr.Output.Out + ".ckpt"
+}
+
 // outputName names an output in errors: the flag when the user typed it
 // or no recipe was given, else the recipe's field.
 func (c *pruneCommand) outputName(flagName, path string) string {
@@ -131,8 +190,12 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 		fmt.Fprintln(s.err, "warning: --max-layer-ratio has no effect without --global: every layer loses the same ratio")
 	}
 	sweep := r.Sweep()
-	var outs []output
+	if len(sweep) > 1 && c.checkpoint != "" {
+		return usagef("--checkpoint with a sweep of %d ratios: each run checkpoints next to its own output (OUT.ckpt)", len(sweep))
+	}
+	var outs, ckpts []output
 	for _, rr := range sweep {
+		ckpts = append(ckpts, output{"--checkpoint", c.checkpointPath(rr)})
 		outs = append(outs, output{c.outputName("out", "output.out"), rr.Output.Out},
 			output{c.outputName("masked-out", "output.masked_out"), rr.Output.MaskedOut},
 			output{c.outputName("layers-csv", "output.layers_csv"), rr.Output.LayersCSV},
@@ -144,28 +207,59 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	}
 	// Recipes write to folders such as out/: a missing folder is created
 	// (after every other check), one that cannot be is refused.
-	if err := checkOutputs(outs, true); err != nil {
+	if err := checkOutputs(append(outs, ckpts...), true); err != nil {
+		return err
+	}
+	// A resumed run rewrites the checkpoint it read; nothing else may
+	// replace an input.
+	inputs := []output{{"the model", r.Model}, {"--recipe", c.recipeFile}}
+	if err := checkNotInputs(append(outs, ckpts...), inputs...); err != nil {
+		return err
+	}
+	if err := checkNotInputs(outs, output{"--resume", c.resumeFile}); err != nil {
 		return err
 	}
 	if r.Threads > 0 {
 		parallel.SetThreads(r.Threads)
+	}
+	// A checkpoint left by an interrupted run is refused once the model
+	// and data are known to be good, before any work (its run may be
+	// worth resuming).
+	staleChecked := false
+	checkStale := func() error {
+		if staleChecked {
+			return nil
+		}
+		staleChecked = true
+		for k, o := range ckpts {
+			if !sweep[k].Checkpoints() {
+				continue // writes none, overwrites none
+			}
+			if err := checkStaleCheckpoint(o.path, c.resumeFile, "prune"); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	var reports []*pruneResult
 	for i, rr := range sweep {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted after %d of the sweep's %d runs (their reports are above)", i, len(sweep))
 		}
-		rep, err := pruneOne(ctx, rr, c.quiet, c.maxMem, s)
+		ckpt := c.checkpointPath(rr)
+		rep, err := pruneOne(ctx, rr, c.quiet, c.maxMem, ckpt, c.resume, checkStale, s)
 		if err != nil {
 			var fe *recipe.FieldError
 			if recipe.IsDataError(err) || errors.As(err, &fe) {
 				return usageError{flagError(err, c.rows, c.set, c.recipeFile)}
 			}
 			if errors.Is(err, train.ErrInterrupted) || ctx.Err() != nil {
-				return fmt.Errorf("%v; prune keeps no checkpoint: nothing of this run was written, run the command again", err)
+				return interruptedPrune(err, rr, ckpt, i, len(sweep))
 			}
 			return err
 		}
+		// The outputs are written: they supersede the checkpoint.
+		os.Remove(ckpt)
 		rep.Overrides = overrides
 		reports = append(reports, rep)
 		// A sweep can run for hours: each run's report is printed as it
@@ -184,6 +278,23 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 		return printJSON(s, pruneSweep{Version: recipe.ReportVersion, Command: "prune", Provenance: report.NewProvenance(parallel.Threads()), Runs: reports})
 	}
 	return nil
+}
+
+// interruptedPrune words an interrupted run of a sweep: where its
+// checkpoint is and how to continue, or that nothing was written when it
+// stopped before its first round boundary.
+func interruptedPrune(err error, rr recipe.Recipe, ckpt string, run, runs int) error {
+	if !rr.Checkpoints() {
+		return fmt.Errorf("%v; a one-shot run without training keeps no checkpoint: nothing of it was written, run the command again", err)
+	}
+	if _, serr := os.Stat(ckpt); serr != nil {
+		return fmt.Errorf("%v before the first checkpoint: nothing of this run was written, run the command again", err)
+	}
+	msg := fmt.Sprintf("%v; checkpoint written to %s: continue with shears prune --resume %s", err, ckpt, ckpt)
+	if runs > 1 {
+		msg += fmt.Sprintf(" (run %d of the sweep's %d; the ratios after it are not run)", run+1, runs)
+	}
+	return errors.New(msg)
 }
 
 // pruneResult is one prune run's JSON: the library's report with what
@@ -226,14 +337,23 @@ func labelFree(r recipe.Recipe) bool {
 }
 
 // pruneOne runs one recipe, writes its outputs and prints its report.
-func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s streams) (*pruneResult, error) {
+// It checkpoints to ckpt, continues resume when that is not nil, and
+// calls beforeWork once the inputs are checked, before the run starts.
+func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ckpt string, resume *recipe.Checkpoint,
+	beforeWork func() error, s streams) (*pruneResult, error) {
 	start := time.Now()
-	g, _, err := loadRecipeModel(r)
+	var g *graph.Graph
+	var err error
+	if resume != nil {
+		g, err = resume.Graph()
+	} else {
+		g, _, err = loadRecipeModel(r)
+	}
 	if err != nil {
 		return nil, err
 	}
 	pb := newProgress(quiet, s.err)
-	env := recipe.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update,
+	env := recipe.Env{Model: g, Threads: parallel.Threads(), Progress: pb.update, Checkpoint: ckpt, Resume: resume,
 		Log: func(line string) {
 			if !quiet || strings.HasPrefix(line, "warning:") || strings.HasPrefix(line, "note:") {
 				fmt.Fprintln(s.err, line)
@@ -247,13 +367,13 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s 
 			return nil, err
 		}
 		env.Train, env.Test = env.Train.Limit(r.Data.Limit), env.Test.Limit(r.Data.Limit)
-		if _, err := checkImageModel(g, env.Train); err != nil {
+		if _, err := train.CheckImageModel(g, env.Train); err != nil {
 			// A model that reads these images but gives no class scores
 			// (a segmentation head) can still be pruned by label-free
 			// steps: activation statistics of the images, no accuracy, no
 			// training.
-			var oe *outputError
-			if !errors.As(err, &oe) {
+			var me *train.ModelDataError
+			if !errors.As(err, &me) || me.Kind != train.MismatchOutput {
 				return nil, err
 			}
 			if !labelFree(r) {
@@ -271,6 +391,9 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, s 
 		}
 	}
 	if err := pruneMemory(g, r, env, maxMem, s); err != nil {
+		return nil, err
+	}
+	if err := beforeWork(); err != nil {
 		return nil, err
 	}
 	rep, err := recipe.Run(ctx, r, env)

@@ -91,6 +91,16 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 	if err := checkOutputs(outs0, false); err != nil {
 		return err
 	}
+	ins := []output{{"the model", p.pos[0]}}
+	for _, spec := range inputs {
+		ins = append(ins, output{"--input", spec})
+		if _, file, ok := strings.Cut(spec, "="); ok {
+			ins = append(ins, output{"--input", file})
+		}
+	}
+	if err := checkNotInputs(outs0, ins...); err != nil {
+		return err
+	}
 	prog, err := cpu.CompileInference(g)
 	if err != nil {
 		return err

@@ -68,48 +68,6 @@ func capBatch(batch, n int, flagName string, notes *[]string) int {
 	return batch
 }
 
-// checkImageModel verifies that a model takes N×1×28×28 and gives N×10,
-// the contract for training and evaluating on the built-in data sets, and
-// returns its compiled program.
-func checkImageModel(g *graph.Graph, ds *data.Dataset) (*cpu.Program, error) {
-	prog, err := checkImageInput(g, ds)
-	if err != nil {
-		return nil, err
-	}
-	shapes, err := prog.InferShapes(1)
-	if err != nil {
-		return nil, err
-	}
-	out := shapes[g.Outputs[0].Name]
-	if len(out) != 2 || out[1] != ds.Classes {
-		return nil, &outputError{fmt.Sprintf("model output %q has shape %v; %s needs N×%d class scores", g.Outputs[0].Name, out, ds.Name, ds.Classes)}
-	}
-	return prog, nil
-}
-
-// outputError says that a model reads the data set's images but does not
-// give its class scores (a segmentation or detection head).
-type outputError struct{ msg string }
-
-func (e *outputError) Error() string { return e.msg }
-
-// checkImageInput verifies that a model has one input, N×1×28×28 as the
-// data set's images, and one output, and compiles it.
-func checkImageInput(g *graph.Graph, ds *data.Dataset) (*cpu.Program, error) {
-	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
-		return nil, fmt.Errorf("model %q has %d inputs and %d outputs; train and eval need one of each", g.Name, len(g.Inputs), len(g.Outputs))
-	}
-	prog, err := cpu.Compile(g)
-	if err != nil {
-		return nil, err
-	}
-	in := g.Inputs[0].Shape
-	if len(in) != 4 || (in[1] != ds.C && in[1] >= 0) || (in[2] != ds.H && in[2] >= 0) || (in[3] != ds.W && in[3] >= 0) {
-		return nil, fmt.Errorf("model input %q is %v; %s images are N×%d×%d×%d", g.Inputs[0].Name, in, ds.Name, ds.C, ds.H, ds.W)
-	}
-	return prog, nil
-}
-
 var trainHelp = helpText{
 	usage: "shears train --model MODEL --data DATA --out OUT.onnx [flags]\n       shears train --resume OUT.onnx.ckpt --out OUT.onnx",
 	examples: []string{
@@ -214,12 +172,17 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 	if *ckpt == "" {
 		*ckpt = *out + ".ckpt"
 	}
-	if err := checkOutputs([]output{{"--out", *out}, {"--checkpoint", *ckpt}}, false); err != nil {
+	outs := []output{{"--out", *out}, {"--checkpoint", *ckpt}}
+	if err := checkOutputs(outs, false); err != nil {
 		return err
 	}
 	if set["resume"] && sameFile(*resume, *out) {
 		return usagef("--resume and --out name the same file %s", *out)
 	}
+	if err := checkNotInputs(outs, output{"--model", *model}); err != nil {
+		return err
+	}
+
 	parallel.SetThreads(*threads)
 
 	var g *graph.Graph
@@ -307,7 +270,7 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	prog, err := checkImageModel(g, trainSet)
+	prog, err := train.CheckImageModel(g, trainSet)
 	if err != nil {
 		return err
 	}
@@ -318,6 +281,11 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 	}
 	for _, n := range notes { // notes are not progress: --quiet keeps them
 		fmt.Fprintln(s.err, n)
+	}
+	// Refused only now that the model and data are known to be good: the
+	// checkpoint's run may be worth resuming.
+	if err := checkStaleCheckpoint(*ckpt, *resume, "train"); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted before training started")

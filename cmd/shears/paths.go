@@ -142,3 +142,33 @@ func readBounded(what, path string, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// checkNotInputs refuses an output that is one of the command's inputs
+// (shears prune m.onnx --out m.onnx would replace the model it reads, and
+// a failed run could leave neither). Inputs that do not exist as files
+// (zoo names, empty paths) cannot be overwritten and pass.
+func checkNotInputs(outs []output, inputs ...output) error {
+	for _, in := range inputs {
+		if in.path == "" {
+			continue
+		}
+		for _, o := range outs {
+			if o.path != "" && sameFile(in.path, o.path) {
+				return usagef("%s %s is %s %s: an output must not replace an input; write it elsewhere", o.flag, o.path, in.flag, in.path)
+			}
+		}
+	}
+	return nil
+}
+
+// checkStaleCheckpoint refuses to start a fresh run whose checkpoint file
+// already exists: it holds an interrupted run that this one would
+// silently overwrite at its first checkpoint. A resumed run rewrites the
+// checkpoint it continues (resume names it; "" for a fresh run).
+func checkStaleCheckpoint(ckpt, resume, command string) error {
+	// Anything but a regular file is checkOutputs' to refuse.
+	if st, err := os.Stat(ckpt); err != nil || !st.Mode().IsRegular() || (resume != "" && sameFile(ckpt, resume)) {
+		return nil
+	}
+	return usagef("checkpoint %s exists (an interrupted run?): continue it with shears %s --resume %s, or choose another file with --checkpoint, or delete it", ckpt, command, ckpt)
+}

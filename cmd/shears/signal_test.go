@@ -108,6 +108,96 @@ func TestTrainSIGTERMResumes(t *testing.T) {
 	}
 }
 
+// An iterative prune stopped by SIGTERM inside a round's fine-tuning ends
+// within a couple of seconds with status 130 and says how to resume;
+// resumed with --resume alone, it writes the uninterrupted run's model
+// file, byte for byte, and the same report.
+func TestPruneSIGTERMResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fine-tunes lenet5 six times")
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "p.onnx")
+	args := []string{"prune", "lenet5", "--schedule", "iterative", "--rounds", "3", "--ratio", "0.5", "--data", "mnist", "--limit", "384",
+		"--finetune-epochs", "2", "--batch", "64", "--latency-runs", "0", "--threads", "2", "--json", "--out", out}
+	stdout, stderr, code := shears(t, append(args, "--quiet")...)
+	if code != 0 {
+		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
+	}
+	whole := comparableJSON(t, stdout)
+	if err := os.Rename(out, out+".whole"); err != nil {
+		t.Fatal(err)
+	}
+	cmd, sc, _ := started(t, args...)
+	armed := false
+	for sc.Scan() { // round 1 done, round 2's first epoch too: inside its fine-tuning
+		if strings.HasPrefix(sc.Text(), "round 1/3") {
+			armed = true
+		} else if armed && strings.HasPrefix(sc.Text(), "epoch 1/2") {
+			break
+		}
+	}
+	code, rest, took := terminate(t, cmd, sc)
+	ckpt := out + ".ckpt"
+	if code != 130 || !strings.Contains(rest, "interrupted") || !strings.Contains(rest, "checkpoint written to "+ckpt+": continue with shears prune --resume "+ckpt) {
+		t.Fatalf("after SIGTERM: exit %d in %v, stderr:\n%s", code, took, rest)
+	}
+	if took > 3*time.Second {
+		t.Errorf("pruning took %v to stop after SIGTERM", took)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("an interrupted run wrote its model")
+	}
+	stdout, stderr, code = shears(t, "prune", "--resume", ckpt, "--quiet")
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	sameFiles(t, out+".whole", out)
+	if got := comparableJSON(t, stdout); got != whole {
+		t.Errorf("JSON reports differ:\nuninterrupted %s\nresumed       %s", whole, got)
+	}
+	if _, err := os.Stat(ckpt); err == nil {
+		t.Errorf("the checkpoint is left after the resumed run finished")
+	}
+}
+
+// SIGTERM during prune's latency timing ends the run within a couple of
+// seconds with status 130 and writes no output: a run without training
+// says that nothing was written, one with fine-tuning that its checkpoint
+// (after the fine-tuning) resumes it.
+func TestPruneTimingSIGTERM(t *testing.T) {
+	for _, tc := range []struct {
+		name, ready string
+		extra       []string
+		says        string
+	}{
+		{"one-shot", "pruning lenet5", nil, "latency timing interrupted"},
+		{"fine-tuned", "epoch 1/1", []string{"--data", "mnist", "--limit", "64", "--finetune-epochs", "1", "--batch", "64"}, "checkpoint written to "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "p.onnx")
+			args := append([]string{"prune", "lenet5", "--ratio", "0.5", "--finetune-epochs", "0", "--latency-runs", "100000000", "--out", out}, tc.extra...)
+			cmd, sc, _ := started(t, args...)
+			for sc.Scan() && !strings.HasPrefix(sc.Text(), tc.ready) {
+			}
+			time.Sleep(time.Second) // into the timing
+			code, rest, took := terminate(t, cmd, sc)
+			if code != 130 || took > 2*time.Second || !strings.Contains(rest, "latency timing interrupted") || !strings.Contains(rest, tc.says) {
+				t.Fatalf("exit %d after %v, stderr:\n%s", code, took, rest)
+			}
+			if tc.extra == nil && !strings.Contains(rest, "nothing of it was written") {
+				t.Errorf("the message does not say that nothing was written:\n%s", rest)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("the interrupted run wrote %s", out)
+			}
+			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*")); len(left) > 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
+	}
+}
+
 // Timing runs, evaluation and pruning's fine-tuning stop on SIGTERM too.
 func TestRunEvalSIGTERM(t *testing.T) {
 	for _, args := range [][]string{

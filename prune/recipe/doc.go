@@ -40,4 +40,22 @@
 // scratch starts over. The recipe selects the recovery with its finetune
 // section (Recipe.RecoveryName): from_scratch, finetune with epochs, none
 // without.
+//
+// # Checkpoints and resuming
+//
+// With Env.Checkpoint set, a run that trains or runs a sensitivity
+// analysis (Recipe.Checkpoints) writes a Checkpoint atomically at every
+// round boundary (before the schedule, after each iterative or lottery
+// round, after every sensitivity point) and inside the regularised
+// training, AGP's training, a one-shot or iterative fine-tuning and the
+// lottery's trainings (after every epoch, and at the batch where an
+// interrupt stops it). It holds the recipe, the starting model, the masked
+// weights, the plan, the lottery's rewind weights, the curves so far and
+// the training's state. Run with Env.Resume (and Env.Model from
+// Checkpoint.Graph, the recipe from Checkpoint.Recipe) continues it:
+// inside the training where there is one, from the start of the
+// interrupted step otherwise (the lottery's control, a fine-tuning after a
+// sensitivity analysis). Either way the result is bit-identical to an
+// uninterrupted run's, since each round depends only on the state at its
+// start and the seed.
 package recipe

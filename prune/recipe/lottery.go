@@ -3,6 +3,7 @@ package recipe
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/prune"
@@ -38,31 +39,45 @@ func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	}
 	g := p.Graph
 	var rewind *graph.Graph
-	if l.RewindSteps == 0 {
+	done := s.resumedRound()
+	switch {
+	case s.resuming() && s.Env.Resume.Rewind != nil:
+		rewind = g.Clone()
+		if err := setParamValues(rewind, s.Env.Resume.Rewind); err != nil {
+			return nil, err
+		}
+	case l.RewindSteps == 0:
 		rewind = g.Clone()
 	}
-	if err := p.Step(0); err != nil {
-		return nil, err
+	if p.Plan == nil {
+		if err := p.Step(0); err != nil {
+			return nil, err
+		}
 	}
 	for k, target := range prune.IterativeTargets(l.Ratio, rounds) {
+		if k < done {
+			continue
+		}
 		var aerr error
-		step := 0
 		run := fmt.Sprintf("round %d", k+1)
 		if k == 0 {
 			run = "dense"
 		}
+		inside := &trackedPhase{p: p, phase: k, rewind: func() *graph.Graph { return rewind }}
 		err := s.fitTracked(run, 1-p.Plan.Ratio(), g, func(t *train.Trainer) {
 			s.HoldMasks(p, &aerr)(t)
 			if rewind != nil {
 				return
 			}
-			t.On(train.AfterStep, func(*train.State) error {
-				if step++; step == l.RewindSteps {
+			// Counted by the trainer, so that a resumed training
+			// still rewinds to the same step.
+			t.On(train.AfterStep, func(st *train.State) error {
+				if st.Step == l.RewindSteps {
 					rewind = g.Clone()
 				}
 				return nil
 			})
-		})
+		}, inside)
 		if err != nil {
 			return nil, err
 		}
@@ -80,8 +95,11 @@ func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			return nil, err
 		}
 		s.Log(fmt.Sprintf("lottery round %d/%d: ratio %.4f, rewound", k+1, rounds, p.Plan.Ratio()))
+		if err := s.checkpoint(p, boundary{round: k + 1, rewind: rewind}); err != nil {
+			return nil, err
+		}
 	}
-	if l.Control {
+	if l.Control && done <= rounds {
 		c := g.Clone()
 		prune.Reinit(c, l.Seed+1)
 		if err := p.Masks.Apply(c); err != nil {
@@ -89,7 +107,8 @@ func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 		}
 		var aerr error
 		cp := &prune.Pruner{Masks: p.Masks}
-		if err := s.fitTracked("control", 1-p.Plan.Ratio(), c, s.HoldMasks(cp, &aerr)); err != nil {
+		// The control trains a copy: interrupted, it starts over.
+		if err := s.fitTracked("control", 1-p.Plan.Ratio(), c, s.HoldMasks(cp, &aerr), nil); err != nil {
 			return nil, err
 		}
 		acc, err := s.Accuracy(c)
@@ -97,12 +116,22 @@ func (l Lottery) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			return nil, err
 		}
 		s.Metrics().AccuracyReinit = acc
+		if err := s.checkpoint(p, boundary{round: rounds + 1, rewind: rewind}); err != nil {
+			return nil, err
+		}
+	}
+	if done > rounds+1 {
+		return nil, nil
 	}
 	var aerr error
-	if err := s.fitTracked("ticket", 1-p.Plan.Ratio(), g, s.HoldMasks(p, &aerr)); err != nil {
+	ticket := &trackedPhase{p: p, phase: rounds + 1, rewind: func() *graph.Graph { return rewind }}
+	if err := s.fitTracked("ticket", 1-p.Plan.Ratio(), g, s.HoldMasks(p, &aerr), ticket); err != nil {
 		return nil, err
 	}
-	return nil, aerr
+	if aerr != nil {
+		return nil, aerr
+	}
+	return nil, s.checkpoint(p, boundary{round: rounds + 2, rewind: rewind})
 }
 
 // TrainingRun is one training of a lottery-ticket experiment: the network
@@ -113,22 +142,43 @@ type TrainingRun struct {
 	EpochAccuracy []float64 `json:"epoch_accuracy"` // test top-1 after each epoch
 }
 
+// trackedPhase lets a lottery training of p.Graph checkpoint inside: the
+// checkpoint's Round while it trains, and the rewind weights so far.
+type trackedPhase struct {
+	p      *prune.Pruner
+	phase  int
+	rewind func() *graph.Graph
+}
+
 // fitTracked trains g for the fine-tuning epochs like fit, measuring test
 // accuracy after every epoch (when there is a test split) into the
 // report's Lottery runs: whether a ticket reaches the dense accuracy
-// within the dense epochs is the lottery ticket's claim.
-func (s *Session) fitTracked(name string, remaining float64, g *graph.Graph, attach func(*train.Trainer)) error {
+// within the dense epochs is the lottery ticket's claim. With ph, the
+// training checkpoints inside and a resumed run continues inside it.
+func (s *Session) fitTracked(name string, remaining float64, g *graph.Graph, attach func(*train.Trainer), ph *trackedPhase) error {
 	run := TrainingRun{Name: name, Remaining: remaining}
 	per := s.StepsPerEpoch()
 	var everr error
-	step := 0
+	if ph != nil {
+		if c := s.Env.Resume; s.insideRound(ph.phase) && c.Partial != nil && c.Partial.Name == name {
+			run.EpochAccuracy = slices.Clone(c.Partial.EpochAccuracy)
+			s.fitResume = c.Trainer
+		}
+		s.inFit = &fitCheckpoint{p: ph.p, at: func() (boundary, bool) {
+			part := run
+			part.EpochAccuracy = slices.Clone(run.EpochAccuracy)
+			// An epoch whose accuracy was not measured cannot be resumed.
+			return boundary{round: ph.phase, rewind: ph.rewind(), partial: &part}, everr == nil
+		}}
+		defer func() { s.inFit, s.fitResume = nil, nil }()
+	}
 	err := s.Fit(g, s.Recipe.Finetune.Epochs, func(t *train.Trainer) {
 		attach(t)
 		if s.Env.Test == nil {
 			return
 		}
-		t.On(train.AfterStep, func(*train.State) error {
-			if step++; step%per == 0 && everr == nil {
+		t.On(train.AfterStep, func(st *train.State) error {
+			if st.Step%per == 0 && everr == nil {
 				var acc float64
 				acc, everr = s.Evaluate(g)
 				run.EpochAccuracy = append(run.EpochAccuracy, acc)

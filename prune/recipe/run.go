@@ -28,6 +28,12 @@ type Env struct {
 	Progress func(train.Progress)
 	// Threads for training (0: all cores).
 	Threads int
+	// Checkpoint, when set, is where the run's state is written
+	// atomically at every round boundary (see Checkpoint), for a resume.
+	Checkpoint string
+	// Resume continues the run a checkpoint stopped: Model must be the
+	// checkpoint's (Checkpoint.Graph) and the recipe its Recipe.
+	Resume *Checkpoint
 }
 
 // DataError says that a step needs data that was not given. Fields
@@ -55,6 +61,13 @@ type Session struct {
 	Report      *Report
 	Schedule    Schedule
 	Recovery    Recovery
+
+	dense *graph.Graph // the model as the run started
+	model []byte       // dense as ONNX, for checkpoints (made on first use)
+	// inFit, set by recover and AGP, makes the next Fit checkpoint inside;
+	// fitResume is the training state that Fit continues.
+	inFit     *fitCheckpoint
+	fitResume *train.Checkpoint
 }
 
 // Run prunes env.Model as the recipe says: analysis, optional
@@ -66,6 +79,11 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 	start := time.Now()
 	if err := r.Validate(); err != nil {
 		return nil, err
+	}
+	if env.Resume != nil {
+		if err := checkResume(r, env.Resume); err != nil {
+			return nil, err
+		}
 	}
 	crit, _ := prune.ParseCriterion(r.Method.Criterion)
 	gran, _ := prune.ParseGranularity(r.Method.Granularity)
@@ -79,6 +97,12 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		Report: &Report{Version: ReportVersion, Command: "prune", Model: env.Model.Name, Criterion: crit.Name(), Granularity: gran.Name(),
 			Schedule: sched.Name(), Target: r.Target.Ratio, Global: r.Target.Global, FinetuneEpochs: r.Finetune.Epochs, Seed: r.Seed,
 			Warnings: []string{}}}
+	if c := env.Resume; c != nil {
+		// Warnings keep their first-seen order: those given again below
+		// are already there.
+		s.Report.Warnings = append(s.Report.Warnings, c.Warnings...)
+		s.model = c.Model
+	}
 	if err := s.needData(crit); err != nil {
 		return nil, err
 	}
@@ -97,6 +121,7 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 
 	g := env.Model
 	dense := g.Clone()
+	s.dense = dense
 	d, aerr := prune.Analyze(g)
 	if aerr != nil && gran.Structured() {
 		return nil, fmt.Errorf("dependency analysis: %w", aerr)
@@ -137,10 +162,21 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		s.Warn(fmt.Sprintf("granularity %s fixes the sparsity at %g; ratio %g is not used", gran.Name(), fixed, r.Target.Ratio))
 	}
 	s.Log(fmt.Sprintf("pruning %s: criterion %s, granularity %s, %s, schedule %s", g.Name, crit.Name(), gran.Name(), r.Target.describe(), sched.Name()))
-	if rg := r.Regularize; rg != nil {
+	if rg := r.Regularize; rg != nil && (!s.resuming() || s.Env.Resume.Regularizing) {
 		reg, _ := prune.ParseRegularizer(rg.Kind, rg.Lambda)
+		var resume *train.Checkpoint
+		if c := s.Env.Resume; c != nil {
+			// Stopped inside this training: it continues, and from its
+			// end on the run is a fresh one.
+			if err := setParamValues(g, c.Params); err != nil {
+				return nil, err
+			}
+			resume = c.Trainer
+			s.Env.Resume = nil
+		}
 		s.Log(fmt.Sprintf("training %d epochs with %s", rg.Epochs, reg.Name()))
-		if err := s.Fit(g, rg.Epochs, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
+		s.inFit = &fitCheckpoint{p: &prune.Pruner{Graph: g}, at: func() (boundary, bool) { return boundary{regularizing: true}, true }}
+		if err := s.fitFrom(g, rg.Epochs, resume, func(t *train.Trainer) { prune.AttachRegularizer(t, reg) }); err != nil {
 			return nil, err
 		}
 	}
@@ -156,6 +192,13 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 		}
 	}
 	p := &prune.Pruner{Graph: g, Layers: layers, Criterion: crit, Alloc: alloc, Normalize: norm, Ctx: cc, OnWarning: s.Warn}
+	if s.resuming() {
+		if err := s.restore(p); err != nil {
+			return nil, err
+		}
+	} else if err := s.checkpoint(p, boundary{}); err != nil {
+		return nil, err
+	}
 	accPruned, err := sched.Prune(s, p)
 	if err != nil {
 		return nil, err
@@ -267,18 +310,31 @@ func (s *Session) Accuracy(g *graph.Graph) (*float64, error) {
 // Fit trains g for epochs on Train with the fine-tuning configuration and
 // the hooks that attach sets (nil: none); 0 epochs do nothing.
 func (s *Session) Fit(g *graph.Graph, epochs int, attach func(*train.Trainer)) error {
+	return s.fitFrom(g, epochs, nil, attach)
+}
+
+// fitFrom is Fit continuing the training a checkpoint stopped (resume
+// nil: from the start); g must hold the weights of that moment.
+func (s *Session) fitFrom(g *graph.Graph, epochs int, resume *train.Checkpoint, attach func(*train.Trainer)) error {
+	// What recover, AGP or fitTracked set up is for this training only.
+	inside, pending := s.inFit, s.fitResume
+	s.inFit, s.fitResume = nil, nil
 	if epochs == 0 {
 		return nil
 	}
 	cfg := s.Config
 	cfg.Epochs = epochs
 	s.Log(fmt.Sprintf("training %d epochs on %d images: %s, lr %g, batch %d", epochs, s.Train.N, cfg.Recipe, cfg.LR, cfg.Batch))
-	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress}
+	if resume == nil {
+		resume = pending
+	}
+	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress, Resume: resume}
 	if attach != nil {
 		attach(t)
 	}
+	finish := s.fitCheckpoints(t, inside)
 	_, err := t.Run(s.Ctx)
-	return err
+	return finish(err)
 }
 
 // HoldMasks returns an attach function for Fit that holds p's masks in
@@ -318,7 +374,24 @@ func (s *Session) sensitivity(p *prune.Pruner, sp *SensitivitySpec) error {
 		}
 		hold = s.Env.Test.Limit(sp.holdout())
 	}
-	eval := prune.Evaluator(func(m *graph.Graph) (float64, error) { return train.Evaluate(s.Ctx, m, nil, hold, 256, nil) })
+	// Each point measured is checkpointed; a resumed analysis takes the
+	// points measured before from the checkpoint, in the order asked.
+	var evals []float64
+	if s.resuming() {
+		evals = slices.Clone(s.Env.Resume.Evals)
+	}
+	asked := 0
+	eval := prune.Evaluator(func(m *graph.Graph) (float64, error) {
+		if asked++; asked <= len(evals) {
+			return evals[asked-1], nil
+		}
+		acc, err := train.Evaluate(s.Ctx, m, nil, hold, 256, nil)
+		if err != nil {
+			return 0, err
+		}
+		evals = append(evals, acc)
+		return acc, s.checkpoint(p, boundary{evals: evals})
+	})
 	grid := sp.Ratios
 	if len(grid) == 0 {
 		grid = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}

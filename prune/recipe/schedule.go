@@ -90,18 +90,32 @@ func (OneShot) Gradual() bool            { return false }
 func (OneShot) Validate(r *Recipe) error { return nil }
 
 func (o OneShot) Prune(s *Session, p *prune.Pruner) (*float64, error) {
-	if o.Sensitivity != nil {
-		if err := s.sensitivity(p, o.Sensitivity); err != nil {
+	if s.resumedRound() == 1 {
+		return s.Env.Resume.AccPruned, nil
+	}
+	// The fine-tuning checkpoints inside unless a sensitivity analysis
+	// came before: resumed, it would score the fine-tuned weights.
+	inside := o.Sensitivity == nil
+	var acc *float64
+	if inside && s.insideRound(0) {
+		acc = s.Env.Resume.RoundPruned
+	} else {
+		if o.Sensitivity != nil {
+			if err := s.sensitivity(p, o.Sensitivity); err != nil {
+				return nil, err
+			}
+		} else if err := p.Step(o.Ratio); err != nil {
 			return nil, err
 		}
-	} else if err := p.Step(o.Ratio); err != nil {
+		var err error
+		if acc, err = s.Accuracy(p.Graph); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.recover(p, boundary{round: 0, roundPruned: acc}, inside, s.insideRound(0)); err != nil {
 		return nil, err
 	}
-	acc, err := s.Accuracy(p.Graph)
-	if err != nil {
-		return nil, err
-	}
-	return acc, s.Recovery.Step(s, p)
+	return acc, s.checkpoint(p, boundary{round: 1, accPruned: acc})
 }
 
 // Iterative prunes in rounds to growing ratios (prune.IterativeTargets,
@@ -121,18 +135,29 @@ func (it Iterative) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 		rounds = 3
 	}
 	var acc *float64
+	if s.resuming() {
+		acc = s.Env.Resume.AccPruned
+	}
 	for k, target := range prune.IterativeTargets(it.Ratio, rounds) {
-		if err := p.Step(target); err != nil {
-			return nil, err
+		if k < s.resumedRound() {
+			continue
 		}
-		a, err := s.Accuracy(p.Graph)
-		if err != nil {
-			return nil, err
+		var a *float64
+		if s.insideRound(k) {
+			a = s.Env.Resume.RoundPruned // stepped and measured before the checkpoint
+		} else {
+			if err := p.Step(target); err != nil {
+				return nil, err
+			}
+			var err error
+			if a, err = s.Accuracy(p.Graph); err != nil {
+				return nil, err
+			}
 		}
 		if k == rounds-1 {
 			acc = a
 		}
-		if err := s.Recovery.Step(s, p); err != nil {
+		if err := s.recover(p, boundary{round: k, accPruned: acc, roundPruned: a}, true, s.insideRound(k)); err != nil {
 			return nil, err
 		}
 		// Han et al. report each round: accuracy pruned and retrained.
@@ -145,13 +170,18 @@ func (it Iterative) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			line += fmt.Sprintf(", test top-1 pruned %.2f%%, fine-tuned %.2f%%", 100**a, 100**after)
 		}
 		s.Log(line)
+		if err := s.checkpoint(p, boundary{round: k + 1, accPruned: acc}); err != nil {
+			return nil, err
+		}
 	}
 	return acc, nil
 }
 
 // AGP trains for Epochs while automated gradual pruning (prune.AGP, Zhu &
 // Gupta 2017) raises the sparsity from Initial to Final: the training is
-// the schedule's own, so the recovery's Step is not called.
+// the schedule's own, so the recovery's Step is not called. It
+// checkpoints inside that training (after every epoch, and where an
+// interrupt stops it), and a resumed run continues inside it.
 type AGP struct {
 	Initial, Final float64
 	Start          int // first pruning step
@@ -177,6 +207,9 @@ func (a AGP) Validate(r *Recipe) error {
 }
 
 func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
+	if s.resumedRound() == 1 {
+		return nil, nil
+	}
 	n := a.Steps
 	if n == 0 {
 		n = 10
@@ -193,14 +226,31 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if ag.Start+ag.N*ag.Every > steps {
 		s.Warn(fmt.Sprintf("AGP: the schedule ends at step %d but training has %d steps; the final sparsity is set after training", ag.Start+ag.N*ag.Every, steps))
 	}
-	if err := p.Step(ag.At(0)); err != nil {
-		return nil, err
+	// A resumed run continues its training where it checkpointed, with
+	// the masks of that moment (restored by Run).
+	var resume *train.Checkpoint
+	if s.resuming() {
+		resume = s.Env.Resume.Trainer
 	}
-	var errf func() error
-	var aerr error
-	err := s.Fit(p.Graph, a.Epochs, func(t *train.Trainer) {
+	if resume == nil {
+		if err := p.Step(ag.At(0)); err != nil {
+			return nil, err
+		}
+	}
+	var aerr, perr error
+	s.inFit = &fitCheckpoint{p: p, at: func() (boundary, bool) { return boundary{}, true }} // checkpoints inside the training
+	err := s.fitFrom(p.Graph, a.Epochs, resume, func(t *train.Trainer) {
 		aerr = p.Masks.Attach(t)
-		errf = ag.Attach(t, p)
+		// prune.AGP.Attach's steps, counted by the trainer so that they
+		// go on where a resumed training stopped.
+		t.On(train.AfterStep, func(st *train.State) error {
+			step := st.Step
+			if perr != nil || step < ag.Start || (step-ag.Start)%ag.Every != 0 || step > ag.Start+ag.N*ag.Every {
+				return nil
+			}
+			perr = p.Step(ag.At(step))
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -208,11 +258,13 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if err := errf(); err != nil {
-		return nil, err
+	if perr != nil {
+		return nil, perr
 	}
 	if p.Plan.Ratio() < ag.Final-1e-9 {
-		return nil, p.Step(ag.Final)
+		if err := p.Step(ag.Final); err != nil {
+			return nil, err
+		}
 	}
-	return nil, nil
+	return nil, s.checkpoint(p, boundary{round: 1})
 }
