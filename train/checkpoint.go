@@ -1,28 +1,17 @@
 package train
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
-	"os"
 	"slices"
 
-	"github.com/shearsml/shears/internal/atomicfile"
+	"github.com/shearsml/shears/internal/framedgob"
 )
 
-// checkpointMagic starts every checkpoint file; the version after it lets
-// future readers refuse or convert old files.
-const (
-	checkpointMagic   = "SHRSCKPT"
-	checkpointVersion = 1
-	// maxCheckpointBytes bounds what a (possibly corrupt) header can make
-	// the reader allocate.
-	maxCheckpointBytes = 8 << 30
-)
+// checkpointFormat frames every checkpoint file: the magic, then a version
+// that lets future readers refuse or convert old files; MaxBytes bounds
+// what a (possibly corrupt) header can make the reader allocate.
+var checkpointFormat = framedgob.Format{Magic: "SHRSCKPT", Version: 1, MaxBytes: 8 << 30}
 
 // Checkpoint is everything needed to resume training exactly: the model
 // (as ONNX bytes, so a pruned model with changed widths restores as it is),
@@ -60,65 +49,19 @@ type Source struct {
 // synced, then renamed over path, so an interrupted write never leaves a
 // truncated checkpoint and the previous one survives.
 func WriteCheckpoint(path string, c *Checkpoint) error {
-	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(c); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	var hdr bytes.Buffer
-	hdr.WriteString(checkpointMagic)
-	binary.Write(&hdr, binary.LittleEndian, uint32(checkpointVersion))
-	binary.Write(&hdr, binary.LittleEndian, uint64(payload.Len()))
-	binary.Write(&hdr, binary.LittleEndian, crc32.ChecksumIEEE(payload.Bytes()))
-	return atomicfile.WriteFile(path, append(hdr.Bytes(), payload.Bytes()...))
+	return checkpointFormat.Write(path, c)
 }
 
 // ReadCheckpoint loads a checkpoint, with errors that say whether the file
 // is foreign, from a newer version, truncated or corrupt.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
-	// A FIFO would block Open for ever: only regular files are checkpoints.
-	if st, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("checkpoint %s: not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	defer f.Close()
-	hdr := make([]byte, len(checkpointMagic)+4+8+4)
-	if _, err := io.ReadFull(f, hdr); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
-		}
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	if string(hdr[:8]) != checkpointMagic {
-		return nil, fmt.Errorf("checkpoint %s: not a shears checkpoint (bad magic %q)", path, hdr[:8])
-	}
-	ver := binary.LittleEndian.Uint32(hdr[8:])
-	if ver != checkpointVersion {
-		return nil, fmt.Errorf("checkpoint %s: format version %d, this shears reads version %d", path, ver, checkpointVersion)
-	}
-	n := binary.LittleEndian.Uint64(hdr[12:])
-	sum := binary.LittleEndian.Uint32(hdr[20:])
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	if n > maxCheckpointBytes || int64(n) != st.Size()-int64(len(hdr)) {
-		return nil, fmt.Errorf("checkpoint %s: truncated or corrupt: header says %d payload bytes, file has %d", path, n, st.Size()-int64(len(hdr)))
-	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(f, payload); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
-	}
-	if crc32.ChecksumIEEE(payload) != sum {
-		return nil, fmt.Errorf("checkpoint %s: corrupt (checksum mismatch)", path)
-	}
 	var c Checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&c); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: corrupt: %w", path, err)
+	if err := checkpointFormat.Read(path, &c); err != nil {
+		var fe *framedgob.ForeignError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("checkpoint %s: not a shears checkpoint (bad magic %q)", path, fe.Magic)
+		}
+		return nil, err
 	}
 	return &c, nil
 }

@@ -1,20 +1,15 @@
 package recipe
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 
 	"github.com/shearsml/shears/graph"
-	"github.com/shearsml/shears/internal/atomicfile"
+	"github.com/shearsml/shears/internal/framedgob"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
@@ -38,13 +33,10 @@ import (
 // so either way the resumed run ends bit for bit where an uninterrupted
 // one does.
 
-const (
-	pruneCheckpointMagic   = "SHRSPRCK"
-	pruneCheckpointVersion = 1
-	// maxPruneCheckpointBytes bounds what a corrupt header can make the
-	// reader allocate: two copies of the weights of the largest models.
-	maxPruneCheckpointBytes = 8 << 30
-)
+// pruneCheckpointFormat frames a prune checkpoint; MaxBytes bounds what a
+// corrupt header can make the reader allocate: two copies of the weights
+// of the largest models.
+var pruneCheckpointFormat = framedgob.Format{Magic: "SHRSPRCK", Version: 1, MaxBytes: 8 << 30}
 
 // Checkpoint is a prune run stopped at a round boundary: everything Run
 // needs, with the data the recipe names, to continue it exactly.
@@ -105,16 +97,7 @@ func (c *Checkpoint) Graph() (*graph.Graph, error) {
 // WriteCheckpoint saves c atomically (a temp file renamed over path), so
 // an interrupt during the write keeps the previous checkpoint whole.
 func WriteCheckpoint(path string, c *Checkpoint) error {
-	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(c); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	var hdr bytes.Buffer
-	hdr.WriteString(pruneCheckpointMagic)
-	binary.Write(&hdr, binary.LittleEndian, uint32(pruneCheckpointVersion))
-	binary.Write(&hdr, binary.LittleEndian, uint64(payload.Len()))
-	binary.Write(&hdr, binary.LittleEndian, crc32.ChecksumIEEE(payload.Bytes()))
-	return atomicfile.WriteFile(path, append(hdr.Bytes(), payload.Bytes()...))
+	return pruneCheckpointFormat.Write(path, c)
 }
 
 // ErrNotPruneCheckpoint is returned (wrapped) by ReadCheckpoint for a
@@ -125,46 +108,16 @@ var ErrNotPruneCheckpoint = errors.New("not a prune checkpoint")
 // the file is foreign (a training checkpoint is named as one), from
 // another version, truncated or corrupt.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("checkpoint %s: not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	defer f.Close()
-	hdr := make([]byte, len(pruneCheckpointMagic)+4+8+4)
-	if _, err := io.ReadFull(f, hdr); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
-	}
-	switch magic := string(hdr[:8]); magic {
-	case pruneCheckpointMagic:
-	case "SHRSCKPT":
-		return nil, fmt.Errorf("checkpoint %s: %w: it is a training checkpoint (shears train --resume)", path, ErrNotPruneCheckpoint)
-	default:
-		return nil, fmt.Errorf("checkpoint %s: %w (bad magic %q)", path, ErrNotPruneCheckpoint, magic)
-	}
-	if ver := binary.LittleEndian.Uint32(hdr[8:]); ver != pruneCheckpointVersion {
-		return nil, fmt.Errorf("checkpoint %s: format version %d, this shears reads version %d", path, ver, pruneCheckpointVersion)
-	}
-	n := binary.LittleEndian.Uint64(hdr[12:])
-	if n > maxPruneCheckpointBytes || int64(n) != st.Size()-int64(len(hdr)) {
-		return nil, fmt.Errorf("checkpoint %s: truncated or corrupt: header says %d payload bytes, file has %d", path, n, st.Size()-int64(len(hdr)))
-	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(f, payload); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: truncated (%v)", path, err)
-	}
-	if crc32.ChecksumIEEE(payload) != binary.LittleEndian.Uint32(hdr[20:]) {
-		return nil, fmt.Errorf("checkpoint %s: corrupt (checksum mismatch)", path)
-	}
 	var c Checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&c); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: corrupt: %w", path, err)
+	if err := pruneCheckpointFormat.Read(path, &c); err != nil {
+		var fe *framedgob.ForeignError
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		if fe.Magic == "SHRSCKPT" {
+			return nil, fmt.Errorf("checkpoint %s: %w: it is a training checkpoint (shears train --resume)", path, ErrNotPruneCheckpoint)
+		}
+		return nil, fmt.Errorf("checkpoint %s: %w (bad magic %q)", path, ErrNotPruneCheckpoint, fe.Magic)
 	}
 	return &c, nil
 }
