@@ -12,7 +12,8 @@
 # MODELS (default lenet5 resnet20 mobilenetv2-s, plus resnet18 and
 # mobilenet_v2 from .cache/torchvision when exported), BATCHES (1 64),
 # THREADS (2), TRAIN_MODELS (lenet5 resnet20 mobilenetv2-s) and TRAIN_LIMIT
-# (2560 images, one epoch) choose the cases; TRAIN_MODELS= skips training.
+# (2560 images, one epoch) choose the cases; TRAIN_MODELS= skips training;
+# REPEAT (20) sets the timed passes per shears run call.
 set -euo pipefail
 old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,8 +35,8 @@ for m in $models; do
 	for b in $batches; do
 		ratios=()
 		for _ in $(seq "$rounds"); do
-			o=$("$old" run "$m" --random-input --batch "$b" --threads "$threads" --repeat 20 --json 2>/dev/null | field latency_ms)
-			n=$("$new" run "$m" --random-input --batch "$b" --threads "$threads" --repeat 20 --json 2>/dev/null | field latency_ms)
+			o=$("$old" run "$m" --random-input --batch "$b" --threads "$threads" --repeat "${REPEAT:-20}" --json 2>/dev/null | field latency_ms)
+			n=$("$new" run "$m" --random-input --batch "$b" --threads "$threads" --repeat "${REPEAT:-20}" --json 2>/dev/null | field latency_ms)
 			ratios+=("$(python3 -c "print('%.3f' % ($n / $o))")")
 		done
 		echo "| run $(basename "$m" .onnx) batch $b (latency) | ${ratios[*]} | $(median "${ratios[@]}") |"
