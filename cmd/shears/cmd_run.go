@@ -112,13 +112,23 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 		}
 	}
 	n := *batch // the batch: dimension 0 of the first input that has a dynamic one
+	dynamic := false
 	for k, in := range g.Inputs {
 		if len(in.Shape) > 0 && in.Shape[0] < 0 {
 			if xs != nil {
 				n = xs[k].Shape[0]
 			}
+			dynamic = true
 			break
 		}
+	}
+	if !dynamic && len(g.Inputs) > 0 && len(g.Inputs[0].Shape) > 0 {
+		// A model whose batch is fixed (an export without a dynamic batch,
+		// or one bound with --input-shape) runs at that batch.
+		if *random && p.set["batch"] && *batch != g.Inputs[0].Shape[0] {
+			fmt.Fprintf(s.err, "warning: --batch %d has no effect: input %q has a fixed batch of %d\n", *batch, g.Inputs[0].Name, g.Inputs[0].Shape[0])
+		}
+		n = g.Inputs[0].Shape[0]
 	}
 	if err := checkMemory(prog, max(n, 1), false, int64(*maxMem)); err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -327,5 +328,28 @@ func TestAssign(t *testing.T) {
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("%v: %v, %v; want %v", c.args, got, err, c.want)
 		}
+	}
+}
+
+// TestRunFixedBatch: a model whose batch is fixed runs at that batch, and
+// the report says so (not the --batch the user typed, which has no effect
+// and is warned about).
+func TestRunFixedBatch(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "l5.onnx")
+	if _, se, code := shears(t, "export", "lenet5", "--out", model); code != 0 {
+		t.Fatalf("export: %s", se)
+	}
+	so, se, code := shears(t, "run", model, "--random-input", "--batch", "3", "--input-shape", "input=1x1x28x28", "--repeat", "1", "--json")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, se)
+	}
+	if !strings.Contains(se, `warning: --batch 3 has no effect: input "input" has a fixed batch of 1`) {
+		t.Errorf("stderr %q: want the warning", se)
+	}
+	lines := strings.Split(strings.TrimSpace(so), "\n")
+	var res struct{ Batch int }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res.Batch != 1 {
+		t.Errorf("JSON %q: want batch 1 (err %v)", lines[len(lines)-1], err)
 	}
 }
