@@ -50,7 +50,11 @@
 //     (BatchNormalization is_test=0 becomes training_mode=1); Upsample
 //     (opsets 7–9) becomes the equivalent Resize; the opset-18 axes of
 //     Resize and Pad become scales, sizes or pads for every axis (the
-//     changes of opsets 18 to 21 are listed in opset18.go);
+//     changes of opsets 18 to 21 are listed in opset18.go); an opset-18
+//     GroupNormalization's per-group scale and bias become per-channel
+//     ones (opset 21's form, which the IR holds); an LSTM or GRU with
+//     layout=1 becomes layout 0 between Transposes; a Range over
+//     constants folds;
 //   - every node's op is built once (graph.NewOp), so that attributes an
 //     op refuses (a 3-D convolution, a Cast to STRING) fail the import,
 //     naming the node;

@@ -43,7 +43,15 @@
 //     other axes than the batch and the channels, and LayerNormalization
 //     over axes after the channels pass channels through, with their
 //     per-channel params attached (a LayerNorm's Scale and B there are
-//     per position, not per channel, and are refused);
+//     per position, not per channel, and are refused); so do Gelu, Mish,
+//     the Reduce L1/L2/SumSquare/LogSum/LogSumExp family over other axes,
+//     and a Tile that does not repeat the channel axis (one that does is
+//     opaque);
+//   - GroupNormalization ties the channels of each group together: a
+//     unit is a whole group, and pruning shrinks num_groups (one group
+//     is refused); an Einsum that is a linear layer over the last axis
+//     ("bsd,df->bsf") owns its weight as a Gemm does, any other equation
+//     is opaque with the equation in the reason; LSTM and GRU are opaque;
 //   - Add, Sub, Mul, Div, Pow, PRelu and the variadic Sum, Mean, Max and
 //     Min couple all operands whose axis aligned with the output's axis 1
 //     has the full width (a residual add, a squeeze-excitation Mul by
