@@ -39,7 +39,13 @@
 // it, fuses a Relu or Clip into the convolution or Add before it and a
 // residual Add into the convolution before it, and, on machines with
 // AVX-512, runs runs of convolutions and the ops between them on the
-// NCHW16c layout of internal/blocked (blocked.go).
+// NCHW16c layout of internal/blocked (blocked.go). Its values live in one
+// arena planned by liveness at each batch size (memory.go: a value holds
+// its place from its producer to its last reader; graph outputs keep
+// buffers of their own), so a program needs the memory live at its
+// busiest step rather than the sum of its values; Value then answers nil
+// for shared intermediate values, and KeepValues(true) gives every value
+// its own buffer again. ActivationBytes reports the planned figure.
 // Program.ShareGradients keeps activation gradients in buffers shared by
 // values whose gradients are never live at once, as training needs only
 // parameter gradients in the end (the trainer turns it on).
