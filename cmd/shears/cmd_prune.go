@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -536,14 +534,7 @@ func writeSensitivity(r recipe.Recipe, rep *recipe.Report) error {
 
 func writeLayersCSV(path string, m *prune.Metrics) error {
 	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	w.Write([]string{"layer", "op", "params", "nonzero", "sparsity", "macs", "effective_macs", "slim_params", "slim_macs"})
-	for _, l := range m.Layers {
-		w.Write([]string{l.Name, l.Op, strconv.Itoa(l.Params), strconv.Itoa(l.Nonzero), strconv.FormatFloat(l.Sparsity, 'f', 6, 64),
-			strconv.Itoa(l.MACs), strconv.Itoa(l.EffectiveMACs), strconv.Itoa(l.SlimParams), strconv.Itoa(l.SlimMACs)})
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
+	if err := recipe.WriteLayers(&b, m); err != nil {
 		return err
 	}
 	return writeAtomic(path, b.Bytes())
