@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -223,12 +224,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 	// A checkpoint left by an interrupted run is refused once the model
 	// and data are known to be good, before any work (its run may be
 	// worth resuming).
-	staleChecked := false
-	checkStale := func() error {
-		if staleChecked {
-			return nil
-		}
-		staleChecked = true
+	checkStale := sync.OnceValue(func() error {
 		for k, o := range ckpts {
 			if !sweep[k].Checkpoints() {
 				continue // writes none, overwrites none
@@ -238,7 +234,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 			}
 		}
 		return nil
-	}
+	})
 	var reports []*pruneResult
 	for i, rr := range sweep {
 		if ctx.Err() != nil {
@@ -357,6 +353,9 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ck
 				fmt.Fprintln(s.err, line)
 			}
 		}}
+	// prog is the training program of g, compiled once: by the data check
+	// when there is data, else by pruneMemory.
+	var prog *cpu.Program
 	if r.Data.Name != "" {
 		if env.Train, err = data.Load(r.Data.Name, r.Data.Dir, data.Train); err != nil {
 			return nil, err
@@ -365,7 +364,7 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ck
 			return nil, err
 		}
 		env.Train, env.Test = env.Train.Limit(r.Data.Limit), env.Test.Limit(r.Data.Limit)
-		if _, err := train.CheckImageModel(g, env.Train); err != nil {
+		if prog, err = train.CheckImageModel(g, env.Train); err != nil {
 			// A model that reads these images but gives no class scores
 			// (a segmentation head) can still be pruned by label-free
 			// steps: activation statistics of the images, no accuracy, no
@@ -388,7 +387,7 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ck
 			env.Log(n)
 		}
 	}
-	if err := pruneMemory(g, r, env, maxMem, s); err != nil {
+	if err := pruneMemory(g, prog, r, env, maxMem); err != nil {
 		return nil, err
 	}
 	if err := beforeWork(); err != nil {
@@ -475,10 +474,13 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ck
 // pruneMemory refuses a run whose activations would pass the memory
 // limit: fine-tuning at its batch (with gradients), latency timing at
 // batch 64. A fine-tuning batch larger than the data is capped by it.
-func pruneMemory(g *graph.Graph, r recipe.Recipe, env recipe.Env, maxMem int64, s streams) error {
-	prog, err := cpu.Compile(g)
-	if err != nil {
-		return err
+// prog is g's training program, or nil to compile it here.
+func pruneMemory(g *graph.Graph, prog *cpu.Program, r recipe.Recipe, env recipe.Env, maxMem int64) error {
+	if prog == nil {
+		var err error
+		if prog, err = cpu.Compile(g); err != nil {
+			return err
+		}
 	}
 	if r.Output.LatencyRuns > 0 {
 		// prune.Latencies times inference programs, whose values share
