@@ -24,13 +24,6 @@ const maxTensorFile = 4 << 30
 // readTensorFile reads a .npy or ONNX .pb tensor (chosen by content, so a
 // misnamed file still reads); errors name the file.
 func readTensorFile(path string) (*tensor.Tensor, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("tensor file %s: %w", path, unwrapPathErr(err))
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("tensor file %s: is a directory", path)
-	}
 	b, err := readBounded("tensor file", path, maxTensorFile)
 	if err != nil {
 		return nil, err
@@ -189,7 +182,7 @@ func decodeNpy(b []byte) (*tensor.Tensor, error) {
 		if len(data) > n*size {
 			what = "too long"
 		}
-		return nil, fmt.Errorf(".npy data is %s: shape %s of %s needs %d bytes, the file has %d", what, shapeString(shape), descr, n*size, len(data))
+		return nil, fmt.Errorf(".npy data is %s: shape %s of %s needs %d bytes, the file has %d", what, tensor.ShapeString(shape), descr, n*size, len(data))
 	}
 	t := &tensor.Tensor{Shape: shape, Data: make([]float32, n)}
 	for i := range t.Data {
@@ -290,11 +283,4 @@ func halfBits(h uint16) float32 {
 		return v
 	}
 	return math.Float32frombits(sign | uint32(exp+127-15)<<23 | mant<<13)
-}
-
-func shapeString(s []int) string {
-	if len(s) == 0 {
-		return "scalar"
-	}
-	return tensor.ShapeString(s)
 }
