@@ -134,7 +134,7 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	if *random {
-		xs = randomInputs(g, *batch, *seed)
+		xs = graph.RandomInputs(g, *batch, rand.New(rand.NewPCG(*seed, 0x1a9))) // standard normal
 	}
 	var times []float64
 	var outs []*tensor.Tensor
@@ -167,7 +167,7 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 		if file != "" {
 			desc += ", written to " + file
 		}
-		fmt.Fprintf(s.out, "output %s: %s: %s\n", o.Name, shapeString(outs[k].Shape), desc)
+		fmt.Fprintf(s.out, "output %s: %s: %s\n", o.Name, tensor.ShapeString(outs[k].Shape), desc)
 	}
 	med, p90 := percentile(times, 0.5), percentile(times, 0.9)
 	fmt.Fprintf(s.out, "%s: batch %d, %d threads: latency %.3f ms median, %.3f ms p90 over %d runs (%d warm-up)\n",
@@ -207,7 +207,7 @@ func printProfile(s streams, prog *cpu.Program) []report.NodeTime {
 		shape := ""
 		if n := prog.Graph.Node(r.Node); n != nil && len(n.Outputs) > 0 {
 			if sh := prog.Shape(n.Outputs[0]); sh != nil {
-				shape = shapeString(sh)
+				shape = tensor.ShapeString(sh)
 			}
 		}
 		op := r.Op
@@ -255,11 +255,6 @@ func percentile(xs []float64, q float64) float64 {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// randomInputs makes standard-normal inputs with the given batch.
-func randomInputs(g *graph.Graph, batch int, seed uint64) []*tensor.Tensor {
-	return graph.RandomInputs(g, batch, rand.New(rand.NewPCG(seed, 0x1a9)))
-}
-
 // splitNamed splits name=FILE when name is one of names; otherwise the
 // whole argument is a file.
 func splitNamed(arg string, names []string) (string, string) {
@@ -276,12 +271,13 @@ func assign(what string, names []string, args []string) ([]string, error) {
 	positional := 0
 	for _, a := range args {
 		name, file := splitNamed(a, names)
-		if name == "" && strings.Contains(a, "=") && !strings.ContainsAny(a[:strings.Index(a, "=")], "/.") {
-			if _, err := os.Stat(a); err != nil {
-				return nil, usagef("model has no %s %q (%ss: %s)", what, a[:strings.Index(a, "=")], what, strings.Join(names, ", "))
-			}
-		}
 		if name == "" {
+			// NAME=FILE with a NAME the model lacks, unless it is a file.
+			if key, _, ok := strings.Cut(a, "="); ok && !strings.ContainsAny(key, "/.") {
+				if _, err := os.Stat(a); err != nil {
+					return nil, usagef("model has no %s %q (%ss: %s)", what, key, what, strings.Join(names, ", "))
+				}
+			}
 			if positional >= len(names) {
 				return nil, usagef("%d --%s files for a model with %d %ss (%s)", len(args), what, len(names), what, strings.Join(names, ", "))
 			}
@@ -329,7 +325,7 @@ func inputTensors(g *graph.Graph, args []string) ([]*tensor.Tensor, error) {
 			ok = want[d] < 0 || want[d] == x.Shape[d]
 		}
 		if !ok {
-			return nil, fmt.Errorf("input %q: file %s has shape %s, the model wants %s", names[k], f, shapeString(x.Shape), dynShape(want))
+			return nil, fmt.Errorf("input %q: file %s has shape %s, the model wants %s", names[k], f, tensor.ShapeString(x.Shape), tensor.ShapeString(want))
 		}
 		if len(want) > 0 && want[0] < 0 {
 			if batch >= 0 && x.Shape[0] != batch {
@@ -340,22 +336,6 @@ func inputTensors(g *graph.Graph, args []string) ([]*tensor.Tensor, error) {
 		xs[k] = x
 	}
 	return xs, nil
-}
-
-// dynShape prints a shape with N for the dynamic batch.
-func dynShape(s []int) string {
-	if len(s) == 0 {
-		return "scalar"
-	}
-	var p []string
-	for _, d := range s {
-		if d < 0 {
-			p = append(p, "N")
-		} else {
-			p = append(p, fmt.Sprint(d))
-		}
-	}
-	return strings.Join(p, "×")
 }
 
 // outputFiles maps --output arguments to the graph's outputs ("" for an
