@@ -59,12 +59,17 @@ func cmdRun(ctx context.Context, args []string, s streams) error {
 		intMin{"threads", *threads, 0}); err != nil {
 		return err
 	}
+	// Timing defaults (see runHelp): 1 warm-up and 10 timed runs when
+	// timing, else none and one.
 	timing := *jsonOut || *random
-	if !p.set["warmup"] {
-		*warmup = map[bool]int{true: 1, false: 0}[timing]
+	if !p.set["warmup"] && timing {
+		*warmup = 1
 	}
 	if !p.set["repeat"] {
-		*repeat = map[bool]int{true: 10, false: 1}[timing]
+		*repeat = 1
+		if timing {
+			*repeat = 10
+		}
 	}
 	if *random && len(inputs) > 0 {
 		return usagef("give either --input files or --random-input, not both")
