@@ -79,10 +79,11 @@ func TestInferShapesZoo(t *testing.T) {
 	}
 }
 
-// TestInferShapesONNX: every ONNX file the onnx tests load (the
-// torchvision and custom exports, ONNX's backend test models) that
-// imports.
-func TestInferShapesONNX(t *testing.T) {
+// onnxModelFiles lists the torchvision and hand-built exports (.cache;
+// with -short only the hand-built ones) and ONNX's backend test models
+// (libonnx-testdata), skipping t when there are none.
+func onnxModelFiles(t *testing.T) []string {
+	t.Helper()
 	files, _ := testmodels.Torchvision("..")
 	if testing.Short() {
 		files = slices.DeleteFunc(files, func(f string) bool { return !strings.Contains(f, "custom") })
@@ -94,6 +95,14 @@ func TestInferShapesONNX(t *testing.T) {
 	if len(files) == 0 {
 		t.Skip("no ONNX models (.cache exports, libonnx-testdata)")
 	}
+	return files
+}
+
+// TestInferShapesONNX: every ONNX file the onnx tests load (the
+// torchvision and custom exports, ONNX's backend test models) that
+// imports.
+func TestInferShapesONNX(t *testing.T) {
+	files := onnxModelFiles(t)
 	loaded := 0
 	for _, f := range files {
 		if testmodels.SkipSlow(strings.TrimSuffix(filepath.Base(f), ".onnx")) {

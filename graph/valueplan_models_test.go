@@ -61,17 +61,7 @@ func TestValuePlanZoo(t *testing.T) {
 // shared program's outputs poisoned before each op writes them), the
 // hand-built exports also with blocked segments forced on.
 func TestValuePlanONNX(t *testing.T) {
-	files, _ := testmodels.Torchvision("..")
-	if testing.Short() {
-		files = slices.DeleteFunc(files, func(f string) bool { return !strings.Contains(f, "custom") })
-	}
-	for _, dir := range []string{"node", "pytorch-converted", "pytorch-operator", "simple"} {
-		m, _ := filepath.Glob(filepath.Join("/usr/share/libonnx-testdata/data", dir, "*", "model.onnx"))
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Skip("no ONNX models (.cache exports, libonnx-testdata)")
-	}
+	files := onnxModelFiles(t)
 	defer graph.ForceBlocked(graph.ForceBlocked(false))
 	checked, exports := 0, 0
 	for _, f := range files {

@@ -11,6 +11,27 @@ import (
 	"github.com/shearsml/shears/tensor"
 )
 
+// stepSlots returns the slots step t of p reads and writes: a blocked
+// segment's entry and exit values, none for a step the program skips,
+// otherwise its node's inputs and outputs (-1 for an omitted optional one).
+func stepSlots(p *Program, t int) (reads, writes []int) {
+	if seg := p.segments[t]; seg != nil {
+		for _, v := range seg.values {
+			if v.entry {
+				reads = append(reads, v.slot)
+			}
+			if v.exit {
+				writes = append(writes, v.slot)
+			}
+		}
+		return reads, writes
+	}
+	if p.skip != nil && p.skip[t] {
+		return nil, nil
+	}
+	return p.nodes[t].in, p.nodes[t].out
+}
+
 // checkValuePlan replays a pass of an inference program over the memory
 // its values were given (after a Forward) and checks, independently of
 // planValues, that every value a step reads is intact (no value written
@@ -55,22 +76,8 @@ func checkValuePlan(p *Program) error {
 		}
 		return nil
 	}
-	for t, cn := range p.nodes {
-		var reads, writes []int
-		if seg := p.segments[t]; seg != nil {
-			for _, v := range seg.values {
-				if v.entry {
-					reads = append(reads, v.slot)
-				}
-				if v.exit {
-					writes = append(writes, v.slot)
-				}
-			}
-		} else if p.skip != nil && p.skip[t] {
-			continue
-		} else {
-			reads, writes = cn.in, cn.out
-		}
+	for t := range p.nodes {
+		reads, writes := stepSlots(p, t)
 		omitted := func(i int) bool { return i < 0 } // an omitted optional input or output
 		if err := step(t, slices.DeleteFunc(slices.Clone(reads), omitted), slices.DeleteFunc(slices.Clone(writes), omitted)); err != nil {
 			return err
@@ -233,20 +240,8 @@ func PlanBounds(p *Program, batch int) (planned, bound int64, err error) {
 	}
 	last := map[int]int{} // root → last step that reads it
 	steps := make([][2][]int, len(p.nodes))
-	for t, cn := range p.nodes {
-		var reads, writes []int
-		if seg := p.segments[t]; seg != nil {
-			for _, v := range seg.values {
-				if v.entry {
-					reads = append(reads, v.slot)
-				}
-				if v.exit {
-					writes = append(writes, v.slot)
-				}
-			}
-		} else if !p.skip[t] {
-			reads, writes = cn.in, cn.out
-		}
+	for t := range p.nodes {
+		reads, writes := stepSlots(p, t)
 		for _, i := range reads {
 			if i >= 0 {
 				last[p.root(i)] = t

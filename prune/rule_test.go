@@ -2,12 +2,12 @@ package prune_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/tensor"
 )
@@ -34,14 +34,8 @@ func (gainOp) Backward(*graph.Ctx, []*tensor.Tensor, []*tensor.Tensor, []*tensor
 
 // gainGraph is conv1 → TestGain → conv2.
 func gainGraph() *graph.Graph {
-	r := rand.New(rand.NewPCG(1, 1))
-	rnd := func(shape ...int) *tensor.Tensor {
-		t := tensor.New(shape...)
-		for i := range t.Data {
-			t.Data[i] = r.Float32()*2 - 1
-		}
-		return t
-	}
+	r := testutil.NewRand(1, 1)
+	rnd := func(shape ...int) *tensor.Tensor { return testutil.UniformTensor(r, shape...) }
 	g := &graph.Graph{Name: "gain", Inputs: []graph.ValueInfo{{Name: "x", Shape: []int{-1, 2, 4, 4}}},
 		Outputs: []graph.ValueInfo{{Name: "y", Shape: []int{-1, 3, 4, 4}}}}
 	g.AddParam("conv1.w", rnd(5, 2, 1, 1), true)

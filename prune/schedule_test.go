@@ -8,31 +8,12 @@ import (
 	"testing"
 
 	"github.com/shearsml/shears/backend/cpu"
-	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/train"
 	"github.com/shearsml/shears/zoo"
 )
-
-// tinySet is n random two-pixel images for tinyMLP, labelled by which
-// pixel is brighter.
-func tinySet(t *testing.T, n int) *data.Dataset {
-	r := rand.New(rand.NewPCG(uint64(n), 7))
-	raw := make([]byte, 2*n)
-	labels := make([]uint8, n)
-	for i := range n {
-		raw[2*i], raw[2*i+1] = byte(r.IntN(256)), byte(r.IntN(256))
-		if raw[2*i+1] > raw[2*i] {
-			labels[i] = 1
-		}
-	}
-	ds, err := data.FromBytes("tiny", data.Train, raw, labels, n, 1, 1, 2, 2, 0.5, 0.25)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds
-}
 
 func tinyConfig() train.Config {
 	return train.Config{Epochs: 2, Batch: 8, LR: 0.05, Optimizer: "sgd", Momentum: 0.9, WeightDecay: 1e-3, Schedule: "constant", Threads: 1}
@@ -60,7 +41,7 @@ func TestAGPTraining(t *testing.T) {
 	if err := p.Step(a.At(0)); err != nil {
 		t.Fatal(err)
 	}
-	tr := &train.Trainer{Graph: g, Config: tinyConfig(), Train: tinySet(t, 32)} // 4 steps an epoch, 8 in all
+	tr := &train.Trainer{Graph: g, Config: tinyConfig(), Train: testutil.BrighterPixelSet(t, 32)} // 4 steps an epoch, 8 in all
 	if err := p.Masks.Attach(tr); err != nil {
 		t.Fatal(err)
 	}

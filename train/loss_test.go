@@ -11,18 +11,15 @@ import (
 	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 )
 
 // vectors is a data set of n random 1×1×d "images" (standard normal) with
 // labels label(x).
 func vectors(n, d int, seed uint64, label func(x []float32) uint8) *data.Dataset {
-	r := rand.New(rand.NewPCG(seed, 1))
 	ds := &data.Dataset{Name: "vectors", N: n, C: 1, H: 1, W: d, Classes: 2, Std: 1,
-		Images: make([]float32, n*d), Labels: make([]uint8, n)}
-	for i := range ds.Images {
-		ds.Images[i] = float32(r.NormFloat64())
-	}
+		Images: testutil.NormalFloats(testutil.NewRand(seed, 1), n*d), Labels: make([]uint8, n)}
 	for i := range ds.Labels {
 		ds.Labels[i] = label(ds.Images[i*d : (i+1)*d])
 	}

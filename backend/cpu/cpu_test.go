@@ -2,24 +2,19 @@ package cpu_test
 
 import (
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/shearsml/shears/backend"
 	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/zoo"
 )
 
 func input(shape ...int) *tensor.Tensor {
-	x := tensor.New(shape...)
-	r := rand.New(rand.NewPCG(3, 4))
-	for i := range x.Data {
-		x.Data[i] = float32(r.NormFloat64())
-	}
-	return x
+	return testutil.NormalTensor(testutil.NewRand(3, 4), shape...)
 }
 
 // The backend's programs compute what graph's do: a training program

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"image/png"
 	"math"
-	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/tensor"
 )
@@ -42,27 +41,8 @@ func tinyMLP() *graph.Graph {
 	return g
 }
 
-// tinySet is n random two-pixel images for tinyMLP, labelled by which
-// pixel is brighter.
-func tinySet(t *testing.T, n int) *data.Dataset {
-	r := rand.New(rand.NewPCG(uint64(n), 7))
-	raw := make([]byte, 2*n)
-	labels := make([]uint8, n)
-	for i := range n {
-		raw[2*i], raw[2*i+1] = byte(r.IntN(256)), byte(r.IntN(256))
-		if raw[2*i+1] > raw[2*i] {
-			labels[i] = 1
-		}
-	}
-	ds, err := data.FromBytes("tiny", data.Train, raw, labels, n, 1, 1, 2, 2, 0.5, 0.25)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds
-}
-
 func TestRunSchedules(t *testing.T) {
-	set := tinySet(t, 48)
+	set := testutil.BrighterPixelSet(t, 48)
 	base := func() Recipe {
 		r := Default()
 		r.Model, r.Output.Out, r.Output.LatencyRuns = "tiny", "x.onnx", 0

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/prune"
 )
 
@@ -64,7 +65,7 @@ func TestRegistriesAddOneType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := tinySet(t, 32)
+	set := testutil.BrighterPixelSet(t, 32)
 	rep, err := Run(context.Background(), r, Env{Model: tinyMLP(), Train: set, Test: set, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
