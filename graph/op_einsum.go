@@ -303,19 +303,12 @@ func (p *einsumPlan) walk(ids []int, st map[int]int, fn func(i, off int)) {
 	}
 }
 
-func cat(ls ...[]int) []int {
-	var out []int
-	for _, l := range ls {
-		out = append(out, l...)
-	}
-	return out
-}
-
 type einsumOp struct {
 	eq         einsumEq
 	p          *einsumPlan
 	ones       []float32 // the second operand of a one-operand equation
 	a, b, y, g []float32 // packed operands, product and its gradient
+	ga, gb     []float32 // packed operands' gradients
 }
 
 func newEinsum(n *Node) (Op, error) {
@@ -376,8 +369,8 @@ func (op *einsumOp) pack(in []*tensor.Tensor) {
 	bd, bst := op.operand(in, 1)
 	op.a = grow32(op.a, p.nb*p.m*p.k)
 	op.b = grow32(op.b, p.nb*p.k*p.n)
-	p.walk(cat(p.batch, p.rows, p.sum), ast, func(i, off int) { op.a[i] = ad[off] })
-	p.walk(cat(p.batch, p.sum, p.cols), bst, func(i, off int) { op.b[i] = bd[off] })
+	p.walk(slices.Concat(p.batch, p.rows, p.sum), ast, func(i, off int) { op.a[i] = ad[off] })
+	p.walk(slices.Concat(p.batch, p.sum, p.cols), bst, func(i, off int) { op.b[i] = bd[off] })
 }
 
 func (op *einsumOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
@@ -396,7 +389,7 @@ func (op *einsumOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 			gemm.Sgemm(false, false, p.m, p.n, p.k, 1, op.a[b*p.m*p.k:], p.k, op.b[b*p.k*p.n:], p.n, 0, op.y[b*mn:], p.n, ctx.Threads)
 		}
 	}
-	p.walk(cat(p.batch, p.rows, p.cols), p.outStride, func(i, off int) { y[off] = op.y[i] })
+	p.walk(slices.Concat(p.batch, p.rows, p.cols), p.outStride, func(i, off int) { y[off] = op.y[i] })
 	return nil
 }
 
@@ -408,30 +401,38 @@ func (op *einsumOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) erro
 		return nil
 	}
 	p := op.p
-	op.pack(in)
-	mn := p.m * p.n
+	if len(op.a) != p.nb*p.m*p.k || len(op.b) != p.nb*p.k*p.n {
+		return fmt.Errorf("backward without a forward at this shape")
+	}
+	mn := p.m * p.n // op.a and op.b are Forward's packed operands
 	op.g = grow32(op.g, p.nb*mn)
 	gy := gout[0].Data
-	p.walk(cat(p.batch, p.rows, p.cols), p.outStride, func(i, off int) { op.g[i] = gy[off] })
+	p.walk(slices.Concat(p.batch, p.rows, p.cols), p.outStride, func(i, off int) { op.g[i] = gy[off] })
 	if gin[0] != nil {
-		ga := make([]float32, p.nb*p.m*p.k)
+		op.ga = grow32(op.ga, p.nb*p.m*p.k)
+		ga := op.ga
 		if p.m*p.k > 0 && p.n > 0 {
 			for b := range p.nb {
 				gemm.Sgemm(false, true, p.m, p.k, p.n, 1, op.g[b*mn:], p.n, op.b[b*p.k*p.n:], p.n, 0, ga[b*p.m*p.k:], p.k, ctx.Threads)
 			}
+		} else {
+			clear(ga) // nothing summed: a zero gradient
 		}
 		gx := gin[0].Data
-		p.walk(cat(p.batch, p.rows, p.sum), p.strides[0], func(i, off int) { gx[off] += ga[i] })
+		p.walk(slices.Concat(p.batch, p.rows, p.sum), p.strides[0], func(i, off int) { gx[off] += ga[i] })
 	}
 	if len(gin) > 1 && gin[1] != nil {
-		gb := make([]float32, p.nb*p.k*p.n)
+		op.gb = grow32(op.gb, p.nb*p.k*p.n)
+		gb := op.gb
 		if p.k*p.n > 0 && p.m > 0 {
 			for b := range p.nb {
 				gemm.Sgemm(true, false, p.k, p.n, p.m, 1, op.a[b*p.m*p.k:], p.k, op.g[b*mn:], p.n, 0, gb[b*p.k*p.n:], p.n, ctx.Threads)
 			}
+		} else {
+			clear(gb) // nothing summed: a zero gradient
 		}
 		gx := gin[1].Data
-		p.walk(cat(p.batch, p.sum, p.cols), p.strides[1], func(i, off int) { gx[off] += gb[i] })
+		p.walk(slices.Concat(p.batch, p.sum, p.cols), p.strides[1], func(i, off int) { gx[off] += gb[i] })
 	}
 	return nil
 }

@@ -128,13 +128,7 @@ func (op *groupNormOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	if len(x) != blocks*size || len(y) != len(x) {
 		return shapeErr("input %s does not match the inferred shape", in[0].Shape)
 	}
-	if cap(op.xhat) < len(x) {
-		op.xhat = make([]float32, len(x))
-	}
-	if cap(op.invStd) < blocks {
-		op.invStd = make([]float32, blocks)
-	}
-	op.xhat, op.invStd = op.xhat[:len(x)], op.invStd[:blocks]
+	op.xhat, op.invStd = grow32(op.xhat, len(x)), grow32(op.invStd, blocks)
 	d := float64(max(size, 1))
 	rowChunks(ctx.Threads, blocks, len(x), func(lo, hi int) {
 		for b := lo; b < hi; b++ {

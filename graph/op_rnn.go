@@ -374,6 +374,17 @@ type rnnOp struct {
 	// linear_before_reset, and whether each pre-activation was clipped.
 	pre, hs, cs, lin [2][]float32
 	clipped          [2][]bool
+	// Scratch kept between calls, so that a training loop does not
+	// allocate it per batch; zeroed32 clears it as make did.
+	fwd struct{ xw, rec, rv []float32 }
+	bwd struct{ dPre, dStep, dH, dHn, dC []float32 }
+}
+
+// zeroed32 returns *s resized to n and cleared, reusing its storage.
+func zeroed32(s *[]float32, n int) []float32 {
+	*s = grow32(*s, n)
+	clear(*s)
+	return *s
 }
 
 func newRNN(n *Node, kind rnnKind) (Op, error) {
@@ -445,9 +456,10 @@ func (op *rnnOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 		return shapeErr("X %s does not match the inferred shape", in[0].Shape)
 	}
 	y, yh, yc := opt(out, 0), opt(out, 1), opt(out, 2)
-	xw := make([]float32, S*B*G*H) // X·Wᵀ, row xRow(t, b)
-	rec := make([]float32, B*G*H)  // H_{t−1}·Rᵀ
-	rv := make([]float32, H)
+	sc := &op.fwd
+	xw := zeroed32(&sc.xw, S*B*G*H) // X·Wᵀ, row xRow(t, b)
+	rec := zeroed32(&sc.rec, B*G*H) // H_{t−1}·Rᵀ
+	rv := zeroed32(&sc.rv, H)
 	for dir := range op.dirs {
 		W, R := w[dir*G*H*I:(dir+1)*G*H*I], r[dir*G*H*H:(dir+1)*G*H*H]
 		if S*B > 0 {
@@ -615,10 +627,11 @@ func (op *rnnOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	gy, gyh, gyc := opt(gout, 0), opt(gout, 1), opt(gout, 2)
 	gx, gw, gr, gb := opt(gin, 0), opt(gin, 1), opt(gin, 2), opt(gin, 3)
 	gh0, gc0, gp := opt(gin, 5), opt(gin, 6), opt(gin, 7)
-	dPre := make([]float32, S*B*GH) // by X row
-	dStep := make([]float32, B*GH)
-	dH, dHn := make([]float32, B*H), make([]float32, B*H)
-	dC := make([]float32, B*H)
+	sc := &op.bwd
+	dPre := zeroed32(&sc.dPre, S*B*GH) // by X row
+	dStep := zeroed32(&sc.dStep, B*GH)
+	dH, dHn := zeroed32(&sc.dH, B*H), zeroed32(&sc.dHn, B*H)
+	dC := zeroed32(&sc.dC, B*H)
 	zeroIf := func(c bool, v float64) float64 {
 		if c {
 			return 0

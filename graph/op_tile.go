@@ -48,8 +48,14 @@ func inferTile(_ *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	return [][]int{out}, nil
 }
 
+// tileOp views the output as the input broadcast: Tile of x (d0, d1, …)
+// by (r0, r1, …) is x reshaped to (1, d0, 1, d1, …) broadcast to
+// (r0, d0, r1, d1, …), so it runs on Expand's stride plan, copied forward
+// (gather) and summed over the copies backward (reduceRun).
 type tileOp struct {
-	x, y []int // input and output shapes
+	x, y    []int // input and output shapes
+	plan    *stridePlan
+	scratch []float32
 }
 
 func (op *tileOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
@@ -58,40 +64,17 @@ func (op *tileOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 		return nil, err
 	}
 	op.x, op.y = cloneShape(in[0]), cloneShape(outs[0])
+	cs := contiguousStrides(op.x)
+	dims, st := make([]int, 0, 2*len(op.x)), make([]int, 0, 2*len(op.x))
+	for i, d := range op.x {
+		dims = append(dims, op.y[i]/max(d, 1), d)
+		st = append(st, 0, cs[i])
+	}
+	op.plan = newStridePlan(dims, nil, st)
 	return outs, nil
 }
 
-// walk calls row for every innermost input row and each of its copies in
-// the output: xo and yo are the row's offsets, n its length. Rows are
-// visited output-order within each copy of the outer axes.
-func (op *tileOp) walk(row func(xo, yo, n int)) {
-	r := len(op.x)
-	if r == 0 {
-		row(0, 0, 1)
-		return
-	}
-	// Row-major strides of input and output.
-	xs, ys := make([]int, r), make([]int, r)
-	xs[r-1], ys[r-1] = 1, 1
-	for d := r - 2; d >= 0; d-- {
-		xs[d], ys[d] = xs[d+1]*op.x[d+1], ys[d+1]*op.y[d+1]
-	}
-	var rec func(d, xo, yo int)
-	rec = func(d, xo, yo int) {
-		if d == r-1 {
-			for k := 0; k*op.x[d] < op.y[d]; k++ {
-				row(xo, yo+k*op.x[d], op.x[d])
-			}
-			return
-		}
-		for k := 0; k < op.y[d]; k++ {
-			rec(d+1, xo+(k%op.x[d])*xs[d], yo+k*ys[d])
-		}
-	}
-	rec(0, 0, 0)
-}
-
-func (op *tileOp) Forward(_ *Ctx, in, out []*tensor.Tensor) error {
+func (op *tileOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	x, y := in[0].Data, out[0].Data
 	if len(x) != shapeProd(op.x) || len(y) != shapeProd(op.y) {
 		return shapeErr("input %s or output %s does not match the inferred shapes", in[0].Shape, out[0].Shape)
@@ -99,12 +82,12 @@ func (op *tileOp) Forward(_ *Ctx, in, out []*tensor.Tensor) error {
 	if len(y) == 0 {
 		return nil
 	}
-	op.walk(func(xo, yo, n int) { copy(y[yo:yo+n], x[xo:xo+n]) })
+	op.plan.gather(ctx.Threads, x, y)
 	return nil
 }
 
 // Backward: every input element's gradient is the sum over its copies.
-func (op *tileOp) Backward(_ *Ctx, in, out, gout, gin []*tensor.Tensor) error {
+func (op *tileOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if gin[0] == nil || gout[0] == nil {
 		return nil
 	}
@@ -115,10 +98,9 @@ func (op *tileOp) Backward(_ *Ctx, in, out, gout, gin []*tensor.Tensor) error {
 	if len(g) == 0 {
 		return nil
 	}
-	op.walk(func(xo, yo, n int) {
-		for j, v := range g[yo : yo+n] {
-			gx[xo+j] += v
-		}
+	sd := op.plan.inner(0)
+	op.plan.reduceRun(ctx.Threads, 0, gx, &op.scratch, func(d []float32, o, n int, off []int) {
+		accumRow(d[off[0]:], sd, g[o:o+n], nil, 0, 1)
 	})
 	return nil
 }

@@ -19,9 +19,10 @@ import (
 // What Encode writes.
 const (
 	// IRVersion and Opset are the ONNX IR version and default-domain opset
-	// of written files. The opset is raised (up to 19, with the IR version
+	// of written files. The opset is raised (up to 21, with the IR version
 	// of that opset) only for a graph that uses an op or attribute newer
-	// than 13, such as HardSwish, Reshape's allowzero or Pad's wrap mode.
+	// than 13, such as HardSwish, Reshape's allowzero, Pad's wrap mode or
+	// GroupNormalization (21).
 	IRVersion = 8
 	Opset     = 13
 	// ProducerName and ProducerVersion identify shears as the producer.

@@ -408,7 +408,7 @@ func (d *decoder) groupNormPerChannel() error {
 		return d.nodeErr(nodes[0], "opset %d GroupNormalization has one scale and bias per group; rewriting them per channel (opset 21) needs shape inference, which failed: %v", d.opset, err)
 	}
 	params := d.g.ParamMap()
-	replaced := map[string]bool{}
+	var replaced []string
 	for _, n := range nodes {
 		groups, err := n.Attrs.Int("num_groups", 0)
 		if err != nil || len(n.Inputs) < 3 {
@@ -431,15 +431,11 @@ func (d *decoder) groupNormPerChannel() error {
 			name := d.fresh(p.Name + "_per_channel")
 			d.g.AddParam(name, t, p.Trainable)
 			n.Inputs[i] = name
-			replaced[p.Name] = true
+			replaced = append(replaced, p.Name)
 		}
 	}
 	// The per-group params go when nothing else reads them.
-	readers := d.g.Consumers()
-	d.g.Params = slices.DeleteFunc(d.g.Params, func(p *graph.Param) bool {
-		return replaced[p.Name] && len(readers[p.Name]) == 0 &&
-			!slices.ContainsFunc(d.g.Outputs, func(o graph.ValueInfo) bool { return o.Name == p.Name })
-	})
+	d.dropUnread(replaced...)
 	return nil
 }
 

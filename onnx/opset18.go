@@ -38,10 +38,12 @@ import (
 //     targets read.
 //     Tensors of those types are refused as unsupported data types;
 //     nothing else changes.
-//   - Gelu (20), GroupNormalization (18, 21), Col2Im, CenterCropPad,
-//     LpPool, Bitwise*, Mish (18), DeformConv (19), AffineGrid, GridSample
-//     changes (20), QuantizeLinear and DequantizeLinear blocks (21) are ops
-//     the IR lacks: unsupported-op errors, as before.
+//   - Mish (18), Gelu (20) and GroupNormalization (18, 21) are graph ops;
+//     groupNormPerChannel rewrites opset 18's per-group scale and bias per
+//     channel. Col2Im, CenterCropPad, LpPool, Bitwise*, DeformConv (19),
+//     AffineGrid, GridSample changes (20), QuantizeLinear and
+//     DequantizeLinear blocks (21) are ops the IR lacks: unsupported-op
+//     errors, as before.
 //
 // IR versions 9 (float8 types) and 10 (int4 and uint4 types, function
 // overloads, metadata_props on graphs and nodes) add nothing the reader
