@@ -76,13 +76,13 @@ func (t *Trainer) Snapshot(st *State) (*Checkpoint, error) {
 	if t.opt == nil || st == nil || st.Trainer != t {
 		return nil, fmt.Errorf("train: Snapshot outside this trainer's Run")
 	}
+	c := t.checkpointAt(t.Config, st.Epoch+1, 0, st.Step)
 	// A copy: the optimiser keeps updating its buffers.
 	state := map[string][]float32{}
-	for k, v := range t.opt.State() {
+	for k, v := range c.OptState {
 		state[k] = slices.Clone(v)
 	}
-	c := &Checkpoint{Optimizer: t.opt.Name(), OptState: state, Epoch: st.Epoch + 1, Step: st.Step,
-		Seed: t.Config.Seed, Config: t.Config, Source: t.Source}
+	c.OptState = state
 	if t.EncodeModel != nil {
 		m, err := t.EncodeModel(t.Graph)
 		if err != nil {
@@ -91,4 +91,12 @@ func (t *Trainer) Snapshot(st *State) (*Checkpoint, error) {
 		c.Model = m
 	}
 	return c, nil
+}
+
+// checkpointAt is the checkpoint of a run of cfg at (epoch, batch) after
+// step optimiser steps, without the model and the epoch's running sums:
+// what Run's checkpoints and Snapshot share.
+func (t *Trainer) checkpointAt(cfg Config, epoch, batch, step int) *Checkpoint {
+	return &Checkpoint{Optimizer: t.opt.Name(), OptState: t.opt.State(), Epoch: epoch, Batch: batch, Step: step,
+		Seed: cfg.Seed, Config: cfg, Source: t.Source}
 }

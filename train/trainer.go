@@ -158,8 +158,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		return WriteCheckpoint(t.Checkpoint, &Checkpoint{Model: model, Optimizer: opt.Name(), OptState: opt.State(),
-			Epoch: epoch, Batch: batch, Step: step, Seed: cfg.Seed, Config: cfg, Loss: epLoss, Correct: epCorrect, Seen: epSeen, Source: t.Source})
+		c := t.checkpointAt(cfg, epoch, batch, step)
+		c.Model, c.Loss, c.Correct, c.Seen = model, epLoss, epCorrect, epSeen
+		return WriteCheckpoint(t.Checkpoint, c)
 	}
 	// One State, one input list and one gradient per output serve the
 	// whole run, so a step allocates nothing here.

@@ -332,13 +332,13 @@ func (r *Recipe) Validate() error {
 	if r.Output.Out == "" {
 		return fieldErr("output.out", "missing: where to write the pruned model")
 	}
-	if r.Output.MaskedOut != "" && f.FromScratch && prune.Structured(gran) {
+	if r.Output.MaskedOut != "" && f.FromScratch && gran.Structured() {
 		return fieldErr("output.masked_out", "trained from scratch, only the slimmed model is an output")
 	}
 	if r.Output.Plot != "" && r.Schedule.Kind != "lottery" {
 		return fieldErr("output.plot", "only the lottery schedule draws a plot (sensitivity.plot is the sensitivity analysis')")
 	}
-	if r.Output.MaskedOut != "" && !prune.Structured(gran) {
+	if r.Output.MaskedOut != "" && !gran.Structured() {
 		return fieldErr("output.masked_out", "granularity %s only masks: output.out is the masked model", gran.Name())
 	}
 	return nil

@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -62,11 +63,7 @@ func yamlShape(n *yaml.Node) ([]int, error) {
 
 // String writes the shapes as --input-shape takes them, sorted by name.
 func (s InputShapes) String() string {
-	names := make([]string, 0, len(s))
-	for name := range s {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(s))
 	for i, name := range names {
 		names[i] = name + "=" + graph.FormatShape(s[name])
 	}
@@ -76,12 +73,8 @@ func (s InputShapes) String() string {
 // validate checks what needs no model: names and sizes (the model checks
 // ranks and fixed dimensions when it loads).
 func (s InputShapes) validate() error {
-	names := make([]string, 0, len(s))
-	for name := range s {
-		names = append(names, name)
-	}
-	slices.Sort(names) // the first error is the same on every run
-	for _, name := range names {
+	// Sorted, so that the first error is the same on every run.
+	for _, name := range slices.Sorted(maps.Keys(s)) {
 		shape := s[name]
 		if name == "" {
 			return fieldErr("input_shapes", "an input name is empty")
