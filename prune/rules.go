@@ -321,7 +321,7 @@ func (a *Analysis) conv(n *graph.Node) {
 				a.union(out[k*mult+j].e, xl[k].e)
 			}
 		}
-		a.fixups = append(a.fixups, convGroupFixup{node: n.Name, weight: w.Name, perGroup: mult})
+		a.fixups = append(a.fixups, groupCountFixup{node: n.Name, what: "conv", attr: "group", perGroup: mult})
 	default:
 		for k := 1; k < group; k++ {
 			for p := range cg {
@@ -1234,24 +1234,5 @@ func (a *Analysis) groupNorm(n *graph.Node) {
 	a.bind(n.Inputs[1], 0, xl)
 	a.bind(n.Inputs[2], 0, xl)
 	a.setLayout(n.Outputs[0], xl)
-	a.fixups = append(a.fixups, groupNormFixup{node: n.Name, perGroup: cpg})
-}
-
-// groupNormFixup sets num_groups of a GroupNormalization after whole
-// groups of its channels were removed.
-type groupNormFixup struct {
-	node     string
-	perGroup int
-}
-
-func (f groupNormFixup) edit(p *plan) error {
-	n := p.g.Node(f.node)
-	k := kept(p.d.lays[n.Outputs[0]], p.removed)
-	if k%f.perGroup != 0 {
-		return fmt.Errorf("GroupNormalization %s: %d channels left for %d per group", f.node, k, f.perGroup)
-	}
-	if old, _ := n.Attrs.Int("num_groups", 0); old != k/f.perGroup {
-		p.setAttr(n, "num_groups", k/f.perGroup)
-	}
-	return nil
+	a.fixups = append(a.fixups, groupCountFixup{node: n.Name, what: "GroupNormalization", attr: "num_groups", perGroup: cpg})
 }
