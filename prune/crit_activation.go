@@ -16,7 +16,7 @@ type APoZ struct{}
 
 func (APoZ) Name() string               { return "apoz" }
 func (APoZ) Needs() Requirement         { return NeedsCalibration }
-func (c APoZ) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
+func (c APoZ) Fits(g Granularity) error { return channelsFit(c.Name(), g.Structured()) }
 
 func (APoZ) Score(c *Context, layers []*Layer) error {
 	return c.activationStats("apoz", layers, false, func(a, _ []float32, _ int) float64 {
@@ -38,7 +38,7 @@ type MeanActivation struct{}
 
 func (MeanActivation) Name() string               { return "mean-act" }
 func (MeanActivation) Needs() Requirement         { return NeedsCalibration }
-func (c MeanActivation) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
+func (c MeanActivation) Fits(g Granularity) error { return channelsFit(c.Name(), g.Structured()) }
 
 func (MeanActivation) Score(c *Context, layers []*Layer) error {
 	return c.activationStats("mean-act", layers, false, func(a, _ []float32, _ int) float64 {

@@ -12,7 +12,7 @@ type BNScale struct{}
 
 func (BNScale) Name() string               { return "bn" }
 func (BNScale) Needs() Requirement         { return NeedsNothing }
-func (c BNScale) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
+func (c BNScale) Fits(g Granularity) error { return channelsFit(c.Name(), g.Structured()) }
 
 func (BNScale) Score(c *Context, layers []*Layer) error {
 	if err := channelsOnly("bn", layers); err != nil {

@@ -17,7 +17,7 @@ type FPGM struct{}
 
 func (FPGM) Name() string               { return "fpgm" }
 func (FPGM) Needs() Requirement         { return NeedsNothing }
-func (c FPGM) Fits(g Granularity) error { return channelsFit(c.Name(), g) }
+func (c FPGM) Fits(g Granularity) error { return channelsFit(c.Name(), g.Structured()) }
 
 func (FPGM) Score(c *Context, layers []*Layer) error {
 	if err := channelsOnly("fpgm", layers); err != nil {

@@ -15,7 +15,7 @@ type LAMP struct{}
 
 func (LAMP) Name() string               { return "lamp" }
 func (LAMP) Needs() Requirement         { return NeedsNothing }
-func (c LAMP) Fits(g Granularity) error { return weightsFit(c.Name(), g) }
+func (c LAMP) Fits(g Granularity) error { return weightsFit(c.Name(), g.Structured()) }
 
 func (LAMP) Score(c *Context, layers []*Layer) error {
 	if err := weightsOnly("lamp", layers); err != nil {

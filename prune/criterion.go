@@ -277,17 +277,19 @@ func (c *Context) reduce(per [][]float64) ([]float64, error) {
 	return out, nil
 }
 
-// channelsFit is Fits for criteria that score group channels only.
-func channelsFit(name string, g Granularity) error {
-	if !g.Structured() {
+// channelsFit is Fits for criteria that score group channels only:
+// an error unless the units are channels (structured).
+func channelsFit(name string, structured bool) error {
+	if !structured {
 		return fmt.Errorf("criterion %s scores channels: use granularity filter or channel", name)
 	}
 	return nil
 }
 
-// weightsFit is Fits for criteria that score elements of one weight only.
-func weightsFit(name string, g Granularity) error {
-	if g.Structured() {
+// weightsFit is Fits for criteria that score elements of one weight only:
+// an error when the units are channels (structured).
+func weightsFit(name string, structured bool) error {
+	if structured {
 		return fmt.Errorf("criterion %s scores weights: use granularity weight, shape, N:M or blockAxB", name)
 	}
 	return nil
@@ -299,7 +301,7 @@ func weightsFit(name string, g Granularity) error {
 func channelsOnly(name string, layers []*Layer) error {
 	for _, l := range layers {
 		if l.Group == nil {
-			return channelsFit(name, Blocks{1, 1})
+			return channelsFit(name, false)
 		}
 	}
 	return nil
@@ -310,7 +312,7 @@ func channelsOnly(name string, layers []*Layer) error {
 func weightsOnly(name string, layers []*Layer) error {
 	for _, l := range layers {
 		if l.Group != nil {
-			return weightsFit(name, Channels{})
+			return weightsFit(name, true)
 		}
 	}
 	return nil

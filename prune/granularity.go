@@ -91,7 +91,7 @@ func (Blocks) Sets(*graph.Param) ([]int32, int, error) { return nil, 0, nil }
 func (Blocks) FixedRatio() (float64, bool)             { return 0, false }
 
 func (b Blocks) Units(p *graph.Param) ([]int32, int, error) {
-	oa, ia := weightAxes(p)
+	oa, ia := p.WeightAxes()
 	if oa < 0 || ia < 0 {
 		return nil, 0, fmt.Errorf("prune: %s is not a weight with out and in axes", p.Name)
 	}
@@ -152,7 +152,7 @@ func (g NM) FixedRatio() (float64, bool)                { return 1 - float64(g.N
 // weights), its set of M along the input axis, or an error when the input
 // axis is not a multiple of M.
 func (g NM) Sets(p *graph.Param) ([]int32, int, error) {
-	_, ia := weightAxes(p)
+	_, ia := p.WeightAxes()
 	if ia < 0 {
 		return nil, 0, fmt.Errorf("%s has no input axis", p.Name)
 	}
@@ -201,17 +201,13 @@ func ParseGranularity(s string) (Granularity, error) {
 // Structured reports whether gr removes channels (and so can slim): gr.Structured().
 func Structured(gr Granularity) bool { return gr.Structured() }
 
-// weightAxes returns the out and in axes of a conv or linear weight, or
-// −1 when p is not one.
-func weightAxes(p *graph.Param) (out, in int) { return p.WeightAxes() }
-
 // Weights lists the conv and linear weights of g (trainable params with an
 // out and an in axis), in param order: what element granularities prune.
 // Biases and BatchNorm params are not weights.
 func Weights(g *graph.Graph) []*graph.Param {
 	var ws []*graph.Param
 	for _, p := range g.Params {
-		if o, i := weightAxes(p); p.Trainable && o >= 0 && i >= 0 && p.Value.Rank() >= 2 {
+		if o, i := p.WeightAxes(); p.Trainable && o >= 0 && i >= 0 && p.Value.Rank() >= 2 {
 			ws = append(ws, p)
 		}
 	}

@@ -100,7 +100,7 @@ func channelElems(p *graph.Param, s Slice, ch int, f func(lo, hi int)) {
 // isFilter reports whether slice s cuts filters (the out axis) of a conv
 // or linear weight.
 func isFilter(p *graph.Param, s Slice) bool {
-	o, i := weightAxes(p)
+	o, i := p.WeightAxes()
 	return o == s.Axis && i >= 0 && p.Value.Rank() >= 2
 }
 
@@ -137,7 +137,7 @@ func scoredSlices(g *graph.Graph, grp *Group, filters bool) []Slice {
 		if p == nil || !p.Trainable {
 			continue
 		}
-		o, i := weightAxes(p)
+		o, i := p.WeightAxes()
 		weight := o >= 0 && i >= 0 && p.Value.Rank() >= 2
 		if (filters && isFilter(p, s)) || (!filters && (weight || bn[s.Param])) {
 			out = append(out, s)

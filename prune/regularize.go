@@ -131,7 +131,7 @@ func lassoUnits(p *graph.Param, kind string) ([]int32, int) {
 		u, n, _ := Blocks{0, 1}.Units(p)
 		return u, n
 	}
-	o, i := weightAxes(p)
+	o, i := p.WeightAxes()
 	axis := o
 	if kind == "channel" {
 		axis = i

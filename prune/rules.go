@@ -66,7 +66,7 @@ func init() {
 	// their input's channels, on whichever axis they are.
 	for _, op := range []string{"Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",
 		"Tanh", "Identity", "Neg", "Sqrt", "Exp", "Log", "Abs", "Reciprocal", "Clip", "Cast", "Dropout", "Erf",
-		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu"} {
+		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
 	}
 	// Pools act on each channel of an N×C×… value separately: their
@@ -80,7 +80,9 @@ func init() {
 	for _, op := range []string{"Flatten", "Reshape", "Squeeze", "Unsqueeze"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).view, AnyAxis: true})
 	}
-	for _, op := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"} {
+	// Reductions pass the channels they do not reduce.
+	for _, op := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
+		"ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).reduce, AnyAxis: true})
 	}
 	for _, op := range []string{"Softmax", "LogSoftmax"} {
@@ -93,6 +95,7 @@ func init() {
 	RegisterRule("BatchNormalization", Rule{Apply: (*Analysis).batchNorm, Features: features(1, 0, 2, 0, 3, 0, 4, 0)})
 	RegisterRule("InstanceNormalization", Rule{Apply: (*Analysis).instanceNorm, Features: features(1, 0, 2, 0)})
 	RegisterRule("LayerNormalization", Rule{Apply: (*Analysis).layerNorm, AnyAxis: true, Features: features(1, 0, 2, 0)})
+	RegisterRule("GroupNormalization", Rule{Apply: (*Analysis).groupNorm, Features: features(1, 0, 2, 0)})
 	RegisterRule("LRN", Rule{Apply: opaqueRule("LRN %s normalises across neighbouring channels")})
 	RegisterRule("Concat", Rule{Apply: (*Analysis).concat, AnyAxis: true})
 	RegisterRule("Split", Rule{Apply: (*Analysis).split})
@@ -105,6 +108,12 @@ func init() {
 	RegisterRule("ConstantOfShape", Rule{Apply: (*Analysis).constantOfShape})
 	RegisterRule("Shape", Rule{Apply: opaqueRule("Shape %s reads the channel count"), AnyAxis: true})
 	RegisterRule("Constant", Rule{Apply: opaqueRule("Constant %s holds its tensor in an attribute (make it a param to prune it)"), AnyAxis: true})
+	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
+	RegisterRule("Einsum", Rule{Apply: (*Analysis).einsum, AnyAxis: true, Features: einsumFeatures})
+	// A recurrent layer's hidden units feed back into all its gates at
+	// every step; no rule traces them yet.
+	RegisterRule("LSTM", Rule{Apply: opaqueRule("LSTM %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
+	RegisterRule("GRU", Rule{Apply: opaqueRule("GRU %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
 }
 
 // opaqueRule makes every node of an op opaque, format being the reason
@@ -321,7 +330,7 @@ func (a *Analysis) conv(n *graph.Node) {
 				a.union(out[k*mult+j].e, xl[k].e)
 			}
 		}
-		a.fixups = append(a.fixups, convGroupFixup{node: n.Name, weight: w.Name, perGroup: mult})
+		a.fixups = append(a.fixups, groupCountFixup{node: n.Name, what: "conv", attr: "group", perGroup: mult})
 	default:
 		for k := 1; k < group; k++ {
 			for p := range cg {
@@ -1117,26 +1126,6 @@ func readSlice(n *graph.Node, params map[string]*graph.Param) (sliceArgs, error)
 	return s, nil
 }
 
-// Rules of the ops added for shipped models (issue 13).
-func init() {
-	// Gelu and Mish are elementwise: channels pass on whichever axis.
-	for _, op := range []string{"Gelu", "Mish"} {
-		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
-	}
-	RegisterRule("GroupNormalization", Rule{Apply: (*Analysis).groupNorm, Features: features(1, 0, 2, 0)})
-	// The sum-of-a-function reductions pass channels they do not reduce,
-	// like ReduceSum.
-	for _, op := range []string{"ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
-		RegisterRule(op, Rule{Apply: (*Analysis).reduce, AnyAxis: true})
-	}
-	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
-	RegisterRule("Einsum", Rule{Apply: (*Analysis).einsum, AnyAxis: true, Features: einsumFeatures})
-	// A recurrent layer's hidden units feed back into all its gates at
-	// every step; no rule traces them yet.
-	RegisterRule("LSTM", Rule{Apply: opaqueRule("LSTM %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
-	RegisterRule("GRU", Rule{Apply: opaqueRule("GRU %s: its hidden units feed back into every gate at each step, which no channel rule traces"), AnyAxis: true})
-}
-
 // einsum: an Einsum that is a linear layer over the last axis, x·W with
 // W a 2-D param ("bsd,df->bsf", or "bsd,fd->bsf"), is a MatMul by a
 // weight: new features from W's out axis when x's channels are its last
@@ -1234,24 +1223,5 @@ func (a *Analysis) groupNorm(n *graph.Node) {
 	a.bind(n.Inputs[1], 0, xl)
 	a.bind(n.Inputs[2], 0, xl)
 	a.setLayout(n.Outputs[0], xl)
-	a.fixups = append(a.fixups, groupNormFixup{node: n.Name, perGroup: cpg})
-}
-
-// groupNormFixup sets num_groups of a GroupNormalization after whole
-// groups of its channels were removed.
-type groupNormFixup struct {
-	node     string
-	perGroup int
-}
-
-func (f groupNormFixup) edit(p *plan) error {
-	n := p.g.Node(f.node)
-	k := kept(p.d.lays[n.Outputs[0]], p.removed)
-	if k%f.perGroup != 0 {
-		return fmt.Errorf("GroupNormalization %s: %d channels left for %d per group", f.node, k, f.perGroup)
-	}
-	if old, _ := n.Attrs.Int("num_groups", 0); old != k/f.perGroup {
-		p.setAttr(n, "num_groups", k/f.perGroup)
-	}
-	return nil
+	a.fixups = append(a.fixups, groupCountFixup{node: n.Name, what: "GroupNormalization", attr: "num_groups", perGroup: cpg})
 }

@@ -312,20 +312,24 @@ type fixup interface {
 	edit(p *plan) error
 }
 
-// convGroupFixup sets the group count of a depthwise conv.
-type convGroupFixup struct {
-	node, weight string
-	perGroup     int
+// groupCountFixup sets the group-count attribute of a node whose output
+// channels come in groups of perGroup (a depthwise conv's group, a
+// GroupNormalization's num_groups) after whole groups were removed.
+type groupCountFixup struct {
+	node     string
+	what     string // how errors name the node: "conv", "GroupNormalization"
+	attr     string // "group" or "num_groups"
+	perGroup int
 }
 
-func (f convGroupFixup) edit(p *plan) error {
+func (f groupCountFixup) edit(p *plan) error {
 	n := p.g.Node(f.node)
 	k := kept(p.d.lays[n.Outputs[0]], p.removed)
 	if k%f.perGroup != 0 {
-		return fmt.Errorf("conv %s: %d output channels left for %d per group", f.node, k, f.perGroup)
+		return fmt.Errorf("%s %s: %d output channels left for %d per group", f.what, f.node, k, f.perGroup)
 	}
-	if old, _ := n.Attrs.Int("group", 1); old != k/f.perGroup {
-		p.setAttr(n, "group", k/f.perGroup)
+	if old, _ := n.Attrs.Int(f.attr, 1); old != k/f.perGroup {
+		p.setAttr(n, f.attr, k/f.perGroup)
 	}
 	return nil
 }
