@@ -139,7 +139,7 @@ func convMACs(n *Node, in, out [][]int) int {
 	if len(in) < 2 || len(out) == 0 {
 		return 0
 	}
-	return numElems(out[0]) * product(in[1][1:])
+	return numElems(out[0]) * shapeProd(in[1][1:])
 }
 
 // convAttrs are Conv's attributes: the window as the attributes give it
