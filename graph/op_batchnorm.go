@@ -94,7 +94,7 @@ func (b *batchNormOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error
 	}
 	x := in[0]
 	b.n, b.c = x[0], x[1]
-	b.inner = product(x[2:])
+	b.inner = shapeProd(x[2:])
 	return outs, nil
 }
 

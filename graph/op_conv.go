@@ -139,7 +139,7 @@ func convMACs(n *Node, in, out [][]int) int {
 	if len(in) < 2 || len(out) == 0 {
 		return 0
 	}
-	return numElems(out[0]) * product(in[1][1:])
+	return numElems(out[0]) * shapeProd(in[1][1:])
 }
 
 // convAttrs are Conv's attributes: the window as the attributes give it
@@ -184,9 +184,11 @@ func (a convAttrs) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 
 // convShape is a Conv's geometry for given input shapes.
 type convShape struct {
-	win    window // resolved: kernel from W, pads for auto_pad
-	oh, ow int    // output size (oh 1 for a 1-D Conv)
-	out    []int  // output shape
+	win        window // resolved: kernel from W, pads for auto_pad
+	n, c, h, w int    // x's batch, channels and size (h 1 for a 1-D Conv)
+	m          int    // output channels
+	oh, ow     int    // output size (oh 1 for a 1-D Conv)
+	out        []int  // output shape
 }
 
 // shape checks x, W and the bias against the attributes and resolves the
@@ -233,7 +235,7 @@ func (a convAttrs) shape(in [][]int) (convShape, error) {
 	if err != nil {
 		return convShape{}, err
 	}
-	return convShape{win: win, oh: oh, ow: ow, out: win.outShape(n, m, oh, ow)}, nil
+	return convShape{win: win, n: n, c: ch, h: h, w: wd, m: m, oh: oh, ow: ow, out: win.outShape(n, m, oh, ow)}, nil
 }
 
 func (c *convOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
@@ -258,14 +260,13 @@ func (c *convOp) infer(in [][]int) ([][]int, error) {
 		return nil, err
 	}
 	win, oh, ow := r.win, r.oh, r.ow
-	n, ch, h, wd, _ := win.spatial(in[0])
 	c.win = win
-	c.n, c.m, c.cin = n, in[1][0], ch
-	c.geom = kernels.Geom{C: ch / c.group, H: h, W: wd, KH: win.kh, KW: win.kw, SH: win.sh, SW: win.sw,
+	c.n, c.m, c.cin = r.n, r.m, r.c
+	c.geom = kernels.Geom{C: r.c / c.group, H: r.h, W: r.w, KH: win.kh, KW: win.kw, SH: win.sh, SW: win.sw,
 		DH: win.dh, DW: win.dw, PT: win.pt, PL: win.pl, OH: oh, OW: ow}
 	if c.depthwise() {
 		// A new plan only when it changes: workers' scratch is per plan.
-		d := kernels.NewDepthwise(&c.geom, n)
+		d := kernels.NewDepthwise(&c.geom, r.n)
 		if c.dw == nil || c.dw.Geom() != d.Geom() || c.dw.Images() != d.Images() {
 			c.dw = d
 		}

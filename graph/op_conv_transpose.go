@@ -55,7 +55,7 @@ func convTransposeMACs(n *Node, in, out [][]int) int {
 	if len(in) < 2 || len(out) == 0 {
 		return 0
 	}
-	return numElems(in[0]) * product(in[1][1:])
+	return numElems(in[0]) * shapeProd(in[1][1:])
 }
 
 // convTransposeAttrs are ConvTranspose's attributes.

@@ -337,7 +337,7 @@ func matMulShape(in [][]int) (matMulDims, error) {
 	if err != nil {
 		return mm, shapeErr("batch dims of %v and %v do not broadcast", in[0], in[1])
 	}
-	mm.batches = product(batch)
+	mm.batches = shapeProd(batch)
 	mm.ab, mm.bb, mm.batch = ab, bb, batch
 	out := append([]int(nil), batch...)
 	if !mm.aVec {

@@ -168,7 +168,7 @@ func (op *layerNormOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 		return nil, err
 	}
 	x := in[0]
-	rows, cols := product(x[:ax]), product(x[ax:])
+	rows, cols := shapeProd(x[:ax]), shapeProd(x[ax:])
 	if !tensor.SameShape(op.sShape, in[1]) || cols != len(op.sIdx) {
 		var err error
 		if op.sIdx, err = broadcastIndex(in[1], x[ax:]); err != nil {

@@ -375,7 +375,7 @@ func (g *globalPoolOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, erro
 	}
 	x := in[0]
 	g.planes = x[0] * x[1]
-	g.inner = product(x[2:])
+	g.inner = shapeProd(x[2:])
 	return outs, nil
 }
 
@@ -392,7 +392,7 @@ func inferGlobalPool(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	for range x[2:] {
 		out = append(out, 1)
 	}
-	if product(x[2:]) == 0 {
+	if shapeProd(x[2:]) == 0 {
 		return nil, shapeErr("input %v has no spatial elements", x)
 	}
 	return [][]int{out}, nil

@@ -873,11 +873,7 @@ func (p *Program) Value(name string) *tensor.Tensor {
 	if !ok {
 		return nil
 	}
-	s := p.slots[i]
-	for s.aliasOf != nil {
-		s = s.aliasOf
-	}
-	if s.shared {
+	if p.slots[p.root(i)].shared {
 		return nil
 	}
 	return p.slots[i].value

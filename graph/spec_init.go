@@ -17,15 +17,6 @@ func numElems(s []int) int {
 	return e
 }
 
-// product multiplies dims (1 for none).
-func product(dims []int) int {
-	k := 1
-	for _, d := range dims {
-		k *= d
-	}
-	return k
-}
-
 // paramAt is the param input i reads, or nil.
 func paramAt(in []Operand, i int) *Param {
 	if i < len(in) {
@@ -61,7 +52,7 @@ func convInit(n *Node, in []Operand, r *rand.Rand) {
 		return
 	}
 	group, _ := n.Attrs.Int("group", 1)
-	k := product(w.Value.Shape[2:])
+	k := shapeProd(w.Value.Shape[2:])
 	std := math.Sqrt(2 / float64(max(w.Value.Shape[0]*k/max(group, 1), 1)))
 	for i := range w.Value.Data {
 		w.Value.Data[i] = float32(r.NormFloat64() * std)
