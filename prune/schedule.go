@@ -132,16 +132,18 @@ func (a AGP) Validate() error {
 }
 
 // Attach makes t prune with p on AGP's schedule: at steps t0, t0 + Δt, …,
-// t0 + nΔt (counted from this call) p.Step runs at s_t, after the
+// t0 + nΔt (the trainer's optimiser steps, State.Step, so a resumed
+// training goes on where it stopped) p.Step runs at s_t, after the
 // optimiser step and earlier AfterStep callbacks. Attach the masks (p.Masks,
 // made by a first p.Step) to t before, so pruned weights stay zero between
 // updates. The first error stops the updates and is returned by the
 // returned function.
 func (a AGP) Attach(t *train.Trainer, p *Pruner) (errf func() error) {
-	step := 0
 	var err error
-	t.On(train.AfterStep, func(*train.State) error {
-		step++
+	t.On(train.AfterStep, func(st *train.State) error {
+		// The trainer's step count, so that a resumed training goes on
+		// where it stopped (a fresh one counts from 1 here, as before).
+		step := st.Step
 		if err != nil || step < a.Start || (step-a.Start)%max(a.Every, 1) != 0 || step > a.Start+a.N*a.Every {
 			return nil
 		}

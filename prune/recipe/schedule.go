@@ -237,20 +237,12 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 			return nil, err
 		}
 	}
-	var aerr, perr error
+	var aerr error
+	perr := func() error { return nil }
 	s.inFit = &fitCheckpoint{p: p, at: func() (boundary, bool) { return boundary{}, true }} // checkpoints inside the training
 	err := s.fitFrom(p.Graph, a.Epochs, resume, func(t *train.Trainer) {
 		aerr = p.Masks.Attach(t)
-		// prune.AGP.Attach's steps, counted by the trainer so that they
-		// go on where a resumed training stopped.
-		t.On(train.AfterStep, func(st *train.State) error {
-			step := st.Step
-			if perr != nil || step < ag.Start || (step-ag.Start)%ag.Every != 0 || step > ag.Start+ag.N*ag.Every {
-				return nil
-			}
-			perr = p.Step(ag.At(step))
-			return nil
-		})
+		perr = ag.Attach(t, p)
 	})
 	if err != nil {
 		return nil, err
@@ -258,8 +250,8 @@ func (a AGP) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if perr != nil {
-		return nil, perr
+	if err := perr(); err != nil {
+		return nil, err
 	}
 	if p.Plan.Ratio() < ag.Final-1e-9 {
 		if err := p.Step(ag.Final); err != nil {
