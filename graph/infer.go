@@ -73,17 +73,7 @@ func InferShapes(g *Graph, batch int) (map[string][]int, error) {
 // inferNode runs a node's shape inference and checks what it returns, with
 // errors naming the node as Compile's do.
 func inferNode(s OpSpec, n *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	var outs [][]int
-	var err error
-	if s.Infer != nil {
-		outs, err = s.Infer(n, in, consts)
-	} else {
-		var op Op
-		if op, err = NewOp(n); err != nil {
-			return nil, err
-		}
-		outs, err = op.Infer(in, consts)
-	}
+	outs, err := s.Infer(n, in, consts)
 	if err != nil {
 		return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 	}

@@ -29,7 +29,7 @@ func TestInferShapesCustomOpFallback(t *testing.T) {
 	const op = "TestBuiltForShapes"
 	built := 0
 	Register(op, func(*Node) (Op, error) { built++; return scaleOp{}, nil })
-	defer unregister(op)
+	defer Unregister(op)
 	g := &Graph{Name: "custom", Inputs: []ValueInfo{{Name: "x", Shape: []int{-1, 3}}}, Outputs: []ValueInfo{{Name: "y"}}}
 	g.AddParam("s", tensor.New(3), false)
 	g.Nodes = []*Node{{Name: "n", Op: op, Inputs: []string{"x", "s"}, Outputs: []string{"y"}}}

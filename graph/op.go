@@ -55,9 +55,6 @@ type FreshGradWriter interface {
 	WritesFreshGrads() bool
 }
 
-// Builder makes an Op from a node's attributes.
-type Builder func(n *Node) (Op, error)
-
 // shapeErr formats an error whose []int arguments are shapes, printed as
 // 2×3×4 for both %s and %v. (The arguments are copied into a new slice so
 // that vet does not treat this as a printf wrapper and reject %s for a

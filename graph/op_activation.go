@@ -25,13 +25,14 @@ type unaryFn struct {
 // registerUnary registers an elementwise one-input op whose function may
 // depend on the node's attributes.
 func registerUnary(name string, make func(n *Node) (unaryFn, error)) {
-	RegisterOp(OpSpec{Type: name, Infer: inferUnary, Build: func(n *Node) (Op, error) {
+	RegisterOp(OpSpec{Type: name, Infer: inferUnary})
+	RegisterKernel(name, func(n *Node) (Op, error) {
 		f, err := make(n)
 		if err != nil {
 			return nil, err
 		}
 		return &unaryOp{f}, nil
-	}})
+	})
 }
 
 type unaryOp struct{ f unaryFn }
@@ -295,10 +296,14 @@ func init() {
 			},
 		}, nil
 	})
-	RegisterOp(OpSpec{Type: "Clip", Build: newClip, Infer: inferClip})
-	RegisterOp(OpSpec{Type: "Softmax", Build: newSoftmax, Infer: inferWith(parseSoftmax)})
-	RegisterOp(OpSpec{Type: "LogSoftmax", Build: newSoftmax, Infer: inferWith(parseSoftmax)})
-	RegisterOp(OpSpec{Type: "Dropout", Build: newDropout, Infer: inferDropout})
+	RegisterOp(OpSpec{Type: "Clip", Infer: inferClip})
+	RegisterKernel("Clip", newClip)
+	RegisterOp(OpSpec{Type: "Softmax", Infer: inferWith(parseSoftmax)})
+	RegisterKernel("Softmax", newSoftmax)
+	RegisterOp(OpSpec{Type: "LogSoftmax", Infer: inferWith(parseSoftmax)})
+	RegisterKernel("LogSoftmax", newSoftmax)
+	RegisterOp(OpSpec{Type: "Dropout", Infer: inferDropout})
+	RegisterKernel("Dropout", newDropout)
 }
 
 // clipOp is Clip: y = min(max(x, lo), hi), with lo and hi from inputs 1 and

@@ -34,7 +34,8 @@ type batchNormOp struct {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "BatchNormalization", Build: newBatchNorm, Infer: inferBatchNorm, Params: batchNormParams, Init: batchNormInit})
+	RegisterOp(OpSpec{Type: "BatchNormalization", Infer: inferBatchNorm, Params: batchNormParams, Init: batchNormInit})
+	RegisterKernel("BatchNormalization", newBatchNorm)
 }
 
 func newBatchNorm(n *Node) (Op, error) {

@@ -114,7 +114,8 @@ func biasOf(b []float32, i int) float32 {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "Conv", Build: newConv, Infer: inferWith(parseConv), Weight: convWeight, Params: convParams, MACs: convMACs, Init: convInit})
+	RegisterOp(OpSpec{Type: "Conv", Infer: inferWith(parseConv), Weight: convWeight, Params: convParams, MACs: convMACs, Init: convInit})
+	RegisterKernel("Conv", newConv)
 }
 
 // convWeight: W is out×in/group×k….

@@ -27,8 +27,9 @@ type convTransposeOp struct {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "ConvTranspose", Build: newConvTranspose, Infer: inferWith(parseConvTranspose), Weight: convTransposeWeight,
+	RegisterOp(OpSpec{Type: "ConvTranspose", Infer: inferWith(parseConvTranspose), Weight: convTransposeWeight,
 		Params: convTransposeParams, MACs: convTransposeMACs, Init: convInit})
+	RegisterKernel("ConvTranspose", newConvTranspose)
 }
 
 // convTransposeWeight: W is in×out/group×k….

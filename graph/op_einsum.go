@@ -22,8 +22,9 @@ import (
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "Einsum", Build: newEinsum, Infer: inferEinsum,
+	RegisterOp(OpSpec{Type: "Einsum", Infer: inferEinsum,
 		Weight: einsumWeight, Params: einsumParams, MACs: einsumMACs, Init: linearInit(einsumWeight, false)})
+	RegisterKernel("Einsum", newEinsum)
 }
 
 // ellipsisID is the letter id of the first ellipsis axis; ids below it

@@ -82,8 +82,8 @@ func perChannelParam(in []Operand, kind ParamKind) []ParamUse {
 func init() {
 	params := map[binKind]func(*Node, []Operand) []ParamUse{binAdd: biasAddParams, binMul: layerScaleParams, binPRelu: preluParams}
 	for name, k := range map[string]binKind{"Add": binAdd, "Sub": binSub, "Mul": binMul, "Div": binDiv, "Pow": binPow, "PRelu": binPRelu} {
-		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil },
-			Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferBinary(k, in) }, Params: params[k]})
+		RegisterOp(OpSpec{Type: name, Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferBinary(k, in) }, Params: params[k]})
+		RegisterKernel(name, func(n *Node) (Op, error) { return &binaryOp{kind: k}, nil })
 	}
 	registerUnary("Neg", func(*Node) (unaryFn, error) {
 		return unaryFn{

@@ -27,8 +27,9 @@ type gemmDims struct {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "Gemm", Build: newGemm, Infer: inferWith(parseGemm), Weight: gemmWeight, Params: gemmParams, MACs: gemmMACs,
+	RegisterOp(OpSpec{Type: "Gemm", Infer: inferWith(parseGemm), Weight: gemmWeight, Params: gemmParams, MACs: gemmMACs,
 		Init: linearInit(gemmWeight, true)})
+	RegisterKernel("Gemm", newGemm)
 }
 
 func parseGemm(n *Node) (gemmAttrs, error) {
@@ -258,8 +259,9 @@ type matMulDims struct {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "MatMul", Build: func(n *Node) (Op, error) { return &matMulOp{}, nil }, Infer: inferMatMul,
+	RegisterOp(OpSpec{Type: "MatMul", Infer: inferMatMul,
 		Weight: matMulWeight, Params: matMulParams, MACs: matMulMACs, Init: linearInit(matMulWeight, false)})
+	RegisterKernel("MatMul", func(n *Node) (Op, error) { return &matMulOp{}, nil })
 }
 
 // matMulWeight: a 2-D param B of x·B is a linear layer's in×out weight;

@@ -14,8 +14,9 @@ import (
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "GroupNormalization", Build: newGroupNorm, Infer: inferWith(parseGroupNorm),
+	RegisterOp(OpSpec{Type: "GroupNormalization", Infer: inferWith(parseGroupNorm),
 		Params: groupNormParams, Init: groupNormInit})
+	RegisterKernel("GroupNormalization", newGroupNorm)
 }
 
 // groupNormAttrs are GroupNormalization's attributes. stash_type, the

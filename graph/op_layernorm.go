@@ -21,7 +21,8 @@ import (
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "LayerNormalization", Build: newLayerNorm, Infer: inferWith(parseLayerNorm), Params: layerNormParams})
+	RegisterOp(OpSpec{Type: "LayerNormalization", Infer: inferWith(parseLayerNorm), Params: layerNormParams})
+	RegisterKernel("LayerNormalization", newLayerNorm)
 }
 
 // layerNormParams: Scale and B train; they run along the normalised axes,

@@ -14,13 +14,18 @@ import (
 func init() {
 	for _, kind := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"} {
 		parse := func(n *Node) (reduceAttrs, error) { return parseReduce(n, kind) }
-		RegisterOp(OpSpec{Type: kind, Build: func(n *Node) (Op, error) { return newReduce(n, kind) }, Infer: inferWith(parse)})
+		RegisterOp(OpSpec{Type: kind, Infer: inferWith(parse)})
+		RegisterKernel(kind, func(n *Node) (Op, error) { return newReduce(n, kind) })
 	}
-	RegisterOp(OpSpec{Type: "Constant", Build: newConstant, Infer: inferWith(parseConstant), NoGradient: "no inputs: its value is an attribute"})
-	RegisterOp(OpSpec{Type: "ConstantOfShape", Build: newConstantOfShape, Infer: inferConstantOfShape,
+	RegisterOp(OpSpec{Type: "Constant", Infer: inferWith(parseConstant), NoGradient: "no inputs: its value is an attribute"})
+	RegisterKernel("Constant", newConstant)
+	RegisterOp(OpSpec{Type: "ConstantOfShape", Infer: inferConstantOfShape,
 		NoGradient: "its only input is a shape, and its output one value repeated"})
-	RegisterOp(OpSpec{Type: "Shape", Build: newShape, Infer: inferWith(parseShape)})
-	RegisterOp(OpSpec{Type: "Cast", Build: newCast, Infer: inferUnary})
+	RegisterKernel("ConstantOfShape", newConstantOfShape)
+	RegisterOp(OpSpec{Type: "Shape", Infer: inferWith(parseShape)})
+	RegisterKernel("Shape", newShape)
+	RegisterOp(OpSpec{Type: "Cast", Infer: inferUnary})
+	RegisterKernel("Cast", newCast)
 }
 
 // reduceOp is ReduceMean, ReduceSum, ReduceMax and ReduceMin over axes

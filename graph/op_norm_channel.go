@@ -12,11 +12,13 @@ import (
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "InstanceNormalization", Build: func(n *Node) (Op, error) {
+	RegisterOp(OpSpec{Type: "InstanceNormalization", Infer: inferInstanceNorm, Params: instanceNormParams})
+	RegisterKernel("InstanceNormalization", func(n *Node) (Op, error) {
 		eps, err := n.Attrs.Float("epsilon", 1e-5)
 		return &instanceNormOp{eps: float64(eps)}, err
-	}, Infer: inferInstanceNorm, Params: instanceNormParams})
-	RegisterOp(OpSpec{Type: "LRN", Build: newLRN, Infer: inferLRN})
+	})
+	RegisterOp(OpSpec{Type: "LRN", Infer: inferLRN})
+	RegisterKernel("LRN", newLRN)
 }
 
 // instanceNormParams: scale and B are per channel and train.

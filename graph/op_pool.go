@@ -26,16 +26,7 @@ type poolOp struct {
 func init() {
 	for _, name := range []string{"MaxPool", "AveragePool"} {
 		isMax := name == "MaxPool"
-		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) {
-			if usesPoolND(n, isMax) {
-				return newPoolND(n, isMax) // 3-D and up, or MaxPool's Indices
-			}
-			a, err := parsePool(n, isMax)
-			if err != nil {
-				return nil, err
-			}
-			return &poolOp{poolAttrs: a}, nil
-		}, Infer: func(n *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+		RegisterOp(OpSpec{Type: name, Infer: func(n *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 			var a attrInferer
 			var err error
 			if usesPoolND(n, isMax) {
@@ -48,9 +39,21 @@ func init() {
 			}
 			return a.Infer(in, consts)
 		}})
+		RegisterKernel(name, func(n *Node) (Op, error) {
+			if usesPoolND(n, isMax) {
+				return newPoolND(n, isMax) // 3-D and up, or MaxPool's Indices
+			}
+			a, err := parsePool(n, isMax)
+			if err != nil {
+				return nil, err
+			}
+			return &poolOp{poolAttrs: a}, nil
+		})
 	}
-	RegisterOp(OpSpec{Type: "GlobalAveragePool", Build: func(n *Node) (Op, error) { return &globalPoolOp{}, nil }, Infer: inferGlobalPool})
-	RegisterOp(OpSpec{Type: "GlobalMaxPool", Build: func(n *Node) (Op, error) { return &globalPoolOp{max: true}, nil }, Infer: inferGlobalPool})
+	RegisterOp(OpSpec{Type: "GlobalAveragePool", Infer: inferGlobalPool})
+	RegisterKernel("GlobalAveragePool", func(n *Node) (Op, error) { return &globalPoolOp{}, nil })
+	RegisterOp(OpSpec{Type: "GlobalMaxPool", Infer: inferGlobalPool})
+	RegisterKernel("GlobalMaxPool", func(n *Node) (Op, error) { return &globalPoolOp{max: true}, nil })
 }
 
 // poolAttrs are the attributes of a 1-D or 2-D MaxPool or AveragePool

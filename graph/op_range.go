@@ -19,7 +19,8 @@ import (
 const maxRange = 1 << 28
 
 func init() {
-	RegisterOp(OpSpec{Type: "Range", Build: func(*Node) (Op, error) { return rangeOp{}, nil }, Infer: inferRange})
+	RegisterOp(OpSpec{Type: "Range", Infer: inferRange})
+	RegisterKernel("Range", func(*Node) (Op, error) { return rangeOp{}, nil })
 }
 
 // rangeLength is ONNX's max(ceil((limit − start)/delta), 0).

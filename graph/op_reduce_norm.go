@@ -75,7 +75,8 @@ var sumReductions = map[string]sumReduction{
 func init() {
 	for kind := range sumReductions {
 		parse := func(n *Node) (reduceAttrs, error) { return parseReduce(n, kind) }
-		RegisterOp(OpSpec{Type: kind, Build: func(n *Node) (Op, error) { return newSumReduce(n, kind) }, Infer: inferWith(parse)})
+		RegisterOp(OpSpec{Type: kind, Infer: inferWith(parse)})
+		RegisterKernel(kind, func(n *Node) (Op, error) { return newSumReduce(n, kind) })
 	}
 }
 

@@ -49,7 +49,8 @@ type resizeAttrs struct {
 }
 
 func init() {
-	RegisterOp(OpSpec{Type: "Resize", Build: newResize, Infer: inferWith(parseResize)})
+	RegisterOp(OpSpec{Type: "Resize", Infer: inferWith(parseResize)})
+	RegisterKernel("Resize", newResize)
 }
 
 func newResize(n *Node) (Op, error) {

@@ -19,12 +19,12 @@ import (
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "LSTM", Build: func(n *Node) (Op, error) { return newRNN(n, lstmCell) },
-		Infer:  func(n *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferRNN(n, in, lstmCell) },
+	RegisterOp(OpSpec{Type: "LSTM", Infer: func(n *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferRNN(n, in, lstmCell) },
 		Params: rnnParams(lstmCell), MACs: rnnMACs(lstmCell), Init: rnnInit})
-	RegisterOp(OpSpec{Type: "GRU", Build: func(n *Node) (Op, error) { return newRNN(n, gruCell) },
-		Infer:  func(n *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferRNN(n, in, gruCell) },
+	RegisterKernel("LSTM", func(n *Node) (Op, error) { return newRNN(n, lstmCell) })
+	RegisterOp(OpSpec{Type: "GRU", Infer: func(n *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferRNN(n, in, gruCell) },
 		Params: rnnParams(gruCell), MACs: rnnMACs(gruCell), Init: rnnInit})
+	RegisterKernel("GRU", func(n *Node) (Op, error) { return newRNN(n, gruCell) })
 }
 
 // rnnKind says which cell a node runs.

@@ -20,21 +20,29 @@ func init() {
 	for name, parse := range map[string]func(*Node) (viewShape, error){
 		"Flatten": parseFlatten, "Reshape": parseReshape, "Squeeze": parseSqueeze, "Unsqueeze": parseUnsqueeze,
 	} {
-		RegisterOp(OpSpec{Type: name, Build: func(n *Node) (Op, error) {
+		RegisterOp(OpSpec{Type: name, Infer: inferWith(parse)})
+		RegisterKernel(name, func(n *Node) (Op, error) {
 			f, err := parse(n)
 			if err != nil {
 				return nil, err
 			}
 			return &viewOp{f}, nil
-		}, Infer: inferWith(parse)})
+		})
 	}
-	RegisterOp(OpSpec{Type: "Transpose", Build: newTranspose, Infer: inferWith(parseTranspose)})
-	RegisterOp(OpSpec{Type: "Concat", Build: newConcat, Infer: inferWith(parseConcat)})
-	RegisterOp(OpSpec{Type: "Split", Build: newSplit, Infer: inferWith(parseSplit)})
-	RegisterOp(OpSpec{Type: "Slice", Build: newSlice, Infer: inferWith(parseSlice)})
-	RegisterOp(OpSpec{Type: "Gather", Build: newGather, Infer: inferWith(parseGather)})
-	RegisterOp(OpSpec{Type: "Pad", Build: newPad, Infer: inferWith(parsePad)})
-	RegisterOp(OpSpec{Type: "Expand", Build: func(*Node) (Op, error) { return &expandOp{}, nil }, Infer: inferExpand})
+	RegisterOp(OpSpec{Type: "Transpose", Infer: inferWith(parseTranspose)})
+	RegisterKernel("Transpose", newTranspose)
+	RegisterOp(OpSpec{Type: "Concat", Infer: inferWith(parseConcat)})
+	RegisterKernel("Concat", newConcat)
+	RegisterOp(OpSpec{Type: "Split", Infer: inferWith(parseSplit)})
+	RegisterKernel("Split", newSplit)
+	RegisterOp(OpSpec{Type: "Slice", Infer: inferWith(parseSlice)})
+	RegisterKernel("Slice", newSlice)
+	RegisterOp(OpSpec{Type: "Gather", Infer: inferWith(parseGather)})
+	RegisterKernel("Gather", newGather)
+	RegisterOp(OpSpec{Type: "Pad", Infer: inferWith(parsePad)})
+	RegisterKernel("Pad", newPad)
+	RegisterOp(OpSpec{Type: "Expand", Infer: inferExpand})
+	RegisterKernel("Expand", func(*Node) (Op, error) { return &expandOp{}, nil })
 }
 
 // viewOp is an op whose output is its first input's data under a new

@@ -12,7 +12,8 @@ import (
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "Tile", Build: func(*Node) (Op, error) { return &tileOp{}, nil }, Infer: inferTile})
+	RegisterOp(OpSpec{Type: "Tile", Infer: inferTile})
+	RegisterKernel("Tile", func(*Node) (Op, error) { return &tileOp{}, nil })
 }
 
 // tileRepeats checks repeats against the input's rank.

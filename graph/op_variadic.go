@@ -20,8 +20,8 @@ type variadicOp struct {
 
 func init() {
 	for _, kind := range []string{"Sum", "Mean", "Max", "Min"} {
-		RegisterOp(OpSpec{Type: kind, Build: func(n *Node) (Op, error) { return &variadicOp{kind: kind}, nil },
-			Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferVariadic(kind, in) }})
+		RegisterOp(OpSpec{Type: kind, Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferVariadic(kind, in) }})
+		RegisterKernel(kind, func(n *Node) (Op, error) { return &variadicOp{kind: kind}, nil })
 	}
 }
 

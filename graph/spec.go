@@ -2,8 +2,9 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/shearsml/shears/tensor"
@@ -12,21 +13,17 @@ import (
 // OpSpec is everything shears knows about one op type, declared once in the
 // op's file and registered with RegisterOp. Code that needs to know what a
 // node means (LabelAxes, Stats, pruning's summaries and re-initialisation)
-// asks the spec instead of switching on op names. The kernels live in the
-// Op that Build returns; shape inference is the spec's, and the Op's Infer
-// method runs the same code.
+// asks the spec instead of switching on op names. The spec says what an
+// op means, not how it is computed: a backend registers its kernels for
+// the type separately (backend/cpu.RegisterKernel).
 type OpSpec struct {
 	// Type is the ONNX op type ("Conv").
 	Type string
-	// Build makes the node's Op (required).
-	Build Builder
 	// Infer returns the node's output shapes for its input shapes, without
 	// building an Op (InferShapes): in[i] is nil for an omitted input, and
 	// consts[i] is the value of input i when it is a param (Reshape's
 	// shape, Slice's starts), else nil. Errors say what is wrong with which
-	// shape; InferShapes adds the node. Every built-in op declares it. Nil
-	// (a custom op registered with Register): InferShapes builds the Op and
-	// asks its Infer method.
+	// shape; InferShapes adds the node. Required.
 	Infer func(n *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error)
 	// Params says what the node's param inputs are: their kind, axis
 	// roles and whether they train. Nil, or an input it does not list,
@@ -121,23 +118,18 @@ var (
 	registry   = map[string]OpSpec{}
 )
 
-// RegisterOp makes an op type available to Compile and tells the rest of
-// shears what it means. Ops register themselves in init functions; a
-// later registration of the same type replaces the earlier one. It panics
-// on a spec without Type or Build, a programming error.
+// RegisterOp tells shears what an op type means. Ops register themselves
+// in init functions; a later registration of the same type replaces the
+// earlier one. It panics on a spec without Type or Infer, a programming
+// error. Running the op also needs a kernel (backend/cpu.RegisterKernel).
 func RegisterOp(s OpSpec) {
-	if s.Type == "" || s.Build == nil {
-		panic(fmt.Sprintf("graph: RegisterOp(%q) needs a Type and a Build function", s.Type))
+	if s.Type == "" || s.Infer == nil {
+		panic(fmt.Sprintf("graph: RegisterOp(%q) needs a Type and an Infer function", s.Type))
 	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	registry[s.Type] = s
 }
-
-// Register registers an op type that only needs a builder: no params that
-// train, no MACs, nothing to re-initialise, and shapes from the built Op's
-// Infer method. It is RegisterOp(OpSpec{Type: opType, Build: b}).
-func Register(opType string, b Builder) { RegisterOp(OpSpec{Type: opType, Build: b}) }
 
 // Spec returns the spec of an op type.
 func Spec(opType string) (OpSpec, bool) {
@@ -147,35 +139,19 @@ func Spec(opType string) (OpSpec, bool) {
 	return s, ok
 }
 
-// Supported reports whether an op type has an implementation.
-func Supported(opType string) bool {
-	_, ok := Spec(opType)
-	return ok
-}
-
-// SupportedOps lists the registered op types, sorted.
-func SupportedOps() []string {
+// SpecTypes lists the op types with a spec, sorted.
+func SpecTypes() []string {
 	registryMu.RLock()
 	defer registryMu.RUnlock()
-	var s []string
-	for k := range registry {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
+	return slices.Sorted(maps.Keys(registry))
 }
 
-// NewOp instantiates a node's op.
-func NewOp(n *Node) (Op, error) {
-	s, ok := Spec(n.Op)
-	if !ok {
-		return nil, fmt.Errorf("node %q: unsupported op type %s", n.Name, n.Op)
-	}
-	op, err := s.Build(n)
-	if err != nil {
-		return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
-	}
-	return op, nil
+// UnregisterOp removes an op type's spec: for tests that register an op
+// of their own.
+func UnregisterOp(opType string) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	delete(registry, opType)
 }
 
 // Operands describes the inputs of node n of g (params from params, which

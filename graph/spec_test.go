@@ -152,13 +152,14 @@ func TestRegisterCustomOp(t *testing.T) {
 	const op = "TestChannelScale"
 	RegisterOp(OpSpec{
 		Type:  op,
-		Build: func(*Node) (Op, error) { return scaleOp{}, nil },
+		Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return [][]int{in[0]}, nil },
 		Params: func(*Node, []Operand) []ParamUse {
 			return []ParamUse{{Input: 1, Kind: ParamScale, Axes: []AxisRole{AxisOut}, Trainable: true}}
 		},
 		MACs: func(_ *Node, _, out [][]int) int { return numElems(out[0]) },
 	})
-	defer unregister(op)
+	RegisterKernel(op, func(*Node) (Op, error) { return scaleOp{}, nil })
+	defer Unregister(op)
 	g := &Graph{Name: "custom", Inputs: []ValueInfo{{Name: "x", Shape: []int{-1, 3}}}, Outputs: []ValueInfo{{Name: "y"}}}
 	g.AddParam("s", tensor.New(3), false)
 	g.Nodes = []*Node{{Name: "n", Op: op, Inputs: []string{"x", "s"}, Outputs: []string{"y"}}}
