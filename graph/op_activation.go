@@ -22,10 +22,9 @@ type unaryFn struct {
 	set func(gx, x, y, g []float32)
 }
 
-// registerUnary registers an elementwise one-input op whose function may
-// depend on the node's attributes.
+// registerUnary registers the kernel of an elementwise one-input op whose
+// function may depend on the node's attributes.
 func registerUnary(name string, make func(n *Node) (unaryFn, error)) {
-	RegisterOp(OpSpec{Type: name, Infer: inferUnary})
 	RegisterKernel(name, func(n *Node) (Op, error) {
 		f, err := make(n)
 		if err != nil {
@@ -82,6 +81,13 @@ func sigmoid32(x float32) float32 {
 	}
 	e := math.Exp(float64(x))
 	return float32(e / (1 + e))
+}
+
+// The elementwise one-input ops of this file: an output of the input's shape.
+func init() {
+	for _, name := range []string{"Identity", "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softplus", "Softsign", "ThresholdedRelu", "Elu", "Selu", "Celu"} {
+		RegisterOp(OpSpec{Type: name, Infer: inferUnary})
+	}
 }
 
 func init() {

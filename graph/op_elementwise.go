@@ -79,6 +79,13 @@ func perChannelParam(in []Operand, kind ParamKind) []ParamUse {
 	return nil
 }
 
+// The elementwise one-input ops of this file: an output of the input's shape.
+func init() {
+	for _, name := range []string{"Neg", "Sqrt", "Exp", "Log", "Abs", "Reciprocal"} {
+		RegisterOp(OpSpec{Type: name, Infer: inferUnary})
+	}
+}
+
 func init() {
 	params := map[binKind]func(*Node, []Operand) []ParamUse{binAdd: biasAddParams, binMul: layerScaleParams, binPRelu: preluParams}
 	for name, k := range map[string]binKind{"Add": binAdd, "Sub": binSub, "Mul": binMul, "Div": binDiv, "Pow": binPow, "PRelu": binPRelu} {

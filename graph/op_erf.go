@@ -7,6 +7,13 @@ package graph
 
 import "math"
 
+// The elementwise one-input ops of this file: an output of the input's shape.
+func init() {
+	for _, name := range []string{"Erf"} {
+		RegisterOp(OpSpec{Type: name, Infer: inferUnary})
+	}
+}
+
 func init() {
 	registerUnary("Erf", func(*Node) (unaryFn, error) {
 		return unaryFn{

@@ -11,6 +11,13 @@ import (
 	"math"
 )
 
+// The elementwise one-input ops of this file: an output of the input's shape.
+func init() {
+	for _, name := range []string{"Gelu", "Mish"} {
+		RegisterOp(OpSpec{Type: name, Infer: inferUnary})
+	}
+}
+
 func init() {
 	registerUnary("Gelu", func(n *Node) (unaryFn, error) {
 		approx, err := n.Attrs.String("approximate", "none")
