@@ -10,5 +10,5 @@
 // backend/cpu (cpu.Compile, cpu.CompileInference, *cpu.Program), so that
 // moving the kernels, the fusion passes and the blocked lowering out of
 // graph changes no caller. scripts/rename_backend.sh rewrites code that
-// calls graph.Compile and friends to that form.
+// calls cpu.Compile and friends to that form.
 package backend

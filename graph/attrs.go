@@ -114,41 +114,41 @@ func (a Attrs) Tensor(name string) (*tensor.Tensor, error) {
 	return t, nil
 }
 
-// attrReader collects the first error of a series of attribute reads so op
+// AttrReader collects the first error of a series of attribute reads so op
 // constructors stay short.
-type attrReader struct {
-	a   Attrs
-	err error
+type AttrReader struct {
+	A   Attrs
+	Err error
 }
 
-func (r *attrReader) int(name string, def int) int {
-	v, err := r.a.Int(name, def)
-	if err != nil && r.err == nil {
-		r.err = err
+func (r *AttrReader) Int(name string, def int) int {
+	v, err := r.A.Int(name, def)
+	if err != nil && r.Err == nil {
+		r.Err = err
 	}
 	return v
 }
 
-func (r *attrReader) float(name string, def float32) float32 {
-	v, err := r.a.Float(name, def)
-	if err != nil && r.err == nil {
-		r.err = err
+func (r *AttrReader) Float(name string, def float32) float32 {
+	v, err := r.A.Float(name, def)
+	if err != nil && r.Err == nil {
+		r.Err = err
 	}
 	return v
 }
 
-func (r *attrReader) ints(name string, def []int) []int {
-	v, err := r.a.Ints(name, def)
-	if err != nil && r.err == nil {
-		r.err = err
+func (r *AttrReader) ints(name string, def []int) []int {
+	v, err := r.A.Ints(name, def)
+	if err != nil && r.Err == nil {
+		r.Err = err
 	}
 	return v
 }
 
-func (r *attrReader) str(name string, def string) string {
-	v, err := r.a.String(name, def)
-	if err != nil && r.err == nil {
-		r.err = err
+func (r *AttrReader) str(name string, def string) string {
+	v, err := r.A.String(name, def)
+	if err != nil && r.Err == nil {
+		r.Err = err
 	}
 	return v
 }

@@ -69,7 +69,7 @@ func FoldBatchNorm(g *Graph) (*Graph, int, error) {
 		if err != nil {
 			continue
 		}
-		scale, shift, ok := bnScaleShift(st[0].Value.Data, st[1].Value.Data, st[2].Value.Data, st[3].Value.Data, eps)
+		scale, shift, ok := BnScaleShift(st[0].Value.Data, st[1].Value.Data, st[2].Value.Data, st[3].Value.Data, eps)
 		if !ok {
 			continue
 		}
@@ -106,10 +106,10 @@ func FoldBatchNorm(g *Graph) (*Graph, int, error) {
 	return g, folded, nil
 }
 
-// bnScaleShift returns inference BatchNorm as a per-channel affine map,
+// BnScaleShift returns inference BatchNorm as a per-channel affine map,
 // y = scale·x + shift with scale = γ/√(var+ε) and shift = β − mean·scale,
 // computed in float64; ok is false when the four vectors differ in length.
-func bnScaleShift(gamma, beta, mean, variance []float32, eps float32) (scale, shift []float64, ok bool) {
+func BnScaleShift(gamma, beta, mean, variance []float32, eps float32) (scale, shift []float64, ok bool) {
 	c := len(gamma)
 	if len(beta) != c || len(mean) != c || len(variance) != c {
 		return nil, nil, false

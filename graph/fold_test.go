@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/testutil"
 	"github.com/shearsml/shears/nn"
@@ -33,7 +34,7 @@ func perturb(g *graph.Graph, seed uint64) {
 
 func forward(t *testing.T, g *graph.Graph, x *tensor.Tensor) *tensor.Tensor {
 	t.Helper()
-	p, err := graph.Compile(g)
+	p, err := cpu.Compile(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,11 +37,11 @@ func InferShapes(g *Graph, batch int) (map[string][]int, error) {
 		return nil, errs[0]
 	}
 	if len(errs) > 1 {
-		return nil, fmt.Errorf("%d unsupported nodes: %w", len(errs), joinErrs(errs))
+		return nil, fmt.Errorf("%d unsupported nodes: %w", len(errs), JoinErrs(errs))
 	}
 	shapes := make(map[string][]int, len(g.Inputs)+len(g.Params)+len(g.Nodes))
 	for _, vi := range g.Inputs {
-		shapes[vi.Name] = batchShape(vi.Shape, batch)
+		shapes[vi.Name] = BatchShape(vi.Shape, batch)
 	}
 	params := make(map[string]*tensor.Tensor, len(g.Params))
 	for _, p := range g.Params {
@@ -77,15 +77,15 @@ func inferNode(s OpSpec, n *Node, in [][]int, consts []*tensor.Tensor) ([][]int,
 	if err != nil {
 		return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 	}
-	if err := checkOutputs(n, outs); err != nil {
+	if err := CheckOutputs(n, outs); err != nil {
 		return nil, err
 	}
 	return outs, nil
 }
 
-// checkOutputs checks that an op's inferred shapes cover the node's
+// CheckOutputs checks that an op's inferred shapes cover the node's
 // outputs and are valid shapes.
-func checkOutputs(n *Node, outs [][]int) error {
+func CheckOutputs(n *Node, outs [][]int) error {
 	if len(outs) < len(n.Outputs) {
 		return fmt.Errorf("node %q (%s): op makes %d outputs, node names %d", n.Name, n.Op, len(outs), len(n.Outputs))
 	}
@@ -100,9 +100,9 @@ func checkOutputs(n *Node, outs [][]int) error {
 	return nil
 }
 
-// batchShape is a declared shape with its dynamic dimensions (−1) set to
+// BatchShape is a declared shape with its dynamic dimensions (−1) set to
 // batch.
-func batchShape(declared []int, batch int) []int {
+func BatchShape(declared []int, batch int) []int {
 	shape := make([]int, len(declared))
 	for d, v := range declared {
 		if v < 0 {
@@ -132,3 +132,21 @@ func inferWith[A attrInferer](parse func(*Node) (A, error)) func(*Node, [][]int,
 		return a.Infer(in, consts)
 	}
 }
+
+// multiErr is several errors joined with "; ".
+type multiErr []error
+
+func (m multiErr) Error() string {
+	s := ""
+	for i, e := range m {
+		if i > 0 {
+			s += "; "
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+// JoinErrs joins errors with "; " (InferShapes' and Compile's lists of
+// nodes that fail).
+func JoinErrs(errs []error) error { return multiErr(errs) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/testmodels"
 	"github.com/shearsml/shears/onnx"
@@ -18,7 +19,7 @@ import (
 // compiledShapes are the shapes a compiled program infers at a batch size,
 // or its error.
 func compiledShapes(g *graph.Graph, batch int) (map[string][]int, error) {
-	p, err := graph.Compile(g.Clone())
+	p, err := cpu.Compile(g.Clone())
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func TestInferShapesErrors(t *testing.T) {
 				&graph.Node{Name: "r", Op: "Relu", Inputs: []string{"h"}, Outputs: []string{"y"}})
 		}, `node name "r" used twice`},
 	} {
-		_, want := graph.Compile(c.build())
+		_, want := cpu.Compile(c.build())
 		_, err := graph.InferShapes(c.build(), 1)
 		switch {
 		case want == nil || !strings.Contains(want.Error(), c.want):

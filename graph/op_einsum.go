@@ -17,14 +17,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/shearsml/shears/internal/gemm"
 	"github.com/shearsml/shears/tensor"
 )
 
 func init() {
 	RegisterOp(OpSpec{Type: "Einsum", Infer: inferEinsum,
 		Weight: einsumWeight, Params: einsumParams, MACs: einsumMACs, Init: linearInit(einsumWeight, false)})
-	RegisterKernel("Einsum", newEinsum)
 }
 
 // ellipsisID is the letter id of the first ellipsis axis; ids below it
@@ -38,8 +36,8 @@ type einsumTerm struct {
 	ellipsis int
 }
 
-// einsumEq is a parsed equation.
-type einsumEq struct {
+// EinsumEq is a parsed equation.
+type EinsumEq struct {
 	eq    string
 	in    []einsumTerm
 	out   einsumTerm
@@ -87,8 +85,8 @@ func parseEinsumTerm(eq, s string) (einsumTerm, error) {
 }
 
 // parseEinsum parses the equation's syntax (no shapes).
-func parseEinsum(eq string) (einsumEq, error) {
-	e := einsumEq{eq: eq}
+func parseEinsum(eq string) (EinsumEq, error) {
+	e := EinsumEq{eq: eq}
 	s := strings.ReplaceAll(eq, " ", "")
 	lhs, rhs, arrow := strings.Cut(s, "->")
 	e.arrow = arrow
@@ -169,20 +167,20 @@ func (t einsumTerm) expand(eq string, r, ell int) ([]int, error) {
 	return append(ids, t.letters[t.ellipsis:]...), nil
 }
 
-// einsumPlan is an equation bound to operand shapes: the letters of each
+// EinsumPlan is an equation bound to operand shapes: the letters of each
 // GEMM role with their sizes, each operand's and the output's stride per
 // letter (0 where it lacks the letter or broadcasts it).
-type einsumPlan struct {
-	out               []int // output shape
-	batch, rows, cols []int // letter ids by role
-	sum               []int
+type EinsumPlan struct {
+	Out               []int // output shape
+	Batch, Rows, Cols []int // letter ids by role
+	Sum               []int
 	size              map[int]int
-	strides           [2]map[int]int // per operand
-	outStride         map[int]int
-	nb, m, n, k       int // batch count, rows, columns, summed length
+	Strides           [2]map[int]int // per operand
+	OutStride         map[int]int
+	Nb, M, N, K       int // batch count, rows, columns, summed length
 }
 
-func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
+func (e EinsumEq) Plan(shapes [][]int) (*EinsumPlan, error) {
 	if len(shapes) != len(e.in) {
 		return nil, fmt.Errorf("equation %q has %d operands, the node %d inputs", e.eq, len(e.in), len(shapes))
 	}
@@ -192,7 +190,7 @@ func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
 			ell = max(ell, len(shapes[i])-len(t.letters))
 		}
 	}
-	p := &einsumPlan{size: map[int]int{}, outStride: map[int]int{}}
+	p := &EinsumPlan{size: map[int]int{}, OutStride: map[int]int{}}
 	ids := make([][]int, len(e.in))
 	for i, t := range e.in {
 		var err error
@@ -203,7 +201,7 @@ func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
 		for a, id := range ids[i] {
 			d := shapes[i][a]
 			if w, ok := within[id]; ok && w != d {
-				return nil, shapeErr("equation %q: letter %s has sizes %d and %d in operand %d %v (a diagonal needs equal sizes)", e.eq, letterName(id), w, d, i, shapes[i])
+				return nil, ShapeErr("equation %q: letter %s has sizes %d and %d in operand %d %v (a diagonal needs equal sizes)", e.eq, letterName(id), w, d, i, shapes[i])
 			}
 			within[id] = d
 			// Across operands, a size of 1 broadcasts.
@@ -211,7 +209,7 @@ func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
 			case !ok || s == 1:
 				p.size[id] = d
 			case d != 1 && d != s:
-				return nil, shapeErr("equation %q: letter %s has sizes %d and %d (operands %v)", e.eq, letterName(id), s, d, shapes)
+				return nil, ShapeErr("equation %q: letter %s has sizes %d and %d (operands %v)", e.eq, letterName(id), s, d, shapes)
 			}
 		}
 	}
@@ -225,7 +223,7 @@ func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
 			}
 			stride *= d
 		}
-		p.strides[i] = st
+		p.Strides[i] = st
 	}
 	outIDs := slices.Clone(e.out.letters)
 	if e.out.ellipsis >= 0 {
@@ -236,22 +234,22 @@ func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
 		outIDs = slices.Insert(slices.Clone(e.out.letters), e.out.ellipsis, ellIDs...)
 	}
 	stride := 1
-	p.out = make([]int, len(outIDs))
+	p.Out = make([]int, len(outIDs))
 	for a := len(outIDs) - 1; a >= 0; a-- {
 		id := outIDs[a]
-		p.out[a] = p.size[id]
-		p.outStride[id] = stride
+		p.Out[a] = p.size[id]
+		p.OutStride[id] = stride
 		stride *= p.size[id]
 	}
 	inOp := func(i, id int) bool { return i < len(ids) && slices.Contains(ids[i], id) }
 	for _, id := range outIDs {
 		switch a, b := inOp(0, id), inOp(1, id); {
 		case a && b:
-			p.batch = append(p.batch, id)
+			p.Batch = append(p.Batch, id)
 		case a:
-			p.rows = append(p.rows, id)
+			p.Rows = append(p.Rows, id)
 		default:
-			p.cols = append(p.cols, id)
+			p.Cols = append(p.Cols, id)
 		}
 	}
 	var all []int
@@ -259,8 +257,8 @@ func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
 		all = append(all, l...)
 	}
 	for _, id := range all {
-		if !slices.Contains(outIDs, id) && !slices.Contains(p.sum, id) {
-			p.sum = append(p.sum, id)
+		if !slices.Contains(outIDs, id) && !slices.Contains(p.Sum, id) {
+			p.Sum = append(p.Sum, id)
 		}
 	}
 	prod := func(l []int) int {
@@ -270,14 +268,14 @@ func (e einsumEq) plan(shapes [][]int) (*einsumPlan, error) {
 		}
 		return n
 	}
-	p.nb, p.m, p.n, p.k = prod(p.batch), prod(p.rows), prod(p.cols), prod(p.sum)
+	p.Nb, p.M, p.N, p.K = prod(p.Batch), prod(p.Rows), prod(p.Cols), prod(p.Sum)
 	return p, nil
 }
 
-// walk visits the index space of the letters ids (sizes from p) in
+// Walk visits the index space of the letters ids (sizes from p) in
 // row-major order, calling fn with the flat index i and the offset of the
 // element at the strides st.
-func (p *einsumPlan) walk(ids []int, st map[int]int, fn func(i, off int)) {
+func (p *EinsumPlan) Walk(ids []int, st map[int]int, fn func(i, off int)) {
 	r := len(ids)
 	sizes, strides := make([]int, r), make([]int, r)
 	total := 1
@@ -304,138 +302,31 @@ func (p *einsumPlan) walk(ids []int, st map[int]int, fn func(i, off int)) {
 	}
 }
 
-type einsumOp struct {
-	eq         einsumEq
-	p          *einsumPlan
-	ones       []float32 // the second operand of a one-operand equation
-	a, b, y, g []float32 // packed operands, product and its gradient
-	ga, gb     []float32 // packed operands' gradients
-}
-
-func newEinsum(n *Node) (Op, error) {
+// ParseEinsumNode decodes an Einsum node's equation attribute.
+func ParseEinsumNode(n *Node) (EinsumEq, error) {
 	eq, err := n.Attrs.String("equation", "")
 	if err != nil {
-		return nil, err
+		return EinsumEq{}, err
 	}
 	if eq == "" {
-		return nil, fmt.Errorf("attribute equation is required")
+		return EinsumEq{}, fmt.Errorf("attribute equation is required")
 	}
-	e, err := parseEinsum(eq)
-	if err != nil {
-		return nil, err
-	}
-	return &einsumOp{eq: e, ones: []float32{1}}, nil
+	return parseEinsum(eq)
 }
 
 func inferEinsum(n *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) {
-	op, err := newEinsum(n)
+	e, err := ParseEinsumNode(n)
 	if err != nil {
 		return nil, err
 	}
-	return op.Infer(in, nil)
-}
-
-func (op *einsumOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 1, 2); err != nil {
+	if err := WantInputs(in, 1, 2); err != nil {
 		return nil, err
 	}
-	p, err := op.eq.plan(in)
+	p, err := e.Plan(in)
 	if err != nil {
 		return nil, err
 	}
-	op.p = p
-	return [][]int{cloneShape(p.out)}, nil
-}
-
-// operand returns operand i's data and strides (the implicit ones vector
-// for a one-operand equation's second).
-func (op *einsumOp) operand(in []*tensor.Tensor, i int) ([]float32, map[int]int) {
-	if i < len(in) {
-		return in[i].Data, op.p.strides[i]
-	}
-	return op.ones, map[int]int{}
-}
-
-func grow32(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
-
-// pack gathers both operands: A as nb×m×k, B as nb×k×n.
-func (op *einsumOp) pack(in []*tensor.Tensor) {
-	p := op.p
-	ad, ast := op.operand(in, 0)
-	bd, bst := op.operand(in, 1)
-	op.a = grow32(op.a, p.nb*p.m*p.k)
-	op.b = grow32(op.b, p.nb*p.k*p.n)
-	p.walk(slices.Concat(p.batch, p.rows, p.sum), ast, func(i, off int) { op.a[i] = ad[off] })
-	p.walk(slices.Concat(p.batch, p.sum, p.cols), bst, func(i, off int) { op.b[i] = bd[off] })
-}
-
-func (op *einsumOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
-	p := op.p
-	y := out[0].Data
-	if len(y) != shapeProd(p.out) {
-		return shapeErr("output has shape %s, the equation gives %v", out[0].Shape, p.out)
-	}
-	op.pack(in)
-	mn := p.m * p.n
-	op.y = grow32(op.y, p.nb*mn)
-	if p.k == 0 {
-		clear(op.y)
-	} else if mn > 0 {
-		for b := range p.nb {
-			gemm.Sgemm(false, false, p.m, p.n, p.k, 1, op.a[b*p.m*p.k:], p.k, op.b[b*p.k*p.n:], p.n, 0, op.y[b*mn:], p.n, ctx.Threads)
-		}
-	}
-	p.walk(slices.Concat(p.batch, p.rows, p.cols), p.outStride, func(i, off int) { y[off] = op.y[i] })
-	return nil
-}
-
-// Backward: per batch, gA = gY·Bᵀ and gB = Aᵀ·gY on the packed operands,
-// scattered back with their strides (adding over letters an operand
-// lacks or broadcasts, and over a diagonal's positions).
-func (op *einsumOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
-	if gout[0] == nil {
-		return nil
-	}
-	p := op.p
-	if len(op.a) != p.nb*p.m*p.k || len(op.b) != p.nb*p.k*p.n {
-		return fmt.Errorf("backward without a forward at this shape")
-	}
-	mn := p.m * p.n // op.a and op.b are Forward's packed operands
-	op.g = grow32(op.g, p.nb*mn)
-	gy := gout[0].Data
-	p.walk(slices.Concat(p.batch, p.rows, p.cols), p.outStride, func(i, off int) { op.g[i] = gy[off] })
-	if gin[0] != nil {
-		op.ga = grow32(op.ga, p.nb*p.m*p.k)
-		ga := op.ga
-		if p.m*p.k > 0 && p.n > 0 {
-			for b := range p.nb {
-				gemm.Sgemm(false, true, p.m, p.k, p.n, 1, op.g[b*mn:], p.n, op.b[b*p.k*p.n:], p.n, 0, ga[b*p.m*p.k:], p.k, ctx.Threads)
-			}
-		} else {
-			clear(ga) // nothing summed: a zero gradient
-		}
-		gx := gin[0].Data
-		p.walk(slices.Concat(p.batch, p.rows, p.sum), p.strides[0], func(i, off int) { gx[off] += ga[i] })
-	}
-	if len(gin) > 1 && gin[1] != nil {
-		op.gb = grow32(op.gb, p.nb*p.k*p.n)
-		gb := op.gb
-		if p.k*p.n > 0 && p.m > 0 {
-			for b := range p.nb {
-				gemm.Sgemm(true, false, p.k, p.n, p.m, 1, op.a[b*p.m*p.k:], p.k, op.g[b*mn:], p.n, 0, gb[b*p.k*p.n:], p.n, ctx.Threads)
-			}
-		} else {
-			clear(gb) // nothing summed: a zero gradient
-		}
-		gx := gin[1].Data
-		p.walk(slices.Concat(p.batch, p.sum, p.cols), p.strides[1], func(i, off int) { gx[off] += gb[i] })
-	}
-	return nil
+	return [][]int{CloneShape(p.Out)}, nil
 }
 
 // einsumLinear recognises x·W with W a 2-D param: terms P+"d" and "df"
@@ -507,9 +398,9 @@ func einsumMACs(n *Node, in, out [][]int) int {
 	if err != nil {
 		return 0
 	}
-	p, err := e.plan(in)
+	p, err := e.Plan(in)
 	if err != nil || len(e.in) < 2 {
 		return 0
 	}
-	return p.nb * p.m * p.n * p.k
+	return p.Nb * p.M * p.N * p.K
 }

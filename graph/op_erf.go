@@ -5,31 +5,9 @@ package graph
 // Erf is what such a GELU model needs; the single-node Gelu of opset 20 is
 // in op_gelu.go.
 
-import "math"
-
 // The elementwise one-input ops of this file: an output of the input's shape.
 func init() {
 	for _, name := range []string{"Erf"} {
-		RegisterOp(OpSpec{Type: name, Infer: inferUnary})
+		RegisterOp(OpSpec{Type: name, Infer: InferUnary})
 	}
-}
-
-func init() {
-	registerUnary("Erf", func(*Node) (unaryFn, error) {
-		return unaryFn{
-			fwd: func(y, x []float32) {
-				for i, v := range x {
-					y[i] = float32(math.Erf(float64(v)))
-				}
-			},
-			// erf'(x) = 2/√π · e^(−x²)
-			bwd: func(gx, x, _, g []float32) {
-				const c = 2 / 1.772453850905516 // 2/√π
-				for i, v := range g {
-					xv := float64(x[i])
-					gx[i] += v * float32(c*math.Exp(-xv*xv))
-				}
-			},
-		}, nil
-	})
 }

@@ -9,32 +9,29 @@ package graph
 // (ReduceSumSquare gives x², ReduceL2 |x|).
 
 import (
-	"fmt"
 	"math"
-
-	"github.com/shearsml/shears/tensor"
 )
 
-// sumReduction describes one op of the family.
-type sumReduction struct {
+// SumReduction describes one op of the family.
+type SumReduction struct {
 	// pre is the elementwise function summed (nil: x itself, shifted by
 	// the maximum for LogSumExp).
-	pre func(x float64) float64
+	Pre func(x float64) float64
 	// post turns the sum s into the output (m is the maximum subtracted
 	// before exp for LogSumExp, else 0).
-	post func(s, m float64) float64
+	Post func(s, m float64) float64
 	// grad is ∂y/∂x for one element, given x and the output y.
-	grad func(x, y float64) float64
+	Grad func(x, y float64) float64
 	// shift says the elements are shifted by their maximum before pre
 	// (exp), for a sum of exponentials that does not overflow.
-	shift bool
+	Shift bool
 }
 
-var sumReductions = map[string]sumReduction{
+var SumReductions = map[string]SumReduction{
 	"ReduceL1": {
-		pre:  math.Abs,
-		post: func(s, _ float64) float64 { return s },
-		grad: func(x, _ float64) float64 {
+		Pre:  math.Abs,
+		Post: func(s, _ float64) float64 { return s },
+		Grad: func(x, _ float64) float64 {
 			switch {
 			case x > 0:
 				return 1
@@ -45,9 +42,9 @@ var sumReductions = map[string]sumReduction{
 		},
 	},
 	"ReduceL2": {
-		pre:  func(x float64) float64 { return x * x },
-		post: func(s, _ float64) float64 { return math.Sqrt(s) },
-		grad: func(x, y float64) float64 {
+		Pre:  func(x float64) float64 { return x * x },
+		Post: func(s, _ float64) float64 { return math.Sqrt(s) },
+		Grad: func(x, y float64) float64 {
 			if y == 0 {
 				return 0
 			}
@@ -55,140 +52,26 @@ var sumReductions = map[string]sumReduction{
 		},
 	},
 	"ReduceSumSquare": {
-		pre:  func(x float64) float64 { return x * x },
-		post: func(s, _ float64) float64 { return s },
-		grad: func(x, _ float64) float64 { return 2 * x },
+		Pre:  func(x float64) float64 { return x * x },
+		Post: func(s, _ float64) float64 { return s },
+		Grad: func(x, _ float64) float64 { return 2 * x },
 	},
 	"ReduceLogSum": {
-		pre:  func(x float64) float64 { return x },
-		post: func(s, _ float64) float64 { return math.Log(s) },
-		grad: func(_, y float64) float64 { return math.Exp(-y) }, // 1/Σx
+		Pre:  func(x float64) float64 { return x },
+		Post: func(s, _ float64) float64 { return math.Log(s) },
+		Grad: func(_, y float64) float64 { return math.Exp(-y) }, // 1/Σx
 	},
 	"ReduceLogSumExp": {
-		pre:   math.Exp,
-		post:  func(s, m float64) float64 { return math.Log(s) + m },
-		grad:  func(x, y float64) float64 { return math.Exp(x - y) }, // softmax
-		shift: true,
+		Pre:   math.Exp,
+		Post:  func(s, m float64) float64 { return math.Log(s) + m },
+		Grad:  func(x, y float64) float64 { return math.Exp(x - y) }, // softmax
+		Shift: true,
 	},
 }
 
 func init() {
-	for kind := range sumReductions {
-		parse := func(n *Node) (reduceAttrs, error) { return parseReduce(n, kind) }
+	for kind := range SumReductions {
+		parse := func(n *Node) (ReduceAttrs, error) { return ParseReduce(n, kind) }
 		RegisterOp(OpSpec{Type: kind, Infer: inferWith(parse)})
-		RegisterKernel(kind, func(n *Node) (Op, error) { return newSumReduce(n, kind) })
 	}
-}
-
-// sumReduceOp runs one op of the family: sum is the ReduceSum over the
-// node's axes, max (LogSumExp only) the ReduceMax over the same axes.
-type sumReduceOp struct {
-	f        sumReduction
-	sum, max *reduceOp
-	t        *tensor.Tensor // pre(x), the summed values
-	m        *tensor.Tensor // the maxima (LogSumExp)
-}
-
-func newSumReduce(n *Node, kind string) (Op, error) {
-	a, err := parseReduce(n, kind)
-	if err != nil {
-		return nil, err
-	}
-	sa, ma := a, a
-	sa.kind, ma.kind = "ReduceSum", "ReduceMax"
-	op := &sumReduceOp{f: sumReductions[kind], sum: &reduceOp{reduceAttrs: sa}}
-	if op.f.shift {
-		op.max = &reduceOp{reduceAttrs: ma}
-	}
-	return op, nil
-}
-
-func (op *sumReduceOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	out, err := op.sum.Infer(in, consts)
-	if err != nil || op.max == nil {
-		return out, err
-	}
-	_, err = op.max.Infer(in, consts)
-	return out, err
-}
-
-// buffer returns t resized to shape.
-func buffer(t *tensor.Tensor, shape []int) *tensor.Tensor {
-	n := shapeProd(shape)
-	if t == nil || cap(t.Data) < n {
-		return &tensor.Tensor{Shape: cloneShape(shape), Data: make([]float32, n)}
-	}
-	t.Shape, t.Data = cloneShape(shape), t.Data[:n]
-	return t
-}
-
-func (op *sumReduceOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
-	x := in[0]
-	if err := op.sum.prepare(x.Shape); err != nil {
-		return err
-	}
-	y := out[0].Data
-	if len(y) != shapeProd(op.sum.out) {
-		return shapeErr("output has shape %s, reducing %s gives %s", out[0].Shape, x.Shape, op.sum.out)
-	}
-	op.t = buffer(op.t, x.Shape)
-	t := op.t.Data
-	p := op.sum.plan
-	s := p.inner(0)
-	if op.f.shift {
-		op.m = buffer(op.m, out[0].Shape)
-		if err := op.max.Forward(ctx, in, []*tensor.Tensor{op.m}); err != nil {
-			return err
-		}
-		m := op.m.Data
-		for k, v := range m {
-			if math.IsInf(float64(v), 0) {
-				m[k] = 0 // all −∞ (or an +∞): no shift keeps the IEEE result
-			}
-		}
-		p.run(ctx.Threads, func(o, n int, off []int) {
-			for j, v := range x.Data[o : o+n] {
-				t[o+j] = float32(op.f.pre(float64(v) - float64(m[off[0]+j*s])))
-			}
-		})
-	} else {
-		elemChunks(ctx.Threads, len(t), func(lo, hi int) {
-			for i, v := range x.Data[lo:hi] {
-				t[lo+i] = float32(op.f.pre(float64(v)))
-			}
-		})
-	}
-	if err := op.sum.Forward(ctx, []*tensor.Tensor{op.t}, out); err != nil {
-		return err
-	}
-	for k, v := range y {
-		m := 0.0
-		if op.f.shift {
-			m = float64(op.m.Data[k])
-		}
-		y[k] = float32(op.f.post(float64(v), m))
-	}
-	return nil
-}
-
-func (op *sumReduceOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
-	if gin[0] == nil || gout[0] == nil {
-		return nil
-	}
-	if err := op.sum.prepare(in[0].Shape); err != nil {
-		return err
-	}
-	x, y, g, gx := in[0].Data, out[0].Data, gout[0].Data, gin[0].Data
-	if len(gx) != len(x) || len(g) != len(y) {
-		return fmt.Errorf("gradient sizes %d and %d do not match input %d and output %d", len(gx), len(g), len(x), len(y))
-	}
-	p := op.sum.plan
-	s := p.inner(0)
-	p.run(ctx.Threads, func(o, n int, off []int) {
-		for j, v := range x[o : o+n] {
-			k := off[0] + j*s
-			gx[o+j] += g[k] * float32(op.f.grad(float64(v), float64(y[k])))
-		}
-	})
-	return nil
 }

@@ -6,36 +6,33 @@ package graph
 // repeated over heads) and in shape arithmetic.
 
 import (
-	"fmt"
-
 	"github.com/shearsml/shears/tensor"
 )
 
 func init() {
-	RegisterOp(OpSpec{Type: "Tile", Infer: inferTile})
-	RegisterKernel("Tile", func(*Node) (Op, error) { return &tileOp{}, nil })
+	RegisterOp(OpSpec{Type: "Tile", Infer: InferTile})
 }
 
 // tileRepeats checks repeats against the input's rank.
 func tileRepeats(x []int, consts []*tensor.Tensor) ([]int, error) {
-	reps, err := constIntsInput(consts, 1, "repeats")
+	reps, err := ConstIntsInput(consts, 1, "repeats")
 	if err != nil {
 		return nil, err
 	}
 	if len(reps) != len(x) {
-		return nil, shapeErr("repeats has %d values for an input of rank %d (%v)", len(reps), len(x), x)
+		return nil, ShapeErr("repeats has %d values for an input of rank %d (%v)", len(reps), len(x), x)
 	}
 	for i, r := range reps {
 		if r < 0 {
-			return nil, shapeErr("repeats[%d] is %d: want at least 0", i, r)
+			return nil, ShapeErr("repeats[%d] is %d: want at least 0", i, r)
 		}
 	}
 	return reps, nil
 }
 
-// inferTile: the output's axis i is the input's times repeats[i].
-func inferTile(_ *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	if err := wantInputs(in, 2, 2); err != nil {
+// InferTile: the output's axis i is the input's times repeats[i].
+func InferTile(_ *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
+	if err := WantInputs(in, 2, 2); err != nil {
 		return nil, err
 	}
 	reps, err := tileRepeats(in[0], consts)
@@ -47,61 +44,4 @@ func inferTile(_ *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 		out[i] = d * reps[i]
 	}
 	return [][]int{out}, nil
-}
-
-// tileOp views the output as the input broadcast: Tile of x (d0, d1, …)
-// by (r0, r1, …) is x reshaped to (1, d0, 1, d1, …) broadcast to
-// (r0, d0, r1, d1, …), so it runs on Expand's stride plan, copied forward
-// (gather) and summed over the copies backward (reduceRun).
-type tileOp struct {
-	x, y    []int // input and output shapes
-	plan    *stridePlan
-	scratch []float32
-}
-
-func (op *tileOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) {
-	outs, err := inferTile(nil, in, consts)
-	if err != nil {
-		return nil, err
-	}
-	op.x, op.y = cloneShape(in[0]), cloneShape(outs[0])
-	cs := contiguousStrides(op.x)
-	dims, st := make([]int, 0, 2*len(op.x)), make([]int, 0, 2*len(op.x))
-	for i, d := range op.x {
-		dims = append(dims, op.y[i]/max(d, 1), d)
-		st = append(st, 0, cs[i])
-	}
-	op.plan = newStridePlan(dims, nil, st)
-	return outs, nil
-}
-
-func (op *tileOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
-	x, y := in[0].Data, out[0].Data
-	if len(x) != shapeProd(op.x) || len(y) != shapeProd(op.y) {
-		return shapeErr("input %s or output %s does not match the inferred shapes", in[0].Shape, out[0].Shape)
-	}
-	if len(y) == 0 {
-		return nil
-	}
-	op.plan.gather(ctx.Threads, x, y)
-	return nil
-}
-
-// Backward: every input element's gradient is the sum over its copies.
-func (op *tileOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error {
-	if gin[0] == nil || gout[0] == nil {
-		return nil
-	}
-	gx, g := gin[0].Data, gout[0].Data
-	if len(gx) != shapeProd(op.x) || len(g) != shapeProd(op.y) {
-		return fmt.Errorf("gradient sizes %d and %d do not match the shapes %v and %v", len(gx), len(g), op.x, op.y)
-	}
-	if len(g) == 0 {
-		return nil
-	}
-	sd := op.plan.inner(0)
-	op.plan.reduceRun(ctx.Threads, 0, gx, &op.scratch, func(d []float32, o, n int, off []int) {
-		accumRow(d[off[0]:], sd, g[o:o+n], nil, 0, 1)
-	})
-	return nil
 }

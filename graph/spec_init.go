@@ -11,8 +11,8 @@ import (
 // initialisation rules for Init (docs/ZOO.md: PyTorch's defaults, with conv
 // weights Kaiming-normal).
 
-// numElems is the element count of a shape (0 for an invalid one).
-func numElems(s []int) int {
+// NumElems is the element count of a shape (0 for an invalid one).
+func NumElems(s []int) int {
 	e, _ := tensor.NumElems(s)
 	return e
 }
@@ -52,7 +52,7 @@ func convInit(n *Node, in []Operand, r *rand.Rand) {
 		return
 	}
 	group, _ := n.Attrs.Int("group", 1)
-	k := shapeProd(w.Value.Shape[2:])
+	k := ShapeProd(w.Value.Shape[2:])
 	std := math.Sqrt(2 / float64(max(w.Value.Shape[0]*k/max(group, 1), 1)))
 	for i := range w.Value.Data {
 		w.Value.Data[i] = float32(r.NormFloat64() * std)

@@ -4,8 +4,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"github.com/shearsml/shears/tensor"
 )
 
 // trainGraph has one node per case of the trainability rules: x is a graph
@@ -43,24 +41,6 @@ func trainGraph() *Graph {
 	g.Outputs = []ValueInfo{{Name: "y", Shape: []int{-1, 6}}}
 	LabelAxes(g)
 	return g
-}
-
-func TestTrainability(t *testing.T) {
-	g := trainGraph()
-	want := map[string]bool{
-		"conv.w": true, "slope": true, "gamma": true, "gamma.4d": true,
-		"half": false, "norm": false, "plane": false,
-		"bn.s": true, "bn.b": true, "bn.m": false, "bn.v": false,
-		"fc.w": true, "fc.c": true,
-	}
-	for name, tr := range want {
-		if p := g.Param(name); p.Trainable != tr {
-			t.Errorf("%s: trainable %v, want %v", name, p.Trainable, tr)
-		}
-	}
-	if _, err := Compile(g); err != nil {
-		t.Fatalf("the test graph does not compile: %v", err)
-	}
 }
 
 func TestSetTrainable(t *testing.T) {
@@ -144,50 +124,4 @@ func TestStatsMACs(t *testing.T) {
 	if got := nodeMACs(ct, map[string][]int{"a": {1, 2, 4, 4}, "w": {2, 3, 2, 2}, "c": {1, 3, 8, 8}}); got != 32*12 {
 		t.Errorf("ConvTranspose: %d MACs, want %d", got, 32*12)
 	}
-}
-
-// A custom op registered with RegisterOp is compiled, labelled and counted
-// like a built-in one.
-func TestRegisterCustomOp(t *testing.T) {
-	const op = "TestChannelScale"
-	RegisterOp(OpSpec{
-		Type:  op,
-		Infer: func(_ *Node, in [][]int, _ []*tensor.Tensor) ([][]int, error) { return [][]int{in[0]}, nil },
-		Params: func(*Node, []Operand) []ParamUse {
-			return []ParamUse{{Input: 1, Kind: ParamScale, Axes: []AxisRole{AxisOut}, Trainable: true}}
-		},
-		MACs: func(_ *Node, _, out [][]int) int { return numElems(out[0]) },
-	})
-	RegisterKernel(op, func(*Node) (Op, error) { return scaleOp{}, nil })
-	defer Unregister(op)
-	g := &Graph{Name: "custom", Inputs: []ValueInfo{{Name: "x", Shape: []int{-1, 3}}}, Outputs: []ValueInfo{{Name: "y"}}}
-	g.AddParam("s", tensor.New(3), false)
-	g.Nodes = []*Node{{Name: "n", Op: op, Inputs: []string{"x", "s"}, Outputs: []string{"y"}}}
-	LabelAxes(g)
-	if p := g.Param("s"); !p.Trainable || p.Axes[0] != AxisOut {
-		t.Errorf("custom op's param: trainable %v axes %v", p.Trainable, p.Axes)
-	}
-	if _, total, err := Stats(g); err != nil || total.MACs != 3 {
-		t.Errorf("Stats: %d MACs, %v; want 3", total.MACs, err)
-	}
-	if !Supported(op) {
-		t.Error("a registered op is not supported")
-	}
-}
-
-// scaleOp is y = x·s for an N×C x and a C s (forward only).
-type scaleOp struct{}
-
-func (scaleOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) { return [][]int{in[0]}, nil }
-
-func (scaleOp) Forward(_ *Ctx, in, out []*tensor.Tensor) error {
-	c := in[1].Len()
-	for i, v := range in[0].Data {
-		out[0].Data[i] = v * in[1].Data[i%c]
-	}
-	return nil
-}
-
-func (scaleOp) Backward(*Ctx, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor) error {
-	return nil
 }

@@ -1,33 +1,35 @@
 package graph
 
-import "fmt"
+import (
+	"fmt"
+)
 
-// window is the 2-D geometry shared by Conv and the pooling ops: kernel,
+// Window is the 2-D geometry shared by Conv and the pooling ops: kernel,
 // strides, dilations and begin/end pads, resolved against an input size.
 // 1-D ops are run as 2-D with a height of 1.
-type window struct {
-	kh, kw     int
-	sh, sw     int
-	dh, dw     int
-	pt, pl     int // top, left (begin) pads
-	pb, pr     int // bottom, right (end) pads
+type Window struct {
+	Kh, Kw     int
+	Sh, Sw     int
+	Dh, Dw     int
+	Pt, Pl     int // top, left (begin) pads
+	Pb, Pr     int // bottom, right (end) pads
 	ceil       bool
 	autoPad    string
-	spatialDim int  // 1 or 2: the op's number of spatial dims
+	SpatialDim int  // 1 or 2: the op's number of spatial dims
 	ndGiven    bool // an attribute fixed spatialDim (else Conv takes it from W)
 }
 
 // parseWindow reads kernel_shape (when kernelFromAttr), strides,
 // dilations, pads, auto_pad and ceil_mode.
-func parseWindow(n *Node, kernelFromAttr bool) (window, error) {
-	r := attrReader{a: n.Attrs}
-	w := window{autoPad: r.str("auto_pad", "NOTSET"), ceil: r.int("ceil_mode", 0) != 0}
+func parseWindow(n *Node, kernelFromAttr bool) (Window, error) {
+	r := AttrReader{A: n.Attrs}
+	w := Window{autoPad: r.str("auto_pad", "NOTSET"), ceil: r.Int("ceil_mode", 0) != 0}
 	ks := r.ints("kernel_shape", nil)
 	strides := r.ints("strides", nil)
 	dil := r.ints("dilations", nil)
 	pads := r.ints("pads", nil)
-	if r.err != nil {
-		return w, r.err
+	if r.Err != nil {
+		return w, r.Err
 	}
 	if kernelFromAttr && ks == nil {
 		return w, fmt.Errorf("kernel_shape is required")
@@ -48,7 +50,7 @@ func parseWindow(n *Node, kernelFromAttr bool) (window, error) {
 	if nd > 2 {
 		return w, fmt.Errorf("only 1-D and 2-D windows are supported, have %d spatial dims", nd)
 	}
-	w.spatialDim = nd
+	w.SpatialDim = nd
 	for _, a := range []struct {
 		name string
 		v    []int
@@ -74,31 +76,31 @@ func parseWindow(n *Node, kernelFromAttr bool) (window, error) {
 		}
 	}
 	if nd == 1 {
-		w.kh, w.sh, w.dh = 1, 1, 1
-		set(&w.kw, ks, 0, 0)
-		set(&w.sw, strides, 0, 1)
-		set(&w.dw, dil, 0, 1)
-		set(&w.pl, pads, 0, 0)
-		set(&w.pr, pads, 1, 0)
+		w.Kh, w.Sh, w.Dh = 1, 1, 1
+		set(&w.Kw, ks, 0, 0)
+		set(&w.Sw, strides, 0, 1)
+		set(&w.Dw, dil, 0, 1)
+		set(&w.Pl, pads, 0, 0)
+		set(&w.Pr, pads, 1, 0)
 	} else {
-		set(&w.kh, ks, 0, 0)
-		set(&w.kw, ks, 1, 0)
-		set(&w.sh, strides, 0, 1)
-		set(&w.sw, strides, 1, 1)
-		set(&w.dh, dil, 0, 1)
-		set(&w.dw, dil, 1, 1)
-		set(&w.pt, pads, 0, 0)
-		set(&w.pl, pads, 1, 0)
-		set(&w.pb, pads, 2, 0)
-		set(&w.pr, pads, 3, 0)
+		set(&w.Kh, ks, 0, 0)
+		set(&w.Kw, ks, 1, 0)
+		set(&w.Sh, strides, 0, 1)
+		set(&w.Sw, strides, 1, 1)
+		set(&w.Dh, dil, 0, 1)
+		set(&w.Dw, dil, 1, 1)
+		set(&w.Pt, pads, 0, 0)
+		set(&w.Pl, pads, 1, 0)
+		set(&w.Pb, pads, 2, 0)
+		set(&w.Pr, pads, 3, 0)
 	}
 	if err != nil {
 		return w, err
 	}
-	if w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1 {
+	if w.Sh < 1 || w.Sw < 1 || w.Dh < 1 || w.Dw < 1 {
 		return w, fmt.Errorf("strides and dilations must be ≥ 1")
 	}
-	if w.pt < 0 || w.pl < 0 || w.pb < 0 || w.pr < 0 {
+	if w.Pt < 0 || w.Pl < 0 || w.Pb < 0 || w.Pr < 0 {
 		return w, fmt.Errorf("pads must be ≥ 0")
 	}
 	switch w.autoPad {
@@ -111,13 +113,13 @@ func parseWindow(n *Node, kernelFromAttr bool) (window, error) {
 
 // resolve fixes pads for auto_pad and returns the output size for an
 // input of h×w.
-func (w *window) resolve(h, wd int) (oh, ow int, err error) {
-	if w.kh < 1 || w.kw < 1 {
-		return 0, 0, fmt.Errorf("kernel must be ≥ 1, have %d×%d", w.kh, w.kw)
+func (w *Window) resolve(h, wd int) (oh, ow int, err error) {
+	if w.Kh < 1 || w.Kw < 1 {
+		return 0, 0, fmt.Errorf("kernel must be ≥ 1, have %d×%d", w.Kh, w.Kw)
 	}
 	switch w.autoPad {
 	case "VALID":
-		w.pt, w.pl, w.pb, w.pr = 0, 0, 0, 0
+		w.Pt, w.Pl, w.Pb, w.Pr = 0, 0, 0, 0
 	case "SAME_UPPER", "SAME_LOWER":
 		same := func(in, k, s, d int) (int, int) {
 			out := (in + s - 1) / s
@@ -128,8 +130,8 @@ func (w *window) resolve(h, wd int) (oh, ow int, err error) {
 			}
 			return big, small
 		}
-		w.pt, w.pb = same(h, w.kh, w.sh, w.dh)
-		w.pl, w.pr = same(wd, w.kw, w.sw, w.dw)
+		w.Pt, w.Pb = same(h, w.Kh, w.Sh, w.Dh)
+		w.Pl, w.Pr = same(wd, w.Kw, w.Sw, w.Dw)
 	}
 	size := func(in, k, s, d, p0, p1 int) int {
 		span := in + p0 + p1 - ((k-1)*d + 1)
@@ -146,28 +148,28 @@ func (w *window) resolve(h, wd int) (oh, ow int, err error) {
 		}
 		return out
 	}
-	oh = size(h, w.kh, w.sh, w.dh, w.pt, w.pb)
-	ow = size(wd, w.kw, w.sw, w.dw, w.pl, w.pr)
+	oh = size(h, w.Kh, w.Sh, w.Dh, w.Pt, w.Pb)
+	ow = size(wd, w.Kw, w.Sw, w.Dw, w.Pl, w.Pr)
 	if oh <= 0 || ow <= 0 {
-		return 0, 0, fmt.Errorf("window %d×%d (dilation %d×%d, pads %d,%d,%d,%d) does not fit input %d×%d", w.kh, w.kw, w.dh, w.dw, w.pt, w.pl, w.pb, w.pr, h, wd)
+		return 0, 0, fmt.Errorf("window %d×%d (dilation %d×%d, pads %d,%d,%d,%d) does not fit input %d×%d", w.Kh, w.Kw, w.Dh, w.Dw, w.Pt, w.Pl, w.Pb, w.Pr, h, wd)
 	}
 	return oh, ow, nil
 }
 
-// spatial splits an NC… shape into n, c, h, w for 1-D or 2-D ops.
-func (w *window) spatial(shape []int) (n, c, h, wd int, err error) {
-	if len(shape) != 2+w.spatialDim {
-		return 0, 0, 0, 0, shapeErr("input must have %d dims (N×C×spatial), have %v", 2+w.spatialDim, shape)
+// Spatial splits an NC… shape into n, c, h, w for 1-D or 2-D ops.
+func (w *Window) Spatial(shape []int) (n, c, h, wd int, err error) {
+	if len(shape) != 2+w.SpatialDim {
+		return 0, 0, 0, 0, ShapeErr("input must have %d dims (N×C×spatial), have %v", 2+w.SpatialDim, shape)
 	}
-	if w.spatialDim == 1 {
+	if w.SpatialDim == 1 {
 		return shape[0], shape[1], 1, shape[2], nil
 	}
 	return shape[0], shape[1], shape[2], shape[3], nil
 }
 
-// outShape builds the output shape with the op's spatial rank.
-func (w *window) outShape(n, c, oh, ow int) []int {
-	if w.spatialDim == 1 {
+// OutShape builds the output shape with the op's spatial rank.
+func (w *Window) OutShape(n, c, oh, ow int) []int {
+	if w.SpatialDim == 1 {
 		return []int{n, c, ow}
 	}
 	return []int{n, c, oh, ow}

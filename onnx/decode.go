@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
@@ -429,7 +430,7 @@ func (d *decoder) nodes(nps []*onnxpb.NodeProto) ([]*graph.Node, error) {
 		switch {
 		case dom != "" && dom != "ai.onnx":
 			key = dom + "." + op
-		case op != "Constant" && !graph.Supported(op) && !importRenamed[op]:
+		case op != "Constant" && !cpu.Supported(op) && !importRenamed[op]:
 			key = op
 		}
 		if key != "" {
@@ -771,7 +772,7 @@ func (d *decoder) checkOp(n *graph.Node) (err error) {
 			err = d.nodeErr(n, "panic building the op (a bug in package graph): %v", r)
 		}
 	}()
-	if _, err := graph.NewOp(n); err != nil {
+	if _, err := cpu.NewOp(n); err != nil {
 		return d.errf("%v", err)
 	}
 	return nil

@@ -29,7 +29,7 @@
 //     float32; integer inputs such as a Reshape's shape or Gather's
 //     indices must be initializers or computed from shapes), and only
 //     dimension 0 may be symbolic. That dimension is the batch:
-//     graph.Program replaces every −1 input dimension by the batch size,
+//     cpu.Program replaces every −1 input dimension by the batch size,
 //     so a symbolic height or sequence length would silently take the
 //     batch's value. Other symbolic dimensions are bound to sizes by
 //     LoadOptions.InputShapes (shears --input-shape x=Nx3x48x320), one size
@@ -55,7 +55,7 @@
 //     ones (opset 21's form, which the IR holds); an LSTM or GRU with
 //     layout=1 becomes layout 0 between Transposes; a Range over
 //     constants folds;
-//   - every node's op is built once (graph.NewOp), so that attributes an
+//   - every node's op is built once (cpu.NewOp), so that attributes an
 //     op refuses (a 3-D convolution, a Cast to STRING) fail the import,
 //     naming the node;
 //   - an integer Div (its element type inferred from initializers,
@@ -88,7 +88,7 @@
 //     graph.LabelAxes labels params.
 //
 // A model using op types that the graph package does not implement (see
-// graph.SupportedOps), or ops of another domain, is refused with one error
+// cpu.SupportedOps), or ops of another domain, is refused with one error
 // listing them all, e.g.
 //
 //	onnx: model.onnx: 3 unsupported nodes: LSTM (lstm_1), GRU (gru_0, gru_3)
@@ -152,7 +152,7 @@
 // constant inputs; an opset-18 axes input of ReduceMean and the like is
 // written as the attribute.
 //
-// Output shapes come from shape inference (graph.Compile, InferShapes at
+// Output shapes come from shape inference (cpu.Compile, InferShapes at
 // batch 1 and 2): a dimension that follows the batch is written as
 // dim_param "N", as are the −1 dimensions of inputs. Save replaces a file
 // atomically.

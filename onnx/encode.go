@@ -125,7 +125,7 @@ func Save(path string, g *graph.Graph) (err error) {
 }
 
 // Encode converts g to the bytes of an ONNX model. The graph must compile
-// (graph.Compile): shape inference fills in the output shapes. g is not
+// (cpu.Compile): shape inference fills in the output shapes. g is not
 // modified.
 func Encode(g *graph.Graph) ([]byte, error) {
 	b, err := encode(g)

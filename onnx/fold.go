@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -221,7 +222,7 @@ func (d *decoder) rewriteShapeInput(n *graph.Node, st [2]*foldState) bool {
 	// The new shape must give the same output shapes at both batches.
 	for k, xs := range [][]int{x0, x1} {
 		want := [][]int{y0, y1}[k]
-		op, err := graph.NewOp(n)
+		op, err := cpu.NewOp(n)
 		if err != nil || want == nil {
 			return false
 		}
@@ -371,7 +372,7 @@ var broadcastReader = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Di
 // fillBroadcasts reports whether r, reading a tensor of the given shape
 // in place of y, gives the output shapes it gives at both batches.
 func fillBroadcasts(r *graph.Node, y string, shape []int, st [2]*foldState) bool {
-	op, err := graph.NewOp(r)
+	op, err := cpu.NewOp(r)
 	if err != nil || len(r.Outputs) != 1 {
 		return false
 	}
@@ -422,7 +423,7 @@ func (d *decoder) concatAsPad(r *graph.Node, y string, shape []int, follows []bo
 	padsT := &tensor.Tensor{Shape: []int{len(pads)}, Data: pads}
 	valT := &tensor.Tensor{Shape: []int{}, Data: []float32{value}}
 	pn := &graph.Node{Name: r.Name, Op: "Pad", Inputs: []string{x, "pads", "value"}, Outputs: r.Outputs, Attrs: graph.Attrs{"mode": "constant"}}
-	op, err := graph.NewOp(pn)
+	op, err := cpu.NewOp(pn)
 	if err != nil {
 		return nil
 	}
@@ -522,7 +523,7 @@ func propagate(g *graph.Graph, batch int) *foldState {
 		}
 		s.shapes[in.Name] = shape
 	}
-	ctx := &graph.Ctx{Threads: 1, Rand: rand.New(rand.NewPCG(1, 2))}
+	ctx := &cpu.Ctx{Threads: 1, Rand: rand.New(rand.NewPCG(1, 2))}
 	for _, n := range g.Nodes {
 		s.node(ctx, n)
 	}
@@ -532,7 +533,7 @@ func propagate(g *graph.Graph, batch int) *foldState {
 // node infers one node's output shapes and, when all its inputs are known
 // values (for Shape: when its input's shape is known), computes them.
 // Errors and panics leave the outputs unknown.
-func (s *foldState) node(ctx *graph.Ctx, n *graph.Node) {
+func (s *foldState) node(ctx *cpu.Ctx, n *graph.Node) {
 	defer func() {
 		if r := recover(); r != nil {
 			for _, o := range n.Outputs {
@@ -560,7 +561,7 @@ func (s *foldState) node(ctx *graph.Ctx, n *graph.Node) {
 			allKnown = false
 		}
 	}
-	op, err := graph.NewOp(n)
+	op, err := cpu.NewOp(n)
 	if err != nil {
 		return
 	}
@@ -609,7 +610,7 @@ func (s *foldState) node(ctx *graph.Ctx, n *graph.Node) {
 }
 
 // safeInfer runs an op's shape inference, turning a panic into an error.
-func safeInfer(op graph.Op, in [][]int, consts []*tensor.Tensor) (outs [][]int, err error) {
+func safeInfer(op cpu.Op, in [][]int, consts []*tensor.Tensor) (outs [][]int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in shape inference: %v", r)

@@ -100,7 +100,7 @@ func FuzzModelEdits(f *testing.F) {
 		}
 		m := proto.Clone(seeds[int(b[0])%len(seeds)]).(*onnxpb.ModelProto)
 		gp := m.Graph
-		ops := graph.SupportedOps()
+		ops := cpu.SupportedOps()
 		for b = b[1:]; len(b) >= 4; b = b[4:] {
 			kind, i, j, v := b[0]%8, int(b[1]), int(b[2]), b[3]
 			val := values[int(v)%len(values)]
@@ -210,7 +210,7 @@ func FuzzModelEdits(f *testing.F) {
 	})
 }
 
-// compiles reports whether graph.Compile accepts a copy of g. A panic in
+// compiles reports whether cpu.Compile accepts a copy of g. A panic in
 // Compile is a bug of package graph, not of this one: it fails the fuzz
 // run only with SHEARS_FUZZ_STRICT set, so that fuzzing this package can go
 // on past it.
@@ -218,7 +218,7 @@ func compiles(t *testing.T, g *graph.Graph) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			if os.Getenv("SHEARS_FUZZ_STRICT") != "" {
-				t.Fatalf("graph.Compile panics: %v\n%s", r, debug.Stack())
+				t.Fatalf("cpu.Compile panics: %v\n%s", r, debug.Stack())
 			}
 			ok = false
 		}

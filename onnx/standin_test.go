@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -95,11 +96,11 @@ func (s *standInOp) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, error) 
 	return s.infer(s.n, in, consts)
 }
 
-func (s *standInOp) Forward(*graph.Ctx, []*tensor.Tensor, []*tensor.Tensor) error {
+func (s *standInOp) Forward(*cpu.Ctx, []*tensor.Tensor, []*tensor.Tensor) error {
 	return errors.New("test stand-in op: no Forward")
 }
 
-func (s *standInOp) Backward(*graph.Ctx, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor) error {
+func (s *standInOp) Backward(*cpu.Ctx, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor) error {
 	return errors.New("test stand-in op: no Backward")
 }
 
@@ -107,9 +108,9 @@ func (s *standInOp) Backward(*graph.Ctx, []*tensor.Tensor, []*tensor.Tensor, []*
 var standIns = map[string]bool{}
 
 func standIn(op string, infer func(*graph.Node, [][]int, []*tensor.Tensor) ([][]int, error)) {
-	if graph.Supported(op) {
+	if cpu.Supported(op) {
 		return
 	}
 	standIns[op] = true
-	graph.Register(op, func(n *graph.Node) (graph.Op, error) { return &standInOp{n: n, infer: infer}, nil })
+	cpu.Register(op, func(n *graph.Node) (cpu.Op, error) { return &standInOp{n: n, infer: infer}, nil })
 }

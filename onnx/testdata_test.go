@@ -113,7 +113,7 @@ func TestLibonnxTestdata(t *testing.T) {
 	sort.Strings(rs)
 	t.Logf("%d models: %d imported (%d exported again, %d did not compile), %d with unsupported ops, %d refused: %s",
 		len(files), imported, len(exported), encodeFailed, unsupported, refused, strings.Join(rs, "; "))
-	t.Logf("supported ops: %v; test stand-ins: %v", graph.SupportedOps(), standIns)
+	t.Logf("supported ops: %v; test stand-ins: %v", cpu.SupportedOps(), standIns)
 	if len(exported) > 0 {
 		checkWithPython(t, exported)
 	}
@@ -256,7 +256,7 @@ func TestConformance(t *testing.T) {
 	var none, refused []string
 	for _, op := range names {
 		if perOp[op].supported == 0 {
-			if graph.Supported(op) && !standIns[op] {
+			if cpu.Supported(op) && !standIns[op] {
 				refused = append(refused, op)
 			} else {
 				none = append(none, op)

@@ -175,7 +175,7 @@
 //     widths (a depthwise conv's group, Split sizes, Slice bounds, an
 //     explicit Reshape width, Resize sizes, Expand and ConstantOfShape
 //     shapes, channel pads; see "Shapes computed from widths") and check
-//     the result with graph.Compile; the graph changes only if it
+//     the result with cpu.Compile; the graph changes only if it
 //     compiles. The slimmed graph computes what
 //     the masked one computes (the tests check every zoo model at random
 //     30% per group) and saves and reloads with package onnx.
@@ -202,7 +202,7 @@
 // pads), and Prune writes the kept count there.
 //
 // This, rather than keeping the subgraphs symbolic, is the design, for
-// three reasons. The IR's shape inference (graph.Compile,
+// three reasons. The IR's shape inference (cpu.Compile,
 // Program.InferShapes) takes shape inputs from params only, which lets a
 // program plan every buffer before it runs, at training and inference
 // alike; a Shape → Slice → Concat chain kept as nodes would need every

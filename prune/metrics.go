@@ -36,7 +36,7 @@ type Metrics struct {
 	AccuracyReinit    *float64 `json:"accuracy_reinit,omitempty"` // lottery ticket's random re-initialisation control
 	// Median forward time in milliseconds, per model ("dense", "masked",
 	// "slim") and batch size ("1", "64"), on the path `shears run` deploys
-	// (graph.CompileInference, the same threads and random inputs), the
+	// (cpu.CompileInference, the same threads and random inputs), the
 	// models timed taking turns (Latencies).
 	LatencyMS map[string]map[string]float64 `json:"latency_ms,omitempty"`
 	Layers    []LayerMetrics                `json:"layers"`
@@ -165,7 +165,7 @@ var deployedInputSeed = [2]uint64{1, 0x1a9}
 var timedTurn func(model int, p *cpu.Program, inputs []*tensor.Tensor)
 
 // Latencies times several models at one batch size on the path `shears
-// run` deploys them on: compiled with graph.CompileInference (BatchNorm
+// run` deploys them on: compiled with cpu.CompileInference (BatchNorm
 // folded, residual Adds and activations fused, the blocked NCHW16c layout
 // where the machine has its kernels), run with parallel.Threads() workers,
 // on the standard-normal inputs `shears run --random-input` makes. It

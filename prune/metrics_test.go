@@ -174,7 +174,7 @@ type blockOp struct {
 }
 
 func (blockOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) { return [][]int{in[0]}, nil }
-func (o blockOp) Forward(_ *graph.Ctx, in, out []*tensor.Tensor) error {
+func (o blockOp) Forward(_ *cpu.Ctx, in, out []*tensor.Tensor) error {
 	select {
 	case o.started <- struct{}{}:
 	default:
@@ -183,7 +183,7 @@ func (o blockOp) Forward(_ *graph.Ctx, in, out []*tensor.Tensor) error {
 	copy(out[0].Data, in[0].Data)
 	return nil
 }
-func (blockOp) Backward(_ *graph.Ctx, in, out, gout, gin []*tensor.Tensor) error { return nil }
+func (blockOp) Backward(_ *cpu.Ctx, in, out, gout, gin []*tensor.Tensor) error { return nil }
 
 // blockStarted and blockRelease are the channels of the blockOps compiled
 // from here on (each test run makes its own).
@@ -202,7 +202,7 @@ func TestLatenciesCancel(t *testing.T) {
 	defer close(release) // lets the abandoned pass end
 	blockStarted, blockRelease = started, release
 	registerBlockOp.Do(func() {
-		graph.Register("ShearsTestBlock", func(*graph.Node) (graph.Op, error) { return blockOp{blockStarted, blockRelease}, nil })
+		cpu.Register("ShearsTestBlock", func(*graph.Node) (cpu.Op, error) { return blockOp{blockStarted, blockRelease}, nil })
 	})
 	b := newGB("blocking", 4)
 	g := b.done(b.op("block", "ShearsTestBlock", nil, "x"))

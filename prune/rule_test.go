@@ -17,7 +17,7 @@ type gainOp struct{}
 
 func (gainOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) { return [][]int{in[0]}, nil }
 
-func (gainOp) Forward(_ *graph.Ctx, in, out []*tensor.Tensor) error {
+func (gainOp) Forward(_ *cpu.Ctx, in, out []*tensor.Tensor) error {
 	c, plane := in[0].Shape[1], 1
 	for _, d := range in[0].Shape[2:] {
 		plane *= d
@@ -28,7 +28,7 @@ func (gainOp) Forward(_ *graph.Ctx, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func (gainOp) Backward(*graph.Ctx, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor) error {
+func (gainOp) Backward(*cpu.Ctx, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor, []*tensor.Tensor) error {
 	return fmt.Errorf("gainOp: no backward")
 }
 
@@ -55,7 +55,7 @@ func gainGraph() *graph.Graph {
 // opaque and conv1's channels are fixed; with one they pass through it,
 // its gain pruned with them.
 func TestRegisterRule(t *testing.T) {
-	graph.Register("TestGain", func(*graph.Node) (graph.Op, error) { return gainOp{}, nil })
+	cpu.Register("TestGain", func(*graph.Node) (cpu.Op, error) { return gainOp{}, nil })
 	d, err := prune.Analyze(gainGraph())
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestRegisterRule(t *testing.T) {
 // A rule that names a feature axis its node does not have is reported as
 // a bug in the rule, not a panic.
 func TestRuleWithBadFeatures(t *testing.T) {
-	graph.Register("TestGainBad", func(*graph.Node) (graph.Op, error) { return gainOp{}, nil })
+	cpu.Register("TestGainBad", func(*graph.Node) (cpu.Op, error) { return gainOp{}, nil })
 	prune.RegisterRule("TestGainBad", prune.Rule{
 		Apply: (*prune.Analysis).Pass,
 		Features: func(a *prune.Analysis, n *graph.Node) []prune.ParamAxis {

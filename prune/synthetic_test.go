@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
 )
@@ -326,7 +327,7 @@ func TestReported(t *testing.T) {
 // An op without a channel rule is reported, not skipped; so is Shape,
 // whose output is the channel count.
 func TestUnknownOp(t *testing.T) {
-	graph.Register("TestIdentity", func(*graph.Node) (graph.Op, error) { return testIdentity{}, nil })
+	cpu.Register("TestIdentity", func(*graph.Node) (cpu.Op, error) { return testIdentity{}, nil })
 	b := newGB("unknown", 3, 6, 6)
 	x := b.cbr("c0", "x", 3, 8, 3)
 	b.op("sz", "Shape", nil, x)
@@ -426,11 +427,11 @@ type testIdentity struct{}
 func (testIdentity) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
 	return [][]int{in[0]}, nil
 }
-func (testIdentity) Forward(_ *graph.Ctx, in, out []*tensor.Tensor) error {
+func (testIdentity) Forward(_ *cpu.Ctx, in, out []*tensor.Tensor) error {
 	copy(out[0].Data, in[0].Data)
 	return nil
 }
-func (testIdentity) Backward(_ *graph.Ctx, in, out, gout, gin []*tensor.Tensor) error { return nil }
+func (testIdentity) Backward(_ *cpu.Ctx, in, out, gout, gin []*tensor.Tensor) error { return nil }
 
 // A ConvNeXt block: depthwise conv, channels moved last, LayerNorm (the
 // op, or PyTorch's opset-13 decomposition), linear 4× expansion, GELU

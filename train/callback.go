@@ -28,7 +28,7 @@ const (
 	// adding a penalty may add its value to State.Loss.Loss, which is
 	// what progress reports and the epoch's mean loss count. Activation
 	// gradients are gone by now (the trainer shares their buffers,
-	// graph.Program.ShareGradients), and the weights must not change yet.
+	// cpu.Program.ShareGradients), and the weights must not change yet.
 	AfterBackward
 	// AfterStep runs after each optimiser step. Callbacks may change the
 	// weights (pruning masks zero pruned weights again, a schedule prunes

@@ -27,7 +27,7 @@ func TestBackendPrograms(t *testing.T) {
 	}
 	m, _ := zoo.Get("resnet20")
 	x := input(2, 1, 28, 28)
-	ref, err := graph.Compile(m.Build(1))
+	ref, err := cpu.Compile(m.Build(1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@
 // Callers compile with Compile (training and inference) or
 // CompileInference (inference only, fused) and run the returned *Program;
 // Backend is the same behind the backend.Backend interface. The
-// implementation still lives in package graph (graph.Compile,
-// graph.Program); the names here are what callers use, so that it can
+// implementation still lives in package graph (Compile,
+// Program); the names here are what callers use, so that it can
 // move here without changing them.
 package cpu

@@ -20,7 +20,7 @@
 // (224×224, the default eval export in which PyTorch folded BatchNorm).
 // Both runtimes run the same ONNX bytes; ORT applies its default graph
 // optimisations (operator fusion included); shears compiles it with
-// graph.CompileInference (activations and residual Adds fused into the ops
+// cpu.CompileInference (activations and residual Adds fused into the ops
 // before them).
 package main
 

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/internal/onnxpb"
 )
 
@@ -157,7 +157,7 @@ func (fi fileInfo) weightCount() int {
 func missingOps(ops map[string]int) []string {
 	var miss []string
 	for op := range ops {
-		if strings.Contains(op, ".") || (op != "Constant" && op != "Upsample" && !graph.Supported(op)) {
+		if strings.Contains(op, ".") || (op != "Constant" && op != "Upsample" && !cpu.Supported(op)) {
 			miss = append(miss, op)
 		}
 	}

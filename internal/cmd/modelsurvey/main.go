@@ -16,7 +16,7 @@
 //     models.tsv gives shapes for the symbolic input dims, the survey
 //     writes them into the file's inputs and imports again ("import, dims
 //     bound"), so that the table shows what breaks after symbolic dims.
-//   - run: graph.Compile and a forward pass on random normal inputs of the
+//   - run: cpu.Compile and a forward pass on random normal inputs of the
 //     bound shapes (batch 1).
 //   - = ORT: ONNX Runtime on the same bytes and inputs; the worst relative
 //     difference (max abs difference / max abs value) over the outputs that
