@@ -157,4 +157,3 @@ func onnxModelFiles(t *testing.T) []string {
 	}
 	return files
 }
-
