@@ -121,6 +121,7 @@ type AttrReader struct {
 	Err error
 }
 
+// Int reads an int attribute (def when absent); the first error is kept in r.Err.
 func (r *AttrReader) Int(name string, def int) int {
 	v, err := r.A.Int(name, def)
 	if err != nil && r.Err == nil {
@@ -129,6 +130,7 @@ func (r *AttrReader) Int(name string, def int) int {
 	return v
 }
 
+// Float reads a float attribute (def when absent); the first error is kept in r.Err.
 func (r *AttrReader) Float(name string, def float32) float32 {
 	v, err := r.A.Float(name, def)
 	if err != nil && r.Err == nil {

@@ -52,6 +52,8 @@ type SoftmaxAttrs struct {
 	Log  bool
 }
 
+// ParseSoftmax decodes a Softmax node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseSoftmax(n *Node) (SoftmaxAttrs, error) {
 	axis, err := n.Attrs.Int("axis", -1)
 	return SoftmaxAttrs{Axis: axis, Log: n.Op == "LogSoftmax"}, err

@@ -43,6 +43,8 @@ type ConvAttrs struct {
 	Group int
 }
 
+// ParseConv decodes a Conv node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseConv(n *Node) (ConvAttrs, error) {
 	w, err := parseWindow(n, false)
 	if err != nil {

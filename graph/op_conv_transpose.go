@@ -46,6 +46,8 @@ type ConvTransposeAttrs struct {
 	outShape []int // output_shape per spatial dim (nil: from pads)
 }
 
+// ParseConvTranspose decodes a ConvTranspose node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseConvTranspose(n *Node) (ConvTransposeAttrs, error) {
 	w, err := parseWindow(n, false)
 	if err != nil {

@@ -180,6 +180,8 @@ type EinsumPlan struct {
 	Nb, M, N, K       int // batch count, rows, columns, summed length
 }
 
+// Plan resolves the equation for the operand shapes: the output shape and the
+// batch, row, column and contracted axes the kernel iterates over.
 func (e EinsumEq) Plan(shapes [][]int) (*EinsumPlan, error) {
 	if len(shapes) != len(e.in) {
 		return nil, fmt.Errorf("equation %q has %d operands, the node %d inputs", e.eq, len(e.in), len(shapes))

@@ -17,6 +17,7 @@ import (
 	"github.com/shearsml/shears/tensor"
 )
 
+// BinKind says which binary elementwise op a node is (Add ... PRelu).
 type BinKind uint8
 
 const (

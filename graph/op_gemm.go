@@ -23,6 +23,8 @@ func init() {
 		Init: linearInit(gemmWeight, true)})
 }
 
+// ParseGemm decodes a Gemm node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseGemm(n *Node) (GemmAttrs, error) {
 	r := AttrReader{A: n.Attrs}
 	a := GemmAttrs{Alpha: r.Float("alpha", 1), Beta: r.Float("beta", 1),

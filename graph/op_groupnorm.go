@@ -25,6 +25,8 @@ type GroupNormAttrs struct {
 	Eps    float64
 }
 
+// ParseGroupNorm decodes a GroupNorm node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseGroupNorm(n *Node) (GroupNormAttrs, error) {
 	r := AttrReader{A: n.Attrs}
 	a := GroupNormAttrs{Groups: r.Int("num_groups", 0), Eps: float64(r.Float("epsilon", 1e-5))}

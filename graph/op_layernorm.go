@@ -38,6 +38,8 @@ type LayerNormAttrs struct {
 	Eps  float64
 }
 
+// ParseLayerNorm decodes a LayerNorm node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseLayerNorm(n *Node) (LayerNormAttrs, error) {
 	r := AttrReader{A: n.Attrs}
 	axis := r.Int("axis", -1)

@@ -30,6 +30,8 @@ type ReduceAttrs struct {
 	noop      bool
 }
 
+// ParseReduce decodes a Reduce* node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseReduce(n *Node, kind string) (ReduceAttrs, error) {
 	r := AttrReader{A: n.Attrs}
 	a := ReduceAttrs{
@@ -198,6 +200,8 @@ type ShapeAttrs struct {
 	hasEnd     bool
 }
 
+// ParseShapeOp decodes a Shape node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseShapeOp(n *Node) (ShapeAttrs, error) {
 	r := AttrReader{A: n.Attrs}
 	_, hasEnd := n.Attrs["end"]
@@ -205,6 +209,8 @@ func ParseShapeOp(n *Node) (ShapeAttrs, error) {
 	return a, r.Err
 }
 
+// Span returns the [start, end) range of axes a Shape node reports for an
+// input of the given rank.
 func (op ShapeAttrs) Span(rank int) (int, int) {
 	clamp := func(v int) int {
 		if v < 0 {

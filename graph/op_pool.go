@@ -33,6 +33,8 @@ type PoolAttrs struct {
 	CountIncludePad bool
 }
 
+// ParsePool decodes a MaxPool or AveragePool (1-D or 2-D) node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParsePool(n *Node, isMax bool) (PoolAttrs, error) {
 	w, err := parseWindow(n, true)
 	if err != nil {

@@ -24,6 +24,8 @@ type PoolNDAttrs struct {
 	Nd              int
 }
 
+// ParsePoolND decodes a MaxPool or AveragePool (3-D and up, or with Indices) node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParsePoolND(n *Node, isMax bool) (PoolNDAttrs, error) {
 	var no PoolNDAttrs
 	r := AttrReader{A: n.Attrs}

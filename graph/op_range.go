@@ -37,6 +37,8 @@ func rangeLength(start, limit, delta float64) (int, error) {
 	return max(int(n), 0), nil
 }
 
+// InferRange: the output length comes from the start, limit and delta
+// inputs, which must be constants.
 func InferRange(_ *Node, in [][]int, consts []*tensor.Tensor) ([][]int, error) {
 	if err := WantInputs(in, 3, 3); err != nil {
 		return nil, err

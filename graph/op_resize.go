@@ -22,6 +22,8 @@ func init() {
 	RegisterOp(OpSpec{Type: "Resize", Infer: inferWith(ParseResize)})
 }
 
+// ParseResize decodes a Resize node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseResize(n *Node) (ResizeAttrs, error) {
 	var no ResizeAttrs
 	r := AttrReader{A: n.Attrs}

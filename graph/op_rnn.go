@@ -146,6 +146,8 @@ type RnnAttrs struct {
 	Act         [2][]rnnAct
 }
 
+// ParseRNN decodes a LSTM or GRU node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseRNN(n *Node, kind RnnKind) (RnnAttrs, error) {
 	r := AttrReader{A: n.Attrs}
 	a := RnnAttrs{Kind: kind, Hidden: r.Int("hidden_size", 0), Layout: r.Int("layout", 0)}

@@ -212,11 +212,15 @@ func ParseUnsqueeze(n *Node) (ViewShape, error) {
 // TransposeAttrs are Transpose's attributes.
 type TransposeAttrs struct{ perm []int }
 
+// ParseTranspose decodes a Transpose node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseTranspose(n *Node) (TransposeAttrs, error) {
 	perm, err := n.Attrs.Ints("perm", nil)
 	return TransposeAttrs{perm: perm}, err
 }
 
+// PermFor returns the permutation for an input of the given rank (the
+// reversed axes when the node has no perm attribute).
 func (op TransposeAttrs) PermFor(rank int) ([]int, error) {
 	if op.perm == nil {
 		p := make([]int, rank)
@@ -257,6 +261,8 @@ func (op TransposeAttrs) Infer(in [][]int, consts []*tensor.Tensor) ([][]int, er
 // ConcatAttrs are Concat's attributes.
 type ConcatAttrs struct{ Axis int }
 
+// ParseConcat decodes a Concat node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseConcat(n *Node) (ConcatAttrs, error) {
 	if _, ok := n.Attrs["axis"]; !ok {
 		return ConcatAttrs{}, fmt.Errorf("attribute axis is required")
@@ -298,6 +304,8 @@ type SplitAttrs struct {
 	Split     []int // explicit sizes (attribute, or input 1 read at Infer)
 }
 
+// ParseSplit decodes a Split node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseSplit(n *Node) (SplitAttrs, error) {
 	var no SplitAttrs
 	r := AttrReader{A: n.Attrs}
@@ -315,6 +323,8 @@ func ParseSplit(n *Node) (SplitAttrs, error) {
 	return op, nil
 }
 
+// Sizes returns the output sizes along the split axis for an input whose
+// axis has dim elements.
 func (op SplitAttrs) Sizes(dim int) ([]int, error) {
 	if op.Split != nil {
 		if len(op.Split) != op.nOut {
@@ -379,6 +389,8 @@ type SliceAttrs struct {
 	axes, steps       []int
 }
 
+// ParseSlice decodes a Slice node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseSlice(n *Node) (SliceAttrs, error) {
 	op := SliceAttrs{hasAxes: hasInput(n, 3), hasSteps: hasInput(n, 4)}
 	if !hasInput(n, 1) {
@@ -507,6 +519,8 @@ type GatherIndices struct {
 	idxShape []int
 }
 
+// ParseGather decodes a Gather node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParseGather(n *Node) (GatherAttrs, error) {
 	axis, err := n.Attrs.Int("axis", 0)
 	return GatherAttrs{Axis: axis}, err
@@ -575,6 +589,8 @@ type PadAttrs struct {
 	Value    float32
 }
 
+// ParsePad decodes a Pad node's attributes, for the spec's Infer and for
+// the kernels, which build from the decoded form.
 func ParsePad(n *Node) (PadAttrs, error) {
 	var no PadAttrs
 	r := AttrReader{A: n.Attrs}
