@@ -2,9 +2,7 @@ package graph
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"sync"
 
 	"github.com/shearsml/shears/tensor"
@@ -137,13 +135,6 @@ func Spec(opType string) (OpSpec, bool) {
 	defer registryMu.RUnlock()
 	s, ok := registry[opType]
 	return s, ok
-}
-
-// SpecTypes lists the op types with a spec, sorted.
-func SpecTypes() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	return slices.Sorted(maps.Keys(registry))
 }
 
 // UnregisterOp removes an op type's spec: for tests that register an op
