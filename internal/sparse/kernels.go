@@ -1,0 +1,73 @@
+package sparse
+
+// useAsm selects the assembly kernels; tests turn it off to run the Go
+// ones on the same machine.
+var useAsm = asmAvailable
+
+// csrDot is Σ_k val[k]·x[col[k]]; every column must index x.
+func csrDot(val []float32, col []int32, x []float32) float32 {
+	if len(val) == 0 {
+		return 0
+	}
+	col = col[:len(val)]
+	if useAsm {
+		return csrDotAVX2(&val[0], &col[0], len(val), &x[0])
+	}
+	return csrDotGo(val, col, x)
+}
+
+// panelRow sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] for j < len(out);
+// every row col[k] of p must hold len(out) values.
+func panelRow(out, val []float32, col []int32, p []float32, ldp int) {
+	n8 := len(out) &^ 7
+	if !useAsm || n8 == 0 || len(val) == 0 {
+		panelRowGo(out, val, col, p, ldp)
+		return
+	}
+	col = col[:len(val)]
+	panelRowAVX2(&out[0], n8, &val[0], &col[0], len(val), &p[0], ldp)
+	if n8 < len(out) {
+		panelRowGo(out[n8:], val, col, p[n8:], ldp)
+	}
+}
+
+// bsr1x8Dot is Σ over 1×8 blocks of val·x[bcol:bcol+8]; only the last
+// block may reach past len(x).
+func bsr1x8Dot(val []float32, bcol []int32, x []float32) float32 {
+	nb := len(bcol)
+	if nb == 0 {
+		return 0
+	}
+	full := nb
+	if int(bcol[nb-1])+8 > len(x) {
+		full--
+	}
+	var s float32
+	if useAsm && full > 0 {
+		s = bsr1x8DotAVX2(&val[0], &bcol[0], full, &x[0])
+	} else {
+		s = bsr1x8DotGo(val[:full*8], bcol[:full], x)
+	}
+	if full < nb {
+		s += bsr1x8DotGo(val[full*8:], bcol[full:], x)
+	}
+	return s
+}
+
+// nmDot is Σ_k val[k]·x[(k/n)·m+pos[k]] over a row of N:M groups.
+func nmDot(val []float32, pos []uint8, n, m int, x []float32) float32 {
+	if !useAsm || 8%n != 0 || len(val) < 8 {
+		return nmDotGo(val, pos, n, m, x)
+	}
+	// Eight values cover 8/n whole groups: lane j reads group j/n.
+	var base [8]int32
+	for j := range base {
+		base[j] = int32(j / n * m)
+	}
+	k8 := len(val) &^ 7
+	s := nmDotAVX2(&val[0], &pos[0], k8, &x[0], &base, 8/n*m)
+	if k8 < len(val) {
+		s += nmDotGo(val[k8:], pos[k8:], n, m, x[k8/n*m:])
+	}
+	return s
+}

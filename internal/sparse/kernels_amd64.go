@@ -1,0 +1,34 @@
+//go:build !noasm
+
+package sparse
+
+import "github.com/shearsml/shears/internal/cpu"
+
+// The AVX2+FMA kernels of kernels_amd64.s. They do not check bounds: the
+// Go wrappers in kernels.go pass only ranges the matrix and the checked
+// operands guarantee.
+
+var asmAvailable = cpu.AVX2FMA
+
+// csrDotAVX2 is Σ_k val[k]·x[col[k]] for k < n, eight at a time with
+// VGATHERDPS, the rest one at a time.
+//
+//go:noescape
+func csrDotAVX2(val *float32, col *int32, n int, x *float32) float32
+
+// panelRowAVX2 sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] for j < n8 (a
+// multiple of 8), in column tiles of 64, 32 and 8 held in registers.
+//
+//go:noescape
+func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int)
+
+// bsr1x8DotAVX2 is Σ_k Σ_c val[8k+c]·x[bcol[k]+c] over nb full blocks.
+//
+//go:noescape
+func bsr1x8DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32
+
+// nmDotAVX2 is Σ_k val[k]·x[lane offset + pos[k]] for k < cnt (a multiple
+// of 8): the offsets start at base and grow by step every eight values.
+//
+//go:noescape
+func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, step int) float32

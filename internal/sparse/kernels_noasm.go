@@ -1,0 +1,24 @@
+//go:build !amd64 || noasm
+
+package sparse
+
+// Without assembly the Go kernels run; the stubs keep the dispatch
+// compiling and are never called.
+
+const asmAvailable = false
+
+func csrDotAVX2(val *float32, col *int32, n int, x *float32) float32 {
+	panic("sparse: assembly kernels not built")
+}
+
+func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int) {
+	panic("sparse: assembly kernels not built")
+}
+
+func bsr1x8DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32 {
+	panic("sparse: assembly kernels not built")
+}
+
+func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, step int) float32 {
+	panic("sparse: assembly kernels not built")
+}
