@@ -135,7 +135,7 @@ func (m *bsrMatrix) mulPanel(out []float32, ldo int, p []float32, ldp, n int, u0
 					col = append(col, c0+int32(cc))
 				}
 			}
-			panelRow(out[(br*m.r+rr)*ldo:][:n], val, col, p, ldp)
+			panelRow(out[(br*m.r+rr)*ldo:][:n], val, col, p, ldp, false)
 		}
 	}
 }

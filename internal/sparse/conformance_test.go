@@ -303,3 +303,56 @@ func TestConvConformance(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulWideInputs covers what the small shapes do not reach: panels
+// cut into input blocks (inputBlock) and 32-bit CSR columns (more than
+// 2¹⁶ inputs).
+func TestMatMulWideInputs(t *testing.T) {
+	withKernels(t, func(t *testing.T) {
+		r := testutil.NewRand(15, 4)
+		for _, sh := range [][2]int{{9, 2000}, {3, 70000}} {
+			rows, cols := sh[0], sh[1]
+			for _, f := range formats {
+				variant := 0
+				if f.Kind == NM {
+					variant = 2
+				}
+				w := pattern(r, rows, cols, 0.9, variant, f.R, f.C)
+				m, err := f.Build(w, rows, cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkRoundTrip(t, m, w)
+				for _, batch := range []int{1, 8, 70} {
+					x := testutil.NormalFloats(r, batch*cols)
+					epi := epilogues(r, rows, batch*rows)["bias+res+clip"]
+					y := make([]float32, batch*rows)
+					if err := MatMul(m, x, batch, y, epi, 2); err != nil {
+						t.Fatal(err)
+					}
+					want, tol := refMatMul(w, rows, cols, x, batch, epi)
+					checkOutputs(t, fmt.Sprintf("%v %d×%d batch %d", f, rows, cols, batch), y, want, tol)
+				}
+			}
+		}
+	})
+}
+
+func TestTranspose(t *testing.T) {
+	withKernels(t, func(t *testing.T) {
+		r := testutil.NewRand(15, 5)
+		for _, sh := range [][2]int{{1, 1}, {1, 9}, {8, 8}, {9, 8}, {8, 17}, {23, 41}, {64, 100}} {
+			rows, cols := sh[0], sh[1]
+			src := testutil.NormalFloats(r, rows*cols)
+			dst := make([]float32, rows*cols)
+			transpose(dst, src, rows, cols)
+			for i := range rows {
+				for j := range cols {
+					if dst[j*rows+i] != src[i*cols+j] {
+						t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", rows, cols, j, i, dst[j*rows+i], src[i*cols+j])
+					}
+				}
+			}
+		}
+	})
+}

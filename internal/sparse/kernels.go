@@ -4,30 +4,49 @@ package sparse
 // ones on the same machine.
 var useAsm = asmAvailable
 
+// index is a column index: 16 bits when the weight has at most 2¹⁶
+// inputs (a CSR nonzero is then 6 bytes rather than 8: the batch-1
+// product is bound by reading the weight), else 32.
+type index interface{ ~uint16 | ~int32 }
+
 // csrDot is Σ_k val[k]·x[col[k]]; every column must index x.
-func csrDot(val []float32, col []int32, x []float32) float32 {
+func csrDot[T index](val []float32, col []T, x []float32) float32 {
 	if len(val) == 0 {
 		return 0
 	}
 	col = col[:len(val)]
 	if useAsm {
-		return csrDotAVX2(&val[0], &col[0], len(val), &x[0])
+		switch c := any(col).(type) {
+		case []uint16:
+			return csrDot16AVX2(&val[0], &c[0], len(val), &x[0])
+		case []int32:
+			return csrDotAVX2(&val[0], &c[0], len(val), &x[0])
+		}
 	}
 	return csrDotGo(val, col, x)
 }
 
-// panelRow sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] for j < len(out);
-// every row col[k] of p must hold len(out) values.
-func panelRow(out, val []float32, col []int32, p []float32, ldp int) {
+// panelRow sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] for j < len(out),
+// adding to out when acc; every row col[k] of p must hold len(out) values.
+func panelRow[T index](out, val []float32, col []T, p []float32, ldp int, acc bool) {
 	n8 := len(out) &^ 7
 	if !useAsm || n8 == 0 || len(val) == 0 {
-		panelRowGo(out, val, col, p, ldp)
+		panelRowGo(out, val, col, p, ldp, acc)
 		return
 	}
 	col = col[:len(val)]
-	panelRowAVX2(&out[0], n8, &val[0], &col[0], len(val), &p[0], ldp)
+	a := 0
+	if acc {
+		a = 1
+	}
+	switch c := any(col).(type) {
+	case []uint16:
+		panelRow16AVX2(&out[0], n8, &val[0], &c[0], len(val), &p[0], ldp, a)
+	case []int32:
+		panelRowAVX2(&out[0], n8, &val[0], &c[0], len(val), &p[0], ldp, a)
+	}
 	if n8 < len(out) {
-		panelRowGo(out[n8:], val, col, p[n8:], ldp)
+		panelRowGo(out[n8:], val, col, p[n8:], ldp, acc)
 	}
 }
 

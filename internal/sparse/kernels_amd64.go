@@ -16,11 +16,22 @@ var asmAvailable = cpu.AVX2FMA
 //go:noescape
 func csrDotAVX2(val *float32, col *int32, n int, x *float32) float32
 
-// panelRowAVX2 sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] for j < n8 (a
-// multiple of 8), in column tiles of 64, 32 and 8 held in registers.
+// csrDot16AVX2 is csrDotAVX2 with 16-bit columns.
 //
 //go:noescape
-func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int)
+func csrDot16AVX2(val *float32, col *uint16, n int, x *float32) float32
+
+// panelRowAVX2 sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] (plus out[j] when
+// acc != 0) for j < n8 (a multiple of 8), in column tiles of 64, 32 and 8
+// held in registers.
+//
+//go:noescape
+func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int)
+
+// panelRow16AVX2 is panelRowAVX2 with 16-bit columns.
+//
+//go:noescape
+func panelRow16AVX2(out *float32, n8 int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int)
 
 // bsr1x8DotAVX2 is Σ_k Σ_c val[8k+c]·x[bcol[k]+c] over nb full blocks.
 //
@@ -32,3 +43,10 @@ func bsr1x8DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32
 //
 //go:noescape
 func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, step int) float32
+
+
+// transpose8AVX sets dst[c·ldd+r] = src[r·lds+c] for r < 8 and
+// c < 8·blocks.
+//
+//go:noescape
+func transpose8AVX(src *float32, lds int, dst *float32, ldd int, blocks int)

@@ -69,9 +69,10 @@ csrDotDone:
 	MOVSS X0, ret+32(FP)
 	RET
 
-// func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int)
-// R10 = ldp in bytes, DX = p at the current column tile, R11 = k.
-TEXT ·panelRowAVX2(SB), NOSPLIT, $0-56
+// func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int)
+// R10 = ldp in bytes, DX = p at the current column tile, R11 = k, R12 =
+// acc (0: start from zero, else add to out).
+TEXT ·panelRowAVX2(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DI
 	MOVQ n8+8(FP), CX
 	MOVQ val+16(FP), SI
@@ -80,10 +81,24 @@ TEXT ·panelRowAVX2(SB), NOSPLIT, $0-56
 	MOVQ p+40(FP), DX
 	MOVQ ldp+48(FP), R10
 	SHLQ $2, R10
+	MOVQ acc+56(FP), R12
 
 panel64:
 	CMPQ   CX, $64
 	JLT    panel32
+	TESTQ  R12, R12
+	JZ     panel64Zero
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	JMP    panel64Go
+
+panel64Zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -92,6 +107,8 @@ panel64:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
+
+panel64Go:
 	XORQ   R11, R11
 
 panel64K:
@@ -129,10 +146,21 @@ panel64Store:
 panel32:
 	CMPQ   CX, $32
 	JLT    panel8
+	TESTQ  R12, R12
+	JZ     panel32Zero
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	JMP    panel32Go
+
+panel32Zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
+
+panel32Go:
 	XORQ   R11, R11
 
 panel32K:
@@ -166,6 +194,11 @@ panel8:
 	JLT    panelDone
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
+	TESTQ  R12, R12
+	JZ     panel8Go
+	VMOVUPS (DI), Y0
+
+panel8Go:
 	XORQ   R11, R11
 
 panel8K:
@@ -200,6 +233,229 @@ panel8Store:
 	JMP     panel8
 
 panelDone:
+	VZEROUPPER
+	RET
+
+// func csrDot16AVX2(val *float32, col *uint16, n int, x *float32) float32
+TEXT ·csrDot16AVX2(SB), NOSPLIT, $0-36
+	MOVQ   val+0(FP), SI
+	MOVQ   col+8(FP), DI
+	MOVQ   n+16(FP), CX
+	MOVQ   x+24(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+csrDot16W16:
+	CMPQ        CX, $16
+	JLT         csrDot16W8
+	VPMOVZXWD   (DI), Y2
+	VPMOVZXWD   16(DI), Y3
+	VPCMPEQD    Y4, Y4, Y4
+	VPCMPEQD    Y5, Y5, Y5
+	VGATHERDPS  Y4, (DX)(Y2*4), Y6
+	VGATHERDPS  Y5, (DX)(Y3*4), Y7
+	VFMADD231PS (SI), Y6, Y0
+	VFMADD231PS 32(SI), Y7, Y1
+	ADDQ        $64, SI
+	ADDQ        $32, DI
+	SUBQ        $16, CX
+	JMP         csrDot16W16
+
+csrDot16W8:
+	CMPQ        CX, $8
+	JLT         csrDot16Reduce
+	VPMOVZXWD   (DI), Y2
+	VPCMPEQD    Y4, Y4, Y4
+	VGATHERDPS  Y4, (DX)(Y2*4), Y6
+	VFMADD231PS (SI), Y6, Y0
+	ADDQ        $32, SI
+	ADDQ        $16, DI
+	SUBQ        $8, CX
+
+csrDot16Reduce:
+	VADDPS Y1, Y0, Y0
+	HSUM_Y0
+
+csrDot16Tail:
+	TESTQ       CX, CX
+	JZ          csrDot16Done
+	MOVWLZX     (DI), AX
+	VMOVSS      (DX)(AX*4), X1
+	VFMADD231SS (SI), X1, X0
+	ADDQ        $4, SI
+	ADDQ        $2, DI
+	DECQ        CX
+	JMP         csrDot16Tail
+
+csrDot16Done:
+	VZEROUPPER
+	MOVSS X0, ret+32(FP)
+	RET
+
+// func panelRow16AVX2(out *float32, n8 int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int)
+// R10 = ldp in bytes, DX = p at the current column tile, R11 = k, R12 =
+// acc (0: start from zero, else add to out).
+TEXT ·panelRow16AVX2(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ n8+8(FP), CX
+	MOVQ val+16(FP), SI
+	MOVQ col+24(FP), R8
+	MOVQ nnz+32(FP), R9
+	MOVQ p+40(FP), DX
+	MOVQ ldp+48(FP), R10
+	SHLQ $2, R10
+	MOVQ acc+56(FP), R12
+
+panel16W64:
+	CMPQ   CX, $64
+	JLT    panel16W32
+	TESTQ  R12, R12
+	JZ     panel16W64Zero
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	JMP    panel16W64Go
+
+panel16W64Zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+panel16W64Go:
+	XORQ   R11, R11
+
+panel16W64K:
+	CMPQ         R11, R9
+	JGE          panel16W64Store
+	MOVWLZX      (R8)(R11*2), AX
+	IMULQ        R10, AX
+	ADDQ         DX, AX
+	VBROADCASTSS (SI)(R11*4), Y15
+	VFMADD231PS  (AX), Y15, Y0
+	VFMADD231PS  32(AX), Y15, Y1
+	VFMADD231PS  64(AX), Y15, Y2
+	VFMADD231PS  96(AX), Y15, Y3
+	VFMADD231PS  128(AX), Y15, Y4
+	VFMADD231PS  160(AX), Y15, Y5
+	VFMADD231PS  192(AX), Y15, Y6
+	VFMADD231PS  224(AX), Y15, Y7
+	INCQ         R11
+	JMP          panel16W64K
+
+panel16W64Store:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ    $256, DI
+	ADDQ    $256, DX
+	SUBQ    $64, CX
+	JMP     panel16W64
+
+panel16W32:
+	CMPQ   CX, $32
+	JLT    panel16W8
+	TESTQ  R12, R12
+	JZ     panel16W32Zero
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	JMP    panel16W32Go
+
+panel16W32Zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+panel16W32Go:
+	XORQ   R11, R11
+
+panel16W32K:
+	CMPQ         R11, R9
+	JGE          panel16W32Store
+	MOVWLZX      (R8)(R11*2), AX
+	IMULQ        R10, AX
+	ADDQ         DX, AX
+	VBROADCASTSS (SI)(R11*4), Y15
+	VFMADD231PS  (AX), Y15, Y0
+	VFMADD231PS  32(AX), Y15, Y1
+	VFMADD231PS  64(AX), Y15, Y2
+	VFMADD231PS  96(AX), Y15, Y3
+	INCQ         R11
+	JMP          panel16W32K
+
+panel16W32Store:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, DX
+	SUBQ    $32, CX
+	JMP     panel16W32
+
+// Tiles of 8: two accumulators (even and odd k) so that consecutive FMAs
+// do not wait on each other.
+panel16W8:
+	CMPQ   CX, $8
+	JLT    panel16Done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	TESTQ  R12, R12
+	JZ     panel16W8Go
+	VMOVUPS (DI), Y0
+
+panel16W8Go:
+	XORQ   R11, R11
+
+panel16W8K:
+	LEAQ         1(R11), BX
+	CMPQ         BX, R9
+	JGE          panel16W8Last
+	MOVWLZX      (R8)(R11*2), AX
+	IMULQ        R10, AX
+	VBROADCASTSS (SI)(R11*4), Y15
+	VFMADD231PS  (DX)(AX*1), Y15, Y0
+	MOVWLZX      (R8)(BX*2), AX
+	IMULQ        R10, AX
+	VBROADCASTSS (SI)(BX*4), Y14
+	VFMADD231PS  (DX)(AX*1), Y14, Y1
+	ADDQ         $2, R11
+	JMP          panel16W8K
+
+panel16W8Last:
+	CMPQ         R11, R9
+	JGE          panel16W8Store
+	MOVWLZX      (R8)(R11*2), AX
+	IMULQ        R10, AX
+	VBROADCASTSS (SI)(R11*4), Y15
+	VFMADD231PS  (DX)(AX*1), Y15, Y0
+
+panel16W8Store:
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JMP     panel16W8
+
+panel16Done:
 	VZEROUPPER
 	RET
 
@@ -290,4 +546,81 @@ nmReduce:
 	HSUM_Y0
 	VZEROUPPER
 	MOVSS  X0, ret+48(FP)
+	RET
+
+
+// func transpose8AVX(src *float32, lds int, dst *float32, ldd int, blocks int)
+// dst[c·ldd+r] = src[r·lds+c] for r < 8, c < 8·blocks: blocks 8×8 tiles
+// side by side in src, each transposed in registers (unpack, shuffle,
+// swap 128-bit halves).
+TEXT ·transpose8AVX(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+16(FP), DI
+	MOVQ ldd+24(FP), R9
+	SHLQ $2, R9
+	MOVQ blocks+32(FP), CX
+	LEAQ (R8)(R8*2), R10 // 3·lds
+	LEAQ (R9)(R9*2), R11 // 3·ldd
+
+transposeBlock:
+	TESTQ CX, CX
+	JZ    transposeDone
+	MOVQ  SI, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	VMOVUPS (AX)(R10*1), Y3
+	LEAQ    (AX)(R8*4), AX
+	VMOVUPS (AX), Y4
+	VMOVUPS (AX)(R8*1), Y5
+	VMOVUPS (AX)(R8*2), Y6
+	VMOVUPS (AX)(R10*1), Y7
+
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	MOVQ    DI, BX
+	VMOVUPS Y8, (BX)
+	VMOVUPS Y9, (BX)(R9*1)
+	VMOVUPS Y10, (BX)(R9*2)
+	VMOVUPS Y11, (BX)(R11*1)
+	LEAQ    (BX)(R9*4), BX
+	VMOVUPS Y12, (BX)
+	VMOVUPS Y13, (BX)(R9*1)
+	VMOVUPS Y14, (BX)(R9*2)
+	VMOVUPS Y15, (BX)(R11*1)
+
+	ADDQ $32, SI
+	LEAQ (DI)(R9*8), DI
+	DECQ CX
+	JMP  transposeBlock
+
+transposeDone:
+	VZEROUPPER
 	RET

@@ -11,7 +11,15 @@ func csrDotAVX2(val *float32, col *int32, n int, x *float32) float32 {
 	panic("sparse: assembly kernels not built")
 }
 
-func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int) {
+func csrDot16AVX2(val *float32, col *uint16, n int, x *float32) float32 {
+	panic("sparse: assembly kernels not built")
+}
+
+func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int) {
+	panic("sparse: assembly kernels not built")
+}
+
+func panelRow16AVX2(out *float32, n8 int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int) {
 	panic("sparse: assembly kernels not built")
 }
 
@@ -20,5 +28,9 @@ func bsr1x8DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32 {
 }
 
 func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, step int) float32 {
+	panic("sparse: assembly kernels not built")
+}
+
+func transpose8AVX(src *float32, lds int, dst *float32, ldd int, blocks int) {
 	panic("sparse: assembly kernels not built")
 }

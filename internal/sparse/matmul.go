@@ -230,12 +230,26 @@ func unitSpan(w Matrix, u0, u1 int) (lo, hi int) {
 	return u0 * r, min(u1*r, rows)
 }
 
-// transpose sets dst (cols×rows) to the transpose of src (rows×cols), in
-// 8×8 tiles so both sides are read and written a cache line at a time.
+// transpose sets dst (cols×rows) to the transpose of src (rows×cols):
+// 8×8 tiles in registers on the assembly path, the ragged edges (and the
+// Go path) in 8×8 tiles of scalar copies, so both sides are read and
+// written a cache line at a time.
 func transpose(dst, src []float32, rows, cols int) {
 	const t = 8
+	full := 0
+	if useAsm && cols >= t {
+		full = cols / t
+		_, _ = src[rows*cols-1], dst[rows*cols-1]
+		for i0 := 0; i0+t <= rows; i0 += t {
+			transpose8AVX(&src[i0*cols], cols, &dst[i0], rows, full)
+		}
+	}
 	for i0 := 0; i0 < rows; i0 += t {
-		for j0 := 0; j0 < cols; j0 += t {
+		j0 := 0
+		if i0+t <= rows {
+			j0 = full * t // done by the assembly
+		}
+		for ; j0 < cols; j0 += t {
 			for i := i0; i < min(i0+t, rows); i++ {
 				s := src[i*cols:]
 				for j := j0; j < min(j0+t, cols); j++ {

@@ -105,7 +105,7 @@ func (nm *nmMatrix) mulPanel(out []float32, ldo int, p []float32, ldp, n int, u0
 		for k, q := range pos {
 			col[k] = int32((k/nm.n)*nm.m + int(q))
 		}
-		panelRow(out[o*ldo:][:n], val, col, p, ldp)
+		panelRow(out[o*ldo:][:n], val, col, p, ldp, false)
 	}
 }
 
