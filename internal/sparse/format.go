@@ -188,12 +188,3 @@ type Matrix interface {
 	// the rows of units [u0, u1).
 	mulPanel(out []float32, ldo int, p []float32, ldp, n int, u0, u1 int)
 }
-
-// density is nonzeros over entries (0 for an empty matrix).
-func density(m Matrix) float64 {
-	r, c := m.Dims()
-	if r*c == 0 {
-		return 0
-	}
-	return float64(m.NonZeros()) / float64(r*c)
-}

@@ -44,7 +44,6 @@ func bsr1x8DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32
 //go:noescape
 func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, step int) float32
 
-
 // transpose8AVX sets dst[c·ldd+r] = src[r·lds+c] for r < 8 and
 // c < 8·blocks.
 //
