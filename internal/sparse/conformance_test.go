@@ -22,7 +22,7 @@ import (
 
 var (
 	sparsities = []float64{0, 0.5, 0.9, 0.98, 1}
-	shapes     = [][2]int{{1, 1}, {1, 9}, {3, 5}, {8, 8}, {17, 33}, {9, 130}, {64, 100}}
+	shapes     = [][2]int{{1, 1}, {1, 9}, {3, 5}, {8, 8}, {17, 33}, {5, 30}, {4, 60}, {9, 130}, {64, 100}}
 	batches    = []int{1, 3, 5, 64, 70}
 	formats    = []Format{FormatCSR, FormatBSR1x8, FormatBSR4x4, FormatBSR1x4, FormatNM2x4, FormatNM4x8}
 )

@@ -74,6 +74,11 @@ func (m *csrMatrix) Dense() []float32 {
 
 func (m *csrMatrix) mulVec(y, x []float32, u0, u1 int) {
 	x = x[:m.cols]
+	if useAsm && m.col16 != nil && len(m.val) > 0 && u1 > u0 {
+		_ = y[u1-1]
+		csrRows16AVX2(&y[u0], &m.rowPtr[u0], u1-u0, &m.val[0], &m.col16[0], &x[0])
+		return
+	}
 	for o := u0; o < u1; o++ {
 		lo, hi := m.rowPtr[o], m.rowPtr[o+1]
 		if m.col16 != nil {

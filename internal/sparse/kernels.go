@@ -16,11 +16,13 @@ func csrDot[T index](val []float32, col []T, x []float32) float32 {
 	}
 	col = col[:len(val)]
 	if useAsm {
-		switch c := any(col).(type) {
-		case []uint16:
-			return csrDot16AVX2(&val[0], &c[0], len(val), &x[0])
-		case []int32:
-			return csrDotAVX2(&val[0], &c[0], len(val), &x[0])
+		// A type switch on the element pointer: converting the slice to
+		// an interface would allocate on every row.
+		switch c := any(&col[0]).(type) {
+		case *uint16:
+			return csrDot16AVX2(&val[0], c, len(val), &x[0])
+		case *int32:
+			return csrDotAVX2(&val[0], c, len(val), &x[0])
 		}
 	}
 	return csrDotGo(val, col, x)
@@ -39,11 +41,11 @@ func panelRow[T index](out, val []float32, col []T, p []float32, ldp int, acc bo
 	if acc {
 		a = 1
 	}
-	switch c := any(col).(type) {
-	case []uint16:
-		panelRow16AVX2(&out[0], n8, &val[0], &c[0], len(val), &p[0], ldp, a)
-	case []int32:
-		panelRowAVX2(&out[0], n8, &val[0], &c[0], len(val), &p[0], ldp, a)
+	switch c := any(&col[0]).(type) {
+	case *uint16:
+		panelRow16AVX2(&out[0], n8, &val[0], c, len(val), &p[0], ldp, a)
+	case *int32:
+		panelRowAVX2(&out[0], n8, &val[0], c, len(val), &p[0], ldp, a)
 	}
 	if n8 < len(out) {
 		panelRowGo(out[n8:], val, col, p[n8:], ldp, acc)
@@ -75,7 +77,31 @@ func bsr1x8Dot(val []float32, bcol []int32, x []float32) float32 {
 
 // nmDot is Σ_k val[k]·x[(k/n)·m+pos[k]] over a row of N:M groups.
 func nmDot(val []float32, pos []uint8, n, m int, x []float32) float32 {
-	if !useAsm || 8%n != 0 || len(val) < 8 {
+	if !useAsm || len(val) < 8 {
+		return nmDotGo(val, pos, n, m, x)
+	}
+	pos = pos[:len(val)]
+	if 2*n == m && m <= 8 {
+		// Eight values are 8/n groups, 16 inputs: lane j's group is
+		// j/n, which sits in the first vector of x for j < 4.
+		var lane [8]int32
+		for j := range lane {
+			lane[j] = int32(j/n*m) % 8
+		}
+		chunks := len(val) / 8
+		if 16*chunks > len(x) {
+			chunks-- // a short last group: its vector would read past x
+		}
+		s := float32(0)
+		if chunks > 0 {
+			s = nmHalfDotAVX2(&val[0], &pos[0], chunks, &x[0], &lane)
+		}
+		if k := 8 * chunks; k < len(val) {
+			s += nmDotGo(val[k:], pos[k:], n, m, x[16*chunks:])
+		}
+		return s
+	}
+	if 8%n != 0 {
 		return nmDotGo(val, pos, n, m, x)
 	}
 	// Eight values cover 8/n whole groups: lane j reads group j/n.

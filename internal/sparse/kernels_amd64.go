@@ -49,3 +49,15 @@ func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, st
 //
 //go:noescape
 func transpose8AVX(src *float32, lds int, dst *float32, ldd int, blocks int)
+
+// nmHalfDotAVX2 is Σ_k val[k]·x[16·(k/8) + 8·(k%8/4) + lane[k%8] + pos[k]]
+// for k < 8·chunks: N:M rows with N/M = 1/2, M ≤ 8, gathered by permutes.
+//
+//go:noescape
+func nmHalfDotAVX2(val *float32, pos *uint8, chunks int, x *float32, lane *[8]int32) float32
+
+// csrRows16AVX2 sets y[o] = Σ_{ptr[o] ≤ k < ptr[o+1]} val[k]·x[col[k]] for
+// o < rows.
+//
+//go:noescape
+func csrRows16AVX2(y *float32, ptr *int32, rows int, val *float32, col *uint16, x *float32)

@@ -624,3 +624,150 @@ transposeBlock:
 transposeDone:
 	VZEROUPPER
 	RET
+
+// func nmHalfDotAVX2(val *float32, pos *uint8, chunks int, x *float32, lane *[8]int32) float32
+// N:M with N/M = 1/2 and M ≤ 8 (2:4, 4:8): eight kept values come from 16
+// consecutive inputs, two vectors of x. Lane j's input is at
+// lane[j] + pos[j] within the vector of its half (lanes 0–3: the first,
+// 4–7: the second), so two VPERMPS and a blend stand in for a gather.
+TEXT ·nmHalfDotAVX2(SB), NOSPLIT, $0-44
+	MOVQ    val+0(FP), SI
+	MOVQ    pos+8(FP), DI
+	MOVQ    chunks+16(FP), CX
+	MOVQ    x+24(FP), DX
+	MOVQ    lane+32(FP), AX
+	VMOVDQU (AX), Y8
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+
+nmHalf2:
+	CMPQ        CX, $2
+	JLT         nmHalf1
+	VPMOVZXBD   (DI), Y2
+	VPMOVZXBD   8(DI), Y9
+	VPADDD      Y8, Y2, Y2
+	VPADDD      Y8, Y9, Y9
+	VPERMPS     (DX), Y2, Y5
+	VPERMPS     32(DX), Y2, Y6
+	VPERMPS     64(DX), Y9, Y10
+	VPERMPS     96(DX), Y9, Y11
+	VBLENDPS    $0xF0, Y6, Y5, Y5
+	VBLENDPS    $0xF0, Y11, Y10, Y10
+	VFMADD231PS (SI), Y5, Y0
+	VFMADD231PS 32(SI), Y10, Y1
+	ADDQ        $64, SI
+	ADDQ        $16, DI
+	ADDQ        $128, DX
+	SUBQ        $2, CX
+	JMP         nmHalf2
+
+nmHalf1:
+	TESTQ       CX, CX
+	JZ          nmHalfReduce
+	VPMOVZXBD   (DI), Y2
+	VPADDD      Y8, Y2, Y2
+	VPERMPS     (DX), Y2, Y5
+	VPERMPS     32(DX), Y2, Y6
+	VBLENDPS    $0xF0, Y6, Y5, Y5
+	VFMADD231PS (SI), Y5, Y0
+
+nmHalfReduce:
+	VADDPS Y1, Y0, Y0
+	HSUM_Y0
+	VZEROUPPER
+	MOVSS  X0, ret+40(FP)
+	RET
+
+// func csrRows16AVX2(y *float32, ptr *int32, rows int, val *float32, col *uint16, x *float32)
+// y[o] = Σ_{ptr[o] ≤ k < ptr[o+1]} val[k]·x[col[k]] for o < rows: the whole
+// batch-1 product of a range of rows in one call, since at high sparsity a
+// row has a few dozen nonzeros and a call per row cost as much as the row.
+// Sixteen at a time by gathers, the rest in four scalar chains.
+TEXT ·csrRows16AVX2(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ ptr+8(FP), R8
+	MOVQ rows+16(FP), R9
+	MOVQ val+24(FP), R10
+	MOVQ col+32(FP), R11
+	MOVQ x+40(FP), DX
+
+rowsLoop:
+	TESTQ   R9, R9
+	JZ      rowsDone
+	MOVLQSX (R8), AX
+	MOVLQSX 4(R8), CX
+	SUBQ    AX, CX
+	LEAQ    (R10)(AX*4), SI
+	LEAQ    (R11)(AX*2), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+
+rows16:
+	CMPQ        CX, $16
+	JLT         rowsReduce
+	VPMOVZXWD   (BX), Y2
+	VPMOVZXWD   16(BX), Y3
+	VPCMPEQD    Y4, Y4, Y4
+	VPCMPEQD    Y5, Y5, Y5
+	VGATHERDPS  Y4, (DX)(Y2*4), Y6
+	VGATHERDPS  Y5, (DX)(Y3*4), Y7
+	VFMADD231PS (SI), Y6, Y0
+	VFMADD231PS 32(SI), Y7, Y1
+	ADDQ        $64, SI
+	ADDQ        $32, BX
+	SUBQ        $16, CX
+	JMP         rows16
+
+rowsReduce:
+	VADDPS Y1, Y0, Y0
+	HSUM_Y0
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+
+rows4:
+	CMPQ        CX, $4
+	JLT         rows1
+	MOVWLZX     (BX), AX
+	MOVWLZX     2(BX), R12
+	MOVWLZX     4(BX), R13
+	MOVWLZX     6(BX), R14
+	VMOVSS      (DX)(AX*4), X4
+	VMOVSS      (DX)(R12*4), X5
+	VMOVSS      (DX)(R13*4), X6
+	VMOVSS      (DX)(R14*4), X7
+	VFMADD231SS (SI), X4, X2
+	VFMADD231SS 4(SI), X5, X3
+	VFMADD231SS 8(SI), X6, X12
+	VFMADD231SS 12(SI), X7, X13
+	ADDQ        $16, SI
+	ADDQ        $8, BX
+	SUBQ        $4, CX
+	JMP         rows4
+
+rows1:
+	TESTQ       CX, CX
+	JZ          rowsStore
+	MOVWLZX     (BX), AX
+	VMOVSS      (DX)(AX*4), X4
+	VFMADD231SS (SI), X4, X2
+	ADDQ        $4, SI
+	ADDQ        $2, BX
+	DECQ        CX
+	JMP         rows1
+
+rowsStore:
+	VADDSS X3, X2, X2
+	VADDSS X13, X12, X12
+	VADDSS X12, X2, X2
+	VADDSS X2, X0, X0
+	MOVSS  X0, (DI)
+	ADDQ   $4, DI
+	ADDQ   $4, R8
+	DECQ   R9
+	JMP    rowsLoop
+
+rowsDone:
+	VZEROUPPER
+	RET

@@ -34,3 +34,11 @@ func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, st
 func transpose8AVX(src *float32, lds int, dst *float32, ldd int, blocks int) {
 	panic("sparse: assembly kernels not built")
 }
+
+func nmHalfDotAVX2(val *float32, pos *uint8, chunks int, x *float32, lane *[8]int32) float32 {
+	panic("sparse: assembly kernels not built")
+}
+
+func csrRows16AVX2(y *float32, ptr *int32, rows int, val *float32, col *uint16, x *float32) {
+	panic("sparse: assembly kernels not built")
+}
