@@ -125,7 +125,7 @@ func BenchmarkMobilenetV2Pointwise(b *testing.B) {
 }
 
 // resnet18's 3×3 convolutions at 90% unstructured sparsity, batch 1:
-// the direct sparse convolution against im2col + GEMM.
+// im2col + CSR and the direct sparse convolution against im2col + GEMM.
 func BenchmarkResnet18Conv3x3(b *testing.B) {
 	for _, l := range []struct{ c, hw, stride int }{{64, 56, 1}, {128, 28, 1}, {256, 14, 1}, {512, 7, 1}, {128, 56, 2}} {
 		o := l.c
@@ -135,7 +135,7 @@ func BenchmarkResnet18Conv3x3(b *testing.B) {
 		s := ConvShape{C: l.c, H: l.hw, W: l.hw, O: o, KH: 3, KW: 3, StrideH: l.stride, StrideW: l.stride, DilationH: 1, DilationW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
 		w := prunedWeight(o, l.c*9, 0.9, 0, 0)
 		b.Run(fmt.Sprintf("conv=%dto%d@%ds%d", l.c, o, l.hw, l.stride), func(b *testing.B) {
-			benchKernels(b, ConvNodeShape(s, 1), w, 1, FormatCSR)
+			benchKernels(b, ConvNodeShape(s, 1), w, 1, FormatCSR, FormatDirect)
 		})
 	}
 }

@@ -17,16 +17,16 @@ func TestBuildKernels(t *testing.T) {
 	conv := ConvShape{C: 5, H: 9, W: 7, O: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 1, DilationH: 1, DilationW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
 	point := ConvShape{C: 12, H: 5, W: 6, O: 8, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1}
 	for _, shape := range []Shape{LinearShape(13, 40, 1), LinearShape(13, 40, 9), ConvNodeShape(conv, 2), ConvNodeShape(point, 2)} {
-		for _, f := range append([]Format{FormatDense}, formats...) {
+		for _, f := range append([]Format{FormatDense, FormatDirect}, formats...) {
 			variant := 0
 			if f.Kind == NM {
 				variant = 2
 			}
 			w := pattern(r, shape.Rows, shape.Cols, 0.7, variant, f.R, f.C)
 			k, err := Build(shape, f, w)
-			if shape.Conv != nil && !shape.pointwise() && f.Kind != CSR && f.Kind != Dense {
-				if err == nil {
-					t.Errorf("%v: built a direct conv in %v", shape, f)
+			if f.Kind == Direct && (shape.Conv == nil || shape.pointwise()) {
+				if err == nil || !strings.Contains(err.Error(), "direct format is for convolutions") {
+					t.Errorf("%v: direct format error %v", shape, err)
 				}
 				continue
 			}
@@ -116,7 +116,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestFormatNames(t *testing.T) {
-	for _, f := range append([]Format{FormatDense}, formats...) {
+	for _, f := range append([]Format{FormatDense, FormatDirect}, formats...) {
 		g, err := ParseFormat(f.String())
 		if err != nil || g != f {
 			t.Errorf("%v: parsed back as %v, %v", f, g, err)

@@ -42,7 +42,8 @@ import (
 // Options tunes Choose.
 type Options struct {
 	// Formats are the sparse candidates; nil means DefaultFormats. The
-	// dense kernel is always timed.
+	// dense kernel is always timed, and so is FormatDirect for a
+	// convolution with a k×k window, stride or padding.
 	Formats []Format
 	// Warm runs before timing (default 2) and timed rounds (default 7, the
 	// median is kept). Each round runs every candidate once, in turn, so
@@ -148,14 +149,18 @@ func Choose(shape Shape, w []float32, o Options) (Plan, Kernel, error) {
 	kernels := []Kernel{dense}
 	plan.Timings = []Timing{{Format: FormatDense, Stored: len(w)}}
 	seen := map[Format]bool{FormatDense: true}
-	for _, f := range o.Formats {
+	formats := o.Formats
+	if shape.Conv != nil && !shape.pointwise() && !slices.Contains(formats, FormatDirect) {
+		formats = append(slices.Clip(formats), FormatDirect)
+	}
+	for _, f := range formats {
+		if f.Kind == Direct && (shape.Conv == nil || shape.pointwise()) {
+			continue
+		}
 		if seen[f] {
 			continue
 		}
 		seen[f] = true
-		if shape.Conv != nil && !shape.pointwise() && f.Kind != CSR {
-			continue // the direct convolution has one format
-		}
 		k, err := Build(shape, f, w)
 		if err != nil {
 			plan.Timings = append(plan.Timings, Timing{Format: f, Skipped: err.Error()})
@@ -195,6 +200,8 @@ func Choose(shape Shape, w []float32, o Options) (Plan, Kernel, error) {
 func storedOf(k Kernel, w []float32) int {
 	switch k := k.(type) {
 	case *matrixKernel:
+		return k.m.Stored()
+	case *im2colKernel:
 		return k.m.Stored()
 	case *convKernel:
 		return k.cv.NonZeros()

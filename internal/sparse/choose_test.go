@@ -133,14 +133,24 @@ func TestChooseConv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The direct convolution has only CSR taps: the other formats are not
-	// candidates.
+	// Every matrix format runs against the im2col matrix, and the direct
+	// convolution is a candidate too.
+	timed := map[Format]bool{}
 	for _, tm := range plan.Timings {
-		if tm.Format != FormatDense && tm.Format != FormatCSR {
-			t.Errorf("direct conv timed %v", tm.Format)
+		timed[tm.Format] = true
+	}
+	for _, f := range append([]Format{FormatDense, FormatDirect}, DefaultFormats...) {
+		if !timed[f] {
+			t.Errorf("conv candidates %v lack %v", plan.Timings, f)
 		}
 	}
-	if len(plan.Timings) != 2 {
-		t.Errorf("timings %+v, want dense and csr", plan.Timings)
+	lin, _, err := Choose(LinearShape(32, 144, 1), w, quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range lin.Timings {
+		if tm.Format == FormatDirect {
+			t.Errorf("a linear node timed the direct convolution")
+		}
 	}
 }

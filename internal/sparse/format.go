@@ -18,6 +18,9 @@ const (
 	BSR
 	// NM is packed N:M sparsity along the input axis.
 	NM
+	// Direct is the direct convolution over a convolution's nonzero taps
+	// (Conv); it builds no Matrix.
+	Direct
 )
 
 // Format is a storage format: a Kind and, for BSR, the block shape R×C or,
@@ -36,6 +39,7 @@ var (
 	FormatBSR1x4 = Format{Kind: BSR, R: 1, C: 4}
 	FormatNM2x4  = Format{Kind: NM, R: 2, C: 4}
 	FormatNM4x8  = Format{Kind: NM, R: 4, C: 8}
+	FormatDirect = Format{Kind: Direct}
 )
 
 // String is the format's name: "dense", "csr", "bsrRxC" or "nmN:M".
@@ -49,6 +53,8 @@ func (f Format) String() string {
 		return fmt.Sprintf("bsr%dx%d", f.R, f.C)
 	case NM:
 		return fmt.Sprintf("nm%d:%d", f.R, f.C)
+	case Direct:
+		return "direct"
 	}
 	return fmt.Sprintf("Format(%d)", int(f.Kind))
 }
@@ -60,6 +66,8 @@ func ParseFormat(s string) (Format, error) {
 		return FormatDense, nil
 	case s == "csr":
 		return FormatCSR, nil
+	case s == "direct":
+		return FormatDirect, nil
 	case strings.HasPrefix(s, "bsr"):
 		r, c, ok := twoInts(s[3:], "x")
 		if !ok {
@@ -75,7 +83,7 @@ func ParseFormat(s string) (Format, error) {
 		f := Format{Kind: NM, R: n, C: m}
 		return f, f.check()
 	}
-	return Format{}, fmt.Errorf("sparse: unknown format %q (want dense, csr, bsrRxC or nmN:M)", s)
+	return Format{}, fmt.Errorf("sparse: unknown format %q (want dense, csr, bsrRxC, nmN:M or direct)", s)
 }
 
 func twoInts(s, sep string) (int, int, bool) {
@@ -108,7 +116,7 @@ const maxBlock = 16
 // check reports a format that cannot be built.
 func (f Format) check() error {
 	switch f.Kind {
-	case Dense, CSR:
+	case Dense, CSR, Direct:
 		return nil
 	case BSR:
 		if f.R < 1 || f.C < 1 || f.R > maxBlock || f.C > maxBlock {
@@ -125,7 +133,7 @@ func (f Format) check() error {
 }
 
 // Build stores a dense rows×cols weight (row-major, len(w) == rows·cols)
-// in format f. Dense has no Matrix and is an error here.
+// in format f. Dense and Direct have no Matrix and are an error here.
 func (f Format) Build(w []float32, rows, cols int) (Matrix, error) {
 	if err := f.check(); err != nil {
 		return nil, err

@@ -85,7 +85,9 @@ type Kernel interface {
 // Build makes the kernel for shape in format f from the dense weight w
 // (rows×cols, a convolution's O×C×KH×KW). FormatDense builds shears'
 // dense path (internal/gemm; im2col for a convolution that is not
-// pointwise), the baseline the sparse kernels are timed against.
+// pointwise), the baseline the sparse kernels are timed against. A
+// convolution that is not pointwise runs the sparse formats against its
+// im2col matrix, or FormatDirect (Conv) without one.
 func Build(shape Shape, f Format, w []float32) (Kernel, error) {
 	if err := shape.check(); err != nil {
 		return nil, err
@@ -96,9 +98,9 @@ func Build(shape Shape, f Format, w []float32) (Kernel, error) {
 	if f.Kind == Dense {
 		return &denseKernel{shape: shape, w: w}, nil
 	}
-	if shape.Conv != nil && !shape.pointwise() {
-		if f.Kind != CSR {
-			return nil, fmt.Errorf("sparse: direct convolution stores its taps as CSR, not %v", f)
+	if f.Kind == Direct {
+		if shape.Conv == nil || shape.pointwise() {
+			return nil, fmt.Errorf("sparse: the direct format is for convolutions with a k×k window, stride or padding, not %v", shape)
 		}
 		cv, err := NewConv(w, *shape.Conv)
 		if err != nil {
@@ -109,6 +111,9 @@ func Build(shape Shape, f Format, w []float32) (Kernel, error) {
 	m, err := f.Build(w, shape.Rows, shape.Cols)
 	if err != nil {
 		return nil, err
+	}
+	if shape.Conv != nil && !shape.pointwise() {
+		return &im2colKernel{shape: shape, m: m}, nil
 	}
 	return &matrixKernel{shape: shape, m: m}, nil
 }
@@ -132,10 +137,49 @@ type convKernel struct {
 	cv    *Conv
 }
 
-func (k *convKernel) Format() Format { return FormatCSR }
+func (k *convKernel) Format() Format { return FormatDirect }
 
 func (k *convKernel) Run(x, y []float32, epi *gemm.Epilogue, threads int) error {
 	return k.cv.Forward(x, k.shape.Batch, y, epi, threads)
+}
+
+// im2colKernel is a convolution as a sparse weight times each image's
+// im2col matrix (C·KH·KW × OH·OW), built by internal/kernels as the dense
+// path builds it: the matrix is dense, the multiply-adds are the weight's
+// nonzeros only.
+type im2colKernel struct {
+	shape Shape
+	m     Matrix
+}
+
+func (k *im2colKernel) Format() Format { return k.m.Format() }
+
+func (k *im2colKernel) Run(x, y []float32, epi *gemm.Epilogue, threads int) error {
+	s := k.shape
+	in, out := s.InOut()
+	if len(x) < in || len(y) < out {
+		return fmt.Errorf("sparse: conv %v: input %d and output %d values, need %d and %d", s, len(x), len(y), in, out)
+	}
+	if err := checkEpilogue(epi, s.Rows, out); err != nil {
+		return err
+	}
+	c := s.Conv
+	g := c.geom()
+	ohw, imgIn := g.OH*g.OW, c.C*c.H*c.W
+	col := getScratch(s.Cols * ohw)
+	defer putScratch(col)
+	threads = workersFor(k.m, ohw, threads)
+	for img := range s.Batch {
+		kernels.Im2col(&g, x[img*imgIn:][:imgIn], col, ohw)
+		mulImage(k.m, col, ohw, y[img*c.O*ohw:][:c.O*ohw], epi, img*c.O*ohw, threads)
+	}
+	return nil
+}
+
+// geom is the shape as internal/kernels' im2col geometry.
+func (c *ConvShape) geom() kernels.Geom {
+	oh, ow := c.Out()
+	return kernels.Geom{C: c.C, H: c.H, W: c.W, KH: c.KH, KW: c.KW, SH: c.StrideH, SW: c.StrideW, DH: c.DilationH, DW: c.DilationW, PT: c.PadTop, PL: c.PadLeft, OH: oh, OW: ow}
 }
 
 // denseKernel is the dense path shears' CPU executor takes for the node:
@@ -184,7 +228,7 @@ func (k *denseKernel) Run(x, y []float32, epi *gemm.Epilogue, threads int) error
 		xi, yi := x[img*imgIn:][:imgIn], y[img*c.O*ohw:][:c.O*ohw]
 		src := xi
 		if col != nil {
-			g := kernels.Geom{C: c.C, H: c.H, W: c.W, KH: c.KH, KW: c.KW, SH: c.StrideH, SW: c.StrideW, DH: c.DilationH, DW: c.DilationW, PT: c.PadTop, PL: c.PadLeft, OH: oh, OW: ow}
+			g := c.geom()
 			kernels.Im2col(&g, xi, col, ohw)
 			src = col
 		}

@@ -107,20 +107,26 @@ func Conv1x1(w Matrix, x []float32, n, hw int, y []float32, epi *gemm.Epilogue, 
 	if n == 0 || hw == 0 || rows == 0 {
 		return nil
 	}
-	threads = workersFor(w, n*hw, threads)
+	threads = workersFor(w, hw, threads)
+	for img := range n {
+		mulImage(w, x[img*cols*hw:][:cols*hw], hw, y[img*rows*hw:][:rows*hw], epi, img*rows*hw, threads)
+	}
+	return nil
+}
+
+// mulImage sets y = epi(W·p) for a cols×n panel p and a rows×n y whose
+// residual starts at offset off of epi.Res: one image of a pointwise
+// convolution, or an im2col matrix.
+func mulImage(w Matrix, p []float32, n int, y []float32, epi *gemm.Epilogue, off int, threads int) {
 	forUnits(w, threads, func(u0, u1 int) {
+		for j := 0; j < n; j += panelTile {
+			w.mulPanel(y[j:], n, p[j:], n, min(panelTile, n-j), u0, u1)
+		}
 		lo, hi := unitSpan(w, u0, u1)
-		for img := range n {
-			xi, yi := x[img*cols*hw:][:cols*hw], y[img*rows*hw:][:rows*hw]
-			for j := 0; j < hw; j += panelTile {
-				w.mulPanel(yi[j:], hw, xi[j:], hw, min(panelTile, hw-j), u0, u1)
-			}
-			for o := lo; o < hi; o++ {
-				epiRow(epi, yi[o*hw:][:hw], o, (img*rows+o)*hw)
-			}
+		for o := lo; o < hi; o++ {
+			epiRow(epi, y[o*n:][:n], o, off+o*n)
 		}
 	})
-	return nil
 }
 
 func checkEpilogue(epi *gemm.Epilogue, rows, outLen int) error {
