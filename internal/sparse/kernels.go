@@ -31,8 +31,7 @@ func csrDot[T index](val []float32, col []T, x []float32) float32 {
 // panelRow sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] for j < len(out),
 // adding to out when acc; every row col[k] of p must hold len(out) values.
 func panelRow[T index](out, val []float32, col []T, p []float32, ldp int, acc bool) {
-	n8 := len(out) &^ 7
-	if !useAsm || n8 == 0 || len(val) == 0 {
+	if !useAsm || len(out) == 0 || len(val) == 0 {
 		panelRowGo(out, val, col, p, ldp, acc)
 		return
 	}
@@ -43,12 +42,9 @@ func panelRow[T index](out, val []float32, col []T, p []float32, ldp int, acc bo
 	}
 	switch c := any(&col[0]).(type) {
 	case *uint16:
-		panelRow16AVX2(&out[0], n8, &val[0], c, len(val), &p[0], ldp, a)
+		panelRow16AVX2(&out[0], len(out), &val[0], c, len(val), &p[0], ldp, a)
 	case *int32:
-		panelRowAVX2(&out[0], n8, &val[0], c, len(val), &p[0], ldp, a)
-	}
-	if n8 < len(out) {
-		panelRowGo(out[n8:], val, col, p[n8:], ldp, acc)
+		panelRowAVX2(&out[0], len(out), &val[0], c, len(val), &p[0], ldp, a)
 	}
 }
 

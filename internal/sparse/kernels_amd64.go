@@ -22,16 +22,16 @@ func csrDotAVX2(val *float32, col *int32, n int, x *float32) float32
 func csrDot16AVX2(val *float32, col *uint16, n int, x *float32) float32
 
 // panelRowAVX2 sets out[j] = Σ_k val[k]·p[col[k]·ldp+j] (plus out[j] when
-// acc != 0) for j < n8 (a multiple of 8), in column tiles of 64, 32 and 8
-// held in registers.
+// acc != 0) for j < n, in column tiles of 64, 32 and 8 held in registers
+// and a masked tile for the last n%8.
 //
 //go:noescape
-func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int)
+func panelRowAVX2(out *float32, n int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int)
 
 // panelRow16AVX2 is panelRowAVX2 with 16-bit columns.
 //
 //go:noescape
-func panelRow16AVX2(out *float32, n8 int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int)
+func panelRow16AVX2(out *float32, n int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int)
 
 // bsr1x8DotAVX2 is Σ_k Σ_c val[8k+c]·x[bcol[k]+c] over nb full blocks.
 //

@@ -13,6 +13,26 @@
 	VHADDPS      X0, X0, X0; \
 	VHADDPS      X0, X0, X0
 
+// tailMask is eight all-ones lanes then eight zero lanes: the mask for the
+// first r lanes is the eight words at tailMask+32−4r.
+DATA tailMask<>+0(SB)/4, $0xffffffff
+DATA tailMask<>+4(SB)/4, $0xffffffff
+DATA tailMask<>+8(SB)/4, $0xffffffff
+DATA tailMask<>+12(SB)/4, $0xffffffff
+DATA tailMask<>+16(SB)/4, $0xffffffff
+DATA tailMask<>+20(SB)/4, $0xffffffff
+DATA tailMask<>+24(SB)/4, $0xffffffff
+DATA tailMask<>+28(SB)/4, $0xffffffff
+DATA tailMask<>+32(SB)/4, $0
+DATA tailMask<>+36(SB)/4, $0
+DATA tailMask<>+40(SB)/4, $0
+DATA tailMask<>+44(SB)/4, $0
+DATA tailMask<>+48(SB)/4, $0
+DATA tailMask<>+52(SB)/4, $0
+DATA tailMask<>+56(SB)/4, $0
+DATA tailMask<>+60(SB)/4, $0
+GLOBL tailMask<>(SB), RODATA|NOPTR, $64
+
 // func csrDotAVX2(val *float32, col *int32, n int, x *float32) float32
 TEXT ·csrDotAVX2(SB), NOSPLIT, $0-36
 	MOVQ   val+0(FP), SI
@@ -69,12 +89,12 @@ csrDotDone:
 	MOVSS X0, ret+32(FP)
 	RET
 
-// func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int)
+// func panelRowAVX2(out *float32, n int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int)
 // R10 = ldp in bytes, DX = p at the current column tile, R11 = k, R12 =
 // acc (0: start from zero, else add to out).
 TEXT ·panelRowAVX2(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DI
-	MOVQ n8+8(FP), CX
+	MOVQ n+8(FP), CX
 	MOVQ val+16(FP), SI
 	MOVQ col+24(FP), R8
 	MOVQ nnz+32(FP), R9
@@ -191,7 +211,7 @@ panel32Store:
 // do not wait on each other.
 panel8:
 	CMPQ   CX, $8
-	JLT    panelDone
+	JLT    panelTail
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	TESTQ  R12, R12
@@ -231,6 +251,38 @@ panel8Store:
 	ADDQ    $32, DX
 	SUBQ    $8, CX
 	JMP     panel8
+
+// The last n%8 columns: masked loads read only the valid lanes (the others
+// are zero and touch no memory past the row's end), a masked store writes
+// them. Y14 = the mask: lanes below CX all ones.
+panelTail:
+	TESTQ   CX, CX
+	JZ      panelDone
+	LEAQ    tailMask<>+32(SB), AX
+	SHLQ    $2, CX
+	SUBQ    CX, AX
+	VMOVDQU (AX), Y14
+	VXORPS  Y0, Y0, Y0
+	TESTQ   R12, R12
+	JZ      panelTailGo
+	VMASKMOVPS (DI), Y14, Y0
+
+panelTailGo:
+	XORQ R11, R11
+
+panelTailK:
+	CMPQ         R11, R9
+	JGE          panelTailStore
+	MOVL         (R8)(R11*4), AX
+	IMULQ        R10, AX
+	VBROADCASTSS (SI)(R11*4), Y15
+	VMASKMOVPS   (DX)(AX*1), Y14, Y2
+	VFMADD231PS  Y2, Y15, Y0
+	INCQ         R11
+	JMP          panelTailK
+
+panelTailStore:
+	VMASKMOVPS Y0, Y14, (DI)
 
 panelDone:
 	VZEROUPPER
@@ -292,12 +344,11 @@ csrDot16Done:
 	MOVSS X0, ret+32(FP)
 	RET
 
-// func panelRow16AVX2(out *float32, n8 int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int)
-// R10 = ldp in bytes, DX = p at the current column tile, R11 = k, R12 =
-// acc (0: start from zero, else add to out).
+// func panelRow16AVX2(out *float32, n int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int)
+// panelRowAVX2 with 16-bit columns.
 TEXT ·panelRow16AVX2(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DI
-	MOVQ n8+8(FP), CX
+	MOVQ n+8(FP), CX
 	MOVQ val+16(FP), SI
 	MOVQ col+24(FP), R8
 	MOVQ nnz+32(FP), R9
@@ -414,7 +465,7 @@ panel16W32Store:
 // do not wait on each other.
 panel16W8:
 	CMPQ   CX, $8
-	JLT    panel16Done
+	JLT    panel16Tail
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	TESTQ  R12, R12
@@ -454,6 +505,38 @@ panel16W8Store:
 	ADDQ    $32, DX
 	SUBQ    $8, CX
 	JMP     panel16W8
+
+// The last n%8 columns: masked loads read only the valid lanes (the others
+// are zero and touch no memory past the row's end), a masked store writes
+// them. Y14 = the mask: lanes below CX all ones.
+panel16Tail:
+	TESTQ   CX, CX
+	JZ      panel16Done
+	LEAQ    tailMask<>+32(SB), AX
+	SHLQ    $2, CX
+	SUBQ    CX, AX
+	VMOVDQU (AX), Y14
+	VXORPS  Y0, Y0, Y0
+	TESTQ   R12, R12
+	JZ      panel16TailGo
+	VMASKMOVPS (DI), Y14, Y0
+
+panel16TailGo:
+	XORQ R11, R11
+
+panel16TailK:
+	CMPQ         R11, R9
+	JGE          panel16TailStore
+	MOVWLZX      (R8)(R11*2), AX
+	IMULQ        R10, AX
+	VBROADCASTSS (SI)(R11*4), Y15
+	VMASKMOVPS   (DX)(AX*1), Y14, Y2
+	VFMADD231PS  Y2, Y15, Y0
+	INCQ         R11
+	JMP          panel16TailK
+
+panel16TailStore:
+	VMASKMOVPS Y0, Y14, (DI)
 
 panel16Done:
 	VZEROUPPER

@@ -15,11 +15,11 @@ func csrDot16AVX2(val *float32, col *uint16, n int, x *float32) float32 {
 	panic("sparse: assembly kernels not built")
 }
 
-func panelRowAVX2(out *float32, n8 int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int) {
+func panelRowAVX2(out *float32, n int, val *float32, col *int32, nnz int, p *float32, ldp int, acc int) {
 	panic("sparse: assembly kernels not built")
 }
 
-func panelRow16AVX2(out *float32, n8 int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int) {
+func panelRow16AVX2(out *float32, n int, val *float32, col *uint16, nnz int, p *float32, ldp int, acc int) {
 	panic("sparse: assembly kernels not built")
 }
 
