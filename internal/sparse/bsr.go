@@ -1,5 +1,7 @@
 package sparse
 
+import "sync"
+
 // bsrMatrix is block sparse rows with r×c blocks: block row b (rows
 // b·r … b·r+r−1) has blocks blockPtr[b] … blockPtr[b+1]−1, block k starting
 // at column bcol[k] (a multiple of c, increasing) with its r·c values
@@ -12,6 +14,9 @@ type bsrMatrix struct {
 	bcol       []int32
 	val        []float32
 	nonzeros   int
+
+	rowsOnce sync.Once
+	rowForm  *csrMatrix // asRows
 }
 
 func newBSR(w []float32, rows, cols, r, c int) (*bsrMatrix, error) {
@@ -112,32 +117,39 @@ func (m *bsrMatrix) mulVec(y, x []float32, u0, u1 int) {
 	}
 }
 
-// mulPanel runs each row of a block row through the CSR panel kernel,
-// its columns spelled out from the block starts: the panel kernel's cost
-// is the broadcast-and-FMA per stored value, which blocks do not change,
-// so one well-tuned kernel serves both formats.
+// mulPanel runs the CSR panel kernel over the block rows spelled out
+// row by row (asRows): the panel kernel's cost is a broadcast and FMAs
+// per stored value, which blocks do not change. Blocks would let a kernel
+// reuse each panel row for R output rows in registers; that kernel is not
+// written yet.
 func (m *bsrMatrix) mulPanel(out []float32, ldo int, p []float32, ldp, n int, u0, u1 int) {
-	most := 0
-	for br := u0; br < u1; br++ {
-		most = max(most, int(m.blockPtr[br+1]-m.blockPtr[br]))
-	}
-	val := make([]float32, 0, most*m.c)
-	col := make([]int32, 0, most*m.c)
-	for br := u0; br < u1; br++ {
-		lo, hi := m.blockPtr[br], m.blockPtr[br+1]
-		for rr := range m.height(br) {
-			val, col = val[:0], col[:0]
-			for k := lo; k < hi; k++ {
+	m.asRows().mulPanel(out, ldo, p, ldp, n, u0*m.r, min(u1*m.r, m.rows))
+}
+
+// asRows is the matrix as CSR with the blocks' zeros kept as stored
+// values, built on first use.
+func (m *bsrMatrix) asRows() *csrMatrix {
+	m.rowsOnce.Do(func() {
+		w := &csrMatrix{rows: m.rows, cols: m.cols, rowPtr: make([]int32, m.rows+1)}
+		short := m.cols <= 1<<16
+		for o := range m.rows {
+			br, rr := o/m.r, o%m.r
+			for k := m.blockPtr[br]; k < m.blockPtr[br+1]; k++ {
 				c0 := m.bcol[k]
-				b := m.val[int(k)*m.r*m.c+rr*m.c:][:m.width(c0)]
-				for cc, v := range b {
-					val = append(val, v)
-					col = append(col, c0+int32(cc))
+				for cc, v := range m.val[int(k)*m.r*m.c+rr*m.c:][:m.width(c0)] {
+					w.val = append(w.val, v)
+					if short {
+						w.col16 = append(w.col16, uint16(int(c0)+cc))
+					} else {
+						w.col32 = append(w.col32, c0+int32(cc))
+					}
 				}
 			}
-			panelRow(out[(br*m.r+rr)*ldo:][:n], val, col, p, ldp, false)
+			w.rowPtr[o+1] = int32(len(w.val))
 		}
-	}
+		m.rowForm = w
+	})
+	return m.rowForm
 }
 
 // bsr1x8DotGo is Σ over 1×8 blocks of val·x[bcol:bcol+8], the last block

@@ -1,6 +1,9 @@
 package sparse
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // nmMatrix is N:M sparsity along the input axis: row o's group g (columns
 // g·M … g·M+M−1, the last group short when M does not divide cols) keeps n
@@ -14,6 +17,9 @@ type nmMatrix struct {
 	val        []float32
 	pos        []uint8
 	nonzeros   int
+
+	rowsOnce sync.Once
+	rowForm  *csrMatrix // asRows
 }
 
 func newNM(w []float32, rows, cols, n, m int) (*nmMatrix, error) {
@@ -95,18 +101,35 @@ func (nm *nmMatrix) mulVec(y, x []float32, u0, u1 int) {
 	}
 }
 
-// mulPanel spells each row's columns out (one int32 per value, in a
-// per-call scratch row) and runs the CSR panel kernel: at panel widths of
-// 8 and more the index arithmetic is a small part of the work.
+// mulPanel runs the CSR panel kernel over the rows with their columns
+// spelled out (asRows, padding zeros kept): at panel widths of 8 and more
+// the index arithmetic N:M saves is a small part of the work.
 func (nm *nmMatrix) mulPanel(out []float32, ldo int, p []float32, ldp, n int, u0, u1 int) {
-	col := make([]int32, nm.groups*nm.n)
-	for o := u0; o < u1; o++ {
-		val, pos := nm.row(o)
-		for k, q := range pos {
-			col[k] = int32((k/nm.n)*nm.m + int(q))
+	nm.asRows().mulPanel(out, ldo, p, ldp, n, u0, u1)
+}
+
+// asRows is the matrix as CSR with the padding zeros as stored values,
+// built on first use.
+func (nm *nmMatrix) asRows() *csrMatrix {
+	nm.rowsOnce.Do(func() {
+		per := nm.groups * nm.n
+		w := &csrMatrix{rows: nm.rows, cols: nm.cols, rowPtr: make([]int32, nm.rows+1), val: nm.val}
+		short := nm.cols <= 1<<16
+		for o := range nm.rows {
+			_, pos := nm.row(o)
+			for k, q := range pos {
+				c := (k/nm.n)*nm.m + int(q)
+				if short {
+					w.col16 = append(w.col16, uint16(c))
+				} else {
+					w.col32 = append(w.col32, int32(c))
+				}
+			}
+			w.rowPtr[o+1] = int32((o + 1) * per)
 		}
-		panelRow(out[o*ldo:][:n], val, col, p, ldp, false)
-	}
+		nm.rowForm = w
+	})
+	return nm.rowForm
 }
 
 // nmDotGo is Σ_k val[k]·x[(k/n)·m+pos[k]].
