@@ -20,7 +20,9 @@
 //     sit. A weight that breaks the pattern is refused with an error.
 //
 // Format names a format ("csr", "bsr1x8", "nm2:4", ...) and builds it;
-// Dense is the marker for "keep the dense kernel" in a Plan.
+// Dense is the marker for "keep the dense kernel" in a Plan, Direct the
+// direct convolution (below). CSR columns are 16-bit when the weight has
+// at most 2¹⁶ inputs.
 //
 // # Kernels
 //
@@ -33,18 +35,44 @@
 // weight is read once per call instead of once per batch row, and the inner
 // loop is vector FMAs with the weight broadcast.
 //
+// The panel product works on column tiles of 128 and, when the panel is
+// larger than about 192 KiB, on blocks of inputs, so that the rows of the
+// panel the nonzeros load come from L2 rather than L3.
+//
 // Conv1x1 is that panel product per image in NCHW without any transpose:
 // the channel-major layout makes the spatial axis the vector axis (the
-// XNNPACK idea). Conv is a direct k×k convolution (strides, dilations,
-// padding) for the general case: per output channel and output row it sums
-// the nonzero taps over shifted rows of the zero-padded input.
+// XNNPACK idea). A k×k convolution (strides, dilations, padding) runs
+// either as the sparse weight times the image's im2col matrix (Build with
+// a matrix format; the im2col is the dense path's) or as Conv, a direct
+// convolution (format Direct): per output channel and output row it sums
+// the nonzero taps over shifted rows of the zero-padded input, with no
+// column matrix but short vectors on small maps. Choose times both.
 //
 // Every kernel has a portable Go version; on amd64 with AVX2+FMA the hot
-// loops (CSR and BSR against dense panels, CSR, BSR 1×8 and N:M
-// matrix–vector products) run in hand-written Go assembly (kernels_amd64.s,
-// with kernels_noasm.go as the portable fallback under the noasm tag or on
-// other architectures). This machine has no AVX-512, so there are no
-// AVX-512 kernels: they could not be tested here.
+// loops run in hand-written Go assembly (kernels_amd64.s, with
+// kernels_noasm.go as the stubs under the noasm tag or on other
+// architectures):
+//
+//   - CSR × vector: all rows of a range in one call, 16 nonzeros at a time
+//     by VGATHERDPS, the rest in four scalar FMA chains;
+//   - BSR 1×8 × vector: one vector load of x per block;
+//   - N:M × vector: 2:4 and 4:8 (N/M = 1/2) take eight kept values from
+//     two vectors of x with two VPERMPS and a blend; other N:M use gathers;
+//   - sparse × panel: per nonzero, a broadcast and FMAs into 8, 4 or 1
+//     vector accumulators across 64-, 32- and 8-column tiles, a masked tile
+//     for the last columns. BSR and N:M run it over a row form of the
+//     matrix built on first use (block and padding zeros kept as values): a
+//     kernel that reuses each panel row across a block's R rows is not
+//     written;
+//   - the 8×8 transposes around the batched product.
+//
+// The machine these were written on has AVX2 but no AVX-512, so there are
+// no AVX-512 kernels: they could not have been run or tested.
+//
+// The zero test is exact, so CSR skips every weight the dense kernel
+// multiplies by zero: an infinite or NaN input meeting a zero weight gives
+// 0·Inf = NaN on the dense path (and in the zeros a BSR block or an N:M
+// group stores) but not in CSR.
 //
 // # Threads
 //
@@ -60,7 +88,8 @@
 //
 // A sparse kernel is not faster than the dense one at every sparsity and
 // shape: Choose times the candidates (dense, CSR, BSR, N:M when the pattern
-// allows) on the real shape with a few warm runs and keeps the fastest,
+// allows, direct for a k×k convolution) on the real shape with a few warm
+// runs and keeps the fastest,
 // with the timings so a profile can say why. A Cache keyed by shape,
 // pattern digest, machine and threads remembers the choices and persists as
 // JSON next to a model, so the timing runs once per model and machine. See
