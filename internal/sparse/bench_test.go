@@ -139,3 +139,34 @@ func BenchmarkResnet18Conv3x3(b *testing.B) {
 		})
 	}
 }
+
+// blockPrunedWeight zeroes a random fraction of the r×c blocks of a
+// normal weight: what a block granularity (prune's block1x4) leaves.
+func blockPrunedWeight(rows, cols, r, c int, zeros float64) []float32 {
+	rng := testutil.NewRand(15, 97)
+	w := testutil.NormalFloats(rng, rows*cols)
+	for b0 := 0; b0 < rows; b0 += r {
+		for c0 := 0; c0 < cols; c0 += c {
+			if rng.Float64() >= zeros {
+				continue
+			}
+			for o := b0; o < min(b0+r, rows); o++ {
+				clear(w[o*cols+c0 : o*cols+min(c0+c, cols)])
+			}
+		}
+	}
+	return w
+}
+
+// Block-sparse weights at 90% zero blocks on the Gemm shape: BSR in the
+// matching block shape against CSR and dense.
+func BenchmarkGemm1024x4096Blocks(b *testing.B) {
+	for _, f := range []Format{FormatBSR1x4, FormatBSR1x8, FormatBSR4x4} {
+		w := blockPrunedWeight(1024, 4096, f.R, f.C, 0.9)
+		for _, batch := range []int{1, 64} {
+			b.Run(fmt.Sprintf("block=%dx%d/batch=%d", f.R, f.C, batch), func(b *testing.B) {
+				benchKernels(b, LinearShape(1024, 4096, batch), w, 1, f, FormatCSR)
+			})
+		}
+	}
+}

@@ -95,8 +95,8 @@ func (m *bsrMatrix) mulVec(y, x []float32, u0, u1 int) {
 	x = x[:m.cols]
 	for br := u0; br < u1; br++ {
 		lo, hi := m.blockPtr[br], m.blockPtr[br+1]
-		if m.r == 1 && m.c == 8 && useAsm {
-			y[br] = bsr1x8Dot(m.val[int(lo)*8:int(hi)*8], m.bcol[lo:hi], x)
+		if m.r == 1 && (m.c == 8 || m.c == 4) {
+			y[br] = bsrRowDot(m.c, m.val[int(lo)*m.c:int(hi)*m.c], m.bcol[lo:hi], x)
 			continue
 		}
 		rows := y[br*m.r:][:m.height(br)]
@@ -152,13 +152,13 @@ func (m *bsrMatrix) asRows() *csrMatrix {
 	return m.rowForm
 }
 
-// bsr1x8DotGo is Σ over 1×8 blocks of val·x[bcol:bcol+8], the last block
+// bsrRowDotGo is Σ over 1×c blocks of val·x[bcol:bcol+c], the last block
 // clipped to len(x).
-func bsr1x8DotGo(val []float32, bcol []int32, x []float32) float32 {
+func bsrRowDotGo(c int, val []float32, bcol []int32, x []float32) float32 {
 	var s float32
 	for k, c0 := range bcol {
-		xs := x[c0:min(int(c0)+8, len(x))]
-		b := val[k*8:][:len(xs)]
+		xs := x[c0:min(int(c0)+c, len(x))]
+		b := val[k*c:][:len(xs)]
 		for cc, v := range xs {
 			s += b[cc] * v
 		}

@@ -48,25 +48,29 @@ func panelRow[T index](out, val []float32, col []T, p []float32, ldp int, acc bo
 	}
 }
 
-// bsr1x8Dot is Σ over 1×8 blocks of val·x[bcol:bcol+8]; only the last
-// block may reach past len(x).
-func bsr1x8Dot(val []float32, bcol []int32, x []float32) float32 {
+// bsrRowDot is Σ over 1×c blocks (c = 4 or 8) of val·x[bcol:bcol+c]; only
+// the last block may reach past len(x).
+func bsrRowDot(c int, val []float32, bcol []int32, x []float32) float32 {
 	nb := len(bcol)
 	if nb == 0 {
 		return 0
 	}
 	full := nb
-	if int(bcol[nb-1])+8 > len(x) {
+	if int(bcol[nb-1])+c > len(x) {
 		full--
 	}
 	var s float32
-	if useAsm && full > 0 {
+	switch {
+	case full == 0:
+	case useAsm && c == 8:
 		s = bsr1x8DotAVX2(&val[0], &bcol[0], full, &x[0])
-	} else {
-		s = bsr1x8DotGo(val[:full*8], bcol[:full], x)
+	case useAsm && c == 4:
+		s = bsr1x4DotAVX2(&val[0], &bcol[0], full, &x[0])
+	default:
+		s = bsrRowDotGo(c, val[:full*c], bcol[:full], x)
 	}
 	if full < nb {
-		s += bsr1x8DotGo(val[full*8:], bcol[full:], x)
+		s += bsrRowDotGo(c, val[full*c:], bcol[full:], x)
 	}
 	return s
 }

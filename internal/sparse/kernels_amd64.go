@@ -38,6 +38,11 @@ func panelRow16AVX2(out *float32, n int, val *float32, col *uint16, nnz int, p *
 //go:noescape
 func bsr1x8DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32
 
+// bsr1x4DotAVX2 is bsr1x8DotAVX2 for 1×4 blocks, in SSE-width vectors.
+//
+//go:noescape
+func bsr1x4DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32
+
 // nmDotAVX2 is Σ_k val[k]·x[lane offset + pos[k]] for k < cnt (a multiple
 // of 8): the offsets start at base and grow by step every eight values.
 //

@@ -579,6 +579,45 @@ bsrReduce:
 	MOVSS  X0, ret+32(FP)
 	RET
 
+
+// func bsr1x4DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32
+TEXT ·bsr1x4DotAVX2(SB), NOSPLIT, $0-36
+	MOVQ   val+0(FP), SI
+	MOVQ   bcol+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	MOVQ   x+24(FP), DX
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+
+bsr4w2:
+	CMPQ        CX, $2
+	JLT         bsr4w1
+	MOVL        (DI), AX
+	MOVL        4(DI), BX
+	VMOVUPS     (SI), X2
+	VMOVUPS     16(SI), X3
+	VFMADD231PS (DX)(AX*4), X2, X0
+	VFMADD231PS (DX)(BX*4), X3, X1
+	ADDQ        $32, SI
+	ADDQ        $8, DI
+	SUBQ        $2, CX
+	JMP         bsr4w2
+
+bsr4w1:
+	TESTQ       CX, CX
+	JZ          bsr4Reduce
+	MOVL        (DI), AX
+	VMOVUPS     (SI), X2
+	VFMADD231PS (DX)(AX*4), X2, X0
+
+bsr4Reduce:
+	VADDPS  X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS  X0, ret+32(FP)
+	RET
+
 // func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, step int) float32
 // Y8 = the lanes' group offsets, Y9 = step in every lane.
 TEXT ·nmDotAVX2(SB), NOSPLIT, $0-52

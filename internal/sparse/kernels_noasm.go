@@ -27,6 +27,10 @@ func bsr1x8DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32 {
 	panic("sparse: assembly kernels not built")
 }
 
+func bsr1x4DotAVX2(val *float32, bcol *int32, nb int, x *float32) float32 {
+	panic("sparse: assembly kernels not built")
+}
+
 func nmDotAVX2(val *float32, pos *uint8, cnt int, x *float32, base *[8]int32, step int) float32 {
 	panic("sparse: assembly kernels not built")
 }
