@@ -101,6 +101,20 @@ func (m *bsrMatrix) mulVec(y, x []float32, u0, u1 int) {
 		}
 		rows := y[br*m.r:][:m.height(br)]
 		clear(rows)
+		if m.r == 4 && m.c == 4 && useAsm && hi > lo {
+			// Full-width blocks in assembly (rows past the matrix are
+			// zeros in the blocks), a ragged last block below.
+			full := hi
+			if int(m.bcol[hi-1])+4 > m.cols {
+				full--
+			}
+			if full > lo {
+				var acc [4]float32
+				bsr4x4DotAVX2(&m.val[int(lo)*16], &m.bcol[lo], int(full-lo), &x[0], &acc)
+				copy(rows, acc[:])
+			}
+			lo = full
+		}
 		for k := lo; k < hi; k++ {
 			c0 := m.bcol[k]
 			xs := x[c0:][:m.width(c0)]

@@ -55,7 +55,9 @@
 //
 //   - CSR × vector: all rows of a range in one call, 16 nonzeros at a time
 //     by VGATHERDPS, the rest in four scalar FMA chains;
-//   - BSR 1×8 × vector: one vector load of x per block;
+//   - BSR × vector: 1×8 and 1×4 blocks take one vector load of x each,
+//     4×4 blocks one 128-bit load broadcast to both halves for two
+//     two-row accumulators; other block shapes run in Go;
 //   - N:M × vector: 2:4 and 4:8 (N/M = 1/2) take eight kept values from
 //     two vectors of x with two VPERMPS and a blend; other N:M use gathers;
 //   - sparse × panel: per nonzero, a broadcast and FMAs into 8, 4 or 1

@@ -66,3 +66,9 @@ func nmHalfDotAVX2(val *float32, pos *uint8, chunks int, x *float32, lane *[8]in
 //
 //go:noescape
 func csrRows16AVX2(y *float32, ptr *int32, rows int, val *float32, col *uint16, x *float32)
+
+// bsr4x4DotAVX2 sets y[r] = Σ_k Σ_c val[16k+4r+c]·x[bcol[k]+c] over nb
+// full 4×4 blocks.
+//
+//go:noescape
+func bsr4x4DotAVX2(val *float32, bcol *int32, nb int, x *float32, y *[4]float32)

@@ -893,3 +893,54 @@ rowsStore:
 rowsDone:
 	VZEROUPPER
 	RET
+
+// func bsr4x4DotAVX2(val *float32, bcol *int32, nb int, x *float32, y *[4]float32)
+// y[r] = Σ_k Σ_c val[16k+4r+c]·x[bcol[k]+c] over nb full 4×4 blocks: x's
+// four inputs broadcast to both halves of Y2, rows 0–1 accumulate in Y0
+// (Y6 for odd blocks), rows 2–3 in Y1 (Y7).
+TEXT ·bsr4x4DotAVX2(SB), NOSPLIT, $0-40
+	MOVQ   val+0(FP), SI
+	MOVQ   bcol+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	MOVQ   x+24(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+b44w2:
+	CMPQ           CX, $2
+	JLT            b44w1
+	MOVL           (DI), AX
+	MOVL           4(DI), BX
+	VBROADCASTF128 (DX)(AX*4), Y2
+	VBROADCASTF128 (DX)(BX*4), Y3
+	VFMADD231PS    (SI), Y2, Y0
+	VFMADD231PS    32(SI), Y2, Y1
+	VFMADD231PS    64(SI), Y3, Y6
+	VFMADD231PS    96(SI), Y3, Y7
+	ADDQ           $128, SI
+	ADDQ           $8, DI
+	SUBQ           $2, CX
+	JMP            b44w2
+
+b44w1:
+	TESTQ          CX, CX
+	JZ             b44Reduce
+	MOVL           (DI), AX
+	VBROADCASTF128 (DX)(AX*4), Y2
+	VFMADD231PS    (SI), Y2, Y0
+	VFMADD231PS    32(SI), Y2, Y1
+
+// Y0 = [row 0 | row 1], Y1 = [row 2 | row 3] (four partial sums each).
+b44Reduce:
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y1, Y1
+	VHADDPS      Y1, Y0, Y3
+	VHADDPS      Y3, Y3, Y3
+	VEXTRACTF128 $1, Y3, X4
+	VUNPCKLPS    X4, X3, X5
+	MOVQ         y+32(FP), AX
+	VMOVUPS      X5, (AX)
+	VZEROUPPER
+	RET

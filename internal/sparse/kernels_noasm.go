@@ -46,3 +46,7 @@ func nmHalfDotAVX2(val *float32, pos *uint8, chunks int, x *float32, lane *[8]in
 func csrRows16AVX2(y *float32, ptr *int32, rows int, val *float32, col *uint16, x *float32) {
 	panic("sparse: assembly kernels not built")
 }
+
+func bsr4x4DotAVX2(val *float32, bcol *int32, nb int, x *float32, y *[4]float32) {
+	panic("sparse: assembly kernels not built")
+}
