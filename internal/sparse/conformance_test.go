@@ -371,3 +371,35 @@ func TestMatMulAllocations(t *testing.T) {
 		t.Errorf("MatMul at batch 1 allocates %v times per call", n)
 	}
 }
+
+// TestThreadsBitIdentical: the package promises the same bits whatever
+// the thread count (each output is summed by one worker in one order).
+func TestThreadsBitIdentical(t *testing.T) {
+	r := testutil.NewRand(15, 8)
+	w := pattern(r, 257, 3000, 0.9, 0, 0, 0)
+	for _, f := range []Format{FormatCSR, FormatBSR1x8, FormatBSR4x4} {
+		m, err := f.Build(w, 257, 3000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{1, 64} {
+			x := testutil.NormalFloats(r, batch*3000)
+			var first []float32
+			for _, threads := range []int{1, 2, 3, 7} {
+				y := make([]float32, batch*257)
+				if err := MatMul(m, x, batch, y, nil, threads); err != nil {
+					t.Fatal(err)
+				}
+				if first == nil {
+					first = y
+					continue
+				}
+				for i := range y {
+					if math.Float32bits(y[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("%v batch %d: %d threads give y[%d] = %v, 1 thread %v", f, batch, threads, i, y[i], first[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -75,8 +75,8 @@ func (s Shape) check() error {
 }
 
 // Kernel runs one node: y = epi(node(x)) with x and y of the lengths
-// Shape.InOut gives. Run is safe for concurrent use unless noted by the
-// implementation (the dense conv's column buffer is per call).
+// Shape.InOut gives. Run is safe for concurrent use: scratch buffers are
+// per call.
 type Kernel interface {
 	Format() Format
 	Run(x, y []float32, epi *gemm.Epilogue, threads int) error
