@@ -66,6 +66,11 @@ func benchKernels(b *testing.B, shape Shape, w []float32, threads int, fs ...For
 		if err != nil {
 			b.Fatal(err)
 		}
+		// One run first: BSR and N:M build their row form on first use
+		// (Choose's warm runs do the same), which is not per-call work.
+		if err := k.Run(x, y, epi, threads); err != nil {
+			b.Fatal(err)
+		}
 		b.Run("kernel="+f.String(), func(b *testing.B) {
 			for b.Loop() {
 				if err := k.Run(x, y, epi, threads); err != nil {

@@ -144,8 +144,13 @@ func (m *bsrMatrix) mulPanel(out []float32, ldo int, p []float32, ldp, n int, u0
 // values, built on first use.
 func (m *bsrMatrix) asRows() *csrMatrix {
 	m.rowsOnce.Do(func() {
-		w := &csrMatrix{rows: m.rows, cols: m.cols, rowPtr: make([]int32, m.rows+1)}
+		w := &csrMatrix{rows: m.rows, cols: m.cols, rowPtr: make([]int32, m.rows+1), val: make([]float32, 0, len(m.val))}
 		short := m.cols <= 1<<16
+		if short {
+			w.col16 = make([]uint16, 0, len(m.val))
+		} else {
+			w.col32 = make([]int32, 0, len(m.val))
+		}
 		for o := range m.rows {
 			br, rr := o/m.r, o%m.r
 			for k := m.blockPtr[br]; k < m.blockPtr[br+1]; k++ {

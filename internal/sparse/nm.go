@@ -115,6 +115,11 @@ func (nm *nmMatrix) asRows() *csrMatrix {
 		per := nm.groups * nm.n
 		w := &csrMatrix{rows: nm.rows, cols: nm.cols, rowPtr: make([]int32, nm.rows+1), val: nm.val}
 		short := nm.cols <= 1<<16
+		if short {
+			w.col16 = make([]uint16, 0, len(nm.val))
+		} else {
+			w.col32 = make([]int32, 0, len(nm.val))
+		}
 		for o := range nm.rows {
 			_, pos := nm.row(o)
 			for k, q := range pos {
