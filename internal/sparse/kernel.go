@@ -242,7 +242,7 @@ func (k *denseKernel) Run(x, y []float32, epi *gemm.Epilogue, threads int) error
 // epi is the identity.
 func imageEpilogue(epi *gemm.Epilogue, off, n int) *gemm.Epilogue {
 	if epi == nil {
-		return &gemm.Epilogue{Lo: float32(negInf), Hi: float32(posInf)}
+		return &gemm.Epilogue{Lo: -unbounded, Hi: unbounded}
 	}
 	e := *epi
 	if e.Res != nil {

@@ -61,14 +61,19 @@ func MatMul(w Matrix, x []float32, batch int, y []float32, epi *gemm.Epilogue, t
 		for j := 0; j < batch; j += panelTile {
 			w.mulPanel(yt[j:], batch, xt[j:], batch, min(panelTile, batch-j), u0, u1)
 		}
+		if epi == nil {
+			return
+		}
+		// The bias is per row of Yᵀ, while a residual is laid out as Y:
+		// with one, the clamp waits until it is added after the transpose.
+		clampLo, clampHi := epi.Lo, epi.Hi
+		if epi.Res != nil {
+			clampLo, clampHi = -unbounded, unbounded
+		}
 		lo, hi := unitSpan(w, u0, u1)
 		for o := lo; o < hi; o++ {
 			row := yt[o*batch:][:batch]
-			if epi != nil && epi.Res == nil {
-				vec.AddClamp(row, row, biasAt(epi, o), epi.Lo, epi.Hi)
-			} else if epi != nil {
-				vec.AddClamp(row, row, biasAt(epi, o), inf(-1), inf(1))
-			}
+			vec.AddClamp(row, row, biasAt(epi, o), clampLo, clampHi)
 		}
 	})
 	transpose(y, yt, rows, batch)
@@ -147,13 +152,6 @@ func biasAt(epi *gemm.Epilogue, o int) float32 {
 		return 0
 	}
 	return epi.Bias[o]
-}
-
-func inf(sign int) float32 {
-	if sign < 0 {
-		return float32(negInf)
-	}
-	return float32(posInf)
 }
 
 // epiRow applies epi to one output row of channel o starting at offset off
@@ -277,4 +275,5 @@ func getScratch(n int) []float32 {
 
 func putScratch(b []float32) { scratch.Put(&b) }
 
-var posInf, negInf = math.Inf(1), math.Inf(-1)
+// unbounded is +Inf as a float32: a clamp bound that clamps nothing.
+var unbounded = float32(math.Inf(1))
