@@ -285,7 +285,9 @@ func Key(shape Shape, w []float32, threads int) string {
 
 // Machine names the machine a timing holds for: architecture, the CPU
 // model where the OS tells it, the kernels built, and GOMAXPROCS.
-var Machine = sync.OnceValue(func() string {
+func Machine() string { return machine() }
+
+var machine = sync.OnceValue(func() string {
 	model := "unknown cpu"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
