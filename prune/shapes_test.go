@@ -259,3 +259,47 @@ func TestChannelsLastViews(t *testing.T) {
 	groupOf(t, d, "mm")
 	pruneBothWays(t, g, 8)
 }
+
+// A constant concatenated onto the channels (tf2onnx's zero-padded
+// shortcut, Concat(x, zeros), as the import folds it) is dropped by its
+// Concat when all its channels go, instead of refusing the pruning: the
+// slimmed graph computes what the masked one does.
+func TestConcatConstantDropped(t *testing.T) {
+	b := newGB("concatzeros", 3, 6, 6)
+	b.g.Inputs[0].Shape[0] = 1
+	x := b.cbr("c0", "x", 3, 8, 3)
+	z := b.param("zeros", tensor.New(1, 4, 6, 6))
+	y := b.op("cat", "Concat", graph.Attrs{"axis": 1}, x, z)
+	sum := b.op("add", "Add", nil, b.cbr("c1", x, 8, 12, 3), y)
+	g := b.head(b.cbr("c2", sum, 12, 5, 3), 5)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grp := groupOf(t, d, "c0")
+	if grp.Channels != 12 {
+		t.Fatalf("c0's group has %d channels, want 12 (8 of c0, 4 concatenated zeros): %s", grp.Channels, grp)
+	}
+	keep := map[*Group][]int{}
+	for _, gr := range d.Groups() {
+		keep[gr] = make([]int, gr.Channels)
+		for i := range keep[gr] {
+			keep[gr][i] = i
+		}
+	}
+	keep[grp] = []int{0, 2, 3, 5, 6, 7} // all four zero channels (8:12) go, and two of c0's
+	xs := randInput(g, 1, rand.New(rand.NewPCG(3, 99)))
+	slim := maskAndSlim(t, g, d, keep, xs).slim
+	if slim.Param("zeros") != nil {
+		t.Errorf("the emptied constant is still a param: %v", slim.Param("zeros").Value.Shape)
+	}
+	if in := slim.Node("cat").Inputs; len(in) != 1 {
+		t.Errorf("Concat reads %v, want only c0's output", in)
+	}
+	// Keeping one of the zero channels keeps the constant, one channel wide.
+	keep[grp] = []int{0, 1, 2, 3, 4, 5, 6, 7, 9}
+	slim = maskAndSlim(t, g, d, keep, xs).slim
+	if p := slim.Param("zeros"); p == nil || p.Value.Shape[1] != 1 {
+		t.Errorf("zeros after keeping one of its channels: %v", p)
+	}
+}
