@@ -793,6 +793,19 @@ func (a *Analysis) view(n *graph.Node) {
 			n.Op, n.Name, n.Inputs[0], batchShape(si), batchShape(so))
 		return
 	}
+	if x, o := n.Inputs[0], n.Outputs[0]; a.lays[x] != nil {
+		// A view that only inserts or drops axes of size 1 (Unsqueeze(x, 1)
+		// of an N×C×L signal, Squeeze of N×1×C×L) moves the channel axis
+		// but keeps it whole: the channels follow it.
+		ch := a.axisOf(x)
+		if k, ok := unitAxesMove(a.shapes[x], a.shapes[o], ch); ok && (k != 1 || ch != 1) {
+			a.setLayoutAt(o, a.lays[x], k)
+			if n.Op == "Reshape" {
+				a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: k})
+			}
+			return
+		}
+	}
 	if a.offAxis(n, true) {
 		return
 	}
@@ -834,6 +847,40 @@ func (a *Analysis) view(n *graph.Node) {
 	if n.Op == "Reshape" {
 		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: 1})
 	}
+}
+
+// unitAxesMove reports where axis ch of a value of shape si lands in the
+// view so when the view only inserts or drops axes of size 1 (the batch
+// staying first): ok is false when it does more, or when axis ch has size
+// 1 and so cannot be told from the axes around it.
+func unitAxesMove(si, so []int, ch int) (k int, ok bool) {
+	if ch <= 0 || ch >= len(si) || si[ch] <= 1 || len(so) < 2 || so[0] != si[0] {
+		return 0, false
+	}
+	var a, b []int // positions of the axes larger than 1, past the batch
+	for i := 1; i < len(si); i++ {
+		if si[i] > 1 {
+			a = append(a, i)
+		}
+	}
+	for j := 1; j < len(so); j++ {
+		if so[j] > 1 {
+			b = append(b, j)
+		}
+	}
+	if len(a) != len(b) {
+		return 0, false
+	}
+	k = -1
+	for r := range a {
+		if si[a[r]] != so[b[r]] {
+			return 0, false
+		}
+		if a[r] == ch {
+			k = b[r]
+		}
+	}
+	return k, k > 0
 }
 
 // transpose follows the channel axis to its new place (ConvNeXt's

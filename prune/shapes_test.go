@@ -303,3 +303,35 @@ func TestConcatConstantDropped(t *testing.T) {
 		t.Errorf("zeros after keeping one of its channels: %v", p)
 	}
 }
+
+// A view that only inserts or drops axes of size 1 moves the channel axis
+// and the channels follow it: an STFT front end (Conv1d filters,
+// Unsqueeze(1), Transpose to put the bins last, a mel MatMul) prunes its
+// frequency bins with the mel matrix's rows, and a Reshape that drops the
+// size-1 axis again brings them back to axis 1.
+func TestUnitAxisViews(t *testing.T) {
+	b := newGB("unitaxes", 2, 16)
+	w := b.param("stft.weight", b.rand(0.3, 9, 2, 3))
+	spec := b.op("stft", "Conv", graph.Attrs{"kernel_shape": []int{3}, "pads": []int{1, 1}}, "x", w)
+	u := b.op("u", "Unsqueeze", nil, spec, b.param("u.axes", ints2t(1)))      // N×1×9×16
+	tr := b.op("tr", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, u) // N×1×16×9
+	sq := b.op("sq", "Mul", nil, tr, tr)
+	mel := b.op("mel", "MatMul", nil, sq, b.param("mel.weight", b.rand(0.3, 9, 5))) // N×1×16×5
+	back := b.op("back", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, mel)    // N×1×5×16
+	r := b.op("r", "Reshape", nil, back, b.param("r.shape", ints2t(0, 5, 16)))        // N×5×16
+	c := b.op("c", "Conv", graph.Attrs{"kernel_shape": []int{3}, "pads": []int{1, 1}}, r, b.param("c.weight", b.rand(0.3, 7, 5, 3)))
+	g := b.done(b.op("out", "ReduceMean", graph.Attrs{"axes": []int{2}, "keepdims": 0}, c))
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for owner, want := range map[string]int{"stft": 9, "mel": 5} {
+		if grp := groupOf(t, d, owner); grp.Channels != want {
+			t.Errorf("%s's group has %d channels, want %d: %s", owner, grp.Channels, want, grp)
+		}
+	}
+	slim := pruneBothWays(t, g, 7)
+	if s := slim.Param("mel.weight").Value.Shape; s[0] != 7 || s[1] != 4 {
+		t.Errorf("mel weight %v after pruning 30%% of 9 bins and 5 mel channels, want 7×4", s)
+	}
+}
