@@ -313,12 +313,12 @@ func TestUnitAxisViews(t *testing.T) {
 	b := newGB("unitaxes", 2, 16)
 	w := b.param("stft.weight", b.rand(0.3, 9, 2, 3))
 	spec := b.op("stft", "Conv", graph.Attrs{"kernel_shape": []int{3}, "pads": []int{1, 1}}, "x", w)
-	u := b.op("u", "Unsqueeze", nil, spec, b.param("u.axes", ints2t(1)))      // N×1×9×16
+	u := b.op("u", "Unsqueeze", nil, spec, b.param("u.axes", ints2t(1)))     // N×1×9×16
 	tr := b.op("tr", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, u) // N×1×16×9
 	sq := b.op("sq", "Mul", nil, tr, tr)
 	mel := b.op("mel", "MatMul", nil, sq, b.param("mel.weight", b.rand(0.3, 9, 5))) // N×1×16×5
-	back := b.op("back", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, mel)    // N×1×5×16
-	r := b.op("r", "Reshape", nil, back, b.param("r.shape", ints2t(0, 5, 16)))        // N×5×16
+	back := b.op("back", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, mel)  // N×1×5×16
+	r := b.op("r", "Reshape", nil, back, b.param("r.shape", ints2t(0, 5, 16)))      // N×5×16
 	c := b.op("c", "Conv", graph.Attrs{"kernel_shape": []int{3}, "pads": []int{1, 1}}, r, b.param("c.weight", b.rand(0.3, 7, 5, 3)))
 	g := b.done(b.op("out", "ReduceMean", graph.Attrs{"axes": []int{2}, "keepdims": 0}, c))
 	d, err := Analyze(g)
