@@ -659,10 +659,11 @@ func (d *decoder) values(gp *onnxpb.GraphProto) error {
 		if err != nil {
 			return d.errf("graph input %q: %v", name, err)
 		}
-		if err := checkInputType(vi); err != nil {
+		et, err := inputType(vi)
+		if err != nil {
 			return d.errf("graph input %q: %v", name, err)
 		}
-		d.g.Inputs = append(d.g.Inputs, graph.ValueInfo{Name: name, Shape: shape})
+		d.g.Inputs = append(d.g.Inputs, graph.ValueInfo{Name: name, Shape: shape, Type: et})
 		symbols = append(symbols, dimParams(vi))
 	}
 	if err := d.bindInputs(symbols); err != nil {
@@ -729,16 +730,26 @@ func valueShape(vi *onnxpb.ValueInfoProto, input bool) ([]int, error) {
 	return shape, nil
 }
 
-// checkInputType enforces the IR's convention for graph inputs: the
-// element type is FLOAT (the IR computes in float32; shape-like values
-// such as a Reshape's shape must be initializers or computed from shapes,
-// not fed in).
-func checkInputType(vi *onnxpb.ValueInfoProto) error {
+// inputType maps a graph input's element type to the IR's: FLOAT, the
+// integer types and BOOL (held as float32: integers exactly up to 2^24,
+// booleans as 0 and 1). Other types are refused.
+func inputType(vi *onnxpb.ValueInfoProto) (graph.ElemType, error) {
 	tt := vi.GetType().GetTensorType()
-	if dt := onnxpb.TensorProto_DataType(tt.GetElemType()); dt != floatT {
-		return fmt.Errorf("element type %s is not supported: shears computes in float32 and takes FLOAT inputs (integer inputs such as shapes or indices must be initializers)", dataTypeName(int32(dt)))
+	dt := onnxpb.TensorProto_DataType(tt.GetElemType())
+	if et, ok := irTypes[dt]; ok {
+		return et, nil
 	}
-	return nil
+	return 0, fmt.Errorf("element type %s is not supported: shears computes in float32 and takes FLOAT, integer or BOOL inputs", dataTypeName(int32(dt)))
+}
+
+// irTypes maps the ONNX element types graph inputs may have to the IR's.
+var irTypes = map[onnxpb.TensorProto_DataType]graph.ElemType{
+	onnxpb.TensorProto_FLOAT: graph.Float32,
+	onnxpb.TensorProto_INT64: graph.Int64, onnxpb.TensorProto_INT32: graph.Int32,
+	onnxpb.TensorProto_INT16: graph.Int16, onnxpb.TensorProto_INT8: graph.Int8,
+	onnxpb.TensorProto_UINT8: graph.Uint8, onnxpb.TensorProto_UINT16: graph.Uint16,
+	onnxpb.TensorProto_UINT32: graph.Uint32, onnxpb.TensorProto_UINT64: graph.Uint64,
+	onnxpb.TensorProto_BOOL: graph.Bool,
 }
 
 // checkArity rejects nodes whose required inputs are missing (the op

@@ -342,7 +342,13 @@ func (e *encoder) types(nodes []*enode) (map[string]onnxpb.TensorProto_DataType,
 	}
 	for _, in := range e.g.Inputs {
 		valueT[in.Name] = floatT
-		if u := inputUses[in.Name]; len(u) == 1 && u[0] != onnxpb.TensorProto_UNDEFINED {
+		if in.Type != graph.Float32 {
+			for dt, et := range irTypes {
+				if et == in.Type {
+					valueT[in.Name] = dt // the type the model declared
+				}
+			}
+		} else if u := inputUses[in.Name]; len(u) == 1 && u[0] != onnxpb.TensorProto_UNDEFINED {
 			valueT[in.Name] = u[0]
 		}
 	}
