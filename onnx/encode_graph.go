@@ -51,6 +51,18 @@ func (e *encoder) graph() (*onnxpb.GraphProto, error) {
 	}
 	e.opset18Forms(nodes)
 	valueT, paramTypes := e.types(nodes)
+	for _, en := range nodes {
+		// Opset 14 added the 8- and 16-bit and unsigned integer types to
+		// the arithmetic ops.
+		switch en.n.Op {
+		case "Add", "Sub", "Mul", "Div":
+			switch en.nodeT {
+			case onnxpb.TensorProto_INT8, onnxpb.TensorProto_INT16, onnxpb.TensorProto_UINT8,
+				onnxpb.TensorProto_UINT16, onnxpb.TensorProto_UINT32, onnxpb.TensorProto_UINT64:
+				e.opset = max(e.opset, 14)
+			}
+		}
+	}
 	// Params that only the legacy forms read (an opset-18 axes input now
 	// written as an attribute) are not written; params nothing read in
 	// the first place are.

@@ -99,8 +99,10 @@ func isIntegerType(t onnxpb.TensorProto_DataType) bool {
 	return false
 }
 
-// integerDivision follows every Div of integers by a Cast to INT64
-// (truncation toward zero, as integer division rounds).
+// integerDivision follows every Div of integers by a Cast to the Div's
+// own integer type (truncation toward zero, as integer division rounds),
+// unless a Cast to that type is already all that reads it (a file shears
+// wrote).
 func (d *decoder) integerDivision(gp *onnxpb.GraphProto) {
 	var types map[string]onnxpb.TensorProto_DataType
 	var nodes []*graph.Node
@@ -108,6 +110,7 @@ func (d *decoder) integerDivision(gp *onnxpb.GraphProto) {
 	for _, n := range d.g.Nodes {
 		taken[n.Name] = true
 	}
+	readers := d.g.Consumers()
 	for _, n := range d.g.Nodes {
 		nodes = append(nodes, n)
 		if n.Op != "Div" || len(n.Outputs) != 1 || n.Outputs[0] == "" {
@@ -116,14 +119,20 @@ func (d *decoder) integerDivision(gp *onnxpb.GraphProto) {
 		if types == nil {
 			types = elemTypes(gp, d.g)
 		}
-		if !isIntegerType(types[n.Outputs[0]]) {
+		out := n.Outputs[0]
+		t := types[out]
+		if !isIntegerType(t) {
 			continue
 		}
-		out := n.Outputs[0]
+		if r := readers[out]; len(r) == 1 && r[0].Op == "Cast" && !slices.ContainsFunc(d.g.Outputs, func(o graph.ValueInfo) bool { return o.Name == out }) {
+			if to, err := r[0].Attrs.Int("to", 0); err == nil && onnxpb.TensorProto_DataType(to) == t {
+				continue
+			}
+		}
 		tmp := d.fresh(out + "_real")
 		n.Outputs[0] = tmp
 		nodes = append(nodes, &graph.Node{Name: freshName(taken, n.Name+"_trunc"), Op: "Cast",
-			Inputs: []string{tmp}, Outputs: []string{out}, Attrs: graph.Attrs{"to": int(int64T)}})
+			Inputs: []string{tmp}, Outputs: []string{out}, Attrs: graph.Attrs{"to": int(t)}})
 	}
 	d.g.Nodes = nodes
 }
