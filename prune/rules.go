@@ -66,7 +66,7 @@ func init() {
 	// their input's channels, on whichever axis they are.
 	for _, op := range []string{"Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",
 		"Tanh", "Identity", "Neg", "Sqrt", "Exp", "Log", "Abs", "Reciprocal", "Clip", "Cast", "Dropout", "Erf",
-		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish"} {
+		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish", "Not", "IsNaN", "IsInf"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
 	}
 	// Pools act on each channel of an N×C×… value separately: their
@@ -74,7 +74,10 @@ func init() {
 	for _, op := range []string{"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass})
 	}
-	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Mean", "Max", "Min"} {
+	// Elementwise ops of several operands (comparisons, logic, Where's
+	// condition and branches included) couple their operands' channels.
+	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Mean", "Max", "Min",
+		"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Mod", "Where"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).binary, AnyAxis: true})
 	}
 	for _, op := range []string{"Flatten", "Reshape", "Squeeze", "Unsqueeze"} {

@@ -335,3 +335,23 @@ func TestUnitAxisViews(t *testing.T) {
 		t.Errorf("mel weight %v after pruning 30%% of 9 bins and 5 mel channels, want 7×4", s)
 	}
 }
+
+// Comparisons and Where are elementwise: a peak mask (x == MaxPool(x), as
+// line and keypoint detectors compute it) and a Where over it couple the
+// channels they read, and the group prunes with slim = masked.
+func TestComparisonChannels(t *testing.T) {
+	b := newGB("peaks", 3, 6, 6)
+	x := b.op("sig", "Sigmoid", nil, b.conv("c0", "x", 3, 8, 3, 1))
+	mp := b.op("mp", "MaxPool", graph.Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}}, x)
+	peak := b.op("peak", "Equal", nil, x, mp)
+	y := b.op("w", "Where", nil, peak, x, b.op("half", "Mul", nil, x, b.param("half.k", &tensor.Tensor{Shape: []int{}, Data: []float32{0.5}})))
+	g := b.head(b.cbr("c1", y, 8, 5, 3), 5)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "c0"); grp.Channels != 8 {
+		t.Errorf("c0's group: %s", grp)
+	}
+	pruneBothWays(t, g, 9)
+}
