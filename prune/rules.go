@@ -464,6 +464,9 @@ func (a *Analysis) gemm(n *graph.Node) {
 }
 
 func (a *Analysis) matmul(n *graph.Node) {
+	if a.batchedMatMul(n) {
+		return
+	}
 	b := a.paramOf(n, 1)
 	sa := a.shapes[n.Inputs[0]]
 	if len(sa) > 2 {
@@ -484,6 +487,30 @@ func (a *Analysis) matmul(n *graph.Node) {
 		a.refuse(n, fmt.Sprintf("MatMul %s multiplies along axis %d, not the channel axis (axis %d of %s): its weight %s makes no channels",
 			n.Name, len(sa)-1, a.axisOf(n.Inputs[0]), batchShape(sa), b.Name), "feature", ParamAxis{Param: b.Name, Axis: 1})
 	}
+}
+
+// batchedMatMul handles a product of two activations whose channels are
+// on the same leading (batch) axis of the product, not on a multiplied
+// one: attention's scores Q·Kᵀ and its weighted sum P·V, per head. The
+// operands' channels are coupled and pass to the output. It reports
+// whether n was one.
+func (a *Analysis) batchedMatMul(n *graph.Node) bool {
+	x, y := n.Inputs[0], n.Inputs[1]
+	if a.params[x] != nil || a.params[y] != nil {
+		return false
+	}
+	lx, ly := a.lays[x], a.lays[y]
+	sx, sy := a.shapes[x], a.shapes[y]
+	if lx == nil || ly == nil || len(sx) != len(sy) || len(sx) < 3 {
+		return false
+	}
+	ch := a.axisOf(x)
+	if ch != a.axisOf(y) || ch == 0 || ch >= len(sx)-2 {
+		return false
+	}
+	a.unite(lx, ly, fmt.Sprintf("MatMul %s: its operands' channels differ in structure", n.Name))
+	a.setLayoutAt(n.Outputs[0], lx, ch)
+	return true
 }
 
 func (a *Analysis) batchNorm(n *graph.Node) {
@@ -809,6 +836,9 @@ func (a *Analysis) view(n *graph.Node) {
 			return
 		}
 	}
+	if n.Op == "Reshape" && a.headView(n) {
+		return
+	}
 	if a.offAxis(n, true) {
 		return
 	}
@@ -850,6 +880,68 @@ func (a *Analysis) view(n *graph.Node) {
 	if n.Op == "Reshape" {
 		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: 1})
 	}
+}
+
+// headView handles the Reshapes of an exported attention block, on token
+// values whose channels are last (N×T×E): the split of the features into
+// heads, N×T×E → N×T×H×D, and the merge back, N×T×H×D → N×T×E, with the
+// heads as the channel axis in between. A split unites the D channels of
+// each head, so that heads are pruned whole (the queries' and keys' heads
+// meet in their product, the values' in the attention-weighted sum); the
+// merge gives each head its D features again. It reports whether n was one
+// of these.
+func (a *Analysis) headView(n *graph.Node) bool {
+	x, o := n.Inputs[0], n.Outputs[0]
+	si, so := a.shapes[x], a.shapes[o]
+	l := a.lays[x]
+	if l == nil || len(si) < 3 {
+		return false
+	}
+	ch := a.axisOf(x)
+	switch {
+	case ch == len(si)-1 && len(so) == len(si)+1 && slices.Equal(so[:ch], si[:ch]) &&
+		so[ch] > 1 && so[ch+1] > 1 && so[ch]*so[ch+1] == si[ch]:
+		// The split into H heads of D features.
+		d := so[ch+1]
+		units := slices.SortedFunc(slices.Values(l), func(u, v unit) int { return u.off - v.off })
+		var out layout
+		for i := 0; i < len(units); {
+			u := units[i]
+			if u.off%d == 0 && u.span%d == 0 {
+				// One unit covers whole heads (a channel that already
+				// spans several features).
+				out = append(out, unit{u.e, u.off / d, u.span / d})
+				i++
+				continue
+			}
+			h := u.off / d
+			j := i
+			for j < len(units) && units[j].off+units[j].span <= (h+1)*d {
+				a.union(u.e, units[j].e)
+				j++
+			}
+			if u.off != h*d || j == i || units[j-1].off+units[j-1].span != (h+1)*d {
+				a.Opaque(n, "Reshape %s splits %s into %d heads of %d, and a channel straddles two heads", n.Name, x, so[ch], d)
+				return true
+			}
+			out = append(out, unit{u.e, h, 1})
+			i = j
+		}
+		a.setLayoutAt(o, out, ch)
+		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: ch})
+		return true
+	case ch == len(si)-2 && len(so) == len(si)-1 && slices.Equal(so[:ch], si[:ch]) && so[ch] == si[ch]*si[ch+1] && si[ch+1] > 1:
+		// The merge of the heads' features.
+		d := si[ch+1]
+		out := make(layout, len(l))
+		for i, u := range l {
+			out[i] = unit{u.e, u.off * d, u.span * d}
+		}
+		a.setLayoutAt(o, out, ch)
+		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: ch})
+		return true
+	}
+	return false
 }
 
 // unitAxesMove reports where axis ch of a value of shape si lands in the
