@@ -823,10 +823,11 @@ func (a *Analysis) view(n *graph.Node) {
 			n.Op, n.Name, n.Inputs[0], batchShape(si), batchShape(so))
 		return
 	}
-	if x, o := n.Inputs[0], n.Outputs[0]; a.lays[x] != nil {
+	if x, o := n.Inputs[0], n.Outputs[0]; a.lays[x] != nil && !a.fromInput(a.lays[x]) {
 		// A view that only inserts or drops axes of size 1 (Unsqueeze(x, 1)
 		// of an N×C×L signal, Squeeze of N×1×C×L) moves the channel axis
-		// but keeps it whole: the channels follow it.
+		// but keeps it whole: the channels follow it. (A graph input's
+		// channels are wherever its consumers put them: relayoutInput.)
 		ch := a.axisOf(x)
 		if k, ok := unitAxesMove(a.shapes[x], a.shapes[o], ch); ok && (k != 1 || ch != 1) {
 			a.setLayoutAt(o, a.lays[x], k)
@@ -894,7 +895,7 @@ func (a *Analysis) headView(n *graph.Node) bool {
 	x, o := n.Inputs[0], n.Outputs[0]
 	si, so := a.shapes[x], a.shapes[o]
 	l := a.lays[x]
-	if l == nil || len(si) < 3 {
+	if l == nil || len(si) < 3 || a.fromInput(l) {
 		return false
 	}
 	ch := a.axisOf(x)
@@ -942,6 +943,11 @@ func (a *Analysis) headView(n *graph.Node) bool {
 		return true
 	}
 	return false
+}
+
+// fromInput reports whether a layout's channels are a graph input's.
+func (a *Analysis) fromInput(l layout) bool {
+	return slices.ContainsFunc(l, func(u unit) bool { return a.inputs[u.e] != "" })
 }
 
 // unitAxesMove reports where axis ch of a value of shape si lands in the

@@ -355,3 +355,16 @@ func TestComparisonChannels(t *testing.T) {
 	}
 	pruneBothWays(t, g, 9)
 }
+
+// A graph input viewed with only size-1 axes moved (tf2onnx's NHWC input
+// with one channel reshaped to N×1×H×W) takes its layout from its
+// consumers: the Reshape keeps its shape through the pruning.
+func TestInputUnitAxisView(t *testing.T) {
+	b := newGB("inputview", 6, 5, 1)
+	r := b.op("r", "Reshape", nil, "x", b.param("r.shape", ints2t(0, 1, 6, 5)))
+	g := b.head(b.cbr("c1", b.cbr("c0", r, 1, 6, 3), 6, 5, 3), 5)
+	slim := pruneBothWays(t, g, 3)
+	if sh := ints(slim.Param("r.shape")); !slices.Equal(sh, []int{0, 1, 6, 5}) {
+		t.Errorf("the input's Reshape became %v", sh)
+	}
+}
