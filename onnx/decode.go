@@ -40,6 +40,12 @@ type LoadOptions struct {
 	// bindings of one name must agree. Shape-computing subgraphs that
 	// read the bound dimensions fold at import.
 	InputShapes map[string][]int
+	// Float16AsFloat32 computes a float16 model in float32 throughout.
+	// By default shears rounds every float16-typed layer output to
+	// float16, as ONNX Runtime computes, so that outputs match it; in
+	// float32 they are more precise and differ from it by about float16's
+	// precision (1e-3 relative).
+	Float16AsFloat32 bool
 }
 
 // Load reads an ONNX model file. See Decode.
@@ -313,6 +319,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, err
 	}
 	d.integerDivision(gp)
+	if !d.opts.Float16AsFloat32 {
+		d.roundHalfOutputs(gp)
+	}
 	d.fold()
 	if err := d.checkConstInputs(); err != nil {
 		return nil, err
