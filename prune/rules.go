@@ -66,7 +66,7 @@ func init() {
 	// their input's channels, on whichever axis they are.
 	for _, op := range []string{"Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",
 		"Tanh", "Identity", "Neg", "Sqrt", "Exp", "Log", "Abs", "Reciprocal", "Clip", "Cast", "Dropout", "Erf",
-		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish", "Not", "IsNaN", "IsInf"} {
+		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish", "Not", "IsNaN", "IsInf", "Floor", "Ceil", "Round", "Sign"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
 	}
 	// Pools act on each channel of an N×C×… value separately: their
@@ -110,6 +110,10 @@ func init() {
 	RegisterRule("Expand", Rule{Apply: (*Analysis).expand})
 	RegisterRule("ConstantOfShape", Rule{Apply: (*Analysis).constantOfShape})
 	RegisterRule("Shape", Rule{Apply: opaqueRule("Shape %s reads the channel count"), AnyAxis: true})
+	RegisterRule("Size", Rule{Apply: opaqueRule("Size %s reads the channel count"), AnyAxis: true})
+	for _, op := range []string{"ArgMax", "ArgMin"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).argExtreme, AnyAxis: true})
+	}
 	RegisterRule("Constant", Rule{Apply: opaqueRule("Constant %s holds its tensor in an attribute (make it a param to prune it)"), AnyAxis: true})
 	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
 	RegisterRule("Einsum", Rule{Apply: (*Analysis).einsum, AnyAxis: true, Features: einsumFeatures})
@@ -1041,6 +1045,25 @@ func (a *Analysis) reduce(n *graph.Node) {
 		}
 		a.Opaque(n, "%s %s %s", n.Op, n.Name, why)
 		return
+	}
+	a.PassTo(n, oax)
+}
+
+// argExtreme: ArgMax and ArgMin pass the channels when they pick along
+// another axis (a per-pixel class map picks along the channels, which are
+// then fixed).
+func (a *Analysis) argExtreme(n *graph.Node) {
+	r := len(a.shapes[n.Inputs[0]])
+	axis, _ := n.Attrs.Int("axis", 0)
+	x, ok := resolveAxis(axis, r)
+	ch := a.axisOf(n.Inputs[0])
+	if !ok || x == 0 || x == ch {
+		a.Opaque(n, "%s %s picks along the batch or channel axis", n.Op, n.Name)
+		return
+	}
+	oax := ch
+	if keep, _ := n.Attrs.Int("keepdims", 1); keep == 0 && x < ch {
+		oax--
 	}
 	a.PassTo(n, oax)
 }

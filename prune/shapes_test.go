@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -366,5 +367,31 @@ func TestInputUnitAxisView(t *testing.T) {
 	slim := pruneBothWays(t, g, 3)
 	if sh := ints(slim.Param("r.shape")); !slices.Equal(sh, []int{0, 1, 6, 5}) {
 		t.Errorf("the input's Reshape became %v", sh)
+	}
+}
+
+// ArgMax along the channels (a per-pixel class map) fixes them; along a
+// spatial axis the channels pass.
+func TestArgMaxChannels(t *testing.T) {
+	b := newGB("argmax", 3, 6, 6)
+	x := b.cbr("c0", "x", 3, 8, 3)
+	w := b.op("am", "ArgMax", graph.Attrs{"axis": 3, "keepdims": 1}, x) // N×8×6×1
+	y := b.op("cat", "Mul", nil, x, w)
+	g := b.head(b.cbr("c1", y, 8, 5, 3), 5)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "c0"); grp.Channels != 8 {
+		t.Errorf("c0: %s", grp)
+	}
+	b = newGB("classmap", 3, 6, 6)
+	g = b.done(b.op("am", "ArgMax", graph.Attrs{"axis": 1}, b.cbr("c0", "x", 3, 8, 3)))
+	d, err = Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Groups()) != 0 || !strings.Contains(fmt.Sprint(d.Unprunable()), "ArgMax am picks along the batch or channel axis") {
+		t.Errorf("ArgMax over channels: groups %v, refusals %v", d.Groups(), d.Unprunable())
 	}
 }
