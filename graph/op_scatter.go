@@ -58,7 +58,9 @@ func inferScatterND(in [][]int) ([][]int, error) {
 	return [][]int{cloneShape(data)}, nil
 }
 
-func (op *scatterOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) { return inferScatterND(in) }
+func (op *scatterOp) Infer(in [][]int, _ []*tensor.Tensor) ([][]int, error) {
+	return inferScatterND(in)
+}
 
 // targets returns, for each index tuple, the flat offset of the slice it
 // names in data, and the slice's length.
