@@ -65,13 +65,13 @@
 //     Constant nodes, Shape, Cast ...) is followed by a Cast to its own
 //     integer type, which truncates as integer division does: the IR's Div
 //     is a float division;
-//   - in a float16 model, every node whose output is FLOAT16 and whose op
-//     can make values float16 cannot hold (a Conv, an Add, a Sigmoid, a
-//     bilinear Resize; not a Relu, MaxPool or Concat) is followed by a Cast
-//     to FLOAT16, which rounds to the nearest float16: shears then computes
-//     what ONNX Runtime does, layer by layer. LoadOptions.Float16AsFloat32
-//     computes in float32 instead. The export drops these casts (a FLOAT16
-//     to FLOAT16 cast does nothing in ONNX);
+//   - a float16 model computes in float32 between the casts the file has,
+//     as ONNX Runtime's CPU provider runs most float16 nodes;
+//     LoadOptions.Float16Round instead follows every node whose output is
+//     FLOAT16 and whose op can make values float16 cannot hold (a Conv, an
+//     Add, a Sigmoid, a bilinear Resize; not a Relu, MaxPool or Concat) by
+//     a Cast to FLOAT16, which rounds as a float16 runtime does. The export
+//     drops these casts (a FLOAT16 to FLOAT16 cast does nothing in ONNX);
 //   - constant subgraphs are folded, by running the graph's own ops (see
 //     fold.go): a node whose inputs are all params, or that computes only
 //     from params and the shapes of activations (Shape → Gather →

@@ -159,13 +159,13 @@ var halfExact = map[string]bool{
 	"Shape": true, "Constant": true, "ConstantOfShape": true, "Pad": true,
 }
 
-// roundHalfOutputs makes a float16 model compute as ONNX Runtime runs it:
-// every node whose output the file types FLOAT16, and whose op can make
+// roundHalfOutputs makes a float16 model compute as a float16 runtime
+// does (LoadOptions.Float16Round): every node whose output the file types FLOAT16, and whose op can make
 // values float16 cannot hold (a Conv's sums, an Add, a Sigmoid, a
 // bilinear Resize), is followed by a Cast to FLOAT16, which rounds the
 // float32 result to the nearest float16. The IR still holds float32; the
 // export drops these casts again (a FLOAT16 to FLOAT16 cast is a no-op in
-// ONNX). LoadOptions.Float16AsFloat32 leaves them out.
+// ONNX).
 func (d *decoder) roundHalfOutputs(gp *onnxpb.GraphProto) {
 	types := elemTypes(gp, d.g)
 	taken := map[string]bool{}
