@@ -556,7 +556,7 @@ func (s *foldState) node(ctx *graph.Ctx, n *graph.Node) {
 		if v := s.vals[name]; v != nil {
 			consts[i] = v
 			inElems += v.Len()
-		} else if !(n.Op == "Shape" && i == 0) {
+		} else if !((n.Op == "Shape" || n.Op == "Size") && i == 0) {
 			allKnown = false
 		}
 	}
@@ -588,7 +588,7 @@ func (s *foldState) node(ctx *graph.Ctx, n *graph.Node) {
 		switch {
 		case consts[i] != nil:
 			in[i] = consts[i]
-		case ins[i] != nil: // Shape's input: the shape is all it reads
+		case ins[i] != nil: // Shape's or Size's input: the shape is all it reads
 			in[i] = &tensor.Tensor{Shape: ins[i]}
 		}
 	}
