@@ -415,7 +415,7 @@ func TestNPY(t *testing.T) {
 		t.Errorf("uint8 normalised to %v, want [-1 1]", got)
 	}
 	for _, tc := range []struct{ name, header, want string }{
-		{"fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1, 1, 2), }", "Fortran order"},
+		{"fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1, 1, 2), }", "column-major (Fortran) order"},
 		{"rank.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", "shape (2, 4), want 4 dimensions N×C×H×W"},
 		{"trunc.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 1, 1, 2), }", "truncated: shape (3, 1, 1, 2) of <f4 needs 24 bytes of data, have 8"},
 		{"big.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (1, 1, 1, 2), }", "dtype \">f4\" not supported"},

@@ -137,7 +137,7 @@ func parseNPYHeader(b []byte) (descr string, shape []int, body []byte, err error
 		shape = append(shape, v)
 	}
 	if f[1] == "True" {
-		return "", nil, nil, fmt.Errorf("Fortran order (column-major) is not supported: save the array with numpy.ascontiguousarray first")
+		return "", nil, nil, fmt.Errorf("column-major (Fortran) order is not supported: save the array with numpy.ascontiguousarray first")
 	}
 	return d[1], shape, b[start+hlen:], nil
 }

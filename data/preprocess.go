@@ -97,7 +97,9 @@ var Presets = map[string]Preprocess{
 }
 
 // PresetNames lists the presets, sorted.
-func PresetNames() []string { return []string{"cifar10", "cifar100", "fashion-mnist", "imagenet", "mnist"} }
+func PresetNames() []string {
+	return []string{"cifar10", "cifar100", "fashion-mnist", "imagenet", "mnist"}
+}
 
 // LookupPreset returns a preset by name, or an error listing them.
 func LookupPreset(name string) (Preprocess, error) {
