@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/backend/cpu"
-	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
@@ -356,15 +355,22 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ck
 	// prog is the training program of g, compiled once: by the data check
 	// when there is data, else by pruneMemory.
 	var prog *cpu.Program
+	if env.Calib, err = recipe.LoadCalibration(r.Data, env.Log); err != nil {
+		return nil, err
+	}
+	if env.Calib != nil {
+		if prog, err = train.CheckImageInput(g, env.Calib); err != nil {
+			return nil, fitHint(err, g, env.Calib, "calibration images")
+		}
+	}
 	if r.Data.Name != "" {
-		if env.Train, err = data.Load(r.Data.Name, r.Data.Dir, data.Train); err != nil {
+		if env.Train, env.Test, err = r.Data.Load(env.Log); err != nil {
 			return nil, err
 		}
-		if env.Test, err = data.Load(r.Data.Name, r.Data.Dir, data.Test); err != nil {
-			return nil, err
-		}
-		env.Train, env.Test = env.Train.Limit(r.Data.Limit), env.Test.Limit(r.Data.Limit)
 		if prog, err = train.CheckImageModel(g, env.Train); err != nil {
+			if hinted := fitHint(err, g, env.Train, "training images"); hinted != err {
+				return nil, hinted
+			}
 			// A model that reads these images but gives no class scores
 			// (a segmentation head) can still be pruned by label-free
 			// steps: activation statistics of the images, no accuracy, no
