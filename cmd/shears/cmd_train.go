@@ -68,7 +68,7 @@ var trainHelp = helpText{
 		{"model and data", []string{"model", "data", "data-dir", "limit", "seed"}},
 		{"preprocessing", preprocessFlagNames},
 		{"hyper-parameters", []string{"recipe", "epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "warmup"}},
-		{"outputs and resuming", []string{"out", "checkpoint", "resume", "json", "quiet"}},
+		{"outputs and resuming", []string{"out", "sparse-initializers", "checkpoint", "resume", "json", "quiet"}},
 		{"machine", []string{"threads", "max-memory"}},
 	},
 }
@@ -120,6 +120,7 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 	ckpt := fs.String("checkpoint", "", "checkpoint file written after every epoch and on interrupt (default: OUT.ckpt)")
 	resume := fs.String("resume", "", "resume from this checkpoint (it holds the model, data and settings)")
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
+	sparse := fs.Bool("sparse-initializers", false, sparseUsage)
 	quiet := fs.Bool("quiet", false, "no progress output")
 	p, err := parseArgs(fs, args, s, trainHelp)
 	if err != nil {
@@ -306,7 +307,7 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	g.Meta["shears.trained"] = fmt.Sprintf("%s on %s, %d epochs, seed %d, test accuracy %.4f", cfg.Recipe, trainSet.Name, cfg.Epochs, cfg.Seed, res.TestAccuracy)
-	if err := saveModel(*out, g); err != nil {
+	if err := saveModel(*out, g, *sparse); err != nil {
 		return err
 	}
 	os.Remove(*ckpt) // the finished model supersedes the checkpoint
