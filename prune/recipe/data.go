@@ -12,6 +12,9 @@ import (
 // UnmarshalYAML reads the data section strictly, with `calib` either a
 // count (an integer) or a path (a string).
 func (d *DataSpec) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" { // `data:` with nothing: the defaults
+		return nil
+	}
 	if n.Kind != yaml.MappingNode {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: data: want a mapping", n.Line)}}
 	}

@@ -26,6 +26,7 @@ func TestDataCalibCountOrPath(t *testing.T) {
 		{head + "  calib: \"128\"\n", 256, "128"},
 		{head + "  calib: c.npy\n  calib_images: 32\n", 32, "c.npy"},
 		{head + "  calib_images: 16\n", 16, ""},
+		{head, 256, ""},
 	} {
 		r, err := Parse([]byte(tc.yaml), "r.yaml")
 		if err != nil {
@@ -44,6 +45,7 @@ func TestDataCalibCountOrPath(t *testing.T) {
 		{head + "  calib: 8\n  calib_images: 8\n", []string{"line 4", "give one"}},
 		{head + "  calib: [1, 2]\n", []string{"line 4", "a count of images or a path"}},
 		{head + "  limit: many\n", []string{"line 4", "cannot unmarshal"}},
+		{head + "  - mnist\n", []string{"line 4", "want a mapping"}},
 		{head + "  resize: 0x4\n", []string{"line 4", "data.resize", "bad size"}},
 		{head + "  crop: big\n", []string{"line 4", "data.crop"}},
 		{head + "  preprocess: coco\n", []string{"line 4", "data.preprocess", "imagenet"}},
