@@ -263,7 +263,9 @@ func (d *decoder) graph(m *onnxpb.ModelProto) (*graph.Graph, error) {
 		return nil, err
 	}
 	if len(gp.SparseInitializer) > 0 {
-		return nil, d.errf("sparse initializers are not supported (tensor %q)", gp.SparseInitializer[0].GetValues().GetName())
+		if err := d.densify(gp); err != nil {
+			return nil, err
+		}
 	}
 	d.collectNames(gp)
 	nodes, err := d.nodes(gp.Node)

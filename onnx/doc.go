@@ -21,7 +21,14 @@
 //     bool); Constant nodes become params too, and graph inputs that are
 //     initializers are not graph inputs. Load also reads initializers kept
 //     as external data (onnx.save_model(..., save_as_external_data=True)),
-//     from files that must lie inside the model's folder;
+//     from files that must lie inside the model's folder. Sparse
+//     initializers (SparseTensorProto, COO) become dense params too: indices
+//     INT64, either linear [NNZ] or coordinates [NNZ, rank], strictly
+//     increasing in row-major order; an index out of range, out of order or
+//     given twice, or values and indices of different lengths, is an error
+//     naming the initializer (sparse.go). SaveWith/EncodeWith with
+//     SaveOptions.SparseInitializers write the params with at least 70%
+//     zeros that way (linear indices);
 //   - input and output shapes come from the graph's inputs and outputs,
 //     with −1 for a symbolic (dim_param) or missing dimension;
 //   - graph inputs follow the IR's conventions, or the model is refused
