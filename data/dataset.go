@@ -26,10 +26,11 @@ func (s Split) String() string {
 	return fmt.Sprintf("Split(%d)", int(s))
 }
 
-// Dataset is a labelled image set held in memory, N×C×H×W; ImageInto
-// copies an image out as float32, normalised as (x/255 − Mean)/Std.
+// Dataset is an image set held in memory, N×C×H×W, labelled or not;
+// ImageInto copies an image out as float32, normalised as (x/255 − Mean)/Std
+// (per channel when ChannelMean is set).
 type Dataset struct {
-	Name  string // canonical name: "mnist" or "fashion-mnist" (or the caller's, for FromBytes)
+	Name  string // canonical name: "mnist", "fashion-mnist", "cifar10", "cifar100", or the caller's
 	Split Split  // which split the images come from
 	// The images, N×C×H×W: either raw 0–255 Pixels, normalised as they are
 	// copied out (data sets read from files: a quarter of the memory of a
@@ -38,21 +39,31 @@ type Dataset struct {
 	// with ImageInto.
 	Pixels  []uint8
 	Images  []float32
-	Labels  []uint8 // N labels, each < Classes
+	Labels  []uint8 // N labels, each < Classes; nil for unlabelled images (see Labelled)
 	N       int     // number of images
 	C, H, W int     // channels, height, width of one image
-	Classes int     // number of classes (10 for the MNIST family)
+	Classes int     // number of classes (10 for the MNIST family; 0 when unlabelled)
 
 	// Mean and Std are the normalisation constants applied to x/255. The
 	// loader needs them to pad augmented images with black: a raw 0 pixel
 	// becomes (0 − Mean)/Std.
 	Mean, Std float32
+	// ChannelMean and ChannelStd, when set (C values each, by
+	// SetNormalization), replace Mean and Std channel by channel: image
+	// folders and CIFAR are normalised per channel.
+	ChannelMean, ChannelStd []float32
 
 	// ClassNames names the classes, index = label; nil when unknown.
 	ClassNames []string
 
-	lut [256]float32 // normalised value of each pixel value
+	lut  [256]float32   // normalised value of each pixel value
+	luts [][256]float32 // per channel, when ChannelMean is set
 }
+
+// Labelled reports whether the images have labels. Unlabelled images
+// (a flat image folder, a .npy file) serve as calibration data for
+// criteria that need no labels.
+func (d *Dataset) Labelled() bool { return d.Labels != nil }
 
 // ImageSize is the number of float32 values in one image (C·H·W).
 func (d *Dataset) ImageSize() int { return d.C * d.H * d.W }
@@ -65,10 +76,55 @@ func (d *Dataset) ImageInto(dst []float32, i int) {
 		copy(dst, d.Images[i*sz:(i+1)*sz])
 		return
 	}
-	lut := &d.lut
-	for k, b := range d.Pixels[i*sz : (i+1)*sz] {
-		dst[k] = lut[b]
+	src := d.Pixels[i*sz : (i+1)*sz]
+	if d.luts == nil {
+		lut := &d.lut
+		for k, b := range src {
+			dst[k] = lut[b]
+		}
+		return
 	}
+	plane := d.H * d.W
+	for c := range d.C {
+		lut := &d.luts[c]
+		for k, b := range src[c*plane : (c+1)*plane] {
+			dst[c*plane+k] = lut[b]
+		}
+	}
+}
+
+// SetNormalization sets per-channel normalisation constants, applied to
+// x/255 as (x/255 − mean[c])/std[c]: one value each (every channel alike)
+// or C values. Only data sets of raw Pixels can be renormalised; float
+// Images are used as they are.
+func (d *Dataset) SetNormalization(mean, std []float32) error {
+	if d.Pixels == nil {
+		return fmt.Errorf("%s: the images are already float values (preprocessed); --mean and --std apply only to 8-bit images", d.Name)
+	}
+	if len(mean) != len(std) || (len(mean) != 1 && len(mean) != d.C) {
+		return fmt.Errorf("%s: %d mean and %d std values for %d-channel images: give 1 or %d of each", d.Name, len(mean), len(std), d.C, d.C)
+	}
+	for c := range std {
+		if !(std[c] > 0) {
+			return fmt.Errorf("%s: std must be positive, got %g", d.Name, std[c])
+		}
+	}
+	m, s := make([]float32, d.C), make([]float32, d.C)
+	for c := range d.C {
+		m[c], s[c] = mean[min(c, len(mean)-1)], std[min(c, len(std)-1)]
+	}
+	d.ChannelMean, d.ChannelStd = m, s
+	d.Mean, d.Std = m[0], s[0]
+	d.luts = make([][256]float32, d.C)
+	for c := range d.C {
+		for i := range d.luts[c] {
+			d.luts[c][i] = (float32(i)/255 - m[c]) / s[c]
+		}
+	}
+	for i := range d.lut {
+		d.lut[i] = d.luts[0][i]
+	}
+	return nil
 }
 
 // Slice returns images [lo, hi) as a data set that shares d's memory.
@@ -81,7 +137,9 @@ func (d *Dataset) Slice(lo, hi int) *Dataset {
 	} else {
 		c.Images = d.Images[lo*sz : hi*sz : hi*sz]
 	}
-	c.Labels = d.Labels[lo:hi:hi]
+	if d.Labels != nil {
+		c.Labels = d.Labels[lo:hi:hi]
+	}
 	return &c
 }
 
@@ -97,7 +155,21 @@ func (d *Dataset) Limit(n int) *Dataset {
 // BlackValue is the normalised value of a raw 0 pixel, (0 − Mean)/Std: the
 // value padding must have to match PyTorch's RandomCrop(padding=…) applied
 // before Normalize.
+// With per-channel constants it is channel 0's (see BlackValues).
 func (d *Dataset) BlackValue() float32 { return (0 - d.Mean) / d.Std }
+
+// BlackValues is BlackValue for every channel.
+func (d *Dataset) BlackValues() []float32 {
+	v := make([]float32, d.C)
+	for c := range v {
+		if d.ChannelMean != nil {
+			v[c] = (0 - d.ChannelMean[c]) / d.ChannelStd[c]
+		} else {
+			v[c] = d.BlackValue()
+		}
+	}
+	return v
+}
 
 // FromBytes builds a data set from raw pixels (N×C×H×W bytes, 0–255) and
 // labels, normalising them with mean and std. It is how Load builds its data

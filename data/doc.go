@@ -34,6 +34,26 @@
 //     dataset-fashion-mnist package installs the four .gz files. When they
 //     are missing the error says how to install them.
 //
+// # Your own images
+//
+// LoadFolder reads a folder of PNG and JPEG files, torchvision's
+// ImageFolder layout (class subfolders, sorted names → labels) or flat
+// (unlabelled); LoadFolderSplit reads DIR/train and DIR/test (or DIR/val).
+// LoadCIFAR reads the binary CIFAR-10 and CIFAR-100 files; ReadNPY a
+// NumPy .npy array of preprocessed inputs. LoadCalibration picks a folder
+// or a .npy by the path. ParseSource reads the --data names ("mnist",
+// "cifar10:DIR", "imagefolder:DIR", ...) into a Source, whose Load reads a
+// split with a Preprocess applied.
+//
+// Preprocess is the explicit preprocessing of image files: channel
+// conversion, resize (shorter side or W×H, bilinear with PIL's
+// antialiasing), centre crop, channel order, and per-channel mean and std;
+// Presets holds the named ones (imagenet, mnist, fashion-mnist, cifar10,
+// cifar100). Images stay bytes after preprocessing, normalised per channel
+// when copied out (Dataset.SetNormalization), so 1024 images of 3×224×224
+// take 154 MB rather than 616 MB as float32. A Dataset without labels
+// (Labels nil, Labelled false) gives label −1 in batches.
+//
 // # Batches
 //
 // A Loader yields batches (a B×C×H×W tensor and B labels) for an epoch,

@@ -43,7 +43,7 @@ func (a Augment) String() string {
 type Batch struct {
 	Index  int            // position of the batch in its epoch, from 0
 	X      *tensor.Tensor // B×C×H×W; B < the batch size only for the last batch
-	Labels []int          // B class indices
+	Labels []int          // B class indices (-1 for unlabelled images)
 }
 
 // Loader cuts a Dataset into mini-batches, optionally shuffled and
@@ -176,10 +176,13 @@ func (l *Loader) Batch(epoch, i int) Batch {
 	if l.aug.Enabled() {
 		l.pcg.Seed(mix(l.seed, tagAugment), mix(mix(l.seed, uint64(epoch)), uint64(i)))
 	}
-	fill := l.ds.BlackValue()
+	fill := l.ds.BlackValues()
 	for k, idx := range order[lo:hi] {
 		dst := l.buf[k*sz : (k+1)*sz]
-		l.labels[k] = int(l.ds.Labels[idx])
+		l.labels[k] = -1
+		if l.ds.Labels != nil {
+			l.labels[k] = int(l.ds.Labels[idx])
+		}
 		if !l.aug.Enabled() {
 			l.ds.ImageInto(dst, idx)
 			continue
@@ -248,12 +251,13 @@ func bounded(u uint64, n int) int {
 }
 
 // augmentInto writes into dst the image src padded by pad black pixels
-// (value fill) on every side, cropped back to h×w at offset (dy, dx) of the
+// (value fill[channel]) on every side, cropped back to h×w at offset (dy, dx) of the
 // padded image, and mirrored left–right when flip is set. It is the same as
 // torchvision's RandomCrop followed by RandomHorizontalFlip.
-func augmentInto(dst, src []float32, c, h, w, pad, dy, dx int, flip bool, fill float32) {
+func augmentInto(dst, src []float32, c, h, w, pad, dy, dx int, flip bool, fills []float32) {
 	off := dx - pad // output column x reads source column x+off (before the flip)
 	for ch := range c {
+		fill := fills[ch]
 		s := src[ch*h*w : (ch+1)*h*w]
 		d := dst[ch*h*w : (ch+1)*h*w]
 		for y := range h {

@@ -47,7 +47,42 @@ type Param struct {
 type ValueInfo struct {
 	Name  string
 	Shape []int
+	// Type is the element type the model declares for an input (Float32
+	// unless the model takes integers or booleans, such as token ids or a
+	// sample rate). Every value is held as float32 whatever its type:
+	// integers exactly up to 2^24, booleans as 0 and 1.
+	Type ElemType
 }
+
+// ElemType is the element type a graph input is declared with. The zero
+// value is Float32.
+type ElemType uint8
+
+const (
+	Float32 ElemType = iota
+	Int64
+	Int32
+	Int16
+	Int8
+	Uint8
+	Uint16
+	Uint32
+	Uint64
+	Bool
+)
+
+var elemTypeNames = [...]string{"float32", "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool"}
+
+func (t ElemType) String() string {
+	if int(t) < len(elemTypeNames) {
+		return elemTypeNames[t]
+	}
+	return fmt.Sprintf("ElemType(%d)", uint8(t))
+}
+
+// Integer reports whether values of type t are integers (booleans
+// included).
+func (t ElemType) Integer() bool { return t != Float32 }
 
 // Node is one op application.
 type Node struct {
@@ -166,10 +201,10 @@ func (g *Graph) Clone() *Graph {
 		c.TrainOverrides = maps.Clone(g.TrainOverrides)
 	}
 	for _, vi := range g.Inputs {
-		c.Inputs = append(c.Inputs, ValueInfo{vi.Name, slices.Clone(vi.Shape)})
+		c.Inputs = append(c.Inputs, ValueInfo{vi.Name, slices.Clone(vi.Shape), vi.Type})
 	}
 	for _, vi := range g.Outputs {
-		c.Outputs = append(c.Outputs, ValueInfo{vi.Name, slices.Clone(vi.Shape)})
+		c.Outputs = append(c.Outputs, ValueInfo{vi.Name, slices.Clone(vi.Shape), vi.Type})
 	}
 	for _, n := range g.Nodes {
 		c.Nodes = append(c.Nodes, &Node{Name: n.Name, Op: n.Op, Inputs: slices.Clone(n.Inputs),

@@ -7,8 +7,9 @@ import (
 	"github.com/shearsml/shears/tensor"
 )
 
-// RandomInputs returns standard-normal tensors for every graph input, with
-// the dynamic batch dimension set to batch: what latency measurements and
+// RandomInputs returns standard-normal tensors for every graph input (0 or
+// 1 for a Bool input, integers in [0, 10) for an integer one), with the
+// dynamic batch dimension set to batch: what latency measurements and
 // equivalence tests (masked vs slimmed, shears vs ONNX Runtime) feed in.
 func RandomInputs(g *Graph, batch int, r *rand.Rand) []*tensor.Tensor {
 	var xs []*tensor.Tensor
@@ -21,7 +22,14 @@ func RandomInputs(g *Graph, batch int, r *rand.Rand) []*tensor.Tensor {
 		}
 		x := tensor.New(shape...)
 		for i := range x.Data {
-			x.Data[i] = float32(r.NormFloat64())
+			switch {
+			case in.Type == Bool:
+				x.Data[i] = float32(r.IntN(2))
+			case in.Type.Integer():
+				x.Data[i] = float32(r.IntN(10)) // small non-negative ints: valid ids and counts
+			default:
+				x.Data[i] = float32(r.NormFloat64())
+			}
 		}
 		xs = append(xs, x)
 	}

@@ -21,14 +21,24 @@
 //     bool); Constant nodes become params too, and graph inputs that are
 //     initializers are not graph inputs. Load also reads initializers kept
 //     as external data (onnx.save_model(..., save_as_external_data=True)),
-//     from files that must lie inside the model's folder;
+//     from files that must lie inside the model's folder. Sparse
+//     initializers (SparseTensorProto, COO) become dense params too: indices
+//     INT64, either linear [NNZ] or coordinates [NNZ, rank], strictly
+//     increasing in row-major order; an index out of range, out of order or
+//     given twice, or values and indices of different lengths, is an error
+//     naming the initializer (sparse.go). SaveWith/EncodeWith with
+//     SaveOptions.SparseInitializers write the params with at least 70%
+//     zeros that way (linear indices);
 //   - input and output shapes come from the graph's inputs and outputs,
 //     with −1 for a symbolic (dim_param) or missing dimension;
 //   - graph inputs follow the IR's conventions, or the model is refused
-//     with an error naming the input: they are FLOAT (the IR computes in
-//     float32; integer inputs such as a Reshape's shape or Gather's
-//     indices must be initializers or computed from shapes), and only
-//     dimension 0 may be symbolic. That dimension is the batch:
+//     with an error naming the input: they are FLOAT, an integer type or
+//     BOOL (graph.ValueInfo.Type keeps which; the IR holds every value as
+//     float32, integers exactly up to 2^24 and booleans as 0 and 1, so
+//     token ids, a sample rate or a mask come in as they are, while a
+//     Reshape's shape or a Gather's indices fed at run time are refused at
+//     compile time: they must be initializers or computed from shapes),
+//     and only dimension 0 may be symbolic. That dimension is the batch:
 //     cpu.Program replaces every −1 input dimension by the batch size,
 //     so a symbolic height or sequence length would silently take the
 //     batch's value. Other symbolic dimensions are bound to sizes by
@@ -59,9 +69,16 @@
 //     op refuses (a 3-D convolution, a Cast to STRING) fail the import,
 //     naming the node;
 //   - an integer Div (its element type inferred from initializers,
-//     Constant nodes, Shape, Cast ...) is followed by a Cast to INT64,
-//     which truncates as integer division does: the IR's Div is a float
-//     division;
+//     Constant nodes, Shape, Cast ...) is followed by a Cast to its own
+//     integer type, which truncates as integer division does: the IR's Div
+//     is a float division;
+//   - a float16 model computes in float32 between the casts the file has,
+//     as ONNX Runtime's CPU provider runs most float16 nodes;
+//     LoadOptions.Float16Round instead follows every node whose output is
+//     FLOAT16 and whose op can make values float16 cannot hold (a Conv, an
+//     Add, a Sigmoid, a bilinear Resize; not a Relu, MaxPool or Concat) by
+//     a Cast to FLOAT16, which rounds as a float16 runtime does. The export
+//     drops these casts (a FLOAT16 to FLOAT16 cast does nothing in ONNX);
 //   - constant subgraphs are folded, by running the graph's own ops (see
 //     fold.go): a node whose inputs are all params, or that computes only
 //     from params and the shapes of activations (Shape → Gather →

@@ -135,7 +135,9 @@ func Encode(g *graph.Graph) ([]byte, error) {
 	return b, nil
 }
 
-func encode(g *graph.Graph) ([]byte, error) {
+func encode(g *graph.Graph) ([]byte, error) { return encodeWith(g, SaveOptions{}) }
+
+func encodeWith(g *graph.Graph, o SaveOptions) ([]byte, error) {
 	if g == nil {
 		return nil, errors.New("nil graph")
 	}
@@ -154,6 +156,9 @@ func encode(g *graph.Graph) ([]byte, error) {
 	gp, err := e.graph()
 	if err != nil {
 		return nil, err
+	}
+	if o.SparseInitializers {
+		sparsify(gp, o)
 	}
 	m := &onnxpb.ModelProto{
 		IrVersion:       ptr(int64(irVersionFor(e.opset))),

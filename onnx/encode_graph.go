@@ -50,7 +50,20 @@ func (e *encoder) graph() (*onnxpb.GraphProto, error) {
 		nodes[i] = en
 	}
 	e.opset18Forms(nodes)
+	nodes = e.dropHalfNoops(nodes)
 	valueT, paramTypes := e.types(nodes)
+	for _, en := range nodes {
+		// Opset 14 added the 8- and 16-bit and unsigned integer types to
+		// the arithmetic ops.
+		switch en.n.Op {
+		case "Add", "Sub", "Mul", "Div":
+			switch en.nodeT {
+			case onnxpb.TensorProto_INT8, onnxpb.TensorProto_INT16, onnxpb.TensorProto_UINT8,
+				onnxpb.TensorProto_UINT16, onnxpb.TensorProto_UINT32, onnxpb.TensorProto_UINT64:
+				e.opset = max(e.opset, 14)
+			}
+		}
+	}
 	// Params that only the legacy forms read (an opset-18 axes input now
 	// written as an attribute) are not written; params nothing read in
 	// the first place are.
@@ -342,7 +355,13 @@ func (e *encoder) types(nodes []*enode) (map[string]onnxpb.TensorProto_DataType,
 	}
 	for _, in := range e.g.Inputs {
 		valueT[in.Name] = floatT
-		if u := inputUses[in.Name]; len(u) == 1 && u[0] != onnxpb.TensorProto_UNDEFINED {
+		if in.Type != graph.Float32 {
+			for dt, et := range irTypes {
+				if et == in.Type {
+					valueT[in.Name] = dt // the type the model declared
+				}
+			}
+		} else if u := inputUses[in.Name]; len(u) == 1 && u[0] != onnxpb.TensorProto_UNDEFINED {
 			valueT[in.Name] = u[0]
 		}
 	}
@@ -376,6 +395,36 @@ func (e *encoder) types(nodes []*enode) (map[string]onnxpb.TensorProto_DataType,
 		}
 	}
 	return valueT, paramTypes
+}
+
+// dropHalfNoops removes the Casts to FLOAT16 of values already FLOAT16
+// (which the reader puts after the layers of a float16 model to round as
+// ONNX Runtime does; in ONNX they do nothing), reading their inputs
+// instead. A cast that gives a graph output stays.
+func (e *encoder) dropHalfNoops(nodes []*enode) []*enode {
+	valueT, _ := e.types(nodes)
+	outputs := map[string]bool{}
+	for _, o := range e.g.Outputs {
+		outputs[o.Name] = true
+	}
+	rename := map[string]string{}
+	kept := nodes[:0:0]
+	for _, en := range nodes {
+		for i, in := range en.inputs {
+			if r, ok := rename[in]; ok {
+				en.inputs[i] = r
+			}
+		}
+		if en.n.Op == "Cast" && len(en.inputs) == 1 && len(en.n.Outputs) == 1 && !outputs[en.n.Outputs[0]] {
+			if to, err := en.n.Attrs.Int("to", 0); err == nil && onnxpb.TensorProto_DataType(to) == onnxpb.TensorProto_FLOAT16 &&
+				valueT[en.inputs[0]] == onnxpb.TensorProto_FLOAT16 {
+				rename[en.n.Outputs[0]] = en.inputs[0]
+				continue
+			}
+		}
+		kept = append(kept, en)
+	}
+	return kept
 }
 
 // outputType is the element type of output k of a node.

@@ -557,7 +557,7 @@ func (s *foldState) node(ctx *cpu.Ctx, n *graph.Node) {
 		if v := s.vals[name]; v != nil {
 			consts[i] = v
 			inElems += v.Len()
-		} else if !(n.Op == "Shape" && i == 0) {
+		} else if !((n.Op == "Shape" || n.Op == "Size") && i == 0) {
 			allKnown = false
 		}
 	}
@@ -589,7 +589,7 @@ func (s *foldState) node(ctx *cpu.Ctx, n *graph.Node) {
 		switch {
 		case consts[i] != nil:
 			in[i] = consts[i]
-		case ins[i] != nil: // Shape's input: the shape is all it reads
+		case ins[i] != nil: // Shape's or Size's input: the shape is all it reads
 			in[i] = &tensor.Tensor{Shape: ins[i]}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shearsml/shears/backend/cpu"
+	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/onnxpb"
 	"github.com/shearsml/shears/tensor"
 )
@@ -169,8 +170,14 @@ func TestInputConventions(t *testing.T) {
 	m.Graph.Input[0] = vinfo("x", "batch", "features")
 	decodeErr(t, mustMarshal(t, m), `graph input "x"`, "dimension 1", `"features"`, "only dimension 0")
 	m = reluModel()
+	m.Graph.Input[0].Type.GetTensorType().ElemType = ptr(int32(onnxpb.TensorProto_DOUBLE))
+	decodeErr(t, mustMarshal(t, m), `graph input "x"`, "DOUBLE", "FLOAT, integer or BOOL")
+	// Integer and boolean inputs keep their type, held as float32.
+	m = reluModel()
 	m.Graph.Input[0].Type.GetTensorType().ElemType = ptr(int32(int64T))
-	decodeErr(t, mustMarshal(t, m), `graph input "x"`, "INT64", "FLOAT")
+	if g, err := Decode(mustMarshal(t, m), "m.onnx"); err != nil || g.Inputs[0].Type != graph.Int64 {
+		t.Fatalf("INT64 input: %v, type %v", err, g.Inputs[0].Type)
+	}
 	m = reluModel()
 	m.Graph.Input[0] = vinfo("x", 2, 4) // a fixed batch is fine
 	if _, err := Decode(mustMarshal(t, m), "m.onnx"); err != nil {

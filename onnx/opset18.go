@@ -62,6 +62,14 @@ func newerOpset(n *graph.Node) int {
 		if mode, _ := n.Attrs["mode"].(string); mode == "wrap" {
 			return 19
 		}
+	case "ScatterND":
+		// reduction came in opset 16 (add, mul), max and min in 18.
+		if r, ok := n.Attrs["reduction"].(string); ok {
+			if r == "max" || r == "min" {
+				return 18
+			}
+			return 16
+		}
 	}
 	return 0
 }

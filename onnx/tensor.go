@@ -247,6 +247,45 @@ func halfToFloat(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
 
+// floatToHalf converts a float32 to IEEE 754 binary16 bits, rounding to
+// the nearest half (ties to even; beyond 65504 to ±Inf). A value read from
+// a float16 file comes back to its bits exactly; a value changed by
+// training is rounded.
+func floatToHalf(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23) & 0xff
+	mant := b & 0x7fffff
+	switch {
+	case exp == 0xff: // inf, NaN (kept quiet)
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	case exp-127+15 >= 0x1f: // overflow
+		return sign | 0x7c00
+	case exp-127+15 <= 0: // subnormal half or zero: mant × 2^-24
+		a := math.Abs(float64(f))
+		q := math.RoundToEven(a * (1 << 24))
+		return sign | uint16(q) // q ≤ 1024: 1024 is the smallest normal, exactly
+	}
+	e := uint32(exp - 127 + 15)
+	// Round the 23-bit mantissa to 10 bits, ties to even.
+	m := mant >> 13
+	rest := mant & 0x1fff
+	if rest > 0x1000 || (rest == 0x1000 && m&1 == 1) {
+		m++
+		if m == 0x400 {
+			m = 0
+			e++
+			if e >= 0x1f {
+				return sign | 0x7c00
+			}
+		}
+	}
+	return sign | uint16(e<<10) | uint16(m)
+}
+
 // floatTensorProto writes t as a FLOAT tensor in little-endian raw_data.
 func floatTensorProto(name string, t *tensor.Tensor) *onnxpb.TensorProto {
 	raw := make([]byte, 4*len(t.Data))
@@ -272,6 +311,13 @@ func floatTensorProto(name string, t *tensor.Tensor) *onnxpb.TensorProto {
 func typedTensorProto(name string, t *tensor.Tensor, dt onnxpb.TensorProto_DataType) (*onnxpb.TensorProto, error) {
 	if dt == onnxpb.TensorProto_FLOAT {
 		return floatTensorProto(name, t), nil
+	}
+	if dt == onnxpb.TensorProto_FLOAT16 {
+		raw := make([]byte, 2*len(t.Data))
+		for i, v := range t.Data {
+			binary.LittleEndian.PutUint16(raw[2*i:], floatToHalf(v))
+		}
+		return &onnxpb.TensorProto{Name: ptr(name), Dims: dimsOf(t.Shape), DataType: ptr(int32(dt)), RawData: raw}, nil
 	}
 	var lo, hi float64
 	switch dt {

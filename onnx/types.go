@@ -99,8 +99,10 @@ func isIntegerType(t onnxpb.TensorProto_DataType) bool {
 	return false
 }
 
-// integerDivision follows every Div of integers by a Cast to INT64
-// (truncation toward zero, as integer division rounds).
+// integerDivision follows every Div of integers by a Cast to the Div's
+// own integer type (truncation toward zero, as integer division rounds),
+// unless a Cast to that type is already all that reads it (a file shears
+// wrote).
 func (d *decoder) integerDivision(gp *onnxpb.GraphProto) {
 	var types map[string]onnxpb.TensorProto_DataType
 	var nodes []*graph.Node
@@ -108,6 +110,7 @@ func (d *decoder) integerDivision(gp *onnxpb.GraphProto) {
 	for _, n := range d.g.Nodes {
 		taken[n.Name] = true
 	}
+	readers := d.g.Consumers()
 	for _, n := range d.g.Nodes {
 		nodes = append(nodes, n)
 		if n.Op != "Div" || len(n.Outputs) != 1 || n.Outputs[0] == "" {
@@ -116,14 +119,20 @@ func (d *decoder) integerDivision(gp *onnxpb.GraphProto) {
 		if types == nil {
 			types = elemTypes(gp, d.g)
 		}
-		if !isIntegerType(types[n.Outputs[0]]) {
+		out := n.Outputs[0]
+		t := types[out]
+		if !isIntegerType(t) {
 			continue
 		}
-		out := n.Outputs[0]
+		if r := readers[out]; len(r) == 1 && r[0].Op == "Cast" && !slices.ContainsFunc(d.g.Outputs, func(o graph.ValueInfo) bool { return o.Name == out }) {
+			if to, err := r[0].Attrs.Int("to", 0); err == nil && onnxpb.TensorProto_DataType(to) == t {
+				continue
+			}
+		}
 		tmp := d.fresh(out + "_real")
 		n.Outputs[0] = tmp
 		nodes = append(nodes, &graph.Node{Name: freshName(taken, n.Name+"_trunc"), Op: "Cast",
-			Inputs: []string{tmp}, Outputs: []string{out}, Attrs: graph.Attrs{"to": int(int64T)}})
+			Inputs: []string{tmp}, Outputs: []string{out}, Attrs: graph.Attrs{"to": int(t)}})
 	}
 	d.g.Nodes = nodes
 }
@@ -137,4 +146,54 @@ func freshName(taken map[string]bool, base string) string {
 	}
 	taken[name] = true
 	return name
+}
+
+// halfExact lists ops whose outputs, given float16 inputs, are float16
+// values already (they select, move or compare values): they need no
+// rounding after them.
+var halfExact = map[string]bool{
+	"Relu": true, "MaxPool": true, "GlobalMaxPool": true, "Concat": true, "Slice": true, "Split": true,
+	"Reshape": true, "Transpose": true, "Flatten": true, "Squeeze": true, "Unsqueeze": true, "Identity": true,
+	"Gather": true, "Tile": true, "Expand": true, "Max": true, "Min": true, "Neg": true, "Abs": true,
+	"Dropout": true, "Clip": true, "ReduceMax": true, "ReduceMin": true, "Where": true, "Cast": true,
+	"Shape": true, "Constant": true, "ConstantOfShape": true, "Pad": true,
+}
+
+// roundHalfOutputs makes a float16 model compute as a float16 runtime
+// does (LoadOptions.Float16Round): every node whose output the file types FLOAT16, and whose op can make
+// values float16 cannot hold (a Conv's sums, an Add, a Sigmoid, a
+// bilinear Resize), is followed by a Cast to FLOAT16, which rounds the
+// float32 result to the nearest float16. The IR still holds float32; the
+// export drops these casts again (a FLOAT16 to FLOAT16 cast is a no-op in
+// ONNX).
+func (d *decoder) roundHalfOutputs(gp *onnxpb.GraphProto) {
+	types := elemTypes(gp, d.g)
+	taken := map[string]bool{}
+	for _, n := range d.g.Nodes {
+		taken[n.Name] = true
+	}
+	var nodes []*graph.Node
+	for _, n := range d.g.Nodes {
+		nodes = append(nodes, n)
+		if halfExact[n.Op] || (n.Op == "Resize" && resizeNearest(n)) {
+			continue
+		}
+		for k, o := range n.Outputs {
+			if o == "" || types[o] != onnxpb.TensorProto_FLOAT16 {
+				continue
+			}
+			tmp := d.fresh(o + "_f32")
+			n.Outputs[k] = tmp
+			nodes = append(nodes, &graph.Node{Name: freshName(taken, n.Name+"_f16"), Op: "Cast",
+				Inputs: []string{tmp}, Outputs: []string{o}, Attrs: graph.Attrs{"to": int(onnxpb.TensorProto_FLOAT16)}})
+		}
+	}
+	d.g.Nodes = nodes
+}
+
+// resizeNearest reports whether a Resize picks input values (mode
+// nearest) rather than interpolating them.
+func resizeNearest(n *graph.Node) bool {
+	m, _ := n.Attrs.String("mode", "nearest")
+	return m == "nearest"
 }

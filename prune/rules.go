@@ -66,7 +66,7 @@ func init() {
 	// their input's channels, on whichever axis they are.
 	for _, op := range []string{"Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",
 		"Tanh", "Identity", "Neg", "Sqrt", "Exp", "Log", "Abs", "Reciprocal", "Clip", "Cast", "Dropout", "Erf",
-		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish"} {
+		"Elu", "Selu", "Celu", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish", "Not", "IsNaN", "IsInf", "Floor", "Ceil", "Round", "Sign"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass, AnyAxis: true})
 	}
 	// Pools act on each channel of an N×C×… value separately: their
@@ -74,7 +74,10 @@ func init() {
 	for _, op := range []string{"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).Pass})
 	}
-	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Mean", "Max", "Min"} {
+	// Elementwise ops of several operands (comparisons, logic, Where's
+	// condition and branches included) couple their operands' channels.
+	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Mean", "Max", "Min",
+		"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Mod", "Where"} {
 		RegisterRule(op, Rule{Apply: (*Analysis).binary, AnyAxis: true})
 	}
 	for _, op := range []string{"Flatten", "Reshape", "Squeeze", "Unsqueeze"} {
@@ -107,6 +110,10 @@ func init() {
 	RegisterRule("Expand", Rule{Apply: (*Analysis).expand})
 	RegisterRule("ConstantOfShape", Rule{Apply: (*Analysis).constantOfShape})
 	RegisterRule("Shape", Rule{Apply: opaqueRule("Shape %s reads the channel count"), AnyAxis: true})
+	RegisterRule("Size", Rule{Apply: opaqueRule("Size %s reads the channel count"), AnyAxis: true})
+	for _, op := range []string{"ArgMax", "ArgMin"} {
+		RegisterRule(op, Rule{Apply: (*Analysis).argExtreme, AnyAxis: true})
+	}
 	RegisterRule("Constant", Rule{Apply: opaqueRule("Constant %s holds its tensor in an attribute (make it a param to prune it)"), AnyAxis: true})
 	RegisterRule("Tile", Rule{Apply: (*Analysis).tile, AnyAxis: true})
 	RegisterRule("Einsum", Rule{Apply: (*Analysis).einsum, AnyAxis: true, Features: einsumFeatures})
@@ -461,6 +468,9 @@ func (a *Analysis) gemm(n *graph.Node) {
 }
 
 func (a *Analysis) matmul(n *graph.Node) {
+	if a.batchedMatMul(n) {
+		return
+	}
 	b := a.paramOf(n, 1)
 	sa := a.shapes[n.Inputs[0]]
 	if len(sa) > 2 {
@@ -481,6 +491,30 @@ func (a *Analysis) matmul(n *graph.Node) {
 		a.refuse(n, fmt.Sprintf("MatMul %s multiplies along axis %d, not the channel axis (axis %d of %s): its weight %s makes no channels",
 			n.Name, len(sa)-1, a.axisOf(n.Inputs[0]), batchShape(sa), b.Name), "feature", ParamAxis{Param: b.Name, Axis: 1})
 	}
+}
+
+// batchedMatMul handles a product of two activations whose channels are
+// on the same leading (batch) axis of the product, not on a multiplied
+// one: attention's scores Q·Kᵀ and its weighted sum P·V, per head. The
+// operands' channels are coupled and pass to the output. It reports
+// whether n was one.
+func (a *Analysis) batchedMatMul(n *graph.Node) bool {
+	x, y := n.Inputs[0], n.Inputs[1]
+	if a.params[x] != nil || a.params[y] != nil {
+		return false
+	}
+	lx, ly := a.lays[x], a.lays[y]
+	sx, sy := a.shapes[x], a.shapes[y]
+	if lx == nil || ly == nil || len(sx) != len(sy) || len(sx) < 3 {
+		return false
+	}
+	ch := a.axisOf(x)
+	if ch != a.axisOf(y) || ch == 0 || ch >= len(sx)-2 {
+		return false
+	}
+	a.unite(lx, ly, fmt.Sprintf("MatMul %s: its operands' channels differ in structure", n.Name))
+	a.setLayoutAt(n.Outputs[0], lx, ch)
+	return true
 }
 
 func (a *Analysis) batchNorm(n *graph.Node) {
@@ -793,6 +827,23 @@ func (a *Analysis) view(n *graph.Node) {
 			n.Op, n.Name, n.Inputs[0], batchShape(si), batchShape(so))
 		return
 	}
+	if x, o := n.Inputs[0], n.Outputs[0]; a.lays[x] != nil && !a.fromInput(a.lays[x]) {
+		// A view that only inserts or drops axes of size 1 (Unsqueeze(x, 1)
+		// of an N×C×L signal, Squeeze of N×1×C×L) moves the channel axis
+		// but keeps it whole: the channels follow it. (A graph input's
+		// channels are wherever its consumers put them: relayoutInput.)
+		ch := a.axisOf(x)
+		if k, ok := unitAxesMove(a.shapes[x], a.shapes[o], ch); ok && (k != 1 || ch != 1) {
+			a.setLayoutAt(o, a.lays[x], k)
+			if n.Op == "Reshape" {
+				a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: k})
+			}
+			return
+		}
+	}
+	if n.Op == "Reshape" && a.headView(n) {
+		return
+	}
 	if a.offAxis(n, true) {
 		return
 	}
@@ -834,6 +885,107 @@ func (a *Analysis) view(n *graph.Node) {
 	if n.Op == "Reshape" {
 		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: 1})
 	}
+}
+
+// headView handles the Reshapes of an exported attention block, on token
+// values whose channels are last (N×T×E): the split of the features into
+// heads, N×T×E → N×T×H×D, and the merge back, N×T×H×D → N×T×E, with the
+// heads as the channel axis in between. A split unites the D channels of
+// each head, so that heads are pruned whole (the queries' and keys' heads
+// meet in their product, the values' in the attention-weighted sum); the
+// merge gives each head its D features again. It reports whether n was one
+// of these.
+func (a *Analysis) headView(n *graph.Node) bool {
+	x, o := n.Inputs[0], n.Outputs[0]
+	si, so := a.shapes[x], a.shapes[o]
+	l := a.lays[x]
+	if l == nil || len(si) < 3 || a.fromInput(l) {
+		return false
+	}
+	ch := a.axisOf(x)
+	switch {
+	case ch == len(si)-1 && len(so) == len(si)+1 && slices.Equal(so[:ch], si[:ch]) &&
+		so[ch] > 1 && so[ch+1] > 1 && so[ch]*so[ch+1] == si[ch]:
+		// The split into H heads of D features.
+		d := so[ch+1]
+		units := slices.SortedFunc(slices.Values(l), func(u, v unit) int { return u.off - v.off })
+		var out layout
+		for i := 0; i < len(units); {
+			u := units[i]
+			if u.off%d == 0 && u.span%d == 0 {
+				// One unit covers whole heads (a channel that already
+				// spans several features).
+				out = append(out, unit{u.e, u.off / d, u.span / d})
+				i++
+				continue
+			}
+			h := u.off / d
+			j := i
+			for j < len(units) && units[j].off+units[j].span <= (h+1)*d {
+				a.union(u.e, units[j].e)
+				j++
+			}
+			if u.off != h*d || j == i || units[j-1].off+units[j-1].span != (h+1)*d {
+				a.Opaque(n, "Reshape %s splits %s into %d heads of %d, and a channel straddles two heads", n.Name, x, so[ch], d)
+				return true
+			}
+			out = append(out, unit{u.e, h, 1})
+			i = j
+		}
+		a.setLayoutAt(o, out, ch)
+		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: ch})
+		return true
+	case ch == len(si)-2 && len(so) == len(si)-1 && slices.Equal(so[:ch], si[:ch]) && so[ch] == si[ch]*si[ch+1] && si[ch+1] > 1:
+		// The merge of the heads' features.
+		d := si[ch+1]
+		out := make(layout, len(l))
+		for i, u := range l {
+			out[i] = unit{u.e, u.off * d, u.span * d}
+		}
+		a.setLayoutAt(o, out, ch)
+		a.fixups = append(a.fixups, reshapeFixup{node: n.Name, axis: ch})
+		return true
+	}
+	return false
+}
+
+// fromInput reports whether a layout's channels are a graph input's.
+func (a *Analysis) fromInput(l layout) bool {
+	return slices.ContainsFunc(l, func(u unit) bool { return a.inputs[u.e] != "" })
+}
+
+// unitAxesMove reports where axis ch of a value of shape si lands in the
+// view so when the view only inserts or drops axes of size 1 (the batch
+// staying first): ok is false when it does more, or when axis ch has size
+// 1 and so cannot be told from the axes around it.
+func unitAxesMove(si, so []int, ch int) (k int, ok bool) {
+	if ch <= 0 || ch >= len(si) || si[ch] <= 1 || len(so) < 2 || so[0] != si[0] {
+		return 0, false
+	}
+	var a, b []int // positions of the axes larger than 1, past the batch
+	for i := 1; i < len(si); i++ {
+		if si[i] > 1 {
+			a = append(a, i)
+		}
+	}
+	for j := 1; j < len(so); j++ {
+		if so[j] > 1 {
+			b = append(b, j)
+		}
+	}
+	if len(a) != len(b) {
+		return 0, false
+	}
+	k = -1
+	for r := range a {
+		if si[a[r]] != so[b[r]] {
+			return 0, false
+		}
+		if a[r] == ch {
+			k = b[r]
+		}
+	}
+	return k, k > 0
 }
 
 // transpose follows the channel axis to its new place (ConvNeXt's
@@ -893,6 +1045,25 @@ func (a *Analysis) reduce(n *graph.Node) {
 		}
 		a.Opaque(n, "%s %s %s", n.Op, n.Name, why)
 		return
+	}
+	a.PassTo(n, oax)
+}
+
+// argExtreme: ArgMax and ArgMin pass the channels when they pick along
+// another axis (a per-pixel class map picks along the channels, which are
+// then fixed).
+func (a *Analysis) argExtreme(n *graph.Node) {
+	r := len(a.shapes[n.Inputs[0]])
+	axis, _ := n.Attrs.Int("axis", 0)
+	x, ok := resolveAxis(axis, r)
+	ch := a.axisOf(n.Inputs[0])
+	if !ok || x == 0 || x == ch {
+		a.Opaque(n, "%s %s picks along the batch or channel axis", n.Op, n.Name)
+		return
+	}
+	oax := ch
+	if keep, _ := n.Attrs.Int("keepdims", 1); keep == 0 && x < ch {
+		oax--
 	}
 	a.PassTo(n, oax)
 }

@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -258,4 +259,139 @@ func TestChannelsLastViews(t *testing.T) {
 	groupOf(t, d, "fc")
 	groupOf(t, d, "mm")
 	pruneBothWays(t, g, 8)
+}
+
+// A constant concatenated onto the channels (tf2onnx's zero-padded
+// shortcut, Concat(x, zeros), as the import folds it) is dropped by its
+// Concat when all its channels go, instead of refusing the pruning: the
+// slimmed graph computes what the masked one does.
+func TestConcatConstantDropped(t *testing.T) {
+	b := newGB("concatzeros", 3, 6, 6)
+	b.g.Inputs[0].Shape[0] = 1
+	x := b.cbr("c0", "x", 3, 8, 3)
+	z := b.param("zeros", tensor.New(1, 4, 6, 6))
+	y := b.op("cat", "Concat", graph.Attrs{"axis": 1}, x, z)
+	sum := b.op("add", "Add", nil, b.cbr("c1", x, 8, 12, 3), y)
+	g := b.head(b.cbr("c2", sum, 12, 5, 3), 5)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grp := groupOf(t, d, "c0")
+	if grp.Channels != 12 {
+		t.Fatalf("c0's group has %d channels, want 12 (8 of c0, 4 concatenated zeros): %s", grp.Channels, grp)
+	}
+	keep := map[*Group][]int{}
+	for _, gr := range d.Groups() {
+		keep[gr] = make([]int, gr.Channels)
+		for i := range keep[gr] {
+			keep[gr][i] = i
+		}
+	}
+	keep[grp] = []int{0, 2, 3, 5, 6, 7} // all four zero channels (8:12) go, and two of c0's
+	xs := randInput(g, 1, rand.New(rand.NewPCG(3, 99)))
+	slim := maskAndSlim(t, g, d, keep, xs).slim
+	if slim.Param("zeros") != nil {
+		t.Errorf("the emptied constant is still a param: %v", slim.Param("zeros").Value.Shape)
+	}
+	if in := slim.Node("cat").Inputs; len(in) != 1 {
+		t.Errorf("Concat reads %v, want only c0's output", in)
+	}
+	// Keeping one of the zero channels keeps the constant, one channel wide.
+	keep[grp] = []int{0, 1, 2, 3, 4, 5, 6, 7, 9}
+	slim = maskAndSlim(t, g, d, keep, xs).slim
+	if p := slim.Param("zeros"); p == nil || p.Value.Shape[1] != 1 {
+		t.Errorf("zeros after keeping one of its channels: %v", p)
+	}
+}
+
+// A view that only inserts or drops axes of size 1 moves the channel axis
+// and the channels follow it: an STFT front end (Conv1d filters,
+// Unsqueeze(1), Transpose to put the bins last, a mel MatMul) prunes its
+// frequency bins with the mel matrix's rows, and a Reshape that drops the
+// size-1 axis again brings them back to axis 1.
+func TestUnitAxisViews(t *testing.T) {
+	b := newGB("unitaxes", 2, 16)
+	w := b.param("stft.weight", b.rand(0.3, 9, 2, 3))
+	spec := b.op("stft", "Conv", graph.Attrs{"kernel_shape": []int{3}, "pads": []int{1, 1}}, "x", w)
+	u := b.op("u", "Unsqueeze", nil, spec, b.param("u.axes", ints2t(1)))     // N×1×9×16
+	tr := b.op("tr", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, u) // N×1×16×9
+	sq := b.op("sq", "Mul", nil, tr, tr)
+	mel := b.op("mel", "MatMul", nil, sq, b.param("mel.weight", b.rand(0.3, 9, 5))) // N×1×16×5
+	back := b.op("back", "Transpose", graph.Attrs{"perm": []int{0, 1, 3, 2}}, mel)  // N×1×5×16
+	r := b.op("r", "Reshape", nil, back, b.param("r.shape", ints2t(0, 5, 16)))      // N×5×16
+	c := b.op("c", "Conv", graph.Attrs{"kernel_shape": []int{3}, "pads": []int{1, 1}}, r, b.param("c.weight", b.rand(0.3, 7, 5, 3)))
+	g := b.done(b.op("out", "ReduceMean", graph.Attrs{"axes": []int{2}, "keepdims": 0}, c))
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for owner, want := range map[string]int{"stft": 9, "mel": 5} {
+		if grp := groupOf(t, d, owner); grp.Channels != want {
+			t.Errorf("%s's group has %d channels, want %d: %s", owner, grp.Channels, want, grp)
+		}
+	}
+	slim := pruneBothWays(t, g, 7)
+	if s := slim.Param("mel.weight").Value.Shape; s[0] != 7 || s[1] != 4 {
+		t.Errorf("mel weight %v after pruning 30%% of 9 bins and 5 mel channels, want 7×4", s)
+	}
+}
+
+// Comparisons and Where are elementwise: a peak mask (x == MaxPool(x), as
+// line and keypoint detectors compute it) and a Where over it couple the
+// channels they read, and the group prunes with slim = masked.
+func TestComparisonChannels(t *testing.T) {
+	b := newGB("peaks", 3, 6, 6)
+	x := b.op("sig", "Sigmoid", nil, b.conv("c0", "x", 3, 8, 3, 1))
+	mp := b.op("mp", "MaxPool", graph.Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}}, x)
+	peak := b.op("peak", "Equal", nil, x, mp)
+	y := b.op("w", "Where", nil, peak, x, b.op("half", "Mul", nil, x, b.param("half.k", &tensor.Tensor{Shape: []int{}, Data: []float32{0.5}})))
+	g := b.head(b.cbr("c1", y, 8, 5, 3), 5)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "c0"); grp.Channels != 8 {
+		t.Errorf("c0's group: %s", grp)
+	}
+	pruneBothWays(t, g, 9)
+}
+
+// A graph input viewed with only size-1 axes moved (tf2onnx's NHWC input
+// with one channel reshaped to N×1×H×W) takes its layout from its
+// consumers: the Reshape keeps its shape through the pruning.
+func TestInputUnitAxisView(t *testing.T) {
+	b := newGB("inputview", 6, 5, 1)
+	r := b.op("r", "Reshape", nil, "x", b.param("r.shape", ints2t(0, 1, 6, 5)))
+	g := b.head(b.cbr("c1", b.cbr("c0", r, 1, 6, 3), 6, 5, 3), 5)
+	slim := pruneBothWays(t, g, 3)
+	if sh := ints(slim.Param("r.shape")); !slices.Equal(sh, []int{0, 1, 6, 5}) {
+		t.Errorf("the input's Reshape became %v", sh)
+	}
+}
+
+// ArgMax along the channels (a per-pixel class map) fixes them; along a
+// spatial axis the channels pass.
+func TestArgMaxChannels(t *testing.T) {
+	b := newGB("argmax", 3, 6, 6)
+	x := b.cbr("c0", "x", 3, 8, 3)
+	w := b.op("am", "ArgMax", graph.Attrs{"axis": 3, "keepdims": 1}, x) // N×8×6×1
+	y := b.op("cat", "Mul", nil, x, w)
+	g := b.head(b.cbr("c1", y, 8, 5, 3), 5)
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grp := groupOf(t, d, "c0"); grp.Channels != 8 {
+		t.Errorf("c0: %s", grp)
+	}
+	b = newGB("classmap", 3, 6, 6)
+	g = b.done(b.op("am", "ArgMax", graph.Attrs{"axis": 1}, b.cbr("c0", "x", 3, 8, 3)))
+	d, err = Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Groups()) != 0 || !strings.Contains(fmt.Sprint(d.Unprunable()), "ArgMax am picks along the batch or channel axis") {
+		t.Errorf("ArgMax over channels: groups %v, refusals %v", d.Groups(), d.Unprunable())
+	}
 }

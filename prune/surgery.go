@@ -54,6 +54,11 @@ func PruneGroups(g *graph.Graph, keep map[*Group][]int) error {
 			return fmt.Errorf("prune: %w", err)
 		}
 	}
+	for _, v := range slices.Sorted(maps.Keys(d.lays)) {
+		if l := d.lays[v]; len(l) > 0 && kept(l, removed) == 0 && g.Param(v) != nil {
+			p.drops = append(p.drops, v) // droppable (removal checked)
+		}
+	}
 	c := g.Clone()
 	p.apply(c)
 	if _, err := cpu.Compile(c); err != nil {
@@ -156,12 +161,46 @@ func removal(g *graph.Graph, keep map[*Group][]int) (*DepGraph, map[int]bool, er
 	}
 	// A value holding only some of a group's channels (a Split output)
 	// could lose them all; refuse rather than make zero-width tensors.
+	// A constant concatenated onto the channels (tf2onnx's zero-padded
+	// shortcut, Concat(x, zeros)) can go instead: the Concat drops it.
+	readers := g.Consumers()
 	for _, v := range slices.Sorted(maps.Keys(d.lays)) {
-		if l := d.lays[v]; len(l) > 0 && kept(l, removed) == 0 {
+		if l := d.lays[v]; len(l) > 0 && kept(l, removed) == 0 && !droppable(g, d, v, readers) {
 			return nil, nil, fmt.Errorf("prune: value %s would have no channels left", v)
 		}
 	}
 	return d, removed, nil
+}
+
+// droppable reports whether value v, a param, is read only by Concats
+// along their channel axis that have other inputs, so that, when all of
+// v's channels go, the Concats can drop v instead of reading a zero-width
+// tensor.
+func droppable(g *graph.Graph, d *DepGraph, v string, readers map[string][]*graph.Node) bool {
+	if g.Param(v) == nil || len(readers[v]) == 0 {
+		return false
+	}
+	for _, n := range readers[v] {
+		if n.Op != "Concat" || len(n.Inputs) < 2 {
+			return false
+		}
+		o := n.Outputs[0]
+		rank := len(g.Param(v).Value.Shape)
+		axis, _ := n.Attrs.Int("axis", 0)
+		ax, ok := resolveAxis(axis, rank)
+		if !ok || ax != d.axisOf(o) {
+			return false
+		}
+		for _, in := range n.Inputs {
+			if in == v {
+				continue
+			}
+			if l := d.lays[in]; l == nil {
+				return false // an input whose channels the analysis does not know
+			}
+		}
+	}
+	return true
 }
 
 // keptPositions lists the positions of the layout's units that stay.
@@ -238,6 +277,7 @@ type plan struct {
 	inputs  []inputEdit
 	attrs   []attrEdit
 	shared  []string // params copied for a node: dropped if nothing reads them any more
+	drops   []string // constant params that lost every channel: their Concats drop them
 }
 
 type inputEdit struct {
@@ -297,6 +337,16 @@ func (p *plan) apply(g *graph.Graph) {
 			n.Attrs = graph.Attrs{}
 		}
 		n.Attrs[e.key] = e.value
+	}
+	for _, v := range p.drops {
+		for _, n := range g.Nodes {
+			if n.Op == "Concat" {
+				n.Inputs = slices.DeleteFunc(n.Inputs, func(in string) bool { return in == v })
+			}
+		}
+	}
+	if len(p.drops) > 0 {
+		g.Params = slices.DeleteFunc(g.Params, func(prm *graph.Param) bool { return slices.Contains(p.drops, prm.Name) })
 	}
 	if len(p.shared) > 0 {
 		readers := g.Consumers()

@@ -29,6 +29,10 @@ that real models use and torchvision does not, so that the tests meet them:
                            Concats, a per-pixel 3-class output
     instnorm_reflect       InstanceNorm (affine) in a residual block with
                            reflection padding (a ConstantOfShape subgraph)
+    bert_encoder           two BERT encoder layers on N×16×32 token embeddings,
+                           written as Hugging Face's: Q/K/V Linears split into
+                           4 heads (view, permute), Q·Kᵀ, softmax, the heads
+                           merged back, post-LayerNorm residuals, GELU MLP
     fpn_interpolate        an FPN: F.interpolate (Resize) nearest ×2 added to
                            lateral 1×1 convs, bilinear to a size= taken from
                            the tensor (a shape subgraph), bilinear with
@@ -234,6 +238,42 @@ class InstNormReflect(nn.Module):
         return torch.tanh(self.out(x))
 
 
+class BertLayer(nn.Module):
+    """One post-norm BERT encoder layer written as Hugging Face's is:
+    view(b, t, heads, d).permute(0, 2, 1, 3) per projection."""
+
+    def __init__(self, e=32, heads=4, hidden=64):
+        super().__init__()
+        self.h, self.d = heads, e // heads
+        self.q, self.k, self.v = nn.Linear(e, e), nn.Linear(e, e), nn.Linear(e, e)
+        self.o = nn.Linear(e, e)
+        self.n1 = nn.LayerNorm(e)
+        self.fc1, self.fc2 = nn.Linear(e, hidden), nn.Linear(hidden, e)
+        self.n2 = nn.LayerNorm(e)
+
+    def heads(self, x):
+        b, t, _ = x.shape
+        return x.view(b, t, self.h, self.d).permute(0, 2, 1, 3)
+
+    def forward(self, x):
+        b, t, e = x.shape
+        q, k, v = self.heads(self.q(x)), self.heads(self.k(x)), self.heads(self.v(x))
+        p = torch.softmax(q @ k.transpose(-1, -2) / self.d ** 0.5, dim=-1)
+        c = (p @ v).permute(0, 2, 1, 3).reshape(b, t, e)
+        x = self.n1(x + self.o(c))
+        return self.n2(x + self.fc2(F.gelu(self.fc1(x))))
+
+
+class BertEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(BertLayer(), BertLayer())
+        self.cls = nn.Linear(32, 5)
+
+    def forward(self, x):
+        return self.cls(self.layers(x).mean(1))
+
+
 MODELS = {
     "nobias_meanpool": (NoBiasMeanPool, (3, 32, 32)),
     "se_flatten_mlp": (SEFlattenMLP, (1, 28, 28)),
@@ -245,6 +285,7 @@ MODELS = {
     "unet_convtranspose": (UNetConvTranspose, (1, 28, 28)),
     "fpn_interpolate": (FPNInterpolate, (3, 32, 32)),
     "instnorm_reflect": (InstNormReflect, (3, 24, 24)),
+    "bert_encoder": (BertEncoder, (16, 32)),
 }
 
 

@@ -17,7 +17,7 @@ at the input's size) is exported with
     go test -run TestTorchvisionORT ./onnx/ -v
     go test -run TestTorchvisionMaskedEqualsSlimmed ./prune/ -v
 
-(--models takes model names and the set names "default", "extra" and "all").
+(--models takes model names and the set names "default", "extra", "transformers" and "all").
 Models of the extra set without BatchNorm (alexnet, squeezenet1_0,
 convnext_tiny) get no _bn file: it would be the same graph.
 It is a separate set because it takes a few more minutes to export and test
@@ -85,8 +85,14 @@ EXTRA = {
         weights=None, weights_backbone=None, aux_loss=False),
 }
 
-ALL = {**MODELS, **EXTRA}
-SETS = {"default": list(MODELS), "extra": list(EXTRA), "all": list(ALL)}
+# Transformers: attention heads and MLP hidden units as dependency groups.
+TRANSFORMERS = {
+    "vit_b_16": lambda: tvm.vit_b_16(weights=None),
+    "swin_t": lambda: tvm.swin_t(weights=None),
+}
+
+ALL = {**MODELS, **EXTRA, **TRANSFORMERS}
+SETS = {"default": list(MODELS), "extra": list(EXTRA), "transformers": list(TRANSFORMERS), "all": list(ALL)}
 
 # Input side per model (224 otherwise): Inception v3 is built for 299x299.
 SIZE = {"inception_v3": 299}
@@ -109,6 +115,10 @@ def randomise(model, seed, size):
             p = getattr(m, "layer_scale", None)
             if isinstance(p, torch.nn.Parameter):
                 p.copy_(0.5 + torch.rand(p.shape, generator=gs))
+            # ViT's classifier starts at zero, which makes its output the
+            # same for every input: give it random weights too.
+            if isinstance(m, torch.nn.Linear) and not m.weight.any():
+                m.weight.copy_(0.02 * torch.randn(m.weight.shape, generator=gs))
     g = torch.Generator().manual_seed(seed)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     with torch.no_grad():
@@ -133,7 +143,10 @@ def export(name, out, seed):
     kw = dict(
         input_names=["input"],
         output_names=["output"],
-        dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
+        # The transformers are written at batch 1: they expand their class
+        # token (ViT) or build their window masks (Swin) from the batch
+        # size, which shears folds only when the batch is fixed.
+        dynamic_axes=None if name in TRANSFORMERS else {"input": {0: "N"}, "output": {0: "N"}},
         opset_version=OPSET.get(name, 13),
         do_constant_folding=True,
     )
@@ -149,8 +162,13 @@ def export(name, out, seed):
             continue
         tmp = path + ".tmp"
         t = time.time()
-        with torch.no_grad():
+        if name in TRANSFORMERS:
+            # Under no_grad nn.MultiheadAttention takes its fused fast path
+            # (aten::_native_multi_head_attention), which has no ONNX export.
             torch.onnx.export(model, x, tmp, training=training, **kw)
+        else:
+            with torch.no_grad():
+                torch.onnx.export(model, x, tmp, training=training, **kw)
         os.replace(tmp, path)
         print(f"{path}: {os.path.getsize(path) / 1e6:.1f} MB in {time.time() - t:.1f} s")
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/shearsml/shears/backend/cpu"
+	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/prune/recipe"
@@ -103,7 +107,40 @@ func newBadFixture(t *testing.T) *badFixture {
 	b, _ = os.ReadFile(f.pruneCkpt)
 	f.keep[f.pruneCkpt] = b
 	f.rootRun = os.Geteuid() == 0
+	// Data files: colour 32×32 PNGs (lenet5 reads 1×28×28), grey 28×28 ones
+	// without labels, a folder without images, .npy files of the wrong shape
+	// and truncated, a CIFAR-10 test batch.
+	os.MkdirAll(f.p("rgb32"), 0o755)
+	os.MkdirAll(f.p("grey28"), 0o755)
+	os.MkdirAll(f.p("noimg"), 0o755)
+	for i := range 2 {
+		writePNG(t, f.p(fmt.Sprintf("rgb32/%d.png", i)), image.NewRGBA(image.Rect(0, 0, 32, 32)))
+		writePNG(t, f.p(fmt.Sprintf("grey28/%d.png", i)), image.NewGray(image.Rect(0, 0, 28, 28)))
+	}
+	write("noimg/readme.txt", []byte("no images here"))
+	if err := data.WriteNPY(f.p("rgb.npy"), make([]float32, 2*3*28*28), 2, 3, 28, 28); err != nil {
+		t.Fatal(err)
+	}
+	if err := data.WriteNPY(f.p("cut.npy"), make([]float32, 2*28*28), 2, 1, 28, 28); err != nil {
+		t.Fatal(err)
+	}
+	cut, _ := os.ReadFile(f.p("cut.npy"))
+	write("cut.npy", cut[:len(cut)-100])
+	os.MkdirAll(f.p("cifar"), 0o755)
+	write("cifar/test_batch.bin", make([]byte, 2*3073))
 	return f
+}
+
+// writePNG encodes img as a PNG file.
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // activationBomb is a model of a few hundred bytes whose activations need
@@ -271,6 +308,30 @@ func badRows(f *badFixture) []badRow {
 		{args: P("--round-to", "0"), code: 2, line: "shears prune: --round-to must be ≥ 1, have 0"},
 		{args: P("--limit", "-1"), code: 2, line: "shears prune: --limit must be ≥ 0, have -1"},
 		{args: P("--calib", "0"), code: 2, line: "shears prune: --calib must be ≥ 1, have 0"},
+		// prune, train, eval: data files and preprocessing.
+		{args: P("--criterion", "apoz", "--calib", p("rgb32")), code: 1,
+			line: `shears prune: model lenet5 wants input "input" of N×1×28×28 but the calibration images (` + p("rgb32") + `) are 3×32×32: make them fit with --resize, --crop, --channels or --preprocess`},
+		{args: P("--criterion", "apoz", "--calib", p("rgb.npy")), code: 1, line: `shears prune: model lenet5 wants input "input" of N×1×28×28 but the calibration images (` + p("rgb.npy") + `) are 3×28×28`},
+		{args: P("--criterion", "apoz", "--calib", p("cut.npy")), code: 1, line: "shears prune: " + p("cut.npy") + ": truncated: shape (2, 1, 28, 28) of <f4 needs 6272 bytes of data, have"},
+		{args: P("--criterion", "apoz", "--calib", p("noimg")), code: 1, line: "shears prune: " + p("noimg") + ": no image files (.png, .jpg, .jpeg)"},
+		{args: P("--criterion", "apoz", "--calib", p("missing")), code: 1, line: "shears prune: calibration data: stat " + p("missing") + ": no such file or directory"},
+		{args: P("--criterion", "apoz", "--calib", p("out.csv")), code: 1, line: "shears prune: calibration data " + p("out.csv") + ": want a folder of PNG/JPEG images or a .npy file"},
+		{args: P("--criterion", "taylor", "--calib", p("grey28")), code: 2, line: "shears prune: criterion taylor needs labelled images: the calibration images of " + p("grey28") + " have no labels"},
+		{args: P("--criterion", "apoz", "--calib", p("grey28"), "--calib-images", "0"), code: 2, line: "shears prune: --calib-images must be ≥ 1, have 0"},
+		{args: P("--criterion", "apoz", "--calib", p("rgb.npy"), "--preprocess", "imagenet"), code: 1, line: "shears prune: " + p("rgb.npy") + ": a .npy file holds model inputs and is used as it is"},
+		{args: P("--resize", "0"), code: 2, line: `shears prune: --resize: bad size "0"`},
+		{args: P("--crop", "2x"), code: 2, line: `shears prune: --crop: bad size "2x"`},
+		{args: P("--preprocess", "coco"), code: 2, line: `shears prune: --preprocess: unknown preprocessing preset "coco"`},
+		{args: P("--mean", "0.5,x"), code: 2, line: `shears prune: --mean 0.5,x: bad number "x"`},
+		{args: P("--mean", "0.5,0.5", "--std", "0.2"), code: 2, line: "shears prune: --std: 1 values but data.mean has 2"},
+		{args: P("--channel-order", "gbr"), code: 2, line: `shears prune: --channel-order: unknown channel order "gbr"`},
+		{args: P("--channels", "2"), code: 2, line: "shears prune: --channels: must be 1 (grey) or 3 (colour), have 2"},
+		{args: P("--data", "imagefolder"), code: 2, line: "shears prune: --data: data: imagefolder needs its folder: --data imagefolder:DIR"},
+		{args: T("--data", "cifar10"), code: 1, line: "shears train: data: cifar10 needs its folder: --data cifar10:DIR"},
+		{args: T("--data", "imagefolder:"+p("sub")), code: 1, line: "shears train: imagefolder " + p("sub") + ": no train subfolder"},
+		{args: T("--data", "mnist", "--resize", "x"), code: 2, line: `shears train: --resize: bad size "x"`},
+		{args: a("eval", "lenet5", "--data", "cifar10:"+p("cifar")), code: 1,
+			line: `shears eval: model lenet5 wants input "input" of N×1×28×28 but the test images (cifar10) are 3×32×32: make them fit with --resize, --crop, --channels or --preprocess`},
 		{args: P("--threads", "-1"), code: 2, line: "shears prune: --threads must be ≥ 0, have -1"},
 		{args: P("--latency-runs", "-1"), code: 2, line: "shears prune: --latency-runs must be ≥ 0, have -1"},
 		{args: P("--finetune-epochs", "-3"), code: 2, line: "shears prune: --finetune-epochs must be ≥ 0, have -3"},

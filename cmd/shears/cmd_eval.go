@@ -50,16 +50,16 @@ func cmdEval(ctx context.Context, args []string, s streams) error {
 		df.name = zm.Dataset
 	}
 	if df.name == "" {
-		return usagef("--data is required (mnist or fashion-mnist)")
+		return usagef("--data is required (mnist, fashion-mnist, cifar10:DIR, imagefolder:DIR, ...)")
 	}
-	ds, err := data.Load(df.name, df.dir, data.Test)
+	ds, err := df.load(data.Test, func(line string) { fmt.Fprintln(s.err, line) })
 	if err != nil {
 		return err
 	}
 	ds = ds.Limit(df.limit)
 	prog, err := train.CheckImageModel(g, ds)
 	if err != nil {
-		return err
+		return fitHint(err, g, ds, "test images")
 	}
 	var notes []string
 	b := min(*batch, max(ds.N, 1))

@@ -26,6 +26,7 @@ func cmdExport(ctx context.Context, args []string, s streams) error {
 	foldBN := fs.Bool("fold-bn", false, "fold BatchNormalization into the preceding Conv/Gemm (inference)")
 	seed := fs.Uint64("seed", 1, "seed of a zoo model's initial weights")
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
+	sparse := fs.Bool("sparse-initializers", false, sparseUsage)
 	p, err := parseArgs(fs, args, s, exportHelp)
 	if err != nil {
 		return err
@@ -52,7 +53,7 @@ func cmdExport(ctx context.Context, args []string, s streams) error {
 			return err
 		}
 	}
-	if err := saveModel(*out, g); err != nil {
+	if err := saveModel(*out, g, *sparse); err != nil {
 		return err
 	}
 	st, err := os.Stat(*out)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/backend/cpu"
-	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/parallel"
 	"github.com/shearsml/shears/prune"
@@ -50,6 +49,7 @@ type pruneCommand struct {
 	recipeFile string
 	maxMem     int64
 	quiet      bool
+	sparse     bool // --sparse-initializers (not part of the recipe or its checkpoint)
 	// checkpoint is --checkpoint ("": OUT.ckpt per run); resume the
 	// checkpoint continued (nil for a fresh run) and resumeFile its path.
 	checkpoint string
@@ -69,6 +69,7 @@ func parsePrune(args []string, s streams) (*pruneCommand, error) {
 	}
 	maxMem := maxMemoryFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress output")
+	sparse := fs.Bool("sparse-initializers", false, sparseUsage)
 	ckpt := fs.String("checkpoint", "", "checkpoint written at every round boundary and kept on interrupt (default: OUT.ckpt)")
 	resume := fs.String("resume", "", "continue an interrupted run from its checkpoint (it holds the recipe, model and state)")
 	help := pruneHelp
@@ -83,13 +84,13 @@ func parsePrune(args []string, s streams) (*pruneCommand, error) {
 		help.groups[k].names = append(help.groups[k].names, f.name)
 	}
 	help.groups[byGroup["data and machine"]].names = append(help.groups[byGroup["data and machine"]].names, "max-memory")
-	help.groups[byGroup["outputs"]].names = append(help.groups[byGroup["outputs"]].names, "quiet", "checkpoint")
+	help.groups[byGroup["outputs"]].names = append(help.groups[byGroup["outputs"]].names, "sparse-initializers", "quiet", "checkpoint")
 	help.groups = append([]flagGroup{{"recipe and resuming", []string{"recipe", "resume"}}}, help.groups...)
 	p, err := parseArgs(fs, args, s, help)
 	if err != nil {
 		return nil, err
 	}
-	c := &pruneCommand{r: recipe.Default(), rows: rows, set: p.set, recipeFile: *recipeFile, maxMem: int64(*maxMem), quiet: *quiet,
+	c := &pruneCommand{r: recipe.Default(), rows: rows, set: p.set, recipeFile: *recipeFile, maxMem: int64(*maxMem), quiet: *quiet, sparse: *sparse,
 		checkpoint: *ckpt, resumeFile: *resume}
 	switch {
 	case p.set["checkpoint"] && *ckpt == "":
@@ -241,7 +242,7 @@ func cmdPrune(ctx context.Context, args []string, s streams) error {
 			return fmt.Errorf("interrupted after %d of the sweep's %d runs (their reports are above)", i, len(sweep))
 		}
 		ckpt := c.checkpointPath(rr)
-		rep, err := pruneOne(ctx, rr, c.quiet, c.maxMem, ckpt, c.resume, checkStale, s)
+		rep, err := pruneOne(ctx, rr, c.quiet, c.sparse, c.maxMem, ckpt, c.resume, checkStale, s)
 		if err != nil {
 			var fe *recipe.FieldError
 			if recipe.IsDataError(err) || errors.As(err, &fe) {
@@ -333,7 +334,7 @@ func labelFree(r recipe.Recipe) bool {
 // pruneOne runs one recipe, writes its outputs and prints its report.
 // It checkpoints to ckpt, continues resume when that is not nil, and
 // calls beforeWork once the inputs are checked, before the run starts.
-func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ckpt string, resume *recipe.Checkpoint,
+func pruneOne(ctx context.Context, r recipe.Recipe, quiet, sparse bool, maxMem int64, ckpt string, resume *recipe.Checkpoint,
 	beforeWork func() error, s streams) (*pruneResult, error) {
 	start := time.Now()
 	var g *graph.Graph
@@ -356,15 +357,22 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ck
 	// prog is the training program of g, compiled once: by the data check
 	// when there is data, else by pruneMemory.
 	var prog *cpu.Program
+	if env.Calib, err = recipe.LoadCalibration(r.Data, env.Log); err != nil {
+		return nil, err
+	}
+	if env.Calib != nil {
+		if prog, err = train.CheckImageInput(g, env.Calib); err != nil {
+			return nil, fitHint(err, g, env.Calib, "calibration images")
+		}
+	}
 	if r.Data.Name != "" {
-		if env.Train, err = data.Load(r.Data.Name, r.Data.Dir, data.Train); err != nil {
+		if env.Train, env.Test, err = r.Data.Load(env.Log); err != nil {
 			return nil, err
 		}
-		if env.Test, err = data.Load(r.Data.Name, r.Data.Dir, data.Test); err != nil {
-			return nil, err
-		}
-		env.Train, env.Test = env.Train.Limit(r.Data.Limit), env.Test.Limit(r.Data.Limit)
 		if prog, err = train.CheckImageModel(g, env.Train); err != nil {
+			if hinted := fitHint(err, g, env.Train, "training images"); hinted != err {
+				return nil, hinted
+			}
 			// A model that reads these images but gives no class scores
 			// (a segmentation head) can still be pruned by label-free
 			// steps: activation statistics of the images, no accuracy, no
@@ -409,20 +417,20 @@ func pruneOne(ctx context.Context, r recipe.Recipe, quiet bool, maxMem int64, ck
 	outputs := map[string]string{}
 	if rep.Slim != nil {
 		rep.Slim.Meta["shears.pruned"] = meta
-		if err := saveModel(r.Output.Out, rep.Slim); err != nil {
+		if err := saveModel(r.Output.Out, rep.Slim, sparse); err != nil {
 			return nil, err
 		}
 		outputs["slim"] = r.Output.Out
 		if r.Output.MaskedOut != "" && rep.Masked != nil {
 			rep.Masked.Meta["shears.pruned"] = meta + ", masked"
-			if err := saveModel(r.Output.MaskedOut, rep.Masked); err != nil {
+			if err := saveModel(r.Output.MaskedOut, rep.Masked, sparse); err != nil {
 				return nil, err
 			}
 			outputs["masked"] = r.Output.MaskedOut
 		}
 	} else {
 		rep.Masked.Meta["shears.pruned"] = meta + ", masked"
-		if err := saveModel(r.Output.Out, rep.Masked); err != nil {
+		if err := saveModel(r.Output.Out, rep.Masked, sparse); err != nil {
 			return nil, err
 		}
 		outputs["masked"] = r.Output.Out

@@ -18,19 +18,6 @@ import (
 	"github.com/shearsml/shears/train"
 )
 
-// dataFlags are shared by train and eval.
-type dataFlags struct {
-	name  string
-	dir   string
-	limit int
-}
-
-func (d *dataFlags) register(fs *flag.FlagSet, limitHelp string) {
-	fs.StringVar(&d.name, "data", "", "data set: mnist or fashion-mnist (default: the model's)")
-	fs.StringVar(&d.dir, "data-dir", "", "directory with the IDX files (mnist: embedded; fashion-mnist: /usr/share/datasets/fashion-mnist)")
-	fs.IntVar(&d.limit, "limit", 0, limitHelp)
-}
-
 // defaultMaxMemory is --max-memory's default: what a laptop can spare.
 const defaultMaxMemory = 8 << 30
 
@@ -79,8 +66,9 @@ var trainHelp = helpText{
 		"and resumes with --resume and nothing else.",
 	groups: []flagGroup{
 		{"model and data", []string{"model", "data", "data-dir", "limit", "seed"}},
+		{"preprocessing", preprocessFlagNames},
 		{"hyper-parameters", []string{"recipe", "epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "warmup"}},
-		{"outputs and resuming", []string{"out", "checkpoint", "resume", "json", "quiet"}},
+		{"outputs and resuming", []string{"out", "sparse-initializers", "checkpoint", "resume", "json", "quiet"}},
 		{"machine", []string{"threads", "max-memory"}},
 	},
 }
@@ -132,6 +120,7 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 	ckpt := fs.String("checkpoint", "", "checkpoint file written after every epoch and on interrupt (default: OUT.ckpt)")
 	resume := fs.String("resume", "", "resume from this checkpoint (it holds the model, data and settings)")
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line")
+	sparse := fs.Bool("sparse-initializers", false, sparseUsage)
 	quiet := fs.Bool("quiet", false, "no progress output")
 	p, err := parseArgs(fs, args, s, trainHelp)
 	if err != nil {
@@ -199,7 +188,9 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 			return err
 		}
 		if state.Source.Data != "" {
-			df = dataFlags{name: state.Source.Data, dir: state.Source.DataDir, limit: state.Source.Limit}
+			// The preprocessing flags are not in the checkpoint: those
+			// typed now apply.
+			df.name, df.dir, df.limit = state.Source.Data, state.Source.DataDir, state.Source.Limit
 		}
 	} else {
 		g0, zm, err := loadModel(*model, *seed, *shapes)
@@ -259,20 +250,24 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 		df.name = defaultData
 	}
 	if df.name == "" {
-		return usagef("--data is required for a model file (mnist or fashion-mnist)")
+		return usagef("--data is required for a model file (mnist, fashion-mnist, cifar10:DIR, imagefolder:DIR, ...)")
 	}
-	trainSet, err := data.Load(df.name, df.dir, data.Train)
+	warn := func(line string) { fmt.Fprintln(s.err, line) }
+	trainSet, err := df.load(data.Train, warn)
 	if err != nil {
 		return err
 	}
+	if !trainSet.Labelled() {
+		return fmt.Errorf("%s: training needs labelled images", trainSet.Name)
+	}
 	trainSet = trainSet.Limit(df.limit)
-	testSet, err := data.Load(df.name, df.dir, data.Test)
+	testSet, err := df.load(data.Test, warn)
 	if err != nil {
 		return err
 	}
 	prog, err := train.CheckImageModel(g, trainSet)
 	if err != nil {
-		return err
+		return fitHint(err, g, trainSet, "training images")
 	}
 	var notes []string
 	cfg.Batch = capBatch(cfg.Batch, trainSet.N, "batch", &notes)
@@ -312,7 +307,7 @@ func cmdTrain(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	g.Meta["shears.trained"] = fmt.Sprintf("%s on %s, %d epochs, seed %d, test accuracy %.4f", cfg.Recipe, trainSet.Name, cfg.Epochs, cfg.Seed, res.TestAccuracy)
-	if err := saveModel(*out, g); err != nil {
+	if err := saveModel(*out, g, *sparse); err != nil {
 		return err
 	}
 	os.Remove(*ckpt) // the finished model supersedes the checkpoint

@@ -146,3 +146,56 @@ func TestInputShapeFlag(t *testing.T) {
 		t.Errorf("pruned w1 %v, want 2 of 4 filters kept", w)
 	}
 }
+
+// A model that expands a param to its batch size (a ViT's class token)
+// loads only with a fixed batch: the error says so and gives the flag.
+func TestBatchComputedShapeNamesFlag(t *testing.T) {
+	str := func(s string) *string { return &s }
+	i64 := func(v int64) *int64 { return &v }
+	elem := int32(onnxpb.TensorProto_FLOAT)
+	typ := func(d0 *onnxpb.TensorShapeProto_Dimension) *onnxpb.TypeProto {
+		sh := &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{d0, {Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 3}}}}
+		return &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: &elem, Shape: sh}}}
+	}
+	n := &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "N"}}
+	ints := func(name string, v ...int64) *onnxpb.TensorProto {
+		return &onnxpb.TensorProto{Name: str(name), Dims: []int64{int64(len(v))}, DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: v}
+	}
+	node := func(op string, in, out []string, attrs ...*onnxpb.AttributeProto) *onnxpb.NodeProto {
+		return &onnxpb.NodeProto{OpType: str(op), Input: in, Output: out, Attribute: attrs}
+	}
+	axis0 := &onnxpb.AttributeProto{Name: str("axis"), Type: onnxpb.AttributeProto_INT.Enum(), I: i64(0)}
+	m := &onnxpb.ModelProto{
+		IrVersion:   i64(8),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: str(""), Version: i64(13)}},
+		Graph: &onnxpb.GraphProto{
+			Name: str("token"),
+			Node: []*onnxpb.NodeProto{
+				node("Shape", []string{"x"}, []string{"s"}),
+				node("Slice", []string{"s", "zero", "one"}, []string{"n"}),
+				node("Concat", []string{"n", "three"}, []string{"shape"}, axis0),
+				node("Expand", []string{"cls", "shape"}, []string{"e"}),
+				node("Add", []string{"x", "e"}, []string{"y"}),
+			},
+			Initializer: []*onnxpb.TensorProto{ints("zero", 0), ints("one", 1), ints("three", 3),
+				{Name: str("cls"), Dims: []int64{1, 3}, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: []float32{1, 2, 3}}},
+			Input:  []*onnxpb.ValueInfoProto{{Name: str("x"), Type: typ(n)}},
+			Output: []*onnxpb.ValueInfoProto{{Name: str("y"), Type: typ(n)}},
+		},
+	}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "token.onnx")
+	if err := os.WriteFile(model, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := shears(t, "info", model)
+	if code != 2 || !strings.Contains(stderr, "computes it from the batch size") || !strings.Contains(stderr, "--input-shape x=1x3") {
+		t.Fatalf("info with a dynamic batch: exit %d, %q", code, stderr)
+	}
+	if stdout, stderr, code := shears(t, "info", model, "--input-shape", "x=1x3"); code != 0 {
+		t.Fatalf("info with the batch bound: exit %d, %s%s", code, stdout, stderr)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shearsml/shears/graph"
@@ -33,7 +35,46 @@ func loadModel(spec string, seed uint64, shapes map[string][]int) (*graph.Graph,
 	if err != nil {
 		return nil, nil, shapeError(err, shapes)
 	}
+	if err := batchHint(g); err != nil {
+		return nil, nil, fmt.Errorf("model file %s: %w", spec, err)
+	}
 	return g, nil, nil
+}
+
+// batchHint reports a model with a dynamic batch whose shape-like inputs
+// (an Expand's shape, a Reshape's) are computed from the batch size, which
+// only a fixed batch can fold into constants (a ViT expanding its class
+// token to the batch): the error names --input-shape, with the shape to
+// give.
+func batchHint(g *graph.Graph) error {
+	var dyn []graph.ValueInfo
+	for _, in := range g.Inputs {
+		if slices.Contains(in.Shape, -1) {
+			dyn = append(dyn, in)
+		}
+	}
+	if len(dyn) == 0 {
+		return nil
+	}
+	_, err := graph.InferShapes(g, 1)
+	if err == nil || !strings.Contains(err.Error(), "must be a constant (initializer)") {
+		return nil // other errors are the commands' to report
+	}
+	var flags []string
+	for _, in := range dyn {
+		s := slices.Clone(in.Shape)
+		for i, d := range s {
+			if d < 0 {
+				s[i] = 1
+			}
+		}
+		dims := make([]string, len(s))
+		for i, d := range s {
+			dims[i] = strconv.Itoa(d)
+		}
+		flags = append(flags, fmt.Sprintf("--input-shape %s=%s", in.Name, strings.Join(dims, "x")))
+	}
+	return usageError{fmt.Errorf("%v: the model computes it from the batch size; fix the batch with %s", err, strings.Join(flags, " "))}
 }
 
 // shapeError turns a binding that does not fit the model into a usage
@@ -70,7 +111,12 @@ func loadRecipeModel(r recipe.Recipe) (*graph.Graph, *zoo.Model, error) {
 	return g, zm, err
 }
 
-// saveModel writes a model file atomically (ONNX with shears metadata).
-func saveModel(path string, g *graph.Graph) error {
-	return onnx.Save(path, g)
+// saveModel writes a model file atomically (ONNX with shears metadata);
+// with sparse, params of mostly zeros go in as sparse initializers.
+func saveModel(path string, g *graph.Graph, sparse bool) error {
+	return onnx.SaveWith(path, g, onnx.SaveOptions{SparseInitializers: sparse})
 }
+
+// sparseUsage is the help of --sparse-initializers.
+var sparseUsage = fmt.Sprintf("write params with at least %.0f%% zeros as ONNX sparse initializers (values and INT64 indices, COO): "+
+	"a 98%%-sparse model is about 16× smaller; ONNX Runtime reads them, some other tools do not", 100*onnx.DefaultSparseMinZeros)

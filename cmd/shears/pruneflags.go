@@ -177,13 +177,14 @@ func pruneFlags() []recipeFlag {
 			func(r *recipe.Recipe, _ bool) *int { return &r.Finetune.Batch }),
 		boolFlagRow("from-scratch", "finetune.from_scratch", recovery, "re-initialise the pruned architecture and train it instead of fine-tuning", d.Finetune.FromScratch,
 			func(r *recipe.Recipe, _ bool) *bool { return &r.Finetune.FromScratch }),
-		strFlag("data", "data.name", dataG, "data set: mnist or fashion-mnist (needed by data criteria and fine-tuning)", d.Data.Name,
+		strFlag("data", "data.name", dataG, dataUsage+" (needed by fine-tuning, and by data criteria without --calib PATH)", d.Data.Name,
 			func(r *recipe.Recipe, _ bool) *string { return &r.Data.Name }),
-		strFlag("data-dir", "data.dir", dataG, "directory with the IDX files", d.Data.Dir,
+		strFlag("data-dir", "data.dir", dataG, "directory with the data set's files", d.Data.Dir,
 			func(r *recipe.Recipe, _ bool) *string { return &r.Data.Dir }),
 		intFlagRow("limit", "data.limit", dataG, "use the first N training and test images (0: all)", d.Data.Limit, 0,
 			func(r *recipe.Recipe, _ bool) *int { return &r.Data.Limit }),
-		intFlagRow("calib", "data.calib", dataG, "calibration images for data criteria (the first of the training split)", d.Data.Calib, 1,
+		calibRow(dataG, d.Data.Calib),
+		intFlagRow("calib-images", "data.calib_images", dataG, "with --calib PATH: how many of its images, evenly spaced", d.Data.Calib, 1,
 			func(r *recipe.Recipe, _ bool) *int { return &r.Data.Calib }),
 		{name: "seed", path: "seed", group: dataG, usage: "random seed (zoo weights, random criterion, data order)", value: (*uint64Value)(&seed),
 			apply: func(r *recipe.Recipe) (string, string) {
@@ -212,6 +213,7 @@ func pruneFlags() []recipeFlag {
 		boolFlagRow("json", "output.json", outputs, "print a JSON report as the last line", d.Output.JSON,
 			func(r *recipe.Recipe, _ bool) *bool { return &r.Output.JSON }),
 	}
+	rows = append(rows, preprocessRows("preprocessing")...)
 	for i := range rows {
 		f := &rows[i]
 		switch {

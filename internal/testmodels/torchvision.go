@@ -11,12 +11,14 @@ import (
 
 // Torchvision lists the exports under root (the module's root, ".." from a
 // package's tests): the default set in .cache/torchvision and, when
-// exported (CI does), the extra set in .cache/torchvision-extra and the
-// hand-built models in .cache/custom.
+// exported (CI does), the extra set in .cache/torchvision-extra, the
+// transformers (at batch 1) in .cache/torchvision-vit and the hand-built
+// models in .cache/custom.
 // SHEARS_TORCHVISION_DIR replaces both with a colon-separated list of
 // folders. It also returns the folders searched, for a skip message.
 func Torchvision(root string) (files []string, dirs string) {
-	list := []string{filepath.Join(root, ".cache", "torchvision"), filepath.Join(root, ".cache", "torchvision-extra"), filepath.Join(root, ".cache", "custom")}
+	list := []string{filepath.Join(root, ".cache", "torchvision"), filepath.Join(root, ".cache", "torchvision-extra"),
+		filepath.Join(root, ".cache", "torchvision-vit"), filepath.Join(root, ".cache", "custom")}
 	if d := os.Getenv("SHEARS_TORCHVISION_DIR"); d != "" {
 		list = strings.Split(d, ":")
 	}

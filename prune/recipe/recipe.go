@@ -43,13 +43,33 @@ type Recipe struct {
 	Output      OutputSpec       `yaml:"output"`
 }
 
-// DataSpec names the data set. Nothing is loaded when no step needs data
-// and no name is given.
+// DataSpec names the data set and the calibration images. Nothing is
+// loaded when no step needs data and no name or calibration path is given.
+//
+// calib takes either a count or a path: `calib: 256` (an integer) is the
+// number of calibration images, the first of the training split;
+// `calib: imgs/` or `calib: calib.npy` (a string) reads the calibration
+// images from a folder or a .npy file instead (Calib of them, evenly
+// spaced; calib_images sets that count). A folder whose name is a number
+// is written as a string: `calib: "256"` or `calib: ./256`.
 type DataSpec struct {
-	Name  string `yaml:"name"`  // mnist or fashion-mnist
-	Dir   string `yaml:"dir"`   // IDX files (default: the data set's)
-	Limit int    `yaml:"limit"` // first N training and test images (0: all)
-	Calib int    `yaml:"calib"` // calibration images, the first of the training split (default 256)
+	// Name: mnist, fashion-mnist, or cifar10:DIR, cifar100:DIR,
+	// cifar100-coarse:DIR, imagefolder:DIR (data.ParseSource).
+	Name      string `yaml:"name"`
+	Dir       string `yaml:"dir"`          // the data set's files (default: the data set's place)
+	Limit     int    `yaml:"limit"`        // first N training and test images (0: all)
+	Calib     int    `yaml:"calib_images"` // calibration images (default 256); also `calib: N`
+	CalibPath string `yaml:"-"`            // `calib: PATH`: a folder of images or a .npy file
+
+	// Preprocessing of image files (see data.Preprocess): a named preset
+	// and fields that override it.
+	Preprocess   string    `yaml:"preprocess"`    // imagenet, mnist, fashion-mnist, cifar10, cifar100
+	Resize       string    `yaml:"resize"`        // N (shorter side) or WxH
+	Crop         string    `yaml:"crop"`          // N or WxH, centre
+	Mean         []float64 `yaml:"mean"`          // per channel, on [0, 1] values
+	Std          []float64 `yaml:"std"`           // per channel
+	ChannelOrder string    `yaml:"channel_order"` // rgb (default) or bgr
+	Channels     int       `yaml:"channels"`      // convert to 1 (grey) or 3 (colour) channels; 0: as the images are
 }
 
 // MethodSpec is the criterion and the granularity.
@@ -252,8 +272,8 @@ func (r *Recipe) Validate() error {
 	if r.Data.Limit < 0 {
 		return fieldErr("data.limit", "must be ≥ 0, have %d", r.Data.Limit)
 	}
-	if r.Data.Calib < 1 {
-		return fieldErr("data.calib", "must be ≥ 1, have %d", r.Data.Calib)
+	if err := r.Data.validate(); err != nil {
+		return err
 	}
 	crit, err := prune.ParseCriterion(r.Method.Criterion)
 	if err != nil {

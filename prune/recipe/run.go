@@ -22,6 +22,10 @@ type Env struct {
 	// Train and Test are nil when no data was given; Run says when a step
 	// needs them (a DataError).
 	Train, Test *data.Dataset
+	// Calib, when set, holds the calibration images (data.calib's path,
+	// LoadCalibration), labelled or not; otherwise they are the first
+	// data.calib_images of Train.
+	Calib *data.Dataset
 	// Log receives notes and warnings, one line each (nil: dropped).
 	Log func(string)
 	// Progress receives training progress (nil: none).
@@ -182,7 +186,11 @@ func Run(ctx context.Context, r Recipe, env Env) (*Report, error) {
 	}
 	cc := &prune.Context{Graph: g, Dep: d, Seed: r.Seed, Reduction: r.Method.Reduction, Filters: gran.Name() == "filter"}
 	if crit.Needs() != prune.NeedsNothing {
-		cc.Calib = s.Train.Limit(r.Data.Calib)
+		if env.Calib != nil {
+			cc.Calib = env.Calib
+		} else {
+			cc.Calib = s.Train.Limit(r.Data.Calib)
+		}
 	}
 	norm := r.Method.Normalize
 	if norm == "" {
@@ -261,10 +269,13 @@ func (s *Session) needData(crit prune.Criterion) error {
 	r := s.Recipe
 	const pass = ": pass --data mnist|fashion-mnist (data: in a recipe)"
 	data := []string{"data.name"}
+	if c := s.Env.Calib; c != nil && crit.Needs() == prune.NeedsLabels && !c.Labelled() {
+		return &DataError{fmt.Sprintf("criterion %s needs labelled images: the calibration images of %s have no labels (use class subfolders, or a criterion that needs none)", crit.Name(), c.Name), []string{"data.calib"}}
+	}
 	switch {
 	case s.Env.Train != nil:
 		return nil
-	case crit.Needs() != prune.NeedsNothing:
+	case crit.Needs() != prune.NeedsNothing && s.Env.Calib == nil:
 		return &DataError{fmt.Sprintf("criterion %s needs %s%s", crit.Name(), crit.Needs(), pass), data}
 	case r.Regularize != nil:
 		return &DataError{"regularised training needs data" + pass, data}
