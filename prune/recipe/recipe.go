@@ -114,6 +114,14 @@ type FinetuneSpec struct {
 	LR          float64 `yaml:"lr"`     // 0: the recipe's
 	Batch       int     `yaml:"batch"`  // 0: the recipe's
 	FromScratch bool    `yaml:"from_scratch"`
+	// Distill fine-tunes with knowledge distillation from the dense
+	// model (train.Distill, recovery distill): every training of the run
+	// learns from the model as it started, with the soft-target weight
+	// DistillAlpha (0: train.DefaultDistillAlpha) at temperature
+	// DistillTemperature (0: train.DefaultDistillT).
+	Distill            bool    `yaml:"distill"`
+	DistillAlpha       float64 `yaml:"distill_alpha"`
+	DistillTemperature float64 `yaml:"distill_temperature"`
 }
 
 // OutputSpec names the outputs.
@@ -329,6 +337,9 @@ func (r *Recipe) Validate() error {
 	if f.LR < 0 || f.Batch < 0 {
 		return fieldErr("finetune", "lr and batch must be ≥ 0")
 	}
+	if err := f.validateDistill(); err != nil {
+		return err
+	}
 	if r.Output.Out == "" {
 		return fieldErr("output.out", "missing: where to write the pruned model")
 	}
@@ -352,7 +363,8 @@ func (r *Recipe) checkFinite() error {
 		v    float64
 	}
 	nums := []num{{"target.ratio", r.Target.Ratio}, {"target.max_layer_ratio", r.Target.MaxLayerRatio},
-		{"schedule.initial", r.Schedule.Initial}, {"finetune.lr", r.Finetune.LR}}
+		{"schedule.initial", r.Schedule.Initial}, {"finetune.lr", r.Finetune.LR},
+		{"finetune.distill_alpha", r.Finetune.DistillAlpha}, {"finetune.distill_temperature", r.Finetune.DistillTemperature}}
 	for i, x := range r.Target.Ratios {
 		nums = append(nums, num{fmt.Sprintf("target.ratios.%d", i), x})
 	}
