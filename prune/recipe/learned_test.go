@@ -86,3 +86,56 @@ func TestDistillBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSFPAndDNSRun: both schedules train, end at their target and say
+// so in the report; SFP slims.
+func TestSFPAndDNSRun(t *testing.T) {
+	set := testutil.BrighterPixelSet(t, 48)
+	dense := trainedTiny(t, set)
+	r := learnedBase()
+	r.Schedule.Kind = "sfp"
+	r.Method = MethodSpec{Criterion: "l2", Granularity: "filter"}
+	r.Target = TargetSpec{Ratio: 0.34}
+	rep, err := Run(context.Background(), r, Env{Model: dense.Clone(), Train: set, Test: set, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Slim == nil || rep.Slim.Param("fc1.weight").Value.Shape[0] != 2 || rep.Metrics.AccuracyPruned == nil {
+		t.Errorf("sfp: slim %v, metrics %+v", rep.Slim, rep.Metrics)
+	}
+	r = learnedBase()
+	r.Schedule.Kind = "dns"
+	r.Finetune.Epochs = 3
+	rep, err = Run(context.Background(), r, Env{Model: dense.Clone(), Train: set, Test: set, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := rep.Metrics
+	if m.Nonzero >= m.Params || m.AccuracyFinetuned == nil {
+		t.Errorf("dns: %+v", m)
+	}
+	short := false
+	for _, w := range rep.Warnings {
+		short = short || strings.Contains(w, "DNS reached sparsity")
+	}
+	if short != (rep.Achieved < 0.495) {
+		t.Errorf("dns: achieved %g, warnings %q", rep.Achieved, rep.Warnings)
+	}
+}
+
+// TestLearnedGranularityErrors: a schedule with a granularity it cannot
+// use is a one-line error naming the field.
+func TestLearnedGranularityErrors(t *testing.T) {
+	for _, tc := range []struct{ kind, gran, want string }{
+		{"sfp", "weight", "method.granularity: schedule sfp zeroes whole filters: granularity weight is not supported (filter or channel)"},
+		{"dns", "filter", "method.granularity: schedule dns masks single weights: granularity filter is not supported (weight)"},
+		{"dns", "block1x4", "granularity block1x4 is not supported"},
+	} {
+		r := learnedBase()
+		r.Schedule.Kind, r.Method.Granularity = tc.kind, tc.gran
+		err := r.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s at %s: %v, want %q", tc.kind, tc.gran, err, tc.want)
+		}
+	}
+}

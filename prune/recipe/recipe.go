@@ -72,11 +72,11 @@ type TargetSpec struct {
 
 // ScheduleSpec says when pruning happens.
 type ScheduleSpec struct {
-	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery
+	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery, sfp, dns
 	Rounds int    `yaml:"rounds"` // iterative and lottery rounds; AGP's number of pruning steps n (default 3, AGP 10)
 	// AGP: sparsity at the start, first pruning step and steps between
 	// pruning steps (default: n steps spread over the first 3/4 of
-	// training).
+	// training). SFP: Every is the epochs between zeroings (default 1).
 	Initial float64 `yaml:"initial"`
 	Start   int     `yaml:"start"`
 	Every   int     `yaml:"every"`

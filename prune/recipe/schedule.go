@@ -44,6 +44,10 @@ var Schedules = map[string]func(r *Recipe) Schedule{
 		s := r.Schedule
 		return AGP{Initial: s.Initial, Final: r.Target.Ratio, Start: s.Start, Steps: s.Rounds, Every: s.Every, Epochs: r.Finetune.Epochs}
 	},
+	"sfp": func(r *Recipe) Schedule {
+		return SFP{Ratio: r.Target.Ratio, Every: r.Schedule.Every, Epochs: r.Finetune.Epochs}
+	},
+	"dns": func(r *Recipe) Schedule { return DNS{Ratio: r.Target.Ratio, Epochs: r.Finetune.Epochs, Seed: r.Seed} },
 	"lottery": func(r *Recipe) Schedule {
 		s := r.Schedule
 		return Lottery{Ratio: r.Target.Ratio, Rounds: s.Rounds, RewindSteps: s.RewindSteps, Control: s.Reinit, Seed: r.Seed}
