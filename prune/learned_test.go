@@ -1,0 +1,214 @@
+package prune
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shearsml/shears/graph"
+	"github.com/shearsml/shears/internal/testutil"
+	"github.com/shearsml/shears/train"
+)
+
+// TestSurgery: DNS keeps the values of pruned weights and updates them,
+// the forward pass sees W⊙T, the thresholds splice a grown weight back
+// and prune a shrunk one, and Finish applies the masks.
+func TestSurgery(t *testing.T) {
+	g := tinyMLP()
+	layers, _, err := Layers(g, nil, Blocks{1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Pruner{Graph: g, Layers: layers, Criterion: Magnitude{1}, Ctx: &Context{Graph: g}}
+	values := map[string][]float32{}
+	for _, q := range g.Params {
+		values[q.Name] = slices.Clone(q.Value.Data)
+	}
+	// 2 of 6 weights a layer: no unit loses all its inputs (whose
+	// weights would then get no gradient through the ReLU).
+	if err := p.Step(0.34); err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultSurgery(1)
+	d.Gamma = 0 // update the masks after every step
+	tr := &train.Trainer{Graph: g, Config: tinyConfig(), Train: testutil.BrighterPixelSet(t, 32)}
+	if err := d.Attach(tr, p, values); err != nil {
+		t.Fatal(err)
+	}
+	w := g.Param("fc1.weight").Value.Data
+	if !slices.Equal(w, values["fc1.weight"]) {
+		t.Fatalf("Attach did not restore the pruned weights' values: %v, were %v", w, values["fc1.weight"])
+	}
+	tr.On(train.BeforeStep, func(*train.State) error {
+		for name, mk := range p.Masks {
+			for e, v := range g.Param(name).Value.Data {
+				if mk.Data[e] == 0 && v != 0 {
+					t.Fatalf("%s[%d] = %g in the forward pass under a zero mask", name, e, v)
+				}
+			}
+		}
+		return nil
+	})
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mk := p.Masks["fc1.weight"].Data
+	kept, moved := 0, 0
+	for e, v := range w {
+		if mk[e] == 0 && v != 0 {
+			kept++
+			if v != values["fc1.weight"][e] {
+				moved++
+			}
+		}
+	}
+	if kept == 0 || moved == 0 {
+		t.Fatalf("after training, %d pruned weights of fc1 hold a value, %d of them updated (mask %v, weights %v)", kept, moved, mk, w)
+	}
+	// Grow a pruned weight to the largest one's size, far above b_k, and
+	// shrink a kept one to 0.
+	grown, shrunk := slices.Index(mk, 0), slices.Index(mk, 1)
+	largest := 0
+	for e, v := range w {
+		if abs32(v) > abs32(w[largest]) {
+			largest = e
+		}
+	}
+	w[grown], w[shrunk] = w[largest], 0
+	d.update()
+	if mk[grown] != 1 || mk[shrunk] != 0 || !p.Plan.Keep[0][grown] || p.Plan.Keep[0][shrunk] {
+		t.Errorf("after update: mask %v, plan %v; want %d spliced back and %d pruned", mk, p.Plan.Keep[0], grown, shrunk)
+	}
+	if err := d.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	for e, v := range w {
+		if mk[e] == 0 && v != 0 {
+			t.Errorf("fc1.weight[%d] = %g after Finish under a zero mask", e, v)
+		}
+	}
+
+	filters, _, err := Layers(g, mustAnalyze(t, g), mustGranularity(t, "filter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &Pruner{Graph: g, Layers: filters, Criterion: Magnitude{1}, Ctx: &Context{Graph: g}}
+	if err := q.Step(0.3); err != nil {
+		t.Fatal(err)
+	}
+	err = DefaultSurgery(1).Attach(tr, q, values)
+	if err == nil || !strings.Contains(err.Error(), "granularity weight") {
+		t.Errorf("DNS on filters: %v", err)
+	}
+}
+
+// TestSoftFilter: SFP zeroes the filters only while training goes on, so
+// that they grow back; the final zeroing takes the whole groups; and it
+// runs at the end of every Every-th epoch and of the last.
+func TestSoftFilter(t *testing.T) {
+	b := newGB("convs", 1, 1, 2)
+	g := b.head(b.cbr("c2", b.cbr("c1", "x", 1, 4, 1), 4, 4, 1), 4)
+	filters, _, err := Layers(g, mustAnalyze(t, g), mustGranularity(t, "filter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	p := &Pruner{Graph: g, Layers: filters, Criterion: countingCrit{Magnitude{2}, &calls}, Ctx: &Context{Graph: g}}
+	sf := SoftFilter{Ratio: 0.5}
+	// A zeroed filter makes its BatchNorm output the shift β alone: with
+	// β > 0 the ReLU passes its gradient (with β ≤ 0 the filter stays dead
+	// under SFP too).
+	for i := range g.Param("c1.bn.bias").Value.Data {
+		g.Param("c1.bn.bias").Value.Data[i] = 0.5
+	}
+	gamma := slices.Clone(g.Param("c1.bn.weight").Value.Data)
+	next := slices.Clone(g.Param("c2.weight").Value.Data)
+	if err := sf.Zero(p, false); err != nil {
+		t.Fatal(err)
+	}
+	zeroed := zeroFilters(g.Param("c1.weight").Value.Data, 4)
+	if len(zeroed) != 2 {
+		t.Fatalf("c1: filters %v zeroed, want 2 of 4", zeroed)
+	}
+	if !slices.Equal(gamma, g.Param("c1.bn.weight").Value.Data) || !slices.Equal(next, g.Param("c2.weight").Value.Data) {
+		t.Error("SFP changed the BatchNorm scales or the next layer's input slices before the final step")
+	}
+	tr := &train.Trainer{Graph: g, Config: tinyConfig(), Train: testutil.BrighterPixelSet(t, 32)}
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if back := zeroFilters(g.Param("c1.weight").Value.Data, 4); len(back) != 0 {
+		t.Errorf("filters %v of c1 stayed at zero in training: SFP's filters must recover", back)
+	}
+	if err := sf.Zero(p, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range zeroFilters(g.Param("c1.weight").Value.Data, 4) {
+		if g.Param("c1.bn.weight").Value.Data[c] != 0 {
+			t.Errorf("final step: channel %d's filter is zero, its BatchNorm scale is not", c)
+		}
+	}
+	for _, tc := range []struct{ every, epochs, want int }{{1, 3, 3}, {2, 3, 2}, {2, 4, 2}} {
+		calls = 0
+		cfg := tinyConfig()
+		cfg.Epochs = tc.epochs
+		tr := &train.Trainer{Graph: g, Config: cfg, Train: testutil.BrighterPixelSet(t, 32)}
+		SoftFilter{Ratio: 0.5, Every: tc.every}.Attach(tr, p)
+		if _, err := tr.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if calls != tc.want {
+			t.Errorf("every %d of %d epochs: %d zeroings, want %d", tc.every, tc.epochs, calls, tc.want)
+		}
+	}
+	weights, _, err := Layers(g, nil, Blocks{1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sf.Zero(&Pruner{Graph: g, Layers: weights, Criterion: Magnitude{2}, Ctx: &Context{Graph: g}}, false)
+	if err == nil || !strings.Contains(err.Error(), "granularity filter or channel") {
+		t.Errorf("SFP on single weights: %v", err)
+	}
+	if err := (SoftFilter{Ratio: 0.5, Every: -1}).Validate(); err == nil {
+		t.Error("SFP every −1: no error")
+	}
+}
+
+// zeroFilters lists the output channels of an out×… weight that are all
+// zero.
+func zeroFilters(w []float32, out int) []int {
+	var z []int
+	n := len(w) / out
+	for c := range out {
+		if nonzero(w[c*n:(c+1)*n]) == 0 {
+			z = append(z, c)
+		}
+	}
+	return z
+}
+
+func mustAnalyze(t *testing.T, g *graph.Graph) *DepGraph {
+	t.Helper()
+	d, err := Analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func mustGranularity(t *testing.T, name string) Granularity {
+	t.Helper()
+	gr, err := ParseGranularity(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gr
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
