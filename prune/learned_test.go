@@ -2,12 +2,15 @@ package prune
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/backend/cpu"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/testutil"
+	"github.com/shearsml/shears/tensor"
 	"github.com/shearsml/shears/train"
 )
 
@@ -211,4 +214,91 @@ func abs32(x float32) float32 {
 		return -x
 	}
 	return x
+}
+
+// TestMorphNet: the penalty pushes the BatchNorm scales by λ·w_k with
+// dearer channels pushed harder, dead channels are found by the
+// threshold, and the expansion meets the cost target with the largest
+// ω, keeping the largest scales.
+func TestMorphNet(t *testing.T) {
+	b := newGB("convs", 1, 4, 4)
+	g := b.head(b.cbr("c2", b.cbr("c1", "x", 1, 8, 3), 8, 8, 3), 8)
+	layers, _, err := Layers(g, mustAnalyze(t, g), mustGranularity(t, "filter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &MorphNet{Lambda: 1e-3}
+	if err := m.Prepare(g, layers); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.weight) != 2 || !(m.weight[0] > 0 && m.weight[1] > 0) {
+		t.Fatalf("channel weights %v", m.weight)
+	}
+	// c1's channels feed c2's 3×3 convolution as well as their own: they
+	// cost more than c2's, which feed the linear head only.
+	if !(m.weight[0] > m.weight[1]) {
+		t.Errorf("channel weights %v: want c1's above c2's", m.weight)
+	}
+	prog, err := cpu.Compile(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog.Threads = 1
+	if _, err := prog.Forward(true, randInput(g, 2, testutil.NewRand(1, 1))...); err != nil {
+		t.Fatal(err)
+	}
+	out := tensor.New(2, 3)
+	if err := prog.Backward(out); err != nil {
+		t.Fatal(err)
+	}
+	gamma := g.Param("c1.bn.weight").Value.Data
+	gr := prog.Grad("c1.bn.weight")
+	before := slices.Clone(gr.Data)
+	m.AddGrad(g, prog)
+	for c, v := range gamma {
+		want := before[c] + float32(m.Lambda*m.weight[0])*float32(math.Copysign(1, float64(v)))
+		if math.Abs(float64(gr.Data[c]-want)) > 1e-7 {
+			t.Errorf("c1.bn.weight grad[%d] = %g, want %g", c, gr.Data[c], want)
+		}
+	}
+	// Kill half of c1's channels and a quarter of c2's; keep 60% of the MACs.
+	for c := range 4 {
+		gamma[c] = 1e-3
+	}
+	g2 := g.Param("c2.bn.weight").Value.Data
+	g2[0], g2[1] = 0, 0
+	plan, alive, omega, err := m.Plan(g, 0.6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(alive, []int{4, 6}) {
+		t.Errorf("live channels %v, want [4 6]", alive)
+	}
+	c, err := PlanCost(MACsCost{}, g, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c > 0.6 {
+		t.Errorf("plan keeps %.3f of the MACs, target 0.6", c)
+	}
+	for c := range 4 {
+		if plan.Keep[0][c] && !plan.Keep[0][c+4] {
+			t.Errorf("c1: dead channel %d kept before a live one", c)
+		}
+	}
+	// A slightly larger ω breaks the target (ω is the largest).
+	wider := &Plan{Layers: plan.Layers, Keep: make([][]bool, 2)}
+	for i, l := range layers {
+		wider.Keep[i] = make([]bool, l.Units)
+		keepBest(l, wider.Keep[i], min(l.Units, max(1, int(math.Round((omega+0.2)*float64(alive[i]))))))
+	}
+	if cw, err := PlanCost(MACsCost{}, g, wider); err != nil || cw <= 0.6 && numTrue(wider.Keep[0])+numTrue(wider.Keep[1]) < 16 {
+		t.Errorf("ω = %.3f is not the largest: ω + 0.2 keeps %.3f (%v)", omega, cw, err)
+	}
+	if _, _, _, err := m.Plan(g, 0); err == nil {
+		t.Error("keep 0: no error")
+	}
+	if err := (&MorphNet{Lambda: math.NaN()}).Prepare(g, layers); err == nil {
+		t.Error("λ NaN: no error")
+	}
 }

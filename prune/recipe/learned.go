@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
@@ -110,6 +111,104 @@ func (d DNS) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	}
 	acc, err := s.Accuracy(p.Graph)
 	if err != nil {
+		return nil, err
+	}
+	return acc, s.checkpoint(p, boundary{round: 1, accPruned: acc})
+}
+
+// MorphNet is Gordon et al.'s shrink-and-expand (prune.MorphNet) as a
+// schedule: Epochs of training (schedule.reg_epochs, default 10) with the
+// cost-weighted L1 on BatchNorm scales (group lasso on the filters of
+// groups without BatchNorm) at Lambda (schedule.lambda, default 1e-4),
+// the channels below Threshold (schedule.threshold, default 1e-2) dead,
+// then a uniform expansion of the live widths to remove Ratio of the
+// cost (schedule.cost: macs, the paper's FLOPs, or params), and the
+// recovery (fine-tuning). It needs a structured granularity and data.
+type MorphNet struct {
+	Ratio, Lambda, Threshold float64
+	Epochs                   int
+	Cost                     string
+}
+
+func (MorphNet) Name() string  { return "morphnet" }
+func (MorphNet) Gradual() bool { return true }
+
+func (m MorphNet) Validate(r *Recipe) error {
+	if err := validateGradual(r, m.Name()); err != nil {
+		return err
+	}
+	if gran, err := prune.ParseGranularity(r.Method.Granularity); err == nil && !gran.Structured() {
+		return fieldErr("method.granularity", "schedule morphnet shrinks whole channels: granularity %s is not supported (filter or channel)", gran.Name())
+	}
+	if m.Lambda < 0 {
+		return fieldErr("schedule.lambda", "must be > 0, have %g", m.Lambda)
+	}
+	if m.Threshold < 0 {
+		return fieldErr("schedule.threshold", "must be ≥ 0, have %g", m.Threshold)
+	}
+	if m.Epochs < 0 {
+		return fieldErr("schedule.reg_epochs", "must be ≥ 1, have %d", m.Epochs)
+	}
+	switch m.Cost {
+	case "", "macs", "params":
+	default:
+		return fieldErr("schedule.cost", "want macs or params, have %q", m.Cost)
+	}
+	if !(r.Target.Ratio > 0) {
+		return fieldErr("target.ratio", "schedule morphnet removes this fraction of the cost: want > 0")
+	}
+	return nil
+}
+
+func (m MorphNet) Prune(s *Session, p *prune.Pruner) (*float64, error) {
+	if s.resumedRound() == 1 {
+		return s.Env.Resume.AccPruned, nil
+	}
+	lambda, epochs, costName := m.Lambda, m.Epochs, m.Cost
+	if lambda == 0 {
+		lambda = 1e-4
+	}
+	if epochs == 0 {
+		epochs = 10
+	}
+	if costName == "" {
+		costName = "macs"
+	}
+	cost, err := prune.ParseCost(costName)
+	if err != nil {
+		return nil, &FieldError{Path: "schedule.cost", Err: err}
+	}
+	mn := &prune.MorphNet{Lambda: lambda, Cost: cost, Threshold: m.Threshold}
+	if err := mn.Prepare(p.Graph, p.Layers); err != nil {
+		return nil, err
+	}
+	s.Log(fmt.Sprintf("MorphNet: %d epochs with %s", epochs, mn.Name()))
+	if err := s.Fit(p.Graph, epochs, func(t *train.Trainer) { prune.AttachRegularizer(t, mn) }); err != nil {
+		if strings.Contains(err.Error(), "train: loss is") {
+			return nil, fieldErr("schedule.lambda", "the penalty at λ = %g made training diverge: %v", lambda, err)
+		}
+		return nil, err
+	}
+	plan, alive, omega, err := mn.Plan(p.Graph, 1-m.Ratio)
+	if err != nil {
+		return nil, err
+	}
+	masks, err := plan.Apply(p.Graph)
+	if err != nil {
+		return nil, err
+	}
+	p.Plan, p.Masks = plan, masks
+	s.Log(fmt.Sprintf("MorphNet: live channels per group %v, expanded by ω = %.3f", alive, omega))
+	if omega < 1 {
+		s.Warn(fmt.Sprintf("MorphNet: after shrinking the model still costs more than the target (1 − %g of the %s): the live widths were narrowed by ω = %.3f; raise schedule.lambda or schedule.reg_epochs for a sparser start", m.Ratio, costName, omega))
+	}
+	acc, err := s.Accuracy(p.Graph)
+	if err != nil {
+		return nil, err
+	}
+	// No checkpoint inside: a resumed run starts again with the
+	// regularised training.
+	if err := s.recover(p, boundary{round: 0, accPruned: acc, roundPruned: acc}, false, false); err != nil {
 		return nil, err
 	}
 	return acc, s.checkpoint(p, boundary{round: 1, accPruned: acc})

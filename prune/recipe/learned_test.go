@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -136,6 +137,47 @@ func TestLearnedGranularityErrors(t *testing.T) {
 		err := r.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s at %s: %v, want %q", tc.kind, tc.gran, err, tc.want)
+		}
+	}
+}
+
+// TestMorphNetRun: MorphNet trains with its penalty, meets the cost
+// target, retrains and slims; a λ that makes the loss diverge stops with
+// a message naming schedule.lambda.
+func TestMorphNetRun(t *testing.T) {
+	set := testutil.BrighterPixelSet(t, 48)
+	dense := trainedTiny(t, set)
+	r := learnedBase()
+	r.Method = MethodSpec{Criterion: "l1", Granularity: "filter"}
+	r.Schedule = ScheduleSpec{Kind: "morphnet", Lambda: 1e-3, RegEpochs: 2}
+	r.Target = TargetSpec{Ratio: 0.3}
+	rep, err := Run(context.Background(), r, Env{Model: dense.Clone(), Train: set, Test: set, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := rep.Metrics
+	if rep.Slim == nil || m.AccuracyFinetuned == nil || float64(m.EffectiveMACs) > 0.7*float64(m.MACs) {
+		t.Errorf("morphnet: slim %v, metrics %+v", rep.Slim != nil, m)
+	}
+	r.Schedule.Lambda = 1e30
+	_, err = Run(context.Background(), r, Env{Model: dense.Clone(), Train: set, Test: set, Threads: 1})
+	if err == nil || !strings.HasPrefix(err.Error(), "schedule.lambda: the penalty at λ = 1e+30 made training diverge") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("λ 1e30: %v", err)
+	}
+	for _, tc := range []struct {
+		edit func(*Recipe)
+		want string
+	}{
+		{func(r *Recipe) { r.Method.Granularity = "weight" }, "method.granularity: schedule morphnet shrinks whole channels: granularity weight is not supported"},
+		{func(r *Recipe) { r.Schedule.Cost = "latency" }, "schedule.cost: want macs or params"},
+		{func(r *Recipe) { r.Schedule.Lambda = math.Inf(1) }, "schedule.lambda: must be a finite number"},
+	} {
+		r := learnedBase()
+		r.Method.Granularity = "filter"
+		r.Schedule.Kind = "morphnet"
+		tc.edit(&r)
+		if err := r.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
 		}
 	}
 }

@@ -72,7 +72,7 @@ type TargetSpec struct {
 
 // ScheduleSpec says when pruning happens.
 type ScheduleSpec struct {
-	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery, sfp, dns
+	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery, sfp, dns, morphnet
 	Rounds int    `yaml:"rounds"` // iterative and lottery rounds; AGP's number of pruning steps n (default 3, AGP 10)
 	// AGP: sparsity at the start, first pruning step and steps between
 	// pruning steps (default: n steps spread over the first 3/4 of
@@ -85,6 +85,13 @@ type ScheduleSpec struct {
 	// re-initialisation control.
 	RewindSteps int  `yaml:"rewind_steps"`
 	Reinit      bool `yaml:"reinit_control"`
+	// MorphNet: the penalty's λ (default 1e-4), its training epochs
+	// (default 10), the |γ| below which a channel is dead (default 1e-2)
+	// and the resource it weighs and targets: macs (default) or params.
+	Lambda    float64 `yaml:"lambda"`
+	RegEpochs int     `yaml:"reg_epochs"`
+	Threshold float64 `yaml:"threshold"`
+	Cost      string  `yaml:"cost"`
 }
 
 // RegularizeSpec trains with a sparsity regulariser before pruning.
@@ -364,6 +371,7 @@ func (r *Recipe) checkFinite() error {
 	}
 	nums := []num{{"target.ratio", r.Target.Ratio}, {"target.max_layer_ratio", r.Target.MaxLayerRatio},
 		{"schedule.initial", r.Schedule.Initial}, {"finetune.lr", r.Finetune.LR},
+		{"schedule.lambda", r.Schedule.Lambda}, {"schedule.threshold", r.Schedule.Threshold},
 		{"finetune.distill_alpha", r.Finetune.DistillAlpha}, {"finetune.distill_temperature", r.Finetune.DistillTemperature}}
 	for i, x := range r.Target.Ratios {
 		nums = append(nums, num{fmt.Sprintf("target.ratios.%d", i), x})
