@@ -302,3 +302,90 @@ func TestMorphNet(t *testing.T) {
 		t.Error("λ NaN: no error")
 	}
 }
+
+// TestSparseVDKL checks the KL term's derivatives against central finite
+// differences, and its shape: larger log α costs less.
+func TestSparseVDKL(t *testing.T) {
+	for _, tc := range [][2]float64{{0.5, -10}, {-0.2, -3}, {0.01, -4}, {1.5, 2}, {-0.05, 0}} {
+		th, ls := tc[0], tc[1]
+		_, dth, dls := klTerm(th, ls)
+		const h = 1e-6
+		up, _, _ := klTerm(th+h, ls)
+		down, _, _ := klTerm(th-h, ls)
+		if num := (up - down) / (2 * h); math.Abs(num-dth) > 1e-5*(1+math.Abs(num)) {
+			t.Errorf("θ %g, log σ² %g: dKL/dθ = %g, finite differences %g", th, ls, dth, num)
+		}
+		up, _, _ = klTerm(th, ls+h)
+		down, _, _ = klTerm(th, ls-h)
+		if num := (up - down) / (2 * h); math.Abs(num-dls) > 1e-5*(1+math.Abs(num)) {
+			t.Errorf("θ %g, log σ² %g: dKL/dlog σ² = %g, finite differences %g", th, ls, dls, num)
+		}
+	}
+	a, _, _ := klTerm(0.1, -8)
+	b, _, _ := klTerm(0.1, 0)
+	if !(a > b && b > 0) {
+		t.Errorf("KL at log α small %g, large %g: want positive and falling", a, b)
+	}
+}
+
+// TestSparseVDRewrite: the training copy computes the original model
+// when the noise is zero and a noisy one otherwise, its log-variances
+// train, and Fold leaves the original without them, with the weights of
+// large log α at zero.
+func TestSparseVDRewrite(t *testing.T) {
+	g := tinyMLP()
+	want := run(t, g, randInput(g, 4, testutil.NewRand(3, 1)))
+	v, err := NewSparseVD(g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Reset()
+	if len(v.Train.Inputs) != 3 || len(v.layers) != 2 {
+		t.Fatalf("training copy has inputs %v", v.Train.Inputs)
+	}
+	if p := v.Train.Param("fc1.weight.log_sigma2"); p == nil || !p.Trainable || p.Value.Data[0] != -10 {
+		t.Fatalf("log-variance param %+v", p)
+	}
+	x := randInput(g, 4, testutil.NewRand(3, 1))
+	feed := v.Loss(nil).(train.InputFeeder)
+	for _, epoch := range []int{-1, 0} {
+		extra, err := feed.ExtraInputs(train.Batch{Epoch: epoch, Inputs: x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := run(t, v.Train, append(slices.Clone(x), extra...))
+		if epoch < 0 {
+			sameOutputs(t, "mean network", want, got, 1e-5)
+			continue
+		}
+		if d := math.Abs(float64(got[0].Data[0] - want[0].Data[0])); d == 0 || d > 0.1 {
+			t.Errorf("noisy output differs by %g from the mean with σ² = e^−10 (want small, not 0)", d)
+		}
+	}
+	cfg := tinyConfig()
+	cfg.Optimizer, cfg.Momentum, cfg.LR = "adam", 0, 0.05
+	v.KLWeight = 1
+	tr := &train.Trainer{Graph: v.Train, Config: cfg, Train: testutil.BrighterPixelSet(t, 32), Loss: v.Loss(nil)}
+	v.Attach(tr)
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v.Train.Param("fc1.weight.log_sigma2").Value.Data[0] <= -10 {
+		t.Error("the log-variances did not train up under the KL term")
+	}
+	ls := v.Train.Param("fc2.weight.log_sigma2").Value.Data
+	ls[0] = 10 // log α ≫ 3: removed
+	m, err := v.Fold()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Param("fc2.weight.log_sigma2") != nil || len(g.Inputs) != 1 || len(g.Nodes) != 4 {
+		t.Errorf("the folded model keeps training parts: %d inputs, %d nodes", len(g.Inputs), len(g.Nodes))
+	}
+	if m["fc2.weight"].Data[0] != 0 || g.Param("fc2.weight").Value.Data[0] != 0 {
+		t.Error("a weight with log α > 3 survived Fold")
+	}
+	if !slices.Equal(g.Param("fc1.bias").Value.Data, v.Train.Param("fc1.bias").Value.Data) {
+		t.Error("Fold did not copy the trained biases")
+	}
+}

@@ -30,6 +30,7 @@ runs=(
 	"ft-l1-filter-lenet5-0.5|sfp-lenet5|--schedule oneshot --criterion l1 --finetune-epochs 3"
 	"distill-l1-filter-lenet5-0.5|sfp-lenet5|--schedule oneshot --criterion l1 --finetune-epochs 3 --distill"
 	"dns-lenet5-10ep|dns-lenet5|--finetune-epochs 10"
+	"sparsevd-lenet300-12ep|sparsevd-lenet300|"
 )
 want=" $* "
 for spec in "${runs[@]}"; do

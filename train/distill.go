@@ -52,7 +52,8 @@ func CheckDistill(alpha, temperature float64) error {
 
 // NewDistill returns a Distill whose teacher is g run in inference mode
 // (its own compiled program, so the student's training does not touch
-// it) on the batch's inputs. g must have one output, the logits; it is
+// it) on the batch's first len(g.Inputs) inputs (a student may have more:
+// noise inputs of sparse variational dropout). g must have one output, the logits; it is
 // not copied, so do not change it during training.
 func NewDistill(g *graph.Graph, alpha, temperature float64, threads int) (*Distill, error) {
 	if err := CheckDistill(alpha, temperature); err != nil {
@@ -69,8 +70,13 @@ func NewDistill(g *graph.Graph, alpha, temperature float64, threads int) (*Disti
 		return nil, fmt.Errorf("distillation: teacher: %w", err)
 	}
 	prog.Threads = threads
+	n := len(g.Inputs)
 	teach := func(b Batch) (*tensor.Tensor, error) {
-		outs, err := prog.Forward(false, b.Inputs...)
+		if len(b.Inputs) < n {
+			return nil, fmt.Errorf("distillation: the teacher has %d inputs, the batch %d", n, len(b.Inputs))
+		}
+		// A student with more inputs (noise, gates) shares the first ones.
+		outs, err := prog.Forward(false, b.Inputs[:n]...)
 		if err != nil {
 			return nil, fmt.Errorf("distillation: teacher: %w", err)
 		}

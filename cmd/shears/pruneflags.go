@@ -153,7 +153,7 @@ func pruneFlags() []recipeFlag {
 			inSensitivity(func(s *recipe.SensitivitySpec) *int { return &s.Holdout })),
 		strFlag("holdout-split", "sensitivity.split", target, "test: the first --holdout test images; train: the last training images, left out of fine-tuning (default test)", "",
 			inSensitivity(func(s *recipe.SensitivitySpec) *string { return &s.Split })),
-		strFlag("schedule", "schedule.kind", schedule, "oneshot, iterative, agp, lottery, sfp (soft filter pruning), dns (dynamic network surgery), morphnet (schedule.lambda, reg_epochs, threshold, cost in a recipe)", d.Schedule.Kind,
+		strFlag("schedule", "schedule.kind", schedule, "oneshot, iterative, agp, lottery, sfp (soft filter pruning), dns (dynamic network surgery), sparsevd (sparse variational dropout), morphnet (schedule.lambda, reg_epochs, threshold, cost in a recipe)", d.Schedule.Kind,
 			func(r *recipe.Recipe, _ bool) *string { return &r.Schedule.Kind }),
 		intFlagRow("rounds", "schedule.rounds", schedule, "rounds of iterative and lottery schedules, AGP pruning steps (default 3, AGP 10)", d.Schedule.Rounds, 1,
 			func(r *recipe.Recipe, _ bool) *int { return &r.Schedule.Rounds }),

@@ -213,3 +213,86 @@ func (m MorphNet) Prune(s *Session, p *prune.Pruner) (*float64, error) {
 	}
 	return acc, s.checkpoint(p, boundary{round: 1, accPruned: acc})
 }
+
+// SparseVD is sparse variational dropout (Molchanov et al. 2017,
+// prune.SparseVD) as a schedule: Epochs (finetune.epochs) of training of
+// the model rewritten with per-weight log-variances and the local
+// reparameterisation trick, with Adam at finetune.lr (default 1e-3, the
+// paper's), the KL term weighted 1/N and warmed up over the first
+// schedule.rounds epochs (default 5); then weights with log α > 3 are
+// removed, and the deterministic model, without log-variances, is the
+// result. Ratio, when set, is the sparsity hoped for: a run that ends
+// below it warns with the value reached. It needs granularity weight,
+// labels and data; it starts from a trained model or from scratch.
+type SparseVD struct {
+	Ratio  float64
+	Epochs int
+	Warmup int // epochs
+	LR     float64
+	Seed   uint64
+}
+
+func (SparseVD) Name() string  { return "sparsevd" }
+func (SparseVD) Gradual() bool { return true }
+
+func (v SparseVD) Validate(r *Recipe) error {
+	if err := validateGradual(r, v.Name()); err != nil {
+		return err
+	}
+	if gran, err := prune.ParseGranularity(r.Method.Granularity); err == nil && gran.Name() != "weight" {
+		return fieldErr("method.granularity", "schedule sparsevd learns single weights' dropout rates: granularity %s is not supported (weight)", gran.Name())
+	}
+	return nil
+}
+
+func (v SparseVD) Prune(s *Session, p *prune.Pruner) (*float64, error) {
+	if s.resumedRound() == 1 {
+		return s.Env.Resume.AccPruned, nil
+	}
+	var names []string
+	for _, l := range p.Layers {
+		names = append(names, l.Param.Name)
+	}
+	vd, err := prune.NewSparseVD(p.Graph, names)
+	if err != nil {
+		return nil, err
+	}
+	warm := v.Warmup
+	if warm == 0 {
+		warm = 5
+	}
+	vd.KLWeight, vd.WarmupSteps, vd.Seed = 1/float64(s.Train.N), warm*s.StepsPerEpoch(), v.Seed
+	vd.Reset()
+	saved := s.Config
+	s.Config.Optimizer, s.Config.Momentum, s.Config.Nesterov, s.Config.WeightDecay, s.Config.Schedule = "adam", 0, false, 0, "cosine"
+	s.Config.LR = 1e-3
+	if v.LR > 0 {
+		s.Config.LR = float32(v.LR)
+	}
+	defer func() { s.Config = saved }()
+	s.Log(fmt.Sprintf("sparse variational dropout: %d epochs with adam, lr %g, KL warm-up %d epochs", v.Epochs, s.Config.LR, warm))
+	err = s.Fit(vd.Train, v.Epochs, func(t *train.Trainer) {
+		t.Loss = vd.Loss(t.Loss)
+		vd.Attach(t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	masks, err := vd.Fold()
+	if err != nil {
+		return nil, err
+	}
+	keep := make([][]bool, len(p.Layers))
+	for i, l := range p.Layers {
+		keep[i] = l.KeepOf(masks[l.Param.Name])
+	}
+	p.Plan, p.Masks = &prune.Plan{Layers: p.Layers, Keep: keep}, masks
+	if got := p.Plan.Ratio(); v.Ratio > 0 && got < v.Ratio-0.005 {
+		s.Warn(fmt.Sprintf("sparse VD reached sparsity %.4f, short of the target %g, in %d epochs: train longer", got, v.Ratio, v.Epochs))
+	}
+	acc, err := s.Accuracy(p.Graph)
+	if err != nil {
+		return nil, err
+	}
+	return acc, s.checkpoint(p, boundary{round: 1, accPruned: acc})
+}

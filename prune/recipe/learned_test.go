@@ -9,6 +9,8 @@ import (
 	"github.com/shearsml/shears/data"
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/internal/testutil"
+	"github.com/shearsml/shears/onnx"
+	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
 )
 
@@ -179,5 +181,52 @@ func TestMorphNetRun(t *testing.T) {
 		if err := r.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestSparseVDRun: the schedule trains the rewritten model, the result
+// is the deterministic model (one input, no log-variances) with a
+// sparsity short of the hoped-for ratio said in a warning; the training
+// copy saves and reloads with its log-variances trainable.
+func TestSparseVDRun(t *testing.T) {
+	set := testutil.BrighterPixelSet(t, 48)
+	dense := trainedTiny(t, set)
+	r := learnedBase()
+	r.Schedule.Kind = "sparsevd"
+	r.Target = TargetSpec{Ratio: 0.99}
+	rep, err := Run(context.Background(), r, Env{Model: dense.Clone(), Train: set, Test: set, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rep.Masked
+	if len(g.Inputs) != 1 || len(g.Params) != len(dense.Params) || rep.Metrics.AccuracyFinetuned == nil {
+		t.Errorf("sparsevd result: %d inputs, %d params (dense %d), metrics %+v", len(g.Inputs), len(g.Params), len(dense.Params), rep.Metrics)
+	}
+	short := false
+	for _, w := range rep.Warnings {
+		short = short || strings.HasPrefix(w, "sparse VD reached sparsity")
+	}
+	if !short {
+		t.Errorf("no shortfall warning for a 99%% target on 6+6 weights in 2 epochs: %q (achieved %g)", rep.Warnings, rep.Achieved)
+	}
+	vd, err := prune.NewSparseVD(dense, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vd.Reset()
+	b, err := onnx.Encode(vd.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := onnx.Decode(b, "vd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := back.Param("fc1.weight.log_sigma2"); p == nil || !p.Trainable || p.Value.Data[0] != -10 {
+		t.Errorf("reloaded log-variance %+v", p)
+	}
+	r.Method.Granularity = "filter"
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "method.granularity: schedule sparsevd learns single weights' dropout rates: granularity filter is not supported (weight)") {
+		t.Errorf("sparsevd at filter: %v", err)
 	}
 }

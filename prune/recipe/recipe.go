@@ -72,7 +72,7 @@ type TargetSpec struct {
 
 // ScheduleSpec says when pruning happens.
 type ScheduleSpec struct {
-	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery, sfp, dns, morphnet
+	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery, sfp, dns, sparsevd, morphnet
 	Rounds int    `yaml:"rounds"` // iterative and lottery rounds; AGP's number of pruning steps n (default 3, AGP 10)
 	// AGP: sparsity at the start, first pruning step and steps between
 	// pruning steps (default: n steps spread over the first 3/4 of
