@@ -274,7 +274,14 @@
 //     schedules themselves — one-shot, iterative, AGP, the lottery ticket
 //     with rewinding — interleave pruning with training and evaluation
 //     and live in package prune/recipe as types implementing
-//     recipe.Schedule.
+//     recipe.Schedule. The learned and reversible methods keep their
+//     mechanics here: SoftFilter (sfp.go: filters zeroed every epoch but
+//     trained on), Surgery (dns.go: masks pruned and spliced by two
+//     thresholds per layer while every weight trains), SparseVD
+//     (sparsevd.go: per-weight log-variances, the local
+//     reparameterisation trick, the KL term, folding to the deterministic
+//     model) and MorphNet (morphnet.go: a cost-weighted L1 on BatchNorm
+//     scales, shrink, uniform expansion to a target cost).
 //   - Recovery: the core holds masks held in training (Masks.Attach),
 //     re-initialisation (Reinit) and regularisers that prepare a model
 //     for pruning during training (regularize.go: L1, SSL's group lasso,

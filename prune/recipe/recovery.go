@@ -34,17 +34,21 @@ var Recoveries = map[string]func(r *Recipe) Recovery{
 	"none":         func(r *Recipe) Recovery { return NoRecovery{} },
 	"finetune":     func(r *Recipe) Recovery { return FineTune{Epochs: r.Finetune.Epochs} },
 	"from_scratch": func(r *Recipe) Recovery { return FromScratch{Epochs: r.Finetune.Epochs, Seed: r.Seed + 1} },
+	"distill":      func(r *Recipe) Recovery { return newDistill(r) },
 }
 
 // RecoveryNames lists the registered recoveries, sorted.
 func RecoveryNames() []string { return slices.Sorted(maps.Keys(Recoveries)) }
 
 // RecoveryName is the recovery a recipe asks for: from_scratch when
-// finetune.from_scratch is set, finetune with epochs, none without.
+// finetune.from_scratch is set, distill when finetune.distill is, finetune
+// with epochs, none without.
 func (r *Recipe) RecoveryName() string {
 	switch {
 	case r.Finetune.FromScratch:
 		return "from_scratch"
+	case r.Finetune.Distill:
+		return "distill"
 	case r.Finetune.Epochs > 0:
 		return "finetune"
 	}

@@ -340,11 +340,17 @@ func (s *Session) fitFrom(g *graph.Graph, epochs int, resume *train.Checkpoint, 
 		resume = pending
 	}
 	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress, Resume: resume}
+	var err error
+	if lr, ok := s.Recovery.(lossRecovery); ok {
+		if t.Loss, err = lr.TrainLoss(s); err != nil {
+			return err
+		}
+	}
 	if attach != nil {
 		attach(t)
 	}
 	finish := s.fitCheckpoints(t, inside)
-	_, err := t.Run(s.Ctx)
+	_, err = t.Run(s.Ctx)
 	return finish(err)
 }
 
