@@ -47,12 +47,33 @@ type Regularized struct {
 	L     []float64 // lower factor of A + Added·I
 	N     int
 	Added float64 // the ridge added to the diagonal
-	Base  float64 // the ridge asked for (Added > Base: the system was ill-conditioned)
+	Base  float64 // the ridge asked for
+	// MinPivot is the smallest L_jj² / (A_jj + Added): how much of a
+	// diagonal entry survives elimination of the columns before it
+	// (near 0: a column is nearly a combination of others, and the
+	// ridge rather than the data decides its coefficient).
+	MinPivot float64
 }
 
-// IllConditioned reports whether more than the requested ridge had to be
-// added for the factorisation to succeed.
-func (r *Regularized) IllConditioned() bool { return r.Added > r.Base*1.0000001 }
+// IllConditioned reports whether the ridge, rather than the data, decides
+// part of the solution: more than the requested ridge had to be added for
+// the factorisation to succeed, or some pivot kept less than 1e-5 of its
+// diagonal entry (a near-singular direction, condition number past
+// ~1e5).
+func (r *Regularized) IllConditioned() bool {
+	return r.Added > r.Base*1.0000001 || r.MinPivot < 1e-5
+}
+
+// minPivot computes MinPivot of factor l of m.
+func minPivot(l, m []float64, n int) float64 {
+	p := 1.0
+	for j := range n {
+		if d := m[j*n+j]; d > 0 {
+			p = min(p, l[j*n+j]*l[j*n+j]/d)
+		}
+	}
+	return p
+}
 
 // CholeskyRidge factors A + λ·I, starting from λ = rel·mean(diag A) (and
 // a tiny absolute floor for an all-zero A), multiplying λ by 10 until the
@@ -82,7 +103,7 @@ func CholeskyRidge(a []float64, n int, rel float64) (*Regularized, error) {
 	if lam == 0 {
 		lam = 1e-12 * mean
 		if l, ok := Cholesky(a, n); ok {
-			return &Regularized{L: l, N: n}, nil
+			return &Regularized{L: l, N: n, MinPivot: minPivot(l, a, n)}, nil
 		}
 	}
 	m := make([]float64, len(a))
@@ -92,7 +113,7 @@ func CholeskyRidge(a []float64, n int, rel float64) (*Regularized, error) {
 			m[i*n+i] += lam
 		}
 		if l, ok := Cholesky(m, n); ok {
-			return &Regularized{L: l, N: n, Added: lam, Base: base}, nil
+			return &Regularized{L: l, N: n, Added: lam, Base: base, MinPivot: minPivot(l, m, n)}, nil
 		}
 		lam *= 10
 	}
