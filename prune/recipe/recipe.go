@@ -114,6 +114,16 @@ type FinetuneSpec struct {
 	LR          float64 `yaml:"lr"`     // 0: the recipe's
 	Batch       int     `yaml:"batch"`  // 0: the recipe's
 	FromScratch bool    `yaml:"from_scratch"`
+	// Reconstruct refits the pruned model's kept weights by least
+	// squares on the calibration images (data.calib) before any
+	// fine-tuning (prune.Reconstruct): no labels, no training.
+	Reconstruct bool `yaml:"reconstruct"`
+	// ReconstructSamples is the output positions sampled per image and
+	// layer (default 10).
+	ReconstructSamples int `yaml:"reconstruct_samples"`
+	// ReconstructKeepBN keeps the BatchNorm statistics as they were;
+	// by default those reading a refit layer are re-estimated.
+	ReconstructKeepBN bool `yaml:"reconstruct_keep_bn"`
 }
 
 // OutputSpec names the outputs.
@@ -328,6 +338,12 @@ func (r *Recipe) Validate() error {
 	}
 	if f.LR < 0 || f.Batch < 0 {
 		return fieldErr("finetune", "lr and batch must be ≥ 0")
+	}
+	if f.ReconstructSamples < 0 {
+		return fieldErr("finetune.reconstruct_samples", "must be ≥ 0, have %d", f.ReconstructSamples)
+	}
+	if f.Reconstruct && f.FromScratch {
+		return fieldErr("finetune.reconstruct", "reconstruction refits the pruned weights; from_scratch throws them away")
 	}
 	if r.Output.Out == "" {
 		return fieldErr("output.out", "missing: where to write the pruned model")
