@@ -81,6 +81,10 @@ type Context struct {
 	// Prior lists, per layer index, units pruned earlier (iterative
 	// schedules): they score −Inf and stay pruned.
 	Prior [][]bool
+
+	// grams holds what Selector criteria measured in Score for Select
+	// (ThiNet's and LASSO's channel contribution Gram matrices).
+	grams map[*Layer]*channelGram
 }
 
 // Calibration is the labelled images that data-driven criteria run
@@ -184,6 +188,8 @@ var Criteria = map[string]Criterion{
 	"snip":     SNIP{},
 	"fpgm":     FPGM{},
 	"lamp":     LAMP{},
+	"thinet":   ThiNet{},
+	"lasso":    ChannelLasso{},
 }
 
 // ParseCriterion returns a criterion by name ("magnitude" is l1).
