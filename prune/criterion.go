@@ -85,6 +85,8 @@ type Context struct {
 	// grams holds what Selector criteria measured in Score for Select
 	// (ThiNet's and LASSO's channel contribution Gram matrices).
 	grams map[*Layer]*channelGram
+	// obs holds what OBS measured in Score for Select.
+	obs map[*Layer]*obsLayer
 }
 
 // Calibration is the labelled images that data-driven criteria run
@@ -190,6 +192,8 @@ var Criteria = map[string]Criterion{
 	"lamp":     LAMP{},
 	"thinet":   ThiNet{},
 	"lasso":    ChannelLasso{},
+	"obs":      OBS{},
+	"wanda":    Wanda{},
 }
 
 // ParseCriterion returns a criterion by name ("magnitude" is l1).
