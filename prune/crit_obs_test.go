@@ -3,6 +3,7 @@ package prune
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/shearsml/shears/graph"
@@ -120,6 +121,54 @@ func TestOBSFitsWeightsOnly(t *testing.T) {
 		cr, _ := ParseCriterion(name)
 		if err := cr.Fits(Channels{}); err == nil {
 			t.Errorf("%s fits channels", name)
+		}
+	}
+}
+
+// OBD's saliency is ½·F·w² with F the mean squared gradient: on tinyMLP
+// with one calibration image per batch, F is the per-image one exactly.
+func TestOBDScores(t *testing.T) {
+	g := tinyMLP()
+	c := &Context{Calib: tinyCalib(t), Batch: 1}
+	layers := score(t, g, "obd", Blocks{1, 1}, c)
+	// fc2 = [[1,1,1],[0,2,−1]], h = relu(fc1·x): x=(1,2) → fc1 = (−3, 1.5, −3) → h = (0, 1.5, 0);
+	// x=(2,0) → (2, 1, −6) → h = (2, 1, 0).
+	softmax := func(z0, z1 float64) (float64, float64) {
+		a, b := math.Exp(z0), math.Exp(z1)
+		return a / (a + b), b / (a + b)
+	}
+	want := make([]float64, 6)
+	for _, s := range []struct {
+		h     [3]float64
+		label int
+	}{{[3]float64{0, 1.5, 0}, 0}, {[3]float64{2, 1, 0}, 1}} {
+		z0 := s.h[0] + s.h[1] + s.h[2]
+		z1 := 2*s.h[1] - s.h[2]
+		p0, p1 := softmax(z0, z1)
+		dz := [2]float64{p0, p1}
+		dz[s.label]--
+		for o := range 2 {
+			for j := range 3 {
+				g := dz[o] * s.h[j]
+				want[o*3+j] += g * g / 2
+			}
+		}
+	}
+	w := []float64{1, 1, 1, 0, 2, -1}
+	for i := range want {
+		want[i] *= 0.5 * w[i] * w[i]
+	}
+	near(t, "obd fc2", layerNamed(t, layers, "fc2.weight").Scores, want, 1e-5)
+}
+
+func TestLabelCriteriaRejectUnlabelledImages(t *testing.T) {
+	g, calib := correlatedMLP() // tensorCalib: no labels
+	for _, name := range []string{"obd", "taylor"} {
+		layers, _, _ := Layers(g, nil, Blocks{1, 1})
+		cr, _ := ParseCriterion(name)
+		err := Score(&Context{Graph: g, Calib: calib}, cr, layers, "none")
+		if err == nil || !strings.Contains(err.Error(), "no labels") {
+			t.Errorf("%s on unlabelled images: %v", name, err)
 		}
 	}
 }

@@ -194,6 +194,7 @@ var Criteria = map[string]Criterion{
 	"lasso":    ChannelLasso{},
 	"obs":      OBS{},
 	"wanda":    Wanda{},
+	"obd":      OBD{},
 }
 
 // ParseCriterion returns a criterion by name ("magnitude" is l1).
@@ -344,6 +345,9 @@ func (c *Context) batches(backward bool, f func(prog *cpu.Program, n int) error)
 		bs = 64
 	}
 	return c.Calib.Batches(bs, func(x *tensor.Tensor, labels []int) error {
+		if backward && len(labels) != x.Shape[0] {
+			return fmt.Errorf("the calibration images have no labels, and the loss gradients need them: give labelled images (class subfolders) or use a criterion that needs only images")
+		}
 		outs, err := prog.Forward(false, x)
 		if err != nil {
 			return err
