@@ -33,8 +33,12 @@ import (
 // does, by w²/[U]_qq² with the updated weights, the same fraction in each
 // block of 128 inputs; for N:M the N of each M are chosen when the walk
 // reaches them; for other granularities (blocks, shapes) the units with the
-// best scores stay and the update compensates them. The score of a weight
-// for allocation (global ranking) is OBS's saliency w²/[H⁻¹]_qq.
+// best scores stay and the update compensates them. Once the mask is
+// chosen, each output's kept weights are solved exactly for it (OBC's
+// result for that mask; the walk alone lets only the weights after a
+// pruned one compensate, which loses much at high sparsity).
+// The score of a weight for allocation (global ranking) is OBS's saliency
+// w²/[H⁻¹]_qq.
 //
 // A grouped convolution (depthwise) is left unpruned with the reason.
 type OBS struct{}
@@ -311,6 +315,7 @@ func (o OBS) Select(c *Context, l *Layer, k int) ([]bool, error) {
 			w[oc*d+a] = float64(*weightAt(oc, j))
 		}
 	}
+	w0 := slices.Clone(w)
 	unitOf := func(oc, a int) int { return int(l.unit[f.widx(oc, order[a])]) }
 	isPrior := func(u int) bool { return ol.prior != nil && ol.prior[u] }
 	elementUnits := len(l.unit) == l.Units
@@ -400,6 +405,7 @@ func (o OBS) Select(c *Context, l *Layer, k int) ([]bool, error) {
 			w[i] = 0
 		}
 	}
+	refitRows(w, w0, pruned, hp, outs, d, obsDamp)
 	if slices.ContainsFunc(w, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
 		return nil, fmt.Errorf("obs: %s: the updated weights are not finite", l.Name)
 	}
@@ -427,3 +433,55 @@ func (o OBS) Select(c *Context, l *Layer, k int) ([]bool, error) {
 // obsDamp is the damping added to each layer's Hessian, relative to its
 // mean diagonal (SparseGPT's 1%).
 const obsDamp = 0.01
+
+// refitRows replaces each row's kept weights (walk order) by the exact
+// least-squares solution for its mask: min ‖X(w0 − ŵ)‖² over the kept
+// entries, H_KK·ŵ_K = (H·w0)_K, H damped as for the walk. SparseGPT's
+// walk only lets the weights after a pruned one compensate it; the row's
+// own solve lets every kept weight do so (OBC's exact result for the
+// chosen mask), and is cheap when most weights are pruned.
+func refitRows(w, w0 []float64, pruned []bool, h []float64, outs, d int, damp float64) {
+	var mean float64
+	for i := range d {
+		mean += h[i*d+i]
+	}
+	lam := damp * mean / float64(d)
+	hw := make([]float64, d)
+	for oc := range outs {
+		row0 := w0[oc*d : (oc+1)*d]
+		for i := range d {
+			var v float64
+			for j, x := range row0 {
+				v += h[i*d+j] * x
+			}
+			hw[i] = v
+		}
+		var kept []int
+		for a := range d {
+			if !pruned[oc*d+a] {
+				kept = append(kept, a)
+			}
+		}
+		k := len(kept)
+		if k == 0 {
+			continue
+		}
+		sub := make([]float64, k*k)
+		rhs := make([]float64, k)
+		for x, i := range kept {
+			for y, j := range kept {
+				sub[x*k+y] = h[i*d+j]
+			}
+			sub[x*k+x] += lam
+			rhs[x] = hw[i] + lam*row0[i]
+		}
+		reg, err := linalg.CholeskyRidge(sub, k, 0)
+		if err != nil {
+			continue // the walk's weights stay
+		}
+		reg.Solve(rhs, 1)
+		for x, i := range kept {
+			w[oc*d+i] = rhs[x]
+		}
+	}
+}
