@@ -135,7 +135,7 @@ func (cl ChannelLasso) Select(c *Context, l *Layer, k int) ([]bool, error) {
 	beta, _, err := linalg.LassoPath(q, b, m, k)
 	var ue *linalg.UnreachableError
 	if errors.As(err, &ue) {
-		return nil, fmt.Errorf("lasso: channel selection reaches at most %d of %d channels (ratio %.3g kept), %d asked: the others contribute nothing on the calibration images; prune more or use another criterion",
+		return nil, fmt.Errorf("lasso: channel selection reaches at most %d of %d channels (ratio %.3g kept), %d asked: on the calibration images the others contribute nothing the kept ones do not already give; prune more or use another criterion",
 			ue.Reachable, cg.n, float64(ue.Reachable)/float64(cg.n), k)
 	}
 	if err != nil {

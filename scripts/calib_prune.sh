@@ -18,7 +18,8 @@
 # "1.5 2"), RATIOS (default "0.5 0.7 0.9"), OBS_GLOBAL (1: OBS ranks globally too;
 # default 0: the same sparsity in every layer, as SparseGPT). Output: one
 # tab-separated line per run on stdout; the full JSON reports under $OUT (default
-# /tmp/calib_prune).
+# /tmp/calib_prune). LIMIT=N uses only the first N training and test images (a
+# shortened protocol: top-1 on N test images; N must be ≥ CALIB).
 set -eu
 mode=${1:?usage: calib_prune.sh structured|weights MODEL DATA [METHOD...]}
 model=${2:?model}
@@ -39,7 +40,7 @@ run() {
 	tag=$1
 	shift
 	nice -n 10 "$SHEARS" prune "$model" --finetune-epochs 0 --latency-runs 0 --threads "$THREADS" \
-		--out "$OUT/$tag.onnx" --json "$@" >"$OUT/$tag.log" 2>&1 || {
+		--limit "${LIMIT:-0}" --out "$OUT/$tag.onnx" --json "$@" >"$OUT/$tag.log" 2>&1 || {
 		echo "FAILED: $tag: $(grep -v '^{' "$OUT/$tag.log" | tail -1)" >&2
 		return 1
 	}
