@@ -80,6 +80,7 @@ func TestDistillBadSettings(t *testing.T) {
 		{func(r *Recipe) { r.Finetune.Distill, r.Finetune.DistillTemperature = true, -1 }, "finetune.distill_temperature:"},
 		{func(r *Recipe) { r.Finetune.Distill, r.Finetune.Epochs = true, 0 }, "finetune.epochs: distillation trains"},
 		{func(r *Recipe) { r.Finetune.Distill, r.Finetune.FromScratch = true, true }, "does not go with from_scratch"},
+		{func(r *Recipe) { r.Finetune.Distill, r.Finetune.Reconstruct = true, true }, "finetune.reconstruct: choose reconstruction or distillation"},
 	} {
 		r := learnedBase()
 		tc.edit(&r)

@@ -149,6 +149,16 @@ type FinetuneSpec struct {
 	Distill            bool    `yaml:"distill"`
 	DistillAlpha       float64 `yaml:"distill_alpha"`
 	DistillTemperature float64 `yaml:"distill_temperature"`
+	// Reconstruct refits the pruned model's kept weights by least
+	// squares on the calibration images (data.calib) before any
+	// fine-tuning (prune.Reconstruct): no labels, no training.
+	Reconstruct bool `yaml:"reconstruct"`
+	// ReconstructSamples is the output positions sampled per image and
+	// layer (default 10).
+	ReconstructSamples int `yaml:"reconstruct_samples"`
+	// ReconstructKeepBN keeps the BatchNorm statistics as they were;
+	// by default those reading a refit layer are re-estimated.
+	ReconstructKeepBN bool `yaml:"reconstruct_keep_bn"`
 }
 
 // OutputSpec names the outputs.
@@ -366,6 +376,15 @@ func (r *Recipe) Validate() error {
 	}
 	if err := f.validateDistill(); err != nil {
 		return err
+	}
+	if f.ReconstructSamples < 0 {
+		return fieldErr("finetune.reconstruct_samples", "must be ≥ 0, have %d", f.ReconstructSamples)
+	}
+	if f.Reconstruct && f.FromScratch {
+		return fieldErr("finetune.reconstruct", "reconstruction refits the pruned weights; from_scratch throws them away")
+	}
+	if f.Reconstruct && f.Distill {
+		return fieldErr("finetune.reconstruct", "choose reconstruction or distillation (finetune.distill), not both: the refit's fine-tuning does not distil")
 	}
 	if r.Output.Out == "" {
 		return fieldErr("output.out", "missing: where to write the pruned model")

@@ -277,6 +277,8 @@ func (s *Session) needData(crit prune.Criterion) error {
 		return nil
 	case crit.Needs() != prune.NeedsNothing && s.Env.Calib == nil:
 		return &DataError{fmt.Sprintf("criterion %s needs %s%s", crit.Name(), crit.Needs(), pass), data}
+	case r.Finetune.Reconstruct:
+		return &DataError{"reconstruction needs calibration images" + pass, data}
 	case r.Regularize != nil:
 		return &DataError{"regularised training needs data" + pass, data}
 	case r.Sensitivity != nil:
