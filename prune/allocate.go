@@ -187,7 +187,7 @@ func (a Allocation) Allocate(layers []*Layer) (*Plan, error) {
 // whose count allocation decided.
 func (p *Plan) choose() error {
 	for i, l := range p.Layers {
-		if l.choose == nil || l.sets != nil || l.Skip != "" {
+		if l.choose == nil || l.Skip != "" {
 			continue
 		}
 		k := numTrue(p.Keep[i])
@@ -200,6 +200,19 @@ func (p *Plan) choose() error {
 		}
 		if len(keep) != l.Units || numTrue(keep) != k {
 			return fmt.Errorf("prune: the criterion selected %d of %d units of %s, want %d of %d", numTrue(keep), len(keep), l.Name, k, l.Units)
+		}
+		if l.sets != nil { // N:M: N of every set, as keepNM
+			per := map[int32]int{}
+			for u, kept := range keep {
+				if kept {
+					per[l.sets[u]]++
+				}
+			}
+			for s, n := range per {
+				if n != l.n {
+					return fmt.Errorf("prune: the criterion kept %d in set %d of %s, the pattern wants %d", n, s, l.Name, l.n)
+				}
+			}
 		}
 		copy(p.Keep[i], keep)
 	}

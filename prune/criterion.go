@@ -81,6 +81,12 @@ type Context struct {
 	// Prior lists, per layer index, units pruned earlier (iterative
 	// schedules): they score −Inf and stay pruned.
 	Prior [][]bool
+
+	// grams holds what Selector criteria measured in Score for Select
+	// (ThiNet's and LASSO's channel contribution Gram matrices).
+	grams map[*Layer]*channelGram
+	// obs holds what OBS measured in Score for Select.
+	obs map[*Layer]*obsLayer
 }
 
 // Calibration is the labelled images that data-driven criteria run
@@ -184,6 +190,11 @@ var Criteria = map[string]Criterion{
 	"snip":     SNIP{},
 	"fpgm":     FPGM{},
 	"lamp":     LAMP{},
+	"thinet":   ThiNet{},
+	"lasso":    ChannelLasso{},
+	"obs":      OBS{},
+	"wanda":    Wanda{},
+	"obd":      OBD{},
 }
 
 // ParseCriterion returns a criterion by name ("magnitude" is l1).
@@ -334,6 +345,9 @@ func (c *Context) batches(backward bool, f func(prog *cpu.Program, n int) error)
 		bs = 64
 	}
 	return c.Calib.Batches(bs, func(x *tensor.Tensor, labels []int) error {
+		if backward && len(labels) != x.Shape[0] {
+			return fmt.Errorf("the calibration images have no labels, and the loss gradients need them: give labelled images (class subfolders) or use a criterion that needs only images")
+		}
 		outs, err := prog.Forward(false, x)
 		if err != nil {
 			return err

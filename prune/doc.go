@@ -249,14 +249,21 @@
 //   - Criterion (criterion.go, crit_*.go) scores units, higher is more
 //     important, says what it Needs: nothing (random, l1, l2, bn,
 //     fpgm, lamp), calibration images (apoz, mean-act, read at
-//     DepGraph.ActivationValue) or labels (taylor, snip), and which
+//     DepGraph.ActivationValue; thinet, lasso, obs, wanda, read at the
+//     inputs of conv and linear layers through fitLayer's patch model)
+//     or labels (taylor, snip, obd), and which
 //     granularities it can score (Fits). A channel's score from weight
 //     scores sums each coupled slice and combines the slices with
 //     Context.Reduction (sum, mean, max); Score then normalises each
 //     layer (none, mean, max, sum, gaussian) so that layers compare in a
 //     global ranking. A criterion that also implements Selector chooses
 //     each layer's kept units itself (ThiNet, LASSO) once allocation has
-//     decided how many stay.
+//     decided how many stay. OBS is a Selector on weights that also
+//     updates the kept weights (layer-wise OBC/SparseGPT); Reconstruct
+//     (reconstruct.go) refits the kept weights of a pruned model by least
+//     squares after any criterion, with BatchNorm statistics re-estimated
+//     (the recipe's reconstruct recovery). Both solve with
+//     internal/linalg.
 //   - Allocator (allocate.go) turns scores into a Plan. Allocation is the
 //     same ratio per layer, or a global ranking with a per-layer cap (a
 //     layer always keeps one unit; caps that bind are warnings,
@@ -274,7 +281,14 @@
 //     schedules themselves — one-shot, iterative, AGP, the lottery ticket
 //     with rewinding — interleave pruning with training and evaluation
 //     and live in package prune/recipe as types implementing
-//     recipe.Schedule.
+//     recipe.Schedule. The learned and reversible methods keep their
+//     mechanics here: SoftFilter (sfp.go: filters zeroed every epoch but
+//     trained on), Surgery (dns.go: masks pruned and spliced by two
+//     thresholds per layer while every weight trains), SparseVD
+//     (sparsevd.go: per-weight log-variances, the local
+//     reparameterisation trick, the KL term, folding to the deterministic
+//     model) and MorphNet (morphnet.go: a cost-weighted L1 on BatchNorm
+//     scales, shrink, uniform expansion to a target cost).
 //   - Recovery: the core holds masks held in training (Masks.Attach),
 //     re-initialisation (Reinit) and regularisers that prepare a model
 //     for pruning during training (regularize.go: L1, SSL's group lasso,

@@ -247,7 +247,12 @@ func (s *Session) checkpoint(p *prune.Pruner, b boundary) error {
 // state, see fitCheckpoints), and resumeInside says that a resumed run is
 // to continue inside it from the checkpoint's.
 func (s *Session) recover(p *prune.Pruner, b boundary, inside, resumeInside bool) error {
-	if _, ok := s.Recovery.(FineTune); ok && inside {
+	switch s.Recovery.(type) {
+	case FineTune, *Distill:
+	default:
+		inside = false
+	}
+	if inside {
 		s.inFit = &fitCheckpoint{p: p, at: func() (boundary, bool) { return b, true }}
 		if resumeInside {
 			s.fitResume = s.Env.Resume.Trainer

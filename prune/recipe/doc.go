@@ -28,8 +28,14 @@
 // report), and the core keeps their building blocks (prune.Pruner.Step,
 // prune.IterativeTargets, prune.AGP, prune.Masks.Attach, prune.Reinit).
 //
-// OneShot, Iterative, AGP and Lottery implement Schedule; NoRecovery,
-// FineTune and FromScratch implement Recovery. Each is registered once, by
+// OneShot, Iterative, AGP and Lottery implement Schedule, and so do the
+// methods that learn their sparsity while training (learned.go): SFP
+// (soft filter pruning), DNS (dynamic network surgery), SparseVD (sparse
+// variational dropout) and MorphNet; each says in its Validate which
+// granularity it needs. NoRecovery, FineTune, FromScratch and Distill
+// (knowledge distillation from the dense model, distill.go) implement
+// Recovery; Distill also sets the loss of every training of the run, so
+// that it acts in schedules that train themselves. Each is registered once, by
 // name, in Schedules or Recoveries (name → constructor from the recipe);
 // the recipe parser and the command read those tables, so a new schedule
 // (or a new recovery: least-squares reconstruction, distillation) is one
@@ -38,8 +44,8 @@
 // AGP and the lottery ticket train as part of the schedule); Run calls
 // Recovery.Finish once the result is slimmed, which is where training from
 // scratch starts over. The recipe selects the recovery with its finetune
-// section (Recipe.RecoveryName): from_scratch, finetune with epochs, none
-// without.
+// section (Recipe.RecoveryName): from_scratch, distill, finetune with
+// epochs, none without.
 //
 // # Checkpoints and resuming
 //

@@ -92,11 +92,11 @@ type TargetSpec struct {
 
 // ScheduleSpec says when pruning happens.
 type ScheduleSpec struct {
-	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery
+	Kind   string `yaml:"kind"`   // oneshot (default), iterative, agp, lottery, sfp, dns, sparsevd, morphnet
 	Rounds int    `yaml:"rounds"` // iterative and lottery rounds; AGP's number of pruning steps n (default 3, AGP 10)
 	// AGP: sparsity at the start, first pruning step and steps between
 	// pruning steps (default: n steps spread over the first 3/4 of
-	// training).
+	// training). SFP: Every is the epochs between zeroings (default 1).
 	Initial float64 `yaml:"initial"`
 	Start   int     `yaml:"start"`
 	Every   int     `yaml:"every"`
@@ -105,6 +105,13 @@ type ScheduleSpec struct {
 	// re-initialisation control.
 	RewindSteps int  `yaml:"rewind_steps"`
 	Reinit      bool `yaml:"reinit_control"`
+	// MorphNet: the penalty's λ (default 1e-4), its training epochs
+	// (default 10), the |γ| below which a channel is dead (default 1e-2)
+	// and the resource it weighs and targets: macs (default) or params.
+	Lambda    float64 `yaml:"lambda"`
+	RegEpochs int     `yaml:"reg_epochs"`
+	Threshold float64 `yaml:"threshold"`
+	Cost      string  `yaml:"cost"`
 }
 
 // RegularizeSpec trains with a sparsity regulariser before pruning.
@@ -134,6 +141,24 @@ type FinetuneSpec struct {
 	LR          float64 `yaml:"lr"`     // 0: the recipe's
 	Batch       int     `yaml:"batch"`  // 0: the recipe's
 	FromScratch bool    `yaml:"from_scratch"`
+	// Distill fine-tunes with knowledge distillation from the dense
+	// model (train.Distill, recovery distill): every training of the run
+	// learns from the model as it started, with the soft-target weight
+	// DistillAlpha (0: train.DefaultDistillAlpha) at temperature
+	// DistillTemperature (0: train.DefaultDistillT).
+	Distill            bool    `yaml:"distill"`
+	DistillAlpha       float64 `yaml:"distill_alpha"`
+	DistillTemperature float64 `yaml:"distill_temperature"`
+	// Reconstruct refits the pruned model's kept weights by least
+	// squares on the calibration images (data.calib) before any
+	// fine-tuning (prune.Reconstruct): no labels, no training.
+	Reconstruct bool `yaml:"reconstruct"`
+	// ReconstructSamples is the output positions sampled per image and
+	// layer (default 10).
+	ReconstructSamples int `yaml:"reconstruct_samples"`
+	// ReconstructKeepBN keeps the BatchNorm statistics as they were;
+	// by default those reading a refit layer are re-estimated.
+	ReconstructKeepBN bool `yaml:"reconstruct_keep_bn"`
 }
 
 // OutputSpec names the outputs.
@@ -349,6 +374,18 @@ func (r *Recipe) Validate() error {
 	if f.LR < 0 || f.Batch < 0 {
 		return fieldErr("finetune", "lr and batch must be ≥ 0")
 	}
+	if err := f.validateDistill(); err != nil {
+		return err
+	}
+	if f.ReconstructSamples < 0 {
+		return fieldErr("finetune.reconstruct_samples", "must be ≥ 0, have %d", f.ReconstructSamples)
+	}
+	if f.Reconstruct && f.FromScratch {
+		return fieldErr("finetune.reconstruct", "reconstruction refits the pruned weights; from_scratch throws them away")
+	}
+	if f.Reconstruct && f.Distill {
+		return fieldErr("finetune.reconstruct", "choose reconstruction or distillation (finetune.distill), not both: the refit's fine-tuning does not distil")
+	}
 	if r.Output.Out == "" {
 		return fieldErr("output.out", "missing: where to write the pruned model")
 	}
@@ -372,7 +409,9 @@ func (r *Recipe) checkFinite() error {
 		v    float64
 	}
 	nums := []num{{"target.ratio", r.Target.Ratio}, {"target.max_layer_ratio", r.Target.MaxLayerRatio},
-		{"schedule.initial", r.Schedule.Initial}, {"finetune.lr", r.Finetune.LR}}
+		{"schedule.initial", r.Schedule.Initial}, {"finetune.lr", r.Finetune.LR},
+		{"schedule.lambda", r.Schedule.Lambda}, {"schedule.threshold", r.Schedule.Threshold},
+		{"finetune.distill_alpha", r.Finetune.DistillAlpha}, {"finetune.distill_temperature", r.Finetune.DistillTemperature}}
 	for i, x := range r.Target.Ratios {
 		nums = append(nums, num{fmt.Sprintf("target.ratios.%d", i), x})
 	}

@@ -9,8 +9,9 @@ import (
 
 // Recovery is how a run wins back the accuracy that pruning lost: none,
 // fine-tuning with the masks held (FineTune), or training the pruned
-// architecture from scratch (FromScratch). Least-squares reconstruction
-// or distillation would be one more type registered in Recoveries.
+// architecture from scratch (FromScratch), or refitting the kept weights
+// by least squares on calibration images (Reconstruct). Distillation
+// would be one more type registered in Recoveries.
 //
 // Recoveries live here with the schedules, since they train and evaluate
 // through the Session.
@@ -34,17 +35,28 @@ var Recoveries = map[string]func(r *Recipe) Recovery{
 	"none":         func(r *Recipe) Recovery { return NoRecovery{} },
 	"finetune":     func(r *Recipe) Recovery { return FineTune{Epochs: r.Finetune.Epochs} },
 	"from_scratch": func(r *Recipe) Recovery { return FromScratch{Epochs: r.Finetune.Epochs, Seed: r.Seed + 1} },
+	"distill":      func(r *Recipe) Recovery { return newDistill(r) },
+	"reconstruct": func(r *Recipe) Recovery {
+		f := r.Finetune
+		return Reconstruct{Samples: f.ReconstructSamples, BN: !f.ReconstructKeepBN, Epochs: f.Epochs, Seed: r.Seed}
+	},
 }
 
 // RecoveryNames lists the registered recoveries, sorted.
 func RecoveryNames() []string { return slices.Sorted(maps.Keys(Recoveries)) }
 
-// RecoveryName is the recovery a recipe asks for: from_scratch when
-// finetune.from_scratch is set, finetune with epochs, none without.
+// RecoveryName is the recovery a recipe asks for: reconstruct when
+// finetune.reconstruct is set (then fine-tuning for its epochs),
+// from_scratch when finetune.from_scratch is set, distill when
+// finetune.distill is, finetune with epochs, none without.
 func (r *Recipe) RecoveryName() string {
 	switch {
+	case r.Finetune.Reconstruct:
+		return "reconstruct"
 	case r.Finetune.FromScratch:
 		return "from_scratch"
+	case r.Finetune.Distill:
+		return "distill"
 	case r.Finetune.Epochs > 0:
 		return "finetune"
 	}

@@ -277,6 +277,8 @@ func (s *Session) needData(crit prune.Criterion) error {
 		return nil
 	case crit.Needs() != prune.NeedsNothing && s.Env.Calib == nil:
 		return &DataError{fmt.Sprintf("criterion %s needs %s%s", crit.Name(), crit.Needs(), pass), data}
+	case r.Finetune.Reconstruct:
+		return &DataError{"reconstruction needs calibration images" + pass, data}
 	case r.Regularize != nil:
 		return &DataError{"regularised training needs data" + pass, data}
 	case r.Sensitivity != nil:
@@ -340,11 +342,17 @@ func (s *Session) fitFrom(g *graph.Graph, epochs int, resume *train.Checkpoint, 
 		resume = pending
 	}
 	t := &train.Trainer{Graph: g, Config: cfg, Train: s.Train, OnProgress: s.Env.Progress, Resume: resume}
+	var err error
+	if lr, ok := s.Recovery.(lossRecovery); ok {
+		if t.Loss, err = lr.TrainLoss(s); err != nil {
+			return err
+		}
+	}
 	if attach != nil {
 		attach(t)
 	}
 	finish := s.fitCheckpoints(t, inside)
-	_, err := t.Run(s.Ctx)
+	_, err = t.Run(s.Ctx)
 	return finish(err)
 }
 

@@ -44,6 +44,17 @@ var Schedules = map[string]func(r *Recipe) Schedule{
 		s := r.Schedule
 		return AGP{Initial: s.Initial, Final: r.Target.Ratio, Start: s.Start, Steps: s.Rounds, Every: s.Every, Epochs: r.Finetune.Epochs}
 	},
+	"sfp": func(r *Recipe) Schedule {
+		return SFP{Ratio: r.Target.Ratio, Every: r.Schedule.Every, Epochs: r.Finetune.Epochs}
+	},
+	"dns": func(r *Recipe) Schedule { return DNS{Ratio: r.Target.Ratio, Epochs: r.Finetune.Epochs, Seed: r.Seed} },
+	"sparsevd": func(r *Recipe) Schedule {
+		return SparseVD{Ratio: r.Target.Ratio, Epochs: r.Finetune.Epochs, Warmup: r.Schedule.Rounds, LR: r.Finetune.LR, Seed: r.Seed}
+	},
+	"morphnet": func(r *Recipe) Schedule {
+		s := r.Schedule
+		return MorphNet{Ratio: r.Target.Ratio, Lambda: s.Lambda, Epochs: s.RegEpochs, Threshold: s.Threshold, Cost: s.Cost}
+	},
 	"lottery": func(r *Recipe) Schedule {
 		s := r.Schedule
 		return Lottery{Ratio: r.Target.Ratio, Rounds: s.Rounds, RewindSteps: s.RewindSteps, Control: s.Reinit, Seed: r.Seed}

@@ -92,7 +92,7 @@ func TestRecoveryNames(t *testing.T) {
 	for _, tc := range []struct {
 		f    FinetuneSpec
 		want string
-	}{{FinetuneSpec{Epochs: 0}, "none"}, {FinetuneSpec{Epochs: 3}, "finetune"}, {FinetuneSpec{Epochs: 3, FromScratch: true}, "from_scratch"}} {
+	}{{FinetuneSpec{Epochs: 0}, "none"}, {FinetuneSpec{Epochs: 3}, "finetune"}, {FinetuneSpec{Epochs: 3, FromScratch: true}, "from_scratch"}, {FinetuneSpec{Epochs: 3, Distill: true}, "distill"}, {FinetuneSpec{Epochs: 1, Reconstruct: true}, "reconstruct"}} {
 		r := Default()
 		r.Finetune = tc.f
 		rec, err := NewRecovery(&r)
@@ -100,7 +100,7 @@ func TestRecoveryNames(t *testing.T) {
 			t.Errorf("%+v: %s, %v", tc.f, r.RecoveryName(), err)
 		}
 	}
-	if got := RecoveryNames(); !slices.Equal(got, []string{"finetune", "from_scratch", "none"}) {
+	if got := RecoveryNames(); !slices.Equal(got, []string{"distill", "finetune", "from_scratch", "none", "reconstruct"}) {
 		t.Errorf("recoveries %v", got)
 	}
 }
