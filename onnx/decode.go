@@ -46,7 +46,7 @@ type LoadOptions struct {
 	// default a float16 model computes in float32 between the casts the
 	// file has: ONNX Runtime's CPU provider also runs most float16 nodes
 	// in float32 (measured on isnet_fp16: 2.2e-3 relative from ORT in
-	// float32, 2.4e-3 rounded; scripts/models.tsv, internal/cmd/modelsurvey).
+	// float32, 2.4e-3 rounded; go run ./internal/cmd/modelsurvey -only isnet_fp16 [-float16-round]).
 	Float16Round bool
 }
 

@@ -402,6 +402,12 @@ func (e *encoder) types(nodes []*enode) (map[string]onnxpb.TensorProto_DataType,
 // ONNX Runtime does; in ONNX they do nothing), reading their inputs
 // instead. A cast that gives a graph output stays.
 func (e *encoder) dropHalfNoops(nodes []*enode) []*enode {
+	if !slices.ContainsFunc(nodes, func(en *enode) bool {
+		to, _ := en.n.Attrs.Int("to", 0)
+		return en.n.Op == "Cast" && onnxpb.TensorProto_DataType(to) == onnxpb.TensorProto_FLOAT16
+	}) {
+		return nodes // no float16 model: spare the extra typing pass
+	}
 	valueT, _ := e.types(nodes)
 	outputs := map[string]bool{}
 	for _, o := range e.g.Outputs {

@@ -21,11 +21,11 @@ func Prune(g *graph.Graph, group *Group, keep []int) error {
 
 // PruneGroups prunes several groups of one analysis at once (see Prune).
 func PruneGroups(g *graph.Graph, keep map[*Group][]int) error {
-	d, removed, err := removal(g, keep)
+	d, removed, drops, err := removal(g, keep)
 	if err != nil || len(removed) == 0 {
 		return err
 	}
-	p := &plan{g: g, d: d, removed: removed, values: map[string]*tensor.Tensor{}, readers: g.Consumers()}
+	p := &plan{g: g, d: d, removed: removed, values: map[string]*tensor.Tensor{}, readers: g.Consumers(), drops: drops}
 	params := g.ParamMap()
 	keepIdx := map[string][][]int{}
 	var order []string
@@ -54,11 +54,6 @@ func PruneGroups(g *graph.Graph, keep map[*Group][]int) error {
 			return fmt.Errorf("prune: %w", err)
 		}
 	}
-	for _, v := range slices.Sorted(maps.Keys(d.lays)) {
-		if l := d.lays[v]; len(l) > 0 && kept(l, removed) == 0 && g.Param(v) != nil {
-			p.drops = append(p.drops, v) // droppable (removal checked)
-		}
-	}
 	c := g.Clone()
 	p.apply(c)
 	if _, err := cpu.Compile(c); err != nil {
@@ -77,7 +72,7 @@ func PruneGroups(g *graph.Graph, keep map[*Group][]int) error {
 // does (Prune with the same keep). BatchNorm running statistics are not
 // masked: with γ = β = 0 they no longer matter.
 func MaskGroups(g *graph.Graph, keep map[*Group][]int) (Masks, error) {
-	d, removed, err := removal(g, keep)
+	d, removed, _, err := removal(g, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -111,32 +106,33 @@ func MaskGroups(g *graph.Graph, keep map[*Group][]int) (Masks, error) {
 }
 
 // removal checks a keep map against g and returns the analysis it comes
-// from and the set of removed channel elements.
-func removal(g *graph.Graph, keep map[*Group][]int) (*DepGraph, map[int]bool, error) {
+// from, the set of removed channel elements, and the constant params that
+// lose every channel, which their Concats drop (droppable).
+func removal(g *graph.Graph, keep map[*Group][]int) (*DepGraph, map[int]bool, []string, error) {
 	var d *DepGraph
 	removed := map[int]bool{}
 	for grp, k := range keep {
 		if grp == nil {
-			return nil, nil, fmt.Errorf("prune: nil group")
+			return nil, nil, nil, fmt.Errorf("prune: nil group")
 		}
 		if d == nil {
 			d = grp.d
 		} else if grp.d != d {
-			return nil, nil, fmt.Errorf("prune: groups %s and others come from different analyses", grp.Owner)
+			return nil, nil, nil, fmt.Errorf("prune: groups %s and others come from different analyses", grp.Owner)
 		}
 		if !slices.Contains(d.groups, grp) {
-			return nil, nil, fmt.Errorf("prune: group %s is not prunable", grp.Owner)
+			return nil, nil, nil, fmt.Errorf("prune: group %s is not prunable", grp.Owner)
 		}
 		if len(k) == 0 {
-			return nil, nil, fmt.Errorf("prune: group %s: keep at least one of its %d channels", grp.Owner, grp.Channels)
+			return nil, nil, nil, fmt.Errorf("prune: group %s: keep at least one of its %d channels", grp.Owner, grp.Channels)
 		}
 		kept := make([]bool, grp.Channels)
 		for _, ch := range k {
 			if ch < 0 || ch >= grp.Channels {
-				return nil, nil, fmt.Errorf("prune: group %s: channel %d out of range [0, %d)", grp.Owner, ch, grp.Channels)
+				return nil, nil, nil, fmt.Errorf("prune: group %s: channel %d out of range [0, %d)", grp.Owner, ch, grp.Channels)
 			}
 			if kept[ch] {
-				return nil, nil, fmt.Errorf("prune: group %s: channel %d kept twice", grp.Owner, ch)
+				return nil, nil, nil, fmt.Errorf("prune: group %s: channel %d kept twice", grp.Owner, ch)
 			}
 			kept[ch] = true
 		}
@@ -147,16 +143,16 @@ func removal(g *graph.Graph, keep map[*Group][]int) (*DepGraph, map[int]bool, er
 		}
 	}
 	if d == nil {
-		return nil, removed, nil
+		return nil, removed, nil, nil
 	}
 	if d.g != g {
-		return nil, nil, fmt.Errorf("prune: the groups were analysed on another graph")
+		return nil, nil, nil, fmt.Errorf("prune: the groups were analysed on another graph")
 	}
 	params := g.ParamMap()
 	for name, shape := range d.shapes {
 		p := params[name]
 		if p == nil || !slices.Equal(p.Value.Shape, shape) {
-			return nil, nil, fmt.Errorf("prune: param %s changed since Analyze (analyse the graph again)", name)
+			return nil, nil, nil, fmt.Errorf("prune: param %s changed since Analyze (analyse the graph again)", name)
 		}
 	}
 	// A value holding only some of a group's channels (a Split output)
@@ -164,12 +160,17 @@ func removal(g *graph.Graph, keep map[*Group][]int) (*DepGraph, map[int]bool, er
 	// A constant concatenated onto the channels (tf2onnx's zero-padded
 	// shortcut, Concat(x, zeros)) can go instead: the Concat drops it.
 	readers := g.Consumers()
+	var drops []string
 	for _, v := range slices.Sorted(maps.Keys(d.lays)) {
-		if l := d.lays[v]; len(l) > 0 && kept(l, removed) == 0 && !droppable(g, d, v, readers) {
-			return nil, nil, fmt.Errorf("prune: value %s would have no channels left", v)
+		if l := d.lays[v]; len(l) == 0 || kept(l, removed) > 0 {
+			continue
 		}
+		if !droppable(g, d, v, readers) {
+			return nil, nil, nil, fmt.Errorf("prune: value %s would have no channels left", v)
+		}
+		drops = append(drops, v)
 	}
-	return d, removed, nil
+	return d, removed, drops, nil
 }
 
 // droppable reports whether value v, a param, is read only by Concats

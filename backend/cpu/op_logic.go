@@ -6,6 +6,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/shearsml/shears/graph"
 	"github.com/shearsml/shears/tensor"
@@ -114,6 +115,7 @@ func (k logicKind) apply(a, b float32) float32 {
 // logicOp is a comparison, a logic op or Mod.
 type logicOp struct {
 	kind logicKind
+	plan planCache
 }
 
 func (op *logicOp) Infer(in [][]int, c []*tensor.Tensor) ([][]int, error) {
@@ -122,7 +124,7 @@ func (op *logicOp) Infer(in [][]int, c []*tensor.Tensor) ([][]int, error) {
 
 func (op *logicOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	y, a, b := out[0].Data, in[0].Data, in[1].Data
-	p := newBroadcastPlan(out[0].Shape, in[0].Shape, in[1].Shape)
+	p := op.plan.get(out[0].Shape, in[0].Shape, in[1].Shape)
 	if len(y) != p.n {
 		return graph.ShapeErr("output has shape %s, inputs %s and %s", out[0].Shape, in[0].Shape, in[1].Shape)
 	}
@@ -142,7 +144,7 @@ func (op *logicOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 	if op.kind != logicMod && op.kind != logicFmod {
 		return nil
 	}
-	p := newBroadcastPlan(out[0].Shape, in[0].Shape, in[1].Shape)
+	p := op.plan.get(out[0].Shape, in[0].Shape, in[1].Shape)
 	a, b, g := in[0].Data, in[1].Data, gout[0].Data
 	// One worker: broadcast operands receive from many outputs.
 	p.each(0, p.n, func(o, n int, off []int) {
@@ -207,7 +209,7 @@ func (op *predicateOp) Backward(*Ctx, []*tensor.Tensor, []*tensor.Tensor, []*ten
 
 // whereOp is Where(cond, x, y): x where cond is non-zero, else y, all three
 // broadcast together.
-type whereOp struct{}
+type whereOp struct{ plan planCache }
 
 func (op *whereOp) Infer(in [][]int, c []*tensor.Tensor) ([][]int, error) {
 	return graph.InferBroadcast(3)(nil, in, c)
@@ -215,7 +217,7 @@ func (op *whereOp) Infer(in [][]int, c []*tensor.Tensor) ([][]int, error) {
 
 func (op *whereOp) Forward(ctx *Ctx, in, out []*tensor.Tensor) error {
 	c, x, yv, o := in[0].Data, in[1].Data, in[2].Data, out[0].Data
-	p := newBroadcastPlan(out[0].Shape, in[0].Shape, in[1].Shape, in[2].Shape)
+	p := op.plan.get(out[0].Shape, in[0].Shape, in[1].Shape, in[2].Shape)
 	if len(o) != p.n {
 		return graph.ShapeErr("output has shape %s, inputs %s, %s and %s", out[0].Shape, in[0].Shape, in[1].Shape, in[2].Shape)
 	}
@@ -239,7 +241,7 @@ func (op *whereOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 		return nil
 	}
 	c, g := in[0].Data, gout[0].Data
-	p := newBroadcastPlan(out[0].Shape, in[0].Shape, in[1].Shape, in[2].Shape)
+	p := op.plan.get(out[0].Shape, in[0].Shape, in[1].Shape, in[2].Shape)
 	sc, sx, sy := p.inner(0), p.inner(1), p.inner(2)
 	// One worker: broadcast branches receive from many outputs.
 	p.each(0, p.n, func(q, n int, off []int) {
@@ -254,4 +256,26 @@ func (op *whereOp) Backward(ctx *Ctx, in, out, gout, gin []*tensor.Tensor) error
 		}
 	})
 	return nil
+}
+
+// planCache keeps the broadcast plan of the last shapes an op ran on, so
+// that Forward and Backward at one batch size build it once.
+type planCache struct {
+	shapes [][]int
+	plan   *stridePlan
+}
+
+func (c *planCache) get(out []int, in ...[]int) *stridePlan {
+	same := c.plan != nil && len(c.shapes) == len(in)+1 && slices.Equal(c.shapes[0], out)
+	for k := 0; same && k < len(in); k++ {
+		same = slices.Equal(c.shapes[k+1], in[k])
+	}
+	if !same {
+		c.shapes = [][]int{slices.Clone(out)}
+		for _, s := range in {
+			c.shapes = append(c.shapes, slices.Clone(s))
+		}
+		c.plan = newBroadcastPlan(out, in...)
+	}
+	return c.plan
 }

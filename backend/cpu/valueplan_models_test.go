@@ -144,14 +144,7 @@ func TestValuePlanDensenet121(t *testing.T) {
 // (libonnx-testdata), skipping t when there are none.
 func onnxModelFiles(t *testing.T) []string {
 	t.Helper()
-	files, _ := testmodels.Torchvision("../..")
-	if testing.Short() {
-		files = slices.DeleteFunc(files, func(f string) bool { return !strings.Contains(f, "custom") })
-	}
-	for _, dir := range []string{"node", "pytorch-converted", "pytorch-operator", "simple"} {
-		m, _ := filepath.Glob(filepath.Join("/usr/share/libonnx-testdata/data", dir, "*", "model.onnx"))
-		files = append(files, m...)
-	}
+	files := testmodels.ONNXFiles("../..", testing.Short())
 	if len(files) == 0 {
 		t.Skip("no ONNX models (.cache exports, libonnx-testdata)")
 	}

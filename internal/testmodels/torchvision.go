@@ -6,6 +6,7 @@ package testmodels
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -35,4 +36,20 @@ func Torchvision(root string) (files []string, dirs string) {
 // test, so it runs only with SHEARS_TORCHVISION=all.
 func SkipSlow(name string) bool {
 	return name == "vgg11_bn_bn" && os.Getenv("SHEARS_TORCHVISION") != "all"
+}
+
+// ONNXFiles lists every ONNX file the model-sweeping tests read: the
+// exports under root (Torchvision; with short, only the hand-built ones
+// in .cache/custom) and ONNX's backend test models from Debian's
+// libonnx-testdata. It returns nil when there are none.
+func ONNXFiles(root string, short bool) []string {
+	files, _ := Torchvision(root)
+	if short {
+		files = slices.DeleteFunc(files, func(f string) bool { return !strings.Contains(f, "custom") })
+	}
+	for _, dir := range []string{"node", "pytorch-converted", "pytorch-operator", "simple"} {
+		m, _ := filepath.Glob(filepath.Join("/usr/share/libonnx-testdata/data", dir, "*", "model.onnx"))
+		files = append(files, m...)
+	}
+	return files
 }

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shearsml/shears/internal/onnxpb"
-	"github.com/shearsml/shears/onnx"
 	"github.com/shearsml/shears/tensor"
 )
 
@@ -64,7 +63,7 @@ func bisect(model []byte, threads int, xs []*tensor.Tensor) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sg, err := onnx.Decode(b, "bisect")
+	sg, err := loadOptions.Decode(b, "bisect")
 	if err != nil {
 		return "", fmt.Errorf("shears, every value an output: %w", err)
 	}

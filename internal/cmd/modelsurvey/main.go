@@ -7,7 +7,7 @@
 // measuring stick of issue 13.
 //
 //	scripts/fetch_models.sh
-//	go run ./internal/cmd/modelsurvey [-models .cache/models] [-only a,b] [-details] [-latency 5]
+//	go run ./internal/cmd/modelsurvey [-models .cache/models] [-only a,b] [-details] [-latency 5] [-float16-round]
 //
 // The stages, each run only when the one before it worked (a failed
 // comparison with ORT is reported and the later stages still run):
@@ -51,6 +51,7 @@ import (
 
 	"github.com/shearsml/shears/internal/ortref"
 	"github.com/shearsml/shears/internal/parallel"
+	"github.com/shearsml/shears/onnx"
 )
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 	threads := flag.Int("threads", 2, "threads for shears and ONNX Runtime")
 	latency := flag.Int("latency", 0, "also time dense and slimmed inference against ONNX Runtime: this many runs per block, 4 alternating blocks per runtime (0: no timing)")
 	details := flag.Bool("details", false, "after the table, each model's inputs, ops, groups, refusals and errors")
+	flag.BoolVar(&loadOptions.Float16Round, "float16-round", false, "import float16 models with every float16 layer output rounded (onnx.LoadOptions.Float16Round)")
 	info := flag.Bool("info", false, "only print what each ONNX file given as an argument says about itself (producer, opsets, inputs, ops)")
 	flag.Parse()
 	if *info {
@@ -79,6 +81,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// loadOptions is how the survey imports every model (-float16-round).
+var loadOptions onnx.LoadOptions
 
 func run(w io.Writer, dir, tsv, only string, threads, latency int, details bool) error {
 	models, err := readModels(tsv)

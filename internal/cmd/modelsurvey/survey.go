@@ -141,7 +141,7 @@ func survey(m model, path string, threads int) *result {
 	// as a user without --input-shape would have to, so that the survey
 	// sees what fails after item 3 is fixed.
 	var g *graph.Graph
-	err = guard(func() (err error) { g, err = onnx.Load(path); return })
+	err = guard(func() (err error) { g, err = loadOptions.Load(path); return })
 	model := raw
 	if err != nil {
 		r.add("import", "FAIL", err)
@@ -151,7 +151,7 @@ func survey(m model, path string, threads int) *result {
 		var berr error
 		model, berr = bindShapes(mp, m.Shapes)
 		if berr == nil {
-			berr = guard(func() (err error) { g, err = onnx.Decode(model, m.Name); return })
+			berr = guard(func() (err error) { g, err = loadOptions.Decode(model, m.Name); return })
 		}
 		if berr != nil {
 			r.add("import, dims bound", "FAIL", berr)
